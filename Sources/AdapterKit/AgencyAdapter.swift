@@ -1,0 +1,135 @@
+import Foundation
+import ReferralModel
+
+/// The request an adapter wants sent to an agency. The core adds signing, transport, retries
+/// and audit; the adapter only says what the agency's system expects to receive.
+public struct OutboundRequest: Sendable, Equatable {
+    public var method: String
+    /// Appended to the agency's endpoint; empty to post to the endpoint itself.
+    public var path: String
+    public var headers: [Header]
+    public var body: [UInt8]
+    public var contentType: String
+
+    public struct Header: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public init(method: String = "POST", path: String = "", headers: [Header] = [], body: [UInt8], contentType: String) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.contentType = contentType
+    }
+}
+
+/// What the agency's endpoint answered.
+public struct AgencyReply: Sendable, Equatable {
+    public var status: Int
+    public var headers: [OutboundRequest.Header]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [OutboundRequest.Header] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.last { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// How one delivery attempt ended, as the adapter reads the agency's reply.
+public enum DeliveryOutcome: Sendable, Equatable {
+    /// The agency has it; `agencyReference` is its own id for the referral, if it sent one.
+    case delivered(agencyReference: String?)
+    /// Worth trying again later; `retryAfter` seconds when the agency asked for a delay.
+    case retryable(reason: String, retryAfter: Double?)
+    /// Trying again will not help; an administrator must act.
+    case permanent(reason: String)
+}
+
+/// The facts about one delivery that an adapter may put in its request.
+public struct DeliveryContext: Sendable, Equatable {
+    /// Stable across retries, so the agency can drop duplicates.
+    public var deliveryId: String
+    public var referralId: String
+    public var agencyId: String
+    /// The rule that routed the referral to this agency.
+    public var rule: String
+    public var receivedAt: Date
+
+    public init(deliveryId: String, referralId: String, agencyId: String, rule: String, receivedAt: Date) {
+        self.deliveryId = deliveryId
+        self.referralId = referralId
+        self.agencyId = agencyId
+        self.rule = rule
+        self.receivedAt = receivedAt
+    }
+}
+
+/// An agency adapter plugin: turns a referral into the request an agency's system accepts, and
+/// reads that system's reply. Adapters do no I/O of their own.
+///
+/// ```swift
+/// struct PlainAdapter: AgencyAdapter {
+///     static let name = "plain"
+///     func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
+///         OutboundRequest(body: Array(referral.canonicalJSON()), contentType: "application/json")
+///     }
+/// }
+/// ```
+public protocol AgencyAdapter: Sendable {
+    /// The name agencies.yaml uses in `adapter:`.
+    static var name: String { get }
+
+    /// Renders the request for one delivery. The same inputs must give the same request, so a
+    /// retry sends what the first attempt sent.
+    func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest
+
+    /// Reads the agency's reply. The default follows HTTP: 2xx delivered; 408, 429 and 5xx retryable;
+    /// any other status permanent.
+    func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome
+}
+
+extension AgencyAdapter {
+    public func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome {
+        HTTPReplyClassifier.classify(reply)
+    }
+}
+
+/// The HTTP meaning of a reply's status, for adapters whose agencies use plain HTTP semantics.
+public enum HTTPReplyClassifier {
+    public static func classify(_ reply: AgencyReply, agencyReference: String? = nil) -> DeliveryOutcome {
+        switch reply.status {
+        case 200..<300:
+            return .delivered(agencyReference: agencyReference)
+        case 408, 425, 429, 500..<600:
+            return .retryable(reason: "HTTP \(reply.status)", retryAfter: reply.header("Retry-After").flatMap(Double.init))
+        default:
+            return .permanent(reason: "HTTP \(reply.status): the agency refused the request")
+        }
+    }
+}
+
+/// The adapters a build has, by name.
+public struct AdapterRegistry: Sendable {
+    private var adapters: [String: any AgencyAdapter] = [:]
+
+    public init() {}
+
+    public mutating func register<Adapter: AgencyAdapter>(_ adapter: Adapter) {
+        adapters[Adapter.name] = adapter
+    }
+
+    public func adapter(named name: String) -> (any AgencyAdapter)? { adapters[name] }
+
+    public var names: Set<String> { Set(adapters.keys) }
+}

@@ -1,0 +1,131 @@
+import Crypto
+import Foundation
+
+/// What happened, as the audit trail names it.
+public enum AuditKind: String, Sendable, Codable, CaseIterable {
+    case referralReceived = "referral.received"
+    case referralValidated = "referral.validated"
+    case referralRouted = "referral.routed"
+    case deliveryAttempted = "delivery.attempted"
+    case deliveryDelivered = "delivery.delivered"
+    case deliveryDeadLettered = "delivery.dead-lettered"
+    case authRejected = "auth.rejected"
+    case gatewayStarted = "gateway.started"
+}
+
+/// An event before it joins the chain. `detail` carries ids, codes and figures only: never a
+/// name, NHS number, address or free text from a referral.
+public struct AuditEntry: Sendable, Equatable {
+    public var at: String
+    public var kind: AuditKind
+    public var actor: String?
+    public var referralId: String?
+    public var deliveryId: String?
+    public var agency: String?
+    public var detail: String
+
+    public init(
+        at: String, kind: AuditKind, actor: String? = nil, referralId: String? = nil, deliveryId: String? = nil,
+        agency: String? = nil, detail: String
+    ) {
+        self.at = at
+        self.kind = kind
+        self.actor = actor
+        self.referralId = referralId
+        self.deliveryId = deliveryId
+        self.agency = agency
+        self.detail = detail
+    }
+}
+
+/// An event in the append-only log: its place in the sequence, the hash of the event before it and
+/// its own hash over both and its content.
+public struct AuditEvent: Sendable, Equatable, Codable {
+    public var sequence: Int64
+    public var at: String
+    public var kind: String
+    public var actor: String?
+    public var referralId: String?
+    public var deliveryId: String?
+    public var agency: String?
+    public var detail: String
+    public var previousHash: String
+    public var hash: String
+
+    public init(
+        sequence: Int64, at: String, kind: String, actor: String?, referralId: String?, deliveryId: String?, agency: String?,
+        detail: String, previousHash: String, hash: String
+    ) {
+        self.sequence = sequence
+        self.at = at
+        self.kind = kind
+        self.actor = actor
+        self.referralId = referralId
+        self.deliveryId = deliveryId
+        self.agency = agency
+        self.detail = detail
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+}
+
+/// The SHA-256 hash chain that makes the audit log tamper-evident.
+public enum AuditChain {
+    /// The `previousHash` of the first event.
+    public static let genesis = String(repeating: "0", count: 64)
+
+    /// Seals `entry` as the event after the one whose hash is `previousHash`.
+    public static func seal(_ entry: AuditEntry, sequence: Int64, previousHash: String) -> AuditEvent {
+        var event = AuditEvent(
+            sequence: sequence, at: entry.at, kind: entry.kind.rawValue, actor: entry.actor, referralId: entry.referralId,
+            deliveryId: entry.deliveryId, agency: entry.agency, detail: entry.detail, previousHash: previousHash, hash: "")
+        event.hash = hash(of: event)
+        return event
+    }
+
+    /// The hash an event must carry: SHA-256 over its previous hash and every field, each field
+    /// length-prefixed so no two different events share an input.
+    public static func hash(of event: AuditEvent) -> String {
+        var hasher = SHA256()
+        let fields: [String?] = [
+            event.previousHash, String(event.sequence), event.at, event.kind, event.actor, event.referralId,
+            event.deliveryId, event.agency, event.detail,
+        ]
+        for field in fields {
+            let bytes = Array((field ?? "").utf8)
+            let marker = field == nil ? "-" : String(bytes.count)
+            hasher.update(data: Array((marker + ":").utf8))
+            hasher.update(data: bytes)
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The outcome of checking a whole log.
+    public enum Verdict: Sendable, Equatable {
+        case intact(events: Int64, head: String)
+        case broken(sequence: Int64, reason: String)
+    }
+
+    /// Checks a log read in sequence order: sequences contiguous from 1, each event pointing at the
+    /// previous one's hash, and each hash matching its content. Names the first event that fails.
+    public static func verify<Events: Sequence>(_ events: Events) -> Verdict where Events.Element == AuditEvent {
+        var expectedSequence: Int64 = 1
+        var previous = genesis
+        for event in events {
+            if event.sequence != expectedSequence {
+                return .broken(
+                    sequence: expectedSequence,
+                    reason: "event \(expectedSequence) is missing or out of order (found \(event.sequence) in its place)")
+            }
+            if event.previousHash != previous {
+                return .broken(sequence: event.sequence, reason: "its previous-hash does not match event \(event.sequence - 1)")
+            }
+            if hash(of: event) != event.hash {
+                return .broken(sequence: event.sequence, reason: "its content does not match its hash: it was edited")
+            }
+            previous = event.hash
+            expectedSequence += 1
+        }
+        return .intact(events: expectedSequence - 1, head: previous)
+    }
+}

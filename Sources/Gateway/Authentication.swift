@@ -1,0 +1,113 @@
+import Audit
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ReferralModel
+import Storage
+import Synchronization
+
+/// Checks bearer API keys against the configured digests.
+struct Keyring: Sendable {
+    private let keysByDigest: [[UInt8]: APIKey]
+
+    init(keys: [APIKey]) {
+        keysByDigest = Dictionary(keys.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The key a bearer token belongs to. Tokens are compared by digest, so no timing reveals a key.
+    func principal(forToken token: String) -> Principal? {
+        keysByDigest[APIKey.digest(of: token)].map { Principal(keyId: $0.id, role: $0.role) }
+    }
+}
+
+/// Per-key token buckets: `rate` requests a second, saving up at most `burst`.
+final class RateLimiter: Sendable {
+    private struct Bucket {
+        var tokens: Double
+        var updated: ContinuousClock.Instant
+    }
+
+    private let rate: Double
+    private let burst: Double
+    private let buckets = Mutex<[String: Bucket]>([:])
+
+    init(rate: Double, burst: Double) {
+        self.rate = rate
+        self.burst = burst
+    }
+
+    /// Nil when the request may go ahead, else the seconds until it could.
+    func delay(for key: String, now: ContinuousClock.Instant = .now) -> Double? {
+        buckets.withLock { buckets in
+            var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
+            let elapsed = bucket.updated.duration(to: now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(burst, bucket.tokens + seconds * rate)
+            bucket.updated = now
+            defer { buckets[key] = bucket }
+            if bucket.tokens >= 1 {
+                bucket.tokens -= 1
+                return nil
+            }
+            return (1 - bucket.tokens) / rate
+        }
+    }
+}
+
+/// Requires a valid bearer key with one of `roles`; records refusals in the audit log.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let keyring: Keyring
+    let limiter: RateLimiter
+    let store: any ReferralStore
+    let roles: Set<Role>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let principal = try await authenticate(request)
+        guard roles.contains(principal.role) else {
+            throw ProblemResponse(
+                .forbidden,
+                detail: "The \(principal.role.rawValue) key '\(principal.keyId)' may not \(request.method.rawValue) this path; it needs a \(roles.map(\.rawValue).sorted().joined(separator: " or ")) key.")
+        }
+        if let wait = limiter.delay(for: principal.keyId) {
+            var headers = HTTPFields()
+            headers[.retryAfter] = String(Int(wait.rounded(.up)))
+            throw ProblemResponse(
+                .tooManyRequests, detail: "This API key is over its request rate; try again after the Retry-After delay.",
+                headers: headers)
+        }
+        context.principal = principal
+        return try await next(request, context)
+    }
+
+    private func authenticate(_ request: Request) async throws -> Principal {
+        var challenge = HTTPFields()
+        challenge[.wwwAuthenticate] = "Bearer realm=\"switchboard\""
+        guard let header = request.headers[.authorization] else {
+            try await audit(request, "no Authorization header")
+            throw ProblemResponse(
+                .unauthorised, detail: "Send an API key as 'Authorization: Bearer <key>'.", headers: challenge)
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            try await audit(request, "Authorization header is not a bearer token")
+            throw ProblemResponse(.unauthorised, detail: "The Authorization header must be 'Bearer <key>'.", headers: challenge)
+        }
+        guard let principal = keyring.principal(forToken: String(parts[1])) else {
+            challenge[.wwwAuthenticate] = "Bearer realm=\"switchboard\", error=\"invalid_token\""
+            try await audit(request, "unknown API key")
+            throw ProblemResponse(.unauthorised, detail: "The API key is not recognised.", headers: challenge)
+        }
+        return principal
+    }
+
+    private func audit(_ request: Request, _ reason: String) async throws {
+        // The path, not the query, and never the presented key.
+        try await store.appendAudit([
+            AuditEntry(
+                at: Timestamp.string(Date()), kind: .authRejected, detail: "\(reason): \(request.method.rawValue) \(request.uri.path)")
+        ])
+    }
+}

@@ -1,0 +1,20 @@
+import Hummingbird
+
+/// Who is calling: the API key's id and role, once the bearer token is checked.
+public struct Principal: Sendable, Equatable {
+    public var keyId: String
+    public var role: Role
+}
+
+/// The request context every route sees.
+public struct GatewayContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// Bodies are read with an explicit limit by `BodyLimitMiddleware`; this matches it.
+    public var maxUploadSize: Int { BodyLimitMiddleware.limit }
+}

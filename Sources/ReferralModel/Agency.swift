@@ -1,0 +1,51 @@
+/// How often and how patiently deliveries to one agency are retried.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Attempts in all, the first included, before the job is dead-lettered.
+    public var maxAttempts: Int
+    /// Delay before the second attempt; each later delay doubles, with jitter.
+    public var initialBackoff: Double
+    /// No delay grows beyond this.
+    public var maxBackoff: Double
+
+    public init(maxAttempts: Int = 12, initialBackoff: Double = 2, maxBackoff: Double = 900) {
+        self.maxAttempts = maxAttempts
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+    }
+
+    /// The delay before attempt `attempt + 1`, full jitter in [base/2, base].
+    public func backoff(afterAttempt attempt: Int, random: Double = Double.random(in: 0...1)) -> Double {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let base = min(maxBackoff, initialBackoff * Double(1 << exponent))
+        return base / 2 + base / 2 * random
+    }
+}
+
+/// An organisation that receives referrals, as `config/agencies.yaml` describes it.
+public struct Agency: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// The adapter plugin that renders its requests, for example `json-webhook`.
+    public var adapter: String
+    /// Where deliveries are pushed: an `http` or `https` URL.
+    public var endpoint: String
+    /// The environment variable holding the Standard Webhooks signing secret (`whsec_…`).
+    public var secretEnv: String?
+    public var retry: RetryPolicy
+    public var connectTimeout: Double
+    public var requestTimeout: Double
+
+    public init(
+        id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: RetryPolicy = .init(),
+        connectTimeout: Double = 5, requestTimeout: Double = 30
+    ) {
+        self.id = id
+        self.name = name
+        self.adapter = adapter
+        self.endpoint = endpoint
+        self.secretEnv = secretEnv
+        self.retry = retry
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+    }
+}

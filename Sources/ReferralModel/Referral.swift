@@ -1,0 +1,125 @@
+import Foundation
+
+/// How quickly the receiving organisation must act.
+public enum Urgency: String, Sendable, Codable, CaseIterable {
+    case routine, urgent, emergency
+}
+
+/// The lawful basis on which the referral shares the person's information.
+public enum ConsentStatus: String, Sendable, Codable, CaseIterable {
+    case given, refused
+    case notRequired = "not-required"
+    case bestInterests = "best-interests"
+}
+
+/// The canonical referral, version 1: one referral about one person, as referrers send it and
+/// adapters read it. Field names and limits are those of `config/schema/referral.v1.json`.
+public struct Referral: Sendable, Codable, Equatable {
+    public struct Referrer: Sendable, Codable, Equatable {
+        /// ODS code of the referring organisation.
+        public var organisation: String
+        public var name: String
+        public var role: String?
+        public var phone: String?
+        public var email: String?
+
+        public init(organisation: String, name: String, role: String? = nil, phone: String? = nil, email: String? = nil) {
+            self.organisation = organisation
+            self.name = name
+            self.role = role
+            self.phone = phone
+            self.email = email
+        }
+    }
+
+    public struct Subject: Sendable, Codable, Equatable {
+        /// Ten digits, no spaces, check digit verified.
+        public var nhsNumber: String?
+        public var givenName: String
+        public var familyName: String
+        /// `YYYY-MM-DD`.
+        public var birthDate: String
+        public var address: String?
+        /// Normalised, for example `OX1 2JD`.
+        public var postcode: String
+        public var phone: String?
+        public var preferredLanguage: String?
+        public var interpreterNeeded: Bool?
+
+        public init(
+            nhsNumber: String? = nil, givenName: String, familyName: String, birthDate: String, address: String? = nil,
+            postcode: String, phone: String? = nil, preferredLanguage: String? = nil, interpreterNeeded: Bool? = nil
+        ) {
+            self.nhsNumber = nhsNumber
+            self.givenName = givenName
+            self.familyName = familyName
+            self.birthDate = birthDate
+            self.address = address
+            self.postcode = postcode
+            self.phone = phone
+            self.preferredLanguage = preferredLanguage
+            self.interpreterNeeded = interpreterNeeded
+        }
+    }
+
+    public struct Consent: Sendable, Codable, Equatable {
+        public var status: ConsentStatus
+        public init(status: ConsentStatus) { self.status = status }
+    }
+
+    public var referrer: Referrer
+    public var subject: Subject
+    public var needs: [String]
+    public var urgency: Urgency
+    public var reason: String
+    public var consent: Consent
+    public var safeguarding: Bool?
+    public var externalReference: String?
+
+    public init(
+        referrer: Referrer, subject: Subject, needs: [String], urgency: Urgency, reason: String, consent: Consent,
+        safeguarding: Bool? = nil, externalReference: String? = nil
+    ) {
+        self.referrer = referrer
+        self.subject = subject
+        self.needs = needs
+        self.urgency = urgency
+        self.reason = reason
+        self.consent = consent
+        self.safeguarding = safeguarding
+        self.externalReference = externalReference
+    }
+
+    /// The canonical JSON form: sorted keys, so the same referral always hashes the same.
+    public func canonicalJSON() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain strings, booleans and arrays cannot fail.
+        return try! encoder.encode(self)
+    }
+}
+
+/// The limits the schema publishes; the decoder enforces exactly these.
+public enum ReferralLimits {
+    public static let nameLength = 100
+    public static let reasonLength = 10_000
+    public static let addressLength = 500
+    public static let phoneLength = 30
+    public static let emailLength = 254
+    public static let roleLength = 100
+    public static let languageLength = 50
+    public static let externalReferenceLength = 100
+    public static let maximumNeeds = 20
+}
+
+/// The controlled vocabulary of needs a deployment accepts.
+public struct NeedsVocabulary: Sendable, Equatable {
+    public let codes: [String]
+    public init(_ codes: [String]) { self.codes = codes }
+
+    /// The vocabulary `config/schema/referral.v1.json` publishes, from DOMAIN.md.
+    public static let standard = NeedsVocabulary([
+        "adult-social-care", "safeguarding-adult", "falls-prevention", "reablement", "district-nursing",
+        "mental-health-crisis", "housing-support", "carers-support", "befriending", "substance-misuse",
+    ])
+}

@@ -1,0 +1,99 @@
+import Foundation
+import ReferralModel
+import Yams
+
+/// The agencies of `config/agencies.yaml`, validated in full.
+public struct AgencyDirectory: Sendable, Equatable {
+    public let agencies: [Agency]
+
+    public init(agencies: [Agency]) { self.agencies = agencies }
+
+    public subscript(id: String) -> Agency? { agencies.first { $0.id == id } }
+
+    /// Loads and validates the file at `path`.
+    /// - Parameter adapters: the adapter names this build has; any other is an error.
+    public static func load(path: String, adapters: Set<String>) throws(ConfigError) -> AgencyDirectory {
+        let reader = ConfigReader(file: path)
+        guard let text = readFile(path, reader: reader) else { throw ConfigError(issues: reader.issues) }
+        return try parse(text, file: path, adapters: adapters)
+    }
+
+    public static func parse(_ text: String, file: String, adapters: Set<String>) throws(ConfigError) -> AgencyDirectory {
+        let reader = ConfigReader(file: file)
+        let root = reader.compose(text)
+        let top = reader.mapping(root, "the agencies file", allowed: ["agencies"], required: ["agencies"])
+        var agencies: [Agency] = []
+        var seen: [String: Node] = [:]
+        for node in reader.sequence(top?["agencies"], "agencies") ?? [] {
+            guard
+                let entry = reader.mapping(
+                    node, "an agency",
+                    allowed: ["id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts"],
+                    required: ["id", "name", "adapter", "endpoint"])
+            else { continue }
+            let id = reader.string(entry["id"], "id")
+            if let id, let idNode = entry["id"] {
+                if !isIdentifier(id) {
+                    reader.fail(idNode, "agency id '\(id)' must be lower-case letters, digits and hyphens", hint: "for example oxfordshire-spa")
+                }
+                if seen[id] != nil { reader.fail(idNode, "agency id '\(id)' is used twice", hint: "each agency needs its own id") }
+                seen[id] = idNode
+            }
+            let name = reader.string(entry["name"], "name")
+            let adapter = reader.string(entry["adapter"], "adapter")
+            if let adapter, !adapters.contains(adapter) {
+                reader.fail(
+                    entry["adapter"], "unknown adapter '\(adapter)'",
+                    hint: "this build has: \(adapters.sorted().joined(separator: ", "))")
+            }
+            let endpoint = reader.string(entry["endpoint"], "endpoint")
+            if let endpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) || URL(string: endpoint)?.host == nil {
+                reader.fail(entry["endpoint"], "endpoint '\(endpoint)' is not an http or https URL", hint: "for example https://spa.example.gov.uk/referrals")
+            }
+            let secretEnv = reader.string(entry["secret_env"], "secret_env")
+            if let secretEnv, !isEnvironmentName(secretEnv) {
+                reader.fail(entry["secret_env"], "secret_env must name an environment variable, such as SPA_WEBHOOK_SECRET", hint: "never write the secret itself in this file")
+            }
+            var retry = RetryPolicy()
+            if let retryEntry = reader.mapping(
+                entry["retry"], "retry", allowed: ["max_attempts", "initial_backoff_seconds", "max_backoff_seconds"])
+            {
+                retry.maxAttempts = reader.integer(retryEntry["max_attempts"], "max_attempts", range: 1...1000) ?? retry.maxAttempts
+                retry.initialBackoff =
+                    reader.number(retryEntry["initial_backoff_seconds"], "initial_backoff_seconds", range: 0.01...86_400) ?? retry.initialBackoff
+                retry.maxBackoff =
+                    reader.number(retryEntry["max_backoff_seconds"], "max_backoff_seconds", range: 0.01...604_800) ?? retry.maxBackoff
+                if retry.maxBackoff < retry.initialBackoff {
+                    reader.fail(entry["retry"], "max_backoff_seconds is smaller than initial_backoff_seconds")
+                }
+            }
+            var connectTimeout = 5.0
+            var requestTimeout = 30.0
+            if let timeouts = reader.mapping(entry["timeouts"], "timeouts", allowed: ["connect_seconds", "total_seconds"]) {
+                connectTimeout = reader.number(timeouts["connect_seconds"], "connect_seconds", range: 0.1...300) ?? connectTimeout
+                requestTimeout = reader.number(timeouts["total_seconds"], "total_seconds", range: 0.1...3_600) ?? requestTimeout
+            }
+            if let id, let name, let adapter, let endpoint {
+                agencies.append(
+                    Agency(
+                        id: id, name: name, adapter: adapter, endpoint: endpoint, secretEnv: secretEnv, retry: retry,
+                        connectTimeout: connectTimeout, requestTimeout: requestTimeout))
+            }
+        }
+        if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {
+            reader.fail(top?["agencies"], "no agencies are defined", hint: "a gateway with no agencies can route nothing")
+        }
+        guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
+        return AgencyDirectory(agencies: agencies)
+    }
+}
+
+func isIdentifier(_ text: String) -> Bool {
+    !text.isEmpty && text.utf8.count <= 64
+        && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+}
+
+func isEnvironmentName(_ text: String) -> Bool {
+    guard let first = text.utf8.first, !(first >= 0x30 && first <= 0x39) else { return false }
+    return text.utf8.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "_") }
+}

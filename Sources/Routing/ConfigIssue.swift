@@ -1,0 +1,195 @@
+import Foundation
+import Yams
+
+/// One problem in a configuration file, where it is and what to do about it.
+public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var message: String
+    public var hint: String?
+
+    public init(file: String, line: Int, column: Int, message: String, hint: String? = nil) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String {
+        "\(file):\(line):\(column): error: \(message)" + (hint.map { "\n    hint: \($0)" } ?? "")
+    }
+}
+
+/// Every problem found in a configuration file; the configuration does not take effect.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var issues: [ConfigIssue]
+    public init(issues: [ConfigIssue]) { self.issues = issues }
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+/// Reads a YAML file as nodes that remember their line and column, and collects problems.
+public final class ConfigReader {
+    public let file: String
+    public internal(set) var issues: [ConfigIssue] = []
+
+    public init(file: String) { self.file = file }
+
+    /// Parses `text`; a YAML syntax error becomes an issue and the result is nil.
+    public func compose(_ text: String) -> Node? {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                issues.append(ConfigIssue(file: file, line: 1, column: 1, message: "the file is empty"))
+                return nil
+            }
+            return node
+        } catch let error as YamlError {
+            issues.append(Self.issue(from: error, file: file))
+            return nil
+        } catch {
+            issues.append(ConfigIssue(file: file, line: 1, column: 1, message: "cannot read YAML: \(error)"))
+            return nil
+        }
+    }
+
+    static func issue(from error: YamlError, file: String) -> ConfigIssue {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            return ConfigIssue(
+                file: file, line: mark.line, column: mark.column,
+                message: "YAML syntax: \(problem)\(context.map { " \($0.text)" } ?? "")",
+                hint: "check indentation and quoting on this line and the one before")
+        default:
+            return ConfigIssue(file: file, line: 1, column: 1, message: "YAML: \(error)")
+        }
+    }
+
+    public func fail(_ node: Node?, _ message: String, hint: String? = nil) {
+        let mark = node?.mark
+        issues.append(ConfigIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message, hint: hint))
+    }
+
+    /// A mapping's entries by key, reporting keys outside `allowed` and missing `required` keys.
+    public func mapping(
+        _ node: Node?, _ what: String, allowed: Set<String>, required: Set<String> = []
+    ) -> [String: Node]? {
+        guard let node else { return nil }
+        guard case .mapping(let mapping) = node else {
+            fail(node, "\(what) must be a mapping of keys to values")
+            return nil
+        }
+        var entries: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                fail(key, "keys in \(what) must be plain words")
+                continue
+            }
+            if !allowed.contains(name) {
+                let close = allowed.filter { Self.closeEnough(name, $0) }.sorted().first
+                fail(
+                    key, "unknown key '\(name)' in \(what)",
+                    hint: close.map { "did you mean '\($0)'?" } ?? "allowed keys: \(allowed.sorted().joined(separator: ", "))")
+                continue
+            }
+            if entries[name] != nil { fail(key, "'\(name)' appears twice in \(what)") }
+            entries[name] = value
+        }
+        for name in required.sorted() where entries[name] == nil {
+            fail(node, "\(what) is missing '\(name)'")
+        }
+        return entries
+    }
+
+    public func sequence(_ node: Node?, _ what: String) -> [Node]? {
+        guard let node else { return nil }
+        guard case .sequence(let sequence) = node else {
+            fail(node, "\(what) must be a list")
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    public func string(_ node: Node?, _ what: String) -> String? {
+        guard let node else { return nil }
+        guard case .scalar(let scalar) = node, node.null == nil || scalar.style != .plain else {
+            fail(node, "\(what) must be a text value")
+            return nil
+        }
+        if scalar.string.isEmpty {
+            fail(node, "\(what) must not be empty")
+            return nil
+        }
+        return scalar.string
+    }
+
+    public func strings(_ node: Node?, _ what: String) -> [String]? {
+        guard let node else { return nil }
+        if case .scalar = node, let single = string(node, what) { return [single] }
+        guard let items = sequence(node, what) else { return nil }
+        let values = items.compactMap { string($0, "each entry of \(what)") }
+        return values.count == items.count ? values : nil
+    }
+
+    public func integer(_ node: Node?, _ what: String, range: ClosedRange<Int>) -> Int? {
+        guard let node else { return nil }
+        guard case .scalar = node, let value = node.int else {
+            fail(node, "\(what) must be a whole number")
+            return nil
+        }
+        guard range.contains(value) else {
+            fail(node, "\(what) must be between \(range.lowerBound) and \(range.upperBound), not \(value)")
+            return nil
+        }
+        return value
+    }
+
+    public func number(_ node: Node?, _ what: String, range: ClosedRange<Double>) -> Double? {
+        guard let node else { return nil }
+        guard case .scalar = node, let value = node.float else {
+            fail(node, "\(what) must be a number")
+            return nil
+        }
+        guard range.contains(value) else {
+            fail(node, "\(what) must be between \(range.lowerBound) and \(range.upperBound), not \(value)")
+            return nil
+        }
+        return value
+    }
+
+    public func bool(_ node: Node?, _ what: String) -> Bool? {
+        guard let node else { return nil }
+        guard case .scalar = node, let value = node.bool else {
+            fail(node, "\(what) must be true or false")
+            return nil
+        }
+        return value
+    }
+
+    /// Whether two words differ by at most two edits: enough to suggest a misspelt key.
+    static func closeEnough(_ a: String, _ b: String) -> Bool {
+        let a = Array(a)
+        let b = Array(b)
+        guard abs(a.count - b.count) <= 2 else { return false }
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count] <= 2
+    }
+}
+
+/// Reads a configuration file's text, or records why it cannot.
+func readFile(_ path: String, reader: ConfigReader) -> String? {
+    do {
+        return try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        reader.issues.append(
+            ConfigIssue(file: path, line: 1, column: 1, message: "cannot read the file", hint: "check the path and its permissions"))
+        return nil
+    }
+}

@@ -1,0 +1,242 @@
+import Audit
+import Foundation
+import GRDB
+import ReferralModel
+
+/// The embedded default store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit
+/// is on disk before it returns. Intake writes are grouped: while one transaction commits, new
+/// referrals queue and the next transaction takes them all, so one fsync serves many referrals.
+public final class SQLiteReferralStore: ReferralStore {
+    let pool: DatabasePool
+    private let intake: IntakeBatcher
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    public init(path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+        intake = IntakeBatcher(pool: pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE referrals (
+                        id TEXT PRIMARY KEY,
+                        received_at REAL NOT NULL,
+                        actor TEXT NOT NULL,
+                        urgency TEXT NOT NULL,
+                        needs TEXT NOT NULL,
+                        rules_version TEXT NOT NULL,
+                        body BLOB NOT NULL
+                    );
+                    CREATE TABLE deliveries (
+                        id TEXT PRIMARY KEY,
+                        referral_id TEXT NOT NULL REFERENCES referrals(id),
+                        position INTEGER NOT NULL,
+                        agency TEXT NOT NULL,
+                        rule TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at REAL NOT NULL,
+                        lease_token TEXT,
+                        lease_expires_at REAL,
+                        last_error TEXT,
+                        delivered_at REAL,
+                        agency_reference TEXT
+                    );
+                    CREATE INDEX deliveries_due ON deliveries(state, next_attempt_at);
+                    CREATE INDEX deliveries_referral ON deliveries(referral_id);
+                    CREATE TABLE idempotency_keys (
+                        actor TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        body_digest TEXT NOT NULL,
+                        referral_id TEXT NOT NULL REFERENCES referrals(id),
+                        receipt BLOB NOT NULL,
+                        PRIMARY KEY (actor, key)
+                    );
+                    CREATE TABLE audit_events (
+                        seq INTEGER PRIMARY KEY,
+                        at TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        actor TEXT,
+                        referral_id TEXT,
+                        delivery_id TEXT,
+                        agency TEXT,
+                        detail TEXT NOT NULL,
+                        prev_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL
+                    );
+                    CREATE INDEX audit_referral ON audit_events(referral_id);
+                    """)
+        }
+        return migrator
+    }
+
+    public func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
+        try await intake.submit(record)
+    }
+
+    public func report(referralId: String) async throws -> ReferralReport? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT received_at, actor, rules_version, urgency, needs FROM referrals WHERE id = ?", arguments: [referralId])
+            else { return nil }
+            let deliveries = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at
+                    FROM deliveries WHERE referral_id = ? ORDER BY position
+                    """, arguments: [referralId]
+            ).map { row -> ReferralReport.Delivery in
+                let state = DeliveryState(rawValue: row["state"]) ?? .pending
+                let deliveredAt: Double? = row["delivered_at"]
+                return ReferralReport.Delivery(
+                    deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: state, attempts: row["attempts"],
+                    lastError: row["last_error"],
+                    nextAttemptAt: state == .pending ? Timestamp.string(Date(timeIntervalSince1970: row["next_attempt_at"])) : nil,
+                    deliveredAt: deliveredAt.map { Timestamp.string(Date(timeIntervalSince1970: $0)) })
+            }
+            let history = try Row.fetchAll(
+                db, sql: "SELECT at, kind, agency, detail FROM audit_events WHERE referral_id = ? ORDER BY seq",
+                arguments: [referralId]
+            ).map { ReferralReport.HistoryEntry(at: $0["at"], event: $0["kind"], agency: $0["agency"], detail: $0["detail"]) }
+            let needsJSON: String = row["needs"]
+            let needs = (try? JSONDecoder().decode([String].self, from: Data(needsJSON.utf8))) ?? []
+            return ReferralReport(
+                id: referralId, status: ReferralStatus.derive(from: deliveries.map(\.state)),
+                receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
+                rulesVersion: row["rules_version"], urgency: Urgency(rawValue: row["urgency"]) ?? .routine, needs: needs,
+                deliveries: deliveries, history: history)
+        }
+    }
+
+    public func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedDelivery] {
+        let nowSeconds = now.timeIntervalSince1970
+        return try await pool.write { db in
+            let token = Identifier.make(now: now)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    UPDATE deliveries
+                    SET lease_token = ?, lease_expires_at = ?, attempts = attempts + 1
+                    WHERE id IN (
+                        SELECT id FROM deliveries
+                        WHERE state = 'pending' AND next_attempt_at <= ?
+                          AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                        ORDER BY next_attempt_at LIMIT ?)
+                    RETURNING id, referral_id, agency, rule, attempts
+                    """, arguments: [token, nowSeconds + leaseDuration, nowSeconds, nowSeconds, limit])
+            var leased: [LeasedDelivery] = []
+            for row in rows {
+                let referralId: String = row["referral_id"]
+                guard
+                    let referralRow = try Row.fetchOne(
+                        db, sql: "SELECT body, received_at FROM referrals WHERE id = ?", arguments: [referralId])
+                else { continue }
+                let body: Data = referralRow["body"]
+                let referral = try JSONDecoder().decode(Referral.self, from: body)
+                leased.append(
+                    LeasedDelivery(
+                        deliveryId: row["id"], referralId: referralId, agency: row["agency"], rule: row["rule"],
+                        attempt: row["attempts"], leaseToken: token, referral: referral,
+                        receivedAt: Date(timeIntervalSince1970: referralRow["received_at"])))
+            }
+            // RETURNING gives no order guarantee; identifiers sort by creation time.
+            return leased.sorted { $0.deliveryId < $1.deliveryId }
+        }
+    }
+
+    public func finish(_ lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry]) async throws -> Bool {
+        try await pool.write { db in
+            switch result {
+            case .delivered(let reference):
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = 'delivered', delivered_at = ?, agency_reference = ?, last_error = NULL,
+                            lease_token = NULL, lease_expires_at = NULL
+                        WHERE id = ? AND lease_token = ? AND state = 'pending'
+                        """, arguments: [Date().timeIntervalSince1970, reference, lease.deliveryId, lease.leaseToken])
+            case .retry(let at, let error):
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET next_attempt_at = ?, last_error = ?, lease_token = NULL, lease_expires_at = NULL
+                        WHERE id = ? AND lease_token = ? AND state = 'pending'
+                        """, arguments: [at.timeIntervalSince1970, error, lease.deliveryId, lease.leaseToken])
+            case .deadLetter(let error):
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = 'dead-lettered', last_error = ?, lease_token = NULL, lease_expires_at = NULL
+                        WHERE id = ? AND lease_token = ? AND state = 'pending'
+                        """, arguments: [error, lease.deliveryId, lease.leaseToken])
+            }
+            // A lost lease means another worker owns the job now: write nothing more.
+            guard db.changesCount == 1 else { return false }
+            try Self.append(audit, in: db)
+            return true
+        }
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        try await pool.read { db in
+            try Double.fetchOne(
+                db,
+                sql: """
+                    SELECT MIN(MAX(next_attempt_at, COALESCE(lease_expires_at, 0))) FROM deliveries WHERE state = 'pending'
+                    """
+            ).map { Date(timeIntervalSince1970: $0) }
+        }
+    }
+
+    public func appendAudit(_ entries: [AuditEntry]) async throws {
+        try await pool.write { db in try Self.append(entries, in: db) }
+    }
+
+    public func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash
+                    FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?
+                    """, arguments: [afterSequence, limit]
+            ).map {
+                AuditEvent(
+                    sequence: $0["seq"], at: $0["at"], kind: $0["kind"], actor: $0["actor"], referralId: $0["referral_id"],
+                    deliveryId: $0["delivery_id"], agency: $0["agency"], detail: $0["detail"], previousHash: $0["prev_hash"],
+                    hash: $0["hash"])
+            }
+        }
+    }
+
+    /// Chains and appends audit events inside the caller's write transaction.
+    static func append(_ entries: [AuditEntry], in db: Database) throws {
+        guard !entries.isEmpty else { return }
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        var sequence: Int64 = head?["seq"] ?? 0
+        var previous: String = head?["hash"] ?? AuditChain.genesis
+        for entry in entries {
+            sequence += 1
+            let event = AuditChain.seal(entry, sequence: sequence, previousHash: previous)
+            try db.execute(
+                sql: """
+                    INSERT INTO audit_events (seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    event.sequence, event.at, event.kind, event.actor, event.referralId, event.deliveryId, event.agency,
+                    event.detail, event.previousHash, event.hash,
+                ])
+            previous = event.hash
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// One HTTP request for the transport to send.
+public struct HTTPRequest: Sendable {
+    public var url: String
+    public var method: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// Seconds to establish the connection, TLS included.
+    public var connectTimeout: Double
+    /// Seconds for the whole exchange.
+    public var totalTimeout: Double
+
+    public init(
+        url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+        connectTimeout: Double = 5, totalTimeout: Double = 30
+    ) {
+        self.url = url
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.connectTimeout = connectTimeout
+        self.totalTimeout = totalTimeout
+    }
+}
+
+/// What the server answered.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public func header(_ name: String) -> String? {
+        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// Why no HTTP response arrived.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case couldNotConnect
+        case timedOut
+        case tls
+        case invalidRequest
+        case other
+    }
+
+    public var kind: Kind
+    /// libcurl's own words, without the URL's query or any body.
+    public var message: String
+
+    public var description: String { message }
+}
+
+/// An HTTP client over libcurl's multi interface. One dedicated thread drives every transfer, so
+/// blocking I/O never runs on Swift's cooperative pool; connections to the same host are reused.
+public final class HTTPClient: Sendable {
+    private let engine: CurlEngine
+
+    public init() {
+        engine = CurlEngine()
+    }
+
+    /// Sends `request` and waits for the whole response.
+    public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
+        let result: Result<HTTPResponse, TransportError> = await withCheckedContinuation { continuation in
+            engine.enqueue(Transfer(request: request, continuation: continuation))
+        }
+        return try result.get()
+    }
+
+    /// Stops the transport thread once in-flight transfers end; later sends fail.
+    public func shutdown() { engine.stop() }
+
+    deinit { engine.stop() }
+}
+
+/// One transfer in flight: owned by the engine thread from `enqueue` until completion.
+final class Transfer: @unchecked Sendable {  // Handed once from the caller to the engine thread, then touched only there.
+    let request: HTTPRequest
+    let continuation: CheckedContinuation<Result<HTTPResponse, TransportError>, Never>
+    var responseBody: [UInt8] = []
+    var responseHeaders: [(name: String, value: String)] = []
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    var handle: UnsafeMutableRawPointer?
+
+    init(request: HTTPRequest, continuation: CheckedContinuation<Result<HTTPResponse, TransportError>, Never>) {
+        self.request = request
+        self.continuation = continuation
+    }
+}
+
+private let writeBody: sb_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    data.withMemoryRebound(to: UInt8.self, capacity: length) {
+        transfer.responseBody.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+    }
+    return length
+}
+
+private let writeHeader: sb_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    }
+    if line.hasPrefix("HTTP/") {
+        // A new response (after 100 Continue or a redirect) starts a new header block.
+        transfer.responseHeaders.removeAll()
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
+        let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
+        transfer.responseHeaders.append((name, value))
+    }
+    return length
+}
+
+/// Owns the multi handle and the thread that drives it.
+final class CurlEngine: Sendable {
+    private struct Shared {
+        var incoming: [Transfer] = []
+        var stopping = false
+    }
+
+    private let shared = Mutex(Shared())
+    // The multi handle is used only by the engine thread, except curl_multi_wakeup, which libcurl
+    // documents as safe to call from any thread.
+    nonisolated(unsafe) private let multi: UnsafeMutableRawPointer
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    init() {
+        _ = Self.globalInit
+        multi = curl_multi_init()
+        let thread = Thread { [self] in self.run() }
+        thread.name = "switchboard-curl"
+        thread.start()
+    }
+
+    func enqueue(_ transfer: Transfer) {
+        let accepted = shared.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            state.incoming.append(transfer)
+            return true
+        }
+        guard accepted else {
+            transfer.continuation.resume(returning: .failure(TransportError(kind: .other, message: "the HTTP client is shut down")))
+            return
+        }
+        curl_multi_wakeup(multi)
+    }
+
+    func stop() {
+        shared.withLock { $0.stopping = true }
+        curl_multi_wakeup(multi)
+    }
+
+    private func run() {
+        var active: [UnsafeMutableRawPointer: Transfer] = [:]
+        while true {
+            let (incoming, stopping) = shared.withLock { state in
+                defer { state.incoming.removeAll() }
+                return (state.incoming, state.stopping)
+            }
+            for transfer in incoming {
+                if let handle = start(transfer) { active[handle] = transfer }
+            }
+            if stopping && active.isEmpty { break }
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var queued: Int32 = 0
+            while let message = curl_multi_info_read(multi, &queued) {
+                guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle else { continue }
+                let code = sb_curl_message_result(message)
+                if let transfer = active.removeValue(forKey: handle) { finish(transfer, handle: handle, code: code) }
+            }
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+        curl_multi_cleanup(multi)
+    }
+
+    private func start(_ transfer: Transfer) -> UnsafeMutableRawPointer? {
+        guard let handle = curl_easy_init() else {
+            transfer.continuation.resume(returning: .failure(TransportError(kind: .other, message: "libcurl could not create a handle")))
+            return nil
+        }
+        let request = transfer.request
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        sb_curl_setopt_string(handle, CURLOPT_URL, request.url)
+        sb_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+        sb_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        sb_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
+        sb_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.totalTimeout * 1000))
+        sb_curl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, writeBody)
+        sb_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        sb_curl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, writeHeader)
+        sb_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+        switch request.method {
+        case "GET":
+            sb_curl_setopt_long(handle, CURLOPT_HTTPGET, 1)
+        case "HEAD":
+            sb_curl_setopt_long(handle, CURLOPT_NOBODY, 1)
+        default:
+            sb_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        if !request.body.isEmpty || request.method == "POST" || request.method == "PUT" {
+            sb_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            request.body.withUnsafeBytes { bytes in
+                _ = sb_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+            }
+        }
+        // The gateway's server never answers `Expect: 100-continue`: don't wait a second for it.
+        var list: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Expect:")
+        for header in request.headers {
+            list = curl_slist_append(list, "\(header.name): \(header.value)")
+        }
+        transfer.headerList = list
+        sb_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
+        transfer.handle = handle
+        let code = curl_multi_add_handle(multi, handle)
+        guard code == CURLM_OK else {
+            cleanUp(transfer, handle: handle)
+            transfer.continuation.resume(returning: .failure(TransportError(kind: .other, message: "libcurl could not start the transfer")))
+            return nil
+        }
+        return handle
+    }
+
+    private func finish(_ transfer: Transfer, handle: UnsafeMutableRawPointer, code: CURLcode) {
+        var status = 0
+        sb_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        curl_multi_remove_handle(multi, handle)
+        cleanUp(transfer, handle: handle)
+        if code == CURLE_OK {
+            transfer.continuation.resume(
+                returning: .success(HTTPResponse(status: status, headers: transfer.responseHeaders, body: transfer.responseBody)))
+            return
+        }
+        let kind: TransportError.Kind =
+            switch code {
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: .couldNotConnect
+            case CURLE_OPERATION_TIMEDOUT: .timedOut
+            case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+                CURLE_SSL_CACERT_BADFILE:
+                .tls
+            case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: .invalidRequest
+            default: .other
+            }
+        let message = String(cString: curl_easy_strerror(code))
+        transfer.continuation.resume(returning: .failure(TransportError(kind: kind, message: message)))
+    }
+
+    private func cleanUp(_ transfer: Transfer, handle: UnsafeMutableRawPointer) {
+        curl_easy_cleanup(handle)
+        curl_slist_free_all(transfer.headerList)
+        transfer.headerList = nil
+        transfer.handle = nil
+    }
+}
