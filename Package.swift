@@ -98,11 +98,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["ReferralModel", "Transport", "Storage", "Audit", "Delivery"]
+            dependencies: [
+                "ReferralModel", "Transport", "Storage", "Audit", "Delivery",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

@@ -60,6 +60,9 @@ public struct GatewayConfiguration: Sendable {
             ])
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ relative: String) -> String {
+            relative.hasPrefix("/") ? relative : base.appendingPathComponent(relative).path
+        }
         let root = reader.compose(text)
         let top = reader.mapping(
             root, "switchboard.yaml",
@@ -137,7 +140,7 @@ public struct GatewayConfiguration: Sendable {
         var secrets: [String: String] = [:]
         if let agenciesPath = reader.string(top?["agencies"], "agencies") {
             do {
-                let directory = try AgencyDirectory.load(path: base.appendingPathComponent(agenciesPath).path, adapters: adapterNames)
+                let directory = try AgencyDirectory.load(path: resolve(agenciesPath), adapters: adapterNames)
                 agencies = directory
                 for agency in directory.agencies {
                     guard let name = agency.secretEnv else { continue }
@@ -146,7 +149,7 @@ public struct GatewayConfiguration: Sendable {
                     } else {
                         issues.append(
                             ConfigIssue(
-                                file: base.appendingPathComponent(agenciesPath).path, line: 1, column: 1,
+                                file: resolve(agenciesPath), line: 1, column: 1,
                                 message: "agency '\(agency.id)': environment variable \(name) is not set",
                                 hint: "export \(name)=whsec_<base64 key>; `switchboard receiver --print-secret` makes one"))
                     }
@@ -157,7 +160,7 @@ public struct GatewayConfiguration: Sendable {
         }
         if let rulesPath = reader.string(top?["rules"], "rules"), let agencies {
             do {
-                rules = try RuleSet.load(path: base.appendingPathComponent(rulesPath).path, agencies: agencies, vocabulary: vocabulary)
+                rules = try RuleSet.load(path: resolve(rulesPath), agencies: agencies, vocabulary: vocabulary)
             } catch {
                 issues += error.issues
             }

@@ -30,7 +30,6 @@ public enum ProblemType: String, Sendable, CaseIterable {
     case bodyTooLarge = "body-too-large"
     case unsupportedMediaType = "unsupported-media-type"
     case tooManyRequests = "too-many-requests"
-    case unavailable = "unavailable"
     case internalError = "internal-error"
 
     public var uri: String { "urn:switchboard:problem:\(rawValue)" }
@@ -47,7 +46,6 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415
         case .tooManyRequests: 429
-        case .unavailable: 503
         case .internalError: 500
         }
     }
@@ -65,7 +63,6 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .bodyTooLarge: "The body is too large"
         case .unsupportedMediaType: "Unsupported media type"
         case .tooManyRequests: "Too many requests"
-        case .unavailable: "Service unavailable"
         case .internalError: "Internal error"
         }
     }

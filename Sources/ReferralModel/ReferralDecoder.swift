@@ -69,7 +69,7 @@ public struct ReferralDecoder: Sendable {
 
     private func decodeReferrer(_ root: inout ObjectReader, issues: inout [FieldIssue]) -> Referral.Referrer? {
         guard var reader = root.object("referrer", required: true, issues: &issues) else { return nil }
-        var organisation = reader.string("organisation", required: true, minLength: 3, maxLength: 10, issues: &issues)
+        var organisation = reader.string("organisation", required: true, maxLength: 10, issues: &issues)
         if let code = organisation, !ODSCode.isValid(code) {
             issues.append(
                 FieldIssue(
@@ -93,7 +93,7 @@ public struct ReferralDecoder: Sendable {
     private func decodeSubject(_ root: inout ObjectReader, today: String, issues: inout [FieldIssue]) -> Referral.Subject? {
         guard var reader = root.object("subject", required: true, issues: &issues) else { return nil }
         var nhsNumber: String?
-        if let text = reader.string("nhsNumber", required: false, minLength: 10, maxLength: 12, issues: &issues) {
+        if let text = reader.string("nhsNumber", required: false, maxLength: 12, issues: &issues) {
             switch NHSNumber.normalise(text) {
             case .success(let digits): nhsNumber = digits
             case .failure(let error): issues.append(FieldIssue(pointer: reader.path("nhsNumber"), detail: error.detail))
@@ -101,7 +101,7 @@ public struct ReferralDecoder: Sendable {
         }
         let givenName = reader.string("givenName", required: true, maxLength: ReferralLimits.nameLength, issues: &issues)
         let familyName = reader.string("familyName", required: true, maxLength: ReferralLimits.nameLength, issues: &issues)
-        var birthDate = reader.string("birthDate", required: true, minLength: 10, maxLength: 10, issues: &issues)
+        var birthDate = reader.string("birthDate", required: true, maxLength: 10, issues: &issues)
         if let date = birthDate {
             if !CalendarDate.isValid(date) {
                 issues.append(FieldIssue(pointer: reader.path("birthDate"), detail: "must be a calendar date written YYYY-MM-DD, for example 1948-07-05."))
@@ -112,7 +112,7 @@ public struct ReferralDecoder: Sendable {
             }
         }
         let address = reader.string("address", required: false, maxLength: ReferralLimits.addressLength, issues: &issues)
-        var postcode = reader.string("postcode", required: true, minLength: 5, maxLength: 8, issues: &issues)
+        var postcode = reader.string("postcode", required: true, maxLength: 8, issues: &issues)
         if let text = postcode {
             postcode = Postcode.normalise(text)
             if postcode == nil {
@@ -183,8 +183,9 @@ public struct ReferralDecoder: Sendable {
 
     static func looksLikeEmail(_ text: String) -> Bool {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        // Exactly the schema's pattern: ^[^@ \t\r\n]+@[^@ \t\r\n]+$
         return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty
-            && !text.unicodeScalars.contains(where: { $0.properties.isWhitespace })
+            && !text.unicodeScalars.contains(where: { [" ", "\t", "\r", "\n"].contains($0) })
     }
 
     /// Today's date in Europe/London, `YYYY-MM-DD`.
@@ -204,7 +205,7 @@ public enum CalendarDate {
         let year = number(0..<4)
         let month = number(5..<7)
         let day = number(8..<10)
-        guard (1...12).contains(month), day >= 1 else { return false }
+        guard year >= 1, (1...12).contains(month), day >= 1 else { return false }
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
         let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         return day <= lengths[month - 1]

@@ -156,6 +156,7 @@ public final class SQLiteReferralStore: ReferralStore {
         }
     }
 
+    @discardableResult
     public func finish(_ lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry]) async throws -> Bool {
         try await pool.write { db in
             switch result {

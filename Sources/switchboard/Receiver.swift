@@ -17,8 +17,8 @@ extension Switchboard {
                 before is acknowledged again but reported as a duplicate.
                 """)
 
-        @Option(help: "The port to listen on.")
-        var port: Int
+        @Option(help: "The port to listen on (required unless --new-secret).")
+        var port: Int?
 
         @Option(help: "The address to listen on.")
         var host = "127.0.0.1"
@@ -36,7 +36,9 @@ extension Switchboard {
         var newSecret = false
 
         func validate() throws {
-            guard newSecret || (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535.") }
+            guard newSecret || (1...65535).contains(port ?? 0) else {
+                throw ValidationError("--port is required and must be between 1 and 65535.")
+            }
             guard (200...599).contains(status) else { throw ValidationError("--status must be an HTTP status from 200 to 599.") }
         }
 
@@ -108,7 +110,7 @@ extension Switchboard {
             logger.logLevel = .warning
             let host = host
             let app = Application(
-                router: router, configuration: .init(address: .hostname(host, port: port)),
+                router: router, configuration: .init(address: .hostname(host, port: port ?? 0)),
                 onServerRunning: { channel in
                     FileHandle.standardError.write(Data("Receiver listening on http://\(host):\(channel.localAddress?.port ?? 0)\n".utf8))
                 },

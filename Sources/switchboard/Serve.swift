@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import ReferralModel
 import Routing
+import Storage
 
 extension Switchboard {
     struct Serve: AsyncParsableCommand {
@@ -20,6 +21,9 @@ extension Switchboard {
 
         @Option(help: "Listen on this port instead of the configured one (0 picks a free port).")
         var port: Int?
+
+        @Option(help: "Use this storage URL instead of the configured one (sqlite:PATH).")
+        var storage: String?
 
         @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
@@ -36,6 +40,11 @@ extension Switchboard {
             }
             if let host { configuration.host = host }
             if let port { configuration.port = port }
+            if let storage {
+                guard let location = StorageLocation.parse(storage, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+                else { throw ValidationError("--storage must be sqlite:PATH.") }
+                configuration.storage = location
+            }
             let gateway = try Gateway(configuration: configuration, logger: logger)
             try await gateway.store.appendAudit([
                 AuditEntry(

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP socket on a free loopback port that accepts connections (the kernel completes the
+/// handshake) but never answers: what a hung agency looks like.
+final class SilentListener {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard bound == 0, listen(descriptor, 16) == 0 else {
+            close(descriptor)
+            throw POSIXError(.EADDRINUSE)
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// A loopback port with nothing listening on it.
+func closedPort() throws -> Int {
+    let listener = try SilentListener()
+    return listener.port
+}
+
+@Suite struct TransportTests {
+    @Test func aRefusedConnectionIsReportedAsSuch() async throws {
+        let client = HTTPClient()
+        defer { client.shutdown() }
+        let port = try closedPort()
+        await #expect {
+            try await client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/", method: "POST", body: Array("{}".utf8)))
+        } throws: { error in
+            (error as? TransportError)?.kind == .couldNotConnect
+        }
+    }
+
+    @Test func aServerThatNeverAnswersTimesOut() async throws {
+        let listener = try SilentListener()
+        let client = HTTPClient()
+        defer { client.shutdown() }
+        let started = ContinuousClock.now
+        await #expect {
+            try await client.send(HTTPRequest(url: "http://127.0.0.1:\(listener.port)/", method: "POST", body: [1, 2, 3], totalTimeout: 0.5))
+        } throws: { error in
+            (error as? TransportError)?.kind == .timedOut
+        }
+        #expect(started.duration(to: .now) < .seconds(5), "the total timeout bounds the wait")
+    }
+
+    @Test func onlyHTTPAndHTTPSAreSpoken() async throws {
+        let client = HTTPClient()
+        defer { client.shutdown() }
+        await #expect {
+            try await client.send(HTTPRequest(url: "file:///etc/passwd"))
+        } throws: { error in
+            (error as? TransportError)?.kind == .invalidRequest
+        }
+    }
+
+    @Test func manyTransfersRunAtOnceOnOneThread() async throws {
+        let client = HTTPClient()
+        defer { client.shutdown() }
+        let port = try closedPort()
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    do {
+                        _ = try await client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
+                        return false
+                    } catch {
+                        return (error as? TransportError)?.kind == .couldNotConnect
+                    }
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(failures == 50)
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Gateway
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ReferralModel
+import Testing
+import Yams
+
+/// `openapi.yaml` parsed, as integrators read it.
+func openAPI() throws -> [String: Any] {
+    let text = try String(contentsOf: repositoryRoot.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+    return try #require(try Yams.load(yaml: text) as? [String: Any])
+}
+
+func documentedOperations() throws -> [String: [String: Any]] {
+    let paths = try #require(try openAPI()["paths"] as? [String: [String: Any]])
+    var operations: [String: [String: Any]] = [:]
+    for (path, item) in paths {
+        for (method, operation) in item {
+            operations["\(method.uppercased()) \(path)"] = operation as? [String: Any]
+        }
+    }
+    return operations
+}
+
+func canonicalJSON(_ value: Any) throws -> String {
+    String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+}
+
+@Suite struct ContractTests {
+    @Test func theRouterServesExactlyTheDocumentedPathsAndMethods() throws {
+        let fixture = try GatewayFixture()
+        let served = Set(fixture.gateway.routes.map(\.description))
+        let documented = Set(try documentedOperations().keys)
+        #expect(served == documented)
+    }
+
+    @Test func theGatewayServesThisDocument() async throws {
+        let fixture = try GatewayFixture()
+        let file = try Data(contentsOf: repositoryRoot.appendingPathComponent("openapi.yaml"))
+        try await fixture.test { client in
+            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/yaml")
+                #expect(Data(buffer: response.body) == file)
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
+            }
+        }
+    }
+
+    @Test func thePublishedReferralSchemaIsTheContractsSchema() throws {
+        let file = try Data(contentsOf: repositoryRoot.appendingPathComponent("config/schema/referral.v1.json"))
+        var published = try #require(try JSONSerialization.jsonObject(with: file) as? [String: Any])
+        #expect(published["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
+        published.removeValue(forKey: "$schema")
+        published.removeValue(forKey: "$id")
+        let components = try #require(try openAPI()["components"] as? [String: Any])
+        let schemas = try #require(components["schemas"] as? [String: Any])
+        let contract = try #require(schemas["Referral"])
+        #expect(try canonicalJSON(published) == canonicalJSON(contract))
+    }
+
+    @Test func theSchemaStatesTheDecodersLimitsAndVocabulary() throws {
+        let file = try Data(contentsOf: repositoryRoot.appendingPathComponent("config/schema/referral.v1.json"))
+        let schema = try #require(try JSONSerialization.jsonObject(with: file) as? [String: Any])
+        let properties = try #require(schema["properties"] as? [String: [String: Any]])
+        let subject = try #require(properties["subject"]?["properties"] as? [String: [String: Any]])
+        let referrer = try #require(properties["referrer"]?["properties"] as? [String: [String: Any]])
+        #expect(properties["reason"]?["maxLength"] as? Int == ReferralLimits.reasonLength)
+        #expect(properties["externalReference"]?["maxLength"] as? Int == ReferralLimits.externalReferenceLength)
+        #expect(properties["needs"]?["maxItems"] as? Int == ReferralLimits.maximumNeeds)
+        #expect(subject["givenName"]?["maxLength"] as? Int == ReferralLimits.nameLength)
+        #expect(subject["address"]?["maxLength"] as? Int == ReferralLimits.addressLength)
+        #expect(subject["preferredLanguage"]?["maxLength"] as? Int == ReferralLimits.languageLength)
+        #expect(referrer["email"]?["maxLength"] as? Int == ReferralLimits.emailLength)
+        #expect(referrer["phone"]?["maxLength"] as? Int == ReferralLimits.phoneLength)
+        let items = try #require(properties["needs"]?["items"] as? [String: Any])
+        #expect(items["enum"] as? [String] == NeedsVocabulary.standard.codes)
+        let urgency = try #require(properties["urgency"]?["enum"] as? [String])
+        #expect(urgency == Urgency.allCases.map(\.rawValue))
+        let consent = try #require(properties["consent"]?["properties"] as? [String: [String: Any]])
+        #expect(consent["status"]?["enum"] as? [String] == ConsentStatus.allCases.map(\.rawValue))
+    }
+
+    @Test func theExampleConfigurationUsesThePublishedVocabulary() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("config/switchboard.yaml"), encoding: .utf8)
+        let config = try #require(try Yams.load(yaml: text) as? [String: Any])
+        #expect(config["needs"] as? [String] == NeedsVocabulary.standard.codes)
+    }
+
+    @Test func everyExampleReferralIsValid() throws {
+        let directory = repositoryRoot.appendingPathComponent("config/examples")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }
+        #expect(names.count >= 4)
+        for name in names {
+            let data = try Data(contentsOf: directory.appendingPathComponent(name))
+            #expect(throws: Never.self, "\(name)") { try ReferralDecoder().decode(Array(data)) }
+        }
+    }
+
+    /// Every response the document promises is triggered by a test in DocumentedErrorTests or
+    /// IntakeTests. A response added to the document fails here until a test makes it happen.
+    @Test func everyDocumentedResponseHasATestThatCausesIt() throws {
+        let triggered: [String: Set<String>] = [
+            "GET /healthz": ["200"],
+            "GET /openapi.yaml": ["200"],
+            "POST /v1/referrals": ["202", "400", "401", "403", "409", "413", "415", "422", "429", "500"],
+            "GET /v1/referrals/{id}": ["200", "401", "403", "404", "413", "429", "500"],
+        ]
+        var documented: [String: Set<String>] = [:]
+        for (operation, body) in try documentedOperations() {
+            documented[operation] = Set((body["responses"] as? [String: Any] ?? [:]).keys)
+        }
+        #expect(documented == triggered)
+    }
+
+    @Test func everyProblemTypeIsDocumented() throws {
+        let info = try #require(try openAPI()["info"] as? [String: Any])
+        let description = try #require(info["description"] as? String)
+        for kind in ProblemType.allCases {
+            #expect(description.contains("`\(kind.uri)` | \(kind.status) |"), "\(kind.uri)")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import ReferralModel
+import Storage
+import Testing
+
+/// The repository root, for reading the published files the tests hold the gateway to.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// A gateway wired exactly as `serve` wires it, on a temporary SQLite file and the example
+/// agencies and rules, with one key per role.
+struct GatewayFixture {
+    static let referrerKey = "referrer-key-for-tests-0001"
+    static let otherReferrerKey = "referrer-key-for-tests-0002"
+    static let agencyKey = "agency-key-for-tests-00001"
+    static let adminKey = "admin-key-for-tests-000001"
+
+    let directory: URL
+    let gateway: Gateway
+
+    var databasePath: String { directory.appendingPathComponent("gateway.sqlite").path }
+
+    init(rateLimit: Double = 1_000, burst: Double = 1_000) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = repositoryRoot.appendingPathComponent("config")
+        let yaml = """
+            server: { host: 127.0.0.1, port: 0 }
+            storage: { url: "sqlite:gateway.sqlite" }
+            agencies: \(config.appendingPathComponent("agencies.yaml").path)
+            rules: \(config.appendingPathComponent("rules.yaml").path)
+            api_keys:
+              - { id: test-gp, role: referrer, key_env: TEST_REFERRER_KEY }
+              - { id: other-gp, role: referrer, sha256: \(APIKey.digest(of: Self.otherReferrerKey).map { String(format: "%02x", $0) }.joined()) }
+              - { id: test-agency, role: agency, key_env: TEST_AGENCY_KEY }
+              - { id: test-admin, role: admin, key_env: TEST_ADMIN_KEY }
+            limits: { requests_per_second: \(rateLimit), burst: \(burst) }
+            """
+        let path = directory.appendingPathComponent("switchboard.yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        let configuration = try GatewayConfiguration.load(
+            path: path,
+            environment: [
+                "TEST_REFERRER_KEY": Self.referrerKey, "TEST_AGENCY_KEY": Self.agencyKey, "TEST_ADMIN_KEY": Self.adminKey,
+                "OXFORDSHIRE_SPA_SECRET": secret, "OXFORD_FALLS_SECRET": secret, "OXFORDSHIRE_MASH_SECRET": secret,
+                "OXFORD_MH_CRISIS_SECRET": secret,
+            ])
+        gateway = try Gateway(configuration: configuration, logger: Logger(label: "test"))
+    }
+
+    /// The HTTP application without the dispatcher: these tests are about the API.
+    func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = Application(router: gateway.router)
+        try await app.test(.router, body)
+    }
+
+    func count(_ table: String) throws -> Int {
+        try SQLiteInspector(path: databasePath).count(table)
+    }
+}
+
+/// The example referral from config/examples, as bytes.
+func exampleReferral(_ name: String = "referral-falls") throws -> Data {
+    try Data(contentsOf: repositoryRoot.appendingPathComponent("config/examples/\(name).json"))
+}
+
+func headers(key: String?, json: Bool = true, extra: [(String, String)] = []) -> HTTPFields {
+    var fields = HTTPFields()
+    if let key { fields[.authorization] = "Bearer \(key)" }
+    if json { fields[.contentType] = "application/json" }
+    for (name, value) in extra { fields[HTTPField.Name(name)!] = value }
+    return fields
+}
+
+struct ProblemBody: Decodable {
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    var errors: [FieldIssue]?
+}
+
+extension TestResponse {
+    func problem() throws -> ProblemBody {
+        try JSONDecoder().decode(ProblemBody.self, from: Data(buffer: body))
+    }
+}
+
+/// Checks a response is problem+json of the given type, with the status in its body matching.
+func expectProblem(_ response: TestResponse, _ type: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let problem = try response.problem()
+    #expect(problem.type == type, sourceLocation: sourceLocation)
+    #expect(problem.status == Int(response.status.code), sourceLocation: sourceLocation)
+    #expect(response.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+}
