@@ -1,0 +1,153 @@
+import Foundation
+import Transport
+
+/// A whole deployment on this machine: a configuration in a temporary folder with the example
+/// agencies and rules, agency receivers on free ports, and the gateway itself, all as real
+/// processes speaking real HTTP.
+final class Deployment: @unchecked Sendable {  // Used by one test at a time; processes are Sendable.
+    static let agencies = ["oxfordshire-spa", "oxford-falls", "oxfordshire-mash", "oxford-mh-crisis"]
+    static let secretNames = [
+        "oxfordshire-spa": "OXFORDSHIRE_SPA_SECRET", "oxford-falls": "OXFORD_FALLS_SECRET",
+        "oxfordshire-mash": "OXFORDSHIRE_MASH_SECRET", "oxford-mh-crisis": "OXFORD_MH_CRISIS_SECRET",
+    ]
+    let referrerKey = "e2e-referrer-key-0123456789"
+    let adminKey = "e2e-admin-key-0123456789ab"
+    let directory: URL
+    let ports: [String: Int]
+    var environment: [String: String]
+    var gateway: RunningProcess?
+    var gatewayURL = ""
+    var receivers: [String: RunningProcess] = [:]
+    let client = HTTPClient()
+
+    var databasePath: String { directory.appendingPathComponent("switchboard.sqlite").path }
+    var configPath: String { directory.appendingPathComponent("switchboard.yaml").path }
+
+    init(maxAttempts: Int = 50) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var ports: [String: Int] = [:]
+        for agency in Self.agencies { ports[agency] = freePort() }
+        self.ports = ports
+        var environment = ProcessInfo.processInfo.environment
+        environment["E2E_REFERRER_KEY"] = referrerKey
+        environment["E2E_ADMIN_KEY"] = adminKey
+        for (_, name) in Self.secretNames { environment[name] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString() }
+        self.environment = environment
+
+        let agencies = Self.agencies.map { agency in
+            """
+              - id: \(agency)
+                name: \(agency) receiver
+                adapter: json-webhook
+                endpoint: http://127.0.0.1:\(ports[agency]!)/referrals
+                secret_env: \(Self.secretNames[agency]!)
+                retry: { max_attempts: \(maxAttempts), initial_backoff_seconds: 0.2, max_backoff_seconds: 1 }
+                timeouts: { connect_seconds: 2, total_seconds: 5 }
+            """
+        }.joined(separator: "\n")
+        try "agencies:\n\(agencies)\n".write(to: directory.appendingPathComponent("agencies.yaml"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            at: repositoryRoot.appendingPathComponent("config/rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
+        try """
+        server: { host: 127.0.0.1, port: 0 }
+        storage: { url: "sqlite:switchboard.sqlite" }
+        agencies: agencies.yaml
+        rules: rules.yaml
+        api_keys:
+          - { id: e2e-gp, role: referrer, key_env: E2E_REFERRER_KEY }
+          - { id: e2e-admin, role: admin, key_env: E2E_ADMIN_KEY }
+        delivery: { concurrency: 8, lease_seconds: 5 }
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the gateway on a free port and waits until it listens.
+    func startGateway() async throws {
+        let process = try RunningProcess(["serve", "--config", configPath, "--log-level", "warning"], environment: environment, name: "gateway")
+        let line = try await process.waitForLine("listening line") { $0.hasPrefix("Switchboard listening on ") }
+        gatewayURL = String(line.dropFirst("Switchboard listening on ".count).prefix { $0 != " " })
+        gateway = process
+    }
+
+    func startReceiver(_ agency: String, status: Int = 202) async throws {
+        let process = try RunningProcess(
+            ["receiver", "--port", String(ports[agency]!), "--secret-env", Self.secretNames[agency]!, "--json", "--status", String(status)],
+            environment: environment, name: "receiver \(agency)")
+        // The receiver says where it listens on standard error once it is up.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !process.standardError.contains("Receiver listening") {
+            guard ContinuousClock.now < deadline, process.isRunning else { throw TimedOut(description: "receiver \(agency) did not start: \(process.standardError)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        receivers[agency] = process
+    }
+
+    func startAllReceivers() async throws {
+        for agency in Self.agencies { try await startReceiver(agency) }
+    }
+
+    /// Runs a CLI command to completion.
+    func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) async throws -> (status: Int32, output: String, errors: String) {
+        let process = try RunningProcess(arguments, environment: environment.merging(extraEnvironment) { $1 }, name: arguments.first ?? "switchboard")
+        let status = try await process.exitStatus()
+        return (status, process.lines.joined(separator: "\n"), process.standardError)
+    }
+
+    /// Submits a referral over HTTP and returns the status and body.
+    func submit(_ body: Data, key: String? = nil) async throws -> (status: Int, body: [String: Any]) {
+        let response = try await client.send(
+            HTTPRequest(
+                url: gatewayURL + "/v1/referrals", method: "POST",
+                headers: [("Authorization", "Bearer \(key ?? referrerKey)"), ("Content-Type", "application/json")], body: Array(body)))
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+    }
+
+    func report(_ id: String) async throws -> [String: Any] {
+        let response = try await client.send(
+            HTTPRequest(url: gatewayURL + "/v1/referrals/\(id)", headers: [("Authorization", "Bearer \(adminKey)")]))
+        return (try JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+    }
+
+    /// Polls the referral until `predicate` holds for its report.
+    @discardableResult
+    func waitForReport(_ id: String, timeout: Double = 30, _ what: String, until predicate: ([String: Any]) -> Bool) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        var last: [String: Any] = [:]
+        while ContinuousClock.now < deadline {
+            last = try await report(id)
+            if predicate(last) { return last }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TimedOut(description: "referral \(id): not \(what) within \(timeout) s; last report: \(last)")
+    }
+
+    /// The deliveries a receiver printed, as parsed JSON lines.
+    func deliveries(to agency: String) -> [[String: Any]] {
+        (receivers[agency]?.lines ?? []).compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+
+    func stopAll() {
+        gateway?.kill(SIGKILL)
+        for receiver in receivers.values { receiver.kill(SIGKILL) }
+        client.shutdown()
+    }
+
+    deinit {
+        stopAll()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+func example(_ name: String) throws -> Data {
+    try Data(contentsOf: repositoryRoot.appendingPathComponent("config/examples/\(name).json"))
+}
+
+func deliveryStates(_ report: [String: Any]) -> [String: String] {
+    var states: [String: String] = [:]
+    for delivery in report["deliveries"] as? [[String: Any]] ?? [] {
+        states[delivery["agency"] as? String ?? ""] = delivery["state"] as? String
+    }
+    return states
+}

@@ -1,0 +1,200 @@
+import Foundation
+import GRDB
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole product as a user meets it: real processes, a real SQLite file, real HTTP over
+/// libcurl to real receivers standing in for agencies.
+@Suite(.serialized) struct EndToEndTests {
+    @Test func aSubmittedReferralReachesEveryAgencySignedAndVerified() async throws {
+        let deployment = try Deployment()
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+
+        let file = repositoryRoot.appendingPathComponent("config/examples/referral-falls.json").path
+        let submitted = try await deployment.run(
+            ["submit", file, "--gateway", deployment.gatewayURL], extraEnvironment: ["SWITCHBOARD_API_KEY": deployment.referrerKey])
+        #expect(submitted.status == 0, "\(submitted.errors)")
+        let firstLine = try #require(submitted.output.split(separator: "\n").first)
+        #expect(firstLine.hasPrefix("Referral ") && firstLine.contains(" accepted"))
+        let id = String(firstLine.dropFirst("Referral ".count).prefix(36))
+        #expect(submitted.output.contains("-> oxford-falls  by rule falls-oxfordshire"))
+        #expect(submitted.output.contains("-> oxfordshire-spa  by rule social-care-oxfordshire"))
+
+        let report = try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        #expect(deliveryStates(report) == ["oxford-falls": "delivered", "oxfordshire-spa": "delivered"])
+
+        for agency in ["oxford-falls", "oxfordshire-spa"] {
+            let received = deployment.deliveries(to: agency)
+            #expect(received.count == 1)
+            let delivery = try #require(received.first)
+            #expect(delivery["verified"] as? Bool == true, "the agency's receiver verified the Standard Webhooks signature")
+            let envelope = try #require(delivery["body"] as? [String: Any])
+            let data = try #require(envelope["data"] as? [String: Any])
+            #expect(data["referralId"] as? String == id)
+            #expect(delivery["webhookId"] as? String == data["deliveryId"] as? String)
+            let referral = try #require(data["referral"] as? [String: Any])
+            let subject = try #require(referral["subject"] as? [String: Any])
+            #expect(subject["nhsNumber"] as? String == "9990000018")
+        }
+        #expect(deployment.deliveries(to: "oxfordshire-mash").isEmpty, "only the routed agencies receive it")
+
+        let status = try await deployment.run(
+            ["status", id, "--gateway", deployment.gatewayURL, "--api-key", deployment.referrerKey])
+        #expect(status.status == 0)
+        #expect(status.output.contains("Referral \(id): delivered"))
+        #expect(status.output.contains("oxford-falls: delivered after 1 attempt"))
+        #expect(status.output.contains("delivery.delivered [oxfordshire-spa]"))
+    }
+
+    @Test func anAgencyThatIsDownGetsTheReferralOnceItComesUp() async throws {
+        let deployment = try Deployment()
+        defer { deployment.stopAll() }
+        try await deployment.startGateway()
+        let (status, body) = try await deployment.submit(try example("referral-crisis"))
+        #expect(status == 202)
+        let id = try #require(body["id"] as? String)
+
+        let failing = try await deployment.waitForReport(id, "retried twice") { report in
+            let delivery = (report["deliveries"] as? [[String: Any]])?.first
+            return (delivery?["attempts"] as? Int ?? 0) >= 2
+        }
+        let delivery = try #require((failing["deliveries"] as? [[String: Any]])?.first)
+        #expect(delivery["state"] as? String == "pending")
+        #expect((delivery["lastError"] as? String)?.hasPrefix("transport:") == true)
+        #expect(delivery["nextAttemptAt"] != nil)
+
+        try await deployment.startReceiver("oxford-mh-crisis")
+        let delivered = try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        let history = (delivered["history"] as? [[String: Any]] ?? []).compactMap { $0["event"] as? String }
+        #expect(history.filter { $0 == "delivery.attempted" }.count >= 3)
+        #expect(history.last == "delivery.delivered")
+        #expect(deployment.deliveries(to: "oxford-mh-crisis").count == 1)
+    }
+
+    @Test func aPermanentRefusalIsDeadLetteredAtOnce() async throws {
+        let deployment = try Deployment()
+        defer { deployment.stopAll() }
+        try await deployment.startReceiver("oxfordshire-spa", status: 422)
+        try await deployment.startGateway()
+        // Out of area and matching no rule: the fallback, the council's front door, refuses it.
+        let (status, body) = try await deployment.submit(try example("referral-carer-out-of-area"))
+        #expect(status == 202)
+        let id = try #require(body["id"] as? String)
+        let report = try await deployment.waitForReport(id, "dead-lettered") { $0["status"] as? String == "needs-attention" }
+        let delivery = try #require((report["deliveries"] as? [[String: Any]])?.first)
+        #expect(delivery["state"] as? String == "dead-lettered")
+        #expect(delivery["attempts"] as? Int == 1)
+        #expect(delivery["rule"] as? String == "fallback")
+        #expect((delivery["lastError"] as? String)?.contains("HTTP 422") == true)
+    }
+
+    @Test func runningOutOfAttemptsDeadLetters() async throws {
+        let deployment = try Deployment(maxAttempts: 3)
+        defer { deployment.stopAll() }
+        try await deployment.startReceiver("oxford-mh-crisis", status: 503)
+        try await deployment.startGateway()
+        let (_, body) = try await deployment.submit(try example("referral-crisis"))
+        let id = try #require(body["id"] as? String)
+        let report = try await deployment.waitForReport(id, "dead-lettered") { $0["status"] as? String == "needs-attention" }
+        let delivery = try #require((report["deliveries"] as? [[String: Any]])?.first)
+        #expect(delivery["attempts"] as? Int == 3)
+        #expect((delivery["lastError"] as? String)?.contains("gave up after 3 attempts") == true)
+        #expect(deployment.deliveries(to: "oxford-mh-crisis").count == 3)
+        #expect(Set(deployment.deliveries(to: "oxford-mh-crisis").compactMap { $0["webhookId"] as? String }).count == 1, "every retry carries the same delivery id")
+    }
+
+    @Test func nothingAcknowledgedIsLostWhenTheGatewayIsKilled() async throws {
+        let deployment = try Deployment()
+        defer { deployment.stopAll() }
+        try await deployment.startGateway()
+        let body = try example("referral-falls")
+        var ids: [String] = []
+        try await withThrowingTaskGroup(of: String?.self) { group in
+            for _ in 0..<25 {
+                group.addTask {
+                    let (status, answer) = try await deployment.submit(body)
+                    return status == 202 ? answer["id"] as? String : nil
+                }
+            }
+            for try await id in group { if let id { ids.append(id) } }
+        }
+        #expect(ids.count == 25)
+        // Kill it outright the moment the last 202 arrives: no shutdown, no flush.
+        deployment.gateway?.kill(SIGKILL)
+        _ = try await deployment.gateway?.exitStatus()
+
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+        for id in ids {
+            try await deployment.waitForReport(id, "delivered after the restart", until: { $0["status"] as? String == "delivered" })
+        }
+        let falls = Set(deployment.deliveries(to: "oxford-falls").compactMap { ($0["body"] as? [String: Any])?["data"] as? [String: Any] }.compactMap { $0["referralId"] as? String })
+        #expect(falls == Set(ids))
+    }
+
+    @Test func auditVerifyNamesAnEventEditedBehindTheGatewaysBack() async throws {
+        let deployment = try Deployment()
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+        let (_, body) = try await deployment.submit(try example("referral-safeguarding"))
+        let id = try #require(body["id"] as? String)
+        try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        deployment.gateway?.kill(SIGTERM)
+        #expect(try await deployment.gateway?.exitStatus() == 0, "SIGTERM shuts down gracefully")
+
+        let intact = try await deployment.run(["audit", "verify", "--config", deployment.configPath])
+        #expect(intact.status == 0, "\(intact.errors)")
+        #expect(intact.output.hasPrefix("Audit chain intact: "))
+
+        let database = try DatabaseQueue(path: deployment.databasePath)
+        try await database.write { db in
+            try db.execute(sql: "UPDATE audit_events SET detail = 'rules version x; to nowhere' WHERE seq = 3")
+        }
+        let broken = try await deployment.run(["audit", "verify", "--storage", "sqlite:" + deployment.databasePath])
+        #expect(broken.status != 0)
+        #expect(broken.output.contains("BROKEN at event 3"))
+    }
+
+    @Test func aBadConfigurationStopsServeWithFileLineAndHint() async throws {
+        let deployment = try Deployment()
+        let rules = deployment.directory.appendingPathComponent("rules.yaml")
+        try "rules:\n  - id: one\n    when: { needs: falls-prevention }\n    route_to: the-moon\nfallback: oxfordshire-spa\n"
+            .write(to: rules, atomically: true, encoding: .utf8)
+        let result = try await deployment.run(["serve", "--config", deployment.configPath])
+        #expect(result.status == 78)
+        #expect(result.errors.contains("rules.yaml:4:15: error: unknown agency 'the-moon'"), "\(result.errors)")
+        #expect(result.errors.contains("hint: agencies.yaml defines:"))
+        #expect(!FileManager.default.fileExists(atPath: deployment.databasePath), "a gateway that did not start touched nothing")
+    }
+
+    @Test func theCLIExplainsBadInputAndChangesNothing() async throws {
+        let deployment = try Deployment()
+        defer { deployment.stopAll() }
+        try await deployment.startGateway()
+        let bad = deployment.directory.appendingPathComponent("bad.json")
+        try #"{"referrer":{"organisation":"K84001","name":"Dr X"},"subject":{"givenName":"A","familyName":"B","birthDate":"1950-01-01","postcode":"OX1 2JD","nhsNumber":"999 000 0019"},"needs":["falls-prevention"],"urgency":"routine","reason":"r","consent":{"status":"given"},"extra":1}"#
+            .write(to: bad, atomically: true, encoding: .utf8)
+        let result = try await deployment.run(["submit", bad.path, "--gateway", deployment.gatewayURL, "--api-key", deployment.referrerKey])
+        #expect(result.status == 1)
+        #expect(result.errors.contains("The referral is not valid (HTTP 422)"))
+        #expect(result.errors.contains("/subject/nhsNumber: is not a valid NHS number"))
+        #expect(result.errors.contains("/extra: is not a field of this object"))
+
+        let noKey = try await deployment.run(["submit", bad.path, "--gateway", deployment.gatewayURL], extraEnvironment: ["SWITCHBOARD_API_KEY": ""])
+        #expect(noKey.status != 0)
+        #expect(noKey.errors.contains("No API key: pass --api-key or set SWITCHBOARD_API_KEY."))
+
+        let unreachable = try await deployment.run(["submit", bad.path, "--gateway", "http://127.0.0.1:\(freePort())", "--api-key", "x"])
+        #expect(unreachable.status == 1)
+        #expect(unreachable.errors.contains("Could not reach the gateway"))
+
+        let database = try DatabaseQueue(path: deployment.databasePath)
+        #expect(try await database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM referrals") } == 0)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `switchboard` executable SwiftPM built beside this test bundle.
+let switchboardBinary: String = {
+    let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return testBinary.deletingLastPathComponent().appendingPathComponent("switchboard").path
+}()
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+struct TimedOut: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// What a child process has written so far.
+final class OutputBuffer: Sendable {
+    let output = Mutex<(lines: [String], partial: String)>(([], ""))
+    let errors = Mutex<String>("")
+}
+
+/// A child process whose output is collected line by line.
+final class RunningProcess: @unchecked Sendable {  // Process is not Sendable; it is only started, signalled and read.
+    private let process: Process
+    private let buffer = OutputBuffer()
+    let name: String
+
+    init(_ arguments: [String], environment: [String: String], name: String) throws {
+        self.name = name
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: switchboardBinary)
+        process.arguments = arguments
+        process.environment = environment
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let buffer = self.buffer
+        stdout.fileHandleForReading.readabilityHandler = { handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            buffer.output.withLock { state in
+                let pieces = (state.partial + text).split(separator: "\n", omittingEmptySubsequences: false)
+                state.lines += pieces.dropLast().map(String.init)
+                state.partial = String(pieces.last ?? "")
+            }
+        }
+        stderr.fileHandleForReading.readabilityHandler = { handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            buffer.errors.withLock { $0 += text }
+        }
+        try process.run()
+    }
+
+    var lines: [String] { buffer.output.withLock { $0.lines } }
+    var standardError: String { buffer.errors.withLock { $0 } }
+    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
+
+    /// Waits for an output line that satisfies `predicate`.
+    @discardableResult
+    func waitForLine(timeout: Double = 20, _ what: String, where predicate: (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while ContinuousClock.now < deadline {
+            if let line = lines.first(where: predicate) { return line }
+            if !process.isRunning, lines.first(where: predicate) == nil {
+                throw TimedOut(description: "\(name) exited before \(what); stderr: \(standardError)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TimedOut(description: "\(name): no \(what) within \(timeout) s; stderr: \(standardError.suffix(2000))")
+    }
+
+    func kill(_ signal: Int32) {
+        if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits for the process to end and returns its exit status.
+    func exitStatus(timeout: Double = 30) async throws -> Int32 {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while process.isRunning {
+            if ContinuousClock.now > deadline { throw TimedOut(description: "\(name) did not exit") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Let the pipes drain.
+        try await Task.sleep(for: .milliseconds(100))
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// A loopback port nothing is listening on right now.
+func freePort() -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
