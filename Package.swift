@@ -84,6 +84,18 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        // Benchmark tools (bench/run): baselines and an open-loop load generator. Not part of the product.
+        .executableTarget(
+            name: "intake-baseline",
+            dependencies: [
+                "ReferralModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "bench/IntakeBaseline"
+        ),
+        .executableTarget(name: "intake-load", dependencies: ["Transport"], path: "bench/IntakeLoad"),
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "ReferralModel"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Storage", "ReferralModel"]),
