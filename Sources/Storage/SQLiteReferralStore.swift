@@ -8,7 +8,7 @@ import ReferralModel
 /// referrals queue and the next transaction takes them all, so one fsync serves many referrals.
 public final class SQLiteReferralStore: ReferralStore {
     let pool: DatabasePool
-    private let intake: IntakeBatcher
+    private let writer: GroupCommitWriter
 
     /// Opens (creating if needed) and migrates the database at `path`.
     public init(path: String) throws {
@@ -21,7 +21,7 @@ public final class SQLiteReferralStore: ReferralStore {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
-        intake = IntakeBatcher(pool: pool)
+        writer = GroupCommitWriter(pool: pool)
     }
 
     static var migrator: DatabaseMigrator {
@@ -82,7 +82,7 @@ public final class SQLiteReferralStore: ReferralStore {
     }
 
     public func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
-        try await intake.submit(record)
+        try await writer.perform { db, cursor in try Self.write(record, in: db, audit: &cursor) }
     }
 
     public func report(referralId: String) async throws -> ReferralReport? {
@@ -122,11 +122,11 @@ public final class SQLiteReferralStore: ReferralStore {
 
     public func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedDelivery] {
         let nowSeconds = now.timeIntervalSince1970
-        return try await pool.write { db in
+        return try await writer.perform { db, _ in
             let token = Identifier.make(now: now)
             let rows = try Row.fetchAll(
-                db,
-                sql: """
+                db.cachedStatement(
+                    sql: """
                     UPDATE deliveries
                     SET lease_token = ?, lease_expires_at = ?, attempts = attempts + 1
                     WHERE id IN (
@@ -135,13 +135,13 @@ public final class SQLiteReferralStore: ReferralStore {
                           AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
                         ORDER BY next_attempt_at LIMIT ?)
                     RETURNING id, referral_id, agency, rule, attempts
-                    """, arguments: [token, nowSeconds + leaseDuration, nowSeconds, nowSeconds, limit])
+                    """), arguments: [token, nowSeconds + leaseDuration, nowSeconds, nowSeconds, limit])
             var leased: [LeasedDelivery] = []
             for row in rows {
                 let referralId: String = row["referral_id"]
                 guard
                     let referralRow = try Row.fetchOne(
-                        db, sql: "SELECT body, received_at FROM referrals WHERE id = ?", arguments: [referralId])
+                        db.cachedStatement(sql: "SELECT body, received_at FROM referrals WHERE id = ?"), arguments: [referralId])
                 else { continue }
                 let body: Data = referralRow["body"]
                 let referral = try JSONDecoder().decode(Referral.self, from: body)
@@ -158,31 +158,34 @@ public final class SQLiteReferralStore: ReferralStore {
 
     @discardableResult
     public func finish(_ lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry]) async throws -> Bool {
-        try await pool.write { db in
+        try await writer.perform { db, cursor in
             switch result {
             case .delivered(let reference):
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE deliveries SET state = 'delivered', delivered_at = ?, agency_reference = ?, last_error = NULL,
                             lease_token = NULL, lease_expires_at = NULL
                         WHERE id = ? AND lease_token = ? AND state = 'pending'
-                        """, arguments: [Date().timeIntervalSince1970, reference, lease.deliveryId, lease.leaseToken])
+                        """
+                ).execute(arguments: [Date().timeIntervalSince1970, reference, lease.deliveryId, lease.leaseToken])
             case .retry(let at, let error):
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE deliveries SET next_attempt_at = ?, last_error = ?, lease_token = NULL, lease_expires_at = NULL
                         WHERE id = ? AND lease_token = ? AND state = 'pending'
-                        """, arguments: [at.timeIntervalSince1970, error, lease.deliveryId, lease.leaseToken])
+                        """
+                ).execute(arguments: [at.timeIntervalSince1970, error, lease.deliveryId, lease.leaseToken])
             case .deadLetter(let error):
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE deliveries SET state = 'dead-lettered', last_error = ?, lease_token = NULL, lease_expires_at = NULL
                         WHERE id = ? AND lease_token = ? AND state = 'pending'
-                        """, arguments: [error, lease.deliveryId, lease.leaseToken])
+                        """
+                ).execute(arguments: [error, lease.deliveryId, lease.leaseToken])
             }
             // A lost lease means another worker owns the job now: write nothing more.
             guard db.changesCount == 1 else { return false }
-            try Self.append(audit, in: db)
+            try Self.append(audit, in: db, cursor: &cursor)
             return true
         }
     }
@@ -199,7 +202,7 @@ public final class SQLiteReferralStore: ReferralStore {
     }
 
     public func appendAudit(_ entries: [AuditEntry]) async throws {
-        try await pool.write { db in try Self.append(entries, in: db) }
+        try await writer.perform { db, cursor in try Self.append(entries, in: db, cursor: &cursor) }
     }
 
     public func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent] {
@@ -219,25 +222,68 @@ public final class SQLiteReferralStore: ReferralStore {
         }
     }
 
-    /// Chains and appends audit events inside the caller's write transaction.
-    static func append(_ entries: [AuditEntry], in db: Database) throws {
-        guard !entries.isEmpty else { return }
+    /// The last event of the chain, or the genesis when the log is empty.
+    static func auditHead(_ db: Database) throws -> AuditCursor {
         let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        var sequence: Int64 = head?["seq"] ?? 0
-        var previous: String = head?["hash"] ?? AuditChain.genesis
+        return AuditCursor(sequence: head?["seq"] ?? 0, hash: head?["hash"] ?? AuditChain.genesis)
+    }
+
+    /// Chains and appends audit events inside the caller's write transaction.
+    static func append(_ entries: [AuditEntry], in db: Database, cursor: inout AuditCursor) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO audit_events (seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         for entry in entries {
-            sequence += 1
-            let event = AuditChain.seal(entry, sequence: sequence, previousHash: previous)
-            try db.execute(
-                sql: """
-                    INSERT INTO audit_events (seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    event.sequence, event.at, event.kind, event.actor, event.referralId, event.deliveryId, event.agency,
-                    event.detail, event.previousHash, event.hash,
-                ])
-            previous = event.hash
+            let event = AuditChain.seal(entry, sequence: cursor.sequence + 1, previousHash: cursor.hash)
+            try statement.execute(arguments: [
+                event.sequence, event.at, event.kind, event.actor, event.referralId, event.deliveryId, event.agency,
+                event.detail, event.previousHash, event.hash,
+            ])
+            cursor = AuditCursor(sequence: event.sequence, hash: event.hash)
         }
+    }
+
+    /// Stores one accepted referral with its jobs, idempotency claim and audit events.
+    static func write(_ record: IntakeRecord, in db: Database, audit cursor: inout AuditCursor) throws -> IntakeOutcome {
+        if let claim = record.idempotency,
+            let previous = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT body_digest, receipt FROM idempotency_keys WHERE actor = ? AND key = ?"),
+                arguments: [record.actor, claim.key])
+        {
+            let digest: String = previous["body_digest"]
+            guard digest == claim.bodyDigest else { return .idempotencyConflict }
+            let receipt: Data = previous["receipt"]
+            return .replayed(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt))
+        }
+        let needs = String(decoding: try JSONEncoder().encode(record.referral.needs), as: UTF8.self)
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            record.referralId, record.receivedAt.timeIntervalSince1970, record.actor, record.referral.urgency.rawValue, needs,
+            record.rulesVersion, record.referral.canonicalJSON(),
+        ])
+        let insertDelivery = try db.cachedStatement(
+            sql: """
+                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at)
+                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)
+                """)
+        for (position, route) in record.routes.enumerated() {
+            try insertDelivery.execute(arguments: [
+                route.deliveryId, record.referralId, position, route.agency, route.rule, record.receivedAt.timeIntervalSince1970,
+            ])
+        }
+        let receipt = SubmissionReceipt(id: record.referralId, status: .routed, routes: record.routes, rulesVersion: record.rulesVersion)
+        if let claim = record.idempotency {
+            try db.cachedStatement(
+                sql: "INSERT INTO idempotency_keys (actor, key, body_digest, referral_id, receipt) VALUES (?, ?, ?, ?, ?)"
+            ).execute(arguments: [record.actor, claim.key, claim.bodyDigest, record.referralId, try JSONEncoder().encode(receipt)])
+        }
+        try append(record.audit, in: db, cursor: &cursor)
+        return .accepted(receipt)
     }
 }
