@@ -1,4 +1,5 @@
 import Crypto
+import ReferralModel
 import Foundation
 
 /// What happened, as the audit trail names it.
@@ -97,7 +98,7 @@ public enum AuditChain {
             hasher.update(data: Array((marker + ":").utf8))
             hasher.update(data: bytes)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(hasher.finalize())
     }
 
     /// The outcome of checking a whole log.

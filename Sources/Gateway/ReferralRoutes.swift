@@ -97,7 +97,7 @@ struct ReferralRoutes: Sendable {
                 .invalidRequest, detail: "Idempotency-Key must be 1 to 255 visible ASCII characters, such as a UUID.",
                 errors: [FieldIssue(pointer: "", detail: "the Idempotency-Key header is not 1 to 255 visible ASCII characters.")])
         }
-        let digest = SHA256.hash(data: Array(body)).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(SHA256.hash(data: Array(body)))
         return IdempotencyClaim(key: key, bodyDigest: digest)
     }
 

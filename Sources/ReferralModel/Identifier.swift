@@ -11,9 +11,14 @@ public enum Identifier {
         for index in 6..<16 { bytes[index] = generator.next() }
         bytes[6] = (bytes[6] & 0x0F) | 0x70
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let characters = Array(hex)
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+        let hex = Array(Hex.encode(bytes).utf8)
+        var characters: [UInt8] = []
+        characters.reserveCapacity(36)
+        for (offset, character) in hex.enumerated() {
+            if offset == 8 || offset == 12 || offset == 16 || offset == 20 { characters.append(UInt8(ascii: "-")) }
+            characters.append(character)
+        }
+        return String(decoding: characters, as: UTF8.self)
     }
 
     /// Whether `text` is shaped like an identifier this gateway issues.
@@ -39,8 +44,32 @@ public enum Timestamp {
         let milliseconds = Int(totalMilliseconds % 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), milliseconds)
+        var characters: [UInt8] = []
+        characters.reserveCapacity(24)
+        func append(_ value: Int, digits: Int) {
+            var divisor = 1
+            for _ in 1..<digits { divisor *= 10 }
+            var remaining = value
+            while divisor > 0 {
+                characters.append(UInt8(ascii: "0") + UInt8(remaining / divisor % 10))
+                remaining %= divisor
+                divisor /= 10
+            }
+        }
+        append(Int(parts.tm_year) + 1900, digits: 4)
+        characters.append(UInt8(ascii: "-"))
+        append(Int(parts.tm_mon) + 1, digits: 2)
+        characters.append(UInt8(ascii: "-"))
+        append(Int(parts.tm_mday), digits: 2)
+        characters.append(UInt8(ascii: "T"))
+        append(Int(parts.tm_hour), digits: 2)
+        characters.append(UInt8(ascii: ":"))
+        append(Int(parts.tm_min), digits: 2)
+        characters.append(UInt8(ascii: ":"))
+        append(Int(parts.tm_sec), digits: 2)
+        characters.append(UInt8(ascii: "."))
+        append(milliseconds, digits: 3)
+        characters.append(UInt8(ascii: "Z"))
+        return String(decoding: characters, as: UTF8.self)
     }
 }

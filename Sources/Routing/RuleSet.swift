@@ -132,7 +132,7 @@ public struct RuleSet: Sendable, Equatable {
         let fallback = reader.string(top?["fallback"], "fallback")
         if let fallback { checkAgency(fallback, at: top?["fallback"]) }
         guard reader.issues.isEmpty, let fallback else { throw ConfigError(issues: reader.issues) }
-        let digest = SHA256.hash(data: Data(text.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(SHA256.hash(data: Data(text.utf8)).prefix(6))
         return RuleSet(rules: rules, fallback: fallback, version: "sha256:" + digest)
     }
 }

@@ -125,11 +125,14 @@ final class CurlEngine: Sendable {
     private struct Shared {
         var incoming: [Transfer] = []
         var stopping = false
+        /// The multi handle has been cleaned up; nothing may touch it.
+        var closed = false
     }
 
     private let shared = Mutex(Shared())
     // The multi handle is used only by the engine thread, except curl_multi_wakeup, which libcurl
-    // documents as safe to call from any thread.
+    // documents as safe to call from any thread. Wake-ups and the final cleanup both happen under
+    // the lock, so a wake-up never reaches a handle that is gone.
     nonisolated(unsafe) private let multi: UnsafeMutableRawPointer
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
@@ -146,18 +149,21 @@ final class CurlEngine: Sendable {
         let accepted = shared.withLock { state -> Bool in
             guard !state.stopping else { return false }
             state.incoming.append(transfer)
+            curl_multi_wakeup(multi)
             return true
         }
         guard accepted else {
             transfer.continuation.resume(returning: .failure(TransportError(kind: .other, message: "the HTTP client is shut down")))
             return
         }
-        curl_multi_wakeup(multi)
     }
 
     func stop() {
-        shared.withLock { $0.stopping = true }
-        curl_multi_wakeup(multi)
+        shared.withLock { state in
+            guard !state.stopping else { return }
+            state.stopping = true
+            if !state.closed { curl_multi_wakeup(multi) }
+        }
     }
 
     private func run() {
@@ -170,7 +176,7 @@ final class CurlEngine: Sendable {
             for transfer in incoming {
                 if let handle = start(transfer) { active[handle] = transfer }
             }
-            if stopping && active.isEmpty { break }
+            if stopping && active.isEmpty && incoming.isEmpty { break }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             var queued: Int32 = 0
@@ -181,7 +187,10 @@ final class CurlEngine: Sendable {
             }
             curl_multi_poll(multi, nil, 0, 1000, nil)
         }
-        curl_multi_cleanup(multi)
+        shared.withLock { state in
+            state.closed = true
+            curl_multi_cleanup(multi)
+        }
     }
 
     private func start(_ transfer: Transfer) -> UnsafeMutableRawPointer? {
