@@ -22,7 +22,16 @@ public struct ValidationFailure: Error, Sendable, Equatable {
 
 /// Escapes one reference token for a JSON Pointer (RFC 6901: `~` becomes `~0`, `/` becomes `~1`).
 public func jsonPointer(_ parent: String, _ token: String) -> String {
-    parent + "/" + token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return parent + "/" + token }
+    var escaped = ""
+    for character in token.unicodeScalars {
+        switch character {
+        case "~": escaped += "~0"
+        case "/": escaped += "~1"
+        default: escaped.unicodeScalars.append(character)
+        }
+    }
+    return parent + "/" + escaped
 }
 
 /// Reads one JSON object field by field, collecting every problem instead of stopping at the first,
@@ -74,19 +83,19 @@ struct ObjectReader {
     }
 
     static func string(
-        _ value: JSONValue, at pointer: String, minLength: Int = 1, maxLength: Int, issues: inout [FieldIssue]
+        _ value: JSONValue, at pointer: @autoclosure () -> String, minLength: Int = 1, maxLength: Int, issues: inout [FieldIssue]
     ) -> String? {
         guard case .string(let text) = value else {
-            issues.append(FieldIssue(pointer: pointer, detail: "must be a string, not \(value.kindName)."))
+            issues.append(FieldIssue(pointer: pointer(), detail: "must be a string, not \(value.kindName)."))
             return nil
         }
         let length = text.unicodeScalars.count
         if length < minLength {
-            issues.append(FieldIssue(pointer: pointer, detail: minLength == 1 ? "must not be empty." : "must be at least \(minLength) characters long."))
+            issues.append(FieldIssue(pointer: pointer(), detail: minLength == 1 ? "must not be empty." : "must be at least \(minLength) characters long."))
             return nil
         }
         if length > maxLength {
-            issues.append(FieldIssue(pointer: pointer, detail: "must be at most \(maxLength) characters long (it has \(length))."))
+            issues.append(FieldIssue(pointer: pointer(), detail: "must be at most \(maxLength) characters long (it has \(length))."))
             return nil
         }
         return text

@@ -7,8 +7,12 @@ public enum Identifier {
         var bytes = [UInt8](repeating: 0, count: 16)
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
+        // Two draws from the system generator rather than ten: each draw can be a system call.
         var generator = SystemRandomNumberGenerator()
-        for index in 6..<16 { bytes[index] = generator.next() }
+        let high: UInt64 = generator.next()
+        let low: UInt64 = generator.next()
+        for index in 6..<14 { bytes[index] = UInt8(truncatingIfNeeded: high >> (8 * (index - 6))) }
+        for index in 14..<16 { bytes[index] = UInt8(truncatingIfNeeded: low >> (8 * (index - 14))) }
         bytes[6] = (bytes[6] & 0x0F) | 0x70
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         let hex = Array(Hex.encode(bytes).utf8)

@@ -89,14 +89,6 @@ public struct Referral: Sendable, Codable, Equatable {
         self.safeguarding = safeguarding
         self.externalReference = externalReference
     }
-
-    /// The canonical JSON form: sorted keys, so the same referral always hashes the same.
-    public func canonicalJSON() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding plain strings, booleans and arrays cannot fail.
-        return try! encoder.encode(self)
-    }
 }
 
 /// The limits the schema publishes; the decoder enforces exactly these.

@@ -241,3 +241,23 @@ func pointers(_ object: [String: Any]) -> [String] { issues(object).map(\.pointe
         #expect(ReferralStatus.derive(from: [.delivered, .deadLettered]) == .needsAttention)
     }
 }
+
+@Suite struct CanonicalJSONTests {
+    @Test func readsBackAsTheSameReferralWithSortedKeys() throws {
+        var referral = try ReferralDecoder().decode(encode(validReferral()), today: "2026-11-23")
+        referral.reason = "Line one\nline \"two\"\t\\ \u{01} é 😀 </script>"
+        referral.safeguarding = false
+        let data = referral.canonicalJSON()
+        #expect(try JSONDecoder().decode(Referral.self, from: data) == referral)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.hasPrefix(#"{"consent":{"status":"given"},"needs":["falls-prevention"],"reason":"Line one\nline \"two\"\t\\ \u0001 é 😀 </script>","referrer":{"#))
+        #expect(!text.contains("nil") && !text.contains("null"), "absent optional fields are left out")
+        // The same referral always gives the same bytes.
+        #expect(referral.canonicalJSON() == data)
+        // Keys in the order a sorted-keys JSONEncoder would write them.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let viaEncoder = try JSONSerialization.jsonObject(with: try encoder.encode(referral)) as? NSDictionary
+        #expect(try JSONSerialization.jsonObject(with: data) as? NSDictionary == viaEncoder)
+    }
+}
