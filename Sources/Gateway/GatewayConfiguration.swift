@@ -87,6 +87,13 @@ public struct GatewayConfiguration: Sendable {
         if let needs = reader.strings(top?["needs"], "needs") {
             vocabulary = NeedsVocabulary(needs)
             if needs.isEmpty { reader.fail(top?["needs"], "needs must list at least one code") }
+            for need in needs
+            where need.isEmpty || need.utf8.count > 64
+                || !need.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") })
+            {
+                reader.fail(top?["needs"], "need code '\(need)' must be lower-case letters, digits and hyphens", hint: "for example falls-prevention")
+            }
+            if Set(needs).count != needs.count { reader.fail(top?["needs"], "needs lists a code twice") }
         }
         var keys: [APIKey] = []
         for node in reader.sequence(top?["api_keys"], "api_keys") ?? [] {

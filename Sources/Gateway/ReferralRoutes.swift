@@ -84,7 +84,9 @@ struct ReferralRoutes: Sendable {
     }
 
     private func accepted(_ receipt: SubmissionReceipt, replayed: Bool) throws -> Response {
-        var response = try Self.json(receipt, status: .accepted)
+        var response = Response(
+            status: .accepted, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: receipt.canonicalJSON())))
         response.headers[.location] = "/v1/referrals/\(receipt.id)"
         if replayed { response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return response

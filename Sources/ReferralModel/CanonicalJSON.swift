@@ -28,6 +28,7 @@ struct CanonicalJSONWriter {
         case bool(Bool)
         case strings([String])
         case object([(String, Value?)])
+        case objects([[(String, Value?)]])
     }
 
     private mutating func write(_ value: Value) {
@@ -42,6 +43,13 @@ struct CanonicalJSONWriter {
             }
             bytes.append(UInt8(ascii: "]"))
         case .object(let members): object(members)
+        case .objects(let list):
+            bytes.append(UInt8(ascii: "["))
+            for (index, members) in list.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                object(members)
+            }
+            bytes.append(UInt8(ascii: "]"))
         }
     }
 
@@ -99,6 +107,24 @@ extension Referral {
                 ])
             ),
             ("urgency", .string(urgency.rawValue)),
+        ])
+        return Data(writer.bytes)
+    }
+}
+
+extension SubmissionReceipt {
+    /// The receipt as JSON with sorted keys, written by hand: it is the body of every 202.
+    public func canonicalJSON() -> Data {
+        var writer = CanonicalJSONWriter()
+        writer.object([
+            ("id", .string(id)),
+            (
+                "routes",
+                .objects(
+                    routes.map { [("agency", .string($0.agency)), ("deliveryId", .string($0.deliveryId)), ("rule", .string($0.rule))] })
+            ),
+            ("rulesVersion", .string(rulesVersion)),
+            ("status", .string(status.rawValue)),
         ])
         return Data(writer.bytes)
     }

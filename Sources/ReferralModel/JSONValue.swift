@@ -212,59 +212,62 @@ public struct JSONParser {
 
     private mutating func parseString() throws(JSONSyntaxError) -> String {
         index += 1
-        var scalars = String.UnicodeScalarView()
-        var runStart = index
-        func flushRun(_ end: Int, into scalars: inout String.UnicodeScalarView) throws(JSONSyntaxError) {
-            guard runStart < end else { return }
-            guard let run = String(validating: bytes[runStart..<end], as: UTF8.self) else {
-                throw error("the text is not valid UTF-8")
-            }
-            scalars.append(contentsOf: run.unicodeScalars)
-        }
+        let start = index
+        // Fast path: no escapes, so the text is the bytes between the quotes.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                try flushRun(index, into: &scalars)
+                guard let text = String(validating: bytes[start..<index], as: UTF8.self) else {
+                    throw error("the text is not valid UTF-8")
+                }
                 index += 1
-                return String(scalars)
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw error("a control character must be escaped inside a string") }
+            index += 1
+        }
+        // Escapes: decode into UTF-8 bytes, then validate once.
+        var decoded = Array(bytes[start..<index])
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                guard let text = String(validating: decoded, as: UTF8.self) else { throw error("the text is not valid UTF-8") }
+                return text
             }
             if byte < 0x20 { throw error("a control character must be escaped inside a string") }
-            if byte == UInt8(ascii: "\\") {
-                try flushRun(index, into: &scalars)
+            guard byte == UInt8(ascii: "\\") else {
+                decoded.append(byte)
                 index += 1
-                guard index < bytes.count else { break }
-                let escape = bytes[index]
-                index += 1
-                switch escape {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "u"):
-                    let high = try parseHex4()
-                    if (0xD800...0xDBFF).contains(high) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw error("a lone surrogate in a \\u escape") }
-                        index += 2
-                        let low = try parseHex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw error("a lone surrogate in a \\u escape") }
-                        let combined = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-                        scalars.append(Unicode.Scalar(combined)!)
-                    } else if (0xDC00...0xDFFF).contains(high) {
-                        throw error("a lone surrogate in a \\u escape")
-                    } else {
-                        scalars.append(Unicode.Scalar(high)!)
-                    }
-                default: throw error("an unknown escape sequence")
-                }
-                runStart = index
                 continue
             }
             index += 1
+            guard index < bytes.count else { break }
+            let escape = bytes[index]
+            index += 1
+            switch escape {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
+            case UInt8(ascii: "b"): decoded.append(0x08)
+            case UInt8(ascii: "f"): decoded.append(0x0C)
+            case UInt8(ascii: "n"): decoded.append(0x0A)
+            case UInt8(ascii: "r"): decoded.append(0x0D)
+            case UInt8(ascii: "t"): decoded.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try parseHex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                    else { throw error("a lone surrogate in a \\u escape") }
+                    index += 2
+                    let low = try parseHex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw error("a lone surrogate in a \\u escape") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw error("a lone surrogate in a \\u escape")
+                }
+                decoded.append(contentsOf: Array(String(Unicode.Scalar(scalar)!).utf8))
+            default: throw error("an unknown escape sequence")
+            }
         }
         throw error("the document ends inside a string")
     }

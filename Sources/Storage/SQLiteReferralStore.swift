@@ -257,7 +257,8 @@ public final class SQLiteReferralStore: ReferralStore {
             let receipt: Data = previous["receipt"]
             return .replayed(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt))
         }
-        let needs = String(decoding: try JSONEncoder().encode(record.referral.needs), as: UTF8.self)
+        // Need codes come from the configured vocabulary: plain words with no characters to escape.
+        let needs = "[" + record.referral.needs.map { "\"\($0)\"" }.joined(separator: ",") + "]"
         try db.cachedStatement(
             sql: """
                 INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body)
@@ -281,7 +282,7 @@ public final class SQLiteReferralStore: ReferralStore {
         if let claim = record.idempotency {
             try db.cachedStatement(
                 sql: "INSERT INTO idempotency_keys (actor, key, body_digest, referral_id, receipt) VALUES (?, ?, ?, ?, ?)"
-            ).execute(arguments: [record.actor, claim.key, claim.bodyDigest, record.referralId, try JSONEncoder().encode(receipt)])
+            ).execute(arguments: [record.actor, claim.key, claim.bodyDigest, record.referralId, receipt.canonicalJSON()])
         }
         try append(record.audit, in: db, cursor: &cursor)
         return .accepted(receipt)

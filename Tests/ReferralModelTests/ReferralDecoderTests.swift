@@ -261,3 +261,13 @@ func pointers(_ object: [String: Any]) -> [String] { issues(object).map(\.pointe
         #expect(try JSONSerialization.jsonObject(with: data) as? NSDictionary == viaEncoder)
     }
 }
+
+@Suite struct ReceiptJSONTests {
+    @Test func aReceiptReadsBackAsItself() throws {
+        let receipt = SubmissionReceipt(
+            id: Identifier.make(), status: .routed,
+            routes: [Route(agency: "a", rule: "r1", deliveryId: "d1"), Route(agency: "b", rule: "fallback", deliveryId: "d2")],
+            rulesVersion: "sha256:abc")
+        #expect(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt.canonicalJSON()) == receipt)
+    }
+}
