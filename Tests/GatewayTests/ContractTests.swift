@@ -126,3 +126,14 @@ func canonicalJSON(_ value: Any) throws -> String {
         }
     }
 }
+
+@Suite struct ConfigurationSchemaTests {
+    @Test func theAgenciesSchemaListsExactlyTheAdaptersThisBuildHas() throws {
+        let file = try Data(contentsOf: repositoryRoot.appendingPathComponent("config/schema/agencies.schema.json"))
+        let schema = try #require(try JSONSerialization.jsonObject(with: file) as? [String: Any])
+        let agencies = try #require((schema["properties"] as? [String: Any])?["agencies"] as? [String: Any])
+        let item = try #require(agencies["items"] as? [String: Any])
+        let adapter = try #require((item["properties"] as? [String: Any])?["adapter"] as? [String: Any])
+        #expect(Set(adapter["enum"] as? [String] ?? []) == GatewayConfiguration.adapterNames)
+    }
+}
