@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // The canonical referral, its strict decoding and validation, problem details.
@@ -38,6 +39,14 @@ let package = Package(
             dependencies: ["AdapterKit", "ReferralModel"],
             path: "plugins/json-webhook"
         ),
+        .target(name: "FHIRR4Adapter", dependencies: ["AdapterKit", "ReferralModel"], path: "plugins/fhir-r4"),
+        .target(
+            name: "TemplateAdapter",
+            dependencies: ["AdapterKit", "ReferralModel", .product(name: "Mustache", package: "swift-mustache")],
+            path: "plugins/template"
+        ),
+        // The conformance kit every adapter plugin's tests run.
+        .target(name: "AdapterConformance", dependencies: ["AdapterKit", "ReferralModel"]),
         // libcurl plus a non-variadic C shim.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "Transport", dependencies: ["CCurl"]),
@@ -61,7 +70,8 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "ReferralModel", "Routing", "AdapterKit", "JSONWebhookAdapter", "Transport", "Storage",
+                "ReferralModel", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "Transport",
+                "Storage",
                 "Audit", "Delivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -65,13 +65,19 @@ public struct DeliveryContext: Sendable, Equatable {
     /// The rule that routed the referral to this agency.
     public var rule: String
     public var receivedAt: Date
+    /// Fields the agency's agreement withholds: already removed from the referral the adapter is
+    /// given; an adapter leaves them out rather than printing the placeholder where it can.
+    public var withheld: Set<ReferralField>
 
-    public init(deliveryId: String, referralId: String, agencyId: String, rule: String, receivedAt: Date) {
+    public init(
+        deliveryId: String, referralId: String, agencyId: String, rule: String, receivedAt: Date, withheld: Set<ReferralField> = []
+    ) {
         self.deliveryId = deliveryId
         self.referralId = referralId
         self.agencyId = agencyId
         self.rule = rule
         self.receivedAt = receivedAt
+        self.withheld = withheld
     }
 }
 
@@ -81,6 +87,10 @@ public struct DeliveryContext: Sendable, Equatable {
 /// ```swift
 /// struct PlainAdapter: AgencyAdapter {
 ///     static let name = "plain"
+///     static let summary = "The canonical referral as JSON, unsigned envelope."
+///     static let optionSpecs: [OptionSpec] = []
+///     let mappedFields = Set(ReferralField.allCases)
+///     init(setup: AdapterSetup) throws(AdapterOptionErrors) { try OptionReader(setup, specs: Self.optionSpecs).finish() }
 ///     func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
 ///         OutboundRequest(body: Array(referral.canonicalJSON()), contentType: "application/json")
 ///     }
@@ -89,6 +99,19 @@ public struct DeliveryContext: Sendable, Equatable {
 public protocol AgencyAdapter: Sendable {
     /// The name agencies.yaml uses in `adapter:`.
     static var name: String { get }
+
+    /// One line for `switchboard adapters`.
+    static var summary: String { get }
+
+    /// The options an agency's `options:` mapping may hold; any other is a configuration error.
+    static var optionSpecs: [OptionSpec] { get }
+
+    /// Sets the adapter up for one agency, reporting every problem with its options at once. Runs
+    /// when configuration loads, so a mistake stops the gateway there, not at 3 a.m.
+    init(setup: AdapterSetup) throws(AdapterOptionErrors)
+
+    /// The referral fields this adapter's requests carry; the audit log records which were sent.
+    var mappedFields: Set<ReferralField> { get }
 
     /// Renders the request for one delivery. The same inputs must give the same request, so a
     /// retry sends what the first attempt sent.
@@ -121,15 +144,26 @@ public enum HTTPReplyClassifier {
 
 /// The adapters a build has, by name.
 public struct AdapterRegistry: Sendable {
-    private var adapters: [String: any AgencyAdapter] = [:]
+    private var adapters: [String: any AgencyAdapter.Type] = [:]
 
     public init() {}
 
-    public mutating func register<Adapter: AgencyAdapter>(_ adapter: Adapter) {
-        adapters[Adapter.name] = adapter
+    public mutating func register(_ adapter: any AgencyAdapter.Type) {
+        adapters[adapter.name] = adapter
     }
 
-    public func adapter(named name: String) -> (any AgencyAdapter)? { adapters[name] }
+    public func adapter(named name: String) -> (any AgencyAdapter.Type)? { adapters[name] }
+
+    /// Sets up the named adapter for one agency.
+    public func make(_ name: String, setup: AdapterSetup) throws(AdapterOptionErrors) -> any AgencyAdapter {
+        guard let type = adapters[name] else {
+            throw AdapterOptionErrors(errors: [AdapterOptionError(line: setup.line, column: setup.column, message: "unknown adapter '\(name)'")])
+        }
+        return try type.init(setup: setup)
+    }
 
     public var names: Set<String> { Set(adapters.keys) }
+
+    /// Every adapter, by name.
+    public var all: [any AgencyAdapter.Type] { adapters.keys.sorted().compactMap { adapters[$0] } }
 }

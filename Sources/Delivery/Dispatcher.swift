@@ -101,9 +101,15 @@ public final class Dispatcher: Service {
 
     /// Makes one attempt and records its result.
     func deliver(_ job: LeasedDelivery) async {
+        let target = targets[job.agency]
+        let withheld = target?.agency.withhold ?? []
         let context = DeliveryContext(
-            deliveryId: job.deliveryId, referralId: job.referralId, agencyId: job.agency, rule: job.rule, receivedAt: job.receivedAt)
-        let policy = targets[job.agency]?.agency.retry ?? RetryPolicy()
+            deliveryId: job.deliveryId, referralId: job.referralId, agencyId: job.agency, rule: job.rule, receivedAt: job.receivedAt,
+            withheld: withheld)
+        let policy = target?.agency.retry ?? RetryPolicy()
+        // What this agency is sent: the adapter's fields, less those withheld, that the referral has.
+        let sent = (target?.adapter.mappedFields ?? []).subtracting(withheld).filter { $0.isPresent(in: job.referral) }
+        let fieldsText = "; fields sent: " + sent.sorted().map(\.path).joined(separator: ", ")
         let started = ContinuousClock.now
         let outcome = await attempt(job, context: context)
         let elapsed = started.duration(to: .now)
@@ -112,25 +118,25 @@ public final class Dispatcher: Service {
         var audit: [AuditEntry] = []
         let result: AttemptResult
         let attemptText = "attempt \(job.attempt) of \(policy.maxAttempts)"
+        func attempted(_ detail: String) -> AuditEntry { entry(job, .deliveryAttempted, attemptText + ": " + detail + fieldsText) }
         switch outcome {
         case .delivered(let reference):
             result = .delivered(agencyReference: reference)
-            audit.append(entry(job, .deliveryAttempted, "\(attemptText): delivered in \(milliseconds) ms"))
+            audit.append(attempted("delivered in \(milliseconds) ms"))
             audit.append(entry(job, .deliveryDelivered, reference.map { "agency reference recorded (\($0.count) characters)" } ?? "delivered"))
         case .retryable(let reason, let retryAfter) where job.attempt < policy.maxAttempts:
             let delay = max(policy.backoff(afterAttempt: job.attempt), min(retryAfter ?? 0, policy.maxBackoff))
             let next = now.addingTimeInterval(delay)
             result = .retry(at: next, error: reason)
-            audit.append(
-                entry(job, .deliveryAttempted, "\(attemptText): \(reason) after \(milliseconds) ms; next attempt at \(Timestamp.string(next))"))
+            audit.append(attempted("\(reason) after \(milliseconds) ms; next attempt at \(Timestamp.string(next))"))
         case .retryable(let reason, _):
             let final = "\(reason); gave up after \(job.attempt) attempts"
             result = .deadLetter(error: final)
-            audit.append(entry(job, .deliveryAttempted, "\(attemptText): \(reason) after \(milliseconds) ms"))
+            audit.append(attempted("\(reason) after \(milliseconds) ms"))
             audit.append(entry(job, .deliveryDeadLettered, final))
         case .permanent(let reason):
             result = .deadLetter(error: reason)
-            audit.append(entry(job, .deliveryAttempted, "\(attemptText): \(reason) after \(milliseconds) ms"))
+            audit.append(attempted("\(reason) after \(milliseconds) ms"))
             audit.append(entry(job, .deliveryDeadLettered, reason))
         }
         do {
@@ -158,7 +164,7 @@ public final class Dispatcher: Service {
         }
         let rendered: OutboundRequest
         do {
-            rendered = try target.adapter.render(job.referral, context: context)
+            rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
         } catch {
             return .permanent(reason: "the \(type(of: target.adapter).name) adapter could not render the referral: \(error)")
         }

@@ -1,11 +1,15 @@
 import AdapterKit
+import FHIRR4Adapter
 import JSONWebhookAdapter
+import TemplateAdapter
 
 /// The adapter plugins compiled into this build. Adding a plugin is one line here.
 public enum AdapterCatalogue {
     public static let registry: AdapterRegistry = {
         var registry = AdapterRegistry()
-        registry.register(JSONWebhookAdapter())
+        registry.register(JSONWebhookAdapter.self)
+        registry.register(FHIRR4Adapter.self)
+        registry.register(TemplateAdapter.self)
         return registry
     }()
 }

@@ -32,7 +32,7 @@ public struct Gateway {
         }
         self.store = store
         let targets = configuration.agencies.agencies.compactMap { agency -> DeliveryTarget? in
-            guard let adapter = AdapterCatalogue.registry.adapter(named: agency.adapter) else { return nil }
+            guard let adapter = configuration.adapters[agency.id] else { return nil }
             let signer = agency.secretEnv.flatMap { configuration.agencySecrets[$0] }.flatMap(WebhookSigner.init(secret:))
             return DeliveryTarget(agency: agency, adapter: adapter, signer: signer)
         }

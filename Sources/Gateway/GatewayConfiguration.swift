@@ -1,3 +1,4 @@
+import AdapterKit
 import Crypto
 import Foundation
 import ReferralModel
@@ -37,6 +38,8 @@ public struct GatewayConfiguration: Sendable {
     public var rules: RuleSet
     /// The environment variables agencies' signing secrets are read from, resolved.
     public var agencySecrets: [String: String]
+    /// Each agency's adapter, set up from its options, by agency id.
+    public var adapters: [String: any AgencyAdapter]
     public var deliveryConcurrency: Int
     public var leaseSeconds: Double
     /// Requests per second each API key may make, and the burst it may save up.
@@ -145,10 +148,27 @@ public struct GatewayConfiguration: Sendable {
         var agencies: AgencyDirectory?
         var rules: RuleSet?
         var secrets: [String: String] = [:]
+        var adapters: [String: any AgencyAdapter] = [:]
         if let agenciesPath = reader.string(top?["agencies"], "agencies") {
             do {
                 let directory = try AgencyDirectory.load(path: resolve(agenciesPath), adapters: adapterNames)
                 agencies = directory
+                let agenciesFile = resolve(agenciesPath)
+                for agency in directory.agencies {
+                    let setup = AdapterSetup(
+                        options: agency.options, line: agency.optionsLine, column: agency.optionsColumn,
+                        configDirectory: URL(fileURLWithPath: agenciesFile).deletingLastPathComponent(), agencyId: agency.id,
+                        endpoint: agency.endpoint)
+                    do {
+                        adapters[agency.id] = try AdapterCatalogue.registry.make(agency.adapter, setup: setup)
+                    } catch {
+                        issues += error.errors.map {
+                            ConfigIssue(
+                                file: agenciesFile, line: $0.line, column: $0.column,
+                                message: "agency '\(agency.id)', adapter \(agency.adapter): \($0.message)", hint: $0.hint)
+                        }
+                    }
+                }
                 for agency in directory.agencies {
                     guard let name = agency.secretEnv else { continue }
                     if let secret = environment[name], !secret.isEmpty {
@@ -176,7 +196,7 @@ public struct GatewayConfiguration: Sendable {
         guard issues.isEmpty, let storage, let agencies, let rules else { throw ConfigError(issues: issues) }
         return GatewayConfiguration(
             host: host, port: port, storage: storage, vocabulary: vocabulary, apiKeys: keys, agencies: agencies, rules: rules,
-            agencySecrets: secrets, deliveryConcurrency: concurrency, leaseSeconds: leaseSeconds, rateLimit: rateLimit,
+            agencySecrets: secrets, adapters: adapters, deliveryConcurrency: concurrency, leaseSeconds: leaseSeconds, rateLimit: rateLimit,
             rateBurst: rateBurst, path: path)
     }
 

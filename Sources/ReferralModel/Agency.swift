@@ -34,10 +34,18 @@ public struct Agency: Sendable, Equatable {
     public var retry: RetryPolicy
     public var connectTimeout: Double
     public var requestTimeout: Double
+    /// The adapter's own options, checked by the adapter when configuration loads.
+    public var options: [String: ConfigValue]
+    /// Where `options` (or, without it, the agency entry) starts in agencies.yaml.
+    public var optionsLine: Int
+    public var optionsColumn: Int
+    /// Fields this agency's data-sharing agreement says it must not be sent.
+    public var withhold: Set<ReferralField>
 
     public init(
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: RetryPolicy = .init(),
-        connectTimeout: Double = 5, requestTimeout: Double = 30
+        connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
+        optionsColumn: Int = 1, withhold: Set<ReferralField> = []
     ) {
         self.id = id
         self.name = name
@@ -47,5 +55,9 @@ public struct Agency: Sendable, Equatable {
         self.retry = retry
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
+        self.options = options
+        self.optionsLine = optionsLine
+        self.optionsColumn = optionsColumn
+        self.withhold = withhold
     }
 }

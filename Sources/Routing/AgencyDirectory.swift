@@ -28,7 +28,7 @@ public struct AgencyDirectory: Sendable, Equatable {
             guard
                 let entry = reader.mapping(
                     node, "an agency",
-                    allowed: ["id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts"],
+                    allowed: ["id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold"],
                     required: ["id", "name", "adapter", "endpoint"])
             else { continue }
             let id = reader.string(entry["id"], "id")
@@ -73,11 +73,35 @@ public struct AgencyDirectory: Sendable, Equatable {
                 connectTimeout = reader.number(timeouts["connect_seconds"], "connect_seconds", range: 0.1...300) ?? connectTimeout
                 requestTimeout = reader.number(timeouts["total_seconds"], "total_seconds", range: 0.1...3_600) ?? requestTimeout
             }
+            var options: [String: ConfigValue] = [:]
+            var optionsMark = node.mark
+            if let optionsNode = entry["options"] {
+                optionsMark = optionsNode.mark
+                if case .map(let values)? = configValue(optionsNode, reader: reader)?.kind {
+                    options = values
+                } else {
+                    reader.fail(optionsNode, "options must be a mapping of option names to values", hint: "`switchboard adapters` lists each adapter's options")
+                }
+            }
+            var withhold: Set<ReferralField> = []
+            for (path, item) in zip(reader.strings(entry["withhold"], "withhold") ?? [], listItems(entry["withhold"])) {
+                let pointer = path.hasPrefix("/") ? path : "/" + path
+                guard let field = ReferralField(rawValue: pointer) else {
+                    reader.fail(item, "'\(path)' is not a referral field that can be withheld", hint: "for example subject/nhsNumber, reason, subject/address")
+                    continue
+                }
+                if ReferralField.essential.contains(field) {
+                    reader.fail(item, "'\(path)' cannot be withheld: every delivery needs it", hint: "essential fields identify the person, the need, the urgency and the consent")
+                    continue
+                }
+                withhold.insert(field)
+            }
             if let id, let name, let adapter, let endpoint {
                 agencies.append(
                     Agency(
                         id: id, name: name, adapter: adapter, endpoint: endpoint, secretEnv: secretEnv, retry: retry,
-                        connectTimeout: connectTimeout, requestTimeout: requestTimeout))
+                        connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
+                        optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold))
             }
         }
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {
@@ -96,4 +120,41 @@ func isIdentifier(_ text: String) -> Bool {
 func isEnvironmentName(_ text: String) -> Bool {
     guard let first = text.utf8.first, !(first >= 0x30 && first <= 0x39) else { return false }
     return text.utf8.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "_") }
+}
+
+func listItems(_ node: Node?) -> [Node] {
+    guard let node else { return [] }
+    if case .sequence(let sequence) = node { return Array(sequence) }
+    return [node]
+}
+
+/// Converts a YAML node into a located configuration value for a plugin to check.
+func configValue(_ node: Node, reader: ConfigReader) -> ConfigValue? {
+    let line = node.mark?.line ?? 1
+    let column = node.mark?.column ?? 1
+    switch node {
+    case .scalar(let scalar):
+        if scalar.style == .plain {
+            if let flag = node.bool { return ConfigValue(.flag(flag), line: line, column: column) }
+            if let number = node.float, scalar.string.first.map({ $0.isNumber || $0 == "-" }) == true {
+                return ConfigValue(.number(number), line: line, column: column)
+            }
+        }
+        return ConfigValue(.text(scalar.string), line: line, column: column)
+    case .sequence(let sequence):
+        return ConfigValue(.list(sequence.compactMap { configValue($0, reader: reader) }), line: line, column: column)
+    case .mapping(let mapping):
+        var values: [String: ConfigValue] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                reader.fail(key, "option names must be plain words")
+                continue
+            }
+            values[name] = configValue(value, reader: reader)
+        }
+        return ConfigValue(.map(values), line: line, column: column)
+    case .alias:
+        reader.fail(node, "YAML aliases are not supported in options")
+        return nil
+    }
 }

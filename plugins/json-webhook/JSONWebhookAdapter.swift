@@ -9,8 +9,14 @@ import ReferralModel
 /// A 2xx reply whose JSON body has a string `reference` records it as the agency's own reference.
 public struct JSONWebhookAdapter: AgencyAdapter {
     public static let name = "json-webhook"
+    public static let summary = "The canonical referral v1 as a Standard Webhooks JSON event."
+    public static let optionSpecs: [OptionSpec] = []
 
-    public init() {}
+    public let mappedFields = Set(ReferralField.allCases)
+
+    public init(setup: AdapterSetup) throws(AdapterOptionErrors) {
+        try OptionReader(setup, specs: Self.optionSpecs).finish()
+    }
 
     struct Envelope: Encodable {
         struct Payload: Encodable {

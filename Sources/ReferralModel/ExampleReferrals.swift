@@ -1,0 +1,34 @@
+/// Synthetic referrals for checking adapters and templates: every field filled, only the required
+/// ones, and text that breaks careless escaping. NHS numbers are from the 999 test range.
+public enum ExampleReferrals {
+    public static let complete = Referral(
+        referrer: .init(
+            organisation: "K84001", name: "Dr Priya Natarajan", role: "GP", phone: "01865 000111", email: "priya.natarajan@example.nhs.uk"),
+        subject: .init(
+            nhsNumber: "9990000018", givenName: "Margaret", familyName: "Testperson", birthDate: "1941-03-14",
+            address: "12 Example Road, Headington, Oxford", postcode: "OX3 9DU", phone: "01865 000222", preferredLanguage: "en",
+            interpreterNeeded: false),
+        needs: ["falls-prevention", "reablement"], urgency: .urgent,
+        reason: "Two falls at home in the past month; lives alone.", consent: .init(status: .given), safeguarding: false,
+        externalReference: "EMIS-REF-0001")
+
+    public static let minimal = Referral(
+        referrer: .init(organisation: "RTH", name: "Ward 7 discharge team"),
+        subject: .init(givenName: "Alan", familyName: "Testcase", birthDate: "1958-11-02", postcode: "OX4 1AA"),
+        needs: ["adult-social-care"], urgency: .routine, reason: "Needs a care assessment before discharge.",
+        consent: .init(status: .given))
+
+    /// Names and text with non-ASCII letters, quotes, markup, ampersands, new lines and control
+    /// characters, as real referrals carry.
+    public static let awkward = Referral(
+        referrer: .init(organisation: "8HE41", name: "Siân O'Brien & \"Co\" <duty>", role: "Carers' hub / duty"),
+        subject: .init(
+            nhsNumber: "9990000026", givenName: "Zoë-Łucja", familyName: "Nguyễn <b>O'Neill</b>", birthDate: "1994-06-21",
+            address: "Flat 3, \"The Maltings\" & Co\n1 Example Street", postcode: "OX1 2JD", preferredLanguage: "pl",
+            interpreterNeeded: true),
+        needs: ["mental-health-crisis"], urgency: .emergency,
+        reason: "Says: \"I can't cope\" — <script>alert(1)</script> & ]]> \\ tab\there; 50% sure; a=b&c=d; emoji 😀\u{1}",
+        consent: .init(status: .bestInterests), safeguarding: true, externalReference: "REF/1?x=<y>&z")
+
+    public static let all: [(name: String, referral: Referral)] = [("complete", complete), ("minimal", minimal), ("awkward", awkward)]
+}
