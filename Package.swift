@@ -108,6 +108,12 @@ let package = Package(
         .executableTarget(name: "intake-load", dependencies: ["Transport"], path: "bench/IntakeLoad"),
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "ReferralModel"]),
+        .testTarget(
+            name: "AdapterTests",
+            dependencies: [
+                "AdapterKit", "AdapterConformance", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "ReferralModel",
+            ]
+        ),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Storage", "ReferralModel"]),
         .testTarget(
             name: "DeliveryTests",

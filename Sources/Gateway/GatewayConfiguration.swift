@@ -53,8 +53,10 @@ public struct GatewayConfiguration: Sendable {
 
     /// Loads `path` and the agencies and rules files it names, reporting every problem with its
     /// file, line and column. Environment variables named by the files are read from `environment`.
+    /// - Parameter requireSecrets: false for commands that only read the configuration (rendering
+    ///   what an agency would be sent), so keys and signing secrets need not be in the environment.
     public static func load(
-        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment, requireSecrets: Bool = true
     ) throws(ConfigError) -> GatewayConfiguration {
         let reader = ConfigReader(file: path)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -120,7 +122,7 @@ public struct GatewayConfiguration: Sendable {
                     if let key = environment[name], !key.isEmpty {
                         if key.utf8.count < 16 { reader.fail(node, "the key in $\(name) is shorter than 16 characters", hint: "use a long random key: openssl rand -hex 32") }
                         digest = APIKey.digest(of: key)
-                    } else {
+                    } else if requireSecrets {
                         reader.fail(node, "environment variable \(name) is not set", hint: "export \(name)=<key> before starting the gateway")
                     }
                 }
@@ -173,7 +175,7 @@ public struct GatewayConfiguration: Sendable {
                     guard let name = agency.secretEnv else { continue }
                     if let secret = environment[name], !secret.isEmpty {
                         secrets[name] = secret
-                    } else {
+                    } else if requireSecrets {
                         issues.append(
                             ConfigIssue(
                                 file: resolve(agenciesPath), line: 1, column: 1,

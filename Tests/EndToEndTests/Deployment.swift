@@ -5,10 +5,11 @@ import Transport
 /// agencies and rules, agency receivers on free ports, and the gateway itself, all as real
 /// processes speaking real HTTP.
 final class Deployment: @unchecked Sendable {  // Used by one test at a time; processes are Sendable.
-    static let agencies = ["oxfordshire-spa", "oxford-falls", "oxfordshire-mash", "oxford-mh-crisis"]
+    static let agencies = ["oxfordshire-spa", "oxford-falls", "oxfordshire-mash", "oxford-mh-crisis", "oxfordshire-befriending"]
     static let secretNames = [
         "oxfordshire-spa": "OXFORDSHIRE_SPA_SECRET", "oxford-falls": "OXFORD_FALLS_SECRET",
         "oxfordshire-mash": "OXFORDSHIRE_MASH_SECRET", "oxford-mh-crisis": "OXFORD_MH_CRISIS_SECRET",
+        "oxfordshire-befriending": "OXFORDSHIRE_BEFRIENDING_SECRET",
     ]
     let referrerKey = "e2e-referrer-key-0123456789"
     let adminKey = "e2e-admin-key-0123456789ab"
@@ -44,6 +45,7 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
                 secret_env: \(Self.secretNames[agency]!)
                 retry: { max_attempts: \(maxAttempts), initial_backoff_seconds: 0.2, max_backoff_seconds: 1 }
                 timeouts: { connect_seconds: 2, total_seconds: 5 }
+            \(agency == "oxfordshire-befriending" ? "    withhold: [subject/nhsNumber, reason]" : "")
             """
         }.joined(separator: "\n")
         try "agencies:\n\(agencies)\n".write(to: directory.appendingPathComponent("agencies.yaml"), atomically: true, encoding: .utf8)

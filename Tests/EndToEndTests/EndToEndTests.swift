@@ -51,6 +51,41 @@ import Glibc
         #expect(status.output.contains("delivery.delivered [oxfordshire-spa]"))
     }
 
+    @Test func anAgencySeesOnlyWhatItsAgreementAllowsAndTheAuditSaysWhatWasSent() async throws {
+        let deployment = try Deployment()
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+        let (status, body) = try await deployment.submit(try example("referral-awkward-text"))
+        #expect(status == 202)
+        let id = try #require(body["id"] as? String)
+        let report = try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        #expect(Set(deliveryStates(report).keys) == ["oxfordshire-mash", "oxford-mh-crisis", "oxfordshire-befriending"])
+
+        let delivery = try #require(deployment.deliveries(to: "oxfordshire-befriending").first)
+        let referral = try #require(((delivery["body"] as? [String: Any])?["data"] as? [String: Any])?["referral"] as? [String: Any])
+        let subject = try #require(referral["subject"] as? [String: Any])
+        #expect(subject["nhsNumber"] == nil, "withheld from this agency")
+        #expect(referral["reason"] as? String == "[withheld under this agency's data-sharing agreement]")
+        #expect(subject["familyName"] as? String == "Nguyễn <b>O'Neill</b>", "escaped in transit and intact on arrival")
+
+        // The same referral reaches the safeguarding hub whole.
+        let mash = try #require(deployment.deliveries(to: "oxfordshire-mash").first)
+        let whole = try #require(((mash["body"] as? [String: Any])?["data"] as? [String: Any])?["referral"] as? [String: Any])
+        #expect((whole["subject"] as? [String: Any])?["nhsNumber"] as? String == "9990000026")
+
+        let history = report["history"] as? [[String: Any]] ?? []
+        let sent = try #require(
+            history.first { $0["event"] as? String == "delivery.attempted" && $0["agency"] as? String == "oxfordshire-befriending" }?["detail"] as? String)
+        #expect(sent.contains("fields sent: "))
+        #expect(!sent.contains("subject/nhsNumber") && !sent.contains("reason"))
+        #expect(sent.contains("subject/familyName"))
+        #expect(!sent.contains("O'Neill"), "the audit names fields, never their values")
+        let mashSent = try #require(
+            history.first { $0["event"] as? String == "delivery.attempted" && $0["agency"] as? String == "oxfordshire-mash" }?["detail"] as? String)
+        #expect(mashSent.contains("subject/nhsNumber") && mashSent.contains("reason"))
+    }
+
     @Test func anAgencyThatIsDownGetsTheReferralOnceItComesUp() async throws {
         let deployment = try Deployment()
         defer { deployment.stopAll() }

@@ -50,7 +50,7 @@ struct GatewayFixture {
             environment: [
                 "TEST_REFERRER_KEY": Self.referrerKey, "TEST_AGENCY_KEY": Self.agencyKey, "TEST_ADMIN_KEY": Self.adminKey,
                 "OXFORDSHIRE_SPA_SECRET": secret, "OXFORD_FALLS_SECRET": secret, "OXFORDSHIRE_MASH_SECRET": secret,
-                "OXFORD_MH_CRISIS_SECRET": secret,
+                "OXFORD_MH_CRISIS_SECRET": secret, "OXFORDSHIRE_BEFRIENDING_SECRET": secret,
             ])
         gateway = try Gateway(configuration: configuration, logger: Logger(label: "test"))
     }

@@ -16,7 +16,9 @@ public struct FHIRR4Adapter: AgencyAdapter {
     public static let optionSpecs: [OptionSpec] = [
         OptionSpec("event_code", .text, summary: "MessageHeader.eventCoding code (default servicerequest-request)."),
         OptionSpec("event_system", .text, summary: "Its code system (default https://fhir.nhs.uk/CodeSystem/message-events-bars)."),
-        OptionSpec("source_endpoint", .text, summary: "MessageHeader.source.endpoint (default urn:switchboard:gateway)."),
+        OptionSpec(
+            "source_endpoint", .text, required: true,
+            summary: "MessageHeader.source.endpoint: this gateway's own FHIR endpoint URL, where the agency sends replies."),
         OptionSpec("destination_endpoint", .text, summary: "MessageHeader.destination.endpoint (default the agency's endpoint)."),
         OptionSpec("receiver_ods", .text, summary: "The receiving organisation's ODS code, for MessageHeader.destination.receiver."),
     ]
@@ -35,9 +37,13 @@ public struct FHIRR4Adapter: AgencyAdapter {
         var reader = OptionReader(setup, specs: Self.optionSpecs)
         eventCode = reader.text("event_code") ?? "servicerequest-request"
         eventSystem = reader.text("event_system") ?? "https://fhir.nhs.uk/CodeSystem/message-events-bars"
-        sourceEndpoint = reader.text("source_endpoint") ?? "urn:switchboard:gateway"
+        sourceEndpoint = reader.text("source_endpoint") ?? ""
         destinationEndpoint = reader.text("destination_endpoint") ?? (setup.endpoint.isEmpty ? "urn:switchboard:agency:\(setup.agencyId)" : setup.endpoint)
         receiverODS = reader.text("receiver_ods")
+        for (key, value) in [("source_endpoint", sourceEndpoint), ("destination_endpoint", destinationEndpoint)]
+        where reader.text(key) != nil && !(value.hasPrefix("https://") || value.hasPrefix("http://")) {
+            reader.fail(key, "option '\(key)' must be an http or https URL", hint: "FHIR's url type needs one, for example https://switchboard.example.org/fhir")
+        }
         if let ods = receiverODS, !ODSCode.isValid(ods) {
             reader.fail("receiver_ods", "option 'receiver_ods' is not an ODS code", hint: "3 to 10 capital letters and digits, for example RNU")
         }

@@ -1,0 +1,84 @@
+import AdapterKit
+import ArgumentParser
+import Foundation
+import Gateway
+import ReferralModel
+
+extension Switchboard {
+    struct Adapters: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the agency adapters this build has, or show what an agency will be sent.",
+            subcommands: [List.self, Render.self], defaultSubcommand: List.self)
+    }
+}
+
+extension Switchboard.Adapters {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the adapters and their options.")
+
+        func run() async throws {
+            for adapter in AdapterCatalogue.registry.all {
+                print("\(adapter.name)\n    \(adapter.summary)")
+                if adapter.optionSpecs.isEmpty { print("    options: none") }
+                for spec in adapter.optionSpecs {
+                    print("    \(spec.name) (\(spec.type.description)\(spec.required ? ", required" : "")): \(spec.summary)")
+                }
+            }
+            print("Every agency may also list fields to `withhold`: \(ReferralField.allCases.filter { !ReferralField.essential.contains($0) }.map(\.path).joined(separator: ", ")).")
+        }
+    }
+
+    struct Render: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the request an agency would be sent for a referral, exactly as its adapter renders it (unsigned).")
+
+        @Option(help: "The gateway's configuration file.")
+        var config = "config/switchboard.yaml"
+
+        @Flag(help: "Print only the body.")
+        var bodyOnly = false
+
+        @Argument(help: "The agency id.")
+        var agency: String
+
+        @Argument(help: "A referral JSON file, or - for standard input.")
+        var file: String
+
+        func run() async throws {
+            let configuration: GatewayConfiguration
+            do {
+                configuration = try GatewayConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment, requireSecrets: false)
+            } catch {
+                printError("The configuration is not valid.\n\(error)")
+                throw ExitCode(78)
+            }
+            guard let adapter = configuration.adapters[agency], let entry = configuration.agencies[agency] else {
+                throw ValidationError("No agency '\(agency)'; the configuration has \(configuration.agencies.agencies.map(\.id).joined(separator: ", ")).")
+            }
+            let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+            guard let data else { throw ValidationError("Cannot read \(file).") }
+            let referral: Referral
+            do {
+                referral = try ReferralDecoder(vocabulary: configuration.vocabulary).decode(data)
+            } catch .syntax(let error) {
+                printError(error.description)
+                throw ExitCode.failure
+            } catch .invalid(let failure) {
+                printError("The referral is not valid:")
+                for issue in failure.issues { printError("  \(issue)") }
+                throw ExitCode.failure
+            }
+            let context = DeliveryContext(
+                deliveryId: Identifier.make(), referralId: Identifier.make(), agencyId: agency, rule: "render", receivedAt: Date(),
+                withheld: entry.withhold)
+            let request = try adapter.render(referral.withholding(entry.withhold), context: context)
+            if !bodyOnly {
+                print("\(request.method) \(entry.endpoint)\(request.path)")
+                print("Content-Type: \(request.contentType)")
+                for header in request.headers { print("\(header.name): \(header.value)") }
+                print("")
+            }
+            print(String(decoding: request.body, as: UTF8.self))
+        }
+    }
+}
