@@ -23,7 +23,7 @@ public enum ExampleReferrals {
     public static let awkward = Referral(
         referrer: .init(organisation: "8HE41", name: "Siân O'Brien & \"Co\" <duty>", role: "Carers' hub / duty"),
         subject: .init(
-            nhsNumber: "9990000026", givenName: "Zoë-Łucja", familyName: "Nguyễn <b>O'Neill</b>", birthDate: "1994-06-21",
+            nhsNumber: "9990000026", givenName: "Zoë-Łucja", familyName: "Nguyễn \"Jnr\" <b>O'Neill</b>\\", birthDate: "1994-06-21",
             address: "Flat 3, \"The Maltings\" & Co\n1 Example Street", postcode: "OX1 2JD", preferredLanguage: "pl",
             interpreterNeeded: true),
         needs: ["mental-health-crisis"], urgency: .emergency,

@@ -147,7 +147,7 @@ func optionErrors(_ make: () throws(AdapterOptionErrors) -> any AgencyAdapter) -
         #expect(object["name"] == ExampleReferrals.awkward.subject.familyName)
         #expect(object["reason"] == ExampleReferrals.awkward.reason)
         let xml = try make("<r><n>{{subject.familyName}}</n></r>", contentType: "xml")
-        #expect(String(decoding: try xml.render(ExampleReferrals.awkward, context: context).body, as: UTF8.self) == "<r><n>Nguyễn &lt;b&gt;O&apos;Neill&lt;/b&gt;</n></r>")
+        #expect(String(decoding: try xml.render(ExampleReferrals.awkward, context: context).body, as: UTF8.self) == #"<r><n>Nguyễn &quot;Jnr&quot; &lt;b&gt;O&apos;Neill&lt;/b&gt;\</n></r>"#)
     }
 
     @Test func aMisspeltNameIsAConfigurationError() throws {
