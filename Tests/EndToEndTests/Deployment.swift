@@ -24,7 +24,10 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
     var databasePath: String { directory.appendingPathComponent("switchboard.sqlite").path }
     var configPath: String { directory.appendingPathComponent("switchboard.yaml").path }
 
-    init(maxAttempts: Int = 50) throws {
+    /// - Parameter exampleAgencies: use config/agencies.yaml itself (its adapters, templates and
+    ///   withheld fields) with the endpoints moved to this deployment's ports, instead of plain
+    ///   json-webhook agencies with quick retries.
+    init(maxAttempts: Int = 50, exampleAgencies: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var ports: [String: Int] = [:]
@@ -48,7 +51,17 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
             \(agency == "oxfordshire-befriending" ? "    withhold: [subject/nhsNumber, reason]" : "")
             """
         }.joined(separator: "\n")
-        try "agencies:\n\(agencies)\n".write(to: directory.appendingPathComponent("agencies.yaml"), atomically: true, encoding: .utf8)
+        if exampleAgencies {
+            var text = try String(contentsOf: repositoryRoot.appendingPathComponent("config/agencies.yaml"), encoding: .utf8)
+            for (index, agency) in Self.agencies.enumerated() {
+                text = text.replacingOccurrences(of: "http://127.0.0.1:\(9101 + index)/", with: "http://127.0.0.1:\(ports[agency]!)/")
+            }
+            try text.write(to: directory.appendingPathComponent("agencies.yaml"), atomically: true, encoding: .utf8)
+            try FileManager.default.copyItem(
+                at: repositoryRoot.appendingPathComponent("config/templates"), to: directory.appendingPathComponent("templates"))
+        } else {
+            try "agencies:\n\(agencies)\n".write(to: directory.appendingPathComponent("agencies.yaml"), atomically: true, encoding: .utf8)
+        }
         try FileManager.default.copyItem(
             at: repositoryRoot.appendingPathComponent("config/rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
         try """

@@ -86,6 +86,37 @@ import Glibc
         #expect(mashSent.contains("subject/nhsNumber") && mashSent.contains("reason"))
     }
 
+    @Test func eachExampleAgencyGetsItsOwnFormat() async throws {
+        let deployment = try Deployment(exampleAgencies: true)
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+        var ids: [String] = []
+        for name in ["referral-falls", "referral-crisis"] {
+            let (status, body) = try await deployment.submit(try example(name))
+            #expect(status == 202)
+            ids.append(try #require(body["id"] as? String))
+        }
+        for id in ids { try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" } }
+
+        // The crisis team's trust speaks FHIR R4.
+        let fhir = try #require(deployment.deliveries(to: "oxford-mh-crisis").first)
+        #expect(fhir["verified"] as? Bool == true)
+        let bundle = try #require(fhir["body"] as? [String: Any])
+        #expect(bundle["resourceType"] as? String == "Bundle")
+        #expect(bundle["type"] as? String == "message")
+        let kinds = (bundle["entry"] as? [[String: Any]] ?? []).compactMap { ($0["resource"] as? [String: Any])?["resourceType"] as? String }
+        #expect(kinds.first == "MessageHeader" && kinds.contains("ServiceRequest") && kinds.contains("Patient"))
+
+        // The council's case system takes its own JSON, the falls service XML.
+        let council = try #require(deployment.deliveries(to: "oxfordshire-spa").first?["body"] as? [String: Any])
+        #expect((council["person"] as? [String: Any])?["surname"] as? String == "Testperson")
+        #expect(council["presentingNeeds"] as? [String] == ["falls-prevention", "reablement"])
+        let xml = try #require(deployment.deliveries(to: "oxford-falls").first?["body"] as? String)
+        #expect(xml.hasPrefix("<?xml") && xml.contains("<Surname>Testperson</Surname>"))
+        #expect(deployment.deliveries(to: "oxford-falls").first?["verified"] as? Bool == true)
+    }
+
     @Test func anAgencyThatIsDownGetsTheReferralOnceItComesUp() async throws {
         let deployment = try Deployment()
         defer { deployment.stopAll() }
