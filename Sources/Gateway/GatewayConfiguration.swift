@@ -146,7 +146,8 @@ public struct GatewayConfiguration: Sendable {
             rateBurst = reader.number(limits["burst"], "burst", range: 1...10_000_000) ?? rateBurst
         }
 
-        var issues = reader.issues
+        // Problems in the files switchboard.yaml points at, and in the environment they name.
+        var elsewhere: [ConfigIssue] = []
         var agencies: AgencyDirectory?
         var rules: RuleSet?
         var secrets: [String: String] = [:]
@@ -164,7 +165,7 @@ public struct GatewayConfiguration: Sendable {
                     do {
                         adapters[agency.id] = try AdapterCatalogue.registry.make(agency.adapter, setup: setup)
                     } catch {
-                        issues += error.errors.map {
+                        elsewhere += error.errors.map {
                             ConfigIssue(
                                 file: agenciesFile, line: $0.line, column: $0.column,
                                 message: "agency '\(agency.id)', adapter \(agency.adapter): \($0.message)", hint: $0.hint)
@@ -176,25 +177,25 @@ public struct GatewayConfiguration: Sendable {
                     if let secret = environment[name], !secret.isEmpty {
                         secrets[name] = secret
                     } else if requireSecrets {
-                        issues.append(
+                        elsewhere.append(
                             ConfigIssue(
                                 file: resolve(agenciesPath), line: 1, column: 1,
                                 message: "agency '\(agency.id)': environment variable \(name) is not set",
-                                hint: "export \(name)=whsec_<base64 key>; `switchboard receiver --print-secret` makes one"))
+                                hint: "export \(name)=whsec_<base64 key>; `switchboard receiver --new-secret` makes one"))
                     }
                 }
             } catch {
-                issues += error.issues
+                elsewhere += error.issues
             }
         }
         if let rulesPath = reader.string(top?["rules"], "rules"), let agencies {
             do {
                 rules = try RuleSet.load(path: resolve(rulesPath), agencies: agencies, vocabulary: vocabulary)
             } catch {
-                issues += error.issues
+                elsewhere += error.issues
             }
         }
-        issues += reader.issues.filter { !issues.contains($0) }
+        let issues = reader.issues + elsewhere
         guard issues.isEmpty, let storage, let agencies, let rules else { throw ConfigError(issues: issues) }
         return GatewayConfiguration(
             host: host, port: port, storage: storage, vocabulary: vocabulary, apiKeys: keys, agencies: agencies, rules: rules,
