@@ -154,7 +154,7 @@ public struct GatewayConfiguration: Sendable {
         var adapters: [String: any AgencyAdapter] = [:]
         if let agenciesPath = reader.string(top?["agencies"], "agencies") {
             do {
-                let directory = try AgencyDirectory.load(path: resolve(agenciesPath), adapters: adapterNames)
+                let directory = try AgencyDirectory.load(path: resolve(agenciesPath), adapters: adapterNames, vocabulary: vocabulary)
                 agencies = directory
                 let agenciesFile = resolve(agenciesPath)
                 for agency in directory.agencies {

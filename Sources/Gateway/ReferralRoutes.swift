@@ -38,7 +38,7 @@ struct ReferralRoutes: Sendable {
                 .invalidReferral, detail: "The referral has \(count) problem\(count == 1 ? "" : "s"); each is listed in errors.",
                 errors: failure.issues)
         }
-        let decision = rules.route(referral)
+        let decision = rules.route(referral, at: receivedAt)
         let referralId = Identifier.make(now: receivedAt)
         let routes = decision.targets.map { Route(agency: $0.agency, rule: $0.rule, deliveryId: Identifier.make(now: receivedAt)) }
         let at = Timestamp.string(receivedAt)

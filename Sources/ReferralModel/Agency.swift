@@ -41,11 +41,15 @@ public struct Agency: Sendable, Equatable {
     public var optionsColumn: Int
     /// Fields this agency's data-sharing agreement says it must not be sent.
     public var withhold: Set<ReferralField>
+    /// Need codes this agency offers a service for, for the service directory.
+    public var services: [String]
+    /// Postcode areas, districts, sectors or units it covers (`OX`, `OX1`, `OX1 2`).
+    public var coverage: [String]
 
     public init(
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: RetryPolicy = .init(),
         connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
-        optionsColumn: Int = 1, withhold: Set<ReferralField> = []
+        optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = []
     ) {
         self.id = id
         self.name = name
@@ -59,5 +63,7 @@ public struct Agency: Sendable, Equatable {
         self.optionsLine = optionsLine
         self.optionsColumn = optionsColumn
         self.withhold = withhold
+        self.services = services
+        self.coverage = coverage
     }
 }

@@ -12,13 +12,30 @@ public struct AgencyDirectory: Sendable, Equatable {
 
     /// Loads and validates the file at `path`.
     /// - Parameter adapters: the adapter names this build has; any other is an error.
-    public static func load(path: String, adapters: Set<String>) throws(ConfigError) -> AgencyDirectory {
+    public static func load(
+        path: String, adapters: Set<String>, vocabulary: NeedsVocabulary = .standard
+    ) throws(ConfigError) -> AgencyDirectory {
         let reader = ConfigReader(file: path)
         guard let text = readFile(path, reader: reader) else { throw ConfigError(issues: reader.issues) }
-        return try parse(text, file: path, adapters: adapters)
+        return try parse(text, file: path, adapters: adapters, vocabulary: vocabulary)
     }
 
-    public static func parse(_ text: String, file: String, adapters: Set<String>) throws(ConfigError) -> AgencyDirectory {
+    /// The agencies that offer `service` and cover `postcode`, the most specific coverage first
+    /// (a unit before a sector, a sector before a district, a district before an area); agencies
+    /// equally specific keep the file's order.
+    public func offering(_ service: String, covering postcode: String) -> [Agency] {
+        let prefixes = Postcode.prefixes(of: postcode)
+        let ranked = agencies.enumerated().compactMap { offset, agency -> (Int, Int, Agency)? in
+            guard agency.services.contains(service) else { return nil }
+            let best = agency.coverage.compactMap { prefixes.firstIndex(of: $0) }.max()
+            return best.map { ($0, offset, agency) }
+        }
+        return ranked.sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }.map(\.2)
+    }
+
+    public static func parse(
+        _ text: String, file: String, adapters: Set<String>, vocabulary: NeedsVocabulary = .standard
+    ) throws(ConfigError) -> AgencyDirectory {
         let reader = ConfigReader(file: file)
         let root = reader.compose(text)
         let top = reader.mapping(root, "the agencies file", allowed: ["agencies"], required: ["agencies"])
@@ -28,7 +45,10 @@ public struct AgencyDirectory: Sendable, Equatable {
             guard
                 let entry = reader.mapping(
                     node, "an agency",
-                    allowed: ["id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold"],
+                    allowed: [
+                        "id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold", "services",
+                        "coverage",
+                    ],
                     required: ["id", "name", "adapter", "endpoint"])
             else { continue }
             let id = reader.string(entry["id"], "id")
@@ -96,12 +116,24 @@ public struct AgencyDirectory: Sendable, Equatable {
                 }
                 withhold.insert(field)
             }
+            let services = reader.strings(entry["services"], "services") ?? []
+            for service in services where !vocabulary.codes.contains(service) {
+                reader.fail(entry["services"], "unknown service '\(service)'", hint: "services are need codes: \(vocabulary.codes.joined(separator: ", "))")
+            }
+            let coverage = (reader.strings(entry["coverage"], "coverage") ?? []).map { $0.uppercased() }
+            for area in coverage where !isPostcodePrefix(area) {
+                reader.fail(entry["coverage"], "'\(area)' is not a postcode area, district, sector or full postcode", hint: "for example OX, OX1, OX1 2")
+            }
+            if !services.isEmpty, coverage.isEmpty {
+                reader.fail(entry["services"], "an agency that offers services needs a coverage", hint: "list the postcode areas, districts or sectors it serves")
+            }
             if let id, let name, let adapter, let endpoint {
                 agencies.append(
                     Agency(
                         id: id, name: name, adapter: adapter, endpoint: endpoint, secretEnv: secretEnv, retry: retry,
                         connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
-                        optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold))
+                        optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold,
+                        services: services, coverage: coverage))
             }
         }
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {

@@ -1,0 +1,177 @@
+import Foundation
+import ReferralModel
+
+/// What a rule is evaluated against: the referral and when it was received.
+public struct RoutingInput: Sendable {
+    public var referral: Referral
+    public var receivedAt: Date
+
+    public init(referral: Referral, receivedAt: Date) {
+        self.referral = referral
+        self.receivedAt = receivedAt
+    }
+
+    /// The subject's age in whole years on the day the referral was received (Europe/London).
+    var age: Int {
+        let today = CalendarDate.string(from: receivedAt)
+        let birth = referral.subject.birthDate
+        guard let ty = Int(today.prefix(4)), let by = Int(birth.prefix(4)) else { return 0 }
+        // Not yet had this year's birthday: MM-DD of today sorts before MM-DD of birth.
+        return ty - by - (today.dropFirst(5) < birth.dropFirst(5) ? 1 : 0)
+    }
+}
+
+/// A compiled regular expression. NSRegularExpression is immutable and documented as safe to use
+/// from several threads.
+public final class RulePattern: @unchecked Sendable, Equatable {
+    public let source: String
+    let expression: NSRegularExpression
+
+    init(_ source: String) throws {
+        self.source = source
+        expression = try NSRegularExpression(pattern: source)
+    }
+
+    func matches(_ text: String) -> Bool {
+        expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+
+    public static func == (lhs: RulePattern, rhs: RulePattern) -> Bool { lhs.source == rhs.source }
+}
+
+/// A test on one referral field, by its path.
+public enum FieldTest: Sendable, Equatable {
+    case equals(String)
+    case oneOf([String])
+    case exists(Bool)
+    case prefix(String)
+    case contains(String)
+    case matches(RulePattern)
+}
+
+/// A condition on a referral. A `when` mapping with several keys means all of them.
+public indirect enum Condition: Sendable, Equatable {
+    case all([Condition])
+    case any([Condition])
+    case not(Condition)
+    /// The referral names at least one of these needs.
+    case needsAny([String])
+    case urgencyIn([Urgency])
+    /// The subject's postcode is in one of these areas, districts, sectors or units (`OX`, `OX1`, `OX1 2`).
+    case postcodeIn([String])
+    case safeguarding(Bool)
+    case field(ReferralField, FieldTest)
+    /// The subject's age in whole years on the day received, within the bounds (inclusive).
+    case age(min: Int?, max: Int?)
+    /// Received within the window, Europe/London local time.
+    case time(TimeWindow)
+    case always
+
+    func matches(_ input: RoutingInput) -> Bool { failure(input) == nil }
+
+    /// Nil when the condition holds; otherwise the part that failed, in words an administrator reads.
+    func failure(_ input: RoutingInput) -> String? {
+        let referral = input.referral
+        switch self {
+        case .all(let conditions):
+            for condition in conditions { if let failed = condition.failure(input) { return failed } }
+            return nil
+        case .any(let conditions):
+            let failures = conditions.compactMap { $0.failure(input) }
+            return failures.count == conditions.count ? "none of: " + failures.joined(separator: "; ") : nil
+        case .not(let condition):
+            return condition.failure(input) == nil ? "not (\(condition.summary)) is false" : nil
+        case .needsAny(let needs):
+            return needs.contains(where: referral.needs.contains) ? nil : "needs \(referral.needs.joined(separator: ", ")) include none of \(needs.joined(separator: ", "))"
+        case .urgencyIn(let levels):
+            return levels.contains(referral.urgency) ? nil : "urgency \(referral.urgency.rawValue) is not \(levels.map(\.rawValue).joined(separator: " or "))"
+        case .postcodeIn(let prefixes):
+            let own = Postcode.prefixes(of: referral.subject.postcode)
+            return prefixes.contains(where: own.contains) ? nil : "postcode \(referral.subject.postcode) is not in \(prefixes.joined(separator: ", "))"
+        case .safeguarding(let flag):
+            return (referral.safeguarding ?? false) == flag ? nil : "safeguarding is not \(flag)"
+        case .field(let field, let test):
+            return Self.check(field, test, referral)
+        case .age(let minimum, let maximum):
+            let age = input.age
+            if let minimum, age < minimum { return "age \(age) is under \(minimum)" }
+            if let maximum, age > maximum { return "age \(age) is over \(maximum)" }
+            return nil
+        case .time(let window):
+            return window.contains(input.receivedAt) ? nil : "received \(TimeWindow.describe(input.receivedAt)), outside \(window.summary)"
+        case .always:
+            return nil
+        }
+    }
+
+    /// The condition in words, for explanations.
+    var summary: String {
+        switch self {
+        case .all(let conditions): conditions.map(\.summary).joined(separator: " and ")
+        case .any(let conditions): "any of (" + conditions.map(\.summary).joined(separator: "; ") + ")"
+        case .not(let condition): "not (\(condition.summary))"
+        case .needsAny(let needs): "needs any of \(needs.joined(separator: ", "))"
+        case .urgencyIn(let levels): "urgency \(levels.map(\.rawValue).joined(separator: " or "))"
+        case .postcodeIn(let prefixes): "postcode in \(prefixes.joined(separator: ", "))"
+        case .safeguarding(let flag): "safeguarding \(flag)"
+        case .field(let field, let test): "\(field.path) \(test)"
+        case .age(let minimum, let maximum): "age \(minimum.map(String.init) ?? "any")–\(maximum.map(String.init) ?? "any")"
+        case .time(let window): window.summary
+        case .always: "always"
+        }
+    }
+
+    /// The text values a field holds (a list for needs); nil when absent.
+    static func values(_ field: ReferralField, _ referral: Referral) -> [String]? {
+        switch field {
+        case .referrerOrganisation: [referral.referrer.organisation]
+        case .referrerName: [referral.referrer.name]
+        case .referrerRole: referral.referrer.role.map { [$0] }
+        case .referrerPhone: referral.referrer.phone.map { [$0] }
+        case .referrerEmail: referral.referrer.email.map { [$0] }
+        case .nhsNumber: referral.subject.nhsNumber.map { [$0] }
+        case .givenName: [referral.subject.givenName]
+        case .familyName: [referral.subject.familyName]
+        case .birthDate: [referral.subject.birthDate]
+        case .address: referral.subject.address.map { [$0] }
+        case .postcode: [referral.subject.postcode]
+        case .subjectPhone: referral.subject.phone.map { [$0] }
+        case .preferredLanguage: referral.subject.preferredLanguage.map { [$0] }
+        case .interpreterNeeded: referral.subject.interpreterNeeded.map { [String($0)] }
+        case .needs: referral.needs
+        case .urgency: [referral.urgency.rawValue]
+        case .reason: [referral.reason]
+        case .consent: [referral.consent.status.rawValue]
+        case .safeguarding: referral.safeguarding.map { [String($0)] }
+        case .externalReference: referral.externalReference.map { [$0] }
+        }
+    }
+
+    static func check(_ field: ReferralField, _ test: FieldTest, _ referral: Referral) -> String? {
+        let values = Self.values(field, referral)
+        let holds: Bool
+        switch test {
+        case .exists(let expected): holds = (values != nil) == expected
+        case .equals(let expected): holds = values?.contains(expected) ?? false
+        case .oneOf(let expected): holds = values?.contains(where: expected.contains) ?? false
+        case .prefix(let expected): holds = values?.contains { $0.hasPrefix(expected) } ?? false
+        case .contains(let expected): holds = values?.contains { $0 == expected || $0.contains(expected) } ?? false
+        case .matches(let pattern): holds = values?.contains(where: pattern.matches) ?? false
+        }
+        // The value itself is personal data: say which test failed, not what the value was.
+        return holds ? nil : "\(field.path) does not satisfy \(test)"
+    }
+}
+
+extension FieldTest: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .equals(let value): "equals '\(value)'"
+        case .oneOf(let values): "in [\(values.joined(separator: ", "))]"
+        case .exists(let flag): flag ? "exists" : "is absent"
+        case .prefix(let value): "starts with '\(value)'"
+        case .contains(let value): "contains '\(value)'"
+        case .matches(let pattern): "matches /\(pattern.source)/"
+        }
+    }
+}
