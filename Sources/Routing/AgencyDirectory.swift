@@ -25,12 +25,16 @@ public struct AgencyDirectory: Sendable, Equatable {
     /// equally specific keep the file's order.
     public func offering(_ service: String, covering postcode: String) -> [Agency] {
         let prefixes = Postcode.prefixes(of: postcode)
-        let ranked = agencies.enumerated().compactMap { offset, agency -> (Int, Int, Agency)? in
-            guard agency.services.contains(service) else { return nil }
-            let best = agency.coverage.compactMap { prefixes.firstIndex(of: $0) }.max()
-            return best.map { ($0, offset, agency) }
+        var ranked: [(specificity: Int, order: Int, agency: Agency)] = []
+        for (order, agency) in agencies.enumerated() where agency.services.contains(service) {
+            var best = -1
+            for area in agency.coverage {
+                if let specificity = prefixes.firstIndex(of: area), specificity > best { best = specificity }
+            }
+            if best >= 0 { ranked.append((best, order, agency)) }
         }
-        return ranked.sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }.map(\.2)
+        ranked.sort { $0.specificity != $1.specificity ? $0.specificity > $1.specificity : $0.order < $1.order }
+        return ranked.map(\.agency)
     }
 
     public static func parse(
