@@ -5,7 +5,7 @@ struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "Routes health and social care referrals to every organisation that must act on them.",
-        subcommands: [Serve.self, Submit.self, Status.self, AuditCommand.self, Receiver.self, Adapters.self])
+        subcommands: [Serve.self, Submit.self, Status.self, AuditCommand.self, Receiver.self, Adapters.self, Rules.self])
 }
 
 /// Where the gateway is and which key to call it with; shared by the client commands.

@@ -239,6 +239,29 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: deployment.databasePath), "a gateway that did not start touched nothing")
     }
 
+    @Test func administratorsValidateAndDryRunRules() async throws {
+        let deployment = try Deployment()
+        let valid = try await deployment.run(["rules", "validate", "--config", deployment.configPath])
+        #expect(valid.status == 0, "\(valid.errors)")
+        #expect(valid.output.contains("valid; 5 rules, fallback oxfordshire-spa"))
+
+        let broken = deployment.directory.appendingPathComponent("broken.yaml")
+        try "rules:\n  - id: x\n    when: { needz: reablement }\n    route_to: nowhere\nfallback: oxfordshire-spa\n"
+            .write(to: broken, atomically: true, encoding: .utf8)
+        let invalid = try await deployment.run(["rules", "validate", "--config", deployment.configPath, broken.path])
+        #expect(invalid.status != 0)
+        #expect(invalid.errors.contains("broken.yaml:3:13: error: unknown key 'needz' in a condition"), "\(invalid.errors)")
+        #expect(invalid.errors.contains("hint: did you mean 'needs'?"))
+        #expect(invalid.errors.contains("broken.yaml:4:15: error: unknown agency 'nowhere'"))
+
+        let file = repositoryRoot.appendingPathComponent("config/examples/referral-falls.json").path
+        let dryRun = try await deployment.run(["rules", "test", "--config", deployment.configPath, "--at", "2026-12-25T18:30:00Z", file])
+        #expect(dryRun.status == 0, "\(dryRun.errors)")
+        #expect(dryRun.output.contains("ok falls-oxfordshire: matched -> oxford-falls"))
+        #expect(dryRun.output.contains("x  mental-health-crisis: needs falls-prevention, reablement include none of mental-health-crisis"))
+        #expect(!FileManager.default.fileExists(atPath: deployment.databasePath), "a dry run stores nothing")
+    }
+
     @Test func theCLIExplainsBadInputAndChangesNothing() async throws {
         let deployment = try Deployment()
         defer { deployment.stopAll() }

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import ReferralModel
+import Routing
+
+extension Switchboard {
+    struct Rules: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check routing rules before they go live, and see how a referral would be routed.",
+            subcommands: [Validate.self, Test.self])
+    }
+}
+
+/// The configuration and, optionally, another rules file to use in its place.
+struct RulesOptions: ParsableArguments {
+    @Option(help: "The gateway's configuration file (for its agencies and needs vocabulary).")
+    var config = "config/switchboard.yaml"
+
+    func load() throws -> GatewayConfiguration {
+        do {
+            return try GatewayConfiguration.load(path: config, requireSecrets: false)
+        } catch {
+            printError("The configuration is not valid.\n\(error)")
+            throw ExitCode(78)
+        }
+    }
+
+    func rules(_ file: String?, configuration: GatewayConfiguration) throws -> RuleSet {
+        guard let file else { return configuration.rules }
+        do {
+            return try RuleSet.load(path: file, agencies: configuration.agencies, vocabulary: configuration.vocabulary)
+        } catch {
+            printError("\(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+extension Switchboard.Rules {
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Report every problem in a rules file, each with file:line:column and a hint; exit non-zero on any.")
+
+        @OptionGroup var options: RulesOptions
+
+        @Argument(help: "The rules file (default: the one the configuration names).")
+        var file: String?
+
+        func run() async throws {
+            let configuration = try options.load()
+            let rules = try options.rules(file, configuration: configuration)
+            print("\(file ?? "The configured rules"): valid; \(rules.rules.count) rules, fallback \(rules.fallback), version \(rules.version).")
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A dry run: which rules match a referral and which agencies it would go to, and for each rule that does not match, the condition that failed.")
+
+        @OptionGroup var options: RulesOptions
+
+        @Option(help: "When the referral is received, RFC 3339 (default now), for time windows and ages.")
+        var at: String?
+
+        @Option(help: "A rules file to test instead of the configured one.")
+        var rules: String?
+
+        @Argument(help: "The referral JSON file, or - for standard input.")
+        var referral: String
+
+        func run() async throws {
+            var when = Date()
+            if let at {
+                guard let parsed = ISO8601DateFormatter().date(from: at) else {
+                    throw ValidationError("--at must be an RFC 3339 time such as 2026-12-25T18:30:00Z.")
+                }
+                when = parsed
+            }
+            let configuration = try options.load()
+            let set = try options.rules(rules, configuration: configuration)
+            let data = referral == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: referral)
+            guard let data else { throw ValidationError("Cannot read \(referral).") }
+            let decoded: Referral
+            do {
+                decoded = try ReferralDecoder(vocabulary: configuration.vocabulary).decode(data, today: CalendarDate.string(from: when))
+            } catch .syntax(let error) {
+                printError(error.description)
+                throw ExitCode.failure
+            } catch .invalid(let failure) {
+                printError("The referral is not valid:")
+                for issue in failure.issues { printError("  \(issue)") }
+                throw ExitCode.failure
+            }
+            let (decision, traces) = set.explain(decoded, at: when)
+            print("Rules \(decision.rulesVersion), received \(Timestamp.string(when)):")
+            for trace in traces {
+                if trace.skipped {
+                    print("  -  \(trace.rule): not considered (an earlier matching rule has stop: true)")
+                } else if let failure = trace.failure {
+                    print("  x  \(trace.rule): \(failure)")
+                } else {
+                    print("  ok \(trace.rule): matched -> \(trace.agencies.isEmpty ? "no agency covers this postcode" : trace.agencies.joined(separator: ", "))")
+                }
+            }
+            print(decision.usedFallback ? "No rule routed it: the fallback \(set.fallback) receives it." : "Routed to:")
+            for target in decision.targets where !decision.usedFallback {
+                let alternatives = target.alternatives.isEmpty ? "" : " (alternatives: \(target.alternatives.joined(separator: ", ")))"
+                print("  \(target.agency) by rule \(target.rule)\(alternatives)")
+            }
+        }
+    }
+}
