@@ -12,6 +12,23 @@ extension Switchboard {
     }
 }
 
+/// Reads and validates a referral file (or standard input for `-`) as the gateway would, printing
+/// every problem and exiting non-zero when it is not valid.
+func readReferral(_ file: String, vocabulary: NeedsVocabulary, today: String) throws -> Referral {
+    let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+    guard let data else { throw ValidationError("Cannot read \(file).") }
+    do {
+        return try ReferralDecoder(vocabulary: vocabulary).decode(data, today: today)
+    } catch .syntax(let error) {
+        printError(error.description)
+        throw ExitCode.failure
+    } catch .invalid(let failure) {
+        printError("The referral is not valid:")
+        for issue in failure.issues { printError("  \(issue)") }
+        throw ExitCode.failure
+    }
+}
+
 extension Switchboard.Adapters {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the adapters and their options.")
@@ -55,19 +72,7 @@ extension Switchboard.Adapters {
             guard let adapter = configuration.adapters[agency], let entry = configuration.agencies[agency] else {
                 throw ValidationError("No agency '\(agency)'; the configuration has \(configuration.agencies.agencies.map(\.id).joined(separator: ", ")).")
             }
-            let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
-            guard let data else { throw ValidationError("Cannot read \(file).") }
-            let referral: Referral
-            do {
-                referral = try ReferralDecoder(vocabulary: configuration.vocabulary).decode(data)
-            } catch .syntax(let error) {
-                printError(error.description)
-                throw ExitCode.failure
-            } catch .invalid(let failure) {
-                printError("The referral is not valid:")
-                for issue in failure.issues { printError("  \(issue)") }
-                throw ExitCode.failure
-            }
+            let referral = try readReferral(file, vocabulary: configuration.vocabulary, today: CalendarDate.string(from: Date()))
             let context = DeliveryContext(
                 deliveryId: Identifier.make(), referralId: Identifier.make(), agencyId: agency, rule: "render", receivedAt: Date(),
                 withheld: entry.withhold)

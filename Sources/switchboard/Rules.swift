@@ -79,19 +79,7 @@ extension Switchboard.Rules {
             }
             let configuration = try options.load()
             let set = try options.rules(rules, configuration: configuration)
-            let data = referral == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: referral)
-            guard let data else { throw ValidationError("Cannot read \(referral).") }
-            let decoded: Referral
-            do {
-                decoded = try ReferralDecoder(vocabulary: configuration.vocabulary).decode(data, today: CalendarDate.string(from: when))
-            } catch .syntax(let error) {
-                printError(error.description)
-                throw ExitCode.failure
-            } catch .invalid(let failure) {
-                printError("The referral is not valid:")
-                for issue in failure.issues { printError("  \(issue)") }
-                throw ExitCode.failure
-            }
+            let decoded = try readReferral(referral, vocabulary: configuration.vocabulary, today: CalendarDate.string(from: when))
             let (decision, traces) = set.explain(decoded, at: when)
             print("Rules \(decision.rulesVersion), received \(Timestamp.string(when)):")
             for trace in traces {
