@@ -1,7 +1,7 @@
 /// NHS numbers: ten digits whose last is a modulus 11 check digit.
 public enum NHSNumber {
     /// The ten digits without spaces when `text` is a valid NHS number, else why it is not.
-    /// - Parameter text: as a referrer types it: `9434765919` or `943 476 5919`.
+    /// - Parameter text: as a referrer types it: `9990000018` or `999 000 0018`.
     public static func normalise(_ text: String) -> Result<String, NHSNumberError> {
         let groups = text.split(separator: " ", omittingEmptySubsequences: false)
         let shapeOK =
@@ -28,7 +28,7 @@ public enum NHSNumberError: Error, Sendable {
 
     public var detail: String {
         switch self {
-        case .shape: "must be 10 digits, optionally written 3-3-4 with single spaces, for example 943 476 5919."
+        case .shape: "must be 10 digits, optionally written 3-3-4 with single spaces, for example 999 000 0018."
         case .checkDigit: "is not a valid NHS number: its check digit does not match; check it against the person's record."
         }
     }
