@@ -20,7 +20,7 @@ struct TimedOut: Error, CustomStringConvertible {
 
 /// What a child process has written so far.
 final class OutputBuffer: Sendable {
-    let output = Mutex<(lines: [String], partial: String)>(([], ""))
+    let output = Mutex<[String]>([])
     let errors = Mutex<String>("")
 }
 
@@ -40,23 +40,35 @@ final class RunningProcess: @unchecked Sendable {  // Process is not Sendable; i
         let stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
+        // Blocking reads on threads of their own rather than `readabilityHandler`: a dispatch source
+        // whose pipe is closed while it is still registered crashes libdispatch's event loop on Linux.
+        // Each thread holds its pipe until end of file, so nothing is closed under it.
         let buffer = self.buffer
-        stdout.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            buffer.output.withLock { state in
-                let pieces = (state.partial + text).split(separator: "\n", omittingEmptySubsequences: false)
-                state.lines += pieces.dropLast().map(String.init)
-                state.partial = String(pieces.last ?? "")
+        let output = stdout.fileHandleForReading
+        let errors = stderr.fileHandleForReading
+        Thread.detachNewThread {
+            var partial = ""
+            while true {
+                let data = output.availableData
+                if data.isEmpty { break }
+                partial += String(decoding: data, as: UTF8.self)
+                let pieces = partial.split(separator: "\n", omittingEmptySubsequences: false)
+                partial = String(pieces.last ?? "")
+                buffer.output.withLock { $0 += pieces.dropLast().map(String.init) }
             }
+            if !partial.isEmpty { buffer.output.withLock { $0.append(partial) } }
         }
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            buffer.errors.withLock { $0 += text }
+        Thread.detachNewThread {
+            while true {
+                let data = errors.availableData
+                if data.isEmpty { break }
+                buffer.errors.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            }
         }
         try process.run()
     }
 
-    var lines: [String] { buffer.output.withLock { $0.lines } }
+    var lines: [String] { buffer.output.withLock { $0 } }
     var standardError: String { buffer.errors.withLock { $0 } }
     var isRunning: Bool { process.isRunning }
     var pid: Int32 { process.processIdentifier }
