@@ -12,6 +12,10 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case deliveryDeadLettered = "delivery.dead-lettered"
     case authRejected = "auth.rejected"
     case gatewayStarted = "gateway.started"
+    /// A rules version went live: who, how, the versions before and after, what changed.
+    case rulesApplied = "rules.applied"
+    /// A rules file or request was refused; the live rules did not change.
+    case rulesRejected = "rules.rejected"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

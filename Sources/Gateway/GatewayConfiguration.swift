@@ -47,6 +47,11 @@ public struct GatewayConfiguration: Sendable {
     public var rateBurst: Double
     /// Where the configuration came from, for messages.
     public var path: String
+    /// The rules file: reloaded on SIGHUP or when it changes, and written when rules are applied
+    /// through the API.
+    public var rulesPath: String
+    /// How often the rules file is checked for changes, in seconds; 0 leaves it to SIGHUP.
+    public var rulesWatchSeconds: Double
 
     /// The adapter names `agencies.yaml` may use.
     public static var adapterNames: Set<String> { AdapterCatalogue.registry.names }
@@ -71,7 +76,7 @@ public struct GatewayConfiguration: Sendable {
         let root = reader.compose(text)
         let top = reader.mapping(
             root, "switchboard.yaml",
-            allowed: ["server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits"],
+            allowed: ["server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload"],
             required: ["storage", "agencies", "rules", "api_keys"])
         var host = "127.0.0.1"
         var port = 8080
@@ -146,10 +151,16 @@ public struct GatewayConfiguration: Sendable {
             rateBurst = reader.number(limits["burst"], "burst", range: 1...10_000_000) ?? rateBurst
         }
 
+        var watchSeconds = 2.0
+        if let reload = reader.mapping(top?["rules_reload"], "rules_reload", allowed: ["watch_seconds"]) {
+            watchSeconds = reader.number(reload["watch_seconds"], "watch_seconds", range: 0...3_600) ?? watchSeconds
+        }
+
         // Problems in the files switchboard.yaml points at, and in the environment they name.
         var elsewhere: [ConfigIssue] = []
         var agencies: AgencyDirectory?
         var rules: RuleSet?
+        var rulesPath = ""
         var secrets: [String: String] = [:]
         var adapters: [String: any AgencyAdapter] = [:]
         if let agenciesPath = reader.string(top?["agencies"], "agencies") {
@@ -188,9 +199,10 @@ public struct GatewayConfiguration: Sendable {
                 elsewhere += error.issues
             }
         }
-        if let rulesPath = reader.string(top?["rules"], "rules"), let agencies {
+        if let path = reader.string(top?["rules"], "rules") { rulesPath = resolve(path) }
+        if !rulesPath.isEmpty, let agencies {
             do {
-                rules = try RuleSet.load(path: resolve(rulesPath), agencies: agencies, vocabulary: vocabulary)
+                rules = try RuleSet.load(path: rulesPath, agencies: agencies, vocabulary: vocabulary)
             } catch {
                 elsewhere += error.issues
             }
@@ -200,7 +212,7 @@ public struct GatewayConfiguration: Sendable {
         return GatewayConfiguration(
             host: host, port: port, storage: storage, vocabulary: vocabulary, apiKeys: keys, agencies: agencies, rules: rules,
             agencySecrets: secrets, adapters: adapters, deliveryConcurrency: concurrency, leaseSeconds: leaseSeconds, rateLimit: rateLimit,
-            rateBurst: rateBurst, path: path)
+            rateBurst: rateBurst, path: path, rulesPath: rulesPath, rulesWatchSeconds: watchSeconds)
     }
 
     static func bytes(fromHex hex: String) -> [UInt8]? {

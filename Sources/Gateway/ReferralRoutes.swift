@@ -13,7 +13,8 @@ import Storage
 /// `POST /v1/referrals` and `GET /v1/referrals/{id}`.
 struct ReferralRoutes: Sendable {
     let decoder: ReferralDecoder
-    let rules: RuleSet
+    /// Read once per referral: the decision, its version and its audit record come from one snapshot.
+    let rules: LiveRules
     let store: any ReferralStore
     let dispatcher: Dispatcher?
     let logger: Logger
@@ -38,7 +39,7 @@ struct ReferralRoutes: Sendable {
                 .invalidReferral, detail: "The referral has \(count) problem\(count == 1 ? "" : "s"); each is listed in errors.",
                 errors: failure.issues)
         }
-        let decision = rules.route(referral, at: receivedAt)
+        let decision = rules.current.rules.route(referral, at: receivedAt)
         let referralId = Identifier.make(now: receivedAt)
         let routes = decision.targets.map { Route(agency: $0.agency, rule: $0.rule, deliveryId: Identifier.make(now: receivedAt)) }
         let at = Timestamp.string(receivedAt)

@@ -5,10 +5,18 @@ public struct FieldIssue: Sendable, Hashable, Codable, CustomStringConvertible {
     public let pointer: String
     /// What is wrong and what a valid value looks like.
     public let detail: String
+    /// For a YAML or text body (a rules file), where the problem is: 1-based line and column.
+    public let line: Int?
+    public let column: Int?
+    /// What to do about it, when there is more to say than `detail`.
+    public let hint: String?
 
-    public init(pointer: String, detail: String) {
+    public init(pointer: String, detail: String, line: Int? = nil, column: Int? = nil, hint: String? = nil) {
         self.pointer = pointer
         self.detail = detail
+        self.line = line
+        self.column = column
+        self.hint = hint
     }
 
     public var description: String { "\(pointer.isEmpty ? "(body)" : pointer): \(detail)" }

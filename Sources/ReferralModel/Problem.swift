@@ -22,6 +22,9 @@ public enum ProblemType: String, Sendable, CaseIterable {
     case malformedJSON = "malformed-json"
     case invalidReferral = "invalid-referral"
     case invalidRequest = "invalid-request"
+    case invalidRules = "invalid-rules"
+    case preconditionFailed = "precondition-failed"
+    case preconditionRequired = "precondition-required"
     case unauthorised = "unauthorised"
     case forbidden = "forbidden"
     case notFound = "not-found"
@@ -37,7 +40,9 @@ public enum ProblemType: String, Sendable, CaseIterable {
     public var status: Int {
         switch self {
         case .malformedJSON: 400
-        case .invalidReferral, .invalidRequest: 422
+        case .invalidReferral, .invalidRequest, .invalidRules: 422
+        case .preconditionFailed: 412
+        case .preconditionRequired: 428
         case .unauthorised: 401
         case .forbidden: 403
         case .notFound: 404
@@ -55,6 +60,9 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .malformedJSON: "The body is not valid JSON"
         case .invalidReferral: "The referral is not valid"
         case .invalidRequest: "The request is not valid"
+        case .invalidRules: "The rules are not valid"
+        case .preconditionFailed: "The rules have changed since you read them"
+        case .preconditionRequired: "If-Match is required"
         case .unauthorised: "An API key is required"
         case .forbidden: "This API key may not do that"
         case .notFound: "Not found"

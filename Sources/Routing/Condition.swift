@@ -3,12 +3,16 @@ import ReferralModel
 
 /// What a rule is evaluated against: the referral and when it was received.
 public struct RoutingInput: Sendable {
-    public var referral: Referral
-    public var receivedAt: Date
+    public let referral: Referral
+    public let receivedAt: Date
+    /// The subject's postcode as area, district, sector and unit: computed once, read by every
+    /// postcode test and by the rule index.
+    let postcodePrefixes: [String]
 
     public init(referral: Referral, receivedAt: Date) {
         self.referral = referral
         self.receivedAt = receivedAt
+        postcodePrefixes = Postcode.prefixes(of: referral.subject.postcode)
     }
 
     /// The subject's age in whole years on the day the referral was received (Europe/London).
@@ -67,7 +71,39 @@ public indirect enum Condition: Sendable, Equatable {
     case time(TimeWindow)
     case always
 
-    func matches(_ input: RoutingInput) -> Bool { failure(input) == nil }
+    /// Whether the condition holds. The routing hot path: it builds no explanation.
+    func holds(_ input: RoutingInput) -> Bool {
+        let referral = input.referral
+        switch self {
+        case .all(let conditions):
+            for condition in conditions where !condition.holds(input) { return false }
+            return true
+        case .any(let conditions):
+            for condition in conditions where condition.holds(input) { return true }
+            return false
+        case .not(let condition):
+            return !condition.holds(input)
+        case .needsAny(let needs):
+            for need in needs where referral.needs.contains(need) { return true }
+            return false
+        case .urgencyIn(let levels):
+            return levels.contains(referral.urgency)
+        case .postcodeIn(let prefixes):
+            for prefix in prefixes where input.postcodePrefixes.contains(prefix) { return true }
+            return false
+        case .safeguarding(let flag):
+            return (referral.safeguarding ?? false) == flag
+        case .field(let field, let test):
+            return Self.test(field, test, referral)
+        case .age(let minimum, let maximum):
+            let age = input.age
+            return (minimum.map { age >= $0 } ?? true) && (maximum.map { age <= $0 } ?? true)
+        case .time(let window):
+            return window.contains(input.receivedAt)
+        case .always:
+            return true
+        }
+    }
 
     /// Nil when the condition holds; otherwise the part that failed, in words an administrator reads.
     func failure(_ input: RoutingInput) -> String? {
@@ -86,8 +122,7 @@ public indirect enum Condition: Sendable, Equatable {
         case .urgencyIn(let levels):
             return levels.contains(referral.urgency) ? nil : "urgency \(referral.urgency.rawValue) is not \(levels.map(\.rawValue).joined(separator: " or "))"
         case .postcodeIn(let prefixes):
-            let own = Postcode.prefixes(of: referral.subject.postcode)
-            return prefixes.contains(where: own.contains) ? nil : "postcode \(referral.subject.postcode) is not in \(prefixes.joined(separator: ", "))"
+            return prefixes.contains(where: input.postcodePrefixes.contains) ? nil : "postcode \(referral.subject.postcode) is not in \(prefixes.joined(separator: ", "))"
         case .safeguarding(let flag):
             return (referral.safeguarding ?? false) == flag ? nil : "safeguarding is not \(flag)"
         case .field(let field, let test):
@@ -147,19 +182,21 @@ public indirect enum Condition: Sendable, Equatable {
         }
     }
 
-    static func check(_ field: ReferralField, _ test: FieldTest, _ referral: Referral) -> String? {
+    static func test(_ field: ReferralField, _ test: FieldTest, _ referral: Referral) -> Bool {
         let values = Self.values(field, referral)
-        let holds: Bool
         switch test {
-        case .exists(let expected): holds = (values != nil) == expected
-        case .equals(let expected): holds = values?.contains(expected) ?? false
-        case .oneOf(let expected): holds = values?.contains(where: expected.contains) ?? false
-        case .prefix(let expected): holds = values?.contains { $0.hasPrefix(expected) } ?? false
-        case .contains(let expected): holds = values?.contains { $0 == expected || $0.contains(expected) } ?? false
-        case .matches(let pattern): holds = values?.contains(where: pattern.matches) ?? false
+        case .exists(let expected): return (values != nil) == expected
+        case .equals(let expected): return values?.contains(expected) ?? false
+        case .oneOf(let expected): return values?.contains(where: expected.contains) ?? false
+        case .prefix(let expected): return values?.contains { $0.hasPrefix(expected) } ?? false
+        case .contains(let expected): return values?.contains { $0 == expected || $0.contains(expected) } ?? false
+        case .matches(let pattern): return values?.contains(where: pattern.matches) ?? false
         }
+    }
+
+    static func check(_ field: ReferralField, _ test: FieldTest, _ referral: Referral) -> String? {
         // The value itself is personal data: say which test failed, not what the value was.
-        return holds ? nil : "\(field.path) does not satisfy \(test)"
+        Self.test(field, test, referral) ? nil : "\(field.path) does not satisfy \(test)"
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ReferralModel
 import Yams
 
 /// One problem in a configuration file, where it is and what to do about it.
@@ -8,13 +9,17 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     public var column: Int
     public var message: String
     public var hint: String?
+    /// Where in the document, as a JSON Pointer over its keys and list positions
+    /// (`/rules/2/route_to/0`); nil when the problem is not at one node.
+    public var path: String?
 
-    public init(file: String, line: Int, column: Int, message: String, hint: String? = nil) {
+    public init(file: String, line: Int, column: Int, message: String, hint: String? = nil, path: String? = nil) {
         self.file = file
         self.line = line
         self.column = column
         self.message = message
         self.hint = hint
+        self.path = path
     }
 
     public var description: String {
@@ -33,8 +38,46 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 public final class ConfigReader {
     public let file: String
     public internal(set) var issues: [ConfigIssue] = []
+    /// Each node's JSON Pointer, by its position and kind: a mapping and its first key start at
+    /// the same place, so the kind tells them apart.
+    private var paths: [NodePosition: String] = [:]
+
+    private struct NodePosition: Hashable {
+        var line: Int
+        var column: Int
+        var kind: UInt8
+
+        init?(_ node: Node) {
+            guard let mark = node.mark else { return nil }
+            line = mark.line
+            column = mark.column
+            kind =
+                switch node {
+                case .scalar: 0
+                case .mapping: 1
+                case .sequence: 2
+                case .alias: 3
+                }
+        }
+    }
 
     public init(file: String) { self.file = file }
+
+    private func indexPaths(_ node: Node, _ path: String) {
+        if let position = NodePosition(node), paths[position] == nil { paths[position] = path }
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                let child = jsonPointer(path, key.string ?? "")
+                if let position = NodePosition(key), paths[position] == nil { paths[position] = child }
+                indexPaths(value, child)
+            }
+        case .sequence(let sequence):
+            for (offset, item) in sequence.enumerated() { indexPaths(item, path + "/\(offset)") }
+        default:
+            break
+        }
+    }
 
     /// Parses `text`; a YAML syntax error becomes an issue and the result is nil.
     public func compose(_ text: String) -> Node? {
@@ -43,6 +86,7 @@ public final class ConfigReader {
                 issues.append(ConfigIssue(file: file, line: 1, column: 1, message: "the file is empty"))
                 return nil
             }
+            indexPaths(node, "")
             return node
         } catch let error as YamlError {
             issues.append(Self.issue(from: error, file: file))
@@ -67,7 +111,8 @@ public final class ConfigReader {
 
     public func fail(_ node: Node?, _ message: String, hint: String? = nil) {
         let mark = node?.mark
-        issues.append(ConfigIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message, hint: hint))
+        let path = node.flatMap(NodePosition.init).flatMap { paths[$0] }
+        issues.append(ConfigIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message, hint: hint, path: path))
     }
 
     /// A mapping's entries by key, reporting keys outside `allowed` and missing `required` keys.

@@ -54,26 +54,61 @@ public struct RuleSet: Sendable, Equatable {
     public let fallback: String
     /// A digest of the file's text: the same rules always carry the same version.
     public let version: String
+    /// The text the rules were read from, comments and all: what `GET /v1/rules` returns and what
+    /// a change is compared with.
+    public let text: String
     /// The agencies the rules were validated against, for the service directory.
     public let directory: AgencyDirectory
+    private let index: RuleIndex
+
+    init(rules: [Rule], fallback: String, version: String, text: String, directory: AgencyDirectory) {
+        self.rules = rules
+        self.fallback = fallback
+        self.version = version
+        self.text = text
+        self.directory = directory
+        index = RuleIndex(rules: rules)
+    }
 
     /// The rule id recorded when the fallback routes a referral.
     public static let fallbackRuleId = "fallback"
 
-    /// Routes a referral received at `receivedAt` (time windows and ages use it).
+    /// The version a rules text carries: `sha256:` and the first 12 hex digits of its SHA-256.
+    public static func version(of text: String) -> String {
+        "sha256:" + Hex.encode(SHA256.hash(data: Data(text.utf8)).prefix(6))
+    }
+
+    /// Routes a referral received at `receivedAt` (time windows and ages use it). Only the rules
+    /// the index finds for the referral's needs and postcode are evaluated; the decision is the
+    /// one trying every rule in order would give.
     public func route(_ referral: Referral, at receivedAt: Date = Date()) -> RoutingDecision {
-        let (decision, _) = evaluate(RoutingInput(referral: referral, receivedAt: receivedAt))
-        return decision
+        let input = RoutingInput(referral: referral, receivedAt: receivedAt)
+        var decision = Decision()
+        for position in index.candidates(for: input) {
+            let rule = rules[position]
+            guard rule.when.holds(input) else { continue }
+            decision.take(rule, targets: targets(of: rule, for: input))
+            if rule.stop { break }
+        }
+        return decision.finish(version: version, fallback: fallback)
+    }
+
+    /// Routes by trying every rule in order, without the index: the reference `route` is tested
+    /// against, and the baseline the rules benchmark measures it by.
+    public func routeByScanning(_ referral: Referral, at receivedAt: Date = Date()) -> RoutingDecision {
+        let input = RoutingInput(referral: referral, receivedAt: receivedAt)
+        var decision = Decision()
+        for rule in rules where rule.when.holds(input) {
+            decision.take(rule, targets: targets(of: rule, for: input))
+            if rule.stop { break }
+        }
+        return decision.finish(version: version, fallback: fallback)
     }
 
     /// Routes a referral and says, rule by rule, what matched and what failed.
     public func explain(_ referral: Referral, at receivedAt: Date) -> (RoutingDecision, [RuleTrace]) {
-        evaluate(RoutingInput(referral: referral, receivedAt: receivedAt))
-    }
-
-    private func evaluate(_ input: RoutingInput) -> (RoutingDecision, [RuleTrace]) {
-        var targets: [RoutingDecision.Target] = []
-        var matched: [String] = []
+        let input = RoutingInput(referral: referral, receivedAt: receivedAt)
+        var decision = Decision()
         var traces: [RuleTrace] = []
         var stopped = false
         for rule in rules {
@@ -85,21 +120,44 @@ public struct RuleSet: Sendable, Equatable {
                 traces.append(RuleTrace(rule: rule.id, failure: failure, agencies: [], skipped: false))
                 continue
             }
+            let chosen = targets(of: rule, for: input)
+            decision.take(rule, targets: chosen)
+            traces.append(RuleTrace(rule: rule.id, failure: nil, agencies: chosen.map(\.agency), skipped: false))
+            if rule.stop { stopped = true }
+        }
+        return (decision.finish(version: version, fallback: fallback), traces)
+    }
+
+    /// The agencies a matching rule sends to, each with the alternatives to try if it declines.
+    private func targets(of rule: Rule, for input: RoutingInput) -> [(agency: String, alternatives: [String])] {
+        var chosen: [(agency: String, alternatives: [String])] = rule.routeTo.map { ($0, rule.alternatives) }
+        for service in rule.routeToService {
+            let offering = directory.offering(service, covering: input.referral.subject.postcode).map(\.id)
+            if let first = offering.first { chosen.append((first, Array(offering.dropFirst()) + rule.alternatives)) }
+        }
+        return chosen
+    }
+
+    /// A decision being built rule by rule: every agency once, in rule order.
+    private struct Decision {
+        var targets: [RoutingDecision.Target] = []
+        var matched: [String] = []
+
+        mutating func take(_ rule: Rule, targets chosen: [(agency: String, alternatives: [String])]) {
             matched.append(rule.id)
-            var chosen: [(String, [String])] = rule.routeTo.map { ($0, rule.alternatives) }
-            for service in rule.routeToService {
-                let offering = directory.offering(service, covering: input.referral.subject.postcode).map(\.id)
-                if let first = offering.first { chosen.append((first, Array(offering.dropFirst()) + rule.alternatives)) }
-            }
             for (agency, alternatives) in chosen where !targets.contains(where: { $0.agency == agency }) {
                 targets.append(.init(agency: agency, rule: rule.id, alternatives: alternatives.filter { $0 != agency }))
             }
-            traces.append(RuleTrace(rule: rule.id, failure: nil, agencies: chosen.map(\.0), skipped: false))
-            if rule.stop { stopped = true }
         }
-        let usedFallback = targets.isEmpty
-        if usedFallback { targets = [.init(agency: fallback, rule: Self.fallbackRuleId, alternatives: [])] }
-        return (RoutingDecision(rulesVersion: version, targets: targets, matchedRules: matched, usedFallback: usedFallback), traces)
+
+        func finish(version: String, fallback: String) -> RoutingDecision {
+            guard targets.isEmpty else {
+                return RoutingDecision(rulesVersion: version, targets: targets, matchedRules: matched, usedFallback: false)
+            }
+            return RoutingDecision(
+                rulesVersion: version, targets: [.init(agency: fallback, rule: RuleSet.fallbackRuleId, alternatives: [])],
+                matchedRules: matched, usedFallback: true)
+        }
     }
 
     public static func load(path: String, agencies: AgencyDirectory, vocabulary: NeedsVocabulary) throws(ConfigError) -> RuleSet {
@@ -183,7 +241,6 @@ public struct RuleSet: Sendable, Equatable {
             reader.fail(top?["fallback"], "unknown agency '\(fallback)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")
         }
         guard reader.issues.isEmpty, let fallback else { throw ConfigError(issues: reader.issues) }
-        let digest = Hex.encode(SHA256.hash(data: Data(text.utf8)).prefix(6))
-        return RuleSet(rules: rules, fallback: fallback, version: "sha256:" + digest, directory: agencies)
+        return RuleSet(rules: rules, fallback: fallback, version: version(of: text), text: text, directory: agencies)
     }
 }

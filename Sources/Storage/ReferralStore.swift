@@ -70,6 +70,36 @@ public enum AttemptResult: Sendable, Equatable {
     case deadLetter(error: String)
 }
 
+/// One version of the routing rules as it went live: numbered in order, with its text, who
+/// applied it, how, and what it changed.
+public struct RulesVersionRecord: Sendable, Equatable, Codable {
+    /// 1 for the first rules this store saw, then one more for each change.
+    public var number: Int
+    /// The text's digest, `sha256:…`, which `If-Match` names.
+    public var version: String
+    public var appliedAt: String
+    /// The API key id, or `gateway` for a file loaded at start or on reload.
+    public var appliedBy: String
+    /// How it came: `start-up`, `api`, `rollback`, `reload` (SIGHUP or the file changing).
+    public var source: String
+    /// The rule ids added, removed and changed, from the version before.
+    public var summary: String
+    /// The rules text; nil in listings.
+    public var text: String?
+
+    public init(
+        number: Int, version: String, appliedAt: String, appliedBy: String, source: String, summary: String, text: String?
+    ) {
+        self.number = number
+        self.version = version
+        self.appliedAt = appliedAt
+        self.appliedBy = appliedBy
+        self.source = source
+        self.summary = summary
+        self.text = text
+    }
+}
+
 /// Durable storage for referrals, the delivery queue and the audit log. Each method is one
 /// transaction.
 public protocol ReferralStore: Sendable {
@@ -96,6 +126,20 @@ public protocol ReferralStore: Sendable {
 
     /// Audit events in sequence order, `limit` at a time from `afterSequence`.
     func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent]
+
+    /// Stores a rules version with its audit events, if the newest stored version is still
+    /// `expectedLatest` (nil: none stored yet).
+    /// - Returns: false when another version was stored first, in which case nothing is written.
+    func recordRules(_ record: RulesVersionRecord, expectedLatest: Int?, audit: [AuditEntry]) async throws -> Bool
+
+    /// The newest stored rules version, with its text.
+    func latestRules() async throws -> RulesVersionRecord?
+
+    /// Stored rules versions, newest first, without their texts.
+    func rulesHistory(limit: Int) async throws -> [RulesVersionRecord]
+
+    /// One stored rules version, with its text.
+    func rules(number: Int) async throws -> RulesVersionRecord?
 }
 
 extension ReferralStore {

@@ -46,11 +46,7 @@ extension Switchboard {
                 configuration.storage = location
             }
             let gateway = try Gateway(configuration: configuration, logger: logger)
-            try await gateway.store.appendAudit([
-                AuditEntry(
-                    at: Timestamp.string(Date()), kind: .gatewayStarted, actor: "gateway",
-                    detail: "rules version \(configuration.rules.version); \(configuration.agencies.agencies.count) agencies")
-            ])
+            try await gateway.start()
             let host = configuration.host
             let rulesVersion = configuration.rules.version
             let app = gateway.application(logger: logger) { port in

@@ -1,0 +1,253 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ReferralModel
+import Routing
+import Storage
+
+/// The administrators' rules API: read the live rules, test a referral against them (or against
+/// a proposed text), apply a new text, list and read stored versions, roll back.
+struct RulesRoutes: Sendable {
+    let administrator: RulesAdministrator
+    let store: any ReferralStore
+    let decoder: ReferralDecoder
+
+    /// `GET /v1/rules`: the live version and its text, with the version as the ETag.
+    func show(_ request: Request, context: GatewayContext) async throws -> Response {
+        let snapshot = administrator.live.current
+        let record = snapshot.record
+        let body = LiveRulesBody(
+            version: snapshot.rules.version, number: record?.number, appliedAt: record?.appliedAt, appliedBy: record?.appliedBy,
+            source: record?.source, rules: snapshot.rules.rules.map(\.id), fallback: snapshot.rules.fallback, text: snapshot.rules.text)
+        var response = try ReferralRoutes.json(body, status: .ok)
+        response.headers[.eTag] = Self.entityTag(snapshot.rules.version)
+        return response
+    }
+
+    /// `PUT /v1/rules`: validates the YAML body and makes it live, if `If-Match` names the live version.
+    func replace(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let type, ["application/yaml", "application/x-yaml", "text/yaml"].contains(type) else {
+            throw ProblemResponse(.unsupportedMediaType, detail: "Send the rules file as YAML with 'Content-Type: application/yaml'.")
+        }
+        let ifMatch = try Self.ifMatch(request)
+        let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
+        guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
+            throw ProblemResponse(
+                .invalidRules, detail: "The rules are not UTF-8 text.", errors: [FieldIssue(pointer: "", detail: "is not UTF-8 text.")])
+        }
+        return try await answer { try await administrator.apply(text, ifMatch: ifMatch, actor: principal.keyId) }
+    }
+
+    /// `POST /v1/rules/rollback`: makes a stored version live again, as a new version.
+    func rollback(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        try ReferralRoutes.requireJSON(request)
+        let ifMatch = try Self.ifMatch(request)
+        let object = try await Self.jsonObject(request)
+        guard case .number(let value, isInteger: true)? = object["version"], value >= 1, value <= 1e9 else {
+            throw ProblemResponse(
+                .invalidRequest, detail: "Name the version to roll back to as {\"version\": N}; `switchboard rules history` lists them.",
+                errors: [FieldIssue(pointer: "/version", detail: "must be a whole number of 1 or more.")])
+        }
+        let unknown = object.members.map(\.key).filter { $0 != "version" }
+        guard unknown.isEmpty else {
+            throw ProblemResponse(
+                .invalidRequest, detail: "The body may hold only version.",
+                errors: unknown.map { FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows.") })
+        }
+        return try await answer { try await administrator.rollback(to: Int(value), ifMatch: ifMatch, actor: principal.keyId) }
+    }
+
+    /// `POST /v1/rules/test`: how a referral would be routed, rule by rule, by the live rules or by
+    /// the proposed `rules` text, at `at` or now. Nothing is stored.
+    func test(_ request: Request, context: GatewayContext) async throws -> Response {
+        try ReferralRoutes.requireJSON(request)
+        let object = try await Self.jsonObject(request)
+        var issues: [FieldIssue] = []
+        for key in object.members.map(\.key) where !["referral", "at", "rules"].contains(key) {
+            issues.append(FieldIssue(pointer: jsonPointer("", key), detail: "is not a member this request knows; use referral, at and rules."))
+        }
+        var at = Date()
+        switch object["at"] {
+        case nil: break
+        case .string(let text)?:
+            if let parsed = ISO8601DateFormatter().date(from: text) { at = parsed } else {
+                issues.append(FieldIssue(pointer: "/at", detail: "must be an RFC 3339 time such as 2026-12-25T18:30:00Z."))
+            }
+        case let other?: issues.append(FieldIssue(pointer: "/at", detail: "must be a string, not \(other.kindName)."))
+        }
+        var proposed: String?
+        switch object["rules"] {
+        case nil: break
+        case .string(let text)?: proposed = text
+        case let other?: issues.append(FieldIssue(pointer: "/rules", detail: "must be the rules file's text as a string, not \(other.kindName)."))
+        }
+        guard let document = object["referral"] else {
+            issues.append(FieldIssue(pointer: "/referral", detail: "is required: the referral to route, as POST /v1/referrals takes it."))
+            throw ProblemResponse(.invalidRequest, detail: "The test request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
+        }
+        guard issues.isEmpty else {
+            throw ProblemResponse(.invalidRequest, detail: "The test request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
+        }
+        let referral: Referral
+        do {
+            referral = try decoder.decode(document, today: CalendarDate.string(from: at))
+        } catch .invalid(let failure) {
+            let moved = failure.issues.map { FieldIssue(pointer: "/referral" + $0.pointer, detail: $0.detail) }
+            throw ProblemResponse(.invalidReferral, detail: "The referral has \(moved.count) problem\(moved.count == 1 ? "" : "s").", errors: moved)
+        } catch .syntax(let error) {
+            throw ProblemResponse(.malformedJSON, detail: error.description)
+        }
+        let rules: RuleSet
+        if let proposed {
+            do {
+                rules = try administrator.validate(proposed)
+            } catch {
+                throw Self.invalidRules(error.issues, under: "/rules")
+            }
+        } else {
+            rules = administrator.live.current.rules
+        }
+        let (decision, traces) = rules.explain(referral, at: at)
+        let body = RulesTestBody(
+            rulesVersion: decision.rulesVersion, receivedAt: Timestamp.string(at),
+            rules: traces.map {
+                RulesTestBody.RuleResult(
+                    id: $0.rule, result: $0.skipped ? "not-considered" : $0.failure == nil ? "matched" : "not-matched", failure: $0.failure,
+                    agencies: $0.skipped || $0.failure != nil ? nil : $0.agencies)
+            },
+            routes: decision.targets.map { .init(agency: $0.agency, rule: $0.rule, alternatives: $0.alternatives) },
+            usedFallback: decision.usedFallback)
+        return try ReferralRoutes.json(body, status: .ok)
+    }
+
+    /// `GET /v1/rules/versions`: the stored versions, newest first.
+    func history(_ request: Request, context: GatewayContext) async throws -> Response {
+        let versions = try await store.rulesHistory(limit: 1_000)
+        return try ReferralRoutes.json(["versions": versions], status: .ok)
+    }
+
+    /// `GET /v1/rules/versions/{number}`: one stored version with its text.
+    func version(_ request: Request, context: GatewayContext) async throws -> Response {
+        let text = context.parameters.get("number") ?? ""
+        guard let number = Int(text), number >= 1, String(number) == text, let record = try await store.rules(number: number) else {
+            throw ProblemResponse(.notFound, detail: "There is no rules version with this number; `switchboard rules history` lists them.")
+        }
+        var response = try ReferralRoutes.json(record, status: .ok)
+        response.headers[.eTag] = Self.entityTag(record.version)
+        return response
+    }
+
+    /// Runs a change and answers with what came of it, or the problem that stopped it.
+    private func answer(_ change: () async throws -> RulesAdministrator.Outcome) async throws -> Response {
+        do {
+            let outcome = try await change()
+            let body = AppliedBody(
+                applied: outcome.applied, number: outcome.record.number, version: outcome.record.version,
+                previousVersion: outcome.previousVersion, summary: outcome.applied ? outcome.change.summary : "no change",
+                diff: outcome.change.lineDiff)
+            var response = try ReferralRoutes.json(body, status: .ok)
+            response.headers[.eTag] = Self.entityTag(outcome.record.version)
+            return response
+        } catch RulesAdministrator.Refusal.stale(let live) {
+            var headers = HTTPFields()
+            headers[.eTag] = Self.entityTag(live)
+            throw ProblemResponse(
+                .preconditionFailed,
+                detail: "The live rules are \(live), not the version If-Match names: someone changed them since you read them. Read them again (GET /v1/rules), check your change against them, and send it with If-Match: \"\(live)\".",
+                headers: headers)
+        } catch RulesAdministrator.Refusal.invalid(let issues) {
+            throw Self.invalidRules(issues, under: "")
+        } catch RulesAdministrator.Refusal.noSuchVersion(let number) {
+            throw ProblemResponse(.notFound, detail: "There is no rules version \(number); `switchboard rules history` lists them.")
+        }
+    }
+
+    static func invalidRules(_ issues: [ConfigIssue], under prefix: String) -> ProblemResponse {
+        ProblemResponse(
+            .invalidRules,
+            detail: "The rules have \(issues.count) problem\(issues.count == 1 ? "" : "s"); each is listed in errors with its line and column. The live rules did not change.",
+            errors: issues.map {
+                FieldIssue(pointer: prefix + ($0.path ?? ""), detail: $0.message, line: $0.line, column: $0.column, hint: $0.hint)
+            })
+    }
+
+    static func entityTag(_ version: String) -> String { "\"\(version)\"" }
+
+    /// The versions `If-Match` names; 428 when it is missing, since an unconditional change could
+    /// silently undo someone else's.
+    static func ifMatch(_ request: Request) throws -> [String] {
+        guard let header = request.headers[.ifMatch] else {
+            throw ProblemResponse(
+                .preconditionRequired,
+                detail: "Send If-Match with the live version's ETag from GET /v1/rules, so a change made meanwhile is not overwritten; `switchboard rules apply` does this for you.")
+        }
+        return header.split(separator: ",").map { tag in
+            var value = tag.trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("W/") { value.removeFirst(2) }
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            return value
+        }
+    }
+
+    /// The body as a JSON object, read strictly.
+    static func jsonObject(_ request: Request) async throws -> JSONObject {
+        let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(body.readableBytesView)
+        } catch {
+            throw ProblemResponse(.malformedJSON, detail: error.description)
+        }
+        guard case .object(let object) = document else {
+            throw ProblemResponse(
+                .invalidRequest, detail: "The body must be a JSON object.", errors: [FieldIssue(pointer: "", detail: "must be an object, not \(document.kindName).")])
+        }
+        return object
+    }
+}
+
+struct LiveRulesBody: Encodable {
+    var version: String
+    var number: Int?
+    var appliedAt: String?
+    var appliedBy: String?
+    var source: String?
+    /// Rule ids in order.
+    var rules: [String]
+    var fallback: String
+    var text: String
+}
+
+struct AppliedBody: Encodable {
+    var applied: Bool
+    var number: Int
+    var version: String
+    var previousVersion: String
+    var summary: String
+    var diff: String
+}
+
+struct RulesTestBody: Encodable {
+    struct RuleResult: Encodable {
+        var id: String
+        var result: String
+        var failure: String?
+        var agencies: [String]?
+    }
+
+    struct Target: Encodable {
+        var agency: String
+        var rule: String
+        var alternatives: [String]
+    }
+
+    var rulesVersion: String
+    var receivedAt: String
+    var rules: [RuleResult]
+    var routes: [Target]
+    var usedFallback: Bool
+}
