@@ -7,8 +7,12 @@ import Routing
 extension Switchboard {
     struct Rules: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check routing rules before they go live, and see how a referral would be routed.",
-            subcommands: [Validate.self, Test.self])
+            abstract: "Check routing rules before they go live, see how a referral would be routed, and change the live rules safely.",
+            discussion: """
+                validate and test read files on this machine. diff, apply, history, rollback and show talk to the \
+                gateway's admin API (--gateway, --api-key with an admin key).
+                """,
+            subcommands: [Validate.self, Test.self, Diff.self, Apply.self, History.self, Rollback.self, Show.self])
     }
 }
 
