@@ -106,7 +106,8 @@ struct RulesRoutes: Sendable {
             do {
                 rules = try administrator.validate(proposed)
             } catch {
-                throw Self.invalidRules(error.issues, under: "/rules")
+                // The text is one JSON string: its problems point at it, with line and column within.
+                throw Self.invalidRules(error.issues, at: "/rules")
             }
         } else {
             rules = administrator.live.current.rules
@@ -160,18 +161,20 @@ struct RulesRoutes: Sendable {
                 detail: "The live rules are \(live), not the version If-Match names: someone changed them since you read them. Read them again (GET /v1/rules), check your change against them, and send it with If-Match: \"\(live)\".",
                 headers: headers)
         } catch RulesAdministrator.Refusal.invalid(let issues) {
-            throw Self.invalidRules(issues, under: "")
+            throw Self.invalidRules(issues, at: nil)
         } catch RulesAdministrator.Refusal.noSuchVersion(let number) {
             throw ProblemResponse(.notFound, detail: "There is no rules version \(number); `switchboard rules history` lists them.")
         }
     }
 
-    static func invalidRules(_ issues: [ConfigIssue], under prefix: String) -> ProblemResponse {
+    /// - Parameter member: where the rules text sits in a JSON body; nil when it is the whole body,
+    ///   and each problem's pointer is its place in the YAML document.
+    static func invalidRules(_ issues: [ConfigIssue], at member: String?) -> ProblemResponse {
         ProblemResponse(
             .invalidRules,
             detail: "The rules have \(issues.count) problem\(issues.count == 1 ? "" : "s"); each is listed in errors with its line and column. The live rules did not change.",
             errors: issues.map {
-                FieldIssue(pointer: prefix + ($0.path ?? ""), detail: $0.message, line: $0.line, column: $0.column, hint: $0.hint)
+                FieldIssue(pointer: member ?? $0.path ?? "", detail: $0.message, line: $0.line, column: $0.column, hint: $0.hint)
             })
     }
 

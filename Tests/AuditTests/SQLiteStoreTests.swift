@@ -100,4 +100,31 @@ func record(agencies: [String] = ["spa", "falls"], key: String? = nil, digest: S
         #expect(report.status == .needsAttention)
         #expect(report.deliveries.first?.lastError == "HTTP 410")
     }
+
+    @Test func aRulesVersionIsStoredOnlyOverTheVersionItWasMadeAgainst() async throws {
+        let path = temporaryDatabase()
+        let store = try SQLiteReferralStore(path: path)
+        func version(_ number: Int, _ text: String) -> RulesVersionRecord {
+            RulesVersionRecord(
+                number: number, version: "sha256:\(number)", appliedAt: "2026-11-24T10:00:00.000Z", appliedBy: "admin", source: "api",
+                summary: "s\(number)", text: text)
+        }
+        func applied(_ number: Int) -> AuditEntry { AuditEntry(at: "2026-11-24T10:00:00.000Z", kind: .rulesApplied, actor: "admin", detail: "version \(number)") }
+        #expect(try await store.latestRules() == nil)
+        #expect(try await store.recordRules(version(1, "one"), expectedLatest: nil, audit: [applied(1)]))
+        #expect(try await store.recordRules(version(2, "two"), expectedLatest: 1, audit: [applied(2)]))
+        // Two administrators both working from version 1: the second finds 2 already stored.
+        #expect(try await !store.recordRules(version(2, "rival"), expectedLatest: 1, audit: [applied(2)]))
+        #expect(try await !store.recordRules(version(5, "gap"), expectedLatest: 2, audit: [applied(5)]))
+        #expect(try await store.latestRules()?.text == "two")
+        #expect(try await store.rulesHistory(limit: 10).map(\.number) == [2, 1])
+        #expect(try await store.rulesHistory(limit: 10).allSatisfy { $0.text == nil })
+        #expect(try await store.rules(number: 1)?.text == "one")
+        #expect(try await store.rules(number: 3) == nil)
+        let events = try await store.auditEvents(afterSequence: 0, limit: 10)
+        #expect(events.map(\.detail) == ["version 1", "version 2"], "a refused version writes no audit event")
+        // Versions survive a restart.
+        let reopened = try SQLiteReferralStore(path: path)
+        #expect(try await reopened.latestRules()?.number == 2)
+    }
 }

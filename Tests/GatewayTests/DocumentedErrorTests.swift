@@ -130,7 +130,8 @@ import Testing
 
     @Test(arguments: [
         ("/v1/referrals", HTTPRequest.Method.delete, "POST"), ("/v1/referrals", .get, "POST"),
-        ("/v1/referrals/\(Identifier.make())", .put, "GET"), ("/healthz", .post, "GET"),
+        ("/v1/referrals/\(Identifier.make())", .put, "GET"), ("/healthz", .post, "GET"), ("/v1/rules", .delete, "GET, PUT"),
+        ("/v1/rules/test", .get, "POST"), ("/v1/rules/versions/1", .put, "GET"),
     ])
     func anUnregisteredMethodIs405WithAllow(uri: String, method: HTTPRequest.Method, allow: String) async throws {
         let fixture = try GatewayFixture()

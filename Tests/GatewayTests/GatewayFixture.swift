@@ -25,16 +25,19 @@ struct GatewayFixture {
     let gateway: Gateway
 
     var databasePath: String { directory.appendingPathComponent("gateway.sqlite").path }
+    /// The fixture's own copy of config/rules.yaml: applying rules writes it.
+    var rulesPath: String { directory.appendingPathComponent("rules.yaml").path }
 
     init(rateLimit: Double = 1_000, burst: Double = 1_000) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = repositoryRoot.appendingPathComponent("config")
+        try FileManager.default.copyItem(at: config.appendingPathComponent("rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
         let yaml = """
             server: { host: 127.0.0.1, port: 0 }
             storage: { url: "sqlite:gateway.sqlite" }
             agencies: \(config.appendingPathComponent("agencies.yaml").path)
-            rules: \(config.appendingPathComponent("rules.yaml").path)
+            rules: rules.yaml
             api_keys:
               - { id: test-gp, role: referrer, key_env: TEST_REFERRER_KEY }
               - { id: other-gp, role: referrer, sha256: \(APIKey.digest(of: Self.otherReferrerKey).map { String(format: "%02x", $0) }.joined()) }
