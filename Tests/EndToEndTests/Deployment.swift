@@ -22,12 +22,14 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
     let client = HTTPClient()
 
     var databasePath: String { directory.appendingPathComponent("switchboard.sqlite").path }
+    var rulesPath: String { directory.appendingPathComponent("rules.yaml").path }
     var configPath: String { directory.appendingPathComponent("switchboard.yaml").path }
 
     /// - Parameter exampleAgencies: use config/agencies.yaml itself (its adapters, templates and
     ///   withheld fields) with the endpoints moved to this deployment's ports, instead of plain
     ///   json-webhook agencies with quick retries.
-    init(maxAttempts: Int = 50, exampleAgencies: Bool = false) throws {
+    /// - Parameter watchSeconds: how often the gateway checks its rules file; 0 leaves it to SIGHUP.
+    init(maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var ports: [String: Int] = [:]
@@ -73,6 +75,7 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
           - { id: e2e-gp, role: referrer, key_env: E2E_REFERRER_KEY }
           - { id: e2e-admin, role: admin, key_env: E2E_ADMIN_KEY }
         delivery: { concurrency: 8, lease_seconds: 5 }
+        rules_reload: { watch_seconds: \(watchSeconds) }
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
@@ -114,6 +117,13 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
             HTTPRequest(
                 url: gatewayURL + "/v1/referrals", method: "POST",
                 headers: [("Authorization", "Bearer \(key ?? referrerKey)"), ("Content-Type", "application/json")], body: Array(body)))
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+    }
+
+    /// Calls the gateway with the admin key.
+    func admin(_ path: String, method: String = "GET", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> (status: Int, body: [String: Any]) {
+        let response = try await client.send(
+            HTTPRequest(url: gatewayURL + path, method: method, headers: [("Authorization", "Bearer \(adminKey)")] + headers, body: body))
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
     }
 

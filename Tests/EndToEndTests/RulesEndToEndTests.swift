@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The example rules with falls referrals also sent to the safeguarding hub.
+func rulesSendingFallsToTheHubToo(_ text: String) -> String {
+    text.replacingOccurrences(of: "    route_to: oxford-falls\n", with: "    route_to: [oxford-falls, oxfordshire-mash]\n")
+}
+
+/// Administrators changing the rules of a running gateway, as they would: through the CLI and
+/// the admin API, or by editing the file, while referrals keep arriving.
+@Suite(.serialized) struct RulesEndToEndTests {
+    @Test func rulesAppliedWhileReferralsFlowRouteEachReferralByExactlyOneVersion() async throws {
+        let deployment = try Deployment()
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+        let (_, live) = try await deployment.admin("/v1/rules")
+        let before = try #require(live["version"] as? String)
+        let proposed = deployment.directory.appendingPathComponent("proposed-rules.yaml").path
+        try rulesSendingFallsToTheHubToo(try #require(live["text"] as? String)).write(toFile: proposed, atomically: true, encoding: .utf8)
+
+        // Referrals arrive one after another, before, during and after the apply.
+        var receipts: [(id: String, version: String, agencies: [String])] = []
+        func submitOne() async throws {
+            let (status, body) = try await deployment.submit(try example("referral-falls"))
+            #expect(status == 202)
+            let routes = (body["routes"] as? [[String: Any]] ?? []).compactMap { $0["agency"] as? String }
+            receipts.append((body["id"] as? String ?? "", body["rulesVersion"] as? String ?? "", routes))
+        }
+        for _ in 0..<15 { try await submitOne() }
+        let apply = try RunningProcess(
+            ["rules", "apply", proposed, "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey], environment: deployment.environment,
+            name: "rules apply")
+        var during = 0
+        while apply.isRunning {
+            try await submitOne()
+            during += 1
+        }
+        #expect(during > 0, "referrals were submitted while the apply was in flight")
+        #expect(try await apply.exitStatus() == 0, "\(apply.standardError)")
+        let applied = apply.lines.joined(separator: "\n")
+        #expect(applied.contains("Rules version 2 (sha256:"), "\(applied)")
+        #expect(applied.contains("changed: falls-oxfordshire"))
+        for _ in 0..<15 { try await submitOne() }
+
+        let (_, now) = try await deployment.admin("/v1/rules")
+        let after = try #require(now["version"] as? String)
+        #expect(after != before)
+        // Each referral names one version, and was routed exactly as that version says.
+        for receipt in receipts {
+            #expect([before, after].contains(receipt.version))
+            let expected = receipt.version == before ? ["oxford-falls", "oxfordshire-spa"] : ["oxford-falls", "oxfordshire-mash", "oxfordshire-spa"]
+            #expect(receipt.agencies == expected, "\(receipt.version)")
+        }
+        // Referrals came one after another, so the versions change once, at the swap.
+        let versions = receipts.map(\.version)
+        #expect(versions.prefix(15).allSatisfy { $0 == before })
+        #expect(versions.suffix(15).allSatisfy { $0 == after })
+        #expect(versions == versions.sorted { $0 == before && $1 == after }, "no referral went back to the old version")
+
+        // The agencies received exactly what each version routed to them.
+        let toHub = receipts.filter { $0.version == after }.count
+        for receipt in receipts {
+            try await deployment.waitForReport(receipt.id, "delivered") { $0["status"] as? String == "delivered" }
+        }
+        #expect(deployment.deliveries(to: "oxfordshire-mash").count == toHub)
+        #expect(deployment.deliveries(to: "oxford-falls").count == receipts.count)
+        // The referral's own audit record names the version that routed it.
+        let last = try await deployment.report(try #require(receipts.last?.id))
+        let routed = (last["history"] as? [[String: Any]] ?? []).first { $0["event"] as? String == "referral.routed" }
+        #expect((routed?["detail"] as? String)?.contains("rules version \(after)") == true)
+
+        // The change is in the history, and survives the gateway being killed and restarted.
+        let history = try await deployment.run(["rules", "history", "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey])
+        #expect(history.output.contains("* 2  \(after)"))
+        #expect(history.output.contains("e2e-admin (api)"))
+        deployment.gateway?.kill(SIGKILL)
+        _ = try await deployment.gateway?.exitStatus()
+        try await deployment.startGateway()
+        let (_, restarted) = try await deployment.admin("/v1/rules")
+        #expect(restarted["version"] as? String == after)
+        #expect(restarted["number"] as? Int == 2, "the same rules after a restart are not a new version")
+        let verify = try await deployment.run(["audit", "verify", "--config", deployment.configPath])
+        #expect(verify.status == 0, "\(verify.output) \(verify.errors)")
+    }
+
+    @Test func aBrokenRulesFileLeavesTheLiveRulesAndAFixedOneIsTakenOnSave() async throws {
+        let deployment = try Deployment(watchSeconds: 0.25)
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+        let (_, live) = try await deployment.admin("/v1/rules")
+        let before = try #require(live["version"] as? String)
+        let good = try String(contentsOfFile: deployment.rulesPath, encoding: .utf8)
+
+        // An administrator saves a file with a mistake in it.
+        try good.replacingOccurrences(of: "route_to: oxford-falls\n", with: "route_to: oxford-fals\n").write(
+            toFile: deployment.rulesPath, atomically: true, encoding: .utf8)
+        try await waitFor("the rejection in the log") { deployment.gateway?.standardError.contains("Rules file rejected") == true }
+        #expect(deployment.gateway?.standardError.contains("rules.yaml:35:15: error: unknown agency 'oxford-fals'") == true)
+        // SIGHUP reads it again, and refuses it again.
+        deployment.gateway?.kill(SIGHUP)
+        try await waitFor("a second rejection, on SIGHUP") {
+            deployment.gateway?.standardError.components(separatedBy: "trigger=SIGHUP").count == 2
+        }
+        let (_, still) = try await deployment.admin("/v1/rules")
+        #expect(still["version"] as? String == before, "a bad file never replaces good rules")
+        let (status, receipt) = try await deployment.submit(try example("referral-falls"))
+        #expect(status == 202)
+        #expect(receipt["rulesVersion"] as? String == before)
+        #expect((receipt["routes"] as? [[String: Any]])?.first?["agency"] as? String == "oxford-falls")
+
+        // Saving the corrected file puts it live without a signal.
+        try rulesSendingFallsToTheHubToo(good).write(toFile: deployment.rulesPath, atomically: true, encoding: .utf8)
+        var current: [String: Any] = [:]
+        try await waitFor("the corrected rules to go live") {
+            current = (try? await deployment.admin("/v1/rules").body) ?? [:]
+            return current["version"] as? String != before
+        }
+        #expect(current["source"] as? String == "reload")
+        #expect(current["appliedBy"] as? String == "rules-file")
+        let (_, next) = try await deployment.submit(try example("referral-falls"))
+        #expect((next["routes"] as? [[String: Any]])?.compactMap { $0["agency"] as? String } == ["oxford-falls", "oxfordshire-mash", "oxfordshire-spa"])
+
+        // The refusals and the reload are in the audit trail, which is intact.
+        let verify = try await deployment.run(["audit", "verify", "--config", deployment.configPath])
+        #expect(verify.status == 0)
+        let rollback = try await deployment.run(["rules", "rollback", "1", "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey])
+        #expect(rollback.status == 0, "\(rollback.errors)")
+        #expect(rollback.output.contains("Rules version 3 (\(before)) is live"))
+        #expect(try String(contentsOfFile: deployment.rulesPath, encoding: .utf8) == good, "a rollback writes the file too")
+    }
+}
+
+/// Polls `condition` until it holds, for at most `timeout` seconds.
+func waitFor(_ what: String, timeout: Double = 15, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw TimedOut(description: "no \(what) within \(timeout) s")
+}
