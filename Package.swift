@@ -107,6 +107,7 @@ let package = Package(
             path: "bench/IntakeBaseline"
         ),
         .executableTarget(name: "intake-load", dependencies: ["Transport"], path: "bench/IntakeLoad"),
+        .executableTarget(name: "rules-bench", dependencies: ["Routing", "ReferralModel"], path: "bench/RulesBench"),
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "ReferralModel"]),
         .testTarget(

@@ -8,20 +8,22 @@ public struct RoutingInput: Sendable {
     /// The subject's postcode as area, district, sector and unit: computed once, read by every
     /// postcode test and by the rule index.
     let postcodePrefixes: [String]
+    /// When it was received, in Europe/London: computed once, read by ages and time windows.
+    let local: LondonTime
 
     public init(referral: Referral, receivedAt: Date) {
         self.referral = referral
         self.receivedAt = receivedAt
         postcodePrefixes = Postcode.prefixes(of: referral.subject.postcode)
+        local = LondonTime(receivedAt)
     }
 
     /// The subject's age in whole years on the day the referral was received (Europe/London).
     var age: Int {
-        let today = CalendarDate.string(from: receivedAt)
-        let birth = referral.subject.birthDate
-        guard let ty = Int(today.prefix(4)), let by = Int(birth.prefix(4)) else { return 0 }
-        // Not yet had this year's birthday: MM-DD of today sorts before MM-DD of birth.
-        return ty - by - (today.dropFirst(5) < birth.dropFirst(5) ? 1 : 0)
+        guard let (year, month, day) = LondonTime.fields(of: referral.subject.birthDate) else { return 0 }
+        // Not yet had this year's birthday: today's month and day come before the birthday's.
+        let beforeBirthday = (local.month, local.dayOfMonth) < (month, day)
+        return local.year - year - (beforeBirthday ? 1 : 0)
     }
 }
 
@@ -99,7 +101,7 @@ public indirect enum Condition: Sendable, Equatable {
             let age = input.age
             return (minimum.map { age >= $0 } ?? true) && (maximum.map { age <= $0 } ?? true)
         case .time(let window):
-            return window.contains(input.receivedAt)
+            return window.contains(input.local)
         case .always:
             return true
         }
@@ -133,7 +135,7 @@ public indirect enum Condition: Sendable, Equatable {
             if let maximum, age > maximum { return "age \(age) is over \(maximum)" }
             return nil
         case .time(let window):
-            return window.contains(input.receivedAt) ? nil : "received \(TimeWindow.describe(input.receivedAt)), outside \(window.summary)"
+            return window.contains(input.local) ? nil : "received \(TimeWindow.describe(input.receivedAt)), outside \(window.summary)"
         case .always:
             return nil
         }

@@ -9,8 +9,13 @@ import ReferralModel
 /// plus the rules that constrain neither, are evaluated, in file order. The answer is the same as
 /// trying every rule in order: a rule left out could not have matched.
 struct RuleIndex: Sendable, Equatable {
-    /// Rule positions by "need|prefix", for rules that constrain both.
-    private var byNeedAndPlace: [String: [Int]] = [:]
+    private struct NeedAndPlace: Hashable {
+        var need: String
+        var place: String
+    }
+
+    /// Rule positions by need and postcode prefix, for rules that constrain both.
+    private var byNeedAndPlace: [NeedAndPlace: [Int]] = [:]
     private var byNeed: [String: [Int]] = [:]
     private var byPlace: [String: [Int]] = [:]
     /// Rules that constrain neither: always candidates.
@@ -25,7 +30,7 @@ struct RuleIndex: Sendable, Equatable {
             let places = Self.requiredPlaces(rule.when)
             switch (needs, places) {
             case (let needs?, let places?) where needs.count * places.count <= Self.maximumPairs:
-                for need in needs { for place in places { byNeedAndPlace["\(need)|\(place)", default: []].append(position) } }
+                for need in needs { for place in places { byNeedAndPlace[NeedAndPlace(need: need, place: place), default: []].append(position) } }
             case (let needs?, let places?) where places.count < needs.count:
                 for place in places { byPlace[place, default: []].append(position) }
             case (let needs?, _):
@@ -47,7 +52,7 @@ struct RuleIndex: Sendable, Equatable {
             if let list = byNeed[need] { found += list }
             if !byNeedAndPlace.isEmpty {
                 for place in places {
-                    if let list = byNeedAndPlace["\(need)|\(place)"] { found += list }
+                    if let list = byNeedAndPlace[NeedAndPlace(need: need, place: place)] { found += list }
                 }
             }
         }

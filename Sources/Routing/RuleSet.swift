@@ -84,11 +84,10 @@ public struct RuleSet: Sendable, Equatable {
     public func route(_ referral: Referral, at receivedAt: Date = Date()) -> RoutingDecision {
         let input = RoutingInput(referral: referral, receivedAt: receivedAt)
         var decision = Decision()
-        for position in index.candidates(for: input) {
-            let rule = rules[position]
-            guard rule.when.holds(input) else { continue }
-            decision.take(rule, targets: targets(of: rule, for: input))
-            if rule.stop { break }
+        // Rules are read in place, never copied: a copy retains every field.
+        for position in index.candidates(for: input) where rules[position].when.holds(input) {
+            decision.take(rules[position], targets: targets(of: rules[position], for: input))
+            if rules[position].stop { break }
         }
         return decision.finish(version: version, fallback: fallback)
     }
@@ -98,9 +97,9 @@ public struct RuleSet: Sendable, Equatable {
     public func routeByScanning(_ referral: Referral, at receivedAt: Date = Date()) -> RoutingDecision {
         let input = RoutingInput(referral: referral, receivedAt: receivedAt)
         var decision = Decision()
-        for rule in rules where rule.when.holds(input) {
-            decision.take(rule, targets: targets(of: rule, for: input))
-            if rule.stop { break }
+        for position in rules.indices where rules[position].when.holds(input) {
+            decision.take(rules[position], targets: targets(of: rules[position], for: input))
+            if rules[position].stop { break }
         }
         return decision.finish(version: version, fallback: fallback)
     }
@@ -229,8 +228,10 @@ public struct RuleSet: Sendable, Equatable {
             }
         }
         // A rule after a `stop` rule that matches everything it would is dead: say so.
+        var stopRules: [Rule] = []
         for (index, rule) in rules.enumerated() {
-            if let earlier = rules[..<index].first(where: { $0.stop && ($0.when == .always || $0.when == rule.when) }) {
+            defer { if rule.stop { stopRules.append(rule) } }
+            if let earlier = stopRules.first(where: { $0.when == .always || $0.when == rule.when }) {
                 reader.fail(
                     ruleNodes[index], "rule '\(rule.id)' can never match: the earlier rule '\(earlier.id)' has stop: true and matches every referral it would",
                     hint: "move it above '\(earlier.id)', or remove stop from '\(earlier.id)'")

@@ -1,6 +1,6 @@
 import Foundation
 import ReferralModel
-import Routing
+@testable import Routing
 import Testing
 
 /// A small seeded generator (SplitMix64), so a failing case can be replayed from its seed.
@@ -270,5 +270,36 @@ struct RuleSetGenerator {
         #expect(byMessage["unknown agency 'the-moon'"] == "/rules/0/route_to/1")
         #expect(byMessage["a rule is missing 'id'"] == "/rules/1")
         #expect(byMessage["unknown agency 'nobody'"] == "/fallback")
+    }
+}
+
+@Suite struct LondonTimeTests {
+    static let london: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Europe/London")!
+        return calendar
+    }()
+
+    /// Routing's own Europe/London arithmetic agrees with Foundation's time zone database at
+    /// every instant tried: random ones from 1996 to 2099, and each minute either side of every
+    /// clock change in those years.
+    @Test func localTimeAgreesWithFoundationsEuropeLondon() throws {
+        var random = SeededGenerator(state: 20261124)
+        var instants = (0..<20_000).map { _ in Date(timeIntervalSince1970: Double.random(in: 820_454_400..<4_102_444_800, using: &random)) }
+        for year in 1996...2099 {
+            for month in [3, 10] {
+                var components = DateComponents(year: year, month: month, day: 31, hour: 1)
+                components.timeZone = TimeZone(identifier: "UTC")
+                let endOfMonth = try #require(Calendar(identifier: .gregorian).date(from: components))
+                for offset in stride(from: -8 * 86_400, through: 86_400, by: 1_800) { instants.append(endOfMonth.addingTimeInterval(Double(offset))) }
+            }
+        }
+        for instant in instants {
+            let expected = Self.london.dateComponents([.year, .month, .day, .hour, .minute, .weekday], from: instant)
+            let local = LondonTime(instant)
+            #expect(local.year == expected.year && local.month == expected.month && local.dayOfMonth == expected.day, "\(instant)")
+            #expect(local.minute == expected.hour! * 60 + expected.minute!, "\(instant)")
+            #expect(local.weekday == (expected.weekday! + 5) % 7 + 1, "\(instant)")
+        }
     }
 }
