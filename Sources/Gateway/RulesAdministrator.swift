@@ -98,20 +98,22 @@ public actor RulesAdministrator {
     }
 
     /// Applies a new rules text if `ifMatch` names the live version (or is `*`).
+    ///
+    /// The text is validated before the precondition is evaluated (RFC 9110, 13.2.1): a change that
+    /// could never apply is reported as invalid whichever version it was made against.
     public func apply(_ text: String, ifMatch: [String], actor: String) async throws -> Outcome {
-        try checkPrecondition(ifMatch)
         let rules: RuleSet
         do {
             rules = try validate(text)
         } catch {
             throw Refusal.invalid(error.issues)
         }
+        try checkPrecondition(ifMatch)
         return try await installIfChanged(rules, source: .api, actor: actor, note: "through the API")
     }
 
     /// Makes stored version `number` live again, as a new version, if `ifMatch` names the live one.
     public func rollback(to number: Int, ifMatch: [String], actor: String) async throws -> Outcome {
-        try checkPrecondition(ifMatch)
         guard let target = try await store.rules(number: number), let text = target.text else { throw Refusal.noSuchVersion(number) }
         let rules: RuleSet
         do {
@@ -120,6 +122,7 @@ public actor RulesAdministrator {
             // The agencies changed since that version: it would not load today.
             throw Refusal.invalid(error.issues)
         }
+        try checkPrecondition(ifMatch)
         return try await installIfChanged(rules, source: .rollback, actor: actor, note: "rollback to version \(number)")
     }
 

@@ -181,19 +181,37 @@ struct RulesRoutes: Sendable {
     static func entityTag(_ version: String) -> String { "\"\(version)\"" }
 
     /// The versions `If-Match` names; 428 when it is missing, since an unconditional change could
-    /// silently undo someone else's.
+    /// silently undo someone else's; 422 when it is not `*` or a list of entity tags (RFC 9110).
     static func ifMatch(_ request: Request) throws -> [String] {
         guard let header = request.headers[.ifMatch] else {
             throw ProblemResponse(
                 .preconditionRequired,
                 detail: "Send If-Match with the live version's ETag from GET /v1/rules, so a change made meanwhile is not overwritten; `switchboard rules apply` does this for you.")
         }
-        return header.split(separator: ",").map { tag in
-            var value = tag.trimmingCharacters(in: .whitespaces)
-            if value.hasPrefix("W/") { value.removeFirst(2) }
-            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
-            return value
+        guard let tags = entityTags(header) else {
+            throw ProblemResponse(
+                .invalidRequest, detail: "If-Match must be * or entity tags in quotes, such as \"sha256:0123456789ab\", as GET /v1/rules sends in ETag.",
+                errors: [FieldIssue(pointer: "", detail: "the If-Match header is not * or a list of quoted entity tags.")])
         }
+        return tags
+    }
+
+    /// `*`, or the values of a comma-separated list of entity tags (`"x"` or `W/"x"`); nil when the
+    /// header is neither.
+    static func entityTags(_ header: String) -> [String]? {
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        if trimmed == "*" { return ["*"] }
+        var tags: [String] = []
+        for part in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
+            var tag = Substring(part.trimmingCharacters(in: .whitespaces))
+            if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
+            // etagc is any visible character but the double quote (RFC 9110, 8.8.3).
+            guard tag.count >= 2, tag.first == "\"", tag.last == "\"" else { return nil }
+            let value = tag.dropFirst().dropLast()
+            guard value.unicodeScalars.allSatisfy({ $0 == "\u{21}" || ($0.value >= 0x23 && $0.value <= 0x7E) || $0.value >= 0x80 }) else { return nil }
+            tags.append(String(value))
+        }
+        return tags
     }
 
     /// The body as a JSON object, read strictly.

@@ -172,6 +172,24 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesBody {
                 uri: "/v1/rules/rollback", method: .post, headers: headers(key: GatewayFixture.adminKey, extra: [("If-Match", "\"sha256:000000000000\"")]),
                 body: ByteBuffer(string: #"{"version": 1}"#)
             ) { #expect($0.status == .preconditionFailed) }
+            // A change that could never apply is invalid whatever version it names (RFC 9110, 13.2.1).
+            try await client.execute(
+                uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: "\"sha256:000000000000\""), body: ByteBuffer(string: "rules: []\n")
+            ) { try expectProblem($0, "urn:switchboard:problem:invalid-rules") }
+            // If-Match that is not * or quoted entity tags is a malformed request, not a stale one.
+            for malformed in ["sha256:000000000000", "\"unterminated", "", "\"a\" \"b\""] {
+                try await client.execute(
+                    uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: malformed), body: ByteBuffer(string: changedRules(live.text))
+                ) { response in
+                    #expect(response.status == .unprocessableContent, "If-Match: \(malformed)")
+                    try expectProblem(response, "urn:switchboard:problem:invalid-request")
+                }
+            }
+            // A list naming the live version among others matches.
+            try await client.execute(
+                uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: "\"sha256:000000000000\", W/\"\(live.version)\""),
+                body: ByteBuffer(string: live.text)
+            ) { #expect($0.status == .ok) }
         }
         #expect(try String(contentsOfFile: fixture.rulesPath, encoding: .utf8) == before)
         #expect(try fixture.count("rule_versions") == 1)
