@@ -102,12 +102,7 @@ public actor RulesAdministrator {
     /// The text is validated before the precondition is evaluated (RFC 9110, 13.2.1): a change that
     /// could never apply is reported as invalid whichever version it was made against.
     public func apply(_ text: String, ifMatch: [String], actor: String) async throws -> Outcome {
-        let rules: RuleSet
-        do {
-            rules = try validate(text)
-        } catch {
-            throw Refusal.invalid(error.issues)
-        }
+        let rules = try validateForChange(text)
         try checkPrecondition(ifMatch)
         return try await installIfChanged(rules, source: .api, actor: actor, note: "through the API")
     }
@@ -115,13 +110,8 @@ public actor RulesAdministrator {
     /// Makes stored version `number` live again, as a new version, if `ifMatch` names the live one.
     public func rollback(to number: Int, ifMatch: [String], actor: String) async throws -> Outcome {
         guard let target = try await store.rules(number: number), let text = target.text else { throw Refusal.noSuchVersion(number) }
-        let rules: RuleSet
-        do {
-            rules = try validate(text)
-        } catch {
-            // The agencies changed since that version: it would not load today.
-            throw Refusal.invalid(error.issues)
-        }
+        // A stored version can fail today when the agencies changed since it was live.
+        let rules = try validateForChange(text)
         try checkPrecondition(ifMatch)
         return try await installIfChanged(rules, source: .rollback, actor: actor, note: "rollback to version \(number)")
     }
@@ -157,6 +147,14 @@ public actor RulesAdministrator {
         } catch {
             logger.error("Rules reload could not be stored; the live rules stay", metadata: ["trigger": "\(trigger)", "error.type": "\(type(of: error))"])
             return nil
+        }
+    }
+
+    private func validateForChange(_ text: String) throws(Refusal) -> RuleSet {
+        do {
+            return try validate(text)
+        } catch {
+            throw .invalid(error.issues)
         }
     }
 

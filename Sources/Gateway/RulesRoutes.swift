@@ -17,7 +17,7 @@ struct RulesRoutes: Sendable {
     func show(_ request: Request, context: GatewayContext) async throws -> Response {
         let snapshot = administrator.live.current
         let record = snapshot.record
-        let body = LiveRulesBody(
+        let body = LiveRulesDocument(
             version: snapshot.rules.version, number: record?.number, appliedAt: record?.appliedAt, appliedBy: record?.appliedBy,
             source: record?.source, rules: snapshot.rules.rules.map(\.id), fallback: snapshot.rules.fallback, text: snapshot.rules.text)
         var response = try ReferralRoutes.json(body, status: .ok)
@@ -113,10 +113,10 @@ struct RulesRoutes: Sendable {
             rules = administrator.live.current.rules
         }
         let (decision, traces) = rules.explain(referral, at: at)
-        let body = RulesTestBody(
+        let body = RulesTestResult(
             rulesVersion: decision.rulesVersion, receivedAt: Timestamp.string(at),
             rules: traces.map {
-                RulesTestBody.RuleResult(
+                RulesTestResult.RuleResult(
                     id: $0.rule, result: $0.skipped ? "not-considered" : $0.failure == nil ? "matched" : "not-matched", failure: $0.failure,
                     agencies: $0.skipped || $0.failure != nil ? nil : $0.agencies)
             },
@@ -128,7 +128,7 @@ struct RulesRoutes: Sendable {
     /// `GET /v1/rules/versions`: the stored versions, newest first.
     func history(_ request: Request, context: GatewayContext) async throws -> Response {
         let versions = try await store.rulesHistory(limit: 1_000)
-        return try ReferralRoutes.json(["versions": versions], status: .ok)
+        return try ReferralRoutes.json(RulesVersionList(versions: versions), status: .ok)
     }
 
     /// `GET /v1/rules/versions/{number}`: one stored version with its text.
@@ -146,7 +146,7 @@ struct RulesRoutes: Sendable {
     private func answer(_ change: () async throws -> RulesAdministrator.Outcome) async throws -> Response {
         do {
             let outcome = try await change()
-            let body = AppliedBody(
+            let body = RulesChangeResult(
                 applied: outcome.applied, number: outcome.record.number, version: outcome.record.version,
                 previousVersion: outcome.previousVersion, summary: outcome.applied ? outcome.change.summary : "no change",
                 diff: outcome.change.lineDiff)
@@ -231,44 +231,53 @@ struct RulesRoutes: Sendable {
     }
 }
 
-struct LiveRulesBody: Encodable {
-    var version: String
-    var number: Int?
-    var appliedAt: String?
-    var appliedBy: String?
-    var source: String?
+/// `GET /v1/rules`: the live rules.
+public struct LiveRulesDocument: Codable, Sendable {
+    public var version: String
+    public var number: Int?
+    public var appliedAt: String?
+    public var appliedBy: String?
+    public var source: String?
     /// Rule ids in order.
-    var rules: [String]
-    var fallback: String
-    var text: String
+    public var rules: [String]
+    public var fallback: String
+    public var text: String
 }
 
-struct AppliedBody: Encodable {
-    var applied: Bool
-    var number: Int
-    var version: String
-    var previousVersion: String
-    var summary: String
-    var diff: String
+/// What `PUT /v1/rules` or `POST /v1/rules/rollback` came to.
+public struct RulesChangeResult: Codable, Sendable {
+    public var applied: Bool
+    public var number: Int
+    public var version: String
+    public var previousVersion: String
+    public var summary: String
+    public var diff: String
 }
 
-struct RulesTestBody: Encodable {
-    struct RuleResult: Encodable {
-        var id: String
-        var result: String
-        var failure: String?
-        var agencies: [String]?
+/// `GET /v1/rules/versions`.
+public struct RulesVersionList: Codable, Sendable {
+    public var versions: [RulesVersionRecord]
+}
+
+/// `POST /v1/rules/test`: the decision and each rule's result.
+public struct RulesTestResult: Codable, Sendable {
+    public struct RuleResult: Codable, Sendable {
+        public var id: String
+        /// `matched`, `not-matched` or `not-considered`.
+        public var result: String
+        public var failure: String?
+        public var agencies: [String]?
     }
 
-    struct Target: Encodable {
-        var agency: String
-        var rule: String
-        var alternatives: [String]
+    public struct Target: Codable, Sendable {
+        public var agency: String
+        public var rule: String
+        public var alternatives: [String]
     }
 
-    var rulesVersion: String
-    var receivedAt: String
-    var rules: [RuleResult]
-    var routes: [Target]
-    var usedFallback: Bool
+    public var rulesVersion: String
+    public var receivedAt: String
+    public var rules: [RuleResult]
+    public var routes: [Target]
+    public var usedFallback: Bool
 }

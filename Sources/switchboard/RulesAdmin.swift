@@ -1,47 +1,17 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import ReferralModel
 import Routing
+import Storage
 import Transport
-
-/// The live rules as `GET /v1/rules` returns them.
-struct LiveRulesAnswer: Decodable {
-    var version: String
-    var number: Int?
-    var appliedAt: String?
-    var appliedBy: String?
-    var source: String?
-    var rules: [String]
-    var fallback: String
-    var text: String
-}
-
-/// A stored version as `GET /v1/rules/versions` lists it.
-struct RulesVersionAnswer: Decodable {
-    var number: Int
-    var version: String
-    var appliedAt: String
-    var appliedBy: String
-    var source: String
-    var summary: String
-    var text: String?
-}
-
-struct AppliedAnswer: Decodable {
-    var applied: Bool
-    var number: Int
-    var version: String
-    var previousVersion: String
-    var summary: String
-    var diff: String
-}
 
 /// Calls to the gateway's admin rules API.
 struct RulesClient {
     let options: GatewayOptions
 
-    func live() async throws -> LiveRulesAnswer {
-        try await get("/v1/rules", as: LiveRulesAnswer.self)
+    func live() async throws -> LiveRulesDocument {
+        try await get("/v1/rules", as: LiveRulesDocument.self)
     }
 
     func get<Answer: Decodable>(_ path: String, as: Answer.Type) async throws -> Answer {
@@ -61,7 +31,7 @@ struct RulesClient {
     /// Prints what an apply or rollback came to.
     func report(_ response: HTTPResponse, file: String?) throws {
         guard response.status == 200 else { throw reportRulesProblem(response, file: file) }
-        let answer = try JSONDecoder().decode(AppliedAnswer.self, from: Data(response.body))
+        let answer = try JSONDecoder().decode(RulesChangeResult.self, from: Data(response.body))
         if answer.applied {
             print("Rules version \(answer.number) (\(answer.version)) is live; it replaced \(answer.previousVersion).")
             print("  \(answer.summary)")
@@ -150,10 +120,9 @@ extension Switchboard.Rules {
         @OptionGroup var options: GatewayOptions
 
         func run() async throws {
-            struct Answer: Decodable { var versions: [RulesVersionAnswer] }
             let client = RulesClient(options: options)
             let live = try await client.live()
-            let versions = try await client.get("/v1/rules/versions", as: Answer.self).versions
+            let versions = try await client.get("/v1/rules/versions", as: RulesVersionList.self).versions
             for version in versions {
                 let marker = version.number == live.number ? "*" : " "
                 print("\(marker) \(version.number)  \(version.version)  \(version.appliedAt)  \(version.appliedBy) (\(version.source))")
@@ -201,7 +170,7 @@ extension Switchboard.Rules {
         func run() async throws {
             let client = RulesClient(options: options)
             if let number {
-                let version = try await client.get("/v1/rules/versions/\(number)", as: RulesVersionAnswer.self)
+                let version = try await client.get("/v1/rules/versions/\(number)", as: RulesVersionRecord.self)
                 print(version.text ?? "", terminator: "")
             } else {
                 print(try await client.live().text, terminator: "")

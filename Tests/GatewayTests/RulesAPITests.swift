@@ -31,25 +31,6 @@ func yamlHeaders(ifMatch: String?, key: String = GatewayFixture.adminKey) -> HTT
     return fields
 }
 
-struct LiveRulesBody: Decodable {
-    var version: String
-    var number: Int?
-    var appliedBy: String?
-    var source: String?
-    var rules: [String]
-    var fallback: String
-    var text: String
-}
-
-struct ChangeBody: Decodable {
-    var applied: Bool
-    var number: Int
-    var version: String
-    var previousVersion: String
-    var summary: String
-    var diff: String
-}
-
 struct RuleProblemBody: Decodable {
     struct Issue: Decodable {
         var pointer: String
@@ -65,9 +46,9 @@ struct RuleProblemBody: Decodable {
 }
 
 /// Reads the live rules as an administrator would.
-func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesBody {
+func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocument {
     try await client.execute(uri: "/v1/rules", method: .get, headers: headers(key: GatewayFixture.adminKey)) {
-        try JSONDecoder().decode(LiveRulesBody.self, from: Data(buffer: $0.body))
+        try JSONDecoder().decode(LiveRulesDocument.self, from: Data(buffer: $0.body))
     }
 }
 
@@ -79,7 +60,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesBody {
         try await fixture.test { client in
             try await client.execute(uri: "/v1/rules", method: .get, headers: headers(key: GatewayFixture.adminKey)) { response in
                 #expect(response.status == .ok)
-                let body = try JSONDecoder().decode(LiveRulesBody.self, from: Data(buffer: response.body))
+                let body = try JSONDecoder().decode(LiveRulesDocument.self, from: Data(buffer: response.body))
                 #expect(body.text == file)
                 #expect(response.headers[.eTag] == "\"\(body.version)\"")
                 #expect(body.number == 1)
@@ -101,7 +82,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesBody {
                 uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: "\"\(live.version)\""), body: ByteBuffer(string: proposed)
             ) { response in
                 #expect(response.status == .ok)
-                let change = try JSONDecoder().decode(ChangeBody.self, from: Data(buffer: response.body))
+                let change = try JSONDecoder().decode(RulesChangeResult.self, from: Data(buffer: response.body))
                 #expect(response.headers[.eTag] == "\"\(change.version)\"")
                 return change
             }
@@ -122,15 +103,14 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesBody {
             try await client.execute(
                 uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: "\"\(change.version)\""), body: ByteBuffer(string: proposed)
             ) { response in
-                let again = try JSONDecoder().decode(ChangeBody.self, from: Data(buffer: response.body))
+                let again = try JSONDecoder().decode(RulesChangeResult.self, from: Data(buffer: response.body))
                 #expect(!again.applied && again.number == 2 && again.diff.isEmpty)
             }
 
             // Both versions are stored, newest first; each is readable with its text.
             try await client.execute(uri: "/v1/rules/versions", method: .get, headers: headers(key: GatewayFixture.adminKey)) { response in
                 #expect(response.status == .ok)
-                struct Versions: Decodable { var versions: [RulesVersionRecord] }
-                let versions = try JSONDecoder().decode(Versions.self, from: Data(buffer: response.body)).versions
+                let versions = try JSONDecoder().decode(RulesVersionList.self, from: Data(buffer: response.body)).versions
                 #expect(versions.map(\.number) == [2, 1])
                 #expect(versions.map(\.appliedBy) == ["test-admin", "gateway"])
                 #expect(versions.map(\.source) == ["api", "start-up"])
@@ -279,12 +259,12 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesBody {
             let live = try await liveRules(client)
             let change = try await client.execute(
                 uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: "\"\(live.version)\""), body: ByteBuffer(string: changedRules(live.text))
-            ) { try JSONDecoder().decode(ChangeBody.self, from: Data(buffer: $0.body)) }
+            ) { try JSONDecoder().decode(RulesChangeResult.self, from: Data(buffer: $0.body)) }
             let rollback = headers(key: GatewayFixture.adminKey, extra: [("If-Match", "\"\(change.version)\"")])
             try await client.execute(uri: "/v1/rules/rollback", method: .post, headers: rollback, body: ByteBuffer(string: #"{"version": 1}"#)) {
                 response in
                 #expect(response.status == .ok)
-                let back = try JSONDecoder().decode(ChangeBody.self, from: Data(buffer: response.body))
+                let back = try JSONDecoder().decode(RulesChangeResult.self, from: Data(buffer: response.body))
                 #expect(back.applied && back.number == 3 && back.version == live.version && back.previousVersion == change.version)
                 #expect(back.summary == "removed: district-nursing-oxford; changed: falls-oxfordshire")
             }
