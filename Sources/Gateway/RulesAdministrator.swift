@@ -67,6 +67,10 @@ public actor RulesAdministrator {
     private let logger: Logger
     /// The last bad text the watcher reported, so one bad save is reported once, not every poll.
     private var reportedBadText: String?
+    /// An actor lets a second call in while the first awaits the store. A change holds this from
+    /// its precondition to its swap, so two changes can never interleave their file writes.
+    private var changing = false
+    private var waitingToChange: [CheckedContinuation<Void, Never>] = []
 
     init(live: LiveRules, store: any ReferralStore, configuration: GatewayConfiguration, logger: Logger) {
         self.live = live
@@ -85,8 +89,25 @@ public actor RulesAdministrator {
         try RuleSet.parse(text, file: fileName, agencies: agencies, vocabulary: vocabulary)
     }
 
+    /// Runs `change` once no other change is under way, in the order they were asked for.
+    private func exclusively<Value>(_ change: () async throws -> Value) async throws -> Value {
+        if changing {
+            await withCheckedContinuation { waitingToChange.append($0) }
+        } else {
+            changing = true
+        }
+        defer {
+            if waitingToChange.isEmpty { changing = false } else { waitingToChange.removeFirst().resume() }
+        }
+        return try await change()
+    }
+
     /// Records the rules the gateway started with as the newest version, unless they already are.
     public func recordStartUp() async throws {
+        try await exclusively { try await recordStartUpExclusively() }
+    }
+
+    private func recordStartUpExclusively() async throws {
         let rules = live.current.rules
         let latest = try await store.latestRules()
         if let latest, latest.version == rules.version {
@@ -103,8 +124,10 @@ public actor RulesAdministrator {
     /// could never apply is reported as invalid whichever version it was made against.
     public func apply(_ text: String, ifMatch: [String], actor: String) async throws -> Outcome {
         let rules = try validateForChange(text)
-        try checkPrecondition(ifMatch)
-        return try await installIfChanged(rules, source: .api, actor: actor, note: "through the API")
+        return try await exclusively {
+            try checkPrecondition(ifMatch)
+            return try await installIfChanged(rules, source: .api, actor: actor, note: "through the API")
+        }
     }
 
     /// Makes stored version `number` live again, as a new version, if `ifMatch` names the live one.
@@ -112,8 +135,10 @@ public actor RulesAdministrator {
         guard let target = try await store.rules(number: number), let text = target.text else { throw Refusal.noSuchVersion(number) }
         // A stored version can fail today when the agencies changed since it was live.
         let rules = try validateForChange(text)
-        try checkPrecondition(ifMatch)
-        return try await installIfChanged(rules, source: .rollback, actor: actor, note: "rollback to version \(number)")
+        return try await exclusively {
+            try checkPrecondition(ifMatch)
+            return try await installIfChanged(rules, source: .rollback, actor: actor, note: "rollback to version \(number)")
+        }
     }
 
     /// Reads the rules file again. A valid change goes live; a bad file is logged and audited and
@@ -121,6 +146,10 @@ public actor RulesAdministrator {
     /// - Returns: the outcome when the file held a new valid version, else nil.
     @discardableResult
     public func reload(trigger: String) async -> Outcome? {
+        (try? await exclusively { await reloadExclusively(trigger: trigger) }) ?? nil
+    }
+
+    private func reloadExclusively(trigger: String) async -> Outcome? {
         let current = live.current.rules
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             await reject(

@@ -176,6 +176,48 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
         #expect(fixture.gateway.rules.live.current.record?.number == 1)
     }
 
+    @Test func concurrentChangesLandOneAtATimeAndTheFileIsAlwaysTheLiveText() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.gateway.start()
+        let administrator = fixture.gateway.rules
+        let rulesPath = fixture.rulesPath
+        try await fixture.test { client in
+            let live = try await liveRules(client)
+            let variants = (1...8).map { live.text + "# variant \($0)\n" }
+            // Eight administrators change the same version at once: one wins, the others are told.
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for text in variants {
+                    group.addTask {
+                        try await client.execute(
+                            uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: "\"\(live.version)\""), body: ByteBuffer(string: text)
+                        ) { $0.status }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .ok }.count == 1)
+            #expect(statuses.filter { $0 == .preconditionFailed }.count == 7)
+            #expect(try String(contentsOfFile: rulesPath, encoding: .utf8) == administrator.live.current.rules.text)
+
+            // With If-Match: * every change lands, one after another.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for text in variants.reversed() {
+                    group.addTask {
+                        try await client.execute(uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: "*"), body: ByteBuffer(string: text)) {
+                            #expect($0.status == .ok)
+                        }
+                    }
+                    group.addTask { await administrator.reload(trigger: "file changed") }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try String(contentsOfFile: rulesPath, encoding: .utf8) == administrator.live.current.rules.text)
+        }
+        let versions = try await fixture.gateway.store.rulesHistory(limit: 100).map(\.number)
+        #expect(versions == Array((1...versions.count).reversed()), "numbered without gaps")
+        #expect(versions.count >= 2 + 7, "every change after the first race was stored")
+    }
+
     @Test func aChangeWithoutIfMatchIs428() async throws {
         let fixture = try GatewayFixture()
         // Start as `serve` does: the rules become version 1.
