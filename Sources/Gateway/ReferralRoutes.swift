@@ -42,6 +42,10 @@ struct ReferralRoutes: Sendable {
         let decision = rules.current.rules.route(referral, at: receivedAt)
         let referralId = Identifier.make(now: receivedAt)
         let routes = decision.targets.map { Route(agency: $0.agency, rule: $0.rule, deliveryId: Identifier.make(now: receivedAt)) }
+        var alternatives: [String: [String]] = [:]
+        for (route, target) in zip(routes, decision.targets) where !target.alternatives.isEmpty {
+            alternatives[route.deliveryId] = target.alternatives
+        }
         let at = Timestamp.string(receivedAt)
         let matched = decision.usedFallback ? "no rule matched; fallback" : "rules " + decision.matchedRules.joined(separator: ", ")
         let audit = [
@@ -49,11 +53,15 @@ struct ReferralRoutes: Sendable {
             AuditEntry(at: at, kind: .referralValidated, actor: principal.keyId, referralId: referralId, detail: "valid against referral v1"),
             AuditEntry(
                 at: at, kind: .referralRouted, actor: principal.keyId, referralId: referralId,
-                detail: "rules version \(decision.rulesVersion); \(matched); to " + routes.map { "\($0.agency) (\($0.rule))" }.joined(separator: ", ")),
+                detail: "rules version \(decision.rulesVersion); \(matched); to "
+                    + routes.map { route in
+                        let then = alternatives[route.deliveryId].map { "; if it declines: " + $0.joined(separator: ", ") } ?? ""
+                        return "\(route.agency) (\(route.rule)\(then))"
+                    }.joined(separator: ", ")),
         ]
         let record = IntakeRecord(
             referralId: referralId, receivedAt: receivedAt, actor: principal.keyId, referral: referral,
-            rulesVersion: decision.rulesVersion, routes: routes, audit: audit, idempotency: claim)
+            rulesVersion: decision.rulesVersion, routes: routes, audit: audit, idempotency: claim, alternatives: alternatives)
         let outcome = try await store.accept(record)
         switch outcome {
         case .accepted(let receipt):

@@ -64,11 +64,15 @@ public struct ReferralReport: Sendable, Codable, Equatable {
         public var lastError: String?
         public var nextAttemptAt: String?
         public var deliveredAt: String?
+        /// The agencies to try, in order, if this one declines: fixed when the referral was routed,
+        /// so a later rules change does not alter them.
+        public var alternatives: [String]
 
         public init(
             deliveryId: String, agency: String, rule: String, state: DeliveryState, attempts: Int, lastError: String?,
-            nextAttemptAt: String?, deliveredAt: String?
+            nextAttemptAt: String?, deliveredAt: String?, alternatives: [String] = []
         ) {
+            self.alternatives = alternatives
             self.deliveryId = deliveryId
             self.agency = agency
             self.rule = rule

@@ -14,11 +14,14 @@ public struct IntakeRecord: Sendable {
     public var routes: [Route]
     public var audit: [AuditEntry]
     public var idempotency: IdempotencyClaim?
+    /// Each route's alternatives (agencies to try, in order, if it declines), by delivery id.
+    public var alternatives: [String: [String]]
 
     public init(
         referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, routes: [Route],
-        audit: [AuditEntry], idempotency: IdempotencyClaim?
+        audit: [AuditEntry], idempotency: IdempotencyClaim?, alternatives: [String: [String]] = [:]
     ) {
+        self.alternatives = alternatives
         self.referralId = referralId
         self.receivedAt = receivedAt
         self.actor = actor

@@ -92,6 +92,10 @@ public final class SQLiteReferralStore: ReferralStore {
                     );
                     """)
         }
+        migrator.registerMigration("v3-delivery-alternatives") { db in
+            // Agency ids as a JSON array: who to try, in order, if this agency declines.
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN alternatives TEXT NOT NULL DEFAULT '[]'")
+        }
         return migrator
     }
 
@@ -108,17 +112,19 @@ public final class SQLiteReferralStore: ReferralStore {
             let deliveries = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at
+                    SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at, alternatives
                     FROM deliveries WHERE referral_id = ? ORDER BY position
                     """, arguments: [referralId]
             ).map { row -> ReferralReport.Delivery in
                 let state = DeliveryState(rawValue: row["state"]) ?? .pending
                 let deliveredAt: Double? = row["delivered_at"]
+                let alternatives: String = row["alternatives"]
                 return ReferralReport.Delivery(
                     deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: state, attempts: row["attempts"],
                     lastError: row["last_error"],
                     nextAttemptAt: state == .pending ? Timestamp.string(Date(timeIntervalSince1970: row["next_attempt_at"])) : nil,
-                    deliveredAt: deliveredAt.map { Timestamp.string(Date(timeIntervalSince1970: $0)) })
+                    deliveredAt: deliveredAt.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
+                    alternatives: (try? JSONDecoder().decode([String].self, from: Data(alternatives.utf8))) ?? [])
             }
             let history = try Row.fetchAll(
                 db, sql: "SELECT at, kind, agency, detail FROM audit_events WHERE referral_id = ? ORDER BY seq",
@@ -315,8 +321,9 @@ public final class SQLiteReferralStore: ReferralStore {
             let receipt: Data = previous["receipt"]
             return .replayed(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt))
         }
-        // Need codes come from the configured vocabulary: plain words with no characters to escape.
-        let needs = "[" + record.referral.needs.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+        // Need codes and agency ids are plain words (letters, digits, hyphens): nothing to escape.
+        func jsonList(_ words: [String]) -> String { "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+        let needs = jsonList(record.referral.needs)
         try db.cachedStatement(
             sql: """
                 INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body)
@@ -328,12 +335,13 @@ public final class SQLiteReferralStore: ReferralStore {
         ])
         let insertDelivery = try db.cachedStatement(
             sql: """
-                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at)
-                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)
+                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives)
+                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)
                 """)
         for (position, route) in record.routes.enumerated() {
             try insertDelivery.execute(arguments: [
                 route.deliveryId, record.referralId, position, route.agency, route.rule, record.receivedAt.timeIntervalSince1970,
+                jsonList(record.alternatives[route.deliveryId] ?? []),
             ])
         }
         let receipt = SubmissionReceipt(id: record.referralId, status: .routed, routes: record.routes, rulesVersion: record.rulesVersion)

@@ -41,6 +41,7 @@ extension Switchboard {
                 if let at = delivery.deliveredAt { line += ", delivered \(at)" }
                 if let next = delivery.nextAttemptAt { line += ", next attempt \(next)" }
                 if let error = delivery.lastError { line += "; last error: \(error)" }
+                if !delivery.alternatives.isEmpty { line += "; if it declines: \(delivery.alternatives.joined(separator: ", "))" }
                 print(line)
             }
             print("History:")

@@ -132,6 +132,41 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
         #expect(try await fixture.gateway.store.verifyAudit() == .intact(events: Int64(events.count), head: events.last!.hash))
     }
 
+    @Test func eachDeliveryKeepsTheAlternativesItWasRoutedWithAfterTheRulesChange() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.gateway.start()
+        let example = try exampleReferral("referral-awkward-text")
+        try await fixture.test { client in
+            let live = try await liveRules(client)
+            func submit() async throws -> SubmissionReceipt {
+                try await client.execute(uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: ByteBuffer(data: example)) {
+                    try JSONDecoder().decode(SubmissionReceipt.self, from: Data(buffer: $0.body))
+                }
+            }
+            func report(_ id: String) async throws -> ReferralReport {
+                try await client.execute(uri: "/v1/referrals/\(id)", method: .get, headers: headers(key: GatewayFixture.adminKey)) {
+                    try JSONDecoder().decode(ReferralReport.self, from: Data(buffer: $0.body))
+                }
+            }
+            let before = try await submit()
+            var alternatives = Dictionary(uniqueKeysWithValues: try await report(before.id).deliveries.map { ($0.agency, $0.alternatives) })
+            #expect(alternatives["oxfordshire-befriending"] == ["oxfordshire-spa"])
+            #expect(alternatives["oxfordshire-mash"] == [])
+            let routed = try await report(before.id).history.first { $0.event == "referral.routed" }?.detail
+            #expect(routed?.contains("oxfordshire-befriending (befriending-oxfordshire; if it declines: oxfordshire-spa)") == true)
+
+            // The charity's alternative becomes the safeguarding hub for referrals routed from now on.
+            let changed = live.text.replacingOccurrences(of: "alternatives: [oxfordshire-spa]", with: "alternatives: [oxfordshire-mash, oxfordshire-spa]")
+            try await client.execute(uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: "*"), body: ByteBuffer(string: changed)) {
+                #expect($0.status == .ok)
+            }
+            let after = try await submit()
+            #expect(try await report(after.id).deliveries.first { $0.agency == "oxfordshire-befriending" }?.alternatives == ["oxfordshire-mash", "oxfordshire-spa"])
+            alternatives = Dictionary(uniqueKeysWithValues: try await report(before.id).deliveries.map { ($0.agency, $0.alternatives) })
+            #expect(alternatives["oxfordshire-befriending"] == ["oxfordshire-spa"], "a referral keeps the alternatives it was routed with")
+        }
+    }
+
     @Test func aStaleIfMatchIs412WithTheLiveETagAndChangesNothing() async throws {
         let fixture = try GatewayFixture()
         let before = try String(contentsOfFile: fixture.rulesPath, encoding: .utf8)
