@@ -131,13 +131,21 @@ struct RulesRoutes: Sendable {
         return try ReferralRoutes.json(RulesVersionList(versions: versions), status: .ok)
     }
 
-    /// `GET /v1/rules/versions/{number}`: one stored version with its text.
+    /// `GET /v1/rules/versions/{number}`: one stored version with its text and its diff against
+    /// the version before it.
     func version(_ request: Request, context: GatewayContext) async throws -> Response {
         let text = context.parameters.get("number") ?? ""
         guard let number = Int(text), number >= 1, String(number) == text, let record = try await store.rules(number: number) else {
             throw ProblemResponse(.notFound, detail: "There is no rules version with this number; `switchboard rules history` lists them.")
         }
-        var response = try ReferralRoutes.json(record, status: .ok)
+        let previous = number > 1 ? try await store.rules(number: number - 1) : nil
+        let change = RulesChange(
+            from: previous?.text ?? "", to: record.text ?? "", oldName: previous.map { "version \($0.number)" } ?? "none",
+            newName: "version \(number)")
+        let body = RulesVersionDocument(
+            number: record.number, version: record.version, appliedAt: record.appliedAt, appliedBy: record.appliedBy, source: record.source,
+            summary: record.summary, text: record.text ?? "", diff: change.lineDiff)
+        var response = try ReferralRoutes.json(body, status: .ok)
         response.headers[.eTag] = Self.entityTag(record.version)
         return response
     }
@@ -251,6 +259,19 @@ public struct RulesChangeResult: Codable, Sendable {
     public var version: String
     public var previousVersion: String
     public var summary: String
+    public var diff: String
+}
+
+/// `GET /v1/rules/versions/{number}`: a stored version, its text, and what it changed.
+public struct RulesVersionDocument: Codable, Sendable {
+    public var number: Int
+    public var version: String
+    public var appliedAt: String
+    public var appliedBy: String
+    public var source: String
+    public var summary: String
+    public var text: String
+    /// The version before it against this one, unified format.
     public var diff: String
 }
 

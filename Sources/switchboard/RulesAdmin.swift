@@ -167,11 +167,23 @@ extension Switchboard.Rules {
         @Argument(help: "A version number from `rules history` (default: the live rules).")
         var number: Int?
 
+        @Flag(help: "Print what the version changed (its diff against the version before it) instead of its text.")
+        var diff = false
+
+        func validate() throws {
+            if diff, number == nil { throw ValidationError("--diff needs a version number: switchboard rules show N --diff.") }
+        }
+
         func run() async throws {
             let client = RulesClient(options: options)
             if let number {
-                let version = try await client.get("/v1/rules/versions/\(number)", as: RulesVersionRecord.self)
-                print(version.text ?? "", terminator: "")
+                let version = try await client.get("/v1/rules/versions/\(number)", as: RulesVersionDocument.self)
+                if diff {
+                    print("Version \(version.number) (\(version.version)), applied \(version.appliedAt) by \(version.appliedBy) (\(version.source)): \(version.summary)")
+                    print(version.diff, terminator: "")
+                } else {
+                    print(version.text, terminator: "")
+                }
             } else {
                 print(try await client.live().text, terminator: "")
             }
