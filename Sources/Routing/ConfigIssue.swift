@@ -79,14 +79,33 @@ public final class ConfigReader {
         }
     }
 
+    /// More nodes than any real configuration has (10,000 rules come to about 150,000). YAML aliases
+    /// share nodes, so a small document can stand for billions ("billion laughs"): every walk of
+    /// the tree would expand them. Such a document is refused before anything walks it.
+    public static let maximumNodes = 2_000_000
+
     /// Parses `text`; a YAML syntax error becomes an issue and the result is nil.
     public func compose(_ text: String) -> Node? {
+        guard let node = Self.composeBounded(text, issues: &issues, file: file) else { return nil }
+        indexPaths(node, "")
+        return node
+    }
+
+    /// Parses `text` into nodes, refusing a document whose aliases expand it past `maximumNodes`.
+    static func composeBounded(_ text: String, issues: inout [ConfigIssue], file: String) -> Node? {
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 issues.append(ConfigIssue(file: file, line: 1, column: 1, message: "the file is empty"))
                 return nil
             }
-            indexPaths(node, "")
+            var budget = maximumNodes
+            guard withinBudget(node, &budget) else {
+                issues.append(
+                    ConfigIssue(
+                        file: file, line: 1, column: 1, message: "the document expands to more than \(maximumNodes) values",
+                        hint: "YAML anchors and aliases (&name, *name) that repeat large parts are not needed in rules; write each rule out"))
+                return nil
+            }
             return node
         } catch let error as YamlError {
             issues.append(Self.issue(from: error, file: file))
@@ -95,6 +114,23 @@ public final class ConfigReader {
             issues.append(ConfigIssue(file: file, line: 1, column: 1, message: "cannot read YAML: \(error)"))
             return nil
         }
+    }
+
+    /// Counts nodes down from `budget`, stopping as soon as it runs out.
+    private static func withinBudget(_ node: Node, _ budget: inout Int) -> Bool {
+        budget -= 1
+        guard budget >= 0 else { return false }
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                guard withinBudget(key, &budget), withinBudget(value, &budget) else { return false }
+            }
+        case .sequence(let sequence):
+            for item in sequence where !withinBudget(item, &budget) { return false }
+        default:
+            break
+        }
+        return true
     }
 
     static func issue(from error: YamlError, file: String) -> ConfigIssue {

@@ -63,7 +63,8 @@ public struct RulesChange: Sendable, Equatable {
         var holidays: [String] = []
 
         init(_ text: String) {
-            guard case .mapping(let top)? = try? Yams.compose(yaml: text) else { return }
+            var ignored: [ConfigIssue] = []
+            guard case .mapping(let top)? = ConfigReader.composeBounded(text, issues: &ignored, file: "") else { return }
             fallback = top["fallback"]?.string
             if case .sequence(let list)? = top["bank_holidays"] { holidays = list.compactMap(\.string) }
             guard case .sequence(let list)? = top["rules"] else { return }

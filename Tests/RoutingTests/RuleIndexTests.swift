@@ -254,6 +254,18 @@ struct RuleSetGenerator {
 }
 
 @Suite struct ConfigPathTests {
+    /// Nine levels of aliases, each repeating the one before ten times: a billion values in a few
+    /// hundred bytes. It is refused at once, rather than expanded by every walk of the rules.
+    @Test func aDocumentWhoseAliasesExpandWithoutLimitIsRefused() {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 { text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        text += "rules:\n  - id: laughs\n    when: {all: *a9}\n    route_to: spa\nfallback: spa\n"
+        let issues = problems(text)
+        #expect(issues.count == 1)
+        #expect(issues.first?.message == "the document expands to more than 2000000 values")
+        #expect(RulesChange(from: "", to: text).summary == "comments or layout only; no rule changed")
+    }
+
     @Test func eachProblemNamesItsPlaceInTheDocument() {
         let issues = problems(
             """
