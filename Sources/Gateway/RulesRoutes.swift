@@ -142,9 +142,7 @@ struct RulesRoutes: Sendable {
         let change = RulesChange(
             from: previous?.text ?? "", to: record.text ?? "", oldName: previous.map { "version \($0.number)" } ?? "none",
             newName: "version \(number)")
-        let body = RulesVersionDocument(
-            number: record.number, version: record.version, appliedAt: record.appliedAt, appliedBy: record.appliedBy, source: record.source,
-            summary: record.summary, text: record.text ?? "", diff: change.lineDiff)
+        let body = RulesVersionDocument(record: record, diff: change.lineDiff)
         var response = try ReferralRoutes.json(body, status: .ok)
         response.headers[.eTag] = Self.entityTag(record.version)
         return response
@@ -262,17 +260,30 @@ public struct RulesChangeResult: Codable, Sendable {
     public var diff: String
 }
 
-/// `GET /v1/rules/versions/{number}`: a stored version, its text, and what it changed.
+/// `GET /v1/rules/versions/{number}`: a stored version, its text, and what it changed. On the
+/// wire it is the stored record's members with `diff` beside them.
 public struct RulesVersionDocument: Codable, Sendable {
-    public var number: Int
-    public var version: String
-    public var appliedAt: String
-    public var appliedBy: String
-    public var source: String
-    public var summary: String
-    public var text: String
+    public var record: RulesVersionRecord
     /// The version before it against this one, unified format.
     public var diff: String
+
+    private enum Keys: String, CodingKey { case diff }
+
+    init(record: RulesVersionRecord, diff: String) {
+        self.record = record
+        self.diff = diff
+    }
+
+    public init(from decoder: any Decoder) throws {
+        record = try RulesVersionRecord(from: decoder)
+        diff = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .diff)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try record.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(diff, forKey: .diff)
+    }
 }
 
 /// `GET /v1/rules/versions`.

@@ -178,11 +178,12 @@ extension Switchboard.Rules {
             let client = RulesClient(options: options)
             if let number {
                 let version = try await client.get("/v1/rules/versions/\(number)", as: RulesVersionDocument.self)
+                let record = version.record
                 if diff {
-                    print("Version \(version.number) (\(version.version)), applied \(version.appliedAt) by \(version.appliedBy) (\(version.source)): \(version.summary)")
+                    print("Version \(record.number) (\(record.version)), applied \(record.appliedAt) by \(record.appliedBy) (\(record.source)): \(record.summary)")
                     print(version.diff, terminator: "")
                 } else {
-                    print(version.text, terminator: "")
+                    print(record.text ?? "", terminator: "")
                 }
             } else {
                 print(try await client.live().text, terminator: "")

@@ -119,13 +119,13 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
             try await client.execute(uri: "/v1/rules/versions/1", method: .get, headers: headers(key: GatewayFixture.adminKey)) { response in
                 #expect(response.status == .ok)
                 let version = try JSONDecoder().decode(RulesVersionDocument.self, from: Data(buffer: response.body))
-                #expect(version.text == live.text)
+                #expect(version.record.text == live.text)
                 #expect(response.headers[.eTag] == "\"\(live.version)\"")
             }
             // Each version says what it changed, as the audit trail's summary and as the text's diff.
             try await client.execute(uri: "/v1/rules/versions/2", method: .get, headers: headers(key: GatewayFixture.adminKey)) { response in
                 let version = try JSONDecoder().decode(RulesVersionDocument.self, from: Data(buffer: response.body))
-                #expect(version.summary == change.summary)
+                #expect(version.record.summary == change.summary)
                 #expect(version.diff == change.diff.replacingOccurrences(of: "+++ new", with: "+++ version 2"))
                 #expect(version.diff.hasPrefix("--- version 1\n+++ version 2\n"))
             }
