@@ -21,14 +21,19 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
-        // The canonical referral, its strict decoding and validation, problem details.
+        // The canonical referral, its strict decoding and validation, lifecycle states, problem details, the clock.
         .target(name: "ReferralModel"),
-        // The rule language and the configuration files administrators edit.
+        // The files administrators edit (switchboard.yaml, agencies.yaml) read into typed values, every
+        // problem with file:line:column. Named Settings: Hummingbird brings swift-configuration's `Configuration`.
+        .target(
+            name: "Settings",
+            dependencies: ["ReferralModel", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The rule language (rules.yaml) and the service directory.
         .target(
             name: "Routing",
             dependencies: [
-                "ReferralModel", .product(name: "Yams", package: "Yams"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "ReferralModel", "Settings", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The plugin SDK every agency adapter is written against.
@@ -49,15 +54,22 @@ let package = Package(
         .target(name: "AdapterConformance", dependencies: ["AdapterKit", "ReferralModel"]),
         // libcurl plus a non-variadic C shim.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
-        .target(name: "Transport", dependencies: ["CCurl"]),
+        // The HTTP transport protocol and its libcurl implementation, run as a service.
+        .target(
+            name: "Transport",
+            dependencies: ["CCurl", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
+        // Audit event kinds, the one narrative that words them, the hash chain and its verification.
         .target(
             name: "Audit",
             dependencies: ["ReferralModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Storage protocols by job, the SQLite store and its in-memory twin.
         .target(
             name: "Storage",
             dependencies: ["ReferralModel", "Audit", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The dispatcher: leasing, rendering, signing, retries, dead letters.
         .target(
             name: "Delivery",
             dependencies: [
@@ -67,18 +79,35 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The operations HTTP, the command line and the tests all call: submitting a referral, changing rules.
         .target(
-            name: "Gateway",
+            name: "UseCases",
             dependencies: [
-                "ReferralModel", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "Transport",
-                "Storage",
-                "Audit", "Delivery",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "ReferralModel", "Settings", "Routing", "Storage", "Audit",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // A whole configuration loaded and validated together, and the running parts assembled from it.
+        .target(
+            name: "Deployment",
+            dependencies: [
+                "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter",
+                "Transport", "Storage", "Audit", "Delivery", "UseCases",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The HTTP API (Hummingbird): routes as openapi.yaml documents them, authentication, problems.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "UseCases", "Deployment",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -87,13 +116,19 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "Gateway", "ReferralModel", "Transport", "Delivery", "Audit", "Storage", "Routing",
+                "Gateway", "Deployment", "ReferralModel", "Settings", "Transport", "Delivery", "Audit", "Storage", "Routing", "AdapterKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
+        ),
+        // Test doubles every test target may use: a clock the test moves, a transport it scripts.
+        .target(
+            name: "SwitchboardTesting",
+            dependencies: ["ReferralModel", "Transport"],
+            path: "Tests/SwitchboardTesting"
         ),
         // Benchmark tools (bench/run): baselines and an open-loop load generator. Not part of the product.
         .executableTarget(
@@ -107,24 +142,42 @@ let package = Package(
             path: "bench/IntakeBaseline"
         ),
         .executableTarget(name: "intake-load", dependencies: ["Transport"], path: "bench/IntakeLoad"),
-        .executableTarget(name: "rules-bench", dependencies: ["Routing", "ReferralModel"], path: "bench/RulesBench"),
+        .executableTarget(name: "rules-bench", dependencies: ["Routing", "Settings", "ReferralModel"], path: "bench/RulesBench"),
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing", "ReferralModel"]),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings", "ReferralModel"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "ReferralModel"]),
         .testTarget(
-            name: "AdapterTests",
+            name: "AdapterKitTests",
             dependencies: [
                 "AdapterKit", "AdapterConformance", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "ReferralModel",
             ]
         ),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Storage", "ReferralModel"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "ReferralModel"]),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "Audit", "ReferralModel", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: []
+        ),
         .testTarget(
             name: "DeliveryTests",
-            dependencies: ["Delivery", "Transport", "AdapterKit", "JSONWebhookAdapter", "Storage", "ReferralModel"]
+            dependencies: [
+                "Delivery", "Transport", "AdapterKit", "JSONWebhookAdapter", "Storage", "Audit", "ReferralModel", "SwitchboardTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "UseCasesTests",
+            dependencies: [
+                "UseCases", "Routing", "Settings", "Storage", "Audit", "ReferralModel", "SwitchboardTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "ReferralModel", "Storage", "Transport", "Audit",
+                "Gateway", "Deployment", "Settings", "ReferralModel", "Storage", "Transport", "Audit", "UseCases",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),

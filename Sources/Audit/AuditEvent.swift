@@ -114,9 +114,22 @@ public enum AuditChain {
     /// Checks a log read in sequence order: sequences contiguous from 1, each event pointing at the
     /// previous one's hash, and each hash matching its content. Names the first event that fails.
     public static func verify<Events: Sequence>(_ events: Events) -> Verdict where Events.Element == AuditEvent {
-        var expectedSequence: Int64 = 1
-        var previous = genesis
+        var verifier = Verifier()
         for event in events {
+            if let broken = verifier.check(event) { return broken }
+        }
+        return verifier.verdict
+    }
+
+    /// Checks a log one event at a time, so a log of any length is verified in constant memory.
+    public struct Verifier: Sendable {
+        private var expectedSequence: Int64 = 1
+        private var previous = AuditChain.genesis
+
+        public init() {}
+
+        /// Checks the next event; returns the verdict when it breaks the chain, else nil.
+        public mutating func check(_ event: AuditEvent) -> Verdict? {
             if event.sequence != expectedSequence {
                 return .broken(
                     sequence: expectedSequence,
@@ -125,12 +138,15 @@ public enum AuditChain {
             if event.previousHash != previous {
                 return .broken(sequence: event.sequence, reason: "its previous-hash does not match event \(event.sequence - 1)")
             }
-            if hash(of: event) != event.hash {
+            if AuditChain.hash(of: event) != event.hash {
                 return .broken(sequence: event.sequence, reason: "its content does not match its hash: it was edited")
             }
             previous = event.hash
             expectedSequence += 1
+            return nil
         }
-        return .intact(events: expectedSequence - 1, head: previous)
+
+        /// The verdict on every event checked so far, all intact.
+        public var verdict: Verdict { .intact(events: expectedSequence - 1, head: previous) }
     }
 }

@@ -1,7 +1,9 @@
+import Foundation
+import ReferralModel
 import Synchronization
 
-/// Wakes a sleeping loop early: `ring` from anywhere, `wait(upTo:)` in the loop. A ring while
-/// nobody waits is remembered, so it is never lost.
+/// Wakes a sleeping loop early: `ring` from anywhere, `wait(until:clock:)` in the loop. A ring
+/// while nobody waits is remembered, so it is never lost.
 final class Doorbell: Sendable {
     private struct State {
         var rung = false
@@ -22,11 +24,12 @@ final class Doorbell: Sendable {
         waiter?.resume()
     }
 
-    /// Returns at a ring, after `seconds`, or when the task is cancelled, whichever comes first.
-    func wait(upTo seconds: Double) async {
+    /// Returns at a ring, once `deadline` passes on `clock`, or when the task is cancelled,
+    /// whichever comes first.
+    func wait(until deadline: Date, clock: any WallClock) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForRing() }
-            group.addTask { try? await Task.sleep(for: .seconds(seconds)) }
+            group.addTask { try? await clock.sleep(until: deadline) }
             await group.next()
             group.cancelAll()
         }

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ReferralModel
+import Settings
 import Storage
 import Synchronization
 
@@ -60,7 +61,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     let keyring: Keyring
     let limiter: RateLimiter
-    let store: any ReferralStore
+    let auditLog: any AuditLog
+    let clock: any WallClock
     let roles: Set<Role>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -105,9 +107,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     private func audit(_ request: Request, _ reason: String) async throws {
         // The path, not the query, and never the presented key.
-        try await store.appendAudit([
-            AuditEntry(
-                at: Timestamp.string(Date()), kind: .authRejected, detail: "\(reason): \(request.method.rawValue) \(request.uri.path)")
+        try await auditLog.appendAudit([
+            AuditNarrative.authenticationRefused(at: clock.now(), reason: reason, method: request.method.rawValue, path: request.uri.path)
         ])
     }
 }

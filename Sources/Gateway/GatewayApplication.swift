@@ -1,80 +1,47 @@
-import AdapterKit
-import Audit
-import Delivery
+import Deployment
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import ReferralModel
-import Routing
-import ServiceLifecycle
-import Storage
-import Transport
+import Settings
 
-/// The running parts of a gateway, for `serve` and for tests that drive the same wiring.
-public struct Gateway {
-    public let store: any ReferralStore
-    public let dispatcher: Dispatcher
+/// The HTTP face of a gateway: the router over the components' use cases, and the Hummingbird
+/// application that serves it beside the components' services. `serve` and the tests build it the
+/// same way.
+public struct GatewayApplication {
+    public let components: GatewayComponents
     public let router: Router<GatewayContext>
-    public let configuration: GatewayConfiguration
-    /// Every change to the routing rules, and the rules in force (`rules.live`).
-    public let rules: RulesAdministrator
 
     /// The routes the router serves, in OpenAPI form.
     public var routes: [DocumentedRoute] {
         router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) }
     }
 
-    /// Wires store, dispatcher and routes from a validated configuration.
-    public init(configuration: GatewayConfiguration, logger: Logger) throws {
-        self.configuration = configuration
-        let store: any ReferralStore
-        switch configuration.storage {
-        case .sqlite(let path): store = try SQLiteReferralStore(path: path)
-        }
-        self.store = store
-        let targets = configuration.agencies.agencies.compactMap { agency -> DeliveryTarget? in
-            guard let adapter = configuration.adapters[agency.id] else { return nil }
-            let signer = agency.secretEnv.flatMap { configuration.agencySecrets[$0] }.flatMap(WebhookSigner.init(secret:))
-            return DeliveryTarget(agency: agency, adapter: adapter, signer: signer)
-        }
-        dispatcher = Dispatcher(
-            store: store, targets: targets, client: HTTPClient(),
-            configuration: .init(concurrency: configuration.deliveryConcurrency, leaseDuration: configuration.leaseSeconds),
-            logger: logger)
-        rules = RulesAdministrator(live: LiveRules(configuration.rules), store: store, configuration: configuration, logger: logger)
-        router = Self.buildRouter(configuration: configuration, store: store, rules: rules, dispatcher: dispatcher, logger: logger)
+    public init(components: GatewayComponents, logger: Logger) {
+        self.components = components
+        router = Self.buildRouter(components: components, logger: logger)
     }
 
-    /// Records the rules the gateway starts with as a stored version (unless they already are the
-    /// newest) and audits the start. Call once before serving.
-    public func start() async throws {
-        try await rules.recordStartUp()
-        try await store.appendAudit([
-            AuditEntry(
-                at: Timestamp.string(Date()), kind: .gatewayStarted, actor: "gateway",
-                detail: "rules version \(rules.live.current.rules.version); \(configuration.agencies.agencies.count) agencies")
-        ])
-    }
-
-    static func buildRouter(
-        configuration: GatewayConfiguration, store: any ReferralStore, rules: RulesAdministrator, dispatcher: Dispatcher?, logger: Logger
-    ) -> Router<GatewayContext> {
+    static func buildRouter(components: GatewayComponents, logger: Logger) -> Router<GatewayContext> {
+        let settings = components.configuration.settings
         let index = RouteIndex()
         let router = Router(context: GatewayContext.self)
         router.add(middleware: ProblemMiddleware(routes: index, logger: logger))
         router.add(middleware: BodyLimitMiddleware())
-        let keyring = Keyring(keys: configuration.apiKeys)
-        let limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)
+        let keyring = Keyring(keys: settings.apiKeys)
+        let limiter = RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst)
         func requiring(_ roles: Set<Role>) -> AuthenticationMiddleware {
-            AuthenticationMiddleware(keyring: keyring, limiter: limiter, store: store, roles: roles)
+            AuthenticationMiddleware(keyring: keyring, limiter: limiter, auditLog: components.store, clock: components.clock, roles: roles)
         }
-        let decoder = ReferralDecoder(vocabulary: configuration.vocabulary)
-        let referrals = ReferralRoutes(decoder: decoder, rules: rules.live, store: store, dispatcher: dispatcher, logger: logger)
-        let rulesAPI = RulesRoutes(administrator: rules, store: store, decoder: decoder)
+        let referrals = ReferralRoutes(intake: components.intake, logger: logger)
+        let rulesAPI = RulesRoutes(
+            administrator: components.rules, versions: components.store, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
+            clock: components.clock)
 
         router.get("/healthz") { _, _ in
-            try ReferralRoutes.json(["status": "ok"], status: .ok)
+            try JSONResponse.make(["status": "ok"], status: .ok)
         }
         router.get("/openapi.yaml") { _, _ in
             Response(
@@ -97,15 +64,36 @@ public struct Gateway {
         return router
     }
 
-    /// The Hummingbird application: HTTP server plus the dispatcher, shut down in reverse order.
+    /// The Hummingbird application: the HTTP server plus the components' services (transport,
+    /// dispatcher, rules reloader), shut down in reverse order.
     public func application(
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
+        let server = components.configuration.settings.server
+        return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: [dispatcher, RulesReloader(administrator: rules, interval: configuration.rulesWatchSeconds)],
+            configuration: .init(address: .hostname(server.host, port: server.port), serverName: nil),
+            services: components.services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+}
+
+/// JSON bodies with sorted keys, as every route answers.
+enum JSONResponse {
+    static func make<Value: Encodable>(_ value: Value, status: HTTPResponse.Status) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = try encoder.encode(value)
+        return Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// Requires a JSON body, else 415.
+    static func requireJSON(_ request: Request, what: String = "the referral") throws {
+        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard type == "application/json" else {
+            throw ProblemResponse(.unsupportedMediaType, detail: "Send \(what) as JSON with 'Content-Type: application/json'.")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import Settings
 
 /// Who is calling: the API key's id and role, once the bearer token is checked.
 public struct Principal: Sendable, Equatable {

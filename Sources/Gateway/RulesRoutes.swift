@@ -4,14 +4,17 @@ import Hummingbird
 import NIOCore
 import ReferralModel
 import Routing
+import Settings
 import Storage
+import UseCases
 
 /// The administrators' rules API: read the live rules, test a referral against them (or against
 /// a proposed text), apply a new text, list and read stored versions, roll back.
 struct RulesRoutes: Sendable {
     let administrator: RulesAdministrator
-    let store: any ReferralStore
+    let versions: any RulesVersionStore
     let decoder: ReferralDecoder
+    let clock: any WallClock
 
     /// `GET /v1/rules`: the live version and its text, with the version as the ETag.
     func show(_ request: Request, context: GatewayContext) async throws -> Response {
@@ -20,7 +23,7 @@ struct RulesRoutes: Sendable {
         let body = LiveRulesDocument(
             version: snapshot.rules.version, number: record?.number, appliedAt: record?.appliedAt, appliedBy: record?.appliedBy,
             source: record?.source, rules: snapshot.rules.rules.map(\.id), fallback: snapshot.rules.fallback, text: snapshot.rules.text)
-        var response = try ReferralRoutes.json(body, status: .ok)
+        var response = try JSONResponse.make(body, status: .ok)
         response.headers[.eTag] = Self.entityTag(snapshot.rules.version)
         return response
     }
@@ -44,7 +47,7 @@ struct RulesRoutes: Sendable {
     /// `POST /v1/rules/rollback`: makes a stored version live again, as a new version.
     func rollback(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
-        try ReferralRoutes.requireJSON(request)
+        try JSONResponse.requireJSON(request)
         let ifMatch = try Self.ifMatch(request)
         let object = try await Self.jsonObject(request)
         guard case .number(let value, isInteger: true)? = object["version"], value >= 1, value <= 1e9 else {
@@ -64,13 +67,13 @@ struct RulesRoutes: Sendable {
     /// `POST /v1/rules/test`: how a referral would be routed, rule by rule, by the live rules or by
     /// the proposed `rules` text, at `at` or now. Nothing is stored.
     func test(_ request: Request, context: GatewayContext) async throws -> Response {
-        try ReferralRoutes.requireJSON(request)
+        try JSONResponse.requireJSON(request)
         let object = try await Self.jsonObject(request)
         var issues: [FieldIssue] = []
         for key in object.members.map(\.key) where !["referral", "at", "rules"].contains(key) {
             issues.append(FieldIssue(pointer: jsonPointer("", key), detail: "is not a member this request knows; use referral, at and rules."))
         }
-        var at = Date()
+        var at = clock.now()
         switch object["at"] {
         case nil: break
         case .string(let text)?:
@@ -122,28 +125,28 @@ struct RulesRoutes: Sendable {
             },
             routes: decision.targets.map { .init(agency: $0.agency, rule: $0.rule, alternatives: $0.alternatives) },
             usedFallback: decision.usedFallback)
-        return try ReferralRoutes.json(body, status: .ok)
+        return try JSONResponse.make(body, status: .ok)
     }
 
     /// `GET /v1/rules/versions`: the stored versions, newest first.
     func history(_ request: Request, context: GatewayContext) async throws -> Response {
-        let versions = try await store.rulesHistory(limit: 1_000)
-        return try ReferralRoutes.json(RulesVersionList(versions: versions), status: .ok)
+        let versions = try await versions.rulesHistory(limit: 1_000)
+        return try JSONResponse.make(RulesVersionList(versions: versions), status: .ok)
     }
 
     /// `GET /v1/rules/versions/{number}`: one stored version with its text and its diff against
     /// the version before it.
     func version(_ request: Request, context: GatewayContext) async throws -> Response {
         let text = context.parameters.get("number") ?? ""
-        guard let number = Int(text), number >= 1, String(number) == text, let record = try await store.rules(number: number) else {
+        guard let number = Int(text), number >= 1, String(number) == text, let record = try await versions.rules(number: number) else {
             throw ProblemResponse(.notFound, detail: "There is no rules version with this number; `switchboard rules history` lists them.")
         }
-        let previous = number > 1 ? try await store.rules(number: number - 1) : nil
+        let previous = number > 1 ? try await versions.rules(number: number - 1) : nil
         let change = RulesChange(
             from: previous?.text ?? "", to: record.text ?? "", oldName: previous.map { "version \($0.number)" } ?? "none",
             newName: "version \(number)")
         let body = RulesVersionDocument(record: record, diff: change.lineDiff)
-        var response = try ReferralRoutes.json(body, status: .ok)
+        var response = try JSONResponse.make(body, status: .ok)
         response.headers[.eTag] = Self.entityTag(record.version)
         return response
     }
@@ -156,7 +159,7 @@ struct RulesRoutes: Sendable {
                 applied: outcome.applied, number: outcome.record.number, version: outcome.record.version,
                 previousVersion: outcome.previousVersion, summary: outcome.applied ? outcome.change.summary : "no change",
                 diff: outcome.change.lineDiff)
-            var response = try ReferralRoutes.json(body, status: .ok)
+            var response = try JSONResponse.make(body, status: .ok)
             response.headers[.eTag] = Self.entityTag(outcome.record.version)
             return response
         } catch RulesAdministrator.Refusal.stale(let live) {
@@ -235,81 +238,4 @@ struct RulesRoutes: Sendable {
         }
         return object
     }
-}
-
-/// `GET /v1/rules`: the live rules.
-public struct LiveRulesDocument: Codable, Sendable {
-    public var version: String
-    public var number: Int?
-    public var appliedAt: String?
-    public var appliedBy: String?
-    public var source: String?
-    /// Rule ids in order.
-    public var rules: [String]
-    public var fallback: String
-    public var text: String
-}
-
-/// What `PUT /v1/rules` or `POST /v1/rules/rollback` came to.
-public struct RulesChangeResult: Codable, Sendable {
-    public var applied: Bool
-    public var number: Int
-    public var version: String
-    public var previousVersion: String
-    public var summary: String
-    public var diff: String
-}
-
-/// `GET /v1/rules/versions/{number}`: a stored version, its text, and what it changed. On the
-/// wire it is the stored record's members with `diff` beside them.
-public struct RulesVersionDocument: Codable, Sendable {
-    public var record: RulesVersionRecord
-    /// The version before it against this one, unified format.
-    public var diff: String
-
-    private enum Keys: String, CodingKey { case diff }
-
-    init(record: RulesVersionRecord, diff: String) {
-        self.record = record
-        self.diff = diff
-    }
-
-    public init(from decoder: any Decoder) throws {
-        record = try RulesVersionRecord(from: decoder)
-        diff = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .diff)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        try record.encode(to: encoder)
-        var container = encoder.container(keyedBy: Keys.self)
-        try container.encode(diff, forKey: .diff)
-    }
-}
-
-/// `GET /v1/rules/versions`.
-public struct RulesVersionList: Codable, Sendable {
-    public var versions: [RulesVersionRecord]
-}
-
-/// `POST /v1/rules/test`: the decision and each rule's result.
-public struct RulesTestResult: Codable, Sendable {
-    public struct RuleResult: Codable, Sendable {
-        public var id: String
-        /// `matched`, `not-matched` or `not-considered`.
-        public var result: String
-        public var failure: String?
-        public var agencies: [String]?
-    }
-
-    public struct Target: Codable, Sendable {
-        public var agency: String
-        public var rule: String
-        public var alternatives: [String]
-    }
-
-    public var rulesVersion: String
-    public var receivedAt: String
-    public var rules: [RuleResult]
-    public var routes: [Target]
-    public var usedFallback: Bool
 }

@@ -2,14 +2,15 @@ import Foundation
 
 /// Writes JSON with keys in sorted order and nothing else to vary, by hand: the canonical form of a
 /// referral is written once per referral on the intake path, where `JSONEncoder` was a measurable
-/// share of the cost.
-struct CanonicalJSONWriter {
-    private(set) var bytes: [UInt8] = []
+/// share of the cost. Adapters that send the canonical referral inside an envelope write the
+/// envelope with it too, so an agency receives exactly the bytes the gateway stored.
+public struct CanonicalJSONWriter {
+    public private(set) var bytes: [UInt8] = []
 
-    init() { bytes.reserveCapacity(1024) }
+    public init() { bytes.reserveCapacity(1024) }
 
     /// Writes an object whose members are given already sorted by key; nil values are left out.
-    mutating func object(_ members: [(String, Value?)]) {
+    public mutating func object(_ members: [(String, Value?)]) {
         bytes.append(UInt8(ascii: "{"))
         var first = true
         for (key, value) in members {
@@ -23,7 +24,9 @@ struct CanonicalJSONWriter {
         bytes.append(UInt8(ascii: "}"))
     }
 
-    enum Value {
+    public enum Value {
+        /// JSON already written canonically, such as `Referral.canonicalJSON()`, copied as it is.
+        case canonical([UInt8])
         case string(String)
         case bool(Bool)
         case strings([String])
@@ -33,6 +36,7 @@ struct CanonicalJSONWriter {
 
     private mutating func write(_ value: Value) {
         switch value {
+        case .canonical(let json): bytes.append(contentsOf: json)
         case .string(let text): string(text)
         case .bool(let flag): bytes.append(contentsOf: Array((flag ? "true" : "false").utf8))
         case .strings(let list):

@@ -36,6 +36,18 @@ public enum NHSNumberError: Error, Sendable {
 
 /// UK postcodes, normalised to capitals with one space before the inward code (`OX1 2JD`).
 public enum Postcode {
+    /// An area (`OX`), district (`OX1`), sector (`OX1 2`) or full postcode, in capitals.
+    public static func isPrefix(_ text: String) -> Bool {
+        if let full = Postcode.normalise(text) { return full == text }
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        let outward = String(parts[0])
+        let outwardOK =
+            (1...4).contains(outward.count) && outward.first?.isLetter == true
+            && outward.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } && outward.uppercased() == outward
+        if parts.count == 1 { return outwardOK }
+        return parts.count == 2 && outwardOK && parts[1].count == 1 && parts[1].first?.isNumber == true
+    }
+
     /// The normalised postcode, or nil when `text` is not shaped like a UK postcode.
     public static func normalise(_ text: String) -> String? {
         let raw = Array(text.utf8)

@@ -5,9 +5,20 @@ import Foundation
 /// (NHS number without spaces, postcode in `OX1 2JD` form).
 public struct ReferralDecoder: Sendable {
     public let vocabulary: NeedsVocabulary
+    /// False when reading back a stored referral, whose needs were checked when it was accepted.
+    private var checksVocabulary = true
 
     public init(vocabulary: NeedsVocabulary = .standard) {
         self.vocabulary = vocabulary
+    }
+
+    /// Reads back a referral the gateway stored in its canonical form, through the same strict
+    /// parser intake uses. It was validated when it was accepted; the needs vocabulary and today's
+    /// date may have moved on since, so neither is checked again.
+    public static func decodeStored<Bytes: Collection>(_ canonical: Bytes) throws(Failure) -> Referral where Bytes.Element == UInt8 {
+        var decoder = ReferralDecoder(vocabulary: .standard)
+        decoder.checksVocabulary = false
+        return try decoder.decode(canonical, today: "9999-12-31")
     }
 
     public enum Failure: Error, Sendable, Equatable {
@@ -165,7 +176,7 @@ public struct ReferralDecoder: Sendable {
                 valid = false
                 continue
             }
-            if !vocabulary.codes.contains(code) {
+            if checksVocabulary, !vocabulary.codes.contains(code) {
                 issues.append(
                     FieldIssue(
                         pointer: elementPointer,

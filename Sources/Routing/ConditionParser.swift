@@ -1,5 +1,6 @@
 import Foundation
 import ReferralModel
+import Settings
 import Yams
 
 /// Reads `when` conditions, reporting every problem with its line.
@@ -100,7 +101,7 @@ struct ConditionParser {
         case "postcode":
             guard let prefixes = reader.strings(node, "postcode") else { return nil }
             let normalised = prefixes.map { $0.uppercased() }
-            for prefix in normalised where !isPostcodePrefix(prefix) {
+            for prefix in normalised where !Postcode.isPrefix(prefix) {
                 reader.fail(node, "'\(prefix)' is not a postcode area, district, sector or full postcode", hint: "for example OX, OX1, OX1 2 or OX1 2JD")
                 return nil
             }
@@ -180,16 +181,4 @@ struct ConditionParser {
         }
         return .time(TimeWindow(days: days, from: from, to: to, bankHolidays: bank, holidays: holidays))
     }
-}
-
-/// An area (`OX`), district (`OX1`), sector (`OX1 2`) or full postcode, in capitals.
-func isPostcodePrefix(_ text: String) -> Bool {
-    if let full = Postcode.normalise(text) { return full == text }
-    let parts = text.split(separator: " ", omittingEmptySubsequences: false)
-    let outward = String(parts[0])
-    let outwardOK =
-        (1...4).contains(outward.count) && outward.first?.isLetter == true
-        && outward.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } && outward.uppercased() == outward
-    if parts.count == 1 { return outwardOK }
-    return parts.count == 2 && outwardOK && parts[1].count == 1 && parts[1].first?.isNumber == true
 }

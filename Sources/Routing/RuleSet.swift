@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import ReferralModel
+import Settings
 import Yams
 
 /// One routing rule: when its condition holds, the referral goes to each agency in `routeTo` and

@@ -1,3 +1,4 @@
+import Settings
 import Yams
 
 /// What a new rules text changes, for an administrator reading `rules diff` and for the audit

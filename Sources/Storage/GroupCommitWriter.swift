@@ -68,7 +68,7 @@ actor GroupCommitWriter {
             pending.removeFirst(batch.count)
             do {
                 let answers = try await pool.write { db in
-                    var cursor = try SQLiteReferralStore.auditHead(db)
+                    var cursor = try SQLiteStore.auditHead(db)
                     return batch.map { $0.run(db, &cursor) }
                 }
                 for answer in answers { answer() }

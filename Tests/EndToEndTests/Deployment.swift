@@ -19,7 +19,7 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
     var gateway: RunningProcess?
     var gatewayURL = ""
     var receivers: [String: RunningProcess] = [:]
-    let client = HTTPClient()
+    let client = CurlTransport.started()
 
     var databasePath: String { directory.appendingPathComponent("switchboard.sqlite").path }
     var rulesPath: String { directory.appendingPathComponent("rules.yaml").path }

@@ -1,3 +1,4 @@
+import Deployment
 import Foundation
 import Gateway
 import Hummingbird
@@ -31,7 +32,7 @@ func canonicalJSON(_ value: Any) throws -> String {
 @Suite struct ContractTests {
     @Test func theRouterServesExactlyTheDocumentedPathsAndMethods() throws {
         let fixture = try GatewayFixture()
-        let served = Set(fixture.gateway.routes.map(\.description))
+        let served = Set(fixture.application.routes.map(\.description))
         let documented = Set(try documentedOperations().keys)
         #expect(served == documented)
     }
@@ -141,6 +142,6 @@ func canonicalJSON(_ value: Any) throws -> String {
         let agencies = try #require((schema["properties"] as? [String: Any])?["agencies"] as? [String: Any])
         let item = try #require(agencies["items"] as? [String: Any])
         let adapter = try #require((item["properties"] as? [String: Any])?["adapter"] as? [String: Any])
-        #expect(Set(adapter["enum"] as? [String] ?? []) == GatewayConfiguration.adapterNames)
+        #expect(Set(adapter["enum"] as? [String] ?? []) == DeploymentConfiguration.adapterNames)
     }
 }

@@ -1,3 +1,4 @@
+import Deployment
 import Foundation
 import Gateway
 import HTTPTypes
@@ -5,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import ReferralModel
+import Storage
 import Testing
 
 /// One test per documented error: each triggers its cause, checks the status, the problem type,
@@ -93,7 +95,7 @@ import Testing
             }
         }
         try expectNothingStored(fixture)
-        let events = try await fixture.gateway.store.auditEvents(afterSequence: 0, limit: 10)
+        let events = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 10)
         #expect(events.map(\.kind) == ["auth.rejected", "auth.rejected"])
         #expect(events.first?.detail.hasSuffix("POST /v1/referrals") == true)
         if let authorization { #expect(!events.contains { $0.detail.contains(authorization) }, "the presented key is never recorded") }

@@ -1,3 +1,4 @@
+import Deployment
 import Foundation
 import Gateway
 import HTTPTypes
@@ -6,6 +7,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import ReferralModel
+import Settings
 import Storage
 import Testing
 
@@ -22,7 +24,8 @@ struct GatewayFixture {
     static let adminKey = "admin-key-for-tests-000001"
 
     let directory: URL
-    let gateway: Gateway
+    let components: GatewayComponents
+    let application: GatewayApplication
 
     var databasePath: String { directory.appendingPathComponent("gateway.sqlite").path }
     /// The fixture's own copy of config/rules.yaml: applying rules writes it.
@@ -48,19 +51,20 @@ struct GatewayFixture {
         let path = directory.appendingPathComponent("switchboard.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-        let configuration = try GatewayConfiguration.load(
+        let configuration = try DeploymentConfiguration.load(
             path: path,
             environment: [
                 "TEST_REFERRER_KEY": Self.referrerKey, "TEST_AGENCY_KEY": Self.agencyKey, "TEST_ADMIN_KEY": Self.adminKey,
                 "OXFORDSHIRE_SPA_SECRET": secret, "OXFORD_FALLS_SECRET": secret, "OXFORDSHIRE_MASH_SECRET": secret,
                 "OXFORD_MH_CRISIS_SECRET": secret, "OXFORDSHIRE_BEFRIENDING_SECRET": secret,
             ])
-        gateway = try Gateway(configuration: configuration, logger: Logger(label: "test"))
+        components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"))
+        application = GatewayApplication(components: components, logger: Logger(label: "test"))
     }
 
     /// The HTTP application without the dispatcher: these tests are about the API.
     func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = Application(router: gateway.router)
+        let app = Application(router: application.router)
         try await app.test(.router, body)
     }
 

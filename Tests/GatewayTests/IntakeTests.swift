@@ -1,3 +1,4 @@
+import Deployment
 import Foundation
 import Gateway
 import HTTPTypes
@@ -5,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import ReferralModel
+import Storage
 import Testing
 
 @Suite struct IntakeTests {
@@ -77,7 +79,7 @@ import Testing
                 ) { #expect($0.status == .accepted) }
             }
         }
-        let events = try await fixture.gateway.store.auditEvents(afterSequence: 0, limit: 1_000)
+        let events = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 1_000)
         #expect(events.count == 12)
         let text = events.map { "\($0.detail) \($0.actor ?? "") \($0.agency ?? "")" }.joined(separator: "\n")
         for personal in ["Margaret", "Testperson", "9990000018", "9990000026", "OX3 9DU", "OX4 1AA", "Alan", "falls at home", "Joan"] {

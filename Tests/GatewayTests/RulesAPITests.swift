@@ -1,3 +1,4 @@
+import Deployment
 import Foundation
 import Gateway
 import HTTPTypes
@@ -7,6 +8,7 @@ import NIOCore
 import ReferralModel
 import Storage
 import Testing
+import UseCases
 
 /// The example rules with falls referrals also sent to the safeguarding hub, and one rule added.
 func changedRules(_ live: String) -> String {
@@ -56,7 +58,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
     @Test func theLiveRulesAreReadWithTheirVersionAsETag() async throws {
         let fixture = try GatewayFixture()
         let file = try String(contentsOfFile: fixture.rulesPath, encoding: .utf8)
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         try await fixture.test { client in
             try await client.execute(uri: "/v1/rules", method: .get, headers: headers(key: GatewayFixture.adminKey)) { response in
                 #expect(response.status == .ok)
@@ -74,7 +76,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
     @Test func anAppliedChangeRoutesTheNextReferralAndIsStoredAuditedAndWritten() async throws {
         let fixture = try GatewayFixture()
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         try await fixture.test { client in
             let live = try await liveRules(client)
             let proposed = changedRules(live.text)
@@ -132,16 +134,16 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
         }
         // The file on disk is what is live, so a restart or a reload keeps it.
         #expect(try String(contentsOfFile: fixture.rulesPath, encoding: .utf8) == changedRules(try String(contentsOf: repositoryRoot.appendingPathComponent("config/rules.yaml"), encoding: .utf8)))
-        let events = try await fixture.gateway.store.auditEvents(afterSequence: 0, limit: 100)
+        let events = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 100)
         let applied = events.filter { $0.kind == "rules.applied" }
         #expect(applied.map(\.actor) == ["gateway", "test-admin"])
         #expect(applied.last?.detail.contains("rules added: district-nursing-oxford; changed: falls-oxfordshire") == true)
-        #expect(try await fixture.gateway.store.verifyAudit() == .intact(events: Int64(events.count), head: events.last!.hash))
+        #expect(try await fixture.components.store.verifyAudit() == .intact(events: Int64(events.count), head: events.last!.hash))
     }
 
     @Test func eachDeliveryKeepsTheAlternativesItWasRoutedWithAfterTheRulesChange() async throws {
         let fixture = try GatewayFixture()
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         let example = try exampleReferral("referral-awkward-text")
         try await fixture.test { client in
             let live = try await liveRules(client)
@@ -178,7 +180,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
         let fixture = try GatewayFixture()
         let before = try String(contentsOfFile: fixture.rulesPath, encoding: .utf8)
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         try await fixture.test { client in
             let live = try await liveRules(client)
             for stale in ["\"sha256:000000000000\"", "W/\"sha256:000000000000\""] {
@@ -215,13 +217,13 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
         }
         #expect(try String(contentsOfFile: fixture.rulesPath, encoding: .utf8) == before)
         #expect(try fixture.count("rule_versions") == 1)
-        #expect(fixture.gateway.rules.live.current.record?.number == 1)
+        #expect(fixture.components.rules.live.current.record?.number == 1)
     }
 
     @Test func concurrentChangesLandOneAtATimeAndTheFileIsAlwaysTheLiveText() async throws {
         let fixture = try GatewayFixture()
-        try await fixture.gateway.start()
-        let administrator = fixture.gateway.rules
+        try await fixture.components.start()
+        let administrator = fixture.components.rules
         let rulesPath = fixture.rulesPath
         try await fixture.test { client in
             let live = try await liveRules(client)
@@ -255,7 +257,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
             }
             #expect(try String(contentsOfFile: rulesPath, encoding: .utf8) == administrator.live.current.rules.text)
         }
-        let versions = try await fixture.gateway.store.rulesHistory(limit: 100).map(\.number)
+        let versions = try await fixture.components.store.rulesHistory(limit: 100).map(\.number)
         #expect(versions == Array((1...versions.count).reversed()), "numbered without gaps")
         #expect(versions.count >= 2 + 7, "every change after the first race was stored")
     }
@@ -263,7 +265,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
     @Test func aChangeWithoutIfMatchIs428() async throws {
         let fixture = try GatewayFixture()
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         try await fixture.test { client in
             let live = try await liveRules(client)
             try await client.execute(uri: "/v1/rules", method: .put, headers: yamlHeaders(ifMatch: nil), body: ByteBuffer(string: changedRules(live.text))) {
@@ -282,7 +284,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
         let fixture = try GatewayFixture()
         let before = try String(contentsOfFile: fixture.rulesPath, encoding: .utf8)
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         try await fixture.test { client in
             let live = try await liveRules(client)
             let broken = changedRules(live.text).replacingOccurrences(of: "route_to: [oxford-falls, oxfordshire-mash]", with: "route_to: [oxford-falls, the-moon]")
@@ -317,7 +319,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
     @Test func rulesNotSentAsYAMLAre415() async throws {
         let fixture = try GatewayFixture()
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         try await fixture.test { client in
             let live = try await liveRules(client)
             var fields = headers(key: GatewayFixture.adminKey)
@@ -338,7 +340,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
     @Test func aRollbackMakesAnOlderVersionLiveAsANewVersion() async throws {
         let fixture = try GatewayFixture()
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         try await fixture.test { client in
             let live = try await liveRules(client)
             let change = try await client.execute(
@@ -381,8 +383,8 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
     @Test func aStoredVersionThatNoLongerValidatesCannotBeRolledBackTo() async throws {
         let fixture = try GatewayFixture()
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
-        let store = fixture.gateway.store
+        try await fixture.components.start()
+        let store = fixture.components.store
         try await fixture.test { client in
             let live = try await liveRules(client)
             // As if stored when an agency existed that agencies.yaml no longer lists.
@@ -402,15 +404,15 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
                 #expect(problem.errors?.map(\.pointer) == ["/fallback"])
             }
         }
-        #expect(fixture.gateway.rules.live.current.rules.fallback == "oxfordshire-spa")
+        #expect(fixture.components.rules.live.current.rules.fallback == "oxfordshire-spa")
     }
 
     @Test func aTestShowsEachRulesResultByTheLiveOrAProposedText() async throws {
         let fixture = try GatewayFixture()
         let example = try exampleReferral()
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
-        let administrator = fixture.gateway.rules
+        try await fixture.components.start()
+        let administrator = fixture.components.rules
         try await fixture.test { client in
             let referral = try #require(try JSONSerialization.jsonObject(with: example) as? [String: Any])
             let live = try await liveRules(client)
@@ -474,7 +476,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
     @Test func anUnknownVersionIs404() async throws {
         let fixture = try GatewayFixture()
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         try await fixture.test { client in
             _ = try await liveRules(client)
             for uri in ["/v1/rules/versions/2", "/v1/rules/versions/0", "/v1/rules/versions/01", "/v1/rules/versions/x"] {
@@ -540,7 +542,7 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
         let fixture = try GatewayFixture()
         let before = try String(contentsOfFile: fixture.rulesPath, encoding: .utf8)
         // Start as `serve` does: the rules become version 1.
-        try await fixture.gateway.start()
+        try await fixture.components.start()
         let databasePath = fixture.databasePath
         try await fixture.test { client in
             let live = try await liveRules(client)

@@ -227,14 +227,6 @@ func pointers(_ object: [String: Any]) -> [String] { issues(object).map(\.pointe
         #expect(Timestamp.string(Date(timeIntervalSince1970: 1_700_000_000.123)) == "2023-11-14T22:13:20.123Z")
     }
 
-    @Test func backoffDoublesWithJitterAndIsCapped() {
-        let policy = RetryPolicy(maxAttempts: 10, initialBackoff: 2, maxBackoff: 60)
-        #expect(policy.backoff(afterAttempt: 1, random: 1) == 2)
-        #expect(policy.backoff(afterAttempt: 1, random: 0) == 1)
-        #expect(policy.backoff(afterAttempt: 3, random: 1) == 8)
-        #expect(policy.backoff(afterAttempt: 30, random: 1) == 60)
-    }
-
     @Test func referralStatusFollowsItsDeliveries() {
         #expect(ReferralStatus.derive(from: [.pending, .delivered]) == .routed)
         #expect(ReferralStatus.derive(from: [.delivered, .delivered]) == .delivered)

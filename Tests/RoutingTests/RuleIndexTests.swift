@@ -1,6 +1,7 @@
 import Foundation
 import ReferralModel
 @testable import Routing
+import Settings
 import Testing
 
 /// A small seeded generator (SplitMix64), so a failing case can be replayed from its seed.

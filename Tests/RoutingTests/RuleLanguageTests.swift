@@ -1,6 +1,7 @@
 import Foundation
 import ReferralModel
 import Routing
+import Settings
 import Testing
 
 let directoryText = """

@@ -18,7 +18,7 @@ let url = arguments[1]
 var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
 if arguments.count > 5 { headers.append(("Authorization", "Bearer \(arguments[5])")) }
 let request = HTTPRequest(url: url, method: "POST", headers: headers, body: Array(body), totalTimeout: 30)
-let client = HTTPClient()
+let client = CurlTransport.started()
 let total = Int(rate * seconds)
 let interval = 1.0 / rate
 let start = ContinuousClock.now

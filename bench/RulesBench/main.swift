@@ -14,6 +14,7 @@
 import Foundation
 import ReferralModel
 import Routing
+import Settings
 
 let seconds = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 1 : 1
 let needs = NeedsVocabulary.standard.codes

@@ -18,25 +18,21 @@ public struct JSONWebhookAdapter: AgencyAdapter {
         try OptionReader(setup, specs: Self.optionSpecs).finish()
     }
 
-    struct Envelope: Encodable {
-        struct Payload: Encodable {
-            var referralId: String
-            var deliveryId: String
-            var rule: String
-            var referral: Referral
-        }
-        var type = "referral.routed"
-        var timestamp: String
-        var data: Payload
-    }
-
     public func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
-        let envelope = Envelope(
-            timestamp: Timestamp.string(context.receivedAt),
-            data: .init(referralId: context.referralId, deliveryId: context.deliveryId, rule: context.rule, referral: referral))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return OutboundRequest(body: Array(try encoder.encode(envelope)), contentType: "application/json")
+        // Written by the same canonical writer as the stored referral, keys sorted.
+        var writer = CanonicalJSONWriter()
+        writer.object([
+            (
+                "data",
+                .object([
+                    ("deliveryId", .string(context.deliveryId)), ("referral", .canonical(Array(referral.canonicalJSON()))),
+                    ("referralId", .string(context.referralId)), ("rule", .string(context.rule)),
+                ])
+            ),
+            ("timestamp", .string(Timestamp.string(context.receivedAt))),
+            ("type", .string("referral.routed")),
+        ])
+        return OutboundRequest(body: writer.bytes, contentType: "application/json")
     }
 
     public func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome {

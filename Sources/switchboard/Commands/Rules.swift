@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Gateway
+import Deployment
 import ReferralModel
 import Routing
 
@@ -18,22 +18,14 @@ extension Switchboard {
 
 /// The configuration and, optionally, another rules file to use in its place.
 struct RulesOptions: ParsableArguments {
-    @Option(help: "The gateway's configuration file (for its agencies and needs vocabulary).")
-    var config = "config/switchboard.yaml"
+    @OptionGroup var configuration: ConfigurationOptions
 
-    func load() throws -> GatewayConfiguration {
-        do {
-            return try GatewayConfiguration.load(path: config, requireSecrets: false)
-        } catch {
-            printError("The configuration is not valid.\n\(error)")
-            throw ExitCode(78)
-        }
-    }
+    func load() throws -> DeploymentConfiguration { try configuration.load() }
 
-    func rules(_ file: String?, configuration: GatewayConfiguration) throws -> RuleSet {
+    func rules(_ file: String?, configuration: DeploymentConfiguration) throws -> RuleSet {
         guard let file else { return configuration.rules }
         do {
-            return try RuleSet.load(path: file, agencies: configuration.agencies, vocabulary: configuration.vocabulary)
+            return try RuleSet.load(path: file, agencies: configuration.agencies, vocabulary: configuration.settings.vocabulary)
         } catch {
             printError("\(error)")
             throw ExitCode.failure
@@ -83,7 +75,7 @@ extension Switchboard.Rules {
             }
             let configuration = try options.load()
             let set = try options.rules(rules, configuration: configuration)
-            let decoded = try readReferral(referral, vocabulary: configuration.vocabulary, today: CalendarDate.string(from: when))
+            let decoded = try readReferral(referral, vocabulary: configuration.settings.vocabulary, today: CalendarDate.string(from: when))
             let (decision, traces) = set.explain(decoded, at: when)
             print("Rules \(decision.rulesVersion), received \(Timestamp.string(when)):")
             for trace in traces {

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Audit
 import Foundation
-import Gateway
+import Deployment
+import Settings
 import Storage
 
 extension Switchboard {
@@ -16,29 +17,18 @@ extension Switchboard.AuditCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the audit log's hash chain and name the first event that was edited, deleted or moved.")
 
-        @Option(help: "The gateway's configuration file, to find its storage.")
-        var config = "config/switchboard.yaml"
+        @OptionGroup var configuration: ConfigurationOptions
 
         @Option(help: "The storage URL, instead of the one in the configuration (sqlite:PATH).")
         var storage: String?
 
         func run() async throws {
-            let location: StorageLocation
-            do {
-                location = try StorageConfiguration.location(configPath: config, override: storage)
-            } catch {
-                printError("\(error)")
-                throw ExitCode(78)
+            let location = try configuration.storageLocation(override: storage)
+            if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
+                printError("There is no database at \(path): has the gateway run with this configuration?")
+                throw ExitCode.failure
             }
-            let store: any ReferralStore
-            switch location {
-            case .sqlite(let path):
-                guard FileManager.default.fileExists(atPath: path) else {
-                    printError("There is no database at \(path): has the gateway run with this configuration?")
-                    throw ExitCode.failure
-                }
-                store = try SQLiteReferralStore(path: path)
-            }
+            let store = try GatewayComponents.openStore(location)
             switch try await store.verifyAudit() {
             case .intact(let events, let head):
                 print("Audit chain intact: \(events) events, head \(head).")

@@ -44,7 +44,7 @@ func closedPort() throws -> Int {
 
 @Suite struct TransportTests {
     @Test func aRefusedConnectionIsReportedAsSuch() async throws {
-        let client = HTTPClient()
+        let client = CurlTransport.started()
         defer { client.shutdown() }
         let port = try closedPort()
         await #expect {
@@ -56,7 +56,7 @@ func closedPort() throws -> Int {
 
     @Test func aServerThatNeverAnswersTimesOut() async throws {
         let listener = try SilentListener()
-        let client = HTTPClient()
+        let client = CurlTransport.started()
         defer { client.shutdown() }
         let started = ContinuousClock.now
         await #expect {
@@ -68,7 +68,7 @@ func closedPort() throws -> Int {
     }
 
     @Test func onlyHTTPAndHTTPSAreSpoken() async throws {
-        let client = HTTPClient()
+        let client = CurlTransport.started()
         defer { client.shutdown() }
         await #expect {
             try await client.send(HTTPRequest(url: "file:///etc/passwd"))
@@ -78,7 +78,7 @@ func closedPort() throws -> Int {
     }
 
     @Test func manyTransfersRunAtOnceOnOneThread() async throws {
-        let client = HTTPClient()
+        let client = CurlTransport.started()
         defer { client.shutdown() }
         let port = try closedPort()
         let failures = await withTaskGroup(of: Bool.self) { group in
@@ -95,5 +95,29 @@ func closedPort() throws -> Int {
             return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
         #expect(failures == 50)
+    }
+
+    @Test func itsThreadStartsInRunAndStopsWhenTheServiceEnds() async throws {
+        let transport = CurlTransport()
+        let port = try closedPort()
+        // A request sent before `run` waits for the thread rather than failing.
+        let early = Task { () -> TransportError.Kind? in
+            do throws(TransportError) {
+                _ = try await transport.send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
+                return nil
+            } catch {
+                return error.kind
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let service = Task { try await transport.run() }
+        #expect(await early.value == .couldNotConnect)
+        service.cancel()
+        try await service.value
+        await #expect {
+            try await transport.send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
+        } throws: { error in
+            (error as? TransportError)?.message == "the HTTP client is shut down"
+        }
     }
 }

@@ -20,23 +20,6 @@ public struct AgencyDirectory: Sendable, Equatable {
         return try parse(text, file: path, adapters: adapters, vocabulary: vocabulary)
     }
 
-    /// The agencies that offer `service` and cover `postcode`, the most specific coverage first
-    /// (a unit before a sector, a sector before a district, a district before an area); agencies
-    /// equally specific keep the file's order.
-    public func offering(_ service: String, covering postcode: String) -> [Agency] {
-        let prefixes = Postcode.prefixes(of: postcode)
-        var ranked: [(specificity: Int, order: Int, agency: Agency)] = []
-        for (order, agency) in agencies.enumerated() where agency.services.contains(service) {
-            var best = -1
-            for area in agency.coverage {
-                if let specificity = prefixes.firstIndex(of: area), specificity > best { best = specificity }
-            }
-            if best >= 0 { ranked.append((best, order, agency)) }
-        }
-        ranked.sort { $0.specificity != $1.specificity ? $0.specificity > $1.specificity : $0.order < $1.order }
-        return ranked.map(\.agency)
-    }
-
     public static func parse(
         _ text: String, file: String, adapters: Set<String>, vocabulary: NeedsVocabulary = .standard
     ) throws(ConfigError) -> AgencyDirectory {
@@ -78,7 +61,7 @@ public struct AgencyDirectory: Sendable, Equatable {
             if let secretEnv, !isEnvironmentName(secretEnv) {
                 reader.fail(entry["secret_env"], "secret_env must name an environment variable, such as SPA_WEBHOOK_SECRET", hint: "never write the secret itself in this file")
             }
-            var retry = RetryPolicy()
+            var retry = Agency.Retry()
             if let retryEntry = reader.mapping(
                 entry["retry"], "retry", allowed: ["max_attempts", "initial_backoff_seconds", "max_backoff_seconds"])
             {
@@ -125,7 +108,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                 reader.fail(entry["services"], "unknown service '\(service)'", hint: "services are need codes: \(vocabulary.codes.joined(separator: ", "))")
             }
             let coverage = (reader.strings(entry["coverage"], "coverage") ?? []).map { $0.uppercased() }
-            for area in coverage where !isPostcodePrefix(area) {
+            for area in coverage where !Postcode.isPrefix(area) {
                 reader.fail(entry["coverage"], "'\(area)' is not a postcode area, district, sector or full postcode", hint: "for example OX, OX1, OX1 2")
             }
             if !services.isEmpty, coverage.isEmpty {
@@ -148,17 +131,17 @@ public struct AgencyDirectory: Sendable, Equatable {
     }
 }
 
-func isIdentifier(_ text: String) -> Bool {
+public func isIdentifier(_ text: String) -> Bool {
     !text.isEmpty && text.utf8.count <= 64
         && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
 }
 
-func isEnvironmentName(_ text: String) -> Bool {
+public func isEnvironmentName(_ text: String) -> Bool {
     guard let first = text.utf8.first, !(first >= 0x30 && first <= 0x39) else { return false }
     return text.utf8.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "_") }
 }
 
-func listItems(_ node: Node?) -> [Node] {
+public func listItems(_ node: Node?) -> [Node] {
     guard let node else { return [] }
     if case .sequence(let sequence) = node { return Array(sequence) }
     return [node]

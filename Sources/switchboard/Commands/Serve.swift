@@ -1,20 +1,17 @@
 import ArgumentParser
-import Audit
+import Deployment
 import Foundation
 import Gateway
 import Hummingbird
 import Logging
-import ReferralModel
-import Routing
-import Storage
+import Settings
 
 extension Switchboard {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the gateway: the HTTP API and the delivery dispatcher.")
 
-        @Option(help: "The gateway's configuration file.")
-        var config = "config/switchboard.yaml"
+        @OptionGroup var options: ConfigurationOptions
 
         @Option(help: "Listen on this address instead of the configured one.")
         var host: String?
@@ -31,37 +28,22 @@ extension Switchboard {
         func run() async throws {
             var logger = Logger(label: "switchboard")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            var configuration: GatewayConfiguration
-            do {
-                configuration = try GatewayConfiguration.load(path: config)
-            } catch {
-                printError("The configuration is not valid; the gateway did not start.\n\(error)")
-                throw ExitCode(78)
-            }
-            if let host { configuration.host = host }
-            if let port { configuration.port = port }
+            var configuration = try options.load(requireSecrets: true, failure: "The configuration is not valid; the gateway did not start.")
+            if let host { configuration.settings.server.host = host }
+            if let port { configuration.settings.server.port = port }
             if let storage {
                 guard let location = StorageLocation.parse(storage, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
                 else { throw ValidationError("--storage must be sqlite:PATH.") }
-                configuration.storage = location
+                configuration.settings.storage = location
             }
-            let gateway = try Gateway(configuration: configuration, logger: logger)
-            try await gateway.start()
-            let host = configuration.host
+            let components = try GatewayComponents(configuration: configuration, logger: logger)
+            try await components.start()
+            let host = configuration.settings.server.host
             let rulesVersion = configuration.rules.version
-            let app = gateway.application(logger: logger) { port in
+            let app = GatewayApplication(components: components, logger: logger).application(logger: logger) { port in
                 emit("Switchboard listening on http://\(host):\(port) (rules \(rulesVersion))")
             }
             try await app.runService()
         }
     }
-}
-
-/// Writes a line to standard output at once, unbuffered, so a supervising process sees it.
-func emit(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}
-
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

@@ -5,12 +5,17 @@ import UnixSignals
 /// Reloads the rules file on SIGHUP and, every `interval` seconds, when its text has changed.
 /// Both go through the administrator, so a reload is validated, stored and audited like any other
 /// change, and a bad file leaves the live rules in force.
-struct RulesReloader: Service {
+public struct RulesReloader: Service {
     let administrator: RulesAdministrator
     /// Seconds between checks of the file; 0 leaves reloads to SIGHUP.
     let interval: Double
 
-    func run() async throws {
+    public init(administrator: RulesAdministrator, interval: Double) {
+        self.administrator = administrator
+        self.interval = interval
+    }
+
+    public func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {

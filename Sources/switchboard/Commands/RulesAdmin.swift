@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Gateway
+import UseCases
 import ReferralModel
 import Routing
 import Storage

@@ -2,81 +2,6 @@ import CCurl
 import Foundation
 import Synchronization
 
-/// One HTTP request for the transport to send.
-public struct HTTPRequest: Sendable {
-    public var url: String
-    public var method: String
-    public var headers: [(name: String, value: String)]
-    public var body: [UInt8]
-    /// Seconds to establish the connection, TLS included.
-    public var connectTimeout: Double
-    /// Seconds for the whole exchange.
-    public var totalTimeout: Double
-
-    public init(
-        url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-        connectTimeout: Double = 5, totalTimeout: Double = 30
-    ) {
-        self.url = url
-        self.method = method
-        self.headers = headers
-        self.body = body
-        self.connectTimeout = connectTimeout
-        self.totalTimeout = totalTimeout
-    }
-}
-
-/// What the server answered.
-public struct HTTPResponse: Sendable {
-    public var status: Int
-    public var headers: [(name: String, value: String)]
-    public var body: [UInt8]
-
-    public func header(_ name: String) -> String? {
-        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
-    }
-}
-
-/// Why no HTTP response arrived.
-public struct TransportError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
-        case couldNotConnect
-        case timedOut
-        case tls
-        case invalidRequest
-        case other
-    }
-
-    public var kind: Kind
-    /// libcurl's own words, without the URL's query or any body.
-    public var message: String
-
-    public var description: String { message }
-}
-
-/// An HTTP client over libcurl's multi interface. One dedicated thread drives every transfer, so
-/// blocking I/O never runs on Swift's cooperative pool; connections to the same host are reused.
-public final class HTTPClient: Sendable {
-    private let engine: CurlEngine
-
-    public init() {
-        engine = CurlEngine()
-    }
-
-    /// Sends `request` and waits for the whole response.
-    public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
-        let result: Result<HTTPResponse, TransportError> = await withCheckedContinuation { continuation in
-            engine.enqueue(Transfer(request: request, continuation: continuation))
-        }
-        return try result.get()
-    }
-
-    /// Stops the transport thread once in-flight transfers end; later sends fail.
-    public func shutdown() { engine.stop() }
-
-    deinit { engine.stop() }
-}
-
 /// One transfer in flight: owned by the engine thread from `enqueue` until completion.
 final class Transfer: @unchecked Sendable {  // Handed once from the caller to the engine thread, then touched only there.
     let request: HTTPRequest
@@ -124,9 +49,12 @@ private let writeHeader: sb_curl_data_callback = { data, size, count, context in
 final class CurlEngine: Sendable {
     private struct Shared {
         var incoming: [Transfer] = []
+        var started = false
         var stopping = false
         /// The multi handle has been cleaned up; nothing may touch it.
         var closed = false
+        /// Waiting for the thread to finish its transfers and exit.
+        var waitingForStop: [CheckedContinuation<Void, Never>] = []
     }
 
     private let shared = Mutex(Shared())
@@ -140,9 +68,30 @@ final class CurlEngine: Sendable {
     init() {
         _ = Self.globalInit
         multi = curl_multi_init()
+    }
+
+    /// Starts the thread that drives every transfer; transfers enqueued before it wait for it.
+    func start() {
+        let first = shared.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started && !state.stopping
+        }
+        guard first else { return }
         let thread = Thread { [self] in self.run() }
         thread.name = "switchboard-curl"
         thread.start()
+    }
+
+    /// Returns once the thread has finished its transfers and exited (at once if it never started).
+    func waitUntilStopped() async {
+        await withCheckedContinuation { continuation in
+            let done = shared.withLock { state -> Bool in
+                if state.closed || !state.started { return true }
+                state.waitingForStop.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
     }
 
     func enqueue(_ transfer: Transfer) {
@@ -159,10 +108,17 @@ final class CurlEngine: Sendable {
     }
 
     func stop() {
-        shared.withLock { state in
-            guard !state.stopping else { return }
+        let stranded = shared.withLock { state -> [Transfer] in
+            guard !state.stopping else { return [] }
             state.stopping = true
             if !state.closed { curl_multi_wakeup(multi) }
+            // Without a thread nobody would ever answer what was enqueued.
+            guard !state.started else { return [] }
+            defer { state.incoming.removeAll() }
+            return state.incoming
+        }
+        for transfer in stranded {
+            transfer.continuation.resume(returning: .failure(TransportError(kind: .other, message: "the HTTP client is shut down")))
         }
     }
 
@@ -187,10 +143,13 @@ final class CurlEngine: Sendable {
             }
             curl_multi_poll(multi, nil, 0, 1000, nil)
         }
-        shared.withLock { state in
+        let waiting = shared.withLock { state in
             state.closed = true
             curl_multi_cleanup(multi)
+            defer { state.waitingForStop.removeAll() }
+            return state.waitingForStop
         }
+        for waiter in waiting { waiter.resume() }
     }
 
     private func start(_ transfer: Transfer) -> UnsafeMutableRawPointer? {

@@ -64,6 +64,20 @@ public struct LeasedDelivery: Sendable {
     public var leaseToken: String
     public var referral: Referral
     public var receivedAt: Date
+
+    public init(
+        deliveryId: String, referralId: String, agency: String, rule: String, attempt: Int, leaseToken: String, referral: Referral,
+        receivedAt: Date
+    ) {
+        self.deliveryId = deliveryId
+        self.referralId = referralId
+        self.agency = agency
+        self.rule = rule
+        self.attempt = attempt
+        self.leaseToken = leaseToken
+        self.referral = referral
+        self.receivedAt = receivedAt
+    }
 }
 
 /// How one delivery attempt ended, as the dispatcher records it.
@@ -100,77 +114,5 @@ public struct RulesVersionRecord: Sendable, Equatable, Codable {
         self.source = source
         self.summary = summary
         self.text = text
-    }
-}
-
-/// Durable storage for referrals, the delivery queue and the audit log. Each method is one
-/// transaction.
-public protocol ReferralStore: Sendable {
-    /// Stores a referral with its jobs and audit events, atomically, honouring idempotency.
-    func accept(_ record: IntakeRecord) async throws -> IntakeOutcome
-
-    /// The referral's deliveries and history, or nil when there is no such referral.
-    func report(referralId: String) async throws -> ReferralReport?
-
-    /// Leases up to `limit` due jobs, bumping each one's attempt count. A job whose lease has
-    /// expired (its worker died) is due again.
-    func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedDelivery]
-
-    /// Records an attempt's result and its audit events if `leaseToken` still holds the job.
-    /// - Returns: false when the lease was lost, in which case nothing is written.
-    @discardableResult
-    func finish(_ lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry]) async throws -> Bool
-
-    /// When the earliest pending job is due, or nil when none is pending.
-    func nextDueDate() async throws -> Date?
-
-    /// Appends events that belong to no other write (an authentication failure, a start-up).
-    func appendAudit(_ entries: [AuditEntry]) async throws
-
-    /// Audit events in sequence order, `limit` at a time from `afterSequence`.
-    func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent]
-
-    /// Stores a rules version with its audit events, if the newest stored version is still
-    /// `expectedLatest` (nil: none stored yet).
-    /// - Returns: false when another version was stored first, in which case nothing is written.
-    func recordRules(_ record: RulesVersionRecord, expectedLatest: Int?, audit: [AuditEntry]) async throws -> Bool
-
-    /// The newest stored rules version, with its text.
-    func latestRules() async throws -> RulesVersionRecord?
-
-    /// Stored rules versions, newest first, without their texts.
-    func rulesHistory(limit: Int) async throws -> [RulesVersionRecord]
-
-    /// One stored rules version, with its text.
-    func rules(number: Int) async throws -> RulesVersionRecord?
-}
-
-extension ReferralStore {
-    /// Checks the whole audit chain, reading it page by page.
-    public func verifyAudit() async throws -> AuditChain.Verdict {
-        var all: [AuditEvent] = []
-        var after: Int64 = 0
-        while true {
-            let page = try await auditEvents(afterSequence: after, limit: 5_000)
-            all.append(contentsOf: page)
-            guard let last = page.last, page.count == 5_000 else { break }
-            after = last.sequence
-        }
-        return AuditChain.verify(all)
-    }
-}
-
-/// Where the store lives, from `storage.url` in switchboard.yaml.
-public enum StorageLocation: Sendable, Equatable {
-    case sqlite(path: String)
-
-    /// Parses `sqlite:PATH` (relative paths are relative to `base`).
-    public static func parse(_ url: String, relativeTo base: URL? = nil) -> StorageLocation? {
-        guard url.hasPrefix("sqlite:") else { return nil }
-        var path = String(url.dropFirst("sqlite:".count))
-        if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
-        guard !path.isEmpty else { return nil }
-        if !path.hasPrefix("/"), let base { path = base.appendingPathComponent(path).path }
-        return .sqlite(path: path)
     }
 }

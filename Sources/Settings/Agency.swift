@@ -1,28 +1,23 @@
-/// How often and how patiently deliveries to one agency are retried.
-public struct RetryPolicy: Sendable, Equatable {
-    /// Attempts in all, the first included, before the job is dead-lettered.
-    public var maxAttempts: Int
-    /// Delay before the second attempt; each later delay doubles, with jitter.
-    public var initialBackoff: Double
-    /// No delay grows beyond this.
-    public var maxBackoff: Double
-
-    public init(maxAttempts: Int = 12, initialBackoff: Double = 2, maxBackoff: Double = 900) {
-        self.maxAttempts = maxAttempts
-        self.initialBackoff = initialBackoff
-        self.maxBackoff = maxBackoff
-    }
-
-    /// The delay before attempt `attempt + 1`, full jitter in [base/2, base].
-    public func backoff(afterAttempt attempt: Int, random: Double = Double.random(in: 0...1)) -> Double {
-        let exponent = min(max(attempt - 1, 0), 30)
-        let base = min(maxBackoff, initialBackoff * Double(1 << exponent))
-        return base / 2 + base / 2 * random
-    }
-}
+import ReferralModel
 
 /// An organisation that receives referrals, as `config/agencies.yaml` describes it.
 public struct Agency: Sendable, Equatable {
+    /// How often and how patiently deliveries to this agency are retried, as agencies.yaml says.
+    public struct Retry: Sendable, Equatable {
+        /// Attempts in all, the first included, before a job is dead-lettered.
+        public var maxAttempts: Int
+        /// Delay before the second attempt; each later delay doubles, with jitter.
+        public var initialBackoff: Double
+        /// No delay grows beyond this.
+        public var maxBackoff: Double
+
+        public init(maxAttempts: Int = 12, initialBackoff: Double = 2, maxBackoff: Double = 900) {
+            self.maxAttempts = maxAttempts
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+        }
+    }
+
     public var id: String
     public var name: String
     /// The adapter plugin that renders its requests, for example `json-webhook`.
@@ -31,7 +26,7 @@ public struct Agency: Sendable, Equatable {
     public var endpoint: String
     /// The environment variable holding the Standard Webhooks signing secret (`whsec_…`).
     public var secretEnv: String?
-    public var retry: RetryPolicy
+    public var retry: Retry
     public var connectTimeout: Double
     public var requestTimeout: Double
     /// The adapter's own options, checked by the adapter when configuration loads.
@@ -47,7 +42,7 @@ public struct Agency: Sendable, Equatable {
     public var coverage: [String]
 
     public init(
-        id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: RetryPolicy = .init(),
+        id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),
         connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
         optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = []
     ) {

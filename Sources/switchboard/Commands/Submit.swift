@@ -47,11 +47,17 @@ extension Switchboard {
 
 /// Sends a request to the gateway, turning a transport failure into a sentence.
 func call(_ request: HTTPRequest, gateway: String) async throws -> HTTPResponse {
-    let client = HTTPClient()
-    defer { client.shutdown() }
-    do {
-        return try await client.send(request)
-    } catch {
+    let result: Result<HTTPResponse, TransportError> = await CurlTransport.withRunning { transport in
+        do throws(TransportError) {
+            return .success(try await transport.send(request))
+        } catch {
+            return .failure(error)
+        }
+    }
+    switch result {
+    case .success(let response):
+        return response
+    case .failure(let error):
         printError("Could not reach the gateway at \(gateway): \(error.message). Is `switchboard serve` running?")
         throw ExitCode.failure
     }

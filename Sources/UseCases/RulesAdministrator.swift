@@ -5,25 +5,7 @@ import Logging
 import ReferralModel
 import Routing
 import Storage
-import Synchronization
-
-/// The rules in force. A change replaces the whole snapshot at once, and each referral reads one
-/// snapshot, so every referral is routed by exactly one version and no request waits for a swap.
-public final class LiveRules: Sendable {
-    public struct Snapshot: Sendable {
-        public let rules: RuleSet
-        /// The stored version: its number, who applied it and when. Nil until start-up records it.
-        public let record: RulesVersionRecord?
-    }
-
-    private let state: Mutex<Snapshot>
-
-    init(_ rules: RuleSet) { state = Mutex(Snapshot(rules: rules, record: nil)) }
-
-    public var current: Snapshot { state.withLock { $0 } }
-
-    fileprivate func replace(_ snapshot: Snapshot) { state.withLock { $0 = snapshot } }
-}
+import Settings
 
 /// Every change to the routing rules goes through here, one at a time: an apply or rollback
 /// through the API, the file read at start-up, and a reload on SIGHUP or when the file changes.
@@ -59,7 +41,8 @@ public actor RulesAdministrator {
     }
 
     public nonisolated let live: LiveRules
-    private let store: any ReferralStore
+    private let store: any RulesVersionStore & AuditLog
+    private let clock: any WallClock
     private let agencies: AgencyDirectory
     private let vocabulary: NeedsVocabulary
     /// The rules file this gateway loads, reloads and writes.
@@ -72,12 +55,19 @@ public actor RulesAdministrator {
     private var changing = false
     private var waitingToChange: [CheckedContinuation<Void, Never>] = []
 
-    init(live: LiveRules, store: any ReferralStore, configuration: GatewayConfiguration, logger: Logger) {
+    /// - Parameters:
+    ///   - agencies, vocabulary: what every rules text is validated against.
+    ///   - path: the rules file this gateway loads, reloads and writes.
+    public init(
+        live: LiveRules, store: any RulesVersionStore & AuditLog, agencies: AgencyDirectory, vocabulary: NeedsVocabulary, path: String,
+        clock: any WallClock = SystemClock(), logger: Logger
+    ) {
         self.live = live
         self.store = store
-        agencies = configuration.agencies
-        vocabulary = configuration.vocabulary
-        path = configuration.rulesPath
+        self.agencies = agencies
+        self.vocabulary = vocabulary
+        self.path = path
+        self.clock = clock
         self.logger = logger
     }
 
@@ -211,15 +201,16 @@ public actor RulesAdministrator {
     private func install(_ rules: RuleSet, over previous: Previous, source: Source, actor: String, note: String, writeFile: Bool) async throws -> Outcome {
         let change = RulesChange(from: previous.text, to: rules.text, oldName: "version \(previous.number.map(String.init) ?? "none")", newName: "new")
         let number = (previous.number ?? 0) + 1
-        let at = Timestamp.string(Date())
+        let now = clock.now()
+        let at = Timestamp.string(now)
         let summary = previous.number == nil ? "first version this store has seen" : change.summary
         let record = RulesVersionRecord(
             number: number, version: rules.version, appliedAt: at, appliedBy: actor, source: source.rawValue, summary: summary, text: rules.text)
         // The full digest ties the stored text to the audit chain; the summary names rules by id only.
         let digest = Hex.encode(SHA256.hash(data: Data(rules.text.utf8)))
-        let audit = AuditEntry(
-            at: at, kind: .rulesApplied, actor: actor,
-            detail: "version \(number) (\(rules.version)) replaces \(previous.version); \(note); \(rules.rules.count) rules, fallback \(rules.fallback); \(summary); text sha256 \(digest)")
+        let audit = AuditNarrative.rulesApplied(
+            at: now, actor: actor, number: number, version: rules.version, replacing: previous.version, note: note,
+            ruleCount: rules.rules.count, fallback: rules.fallback, summary: summary, textDigest: digest)
         if writeFile { try write(rules.text) }
         let stored: Bool
         do {
@@ -255,12 +246,11 @@ public actor RulesAdministrator {
             "Rules file rejected; the live rules stay in force",
             metadata: ["trigger": "\(trigger)", "problems": "\(issues.count)", "rules.version": "\(version)"])
         for issue in issues { logger.error("\(issue.description)") }
-        let first = issues.first.map { "; first: \($0.file):\($0.line):\($0.column): \($0.message)" } ?? ""
+        let first = issues.first.map { "\($0.file):\($0.line):\($0.column): \($0.message)" }
         do {
             try await store.appendAudit([
-                AuditEntry(
-                    at: Timestamp.string(Date()), kind: .rulesRejected, actor: "rules-file",
-                    detail: "\(fileName) (\(trigger)) refused with \(issues.count) problem\(issues.count == 1 ? "" : "s")\(first); version \(version) stays live")
+                AuditNarrative.rulesRejected(
+                    at: clock.now(), file: fileName, trigger: trigger, problems: issues.count, firstProblem: first, liveVersion: version)
             ])
         } catch {
             logger.error("Could not audit a rejected rules file", metadata: ["error.type": "\(type(of: error))"])

@@ -1,7 +1,7 @@
 import AdapterKit
 import ArgumentParser
 import Foundation
-import Gateway
+import Deployment
 import ReferralModel
 
 extension Switchboard {
@@ -49,8 +49,7 @@ extension Switchboard.Adapters {
         static let configuration = CommandConfiguration(
             abstract: "Print the request an agency would be sent for a referral, exactly as its adapter renders it (unsigned).")
 
-        @Option(help: "The gateway's configuration file.")
-        var config = "config/switchboard.yaml"
+        @OptionGroup var configuration: ConfigurationOptions
 
         @Flag(help: "Print only the body.")
         var bodyOnly = false
@@ -62,17 +61,11 @@ extension Switchboard.Adapters {
         var file: String
 
         func run() async throws {
-            let configuration: GatewayConfiguration
-            do {
-                configuration = try GatewayConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment, requireSecrets: false)
-            } catch {
-                printError("The configuration is not valid.\n\(error)")
-                throw ExitCode(78)
-            }
+            let configuration = try self.configuration.load()
             guard let adapter = configuration.adapters[agency], let entry = configuration.agencies[agency] else {
                 throw ValidationError("No agency '\(agency)'; the configuration has \(configuration.agencies.agencies.map(\.id).joined(separator: ", ")).")
             }
-            let referral = try readReferral(file, vocabulary: configuration.vocabulary, today: CalendarDate.string(from: Date()))
+            let referral = try readReferral(file, vocabulary: configuration.settings.vocabulary, today: CalendarDate.string(from: Date()))
             let context = DeliveryContext(
                 deliveryId: Identifier.make(), referralId: Identifier.make(), agencyId: agency, rule: "render", receivedAt: Date(),
                 withheld: entry.withhold)

@@ -1,0 +1,134 @@
+import Foundation
+import ReferralModel
+
+/// The one place that words audit events: every kind the trail records and the sentence it
+/// carries. Sentences hold ids, codes, counts and figures, never a name, NHS number, address or
+/// free text from a referral, so the trail can be read and exported without exposing anyone.
+public enum AuditNarrative {
+    /// The delivery an event is about.
+    public struct DeliveryReference: Sendable, Equatable {
+        public var referralId: String
+        public var deliveryId: String
+        public var agency: String
+
+        public init(referralId: String, deliveryId: String, agency: String) {
+            self.referralId = referralId
+            self.deliveryId = deliveryId
+            self.agency = agency
+        }
+    }
+
+    /// One agency a referral was routed to, with those to try if it declines.
+    public struct RoutedTo: Sendable, Equatable {
+        public var agency: String
+        public var rule: String
+        public var alternatives: [String]
+
+        public init(agency: String, rule: String, alternatives: [String]) {
+            self.agency = agency
+            self.rule = rule
+            self.alternatives = alternatives
+        }
+    }
+
+    /// How one delivery attempt ended, as its `delivery.attempted` event tells it.
+    public enum AttemptEnding: Sendable, Equatable {
+        case delivered
+        case willRetry(reason: String, nextAttempt: Date)
+        case failed(reason: String)
+    }
+
+    // MARK: Referrals
+
+    public static func referralReceived(referralId: String, actor: String, at: Date, organisation: String, bytes: Int) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralReceived, actor: actor, referralId: referralId,
+            detail: "from \(organisation); \(bytes) bytes")
+    }
+
+    public static func referralValidated(referralId: String, actor: String, at: Date) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .referralValidated, actor: actor, referralId: referralId, detail: "valid against referral v1")
+    }
+
+    public static func referralRouted(
+        referralId: String, actor: String, at: Date, rulesVersion: String, matchedRules: [String], usedFallback: Bool, to routes: [RoutedTo]
+    ) -> AuditEntry {
+        let matched = usedFallback ? "no rule matched; fallback" : "rules " + matchedRules.joined(separator: ", ")
+        let targets = routes.map { route in
+            let then = route.alternatives.isEmpty ? "" : "; if it declines: " + route.alternatives.joined(separator: ", ")
+            return "\(route.agency) (\(route.rule)\(then))"
+        }
+        return AuditEntry(
+            at: Timestamp.string(at), kind: .referralRouted, actor: actor, referralId: referralId,
+            detail: "rules version \(rulesVersion); \(matched); to " + targets.joined(separator: ", "))
+    }
+
+    // MARK: Deliveries
+
+    public static func deliveryAttempted(
+        _ delivery: DeliveryReference, at: Date, attempt: Int, of maxAttempts: Int, ending: AttemptEnding, milliseconds: Int,
+        fieldsSent: [String]
+    ) -> AuditEntry {
+        let outcome =
+            switch ending {
+            case .delivered: "delivered in \(milliseconds) ms"
+            case .willRetry(let reason, let next): "\(reason) after \(milliseconds) ms; next attempt at \(Timestamp.string(next))"
+            case .failed(let reason): "\(reason) after \(milliseconds) ms"
+            }
+        return entry(
+            delivery, at, .deliveryAttempted,
+            "attempt \(attempt) of \(maxAttempts): \(outcome); fields sent: " + fieldsSent.joined(separator: ", "))
+    }
+
+    /// - Parameter referenceLength: the length of the agency's own reference, when it gave one.
+    public static func deliveryDelivered(_ delivery: DeliveryReference, at: Date, referenceLength: Int?) -> AuditEntry {
+        entry(delivery, at, .deliveryDelivered, referenceLength.map { "agency reference recorded (\($0) characters)" } ?? "delivered")
+    }
+
+    public static func deliveryDeadLettered(_ delivery: DeliveryReference, at: Date, reason: String) -> AuditEntry {
+        entry(delivery, at, .deliveryDeadLettered, reason)
+    }
+
+    private static func entry(_ delivery: DeliveryReference, _ at: Date, _ kind: AuditKind, _ detail: String) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: kind, actor: "dispatcher", referralId: delivery.referralId, deliveryId: delivery.deliveryId,
+            agency: delivery.agency, detail: detail)
+    }
+
+    // MARK: The gateway
+
+    /// A request refused before any work: why, and the method and path (never the query or a key).
+    public static func authenticationRefused(at: Date, reason: String, method: String, path: String) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .authRejected, detail: "\(reason): \(method) \(path)")
+    }
+
+    public static func gatewayStarted(at: Date, rulesVersion: String, agencies: Int) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .gatewayStarted, actor: "gateway", detail: "rules version \(rulesVersion); \(agencies) agencies")
+    }
+
+    // MARK: Rules
+
+    /// A rules version went live. `summary` names rules by id only; `textDigest` ties the stored
+    /// text to the chain.
+    public static func rulesApplied(
+        at: Date, actor: String, number: Int, version: String, replacing previous: String, note: String, ruleCount: Int,
+        fallback: String, summary: String, textDigest: String
+    ) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .rulesApplied, actor: actor,
+            detail:
+                "version \(number) (\(version)) replaces \(previous); \(note); \(ruleCount) rules, fallback \(fallback); \(summary); text sha256 \(textDigest)"
+        )
+    }
+
+    /// A rules file was refused; `firstProblem` is `file:line:column: message` of the first one.
+    public static func rulesRejected(
+        at: Date, file: String, trigger: String, problems: Int, firstProblem: String?, liveVersion: String
+    ) -> AuditEntry {
+        let first = firstProblem.map { "; first: \($0)" } ?? ""
+        return AuditEntry(
+            at: Timestamp.string(at), kind: .rulesRejected, actor: "rules-file",
+            detail: "\(file) (\(trigger)) refused with \(problems) problem\(problems == 1 ? "" : "s")\(first); version \(liveVersion) stays live")
+    }
+}

@@ -1,0 +1,112 @@
+import AdapterKit
+import Audit
+import Foundation
+import Logging
+import ReferralModel
+import Storage
+import Transport
+
+extension Dispatcher {
+    /// Makes one attempt and records its result.
+    func deliver(_ job: LeasedDelivery) async {
+        let target = targets[job.agency]
+        let withheld = target?.withheld ?? []
+        let context = DeliveryContext(
+            deliveryId: job.deliveryId, referralId: job.referralId, agencyId: job.agency, rule: job.rule, receivedAt: job.receivedAt,
+            withheld: withheld)
+        let policy = target?.retry ?? RetryPolicy()
+        // What this agency is sent: the adapter's fields, less those withheld, that the referral has.
+        let sent = (target?.adapter.mappedFields ?? []).subtracting(withheld).filter { $0.isPresent(in: job.referral) }
+        let started = ContinuousClock.now
+        let outcome = await attempt(job, target: target, context: context)
+        let elapsed = started.duration(to: .now)
+        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let now = clock.now()
+        let reference = AuditNarrative.DeliveryReference(referralId: job.referralId, deliveryId: job.deliveryId, agency: job.agency)
+        func attempted(_ ending: AuditNarrative.AttemptEnding) -> AuditEntry {
+            AuditNarrative.deliveryAttempted(
+                reference, at: now, attempt: job.attempt, of: policy.maxAttempts, ending: ending, milliseconds: milliseconds,
+                fieldsSent: sent.sorted().map(\.path))
+        }
+        var audit: [AuditEntry] = []
+        let result: AttemptResult
+        switch outcome {
+        case .delivered(let agencyReference):
+            result = .delivered(agencyReference: agencyReference)
+            audit.append(attempted(.delivered))
+            audit.append(AuditNarrative.deliveryDelivered(reference, at: now, referenceLength: agencyReference?.count))
+        case .retryable(let reason, let retryAfter) where job.attempt < policy.maxAttempts:
+            let next = now.addingTimeInterval(policy.delay(afterAttempt: job.attempt, retryAfter: retryAfter))
+            result = .retry(at: next, error: reason)
+            audit.append(attempted(.willRetry(reason: reason, nextAttempt: next)))
+        case .retryable(let reason, _):
+            let final = "\(reason); gave up after \(job.attempt) attempts"
+            result = .deadLetter(error: final)
+            audit.append(attempted(.failed(reason: reason)))
+            audit.append(AuditNarrative.deliveryDeadLettered(reference, at: now, reason: final))
+        case .permanent(let reason):
+            result = .deadLetter(error: reason)
+            audit.append(attempted(.failed(reason: reason)))
+            audit.append(AuditNarrative.deliveryDeadLettered(reference, at: now, reason: reason))
+        }
+        do {
+            let held = try await queue.finish(job, result: result, audit: audit, now: now)
+            log(job, result: result, milliseconds: milliseconds, leaseHeld: held)
+        } catch {
+            // The lease expires and the job runs again: at-least-once.
+            logger.error("Could not record a delivery attempt", metadata: ["delivery": "\(job.deliveryId)", "error.type": "\(type(of: error))"])
+        }
+    }
+
+    private func log(_ job: LeasedDelivery, result: AttemptResult, milliseconds: Int, leaseHeld: Bool) {
+        var metadata: Logger.Metadata = [
+            "referral": "\(job.referralId)", "delivery": "\(job.deliveryId)", "agency": "\(job.agency)",
+            "attempt": "\(job.attempt)", "latency_ms": "\(milliseconds)",
+        ]
+        switch result {
+        case .delivered:
+            metadata["outcome"] = "delivered"
+        case .retry(let at, let error):
+            metadata["outcome"] = "retry"
+            metadata["error"] = "\(error)"
+            metadata["next"] = "\(Timestamp.string(at))"
+        case .deadLetter(let error):
+            metadata["outcome"] = "dead-lettered"
+            metadata["error"] = "\(error)"
+        }
+        if !leaseHeld { metadata["lease"] = "lost; another worker owns the job" }
+        logger.info("Delivery attempt", metadata: metadata)
+    }
+
+    private func attempt(_ job: LeasedDelivery, target: DeliveryTarget?, context: DeliveryContext) async -> DeliveryOutcome {
+        guard let target else {
+            return .retryable(reason: "agency \(job.agency) is not in the configuration", retryAfter: nil)
+        }
+        let rendered: OutboundRequest
+        do {
+            rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
+        } catch {
+            return .permanent(reason: "the \(type(of: target.adapter).name) adapter could not render the referral: \(error)")
+        }
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", rendered.contentType), ("User-Agent", "Switchboard/1"),
+        ]
+        headers += rendered.headers.map { ($0.name, $0.value) }
+        if let signer = target.signer {
+            headers += signer.headers(id: job.deliveryId, timestamp: Int(clock.now().timeIntervalSince1970), body: rendered.body)
+        } else {
+            headers.append(("webhook-id", job.deliveryId))
+        }
+        let request = HTTPRequest(
+            url: target.endpoint + rendered.path, method: rendered.method, headers: headers, body: rendered.body,
+            connectTimeout: target.connectTimeout, totalTimeout: target.totalTimeout)
+        do {
+            let response = try await transport.send(request)
+            let reply = AgencyReply(
+                status: response.status, headers: response.headers.map { .init($0.name, $0.value) }, body: response.body)
+            return target.adapter.interpret(reply, context: context)
+        } catch {
+            return .retryable(reason: "transport: \(error.message)", retryAfter: nil)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import AdapterKit
+import ReferralModel
+
+/// One agency as the dispatcher needs it: where to send, how to render and sign, what to leave
+/// out, and how patiently to retry. The composition root builds these from agencies.yaml.
+public struct DeliveryTarget: Sendable {
+    public var agencyId: String
+    /// An `http` or `https` URL; the adapter's path is appended.
+    public var endpoint: String
+    public var adapter: any AgencyAdapter
+    public var signer: WebhookSigner?
+    /// Fields this agency's data-sharing agreement says it must not be sent.
+    public var withheld: Set<ReferralField>
+    public var retry: RetryPolicy
+    /// Seconds to establish the connection, TLS included.
+    public var connectTimeout: Double
+    /// Seconds for the whole exchange.
+    public var totalTimeout: Double
+
+    public init(
+        agencyId: String, endpoint: String, adapter: any AgencyAdapter, signer: WebhookSigner?, withheld: Set<ReferralField> = [],
+        retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30
+    ) {
+        self.agencyId = agencyId
+        self.endpoint = endpoint
+        self.adapter = adapter
+        self.signer = signer
+        self.withheld = withheld
+        self.retry = retry
+        self.connectTimeout = connectTimeout
+        self.totalTimeout = totalTimeout
+    }
+}

@@ -1,0 +1,100 @@
+import AdapterKit
+import Foundation
+import ReferralModel
+import Routing
+import Settings
+
+/// A whole configuration, validated together: switchboard.yaml's settings, the agencies with their
+/// adapters set up from their options, the rules, and the signing secrets the agencies name. Every
+/// problem in every file is reported at once, each with its file, line and column.
+public struct DeploymentConfiguration: Sendable {
+    public var settings: SwitchboardSettings
+    public var agencies: AgencyDirectory
+    public var rules: RuleSet
+    /// The environment variables agencies' signing secrets are read from, resolved.
+    public var agencySecrets: [String: String]
+    /// Each agency's adapter, set up from its options, by agency id.
+    public var adapters: [String: any AgencyAdapter]
+
+    /// The adapter names `agencies.yaml` may use.
+    public static var adapterNames: Set<String> { AdapterCatalogue.registry.names }
+
+    /// Loads `path` and the agencies and rules files it names. Environment variables the files name
+    /// are read from `environment`.
+    /// - Parameter requireSecrets: false for commands that only read the configuration (rendering
+    ///   what an agency would be sent), so keys and signing secrets need not be in the environment.
+    public static func load(
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment, requireSecrets: Bool = true
+    ) throws(ConfigError) -> DeploymentConfiguration {
+        let (read, settingsIssues) = SwitchboardSettings.read(path: path, environment: environment, requireSecrets: requireSecrets)
+        guard let settings = read else { throw ConfigError(issues: settingsIssues) }
+        // Problems in the files switchboard.yaml points at, and in the environment they name.
+        var elsewhere: [ConfigIssue] = []
+        var agencies: AgencyDirectory?
+        var adapters: [String: any AgencyAdapter] = [:]
+        var secrets: [String: String] = [:]
+        do {
+            let directory = try AgencyDirectory.load(path: settings.agenciesPath, adapters: adapterNames, vocabulary: settings.vocabulary)
+            agencies = directory
+            (adapters, elsewhere) = setUpAdapters(directory, file: settings.agenciesPath)
+            let (found, missing) = signingSecrets(
+                directory, file: settings.agenciesPath, environment: environment, requireSecrets: requireSecrets)
+            secrets = found
+            elsewhere += missing
+        } catch {
+            elsewhere += error.issues
+        }
+        var rules: RuleSet?
+        if let agencies {
+            do {
+                rules = try RuleSet.load(path: settings.rulesPath, agencies: agencies, vocabulary: settings.vocabulary)
+            } catch {
+                elsewhere += error.issues
+            }
+        }
+        let issues = settingsIssues + elsewhere
+        guard issues.isEmpty, let agencies, let rules else { throw ConfigError(issues: issues) }
+        return DeploymentConfiguration(settings: settings, agencies: agencies, rules: rules, agencySecrets: secrets, adapters: adapters)
+    }
+
+    /// Each agency's adapter, checked against its options; problems name the agency and the option's line.
+    private static func setUpAdapters(_ directory: AgencyDirectory, file: String) -> ([String: any AgencyAdapter], [ConfigIssue]) {
+        var adapters: [String: any AgencyAdapter] = [:]
+        var issues: [ConfigIssue] = []
+        for agency in directory.agencies {
+            let setup = AdapterSetup(
+                options: agency.options, line: agency.optionsLine, column: agency.optionsColumn,
+                configDirectory: URL(fileURLWithPath: file).deletingLastPathComponent(), agencyId: agency.id, endpoint: agency.endpoint)
+            do {
+                adapters[agency.id] = try AdapterCatalogue.registry.make(agency.adapter, setup: setup)
+            } catch {
+                issues += error.errors.map {
+                    ConfigIssue(
+                        file: file, line: $0.line, column: $0.column, message: "agency '\(agency.id)', adapter \(agency.adapter): \($0.message)",
+                        hint: $0.hint)
+                }
+            }
+        }
+        return (adapters, issues)
+    }
+
+    /// The signing secrets the agencies name, and a problem for each that is not set.
+    private static func signingSecrets(
+        _ directory: AgencyDirectory, file: String, environment: [String: String], requireSecrets: Bool
+    ) -> ([String: String], [ConfigIssue]) {
+        var secrets: [String: String] = [:]
+        var issues: [ConfigIssue] = []
+        for agency in directory.agencies {
+            guard let name = agency.secretEnv else { continue }
+            if let secret = environment[name], !secret.isEmpty {
+                secrets[name] = secret
+            } else if requireSecrets {
+                issues.append(
+                    ConfigIssue(
+                        file: file, line: 1, column: 1, message: "agency '\(agency.id)': environment variable \(name) is not set",
+                        hint: "export \(name)=whsec_<base64 key>; `switchboard receiver --new-secret` makes one"))
+            }
+        }
+        return (secrets, issues)
+    }
+}

@@ -1,0 +1,86 @@
+import Audit
+import Delivery
+import Foundation
+import Logging
+import ReferralModel
+import Routing
+import ServiceLifecycle
+import Settings
+import Storage
+import Transport
+import UseCases
+
+/// The running parts of a gateway, assembled from a validated configuration: the store it names,
+/// the libcurl transport, the dispatcher with one delivery target per agency, and the use cases the
+/// HTTP API calls. `serve` and the tests build it the same way.
+public final class GatewayComponents: Sendable {
+    public let configuration: DeploymentConfiguration
+    public let store: any SwitchboardStore
+    public let transport: CurlTransport
+    public let dispatcher: Dispatcher
+    public let intake: ReferralIntake
+    /// Every change to the routing rules, and the rules in force (`rules.live`).
+    public let rules: RulesAdministrator
+    public let clock: any WallClock
+
+    /// - Parameter store: the store to use instead of the one the configuration names (tests pass
+    ///   an in-memory one).
+    public init(
+        configuration: DeploymentConfiguration, store: (any SwitchboardStore)? = nil, clock: any WallClock = SystemClock(), logger: Logger
+    ) throws {
+        self.configuration = configuration
+        self.clock = clock
+        let store = try store ?? Self.openStore(configuration.settings.storage)
+        self.store = store
+        transport = CurlTransport()
+        let settings = configuration.settings
+        let dispatcher = Dispatcher(
+            queue: store, targets: Self.deliveryTargets(configuration), transport: transport, clock: clock,
+            configuration: .init(concurrency: settings.delivery.concurrency, leaseDuration: settings.delivery.leaseSeconds),
+            logger: logger)
+        self.dispatcher = dispatcher
+        let live = LiveRules(configuration.rules)
+        rules = RulesAdministrator(
+            live: live, store: store, agencies: configuration.agencies, vocabulary: settings.vocabulary, path: settings.rulesPath, clock: clock,
+            logger: logger)
+        intake = ReferralIntake(
+            decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock,
+            onAccepted: { dispatcher.wake() })
+    }
+
+    /// Opens (creating and migrating if needed) the store at `location`.
+    public static func openStore(_ location: StorageLocation) throws -> any SwitchboardStore {
+        switch location {
+        case .sqlite(let path): try SQLiteStore(path: path)
+        }
+    }
+
+    /// Each agency as the dispatcher needs it: the agencies.yaml settings mapped into Delivery's own types.
+    static func deliveryTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
+        configuration.agencies.agencies.compactMap { agency in
+            guard let adapter = configuration.adapters[agency.id] else { return nil }
+            let signer = agency.secretEnv.flatMap { configuration.agencySecrets[$0] }.flatMap(WebhookSigner.init(secret:))
+            return DeliveryTarget(
+                agencyId: agency.id, endpoint: agency.endpoint, adapter: adapter, signer: signer, withheld: agency.withhold,
+                retry: RetryPolicy(
+                    maxAttempts: agency.retry.maxAttempts, initialBackoff: agency.retry.initialBackoff, maxBackoff: agency.retry.maxBackoff),
+                connectTimeout: agency.connectTimeout, totalTimeout: agency.requestTimeout)
+        }
+    }
+
+    /// Records the rules the gateway starts with as a stored version (unless they already are the
+    /// newest) and audits the start. Call once before serving.
+    public func start() async throws {
+        try await rules.recordStartUp()
+        try await store.appendAudit([
+            AuditNarrative.gatewayStarted(
+                at: clock.now(), rulesVersion: rules.live.current.rules.version, agencies: configuration.agencies.agencies.count)
+        ])
+    }
+
+    /// The services that run beside the HTTP server, in start order; they shut down in reverse, so
+    /// the dispatcher finishes its attempts before the transport stops.
+    public var services: [any Service] {
+        [transport, dispatcher, RulesReloader(administrator: rules, interval: configuration.settings.rulesWatchSeconds)]
+    }
+}

@@ -1,0 +1,34 @@
+import Crypto
+
+/// What an API key may do.
+public enum Role: String, Sendable, CaseIterable {
+    case referrer, agency, admin
+}
+
+/// A configured API key: its id (what the audit log records) and role. The key itself is held only
+/// as its SHA-256 digest.
+public struct APIKey: Sendable, Equatable {
+    public var id: String
+    public var role: Role
+    public var digest: [UInt8]
+
+    public init(id: String, role: Role, digest: [UInt8]) {
+        self.id = id
+        self.role = role
+        self.digest = digest
+    }
+
+    public static func digest(of key: String) -> [UInt8] { Array(SHA256.hash(data: Array(key.utf8))) }
+
+    /// The bytes a 64-character hexadecimal digest stands for, or nil when it is not one.
+    static func bytes(fromHex hex: String) -> [UInt8]? {
+        let characters = Array(hex.lowercased().utf8)
+        guard characters.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: characters.count, by: 2) {
+            guard let byte = UInt8(String(decoding: characters[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+}

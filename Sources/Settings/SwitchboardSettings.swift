@@ -1,0 +1,211 @@
+import Foundation
+import ReferralModel
+import Yams
+
+/// `config/switchboard.yaml` as typed values: the server, the store, the needs vocabulary, the API
+/// keys and the limits, and where the agencies and rules files are. Every problem is reported
+/// with its file, line and column; the other files are read by their own readers.
+public struct SwitchboardSettings: Sendable {
+    public struct Server: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+
+        public init(host: String = "127.0.0.1", port: Int = 8080) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public struct Delivery: Sendable, Equatable {
+        /// Attempts in flight at once, across all agencies.
+        public var concurrency = 16
+        /// How long a leased job is a worker's before another may take it.
+        public var leaseSeconds = 120.0
+
+        public init(concurrency: Int = 16, leaseSeconds: Double = 120) {
+            self.concurrency = concurrency
+            self.leaseSeconds = leaseSeconds
+        }
+    }
+
+    public struct RateLimit: Sendable, Equatable {
+        /// Requests per second each API key may make.
+        public var requestsPerSecond = 200.0
+        /// How many requests a key may save up.
+        public var burst = 400.0
+
+        public init(requestsPerSecond: Double = 200, burst: Double = 400) {
+            self.requestsPerSecond = requestsPerSecond
+            self.burst = burst
+        }
+    }
+
+    public var server = Server()
+    public var storage: StorageLocation
+    public var vocabulary = NeedsVocabulary.standard
+    public var apiKeys: [APIKey] = []
+    public var delivery = Delivery()
+    public var rateLimit = RateLimit()
+    /// How often the rules file is checked for changes, in seconds; 0 leaves it to SIGHUP.
+    public var rulesWatchSeconds = 2.0
+    /// The agencies file, resolved against the configuration's folder.
+    public var agenciesPath: String
+    /// The rules file, resolved against the configuration's folder.
+    public var rulesPath: String
+    /// The configuration file itself, for messages.
+    public var path: String
+
+    /// Reads `path`. Environment variables the file names (`key_env`) are read from `environment`.
+    /// - Parameter requireSecrets: false for commands that only read the configuration, so keys
+    ///   need not be in the environment.
+    public static func load(
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment, requireSecrets: Bool = true
+    ) throws(ConfigError) -> SwitchboardSettings {
+        let (settings, issues) = read(path: path, environment: environment, requireSecrets: requireSecrets)
+        guard issues.isEmpty, let settings else { throw ConfigError(issues: issues) }
+        return settings
+    }
+
+    /// Reads `path` as far as it can: the settings (nil when the file cannot be read or names no
+    /// storage, agencies or rules) and every problem found. A caller that reads the other files
+    /// too reports their problems alongside these.
+    public static func read(
+        path: String, environment: [String: String], requireSecrets: Bool
+    ) -> (settings: SwitchboardSettings?, issues: [ConfigIssue]) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            return (nil, [ConfigIssue(file: path, line: 1, column: 1, message: "cannot read the configuration file", hint: "pass --config PATH")])
+        }
+        let reader = ConfigReader(file: path)
+        let sections = SectionReader(reader: reader, base: URL(fileURLWithPath: path).deletingLastPathComponent())
+        let top = reader.mapping(
+            reader.compose(text), "switchboard.yaml",
+            allowed: ["server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload"],
+            required: ["storage", "agencies", "rules", "api_keys"])
+        let storage = sections.storage(top?["storage"])
+        let agencies = reader.string(top?["agencies"], "agencies").map(sections.resolve)
+        let rules = reader.string(top?["rules"], "rules").map(sections.resolve)
+        var settings = SwitchboardSettings(
+            storage: storage ?? .sqlite(path: ""), agenciesPath: agencies ?? "", rulesPath: rules ?? "", path: path)
+        settings.server = sections.server(top?["server"])
+        settings.vocabulary = sections.vocabulary(top?["needs"])
+        settings.apiKeys = sections.apiKeys(top?["api_keys"], environment: environment, requireSecrets: requireSecrets)
+        settings.delivery = sections.delivery(top?["delivery"])
+        settings.rateLimit = sections.rateLimit(top?["limits"])
+        settings.rulesWatchSeconds = sections.rulesWatchSeconds(top?["rules_reload"])
+        // Without the other files' paths the caller cannot go on; a broken storage URL is already an issue.
+        return (agencies != nil && rules != nil ? settings : nil, reader.issues)
+    }
+}
+
+/// One small reader per section of switchboard.yaml, each reporting into the same `ConfigReader`.
+private struct SectionReader {
+    let reader: ConfigReader
+    let base: URL
+
+    func resolve(_ relative: String) -> String {
+        relative.hasPrefix("/") ? relative : base.appendingPathComponent(relative).path
+    }
+
+    func server(_ node: Node?) -> SwitchboardSettings.Server {
+        var server = SwitchboardSettings.Server()
+        guard let entries = reader.mapping(node, "server", allowed: ["host", "port"]) else { return server }
+        server.host = reader.string(entries["host"], "host") ?? server.host
+        server.port = reader.integer(entries["port"], "port", range: 0...65535) ?? server.port
+        return server
+    }
+
+    func storage(_ node: Node?) -> StorageLocation? {
+        guard let entries = reader.mapping(node, "storage", allowed: ["url"], required: ["url"]),
+            let url = reader.string(entries["url"], "url")
+        else { return nil }
+        guard let location = StorageLocation.parse(url, relativeTo: base) else {
+            reader.fail(
+                entries["url"], "storage url '\(url)' is not supported", hint: "use sqlite:PATH, for example sqlite:../var/switchboard.sqlite")
+            return nil
+        }
+        return location
+    }
+
+    func vocabulary(_ node: Node?) -> NeedsVocabulary {
+        guard let needs = reader.strings(node, "needs") else { return .standard }
+        if needs.isEmpty { reader.fail(node, "needs must list at least one code") }
+        for need in needs where need.utf8.count > 64 || !isIdentifier(need) {
+            reader.fail(node, "need code '\(need)' must be lower-case letters, digits and hyphens", hint: "for example falls-prevention")
+        }
+        if Set(needs).count != needs.count { reader.fail(node, "needs lists a code twice") }
+        return NeedsVocabulary(needs)
+    }
+
+    func apiKeys(_ node: Node?, environment: [String: String], requireSecrets: Bool) -> [APIKey] {
+        var keys: [APIKey] = []
+        var seen: Set<String> = []
+        for item in reader.sequence(node, "api_keys") ?? [] {
+            guard
+                let entry = reader.mapping(item, "an API key", allowed: ["id", "role", "sha256", "key_env"], required: ["id", "role"])
+            else { continue }
+            let id = reader.string(entry["id"], "id")
+            if let id, !seen.insert(id).inserted { reader.fail(entry["id"], "API key id '\(id)' is used twice") }
+            let roleText = reader.string(entry["role"], "role")
+            let role = roleText.flatMap(Role.init(rawValue:))
+            if roleText != nil, role == nil { reader.fail(entry["role"], "role must be referrer, agency or admin") }
+            let digest = keyDigest(entry, item: item, environment: environment, requireSecrets: requireSecrets)
+            if let id, let role, let digest { keys.append(APIKey(id: id, role: role, digest: digest)) }
+        }
+        return keys
+    }
+
+    /// The key's digest, given as `sha256` or read from the environment variable `key_env` names.
+    private func keyDigest(_ entry: [String: Node], item: Node, environment: [String: String], requireSecrets: Bool) -> [UInt8]? {
+        switch (entry["sha256"], entry["key_env"]) {
+        case (let node?, nil):
+            guard let hex = reader.string(node, "sha256") else { return nil }
+            let digest = APIKey.bytes(fromHex: hex)
+            if digest?.count != 32 {
+                reader.fail(node, "sha256 must be 64 hexadecimal characters", hint: "printf %s \"$KEY\" | sha256sum")
+                return nil
+            }
+            return digest
+        case (nil, let node?):
+            guard let name = reader.string(node, "key_env") else { return nil }
+            guard let key = environment[name], !key.isEmpty else {
+                if requireSecrets {
+                    reader.fail(node, "environment variable \(name) is not set", hint: "export \(name)=<key> before starting the gateway")
+                }
+                return nil
+            }
+            if key.utf8.count < 16 {
+                reader.fail(node, "the key in $\(name) is shorter than 16 characters", hint: "use a long random key: openssl rand -hex 32")
+            }
+            return APIKey.digest(of: key)
+        case (.some, .some):
+            reader.fail(item, "give either sha256 or key_env, not both")
+        case (nil, nil):
+            reader.fail(
+                item, "an API key needs sha256 (the key's SHA-256 digest) or key_env (an environment variable holding the key)",
+                hint: "never write a key in clear in this file")
+        }
+        return nil
+    }
+
+    func delivery(_ node: Node?) -> SwitchboardSettings.Delivery {
+        var delivery = SwitchboardSettings.Delivery()
+        guard let entries = reader.mapping(node, "delivery", allowed: ["concurrency", "lease_seconds"]) else { return delivery }
+        delivery.concurrency = reader.integer(entries["concurrency"], "concurrency", range: 1...1024) ?? delivery.concurrency
+        delivery.leaseSeconds = reader.number(entries["lease_seconds"], "lease_seconds", range: 5...86_400) ?? delivery.leaseSeconds
+        return delivery
+    }
+
+    func rateLimit(_ node: Node?) -> SwitchboardSettings.RateLimit {
+        var limit = SwitchboardSettings.RateLimit()
+        guard let entries = reader.mapping(node, "limits", allowed: ["requests_per_second", "burst"]) else { return limit }
+        limit.requestsPerSecond =
+            reader.number(entries["requests_per_second"], "requests_per_second", range: 0.01...1_000_000) ?? limit.requestsPerSecond
+        limit.burst = reader.number(entries["burst"], "burst", range: 1...10_000_000) ?? limit.burst
+        return limit
+    }
+
+    func rulesWatchSeconds(_ node: Node?) -> Double {
+        guard let entries = reader.mapping(node, "rules_reload", allowed: ["watch_seconds"]) else { return 2 }
+        return reader.number(entries["watch_seconds"], "watch_seconds", range: 0...3_600) ?? 2
+    }
+}

@@ -1,0 +1,50 @@
+import Audit
+import Foundation
+import GRDB
+import ReferralModel
+
+extension SQLiteStore {
+    public func appendAudit(_ entries: [AuditEntry]) async throws {
+        try await writer.perform { db, cursor in try Self.append(entries, in: db, cursor: &cursor) }
+    }
+
+    public func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash
+                    FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?
+                    """, arguments: [afterSequence, limit]
+            ).map {
+                AuditEvent(
+                    sequence: $0["seq"], at: $0["at"], kind: $0["kind"], actor: $0["actor"], referralId: $0["referral_id"],
+                    deliveryId: $0["delivery_id"], agency: $0["agency"], detail: $0["detail"], previousHash: $0["prev_hash"],
+                    hash: $0["hash"])
+            }
+        }
+    }
+
+    /// The last event of the chain, or the genesis when the log is empty.
+    static func auditHead(_ db: Database) throws -> AuditCursor {
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        return AuditCursor(sequence: head?["seq"] ?? 0, hash: head?["hash"] ?? AuditChain.genesis)
+    }
+
+    /// Chains and appends audit events inside the caller's write transaction.
+    static func append(_ entries: [AuditEntry], in db: Database, cursor: inout AuditCursor) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO audit_events (seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for entry in entries {
+            let event = AuditChain.seal(entry, sequence: cursor.sequence + 1, previousHash: cursor.hash)
+            try statement.execute(arguments: [
+                event.sequence, event.at, event.kind, event.actor, event.referralId, event.deliveryId, event.agency,
+                event.detail, event.previousHash, event.hash,
+            ])
+            cursor = AuditCursor(sequence: event.sequence, hash: event.hash)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Audit
+import Foundation
+import GRDB
+import ReferralModel
+
+extension SQLiteStore {
+    public func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
+        try await writer.perform { db, cursor in try Self.write(record, in: db, audit: &cursor) }
+    }
+
+    public func report(referralId: String) async throws -> ReferralReport? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT received_at, actor, rules_version, urgency, needs FROM referrals WHERE id = ?", arguments: [referralId])
+            else { return nil }
+            let deliveries = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at, alternatives
+                    FROM deliveries WHERE referral_id = ? ORDER BY position
+                    """, arguments: [referralId]
+            ).map { row -> ReferralReport.Delivery in
+                let state = DeliveryState(rawValue: row["state"]) ?? .pending
+                let deliveredAt: Double? = row["delivered_at"]
+                let alternatives: String = row["alternatives"]
+                return ReferralReport.Delivery(
+                    deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: state, attempts: row["attempts"],
+                    lastError: row["last_error"],
+                    nextAttemptAt: state == .pending ? Timestamp.string(Date(timeIntervalSince1970: row["next_attempt_at"])) : nil,
+                    deliveredAt: deliveredAt.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
+                    alternatives: (try? JSONDecoder().decode([String].self, from: Data(alternatives.utf8))) ?? [])
+            }
+            let history = try Row.fetchAll(
+                db, sql: "SELECT at, kind, agency, detail FROM audit_events WHERE referral_id = ? ORDER BY seq",
+                arguments: [referralId]
+            ).map { ReferralReport.HistoryEntry(at: $0["at"], event: $0["kind"], agency: $0["agency"], detail: $0["detail"]) }
+            let needsJSON: String = row["needs"]
+            let needs = (try? JSONDecoder().decode([String].self, from: Data(needsJSON.utf8))) ?? []
+            return ReferralReport(
+                id: referralId, status: ReferralStatus.derive(from: deliveries.map(\.state)),
+                receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
+                rulesVersion: row["rules_version"], urgency: Urgency(rawValue: row["urgency"]) ?? .routine, needs: needs,
+                deliveries: deliveries, history: history)
+        }
+    }
+
+    /// Stores one accepted referral with its jobs, idempotency claim and audit events.
+    static func write(_ record: IntakeRecord, in db: Database, audit cursor: inout AuditCursor) throws -> IntakeOutcome {
+        if let claim = record.idempotency,
+            let previous = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT body_digest, receipt FROM idempotency_keys WHERE actor = ? AND key = ?"),
+                arguments: [record.actor, claim.key])
+        {
+            let digest: String = previous["body_digest"]
+            guard digest == claim.bodyDigest else { return .idempotencyConflict }
+            let receipt: Data = previous["receipt"]
+            return .replayed(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt))
+        }
+        // Need codes and agency ids are plain words (letters, digits, hyphens): nothing to escape.
+        func jsonList(_ words: [String]) -> String { "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+        let needs = jsonList(record.referral.needs)
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            record.referralId, record.receivedAt.timeIntervalSince1970, record.actor, record.referral.urgency.rawValue, needs,
+            record.rulesVersion, record.referral.canonicalJSON(),
+        ])
+        let insertDelivery = try db.cachedStatement(
+            sql: """
+                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives)
+                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+                """)
+        for (position, route) in record.routes.enumerated() {
+            try insertDelivery.execute(arguments: [
+                route.deliveryId, record.referralId, position, route.agency, route.rule, record.receivedAt.timeIntervalSince1970,
+                jsonList(record.alternatives[route.deliveryId] ?? []),
+            ])
+        }
+        let receipt = SubmissionReceipt(id: record.referralId, status: .routed, routes: record.routes, rulesVersion: record.rulesVersion)
+        if let claim = record.idempotency {
+            try db.cachedStatement(
+                sql: "INSERT INTO idempotency_keys (actor, key, body_digest, referral_id, receipt) VALUES (?, ?, ?, ?, ?)"
+            ).execute(arguments: [record.actor, claim.key, claim.bodyDigest, record.referralId, receipt.canonicalJSON()])
+        }
+        try append(record.audit, in: db, cursor: &cursor)
+        return .accepted(receipt)
+    }
+}

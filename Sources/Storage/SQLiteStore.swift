@@ -1,0 +1,102 @@
+import Audit
+import Foundation
+import GRDB
+import ReferralModel
+
+/// The embedded default store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit
+/// is on disk before it returns. Intake writes are grouped: while one transaction commits, new
+/// referrals queue and the next transaction takes them all, so one fsync serves many referrals.
+public final class SQLiteStore: SwitchboardStore {
+    let pool: DatabasePool
+    let writer: GroupCommitWriter
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    public init(path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+        writer = GroupCommitWriter(pool: pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE referrals (
+                        id TEXT PRIMARY KEY,
+                        received_at REAL NOT NULL,
+                        actor TEXT NOT NULL,
+                        urgency TEXT NOT NULL,
+                        needs TEXT NOT NULL,
+                        rules_version TEXT NOT NULL,
+                        body BLOB NOT NULL
+                    );
+                    CREATE TABLE deliveries (
+                        id TEXT PRIMARY KEY,
+                        referral_id TEXT NOT NULL REFERENCES referrals(id),
+                        position INTEGER NOT NULL,
+                        agency TEXT NOT NULL,
+                        rule TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at REAL NOT NULL,
+                        lease_token TEXT,
+                        lease_expires_at REAL,
+                        last_error TEXT,
+                        delivered_at REAL,
+                        agency_reference TEXT
+                    );
+                    CREATE INDEX deliveries_due ON deliveries(state, next_attempt_at);
+                    CREATE INDEX deliveries_referral ON deliveries(referral_id);
+                    CREATE TABLE idempotency_keys (
+                        actor TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        body_digest TEXT NOT NULL,
+                        referral_id TEXT NOT NULL REFERENCES referrals(id),
+                        receipt BLOB NOT NULL,
+                        PRIMARY KEY (actor, key)
+                    );
+                    CREATE TABLE audit_events (
+                        seq INTEGER PRIMARY KEY,
+                        at TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        actor TEXT,
+                        referral_id TEXT,
+                        delivery_id TEXT,
+                        agency TEXT,
+                        detail TEXT NOT NULL,
+                        prev_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL
+                    );
+                    CREATE INDEX audit_referral ON audit_events(referral_id);
+                    """)
+        }
+        migrator.registerMigration("v2-rule-versions") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE rule_versions (
+                        number INTEGER PRIMARY KEY,
+                        version TEXT NOT NULL,
+                        applied_at TEXT NOT NULL,
+                        applied_by TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        summary TEXT NOT NULL,
+                        text TEXT NOT NULL
+                    );
+                    """)
+        }
+        migrator.registerMigration("v3-delivery-alternatives") { db in
+            // Agency ids as a JSON array: who to try, in order, if this agency declines.
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN alternatives TEXT NOT NULL DEFAULT '[]'")
+        }
+        return migrator
+    }
+
+}

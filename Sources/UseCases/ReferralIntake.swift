@@ -1,0 +1,108 @@
+import Audit
+import Crypto
+import Foundation
+import ReferralModel
+import Routing
+import Settings
+import Storage
+
+/// Submitting a referral and reading where it went: the operations the HTTP API, the command line
+/// and the tests all call. A referral is decoded strictly, routed by one snapshot of the live
+/// rules, and stored with its delivery jobs and audit events in one transaction before anyone is
+/// told it was accepted.
+public struct ReferralIntake: Sendable {
+    /// Why a referral was not accepted. Nothing was stored.
+    public enum Refusal: Error, Sendable, Equatable {
+        /// Not JSON at all.
+        case malformed(String)
+        /// JSON that breaks the schema or a domain rule: every problem, each with its pointer.
+        case invalid([FieldIssue])
+        /// The idempotency key was used before with a different body.
+        case idempotencyConflict
+    }
+
+    /// What came of a submission that was not refused.
+    public struct Accepted: Sendable, Equatable {
+        public var receipt: SubmissionReceipt
+        /// True when this is the answer to an earlier submission with the same idempotency key.
+        public var replayed: Bool
+    }
+
+    private let decoder: ReferralDecoder
+    private let rules: LiveRules
+    private let store: any ReferralStore
+    private let clock: any WallClock
+    private let onAccepted: @Sendable () -> Void
+
+    /// - Parameter onAccepted: called after each new referral is durable (the dispatcher's doorbell).
+    public init(
+        decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore, clock: any WallClock = SystemClock(),
+        onAccepted: @escaping @Sendable () -> Void = {}
+    ) {
+        self.decoder = decoder
+        self.rules = rules
+        self.store = store
+        self.clock = clock
+        self.onAccepted = onAccepted
+    }
+
+    /// Decodes, routes and stores a referral.
+    /// - Parameters:
+    ///   - body: the referral as UTF-8 JSON.
+    ///   - actor: the id of the API key submitting it.
+    ///   - idempotencyKey: the referrer's key for safe retries, if it gave one.
+    public func submit<Body: Collection>(_ body: Body, actor: String, idempotencyKey: String?) async throws -> Accepted
+    where Body.Element == UInt8 {
+        let receivedAt = clock.now()
+        let referral: Referral
+        do {
+            referral = try decoder.decode(body, today: CalendarDate.string(from: receivedAt))
+        } catch .syntax(let error) {
+            throw Refusal.malformed(error.description)
+        } catch .invalid(let failure) {
+            throw Refusal.invalid(failure.issues)
+        }
+        let claim = idempotencyKey.map { IdempotencyClaim(key: $0, bodyDigest: Hex.encode(SHA256.hash(data: Array(body)))) }
+        let record = intakeRecord(referral, bytes: body.count, actor: actor, receivedAt: receivedAt, claim: claim)
+        switch try await store.accept(record) {
+        case .accepted(let receipt):
+            onAccepted()
+            return Accepted(receipt: receipt, replayed: false)
+        case .replayed(let receipt):
+            return Accepted(receipt: receipt, replayed: true)
+        case .idempotencyConflict:
+            throw Refusal.idempotencyConflict
+        }
+    }
+
+    /// Routes a decoded referral by one snapshot of the live rules and words its audit events.
+    private func intakeRecord(_ referral: Referral, bytes: Int, actor: String, receivedAt: Date, claim: IdempotencyClaim?) -> IntakeRecord {
+        let decision = rules.current.rules.route(referral, at: receivedAt)
+        let referralId = Identifier.make(now: receivedAt)
+        let routes = decision.targets.map { Route(agency: $0.agency, rule: $0.rule, deliveryId: Identifier.make(now: receivedAt)) }
+        var alternatives: [String: [String]] = [:]
+        for (route, target) in zip(routes, decision.targets) where !target.alternatives.isEmpty {
+            alternatives[route.deliveryId] = target.alternatives
+        }
+        let audit = [
+            AuditNarrative.referralReceived(
+                referralId: referralId, actor: actor, at: receivedAt, organisation: referral.referrer.organisation, bytes: bytes),
+            AuditNarrative.referralValidated(referralId: referralId, actor: actor, at: receivedAt),
+            AuditNarrative.referralRouted(
+                referralId: referralId, actor: actor, at: receivedAt, rulesVersion: decision.rulesVersion, matchedRules: decision.matchedRules,
+                usedFallback: decision.usedFallback,
+                to: zip(routes, decision.targets).map { .init(agency: $0.agency, rule: $0.rule, alternatives: $1.alternatives) }),
+        ]
+        return IntakeRecord(
+            referralId: referralId, receivedAt: receivedAt, actor: actor, referral: referral, rulesVersion: decision.rulesVersion,
+            routes: routes, audit: audit, idempotency: claim, alternatives: alternatives)
+    }
+
+    /// The referral's report as `viewer` may see it, or nil when there is no such referral or the
+    /// viewer may not see it: a referrer sees only the referrals it sent (need to know).
+    public func report(referralId: String, viewer: String, role: Role) async throws -> ReferralReport? {
+        guard Identifier.isWellFormed(referralId), let report = try await store.report(referralId: referralId) else { return nil }
+        if role == .referrer, report.submittedBy != viewer { return nil }
+        return report
+    }
+}

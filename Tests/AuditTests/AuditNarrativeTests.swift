@@ -1,0 +1,60 @@
+import Audit
+import Foundation
+import ReferralModel
+import Testing
+
+/// Every sentence the audit trail carries, worded in one place and read here once.
+@Suite struct AuditNarrativeTests {
+    let at = Date(timeIntervalSince1970: 1_795_000_000)
+    let delivery = AuditNarrative.DeliveryReference(referralId: "r1", deliveryId: "d1", agency: "spa")
+
+    @Test func everyKindHasItsSentence() {
+        let entries: [AuditEntry] = [
+            AuditNarrative.referralReceived(referralId: "r1", actor: "gp", at: at, organisation: "A81001", bytes: 812),
+            AuditNarrative.referralValidated(referralId: "r1", actor: "gp", at: at),
+            AuditNarrative.referralRouted(
+                referralId: "r1", actor: "gp", at: at, rulesVersion: "sha256:abc", matchedRules: ["falls", "care"], usedFallback: false,
+                to: [.init(agency: "falls", rule: "falls", alternatives: []), .init(agency: "charity", rule: "care", alternatives: ["spa"])]),
+            AuditNarrative.deliveryAttempted(
+                delivery, at: at, attempt: 2, of: 12, ending: .willRetry(reason: "HTTP 503", nextAttempt: at.addingTimeInterval(4)),
+                milliseconds: 31, fieldsSent: ["/needs", "/subject/nhsNumber"]),
+            AuditNarrative.deliveryDelivered(delivery, at: at, referenceLength: 9),
+            AuditNarrative.deliveryDeadLettered(delivery, at: at, reason: "HTTP 422: the agency refused the request"),
+            AuditNarrative.authenticationRefused(at: at, reason: "unknown API key", method: "GET", path: "/v1/referrals/x"),
+            AuditNarrative.gatewayStarted(at: at, rulesVersion: "sha256:abc", agencies: 5),
+            AuditNarrative.rulesApplied(
+                at: at, actor: "admin", number: 2, version: "sha256:def", replacing: "sha256:abc", note: "through the API", ruleCount: 5,
+                fallback: "spa", summary: "rules changed: care", textDigest: "00ff"),
+            AuditNarrative.rulesRejected(
+                at: at, file: "rules.yaml", trigger: "SIGHUP", problems: 2, firstProblem: "rules.yaml:4:15: unknown agency 'x'",
+                liveVersion: "sha256:abc"),
+        ]
+        #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
+        #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
+        #expect(
+            entries.map(\.detail) == [
+                "from A81001; 812 bytes",
+                "valid against referral v1",
+                "rules version sha256:abc; rules falls, care; to falls (falls), charity (care; if it declines: spa)",
+                "attempt 2 of 12: HTTP 503 after 31 ms; next attempt at 2026-11-18T11:06:44.000Z; fields sent: /needs, /subject/nhsNumber",
+                "agency reference recorded (9 characters)",
+                "HTTP 422: the agency refused the request",
+                "unknown API key: GET /v1/referrals/x",
+                "rules version sha256:abc; 5 agencies",
+                "version 2 (sha256:def) replaces sha256:abc; through the API; 5 rules, fallback spa; rules changed: care; text sha256 00ff",
+                "rules.yaml (SIGHUP) refused with 2 problems; first: rules.yaml:4:15: unknown agency 'x'; version sha256:abc stays live",
+            ])
+        #expect(entries[3].actor == "dispatcher" && entries[3].deliveryId == "d1" && entries[3].agency == "spa")
+    }
+
+    @Test func theFallbackAndAnAgencyWithoutAReferenceAreSaidPlainly() {
+        let routed = AuditNarrative.referralRouted(
+            referralId: "r1", actor: "gp", at: at, rulesVersion: "v", matchedRules: [], usedFallback: true,
+            to: [.init(agency: "spa", rule: "fallback", alternatives: [])])
+        #expect(routed.detail == "rules version v; no rule matched; fallback; to spa (fallback)")
+        #expect(AuditNarrative.deliveryDelivered(delivery, at: at, referenceLength: nil).detail == "delivered")
+        #expect(
+            AuditNarrative.deliveryAttempted(delivery, at: at, attempt: 1, of: 3, ending: .delivered, milliseconds: 4, fieldsSent: []).detail
+                == "attempt 1 of 3: delivered in 4 ms; fields sent: ")
+    }
+}

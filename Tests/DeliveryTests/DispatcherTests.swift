@@ -1,0 +1,215 @@
+import AdapterKit
+import Audit
+import Foundation
+import JSONWebhookAdapter
+import Logging
+import ReferralModel
+import ServiceLifecycle
+import Storage
+import SwitchboardTesting
+import Synchronization
+import Testing
+import Transport
+
+@testable import Delivery
+
+/// An adapter whose render always fails, as a template with a mistake would.
+struct BrokenAdapter: AgencyAdapter {
+    struct RenderFailure: Error, CustomStringConvertible {
+        var description: String { "the template names a field that does not exist" }
+    }
+
+    static let name = "broken"
+    static let summary = "Cannot render."
+    static let optionSpecs: [OptionSpec] = []
+    let mappedFields = Set(ReferralField.allCases)
+    init(setup: AdapterSetup) {}
+    func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest { throw RenderFailure() }
+}
+
+func sampleReferral() throws -> Referral { ExampleReferrals.complete }
+
+/// One agency, an in-memory queue, a scripted transport and a clock the test moves.
+struct DispatcherHarness {
+    let store = InMemoryStore()
+    let clock = ManualClock()
+    let transport: ScriptedTransport
+    let dispatcher: Dispatcher
+    let retry: RetryPolicy
+
+    init(
+        retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: 2, maxBackoff: 60), adapter: (any AgencyAdapter)? = nil,
+        answer: ScriptedTransport.Answer
+    ) throws {
+        self.retry = retry
+        transport = ScriptedTransport(always: answer)
+        let setup = AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: "spa")
+        let target = DeliveryTarget(
+            agencyId: "spa", endpoint: "http://agency.test/referrals", adapter: try adapter ?? JSONWebhookAdapter(setup: setup),
+            signer: WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), retry: retry)
+        dispatcher = Dispatcher(
+            queue: store, targets: [target], transport: transport, clock: clock, configuration: .init(concurrency: 4),
+            logger: Logger(label: "test"))
+    }
+
+    /// Accepts one referral for the agency and returns its referral id.
+    @discardableResult
+    func submit() async throws -> String {
+        let now = clock.now()
+        let id = Identifier.make(now: now)
+        let record = IntakeRecord(
+            referralId: id, receivedAt: now, actor: "gp", referral: try sampleReferral(), rulesVersion: "sha256:test",
+            routes: [Route(agency: "spa", rule: "r1", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil)
+        _ = await store.accept(record)
+        return id
+    }
+
+    /// Leases what is due now and makes each attempt, as the dispatcher's loop does.
+    func attemptDue() async throws -> [LeasedDelivery] {
+        let jobs = await store.leaseDueDeliveries(now: clock.now(), limit: 10, leaseDuration: 60)
+        for job in jobs { await dispatcher.deliver(job) }
+        return jobs
+    }
+
+    func report(_ id: String) async throws -> ReferralReport {
+        try #require(await store.report(referralId: id))
+    }
+
+    func auditKinds(_ id: String) async throws -> [String] {
+        try await report(id).history.map(\.event)
+    }
+}
+
+@Suite struct DispatcherTests {
+    @Test func aDeliveryIsSignedRenderedAndRecorded() async throws {
+        let harness = try DispatcherHarness(answer: .respond(status: 202, body: #"{"reference":"SPA-1"}"#))
+        let id = try await harness.submit()
+        _ = try await harness.attemptDue()
+        let request = try #require(harness.transport.requests.first)
+        #expect(request.url == "http://agency.test/referrals")
+        let headers = Dictionary(request.headers.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        #expect(headers["webhook-id"] == (try await harness.report(id)).deliveries[0].deliveryId)
+        #expect(headers["webhook-timestamp"] == String(Int(harness.clock.now().timeIntervalSince1970)))
+        #expect(headers["webhook-signature"]?.hasPrefix("v1,") == true)
+        let report = try await harness.report(id)
+        #expect(report.deliveries[0].state == .delivered)
+        #expect(report.deliveries[0].deliveredAt == Timestamp.string(harness.clock.now()))
+        #expect(try await harness.auditKinds(id) == ["delivery.attempted", "delivery.delivered"])
+    }
+
+    @Test func retriesFollowTheBackoffWithinItsJitterBounds() async throws {
+        let retry = RetryPolicy(maxAttempts: 5, initialBackoff: 2, maxBackoff: 60)
+        let harness = try DispatcherHarness(retry: retry, answer: .respond(status: 503))
+        let id = try await harness.submit()
+        for attempt in 1...4 {
+            let before = harness.clock.now()
+            #expect(try await harness.attemptDue().count == 1)
+            let delivery = try await harness.report(id).deliveries[0]
+            #expect(delivery.state == .pending)
+            #expect(delivery.lastError == "HTTP 503")
+            // Full jitter in [base/2, base], base = 2 × 2^(attempt-1), capped at 60.
+            let base = min(60, 2 * pow(2, Double(attempt - 1)))
+            let next = try #require(await harness.store.nextDueDate()).timeIntervalSince(before)
+            #expect(next >= base / 2 - 0.001 && next <= base + 0.001, "attempt \(attempt): next in \(next) s, base \(base)")
+            // Nothing is due until then.
+            #expect(try await harness.attemptDue().isEmpty)
+            harness.clock.advance(by: next)
+        }
+    }
+
+    @Test func theLastAttemptDeadLettersWithTheReason() async throws {
+        let harness = try DispatcherHarness(retry: RetryPolicy(maxAttempts: 2, initialBackoff: 1, maxBackoff: 1), answer: .fail(.couldNotConnect, message: "Couldn't connect to server"))
+        let id = try await harness.submit()
+        _ = try await harness.attemptDue()
+        harness.clock.advance(by: 1)
+        _ = try await harness.attemptDue()
+        let delivery = try await harness.report(id).deliveries[0]
+        #expect(delivery.state == .deadLettered)
+        #expect(delivery.lastError == "transport: Couldn't connect to server; gave up after 2 attempts")
+        #expect(try await harness.auditKinds(id) == ["delivery.attempted", "delivery.attempted", "delivery.dead-lettered"])
+        harness.clock.advance(by: 3_600)
+        #expect(try await harness.attemptDue().isEmpty, "a dead letter is not tried again")
+    }
+
+    @Test func retryAfterIsHonouredAndCapped() async throws {
+        let retry = RetryPolicy(maxAttempts: 5, initialBackoff: 1, maxBackoff: 120)
+        let asked = try DispatcherHarness(retry: retry, answer: .respond(status: 429, headers: [("Retry-After", "90")]))
+        try await asked.submit()
+        _ = try await asked.attemptDue()
+        #expect(try #require(await asked.store.nextDueDate()).timeIntervalSince(asked.clock.now()) == 90)
+        let greedy = try DispatcherHarness(retry: retry, answer: .respond(status: 503, headers: [("Retry-After", "86400")]))
+        try await greedy.submit()
+        _ = try await greedy.attemptDue()
+        #expect(try #require(await greedy.store.nextDueDate()).timeIntervalSince(greedy.clock.now()) == 120, "capped at max_backoff")
+    }
+
+    @Test func aPermanentRefusalDeadLettersAtOnce() async throws {
+        let harness = try DispatcherHarness(answer: .respond(status: 422))
+        let id = try await harness.submit()
+        _ = try await harness.attemptDue()
+        let delivery = try await harness.report(id).deliveries[0]
+        #expect(delivery.state == .deadLettered)
+        #expect(delivery.attempts == 1)
+        #expect(delivery.lastError == "HTTP 422: the agency refused the request")
+    }
+
+    @Test func anAdapterThatCannotRenderDeadLettersWithTheReasonAndSendsNothing() async throws {
+        let harness = try DispatcherHarness(adapter: BrokenAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: "spa")), answer: .respond(status: 202))
+        let id = try await harness.submit()
+        _ = try await harness.attemptDue()
+        #expect(harness.transport.requests.isEmpty)
+        let delivery = try await harness.report(id).deliveries[0]
+        #expect(delivery.state == .deadLettered)
+        #expect(delivery.lastError == "the broken adapter could not render the referral: the template names a field that does not exist")
+    }
+
+    @Test func aWorkerThatLostItsLeaseWritesNothing() async throws {
+        let harness = try DispatcherHarness(answer: .respond(status: 202))
+        let id = try await harness.submit()
+        let stale = try #require(await harness.store.leaseDueDeliveries(now: harness.clock.now(), limit: 1, leaseDuration: 60).first)
+        // The worker stalls past its lease; another takes the job.
+        harness.clock.advance(by: 61)
+        let rescued = try #require(await harness.store.leaseDueDeliveries(now: harness.clock.now(), limit: 1, leaseDuration: 60).first)
+        await harness.dispatcher.deliver(stale)
+        let afterStale = try await harness.report(id)
+        #expect(afterStale.deliveries[0].state == .pending, "the stale worker's success is not recorded")
+        #expect(afterStale.history.isEmpty, "nor its audit events")
+        await harness.dispatcher.deliver(rescued)
+        #expect(try await harness.report(id).deliveries[0].state == .delivered)
+    }
+
+    @Test func shutdownFinishesTheAttemptsInFlight() async throws {
+        let harness = try DispatcherHarness(answer: .respond(status: 202))
+        harness.transport.hold()
+        let id = try await harness.submit()
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: harness.dispatcher)], logger: Logger(label: "test")))
+        let finished = Atomic<Bool>(false)
+        let running = Task {
+            try await group.run()
+            finished.store(true, ordering: .relaxed)
+        }
+        while harness.transport.requests.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        await group.triggerGracefulShutdown()
+        try await Task.sleep(for: .milliseconds(100))
+        let finishedEarly = finished.load(ordering: .relaxed)
+        #expect(!finishedEarly, "the dispatcher waits for its attempt in flight")
+        harness.transport.release()
+        try await running.value
+        #expect(try await harness.report(id).deliveries[0].state == .delivered)
+        #expect(harness.transport.requests.count == 1)
+    }
+}
+
+@Suite struct RetryPolicyTests {
+    @Test func backoffDoublesWithJitterAndIsCapped() {
+        let policy = RetryPolicy(maxAttempts: 10, initialBackoff: 2, maxBackoff: 60)
+        #expect(policy.backoff(afterAttempt: 1, random: 1) == 2)
+        #expect(policy.backoff(afterAttempt: 1, random: 0) == 1)
+        #expect(policy.backoff(afterAttempt: 3, random: 1) == 8)
+        #expect(policy.backoff(afterAttempt: 30, random: 1) == 60)
+        #expect(policy.delay(afterAttempt: 1, retryAfter: 30, random: 1) == 30)
+        #expect(policy.delay(afterAttempt: 1, retryAfter: 3_600, random: 1) == 60)
+        #expect(policy.delay(afterAttempt: 3, retryAfter: 1, random: 1) == 8)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import ReferralModel
+import Settings
+import Testing
+
+/// Writes `text` as a switchboard.yaml in a new temporary folder and returns its path.
+func settingsFile(_ text: String) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-settings-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent("switchboard.yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+@Suite struct SwitchboardSettingsTests {
+    @Test func aMinimalFileGetsTheDocumentedDefaults() throws {
+        let path = try settingsFile(
+            """
+            storage: { url: "sqlite:data/switchboard.sqlite" }
+            agencies: agencies.yaml
+            rules: /etc/switchboard/rules.yaml
+            api_keys:
+              - { id: gp, role: referrer, sha256: \(String(repeating: "ab", count: 32)) }
+            """)
+        let settings = try SwitchboardSettings.load(path: path, environment: [:])
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        #expect(settings.server == .init())
+        #expect(settings.server.port == 8080)
+        #expect(settings.storage == .sqlite(path: folder.appendingPathComponent("data/switchboard.sqlite").path))
+        #expect(settings.agenciesPath == folder.appendingPathComponent("agencies.yaml").path)
+        #expect(settings.rulesPath == "/etc/switchboard/rules.yaml")
+        #expect(settings.vocabulary == .standard)
+        #expect(settings.apiKeys == [APIKey(id: "gp", role: .referrer, digest: Array(repeating: 0xAB, count: 32))])
+        #expect(settings.delivery.concurrency == 16)
+        #expect(settings.rateLimit.requestsPerSecond == 200)
+        #expect(settings.rulesWatchSeconds == 2)
+    }
+
+    @Test func keysComeFromTheEnvironmentAsDigests() throws {
+        let path = try settingsFile(
+            """
+            storage: { url: "sqlite:s.sqlite" }
+            agencies: a.yaml
+            rules: r.yaml
+            api_keys:
+              - { id: admin, role: admin, key_env: ADMIN_KEY }
+            """)
+        let key = "a-long-random-admin-key-0123456789"
+        let settings = try SwitchboardSettings.load(path: path, environment: ["ADMIN_KEY": key])
+        #expect(settings.apiKeys.first?.digest == APIKey.digest(of: key))
+        // A command that only reads the configuration does without the key.
+        #expect(try SwitchboardSettings.load(path: path, environment: [:], requireSecrets: false).apiKeys.isEmpty)
+    }
+
+    @Test func everyProblemIsReportedWithItsLineAndAHint() throws {
+        let path = try settingsFile(
+            """
+            server: { host: 127.0.0.1, prot: 8080 }
+            storage: { url: "postgres://db/switchboard" }
+            agencies: agencies.yaml
+            rules: rules.yaml
+            needs: [falls, Falls]
+            api_keys:
+              - { id: gp, role: doctor, key_env: GP_KEY }
+              - { id: gp, role: referrer, sha256: abc }
+            delivery: { concurrency: 0 }
+            """)
+        do {
+            _ = try SwitchboardSettings.load(path: path, environment: [:])
+            Issue.record("expected problems")
+        } catch {
+            let lines = error.issues.map { "\($0.line): \($0.message)" }
+            #expect(lines.contains("1: unknown key 'prot' in server"), "\(lines)")
+            #expect(error.issues.first { $0.message.contains("prot") }?.hint == "did you mean 'port'?")
+            #expect(lines.contains("2: storage url 'postgres://db/switchboard' is not supported"), "\(lines)")
+            #expect(lines.contains("5: need code 'Falls' must be lower-case letters, digits and hyphens"), "\(lines)")
+            #expect(lines.contains("7: role must be referrer, agency or admin"), "\(lines)")
+            #expect(lines.contains("7: environment variable GP_KEY is not set"), "\(lines)")
+            #expect(lines.contains("8: API key id 'gp' is used twice"), "\(lines)")
+            #expect(lines.contains("8: sha256 must be 64 hexadecimal characters"), "\(lines)")
+            #expect(lines.contains("9: concurrency must be between 1 and 1024, not 0"), "\(lines)")
+            #expect(error.issues.allSatisfy { $0.file == path })
+        }
+    }
+
+    @Test func theStorageAloneIsFoundWithoutKeysOrOtherFiles() throws {
+        let path = try settingsFile("storage:\n  url: sqlite:../var/s.sqlite\napi_keys: []\n")
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        #expect(
+            try StorageLocation.configured(configPath: path, override: nil)
+                == .sqlite(path: folder.appendingPathComponent("../var/s.sqlite").path))
+        #expect(throws: ConfigError.self) { try StorageLocation.configured(configPath: path, override: "mysql://x") }
+    }
+}

@@ -1,0 +1,153 @@
+import Audit
+import Foundation
+import ReferralModel
+import Storage
+import Testing
+
+/// Every store implementation, for the shared contract: each test here runs against all of them,
+/// so the in-memory twin the unit tests use cannot drift from the SQLite store a gateway runs on.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite
+    case memory
+
+    func make() throws -> any SwitchboardStore {
+        switch self {
+        case .sqlite: try SQLiteStore(path: temporaryDatabase())
+        case .memory: InMemoryStore()
+        }
+    }
+
+    var testDescription: String { rawValue }
+}
+
+/// The behaviour every store promises, whatever it is built on.
+@Suite struct StoreContractTests {
+    @Test(arguments: StoreKind.allCases) func acceptedReferralsAreReadBackWithTheirDeliveries(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let intake = record()
+        guard case .accepted(let receipt) = try await store.accept(intake) else { Issue.record("not accepted"); return }
+        #expect(receipt.routes.map(\.agency) == ["spa", "falls"])
+        let report = try #require(try await store.report(referralId: intake.referralId))
+        #expect(report.status == .routed)
+        #expect(report.deliveries.map(\.state) == [.pending, .pending])
+        #expect(report.history.map(\.event) == ["referral.received"])
+        #expect(report.submittedBy == "gp")
+        #expect(try await store.report(referralId: Identifier.make()) == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases) func theSameIdempotencyKeyReplaysOrConflicts(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        guard case .accepted(let first) = try await store.accept(record(key: "k1", digest: "body-a")) else { Issue.record("not accepted"); return }
+        #expect(try await store.accept(record(key: "k1", digest: "body-a")) == .replayed(first))
+        #expect(try await store.accept(record(key: "k1", digest: "body-b")) == .idempotencyConflict)
+        #expect(try await store.auditEvents(afterSequence: 0, limit: 100).count == 1, "a replay or conflict stores nothing")
+    }
+
+    @Test(arguments: StoreKind.allCases) func aLeaseHidesAJobUntilItExpires(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let now = Date()
+        _ = try await store.accept(record(agencies: ["spa"], at: now))
+        let first = try await store.leaseDueDeliveries(now: now, limit: 10, leaseDuration: 30)
+        #expect(first.count == 1)
+        #expect(first.first?.attempt == 1)
+        #expect(try await store.leaseDueDeliveries(now: now.addingTimeInterval(10), limit: 10, leaseDuration: 30).isEmpty)
+        // The worker died: after the lease runs out the job is due again, as attempt 2.
+        let rescued = try await store.leaseDueDeliveries(now: now.addingTimeInterval(31), limit: 10, leaseDuration: 30)
+        #expect(rescued.map(\.deliveryId) == first.map(\.deliveryId))
+        #expect(rescued.first?.attempt == 2)
+        // The first worker's late result is refused: the rescued lease owns the job now.
+        #expect(try await store.finish(first[0], result: .delivered(agencyReference: nil), audit: [], now: Date()) == false)
+        #expect(try await store.finish(rescued[0], result: .delivered(agencyReference: "REF-1"), audit: [], now: Date()) == true)
+        let report = try #require(try await store.report(referralId: rescued[0].referralId))
+        #expect(report.deliveries.map(\.state) == [.delivered])
+        #expect(report.status == .delivered)
+    }
+
+    @Test(arguments: StoreKind.allCases) func retriesWaitAndDeadLettersStop(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let now = Date()
+        _ = try await store.accept(record(agencies: ["spa"], at: now))
+        let job = try await store.leaseDueDeliveries(now: now, limit: 1, leaseDuration: 30)[0]
+        try await store.finish(job, result: .retry(at: now.addingTimeInterval(60), error: "HTTP 503"), audit: [], now: Date())
+        #expect(try await store.leaseDueDeliveries(now: now.addingTimeInterval(59), limit: 1, leaseDuration: 30).isEmpty)
+        #expect(try await store.nextDueDate().map { abs($0.timeIntervalSince(now) - 60) < 0.01 } == true)
+        let again = try await store.leaseDueDeliveries(now: now.addingTimeInterval(61), limit: 1, leaseDuration: 30)[0]
+        try await store.finish(again, result: .deadLetter(error: "HTTP 410"), audit: [], now: Date())
+        #expect(try await store.leaseDueDeliveries(now: now.addingTimeInterval(10_000), limit: 1, leaseDuration: 30).isEmpty)
+        let report = try #require(try await store.report(referralId: job.referralId))
+        #expect(report.status == .needsAttention)
+        #expect(report.deliveries.first?.lastError == "HTTP 410")
+    }
+
+    @Test(arguments: StoreKind.allCases) func aRulesVersionIsStoredOnlyOverTheVersionItWasMadeAgainst(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        func version(_ number: Int, _ text: String) -> RulesVersionRecord {
+            RulesVersionRecord(
+                number: number, version: "sha256:\(number)", appliedAt: "2026-11-24T10:00:00.000Z", appliedBy: "admin", source: "api",
+                summary: "s\(number)", text: text)
+        }
+        func applied(_ number: Int) -> AuditEntry { AuditEntry(at: "2026-11-24T10:00:00.000Z", kind: .rulesApplied, actor: "admin", detail: "version \(number)") }
+        #expect(try await store.latestRules() == nil)
+        #expect(try await store.recordRules(version(1, "one"), expectedLatest: nil, audit: [applied(1)]))
+        #expect(try await store.recordRules(version(2, "two"), expectedLatest: 1, audit: [applied(2)]))
+        // Two administrators both working from version 1: the second finds 2 already stored.
+        #expect(try await !store.recordRules(version(2, "rival"), expectedLatest: 1, audit: [applied(2)]))
+        #expect(try await !store.recordRules(version(5, "gap"), expectedLatest: 2, audit: [applied(5)]))
+        #expect(try await store.latestRules()?.text == "two")
+        #expect(try await store.rulesHistory(limit: 10).map(\.number) == [2, 1])
+        #expect(try await store.rulesHistory(limit: 10).allSatisfy { $0.text == nil })
+        #expect(try await store.rules(number: 1)?.text == "one")
+        #expect(try await store.rules(number: 3) == nil)
+        let events = try await store.auditEvents(afterSequence: 0, limit: 10)
+        #expect(events.map(\.detail) == ["version 1", "version 2"], "a refused version writes no audit event")
+    }
+
+    @Test(arguments: StoreKind.allCases) func theAuditChainIsSealedInOrderAndVerifiedPageByPage(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        for index in 0..<25 {
+            try await store.appendAudit([AuditEntry(at: "2026-11-24T10:00:00.000Z", kind: .gatewayStarted, actor: "gateway", detail: "start \(index)")])
+        }
+        let events = try await store.auditEvents(afterSequence: 0, limit: 100)
+        #expect(events.map(\.sequence) == Array(1...25))
+        #expect(events.first?.previousHash == AuditChain.genesis)
+        #expect(zip(events, events.dropFirst()).allSatisfy { $1.previousHash == $0.hash })
+        #expect(try await store.auditEvents(afterSequence: 20, limit: 3).map(\.sequence) == [21, 22, 23])
+        #expect(try await store.verifyAudit(pageSize: 4) == .intact(events: 25, head: events[24].hash))
+    }
+
+    @Test(arguments: StoreKind.allCases) func theEarliestDueJobsAreLeasedFirstUpToTheLimit(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let later = record(agencies: ["later"], at: now.addingTimeInterval(5))
+        let earlier = record(agencies: ["earlier"], at: now)
+        _ = try await store.accept(later)
+        _ = try await store.accept(earlier)
+        #expect(try await store.nextDueDate() == now)
+        #expect(try await store.leaseDueDeliveries(now: now.addingTimeInterval(-1), limit: 10, leaseDuration: 30).isEmpty)
+        let first = try await store.leaseDueDeliveries(now: now.addingTimeInterval(10), limit: 1, leaseDuration: 30)
+        #expect(first.map(\.agency) == ["earlier"])
+        #expect(first.first?.referral == sampleReferral(), "the leased referral reads back as it was accepted")
+        // The leased job is due again only when its lease runs out.
+        #expect(try await store.nextDueDate() == now.addingTimeInterval(5))
+        let second = try await store.leaseDueDeliveries(now: now.addingTimeInterval(10), limit: 10, leaseDuration: 30)
+        #expect(second.map(\.agency) == ["later"])
+        #expect(try await store.nextDueDate() == now.addingTimeInterval(40))
+    }
+
+    @Test(arguments: StoreKind.allCases) func aDeliveredJobRecordsItsTimeAndKeepsItsAlternatives(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var intake = record(agencies: ["charity"], at: now)
+        intake.alternatives = [intake.routes[0].deliveryId: ["council", "hub"]]
+        _ = try await store.accept(intake)
+        let job = try #require(try await store.leaseDueDeliveries(now: now, limit: 1, leaseDuration: 30).first)
+        let audit = [AuditEntry(at: Timestamp.string(now), kind: .deliveryDelivered, actor: "dispatcher", referralId: job.referralId, deliveryId: job.deliveryId, agency: job.agency, detail: "delivered")]
+        #expect(try await store.finish(job, result: .delivered(agencyReference: "REF"), audit: audit, now: now.addingTimeInterval(2)))
+        let report = try #require(try await store.report(referralId: intake.referralId))
+        #expect(report.deliveries.first?.deliveredAt == Timestamp.string(now.addingTimeInterval(2)))
+        #expect(report.deliveries.first?.alternatives == ["council", "hub"])
+        #expect(report.deliveries.first?.nextAttemptAt == nil)
+        #expect(report.history.map(\.event) == ["referral.received", "delivery.delivered"])
+        #expect(try await store.nextDueDate() == nil)
+    }
+}
