@@ -3,7 +3,7 @@ import Foundation
 import ReferralModel
 
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// One way an adapter fails the conformance kit.
@@ -68,11 +68,15 @@ public enum AdapterConformance {
         var failures: [ConformanceFailure] = []
         func fail(_ detail: String) { failures.append(.init(check: "well-formed", example: label, detail: detail)) }
         if !["POST", "PUT", "PATCH"].contains(request.method) { fail("method \(request.method) is not POST, PUT or PATCH") }
-        if !request.path.isEmpty, !request.path.hasPrefix("/") || request.path.contains(" ") { fail("path '\(request.path)' must be empty or start with / and have no spaces") }
+        if !request.path.isEmpty, !request.path.hasPrefix("/") || request.path.contains(" ") {
+            fail("path '\(request.path)' must be empty or start with / and have no spaces")
+        }
         if request.contentType.isEmpty || request.contentType.contains(where: \.isNewline) { fail("content type is empty or has a line break") }
         let token = CharacterSet(charactersIn: "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
         for header in request.headers {
-            if header.name.isEmpty || header.name.unicodeScalars.contains(where: { !token.contains($0) }) { fail("header name '\(header.name)' is not an HTTP token") }
+            if header.name.isEmpty || header.name.unicodeScalars.contains(where: { !token.contains($0) }) {
+                fail("header name '\(header.name)' is not an HTTP token")
+            }
             if header.value.contains(where: \.isNewline) { fail("header \(header.name) has a line break in its value") }
         }
         if request.body.isEmpty { fail("the body is empty") }
@@ -190,14 +194,16 @@ final class XMLTextCollector: NSObject, XMLParserDelegate {
     var texts: [String] = []
     private var current = ""
 
-    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]
+    ) {
         texts.append(contentsOf: attributes.values)
         current = ""
     }
 
     func parser(_ parser: XMLParser, foundCharacters string: String) { current += string }
 
-    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) { current += String(decoding: CDATABlock, as: UTF8.self) }
+    func parser(_ parser: XMLParser, foundCDATA block: Data) { current += String(decoding: block, as: UTF8.self) }
 
     func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
         texts.append(current)

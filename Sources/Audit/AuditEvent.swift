@@ -1,6 +1,6 @@
 import Crypto
-import ReferralModel
 import Foundation
+import ReferralModel
 
 /// What happened, as the audit trail names it.
 public enum AuditKind: String, Sendable, Codable, CaseIterable {

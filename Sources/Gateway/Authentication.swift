@@ -71,7 +71,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard roles.contains(principal.role) else {
             throw ProblemResponse(
                 .forbidden,
-                detail: "The \(principal.role.rawValue) key '\(principal.keyId)' may not \(request.method.rawValue) this path; it needs a \(roles.map(\.rawValue).sorted().joined(separator: " or ")) key.")
+                detail:
+                    "The \(principal.role.rawValue) key '\(principal.keyId)' may not \(request.method.rawValue) this path; it needs a \(roles.map(\.rawValue).sorted().joined(separator: " or ")) key."
+            )
         }
         if let wait = limiter.delay(for: principal.keyId) {
             var headers = HTTPFields()

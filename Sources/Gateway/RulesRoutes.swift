@@ -77,7 +77,9 @@ struct RulesRoutes: Sendable {
         switch object["at"] {
         case nil: break
         case .string(let text)?:
-            if let parsed = ISO8601DateFormatter().date(from: text) { at = parsed } else {
+            if let parsed = ISO8601DateFormatter().date(from: text) {
+                at = parsed
+            } else {
                 issues.append(FieldIssue(pointer: "/at", detail: "must be an RFC 3339 time such as 2026-12-25T18:30:00Z."))
             }
         case let other?: issues.append(FieldIssue(pointer: "/at", detail: "must be a string, not \(other.kindName)."))
@@ -90,10 +92,12 @@ struct RulesRoutes: Sendable {
         }
         guard let document = object["referral"] else {
             issues.append(FieldIssue(pointer: "/referral", detail: "is required: the referral to route, as POST /v1/referrals takes it."))
-            throw ProblemResponse(.invalidRequest, detail: "The test request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
+            throw ProblemResponse(
+                .invalidRequest, detail: "The test request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
         }
         guard issues.isEmpty else {
-            throw ProblemResponse(.invalidRequest, detail: "The test request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
+            throw ProblemResponse(
+                .invalidRequest, detail: "The test request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
         }
         let referral: Referral
         do {
@@ -167,7 +171,8 @@ struct RulesRoutes: Sendable {
             headers[.eTag] = Self.entityTag(live)
             throw ProblemResponse(
                 .preconditionFailed,
-                detail: "The live rules are \(live), not the version If-Match names: someone changed them since you read them. Read them again (GET /v1/rules), check your change against them, and send it with If-Match: \"\(live)\".",
+                detail:
+                    "The live rules are \(live), not the version If-Match names: someone changed them since you read them. Read them again (GET /v1/rules), check your change against them, and send it with If-Match: \"\(live)\".",
                 headers: headers)
         } catch RulesAdministrator.Refusal.invalid(let issues) {
             throw Self.invalidRules(issues, at: nil)
@@ -181,7 +186,8 @@ struct RulesRoutes: Sendable {
     static func invalidRules(_ issues: [ConfigIssue], at member: String?) -> ProblemResponse {
         ProblemResponse(
             .invalidRules,
-            detail: "The rules have \(issues.count) problem\(issues.count == 1 ? "" : "s"); each is listed in errors with its line and column. The live rules did not change.",
+            detail:
+                "The rules have \(issues.count) problem\(issues.count == 1 ? "" : "s"); each is listed in errors with its line and column. The live rules did not change.",
             errors: issues.map {
                 FieldIssue(pointer: member ?? $0.path ?? "", detail: $0.message, line: $0.line, column: $0.column, hint: $0.hint)
             })
@@ -195,11 +201,14 @@ struct RulesRoutes: Sendable {
         guard let header = request.headers[.ifMatch] else {
             throw ProblemResponse(
                 .preconditionRequired,
-                detail: "Send If-Match with the live version's ETag from GET /v1/rules, so a change made meanwhile is not overwritten; `switchboard rules apply` does this for you.")
+                detail:
+                    "Send If-Match with the live version's ETag from GET /v1/rules, so a change made meanwhile is not overwritten; `switchboard rules apply` does this for you."
+            )
         }
         guard let tags = entityTags(header) else {
             throw ProblemResponse(
-                .invalidRequest, detail: "If-Match must be * or entity tags in quotes, such as \"sha256:0123456789ab\", as GET /v1/rules sends in ETag.",
+                .invalidRequest,
+                detail: "If-Match must be * or entity tags in quotes, such as \"sha256:0123456789ab\", as GET /v1/rules sends in ETag.",
                 errors: [FieldIssue(pointer: "", detail: "the If-Match header is not * or a list of quoted entity tags.")])
         }
         return tags
@@ -217,7 +226,9 @@ struct RulesRoutes: Sendable {
             // etagc is any visible character but the double quote (RFC 9110, 8.8.3).
             guard tag.count >= 2, tag.first == "\"", tag.last == "\"" else { return nil }
             let value = tag.dropFirst().dropLast()
-            guard value.unicodeScalars.allSatisfy({ $0 == "\u{21}" || ($0.value >= 0x23 && $0.value <= 0x7E) || $0.value >= 0x80 }) else { return nil }
+            guard value.unicodeScalars.allSatisfy({ $0 == "\u{21}" || ($0.value >= 0x23 && $0.value <= 0x7E) || $0.value >= 0x80 }) else {
+                return nil
+            }
             tags.append(String(value))
         }
         return tags
@@ -234,7 +245,8 @@ struct RulesRoutes: Sendable {
         }
         guard case .object(let object) = document else {
             throw ProblemResponse(
-                .invalidRequest, detail: "The body must be a JSON object.", errors: [FieldIssue(pointer: "", detail: "must be an object, not \(document.kindName).")])
+                .invalidRequest, detail: "The body must be a JSON object.",
+                errors: [FieldIssue(pointer: "", detail: "must be an object, not \(document.kindName).")])
         }
         return object
     }

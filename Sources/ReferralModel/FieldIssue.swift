@@ -99,7 +99,8 @@ struct ObjectReader {
         }
         let length = text.unicodeScalars.count
         if length < minLength {
-            issues.append(FieldIssue(pointer: pointer(), detail: minLength == 1 ? "must not be empty." : "must be at least \(minLength) characters long."))
+            issues.append(
+                FieldIssue(pointer: pointer(), detail: minLength == 1 ? "must not be empty." : "must be at least \(minLength) characters long."))
             return nil
         }
         if length > maxLength {

@@ -67,7 +67,8 @@ public struct ReferralDecoder: Sendable {
             issues.append(
                 FieldIssue(
                     pointer: "/consent/status",
-                    detail: "is \"refused\": a referral without consent is accepted only when \"safeguarding\" is true, because someone is at risk of harm."
+                    detail:
+                        "is \"refused\": a referral without consent is accepted only when \"safeguarding\" is true, because someone is at risk of harm."
                 ))
         }
         guard issues.isEmpty, let referrer, let subject, let needs, let urgency, let reason, let consentStatus else {
@@ -115,7 +116,8 @@ public struct ReferralDecoder: Sendable {
         var birthDate = reader.string("birthDate", required: true, maxLength: 10, issues: &issues)
         if let date = birthDate {
             if !CalendarDate.isValid(date) {
-                issues.append(FieldIssue(pointer: reader.path("birthDate"), detail: "must be a calendar date written YYYY-MM-DD, for example 1948-07-05."))
+                issues.append(
+                    FieldIssue(pointer: reader.path("birthDate"), detail: "must be a calendar date written YYYY-MM-DD, for example 1948-07-05."))
                 birthDate = nil
             } else if date > today {
                 issues.append(FieldIssue(pointer: reader.path("birthDate"), detail: "is in the future (today is \(today)); check the date of birth."))
@@ -147,7 +149,10 @@ public struct ReferralDecoder: Sendable {
             (byte >= 0x30 && byte <= 0x39) || byte == 0x20 || (byte == UInt8(ascii: "+") && offset == 0)
         }
         guard allowed else {
-            issues.append(FieldIssue(pointer: reader.path("phone"), detail: "must be a phone number of digits and spaces, optionally starting with +, for example 01865 741166."))
+            issues.append(
+                FieldIssue(
+                    pointer: reader.path("phone"),
+                    detail: "must be a phone number of digits and spaces, optionally starting with +, for example 01865 741166."))
             return nil
         }
         return phone

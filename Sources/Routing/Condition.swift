@@ -120,11 +120,14 @@ public indirect enum Condition: Sendable, Equatable {
         case .not(let condition):
             return condition.failure(input) == nil ? "not (\(condition.summary)) is false" : nil
         case .needsAny(let needs):
-            return needs.contains(where: referral.needs.contains) ? nil : "needs \(referral.needs.joined(separator: ", ")) include none of \(needs.joined(separator: ", "))"
+            return needs.contains(where: referral.needs.contains)
+                ? nil : "needs \(referral.needs.joined(separator: ", ")) include none of \(needs.joined(separator: ", "))"
         case .urgencyIn(let levels):
-            return levels.contains(referral.urgency) ? nil : "urgency \(referral.urgency.rawValue) is not \(levels.map(\.rawValue).joined(separator: " or "))"
+            return levels.contains(referral.urgency)
+                ? nil : "urgency \(referral.urgency.rawValue) is not \(levels.map(\.rawValue).joined(separator: " or "))"
         case .postcodeIn(let prefixes):
-            return prefixes.contains(where: input.postcodePrefixes.contains) ? nil : "postcode \(referral.subject.postcode) is not in \(prefixes.joined(separator: ", "))"
+            return prefixes.contains(where: input.postcodePrefixes.contains)
+                ? nil : "postcode \(referral.subject.postcode) is not in \(prefixes.joined(separator: ", "))"
         case .safeguarding(let flag):
             return (referral.safeguarding ?? false) == flag ? nil : "safeguarding is not \(flag)"
         case .field(let field, let test):

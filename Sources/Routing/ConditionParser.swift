@@ -41,7 +41,9 @@ struct ConditionParser {
 
     private func parseField(_ node: Node, _ entries: [String: Node], operators: [String]) -> Condition? {
         guard let pathNode = entries["field"] else {
-            reader.fail(node, "'\(operators.sorted().joined(separator: "', '"))' tests a field: add 'field: PATH'", hint: "for example field: subject/preferredLanguage")
+            reader.fail(
+                node, "'\(operators.sorted().joined(separator: "', '"))' tests a field: add 'field: PATH'",
+                hint: "for example field: subject/preferredLanguage")
             return nil
         }
         guard let path = reader.string(pathNode, "field") else { return nil }
@@ -51,7 +53,10 @@ struct ConditionParser {
         }
         guard operators.count == 1, let name = operators.first, let value = entries[name] else {
             reader.fail(
-                pathNode, operators.isEmpty ? "a field test needs one of equals, in, exists, prefix, contains, matches" : "a field test takes one operator; use all: for several",
+                pathNode,
+                operators.isEmpty
+                    ? "a field test needs one of equals, in, exists, prefix, contains, matches"
+                    : "a field test takes one operator; use all: for several",
                 hint: "for example field: subject/preferredLanguage + in: [pl, ro]")
             return nil
         }
@@ -86,7 +91,9 @@ struct ConditionParser {
             guard let needs = reader.strings(node, "needs") else { return nil }
             let unknown = needs.filter { !vocabulary.codes.contains($0) }
             if !unknown.isEmpty {
-                reader.fail(node, "unknown need \(unknown.map { "'\($0)'" }.joined(separator: ", "))", hint: "the vocabulary is: \(vocabulary.codes.joined(separator: ", "))")
+                reader.fail(
+                    node, "unknown need \(unknown.map { "'\($0)'" }.joined(separator: ", "))",
+                    hint: "the vocabulary is: \(vocabulary.codes.joined(separator: ", "))")
                 return nil
             }
             return .needsAny(needs)
@@ -102,7 +109,8 @@ struct ConditionParser {
             guard let prefixes = reader.strings(node, "postcode") else { return nil }
             let normalised = prefixes.map { $0.uppercased() }
             for prefix in normalised where !Postcode.isPrefix(prefix) {
-                reader.fail(node, "'\(prefix)' is not a postcode area, district, sector or full postcode", hint: "for example OX, OX1, OX1 2 or OX1 2JD")
+                reader.fail(
+                    node, "'\(prefix)' is not a postcode area, district, sector or full postcode", hint: "for example OX, OX1, OX1 2 or OX1 2JD")
                 return nil
             }
             return .postcodeIn(normalised)
@@ -168,7 +176,9 @@ struct ConditionParser {
         }
         guard let from, let to else { return nil }
         if from == to {
-            reader.fail(node, "the window from \(TimeWindow.clock(from)) to \(TimeWindow.clock(to)) is empty: no referral can match", hint: "for all day use from: \"00:00\" and to: \"24:00\"")
+            reader.fail(
+                node, "the window from \(TimeWindow.clock(from)) to \(TimeWindow.clock(to)) is empty: no referral can match",
+                hint: "for all day use from: \"00:00\" and to: \"24:00\"")
             return nil
         }
         if days.isEmpty, bank != .only {
@@ -176,7 +186,9 @@ struct ConditionParser {
             return nil
         }
         if bank == .only, holidays.isEmpty {
-            reader.fail(node, "bank_holidays: only, but the rules file lists no bank_holidays: no referral can match", hint: "add bank_holidays: [YYYY-MM-DD, …] at the top of the rules file")
+            reader.fail(
+                node, "bank_holidays: only, but the rules file lists no bank_holidays: no referral can match",
+                hint: "add bank_holidays: [YYYY-MM-DD, …] at the top of the rules file")
             return nil
         }
         return .time(TimeWindow(days: days, from: from, to: to, bankHolidays: bank, holidays: holidays))

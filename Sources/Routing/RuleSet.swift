@@ -176,7 +176,11 @@ public struct RuleSet: Sendable, Equatable {
             root, "the rules file", allowed: ["rules", "fallback", "bank_holidays"], required: ["rules", "fallback"])
         var holidays: Set<String> = []
         for (date, node) in zip(reader.strings(top?["bank_holidays"], "bank_holidays") ?? [], listItems(top?["bank_holidays"])) {
-            if CalendarDate.isValid(date) { holidays.insert(date) } else { reader.fail(node, "bank holiday '\(date)' is not a date", hint: "YYYY-MM-DD") }
+            if CalendarDate.isValid(date) {
+                holidays.insert(date)
+            } else {
+                reader.fail(node, "bank holiday '\(date)' is not a date", hint: "YYYY-MM-DD")
+            }
         }
         let parser = ConditionParser(reader: reader, vocabulary: vocabulary, holidays: holidays)
         let knownAgencies = Set(agencies.agencies.map(\.id))
@@ -201,7 +205,9 @@ public struct RuleSet: Sendable, Equatable {
                 if !isIdentifier(id) || id == fallbackRuleId {
                     reader.fail(entry["id"], "rule id '\(id)' must be lower-case letters, digits and hyphens, and not 'fallback'")
                 }
-                if !ids.insert(id).inserted { reader.fail(entry["id"], "rule id '\(id)' is used twice", hint: "audit records name rules by id, so each must be unique") }
+                if !ids.insert(id).inserted {
+                    reader.fail(entry["id"], "rule id '\(id)' is used twice", hint: "audit records name rules by id, so each must be unique")
+                }
             }
             let description = entry["description"].flatMap { reader.string($0, "description") }
             let condition = parser.parse(entry["when"])
@@ -210,7 +216,8 @@ public struct RuleSet: Sendable, Equatable {
             if let node = entry["route_to_service"], let listed = reader.strings(node, "route_to_service") {
                 for (service, item) in zip(listed, listItems(node)) {
                     if !vocabulary.codes.contains(service) {
-                        reader.fail(item, "unknown service '\(service)'", hint: "services are need codes: \(vocabulary.codes.joined(separator: ", "))")
+                        reader.fail(
+                            item, "unknown service '\(service)'", hint: "services are need codes: \(vocabulary.codes.joined(separator: ", "))")
                     } else if !agencies.agencies.contains(where: { $0.services.contains(service) }) {
                         reader.fail(item, "no agency offers '\(service)'", hint: "add it to an agency's services in agencies.yaml")
                     }
@@ -218,13 +225,17 @@ public struct RuleSet: Sendable, Equatable {
                 services = listed
             }
             if entry["route_to"] == nil, entry["route_to_service"] == nil {
-                reader.fail(node, "a rule needs route_to, route_to_service or both", hint: "route_to names agencies; route_to_service names a service the directory places by postcode")
+                reader.fail(
+                    node, "a rule needs route_to, route_to_service or both",
+                    hint: "route_to names agencies; route_to_service names a service the directory places by postcode")
             }
             let alternatives = checkAgencies(entry["alternatives"], "alternatives")
             let stop = entry["stop"].flatMap { reader.bool($0, "stop") } ?? false
             if let id, let condition {
                 rules.append(
-                    Rule(id: id, description: description, when: condition, routeTo: routeTo, routeToService: services, alternatives: alternatives, stop: stop))
+                    Rule(
+                        id: id, description: description, when: condition, routeTo: routeTo, routeToService: services, alternatives: alternatives,
+                        stop: stop))
                 ruleNodes.append(node)
             }
         }
@@ -234,13 +245,15 @@ public struct RuleSet: Sendable, Equatable {
             defer { if rule.stop { stopRules.append(rule) } }
             if let earlier = stopRules.first(where: { $0.when == .always || $0.when == rule.when }) {
                 reader.fail(
-                    ruleNodes[index], "rule '\(rule.id)' can never match: the earlier rule '\(earlier.id)' has stop: true and matches every referral it would",
+                    ruleNodes[index],
+                    "rule '\(rule.id)' can never match: the earlier rule '\(earlier.id)' has stop: true and matches every referral it would",
                     hint: "move it above '\(earlier.id)', or remove stop from '\(earlier.id)'")
             }
         }
         let fallback = reader.string(top?["fallback"], "fallback")
         if let fallback, !knownAgencies.contains(fallback) {
-            reader.fail(top?["fallback"], "unknown agency '\(fallback)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")
+            reader.fail(
+                top?["fallback"], "unknown agency '\(fallback)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")
         }
         guard reader.issues.isEmpty, let fallback else { throw ConfigError(issues: reader.issues) }
         return RuleSet(rules: rules, fallback: fallback, version: version(of: text), text: text, directory: agencies)

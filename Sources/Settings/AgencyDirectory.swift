@@ -55,11 +55,14 @@ public struct AgencyDirectory: Sendable, Equatable {
             }
             let endpoint = reader.string(entry["endpoint"], "endpoint")
             if let endpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) || URL(string: endpoint)?.host == nil {
-                reader.fail(entry["endpoint"], "endpoint '\(endpoint)' is not an http or https URL", hint: "for example https://spa.example.gov.uk/referrals")
+                reader.fail(
+                    entry["endpoint"], "endpoint '\(endpoint)' is not an http or https URL", hint: "for example https://spa.example.gov.uk/referrals")
             }
             let secretEnv = reader.string(entry["secret_env"], "secret_env")
             if let secretEnv, !isEnvironmentName(secretEnv) {
-                reader.fail(entry["secret_env"], "secret_env must name an environment variable, such as SPA_WEBHOOK_SECRET", hint: "never write the secret itself in this file")
+                reader.fail(
+                    entry["secret_env"], "secret_env must name an environment variable, such as SPA_WEBHOOK_SECRET",
+                    hint: "never write the secret itself in this file")
             }
             var retry = Agency.Retry()
             if let retryEntry = reader.mapping(
@@ -87,32 +90,42 @@ public struct AgencyDirectory: Sendable, Equatable {
                 if case .map(let values)? = configValue(optionsNode, reader: reader)?.kind {
                     options = values
                 } else {
-                    reader.fail(optionsNode, "options must be a mapping of option names to values", hint: "`switchboard adapters` lists each adapter's options")
+                    reader.fail(
+                        optionsNode, "options must be a mapping of option names to values",
+                        hint: "`switchboard adapters` lists each adapter's options")
                 }
             }
             var withhold: Set<ReferralField> = []
             for (path, item) in zip(reader.strings(entry["withhold"], "withhold") ?? [], listItems(entry["withhold"])) {
                 let pointer = path.hasPrefix("/") ? path : "/" + path
                 guard let field = ReferralField(rawValue: pointer) else {
-                    reader.fail(item, "'\(path)' is not a referral field that can be withheld", hint: "for example subject/nhsNumber, reason, subject/address")
+                    reader.fail(
+                        item, "'\(path)' is not a referral field that can be withheld", hint: "for example subject/nhsNumber, reason, subject/address"
+                    )
                     continue
                 }
                 if ReferralField.essential.contains(field) {
-                    reader.fail(item, "'\(path)' cannot be withheld: every delivery needs it", hint: "essential fields identify the person, the need, the urgency and the consent")
+                    reader.fail(
+                        item, "'\(path)' cannot be withheld: every delivery needs it",
+                        hint: "essential fields identify the person, the need, the urgency and the consent")
                     continue
                 }
                 withhold.insert(field)
             }
             let services = reader.strings(entry["services"], "services") ?? []
             for service in services where !vocabulary.codes.contains(service) {
-                reader.fail(entry["services"], "unknown service '\(service)'", hint: "services are need codes: \(vocabulary.codes.joined(separator: ", "))")
+                reader.fail(
+                    entry["services"], "unknown service '\(service)'", hint: "services are need codes: \(vocabulary.codes.joined(separator: ", "))")
             }
             let coverage = (reader.strings(entry["coverage"], "coverage") ?? []).map { $0.uppercased() }
             for area in coverage where !Postcode.isPrefix(area) {
-                reader.fail(entry["coverage"], "'\(area)' is not a postcode area, district, sector or full postcode", hint: "for example OX, OX1, OX1 2")
+                reader.fail(
+                    entry["coverage"], "'\(area)' is not a postcode area, district, sector or full postcode", hint: "for example OX, OX1, OX1 2")
             }
             if !services.isEmpty, coverage.isEmpty {
-                reader.fail(entry["services"], "an agency that offers services needs a coverage", hint: "list the postcode areas, districts or sectors it serves")
+                reader.fail(
+                    entry["services"], "an agency that offers services needs a coverage",
+                    hint: "list the postcode areas, districts or sectors it serves")
             }
             if let id, let name, let adapter, let endpoint {
                 agencies.append(

@@ -11,15 +11,15 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                    UPDATE deliveries
-                    SET lease_token = ?, lease_expires_at = ?, attempts = attempts + 1
-                    WHERE id IN (
-                        SELECT id FROM deliveries
-                        WHERE state = 'pending' AND next_attempt_at <= ?
-                          AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-                        ORDER BY next_attempt_at LIMIT ?)
-                    RETURNING id, referral_id, agency, rule, attempts
-                    """), arguments: [token, nowSeconds + leaseDuration, nowSeconds, nowSeconds, limit])
+                        UPDATE deliveries
+                        SET lease_token = ?, lease_expires_at = ?, attempts = attempts + 1
+                        WHERE id IN (
+                            SELECT id FROM deliveries
+                            WHERE state = 'pending' AND next_attempt_at <= ?
+                              AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                            ORDER BY next_attempt_at LIMIT ?)
+                        RETURNING id, referral_id, agency, rule, attempts
+                        """), arguments: [token, nowSeconds + leaseDuration, nowSeconds, nowSeconds, limit])
             var leased: [LeasedDelivery] = []
             for row in rows {
                 let referralId: String = row["referral_id"]

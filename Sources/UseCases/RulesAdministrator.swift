@@ -4,8 +4,8 @@ import Foundation
 import Logging
 import ReferralModel
 import Routing
-import Storage
 import Settings
+import Storage
 
 /// Every change to the routing rules goes through here, one at a time: an apply or rollback
 /// through the API, the file read at start-up, and a reload on SIGHUP or when the file changes.
@@ -105,7 +105,8 @@ public actor RulesAdministrator {
             return
         }
         let previous = latest.map { Previous(text: $0.text ?? "", version: $0.version, number: $0.number) } ?? .none
-        _ = try await install(rules, over: previous, source: .startUp, actor: "gateway", note: "loaded from \(fileName) at start-up", writeFile: false)
+        _ = try await install(
+            rules, over: previous, source: .startUp, actor: "gateway", note: "loaded from \(fileName) at start-up", writeFile: false)
     }
 
     /// Applies a new rules text if `ifMatch` names the live version (or is `*`).
@@ -162,9 +163,11 @@ public actor RulesAdministrator {
         }
         reportedBadText = nil
         do {
-            return try await installIfChanged(rules, source: .reload, actor: "rules-file", note: "reloaded from \(fileName) (\(trigger))", writeFile: false)
+            return try await installIfChanged(
+                rules, source: .reload, actor: "rules-file", note: "reloaded from \(fileName) (\(trigger))", writeFile: false)
         } catch {
-            logger.error("Rules reload could not be stored; the live rules stay", metadata: ["trigger": "\(trigger)", "error.type": "\(type(of: error))"])
+            logger.error(
+                "Rules reload could not be stored; the live rules stay", metadata: ["trigger": "\(trigger)", "error.type": "\(type(of: error))"])
             return nil
         }
     }
@@ -198,8 +201,11 @@ public actor RulesAdministrator {
         return try await install(rules, over: previous, source: source, actor: actor, note: note, writeFile: writeFile)
     }
 
-    private func install(_ rules: RuleSet, over previous: Previous, source: Source, actor: String, note: String, writeFile: Bool) async throws -> Outcome {
-        let change = RulesChange(from: previous.text, to: rules.text, oldName: "version \(previous.number.map(String.init) ?? "none")", newName: "new")
+    private func install(_ rules: RuleSet, over previous: Previous, source: Source, actor: String, note: String, writeFile: Bool) async throws
+        -> Outcome
+    {
+        let change = RulesChange(
+            from: previous.text, to: rules.text, oldName: "version \(previous.number.map(String.init) ?? "none")", newName: "new")
         let number = (previous.number ?? 0) + 1
         let now = clock.now()
         let at = Timestamp.string(now)

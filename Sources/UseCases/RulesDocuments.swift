@@ -15,7 +15,9 @@ public struct LiveRulesDocument: Codable, Sendable {
     public var fallback: String
     public var text: String
 
-    public init(version: String, number: Int?, appliedAt: String?, appliedBy: String?, source: String?, rules: [String], fallback: String, text: String) {
+    public init(
+        version: String, number: Int?, appliedAt: String?, appliedBy: String?, source: String?, rules: [String], fallback: String, text: String
+    ) {
         self.version = version
         self.number = number
         self.appliedAt = appliedAt

@@ -16,7 +16,8 @@ func setup(_ options: [String: ConfigValue.Kind] = [:], directory: URL = configD
     for (line, (key, kind)) in options.sorted(by: { $0.key < $1.key }).enumerated() {
         values[key] = ConfigValue(kind, line: 10 + line, column: 7)
     }
-    return AdapterSetup(options: values, line: 9, column: 5, configDirectory: directory, agencyId: "test-agency", endpoint: "https://agency.example.org/in")
+    return AdapterSetup(
+        options: values, line: 9, column: 5, configDirectory: directory, agencyId: "test-agency", endpoint: "https://agency.example.org/in")
 }
 
 let context = DeliveryContext(
@@ -46,8 +47,12 @@ func optionErrors(_ make: () throws(AdapterOptionErrors) -> any AgencyAdapter) -
 
     @Test func recordsTheAgencysReferenceFromItsReply() throws {
         let adapter = try JSONWebhookAdapter(setup: setup())
-        #expect(adapter.interpret(AgencyReply(status: 202, body: Array(#"{"reference":"CASE-42"}"#.utf8)), context: context) == .delivered(agencyReference: "CASE-42"))
-        #expect(adapter.interpret(AgencyReply(status: 503, headers: [.init("Retry-After", "30")]), context: context) == .retryable(reason: "HTTP 503", retryAfter: 30))
+        #expect(
+            adapter.interpret(AgencyReply(status: 202, body: Array(#"{"reference":"CASE-42"}"#.utf8)), context: context)
+                == .delivered(agencyReference: "CASE-42"))
+        #expect(
+            adapter.interpret(AgencyReply(status: 503, headers: [.init("Retry-After", "30")]), context: context)
+                == .retryable(reason: "HTTP 503", retryAfter: 30))
     }
 }
 
@@ -91,9 +96,13 @@ func optionErrors(_ make: () throws(AdapterOptionErrors) -> any AgencyAdapter) -
     }
 
     @Test func readsAnOperationOutcomeIntoTheReasonButNotItsFreeText() throws {
-        let outcome = #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Patient Margaret Testperson not found","details":{"coding":[{"code":"INVALID_NHS_NUMBER","display":"Invalid NHS number"}]}}]}"#
+        let outcome =
+            #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Patient Margaret Testperson not found","details":{"coding":[{"code":"INVALID_NHS_NUMBER","display":"Invalid NHS number"}]}}]}"#
         let result = try adapter().interpret(AgencyReply(status: 422, body: Array(outcome.utf8)), context: context)
-        guard case .permanent(let reason) = result else { Issue.record("expected permanent, got \(result)"); return }
+        guard case .permanent(let reason) = result else {
+            Issue.record("expected permanent, got \(result)")
+            return
+        }
         #expect(reason.contains("error invalid INVALID_NHS_NUMBER (Invalid NHS number)"))
         #expect(!reason.contains("Margaret"), "free text may carry the person's details")
     }
@@ -147,7 +156,9 @@ func optionErrors(_ make: () throws(AdapterOptionErrors) -> any AgencyAdapter) -
         #expect(object["name"] == ExampleReferrals.awkward.subject.familyName)
         #expect(object["reason"] == ExampleReferrals.awkward.reason)
         let xml = try make("<r><n>{{subject.familyName}}</n></r>", contentType: "xml")
-        #expect(String(decoding: try xml.render(ExampleReferrals.awkward, context: context).body, as: UTF8.self) == #"<r><n>Nguyễn &quot;Jnr&quot; &lt;b&gt;O&apos;Neill&lt;/b&gt;\</n></r>"#)
+        #expect(
+            String(decoding: try xml.render(ExampleReferrals.awkward, context: context).body, as: UTF8.self)
+                == #"<r><n>Nguyễn &quot;Jnr&quot; &lt;b&gt;O&apos;Neill&lt;/b&gt;\</n></r>"#)
     }
 
     @Test func aMisspeltNameIsAConfigurationError() throws {

@@ -52,7 +52,8 @@ struct CarelessAdapter: AgencyAdapter {
     let mappedFields: Set<ReferralField> = [.familyName, .nhsNumber]
     init(setup: AdapterSetup) throws(AdapterOptionErrors) {}
     func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
-        let body = #"{"name": "\#(referral.subject.familyName)", "nhs": "\#(ExampleReferrals.awkward.subject.nhsNumber ?? "")", "at": "\#(Date().timeIntervalSince1970)"}"#
+        let body =
+            #"{"name": "\#(referral.subject.familyName)", "nhs": "\#(ExampleReferrals.awkward.subject.nhsNumber ?? "")", "at": "\#(Date().timeIntervalSince1970)"}"#
         return OutboundRequest(body: Array(body.utf8), contentType: "application/json")
     }
     func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome { .delivered(agencyReference: nil) }

@@ -37,22 +37,32 @@ func chain(_ count: Int) -> [AuditEvent] {
     @Test func aDeletedEventIsNamed() {
         var events = chain(5)
         events.remove(at: 1)
-        guard case .broken(let sequence, _) = AuditChain.verify(events) else { Issue.record("not detected"); return }
+        guard case .broken(let sequence, _) = AuditChain.verify(events) else {
+            Issue.record("not detected")
+            return
+        }
         #expect(sequence == 2)
     }
 
     @Test func reorderingIsDetected() {
         var events = chain(4)
         events.swapAt(1, 2)
-        guard case .broken(let sequence, _) = AuditChain.verify(events) else { Issue.record("not detected"); return }
+        guard case .broken(let sequence, _) = AuditChain.verify(events) else {
+            Issue.record("not detected")
+            return
+        }
         #expect(sequence == 2)
     }
 
     @Test func fieldsCannotBeShiftedBetweenEachOther() {
-        let a = AuditChain.seal(AuditEntry(at: "t", kind: .referralRouted, actor: "ab", referralId: "c", detail: "d"), sequence: 1, previousHash: AuditChain.genesis)
-        let b = AuditChain.seal(AuditEntry(at: "t", kind: .referralRouted, actor: "a", referralId: "bc", detail: "d"), sequence: 1, previousHash: AuditChain.genesis)
-        let c = AuditChain.seal(AuditEntry(at: "t", kind: .referralRouted, actor: nil, referralId: "", detail: "d"), sequence: 1, previousHash: AuditChain.genesis)
-        let d = AuditChain.seal(AuditEntry(at: "t", kind: .referralRouted, actor: "", referralId: nil, detail: "d"), sequence: 1, previousHash: AuditChain.genesis)
+        let a = AuditChain.seal(
+            AuditEntry(at: "t", kind: .referralRouted, actor: "ab", referralId: "c", detail: "d"), sequence: 1, previousHash: AuditChain.genesis)
+        let b = AuditChain.seal(
+            AuditEntry(at: "t", kind: .referralRouted, actor: "a", referralId: "bc", detail: "d"), sequence: 1, previousHash: AuditChain.genesis)
+        let c = AuditChain.seal(
+            AuditEntry(at: "t", kind: .referralRouted, actor: nil, referralId: "", detail: "d"), sequence: 1, previousHash: AuditChain.genesis)
+        let d = AuditChain.seal(
+            AuditEntry(at: "t", kind: .referralRouted, actor: "", referralId: nil, detail: "d"), sequence: 1, previousHash: AuditChain.genesis)
         #expect(a.hash != b.hash)
         #expect(c.hash != d.hash)
     }

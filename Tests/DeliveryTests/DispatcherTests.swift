@@ -118,7 +118,9 @@ struct DispatcherHarness {
     }
 
     @Test func theLastAttemptDeadLettersWithTheReason() async throws {
-        let harness = try DispatcherHarness(retry: RetryPolicy(maxAttempts: 2, initialBackoff: 1, maxBackoff: 1), answer: .fail(.couldNotConnect, message: "Couldn't connect to server"))
+        let harness = try DispatcherHarness(
+            retry: RetryPolicy(maxAttempts: 2, initialBackoff: 1, maxBackoff: 1),
+            answer: .fail(.couldNotConnect, message: "Couldn't connect to server"))
         let id = try await harness.submit()
         _ = try await harness.attemptDue()
         harness.clock.advance(by: 1)
@@ -154,7 +156,8 @@ struct DispatcherHarness {
     }
 
     @Test func anAdapterThatCannotRenderDeadLettersWithTheReasonAndSendsNothing() async throws {
-        let harness = try DispatcherHarness(adapter: BrokenAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: "spa")), answer: .respond(status: 202))
+        let harness = try DispatcherHarness(
+            adapter: BrokenAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: "spa")), answer: .respond(status: 202))
         let id = try await harness.submit()
         _ = try await harness.attemptDue()
         #expect(harness.transport.requests.isEmpty)

@@ -3,14 +3,14 @@ import GRDB
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The whole product as a user meets it: real processes, a real SQLite file, real HTTP over
 /// libcurl to real receivers standing in for agencies.
 @Suite(.serialized) struct EndToEndTests {
     @Test func aSubmittedReferralReachesEveryAgencySignedAndVerified() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startAllReceivers()
         try await deployment.startGateway()
@@ -52,7 +52,7 @@ import Glibc
     }
 
     @Test func anAgencySeesOnlyWhatItsAgreementAllowsAndTheAuditSaysWhatWasSent() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startAllReceivers()
         try await deployment.startGateway()
@@ -76,7 +76,8 @@ import Glibc
 
         let history = report["history"] as? [[String: Any]] ?? []
         let sent = try #require(
-            history.first { $0["event"] as? String == "delivery.attempted" && $0["agency"] as? String == "oxfordshire-befriending" }?["detail"] as? String)
+            history.first { $0["event"] as? String == "delivery.attempted" && $0["agency"] as? String == "oxfordshire-befriending" }?["detail"]
+                as? String)
         #expect(sent.contains("fields sent: "))
         #expect(!sent.contains("subject/nhsNumber") && !sent.contains("reason"))
         #expect(sent.contains("subject/familyName"))
@@ -87,7 +88,7 @@ import Glibc
     }
 
     @Test func eachExampleAgencyGetsItsOwnFormat() async throws {
-        let deployment = try Deployment(exampleAgencies: true)
+        let deployment = try LocalDeployment(exampleAgencies: true)
         defer { deployment.stopAll() }
         try await deployment.startAllReceivers()
         try await deployment.startGateway()
@@ -118,7 +119,7 @@ import Glibc
     }
 
     @Test func anAgencyThatIsDownGetsTheReferralOnceItComesUp() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startGateway()
         let (status, body) = try await deployment.submit(try example("referral-crisis"))
@@ -143,7 +144,7 @@ import Glibc
     }
 
     @Test func aPermanentRefusalIsDeadLetteredAtOnce() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startReceiver("oxfordshire-spa", status: 422)
         try await deployment.startGateway()
@@ -160,7 +161,7 @@ import Glibc
     }
 
     @Test func runningOutOfAttemptsDeadLetters() async throws {
-        let deployment = try Deployment(maxAttempts: 3)
+        let deployment = try LocalDeployment(maxAttempts: 3)
         defer { deployment.stopAll() }
         try await deployment.startReceiver("oxford-mh-crisis", status: 503)
         try await deployment.startGateway()
@@ -171,11 +172,13 @@ import Glibc
         #expect(delivery["attempts"] as? Int == 3)
         #expect((delivery["lastError"] as? String)?.contains("gave up after 3 attempts") == true)
         #expect(deployment.deliveries(to: "oxford-mh-crisis").count == 3)
-        #expect(Set(deployment.deliveries(to: "oxford-mh-crisis").compactMap { $0["webhookId"] as? String }).count == 1, "every retry carries the same delivery id")
+        #expect(
+            Set(deployment.deliveries(to: "oxford-mh-crisis").compactMap { $0["webhookId"] as? String }).count == 1,
+            "every retry carries the same delivery id")
     }
 
     @Test func nothingAcknowledgedIsLostWhenTheGatewayIsKilled() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startGateway()
         let body = try example("referral-falls")
@@ -199,12 +202,15 @@ import Glibc
         for id in ids {
             try await deployment.waitForReport(id, "delivered after the restart", until: { $0["status"] as? String == "delivered" })
         }
-        let falls = Set(deployment.deliveries(to: "oxford-falls").compactMap { ($0["body"] as? [String: Any])?["data"] as? [String: Any] }.compactMap { $0["referralId"] as? String })
+        let falls = Set(
+            deployment.deliveries(to: "oxford-falls").compactMap { ($0["body"] as? [String: Any])?["data"] as? [String: Any] }.compactMap {
+                $0["referralId"] as? String
+            })
         #expect(falls == Set(ids))
     }
 
     @Test func auditVerifyNamesAnEventEditedBehindTheGatewaysBack() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startAllReceivers()
         try await deployment.startGateway()
@@ -228,7 +234,7 @@ import Glibc
     }
 
     @Test func aBadConfigurationStopsServeWithFileLineAndHint() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         let rules = deployment.directory.appendingPathComponent("rules.yaml")
         try "rules:\n  - id: one\n    when: { needs: falls-prevention }\n    route_to: the-moon\nfallback: oxfordshire-spa\n"
             .write(to: rules, atomically: true, encoding: .utf8)
@@ -240,7 +246,7 @@ import Glibc
     }
 
     @Test func administratorsValidateAndDryRunRules() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         let valid = try await deployment.run(["rules", "validate", "--config", deployment.configPath])
         #expect(valid.status == 0, "\(valid.errors)")
         #expect(valid.output.contains("valid; 5 rules, fallback oxfordshire-spa"))
@@ -263,11 +269,12 @@ import Glibc
     }
 
     @Test func theCLIExplainsBadInputAndChangesNothing() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startGateway()
         let bad = deployment.directory.appendingPathComponent("bad.json")
-        try #"{"referrer":{"organisation":"K84001","name":"Dr X"},"subject":{"givenName":"A","familyName":"B","birthDate":"1950-01-01","postcode":"OX1 2JD","nhsNumber":"999 000 0019"},"needs":["falls-prevention"],"urgency":"routine","reason":"r","consent":{"status":"given"},"extra":1}"#
+        try
+            #"{"referrer":{"organisation":"K84001","name":"Dr X"},"subject":{"givenName":"A","familyName":"B","birthDate":"1950-01-01","postcode":"OX1 2JD","nhsNumber":"999 000 0019"},"needs":["falls-prevention"],"urgency":"routine","reason":"r","consent":{"status":"given"},"extra":1}"#
             .write(to: bad, atomically: true, encoding: .utf8)
         let result = try await deployment.run(["submit", bad.path, "--gateway", deployment.gatewayURL, "--api-key", deployment.referrerKey])
         #expect(result.status == 1)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The example rules with falls referrals also sent to the safeguarding hub.
@@ -14,7 +14,7 @@ func rulesSendingFallsToTheHubToo(_ text: String) -> String {
 /// the admin API, or by editing the file, while referrals keep arriving.
 @Suite(.serialized) struct RulesEndToEndTests {
     @Test func rulesAppliedWhileReferralsFlowRouteEachReferralByExactlyOneVersion() async throws {
-        let deployment = try Deployment()
+        let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startAllReceivers()
         try await deployment.startGateway()
@@ -92,7 +92,7 @@ func rulesSendingFallsToTheHubToo(_ text: String) -> String {
     }
 
     @Test func aBrokenRulesFileLeavesTheLiveRulesAndAFixedOneIsTakenOnSave() async throws {
-        let deployment = try Deployment(watchSeconds: 0.25)
+        let deployment = try LocalDeployment(watchSeconds: 0.25)
         defer { deployment.stopAll() }
         try await deployment.startAllReceivers()
         try await deployment.startGateway()
@@ -104,7 +104,8 @@ func rulesSendingFallsToTheHubToo(_ text: String) -> String {
         try good.replacingOccurrences(of: "route_to: oxford-falls\n", with: "route_to: oxford-fals\n").write(
             toFile: deployment.rulesPath, atomically: true, encoding: .utf8)
         try await waitFor("the rejection in the log") { deployment.gateway?.standardError.contains("Rules file rejected") == true }
-        let line = try #require(good.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("route_to: oxford-falls") }) + 1
+        let line =
+            try #require(good.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("route_to: oxford-falls") }) + 1
         #expect(deployment.gateway?.standardError.contains("rules.yaml:\(line):15: error: unknown agency 'oxford-fals'") == true)
         // SIGHUP reads it again, and refuses it again.
         deployment.gateway?.kill(SIGHUP)
@@ -128,7 +129,8 @@ func rulesSendingFallsToTheHubToo(_ text: String) -> String {
         #expect(current["source"] as? String == "reload")
         #expect(current["appliedBy"] as? String == "rules-file")
         let (_, next) = try await deployment.submit(try example("referral-falls"))
-        #expect((next["routes"] as? [[String: Any]])?.compactMap { $0["agency"] as? String } == ["oxford-falls", "oxfordshire-mash", "oxfordshire-spa"])
+        #expect(
+            (next["routes"] as? [[String: Any]])?.compactMap { $0["agency"] as? String } == ["oxford-falls", "oxfordshire-mash", "oxfordshire-spa"])
 
         // The refusals and the reload are in the audit trail, which is intact.
         let verify = try await deployment.run(["audit", "verify", "--config", deployment.configPath])

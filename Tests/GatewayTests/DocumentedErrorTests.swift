@@ -105,7 +105,9 @@ import Testing
         let fixture = try GatewayFixture()
         try await fixture.test { client in
             for key in [GatewayFixture.agencyKey, GatewayFixture.adminKey] {
-                try await client.execute(uri: "/v1/referrals", method: .post, headers: headers(key: key), body: ByteBuffer(data: try exampleReferral())) {
+                try await client.execute(
+                    uri: "/v1/referrals", method: .post, headers: headers(key: key), body: ByteBuffer(data: try exampleReferral())
+                ) {
                     response in
                     #expect(response.status == .forbidden)
                     try expectProblem(response, "urn:switchboard:problem:forbidden")
@@ -180,7 +182,9 @@ import Testing
             try await client.execute(uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: large) {
                 #expect($0.status == .contentTooLarge)
             }
-            try await client.execute(uri: "/v1/referrals/\(Identifier.make())", method: .get, headers: headers(key: GatewayFixture.referrerKey), body: large) {
+            try await client.execute(
+                uri: "/v1/referrals/\(Identifier.make())", method: .get, headers: headers(key: GatewayFixture.referrerKey), body: large
+            ) {
                 #expect($0.status == .contentTooLarge)
             }
         }
@@ -235,7 +239,8 @@ import Testing
             // Break the database behind the gateway's back.
             try SQLiteInspector(path: databasePath).execute("DROP TABLE deliveries")
             try await client.execute(
-                uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: ByteBuffer(data: try exampleReferral("referral-crisis"))
+                uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey),
+                body: ByteBuffer(data: try exampleReferral("referral-crisis"))
             ) { (response: TestResponse) async throws in
                 #expect(response.status == .internalServerError)
                 try expectProblem(response, "urn:switchboard:problem:internal-error")

@@ -156,7 +156,10 @@ func pointers(_ object: [String: Any]) -> [String] { issues(object).map(\.pointe
 @Suite struct JSONParserTests {
     @Test func parsesEscapesAndSurrogatePairs() throws {
         let value = try JSONParser.parse(Array(#"{"a":"\u00e9\ud83d\ude00\n\"x\"","b":[true,false,null,-1.5e3,0]}"#.utf8))
-        guard case .object(let object) = value else { Issue.record("not an object"); return }
+        guard case .object(let object) = value else {
+            Issue.record("not an object")
+            return
+        }
         #expect(object["a"] == .string("é😀\n\"x\""))
         #expect(object["b"] == .array([.bool(true), .bool(false), .null, .number(-1500, isInteger: false), .number(0, isInteger: true)]))
     }
@@ -242,7 +245,10 @@ func pointers(_ object: [String: Any]) -> [String] { issues(object).map(\.pointe
         let data = referral.canonicalJSON()
         #expect(try JSONDecoder().decode(Referral.self, from: data) == referral)
         let text = String(decoding: data, as: UTF8.self)
-        #expect(text.hasPrefix(#"{"consent":{"status":"given"},"needs":["falls-prevention"],"reason":"Line one\nline \"two\"\t\\ \u0001 é 😀 </script>","referrer":{"#))
+        #expect(
+            text.hasPrefix(
+                #"{"consent":{"status":"given"},"needs":["falls-prevention"],"reason":"Line one\nline \"two\"\t\\ \u0001 é 😀 </script>","referrer":{"#
+            ))
         #expect(!text.contains("nil") && !text.contains("null"), "absent optional fields are left out")
         // The same referral always gives the same bytes.
         #expect(referral.canonicalJSON() == data)

@@ -1,8 +1,9 @@
 import Foundation
 import ReferralModel
-@testable import Routing
 import Settings
 import Testing
+
+@testable import Routing
 
 /// A small seeded generator (SplitMix64), so a failing case can be replayed from its seed.
 struct SeededGenerator: RandomNumberGenerator {
@@ -41,7 +42,9 @@ struct RuleSetGenerator {
         case 2: return "{postcode: \(flowList(some(places, upTo: 3)))}"
         case 3: return "{urgency: \(flowList(some(Urgency.allCases.map(\.rawValue), upTo: 2)))}"
         case 4: return "{safeguarding: \(Bool.random(using: &random))}"
-        case 5: return Bool.random(using: &random) ? "{age: {min: \(Int.random(in: 18...90, using: &random))}}" : "{age: {max: \(Int.random(in: 18...90, using: &random))}}"
+        case 5:
+            return Bool.random(using: &random)
+                ? "{age: {min: \(Int.random(in: 18...90, using: &random))}}" : "{age: {max: \(Int.random(in: 18...90, using: &random))}}"
         case 6: return "{field: needs, in: \(flowList(some(needs, upTo: 2)))}"
         case 7: return "{field: needs, equals: \(pick(needs))}"
         case 8: return "{field: subject/postcode, prefix: \"\(pick(["OX1", "OX4", "RG"]))\"}"
@@ -161,7 +164,9 @@ struct RuleSetGenerator {
     }
 
     @Test func commentsAndLayoutAreNotARuleChange() {
-        let relaid = "# reviewed 2026-11\n" + base.replacingOccurrences(of: "{needs: falls-prevention}", with: "\n      needs: falls-prevention  # block style")
+        let relaid =
+            "# reviewed 2026-11\n"
+            + base.replacingOccurrences(of: "{needs: falls-prevention}", with: "\n      needs: falls-prevention  # block style")
         let change = RulesChange(from: base, to: relaid)
         #expect(!change.isEmpty)
         #expect(change.summary == "comments or layout only; no rule changed")
@@ -187,7 +192,8 @@ struct RuleSetGenerator {
         #expect(!change.reordered, "b is the only rule both have")
         #expect(
             change.summary
-                == "rules added: c; removed: a; changed: b; fallback spa -> falls; bank holidays added: 2026-12-28; bank holidays removed: 2026-12-25")
+                == "rules added: c; removed: a; changed: b; fallback spa -> falls; bank holidays added: 2026-12-28; bank holidays removed: 2026-12-25"
+        )
         let swapped = RulesChange(
             from: base,
             to: base.replacingOccurrences(of: "  - id: a\n    when: {needs: falls-prevention}\n    route_to: falls\n", with: "")
@@ -223,7 +229,11 @@ struct RuleSetGenerator {
         let old = lines.joined(separator: "\n")
         for _ in 0..<Int.random(in: 1...6, using: &random) {
             let position = Int.random(in: 0...lines.count, using: &random)
-            if Bool.random(using: &random), position < lines.count { lines.remove(at: position) } else { lines.insert("new\(position)", at: position) }
+            if Bool.random(using: &random), position < lines.count {
+                lines.remove(at: position)
+            } else {
+                lines.insert("new\(position)", at: position)
+            }
         }
         let new = lines.joined(separator: "\n")
         #expect(apply(RulesChange(from: old, to: new).lineDiff, to: old) == new, "seed \(seed)")
@@ -297,7 +307,7 @@ struct RuleSetGenerator {
     /// every instant tried: random ones from 1996 to 2099, and each minute either side of every
     /// clock change in those years.
     @Test func localTimeAgreesWithFoundationsEuropeLondon() throws {
-        var random = SeededGenerator(state: 20261124)
+        var random = SeededGenerator(state: 20_261_124)
         var instants = (0..<20_000).map { _ in Date(timeIntervalSince1970: Double.random(in: 820_454_400..<4_102_444_800, using: &random)) }
         for year in 1996...2099 {
             for month in [3, 10] {

@@ -64,7 +64,8 @@ func person(born: String = "1950-06-15", postcode: String = "OX1 2JD", needs: [S
 
 @Suite struct ServiceDirectoryTests {
     @Test func theMostSpecificCoverageWinsAndTheRestAreAlternatives() throws {
-        let set = try placeRules("rules:\n  - id: falls\n    when: { needs: falls-prevention }\n    route_to_service: falls-prevention\nfallback: spa\n")
+        let set = try placeRules(
+            "rules:\n  - id: falls\n    when: { needs: falls-prevention }\n    route_to_service: falls-prevention\nfallback: spa\n")
         let headington = set.route(person(postcode: "OX3 9DU", needs: ["falls-prevention"]))
         #expect(headington.targets.map(\.agency) == ["headington-falls"])
         #expect(headington.targets.first?.alternatives == ["spa"])
@@ -79,7 +80,10 @@ func person(born: String = "1950-06-15", postcode: String = "OX1 2JD", needs: [S
     }
 
     @Test func aServiceNobodyOffersIsAnError() {
-        #expect(placeProblems("rules:\n  - id: a\n    when: { always: true }\n    route_to_service: befriending\nfallback: spa\n") == ["4: no agency offers 'befriending'"])
+        #expect(
+            placeProblems("rules:\n  - id: a\n    when: { always: true }\n    route_to_service: befriending\nfallback: spa\n") == [
+                "4: no agency offers 'befriending'"
+            ])
     }
 }
 

@@ -25,7 +25,10 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     @Test(arguments: StoreKind.allCases) func acceptedReferralsAreReadBackWithTheirDeliveries(_ kind: StoreKind) async throws {
         let store = try kind.make()
         let intake = record()
-        guard case .accepted(let receipt) = try await store.accept(intake) else { Issue.record("not accepted"); return }
+        guard case .accepted(let receipt) = try await store.accept(intake) else {
+            Issue.record("not accepted")
+            return
+        }
         #expect(receipt.routes.map(\.agency) == ["spa", "falls"])
         let report = try #require(try await store.report(referralId: intake.referralId))
         #expect(report.status == .routed)
@@ -37,7 +40,10 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
     @Test(arguments: StoreKind.allCases) func theSameIdempotencyKeyReplaysOrConflicts(_ kind: StoreKind) async throws {
         let store = try kind.make()
-        guard case .accepted(let first) = try await store.accept(record(key: "k1", digest: "body-a")) else { Issue.record("not accepted"); return }
+        guard case .accepted(let first) = try await store.accept(record(key: "k1", digest: "body-a")) else {
+            Issue.record("not accepted")
+            return
+        }
         #expect(try await store.accept(record(key: "k1", digest: "body-a")) == .replayed(first))
         #expect(try await store.accept(record(key: "k1", digest: "body-b")) == .idempotencyConflict)
         #expect(try await store.auditEvents(afterSequence: 0, limit: 100).count == 1, "a replay or conflict stores nothing")
@@ -86,7 +92,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
                 number: number, version: "sha256:\(number)", appliedAt: "2026-11-24T10:00:00.000Z", appliedBy: "admin", source: "api",
                 summary: "s\(number)", text: text)
         }
-        func applied(_ number: Int) -> AuditEntry { AuditEntry(at: "2026-11-24T10:00:00.000Z", kind: .rulesApplied, actor: "admin", detail: "version \(number)") }
+        func applied(_ number: Int) -> AuditEntry {
+            AuditEntry(at: "2026-11-24T10:00:00.000Z", kind: .rulesApplied, actor: "admin", detail: "version \(number)")
+        }
         #expect(try await store.latestRules() == nil)
         #expect(try await store.recordRules(version(1, "one"), expectedLatest: nil, audit: [applied(1)]))
         #expect(try await store.recordRules(version(2, "two"), expectedLatest: 1, audit: [applied(2)]))
@@ -105,7 +113,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     @Test(arguments: StoreKind.allCases) func theAuditChainIsSealedInOrderAndVerifiedPageByPage(_ kind: StoreKind) async throws {
         let store = try kind.make()
         for index in 0..<25 {
-            try await store.appendAudit([AuditEntry(at: "2026-11-24T10:00:00.000Z", kind: .gatewayStarted, actor: "gateway", detail: "start \(index)")])
+            try await store.appendAudit([
+                AuditEntry(at: "2026-11-24T10:00:00.000Z", kind: .gatewayStarted, actor: "gateway", detail: "start \(index)")
+            ])
         }
         let events = try await store.auditEvents(afterSequence: 0, limit: 100)
         #expect(events.map(\.sequence) == Array(1...25))
@@ -141,7 +151,11 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         intake.alternatives = [intake.routes[0].deliveryId: ["council", "hub"]]
         _ = try await store.accept(intake)
         let job = try #require(try await store.leaseDueDeliveries(now: now, limit: 1, leaseDuration: 30).first)
-        let audit = [AuditEntry(at: Timestamp.string(now), kind: .deliveryDelivered, actor: "dispatcher", referralId: job.referralId, deliveryId: job.deliveryId, agency: job.agency, detail: "delivered")]
+        let audit = [
+            AuditEntry(
+                at: Timestamp.string(now), kind: .deliveryDelivered, actor: "dispatcher", referralId: job.referralId, deliveryId: job.deliveryId,
+                agency: job.agency, detail: "delivered")
+        ]
         #expect(try await store.finish(job, result: .delivered(agencyReference: "REF"), audit: audit, now: now.addingTimeInterval(2)))
         let report = try #require(try await store.report(referralId: intake.referralId))
         #expect(report.deliveries.first?.deliveredAt == Timestamp.string(now.addingTimeInterval(2)))

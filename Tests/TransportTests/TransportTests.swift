@@ -3,7 +3,7 @@ import Testing
 import Transport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP socket on a free loopback port that accepts connections (the kernel completes the

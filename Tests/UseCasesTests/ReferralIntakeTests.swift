@@ -48,7 +48,7 @@ struct IntakeHarness {
         #expect(!accepted.replayed)
         #expect(accepted.receipt.routes.map(\.agency) == ["oxford-falls", "oxfordshire-spa"])
         #expect(harness.accepted.value == 1, "the dispatcher is woken once the referral is durable")
-        let report = try #require(try await harness.store.report(referralId: accepted.receipt.id))
+        let report = try #require(await harness.store.report(referralId: accepted.receipt.id))
         #expect(report.receivedAt == Timestamp.string(harness.clock.now()))
         #expect(report.history.map(\.event) == ["referral.received", "referral.validated", "referral.routed"])
         #expect(report.history.last?.detail?.hasPrefix("rules version \(accepted.receipt.rulesVersion); rules falls-oxfordshire") == true)
@@ -61,7 +61,10 @@ struct IntakeHarness {
             _ = try await harness.intake.submit(Array("{\"needs\": [".utf8), actor: "gp", idempotencyKey: nil)
             Issue.record("accepted a body that is not JSON")
         } catch let refusal as ReferralIntake.Refusal {
-            guard case .malformed = refusal else { Issue.record("\(refusal)"); return }
+            guard case .malformed = refusal else {
+                Issue.record("\(refusal)")
+                return
+            }
         }
         var body = String(decoding: try harness.example(), as: UTF8.self)
         body = body.replacingOccurrences(of: "falls-prevention", with: "juggling").replacingOccurrences(of: "\"urgent\"", with: "\"soon\"")
@@ -69,10 +72,13 @@ struct IntakeHarness {
             _ = try await harness.intake.submit(Array(body.utf8), actor: "gp", idempotencyKey: nil)
             Issue.record("accepted an invalid referral")
         } catch let refusal as ReferralIntake.Refusal {
-            guard case .invalid(let issues) = refusal else { Issue.record("\(refusal)"); return }
+            guard case .invalid(let issues) = refusal else {
+                Issue.record("\(refusal)")
+                return
+            }
             #expect(Set(issues.map(\.pointer)) == ["/needs/0", "/urgency"])
         }
-        #expect(try await harness.store.auditEvents(afterSequence: 0, limit: 10).isEmpty)
+        #expect(await harness.store.auditEvents(afterSequence: 0, limit: 10).isEmpty)
         #expect(harness.accepted.value == 0)
     }
 

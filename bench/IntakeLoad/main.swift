@@ -43,5 +43,8 @@ let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attos
 let latencies = results.map(\.0).sorted()
 func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
 let errors = results.filter { !$0.1 }.count
-print(String(format: "rate=%.0f/s achieved=%.0f/s p50=%.2fms p99=%.2fms max=%.2fms errors=%d requests=%d", rate, Double(results.count) / wallSeconds, percentile(0.5), percentile(0.99), (latencies.last ?? 0) * 1000, errors, results.count))
+print(
+    String(
+        format: "rate=%.0f/s achieved=%.0f/s p50=%.2fms p99=%.2fms max=%.2fms errors=%d requests=%d", rate, Double(results.count) / wallSeconds,
+        percentile(0.5), percentile(0.99), (latencies.last ?? 0) * 1000, errors, results.count))
 client.shutdown()

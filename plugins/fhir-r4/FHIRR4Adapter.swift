@@ -38,11 +38,14 @@ public struct FHIRR4Adapter: AgencyAdapter {
         eventCode = reader.text("event_code") ?? "servicerequest-request"
         eventSystem = reader.text("event_system") ?? "https://fhir.nhs.uk/CodeSystem/message-events-bars"
         sourceEndpoint = reader.text("source_endpoint") ?? ""
-        destinationEndpoint = reader.text("destination_endpoint") ?? (setup.endpoint.isEmpty ? "urn:switchboard:agency:\(setup.agencyId)" : setup.endpoint)
+        destinationEndpoint =
+            reader.text("destination_endpoint") ?? (setup.endpoint.isEmpty ? "urn:switchboard:agency:\(setup.agencyId)" : setup.endpoint)
         receiverODS = reader.text("receiver_ods")
         for (key, value) in [("source_endpoint", sourceEndpoint), ("destination_endpoint", destinationEndpoint)]
         where reader.text(key) != nil && !(value.hasPrefix("https://") || value.hasPrefix("http://")) {
-            reader.fail(key, "option '\(key)' must be an http or https URL", hint: "FHIR's url type needs one, for example https://switchboard.example.org/fhir")
+            reader.fail(
+                key, "option '\(key)' must be an http or https URL",
+                hint: "FHIR's url type needs one, for example https://switchboard.example.org/fhir")
         }
         if let ods = receiverODS, !ODSCode.isValid(ods) {
             reader.fail("receiver_ods", "option 'receiver_ods' is not an ODS code", hint: "3 to 10 capital letters and digits, for example RNU")
@@ -140,7 +143,9 @@ public struct FHIRR4Adapter: AgencyAdapter {
         ]
         let body = try JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys, .withoutEscapingSlashes])
         return OutboundRequest(
-            headers: [.init("X-Request-ID", context.deliveryId), .init("X-Correlation-ID", context.referralId), .init("Accept", "application/fhir+json")],
+            headers: [
+                .init("X-Request-ID", context.deliveryId), .init("X-Correlation-ID", context.referralId), .init("Accept", "application/fhir+json"),
+            ],
             body: Array(body), contentType: "application/fhir+json")
     }
 
@@ -155,7 +160,9 @@ public struct FHIRR4Adapter: AgencyAdapter {
         let summary = issues.prefix(3).map { issue -> String in
             var parts = [issue["severity"] as? String ?? "error", issue["code"] as? String ?? "unknown"]
             let codings = ((issue["details"] as? [String: Any])?["coding"] as? [[String: Any]]) ?? []
-            parts += codings.compactMap { coding in (coding["code"] as? String).map { code in (coding["display"] as? String).map { "\(code) (\($0))" } ?? code } }
+            parts += codings.compactMap { coding in
+                (coding["code"] as? String).map { code in (coding["display"] as? String).map { "\(code) (\($0))" } ?? code }
+            }
             return parts.joined(separator: " ")
         }.joined(separator: "; ")
         switch base {

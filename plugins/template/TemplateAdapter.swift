@@ -20,7 +20,9 @@ public struct TemplateAdapter: AgencyAdapter {
     public static let summary = "A Mustache template (JSON, XML, form or text) for agencies with bespoke formats."
     public static let optionSpecs: [OptionSpec] = [
         OptionSpec("template", .text, required: true, summary: "The template file, relative to agencies.yaml."),
-        OptionSpec("content_type", .choice(TemplateContentType.allCases.map(\.rawValue)), required: true, summary: "How values are escaped and the output checked."),
+        OptionSpec(
+            "content_type", .choice(TemplateContentType.allCases.map(\.rawValue)), required: true,
+            summary: "How values are escaped and the output checked."),
         OptionSpec("media_type", .text, summary: "The Content-Type header (default from content_type)."),
         OptionSpec("method", .choice(["POST", "PUT"]), summary: "The HTTP method (default POST)."),
         OptionSpec("path", .text, summary: "Appended to the agency's endpoint (default none)."),
@@ -55,7 +57,8 @@ public struct TemplateAdapter: AgencyAdapter {
         do {
             template = try MustacheTemplate(string: "{{% CONTENT_TYPE: \(contentType.pragmaName)}}" + text)
         } catch let error as MustacheTemplate.ParserError {
-            reader.fail("template", "\(file):\(error.context.lineNumber):\(error.context.columnNumber): the template does not compile: \(error.error)")
+            reader.fail(
+                "template", "\(file):\(error.context.lineNumber):\(error.context.columnNumber): the template does not compile: \(error.error)")
             throw AdapterOptionErrors(errors: reader.errors)
         } catch {
             reader.fail("template", "\(file): the template does not compile: \(error)")
@@ -79,7 +82,8 @@ public struct TemplateAdapter: AgencyAdapter {
         let unknown = recorder.unknownNames
         if !unknown.isEmpty {
             reader.fail(
-                "template", "\(file): the template uses \(unknown.map { "{{\($0)}}" }.joined(separator: ", ")), which \(unknown.count == 1 ? "is" : "are") not referral fields",
+                "template",
+                "\(file): the template uses \(unknown.map { "{{\($0)}}" }.joined(separator: ", ")), which \(unknown.count == 1 ? "is" : "are") not referral fields",
                 hint: "names available: \(TemplateNode.allNames.joined(separator: ", "))")
         }
         mappedFields = recorder.fields

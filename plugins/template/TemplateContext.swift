@@ -1,11 +1,12 @@
 import AdapterKit
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import Mustache
 import ReferralModel
 import Synchronization
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// How a template's values are escaped, and how its output is checked.
 enum TemplateContentType: String, CaseIterable, Sendable {
@@ -41,7 +42,8 @@ enum TemplateContentType: String, CaseIterable, Sendable {
             }
         case .xml:
             let parser = XMLParser(data: Data(output.utf8))
-            return parser.parse() ? nil : "XML parser: \(parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error") at line \(parser.lineNumber)"
+            return parser.parse()
+                ? nil : "XML parser: \(parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error") at line \(parser.lineNumber)"
         case .form:
             for pair in output.split(separator: "&", omittingEmptySubsequences: false) {
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

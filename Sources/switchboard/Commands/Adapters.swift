@@ -1,7 +1,7 @@
 import AdapterKit
 import ArgumentParser
-import Foundation
 import Deployment
+import Foundation
 import ReferralModel
 
 extension Switchboard {
@@ -41,7 +41,9 @@ extension Switchboard.Adapters {
                     print("    \(spec.name) (\(spec.type.description)\(spec.required ? ", required" : "")): \(spec.summary)")
                 }
             }
-            print("Every agency may also list fields to `withhold`: \(ReferralField.allCases.filter { !ReferralField.essential.contains($0) }.map(\.path).joined(separator: ", ")).")
+            print(
+                "Every agency may also list fields to `withhold`: \(ReferralField.allCases.filter { !ReferralField.essential.contains($0) }.map(\.path).joined(separator: ", "))."
+            )
         }
     }
 
@@ -63,7 +65,8 @@ extension Switchboard.Adapters {
         func run() async throws {
             let configuration = try self.configuration.load()
             guard let adapter = configuration.adapters[agency], let entry = configuration.agencies[agency] else {
-                throw ValidationError("No agency '\(agency)'; the configuration has \(configuration.agencies.agencies.map(\.id).joined(separator: ", ")).")
+                throw ValidationError(
+                    "No agency '\(agency)'; the configuration has \(configuration.agencies.agencies.map(\.id).joined(separator: ", ")).")
             }
             let referral = try readReferral(file, vocabulary: configuration.settings.vocabulary, today: CalendarDate.string(from: Date()))
             let context = DeliveryContext(

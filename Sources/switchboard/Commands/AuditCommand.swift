@@ -1,7 +1,7 @@
 import ArgumentParser
 import Audit
-import Foundation
 import Deployment
+import Foundation
 import Settings
 import Storage
 

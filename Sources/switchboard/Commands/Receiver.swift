@@ -94,8 +94,13 @@ extension Switchboard {
                     emit(String(decoding: data, as: UTF8.self))
                 } else {
                     let signature = verified.map { $0 ? "signature verified" : "SIGNATURE REJECTED (\(failure ?? ""))" } ?? "signature not checked"
-                    emit("[\(number)] delivery \(id ?? "(no webhook-id)") on \(request.uri.path): \(signature)\(duplicate ? "; DUPLICATE, already received" : ""); answering \(answer)")
-                    if let parsed, let pretty = try? JSONSerialization.data(withJSONObject: parsed, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+                    emit(
+                        "[\(number)] delivery \(id ?? "(no webhook-id)") on \(request.uri.path): \(signature)\(duplicate ? "; DUPLICATE, already received" : ""); answering \(answer)"
+                    )
+                    if let parsed,
+                        let pretty = try? JSONSerialization.data(
+                            withJSONObject: parsed, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                    {
                         emit(String(decoding: pretty, as: UTF8.self))
                     }
                 }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Deployment
+import Foundation
 import ReferralModel
 import Routing
 
@@ -52,7 +52,9 @@ extension Switchboard.Rules {
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A dry run: which rules match a referral and which agencies it would go to, and for each rule that does not match, the condition that failed.")
+            abstract:
+                "A dry run: which rules match a referral and which agencies it would go to, and for each rule that does not match, the condition that failed."
+        )
 
         @OptionGroup var options: RulesOptions
 
@@ -84,7 +86,9 @@ extension Switchboard.Rules {
                 } else if let failure = trace.failure {
                     print("  x  \(trace.rule): \(failure)")
                 } else {
-                    print("  ok \(trace.rule): matched -> \(trace.agencies.isEmpty ? "no agency covers this postcode" : trace.agencies.joined(separator: ", "))")
+                    print(
+                        "  ok \(trace.rule): matched -> \(trace.agencies.isEmpty ? "no agency covers this postcode" : trace.agencies.joined(separator: ", "))"
+                    )
                 }
             }
             print(decision.usedFallback ? "No rule routed it: the fallback \(set.fallback) receives it." : "Routed to:")

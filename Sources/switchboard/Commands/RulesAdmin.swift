@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
-import UseCases
 import ReferralModel
 import Routing
 import Storage
 import Transport
+import UseCases
 
 /// Calls to the gateway's admin rules API.
 struct RulesClient {
@@ -91,7 +91,9 @@ extension Switchboard.Rules {
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a rules file live through the gateway: it is validated in full, stored as a new version, audited with the change, and swapped in without dropping a referral.")
+            abstract:
+                "Make a rules file live through the gateway: it is validated in full, stored as a new version, audited with the change, and swapped in without dropping a referral."
+        )
 
         @OptionGroup var options: GatewayOptions
 
@@ -115,7 +117,8 @@ extension Switchboard.Rules {
     }
 
     struct History: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the stored rules versions, newest first: who applied each, when, how, and what it changed.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the stored rules versions, newest first: who applied each, when, how, and what it changed.")
 
         @OptionGroup var options: GatewayOptions
 
@@ -138,7 +141,9 @@ extension Switchboard.Rules {
 
         @OptionGroup var options: GatewayOptions
 
-        @Option(name: .customLong("if-match"), help: "Roll back only if this is still the live version; default: the version live when this command starts.")
+        @Option(
+            name: .customLong("if-match"),
+            help: "Roll back only if this is still the live version; default: the version live when this command starts.")
         var ifMatch: String?
 
         @Argument(help: "The version number, as `rules history` lists it.")
@@ -180,7 +185,9 @@ extension Switchboard.Rules {
                 let version = try await client.get("/v1/rules/versions/\(number)", as: RulesVersionDocument.self)
                 let record = version.record
                 if diff {
-                    print("Version \(record.number) (\(record.version)), applied \(record.appliedAt) by \(record.appliedBy) (\(record.source)): \(record.summary)")
+                    print(
+                        "Version \(record.number) (\(record.version)), applied \(record.appliedAt) by \(record.appliedBy) (\(record.source)): \(record.summary)"
+                    )
                     print(version.diff, terminator: "")
                 } else {
                     print(record.text ?? "", terminator: "")

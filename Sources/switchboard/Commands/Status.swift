@@ -34,10 +34,13 @@ extension Switchboard {
             }
             let report = try JSONDecoder().decode(ReferralReport.self, from: Data(response.body))
             print("Referral \(report.id): \(report.status.rawValue)")
-            print("  received \(report.receivedAt) from \(report.submittedBy); \(report.urgency.rawValue); needs \(report.needs.joined(separator: ", ")); rules \(report.rulesVersion)")
+            print(
+                "  received \(report.receivedAt) from \(report.submittedBy); \(report.urgency.rawValue); needs \(report.needs.joined(separator: ", ")); rules \(report.rulesVersion)"
+            )
             print("Deliveries:")
             for delivery in report.deliveries {
-                var line = "  \(delivery.agency): \(delivery.state.rawValue) after \(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s") (rule \(delivery.rule))"
+                var line =
+                    "  \(delivery.agency): \(delivery.state.rawValue) after \(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s") (rule \(delivery.rule))"
                 if let at = delivery.deliveredAt { line += ", delivered \(at)" }
                 if let next = delivery.nextAttemptAt { line += ", next attempt \(next)" }
                 if let error = delivery.lastError { line += "; last error: \(error)" }

@@ -4,7 +4,7 @@ import Transport
 /// A whole deployment on this machine: a configuration in a temporary folder with the example
 /// agencies and rules, agency receivers on free ports, and the gateway itself, all as real
 /// processes speaking real HTTP.
-final class Deployment: @unchecked Sendable {  // Used by one test at a time; processes are Sendable.
+final class LocalDeployment: @unchecked Sendable {  // Used by one test at a time; processes are Sendable.
     static let agencies = ["oxfordshire-spa", "oxford-falls", "oxfordshire-mash", "oxford-mh-crisis", "oxfordshire-befriending"]
     static let secretNames = [
         "oxfordshire-spa": "OXFORDSHIRE_SPA_SECRET", "oxford-falls": "OXFORD_FALLS_SECRET",
@@ -38,7 +38,9 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
         var environment = ProcessInfo.processInfo.environment
         environment["E2E_REFERRER_KEY"] = referrerKey
         environment["E2E_ADMIN_KEY"] = adminKey
-        for (_, name) in Self.secretNames { environment[name] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString() }
+        for (_, name) in Self.secretNames {
+            environment[name] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        }
         self.environment = environment
 
         let agencies = Self.agencies.map { agency in
@@ -94,7 +96,9 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
         // The receiver says where it listens on standard error once it is up.
         let deadline = ContinuousClock.now + .seconds(20)
         while !process.standardError.contains("Receiver listening") {
-            guard ContinuousClock.now < deadline, process.isRunning else { throw TimedOut(description: "receiver \(agency) did not start: \(process.standardError)") }
+            guard ContinuousClock.now < deadline, process.isRunning else {
+                throw TimedOut(description: "receiver \(agency) did not start: \(process.standardError)")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         receivers[agency] = process
@@ -121,7 +125,9 @@ final class Deployment: @unchecked Sendable {  // Used by one test at a time; pr
     }
 
     /// Calls the gateway with the admin key.
-    func admin(_ path: String, method: String = "GET", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> (status: Int, body: [String: Any]) {
+    func admin(_ path: String, method: String = "GET", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> (
+        status: Int, body: [String: Any]
+    ) {
         let response = try await client.send(
             HTTPRequest(url: gatewayURL + path, method: method, headers: [("Authorization", "Bearer \(adminKey)")] + headers, body: body))
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])

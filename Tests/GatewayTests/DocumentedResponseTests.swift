@@ -1,0 +1,175 @@
+import Deployment
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ReferralModel
+import Storage
+import Testing
+import UseCases
+
+/// One response `openapi.yaml` promises: an operation, the status, and the roles that may call it.
+struct DocumentedResponse: Sendable, CustomTestStringConvertible {
+    var method: HTTPRequest.Method
+    var path: String
+    var status: Int
+    var roles: [String]
+
+    var testDescription: String { "\(method.rawValue) \(path) \(status)" }
+}
+
+/// Every response of every operation, read from the published document itself.
+func documentedResponses() throws -> [DocumentedResponse] {
+    try documentedOperations().flatMap { operation, body -> [DocumentedResponse] in
+        let parts = operation.split(separator: " ", maxSplits: 1).map(String.init)
+        let roles = body["x-roles"] as? [String] ?? []
+        return (body["responses"] as? [String: Any] ?? [:]).keys.compactMap { status in
+            Int(status).map { DocumentedResponse(method: HTTPRequest.Method(parts[0])!, path: parts[1], status: $0, roles: roles) }
+        }
+    }.sorted { $0.testDescription < $1.testDescription }
+}
+
+/// A request to send, and the key of the role it is sent as.
+struct ScenarioRequest {
+    var uri: String
+    var headers: HTTPFields
+    var body: ByteBuffer?
+}
+
+/// Causes each documented response through the real router, over a gateway of its own, and
+/// reports the status it got. The list of what must be caused comes from `openapi.yaml`: a response
+/// added to the document fails here until there is a way to cause it, and one that can no longer
+/// happen fails too. The tests in DocumentedErrorTests, IntakeTests and the rules API tests check
+/// each response's body and effects in depth.
+@Suite struct DocumentedResponseTests {
+    @Test(arguments: try documentedResponses())
+    func everyDocumentedResponseHappens(_ response: DocumentedResponse) async throws {
+        let fixture = try GatewayFixture(rateLimit: 0.01, burst: 3)
+        try await fixture.components.start()
+        let observed = try await cause(response, fixture: fixture)
+        #expect(observed == response.status, "\(response.testDescription): got \(observed.map(String.init) ?? "no way to cause it")")
+    }
+
+    /// The key of a role that may call the operation, or nil for `anyone`.
+    func allowedKey(_ response: DocumentedResponse) -> String? {
+        if response.roles.contains("anyone") { return nil }
+        return response.roles.contains("referrer") ? GatewayFixture.referrerKey : GatewayFixture.adminKey
+    }
+
+    /// A request that succeeds, for the operation, sent with `key`.
+    func validRequest(_ response: DocumentedResponse, key: String?, fixture: GatewayFixture) throws -> ScenarioRequest {
+        switch (response.method, response.path) {
+        case (.post, "/v1/referrals"):
+            return ScenarioRequest(uri: response.path, headers: headers(key: key), body: ByteBuffer(data: try exampleReferral()))
+        case (.get, "/v1/referrals/{id}"):
+            return ScenarioRequest(uri: "/v1/referrals/\(Identifier.make())", headers: headers(key: key, json: false))
+        case (.put, "/v1/rules"):
+            var fields = yamlHeaders(ifMatch: "*", key: key ?? "")
+            if key == nil { fields[.authorization] = nil }
+            let text = changedRules(try String(contentsOfFile: fixture.rulesPath, encoding: .utf8))
+            return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: text))
+        case (.post, "/v1/rules/test"):
+            let body = #"{"referral": "# + String(decoding: try exampleReferral(), as: UTF8.self) + "}"
+            return ScenarioRequest(uri: response.path, headers: headers(key: key), body: ByteBuffer(string: body))
+        case (.post, "/v1/rules/rollback"):
+            var fields = headers(key: key)
+            fields[.ifMatch] = "*"
+            return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: #"{"version": 1}"#))
+        case (.get, "/v1/rules/versions/{number}"):
+            return ScenarioRequest(uri: "/v1/rules/versions/1", headers: headers(key: key, json: false))
+        default:
+            return ScenarioRequest(uri: response.path, headers: headers(key: key, json: false))
+        }
+    }
+
+    /// Sends what causes `response` and returns the status that came back; nil when nothing here
+    /// knows how to cause it.
+    func cause(_ response: DocumentedResponse, fixture: GatewayFixture) async throws -> Int? {
+        let key = allowedKey(response)
+        var request = try validRequest(response, key: key, fixture: fixture)
+        var before: [ScenarioRequest] = []
+        let operation = "\(response.method.rawValue) \(response.path)"
+        switch response.status {
+        case 200, 202:
+            if operation == "GET /v1/referrals/{id}" {
+                // A referral that exists: submitted first.
+                let receipt = try await submit(fixture)
+                request.uri = "/v1/referrals/\(receipt.id)"
+            }
+            if operation == "POST /v1/rules/rollback" {
+                before.append(
+                    try validRequest(DocumentedResponse(method: .put, path: "/v1/rules", status: 200, roles: []), key: key, fixture: fixture))
+            }
+        case 400:
+            request.body = ByteBuffer(string: "{\"needs\": [")
+        case 401:
+            request.headers[.authorization] = nil
+        case 403:
+            request.headers[.authorization] = "Bearer " + (response.roles.contains("admin") ? GatewayFixture.agencyKey : GatewayFixture.adminKey)
+        case 404:
+            switch operation {
+            case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": 99}"#)
+            case "GET /v1/rules/versions/{number}": request.uri = "/v1/rules/versions/99"
+            default: break  // an id nobody was given
+            }
+        case 409:
+            request.headers[HTTPField.Name("Idempotency-Key")!] = "same-key"
+            var first = request
+            first.body = ByteBuffer(data: try exampleReferral("referral-crisis"))
+            before.append(first)
+        case 412:
+            request.headers[.ifMatch] = "\"sha256:000000000000\""
+        case 413:
+            request.headers[.contentLength] = String((1 << 20) + 1)
+            request.body = ByteBuffer(repeating: UInt8(ascii: " "), count: (1 << 20) + 1)
+        case 415:
+            request.headers[.contentType] = "text/plain"
+        case 422:
+            switch operation {
+            case "POST /v1/referrals": request.body = ByteBuffer(string: #"{"needs": ["juggling"]}"#)
+            case "PUT /v1/rules": request.body = ByteBuffer(string: "rules: []\nfallback: the-moon\n")
+            case "POST /v1/rules/test": request.body = ByteBuffer(string: #"{"referral": {"needs": 3}}"#)
+            case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)
+            default: return nil
+            }
+        case 428:
+            request.headers[.ifMatch] = nil
+        case 429:
+            // The fixture allows a burst of three requests a key.
+            before += Array(repeating: request, count: 3)
+        case 500:
+            // Break the table the operation needs behind the gateway's back.
+            let table = response.path.hasPrefix("/v1/rules") ? "rule_versions" : "deliveries"
+            if operation == "GET /v1/referrals/{id}" {
+                request.uri = "/v1/referrals/\(try await submit(fixture).id)"
+            }
+            try SQLiteInspector(path: fixture.databasePath).execute("DROP TABLE \(table)")
+        default:
+            return nil
+        }
+        let prepared = before
+        let final = request
+        return try await withRouter(fixture) { client in
+            for earlier in prepared {
+                try await client.execute(uri: earlier.uri, method: response.method, headers: earlier.headers, body: earlier.body) { _ in }
+            }
+            return try await client.execute(uri: final.uri, method: response.method, headers: final.headers, body: final.body) {
+                Int($0.status.code)
+            }
+        }
+    }
+
+    func submit(_ fixture: GatewayFixture) async throws -> SubmissionReceipt {
+        let accepted = try await fixture.components.intake.submit(Array(try exampleReferral()), actor: "test-gp", idempotencyKey: nil)
+        return accepted.receipt
+    }
+
+    func withRouter<Value: Sendable>(
+        _ fixture: GatewayFixture, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        let app = Application(router: fixture.application.router)
+        return try await app.test(.router, body)
+    }
+}

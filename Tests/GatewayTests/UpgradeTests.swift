@@ -1,0 +1,71 @@
+import Deployment
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import ReferralModel
+import Storage
+import Testing
+
+/// A gateway upgraded in place: the configuration and database the landed version wrote, opened
+/// and served by this one.
+@Suite struct UpgradeTests {
+    static let referrerKey = "upgrade-referrer-key-0123456789"
+    static let adminKey = "upgrade-admin-key-0123456789ab"
+
+    /// A copy of the fixture folder (config/ and switchboard.sqlite), so the test may write to it.
+    func copyOfFixture(_ name: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-upgrade-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Tests/Fixtures/\(name)"), to: directory)
+        return directory
+    }
+
+    @Test func theLandedVersionsConfigurationAndDatabaseServeAfterTheUpgrade() async throws {
+        let directory = try copyOfFixture("landed-2026-11")
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        var environment = [
+            "SWITCHBOARD_REFERRER_KEY": Self.referrerKey, "SWITCHBOARD_AGENCY_KEY": "upgrade-agency-key-0123456789",
+            "SWITCHBOARD_ADMIN_KEY": Self.adminKey,
+        ]
+        for name in [
+            "OXFORDSHIRE_SPA_SECRET", "OXFORD_FALLS_SECRET", "OXFORDSHIRE_MASH_SECRET", "OXFORD_MH_CRISIS_SECRET", "OXFORDSHIRE_BEFRIENDING_SECRET",
+        ] {
+            environment[name] = secret
+        }
+        let configuration = try DeploymentConfiguration.load(
+            path: directory.appendingPathComponent("config/switchboard.yaml").path, environment: environment)
+        let components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"))
+        try await components.start()
+        // The rules file is the newest stored version, so the restart adds none.
+        #expect(components.rules.live.current.record?.number == 2)
+        #expect(try await components.store.rulesHistory(limit: 10).count == 2)
+        let ids = try await SQLiteInspector(path: directory.appendingPathComponent("switchboard.sqlite").path).queue.read {
+            try String.fetchAll($0, sql: "SELECT id FROM referrals ORDER BY id")
+        }
+        #expect(ids.count == 7)
+        let application = GatewayApplication(components: components, logger: Logger(label: "test"))
+        try await Application(router: application.router).test(.router) { client in
+            for id in ids {
+                try await client.execute(uri: "/v1/referrals/\(id)", method: .get, headers: headers(key: Self.adminKey)) { response in
+                    #expect(response.status == .ok)
+                    let report = try JSONDecoder().decode(ReferralReport.self, from: Data(buffer: response.body))
+                    #expect(report.id == id)
+                    #expect(!report.deliveries.isEmpty)
+                }
+            }
+            try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: headers(key: Self.referrerKey), body: ByteBuffer(data: try exampleReferral())
+            ) { response in
+                #expect(response.status == .accepted)
+            }
+        }
+        guard case .intact(let events, _) = try await components.store.verifyAudit() else {
+            Issue.record("the upgraded audit chain does not verify")
+            return
+        }
+        #expect(events == 48 + 1 + 3, "the landed events, the start, and the new referral's three")
+    }
+}
