@@ -127,7 +127,7 @@ let package = Package(
         // Test doubles every test target may use: a clock the test moves, a transport it scripts.
         .target(
             name: "SwitchboardTesting",
-            dependencies: ["ReferralModel", "Transport"],
+            dependencies: ["ReferralModel", "Settings", "Transport"],
             path: "Tests/SwitchboardTesting"
         ),
         // Benchmark tools (bench/run): baselines and an open-loop load generator. Not part of the product.
@@ -144,8 +144,8 @@ let package = Package(
         .executableTarget(name: "intake-load", dependencies: ["Transport"], path: "bench/IntakeLoad"),
         .executableTarget(name: "rules-bench", dependencies: ["Routing", "Settings", "ReferralModel"], path: "bench/RulesBench"),
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
-        .testTarget(name: "SettingsTests", dependencies: ["Settings", "ReferralModel"]),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "ReferralModel"]),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings", "ReferralModel", "SwitchboardTesting"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "ReferralModel", "SwitchboardTesting"]),
         .testTarget(
             name: "AdapterKitTests",
             dependencies: [

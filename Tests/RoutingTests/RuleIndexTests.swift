@@ -1,6 +1,7 @@
 import Foundation
 import ReferralModel
 import Settings
+import SwitchboardTesting
 import Testing
 
 @testable import Routing

@@ -1,32 +1,8 @@
 import Foundation
 import ReferralModel
 import Settings
+import SwitchboardTesting
 import Testing
-
-let agenciesText = """
-    agencies:
-      - id: spa
-        name: Adult Social Care
-        adapter: json-webhook
-        endpoint: http://127.0.0.1:9101/referrals
-      - id: falls
-        name: Falls Service
-        adapter: json-webhook
-        endpoint: http://127.0.0.1:9102/referrals
-        retry:
-          max_attempts: 3
-          initial_backoff_seconds: 0.5
-          max_backoff_seconds: 10
-      - id: mash
-        name: Safeguarding Hub
-        adapter: json-webhook
-        endpoint: https://mash.example.gov.uk/in
-        secret_env: MASH_SECRET
-    """
-
-func directory() throws -> AgencyDirectory {
-    try AgencyDirectory.parse(agenciesText, file: "agencies.yaml", adapters: ["json-webhook"])
-}
 
 @Suite struct AgencyDirectoryTests {
     @Test func readsAgenciesWithTheirRetryPolicies() throws {
