@@ -7,6 +7,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case referralReceived = "referral.received"
     case referralValidated = "referral.validated"
     case referralRouted = "referral.routed"
+    /// An agency the rules chose was kept from the referral (no consent, not a safeguarding recipient).
+    case referralWithheld = "referral.withheld"
     case deliveryAttempted = "delivery.attempted"
     case deliveryDelivered = "delivery.delivered"
     case deliveryDeadLettered = "delivery.dead-lettered"

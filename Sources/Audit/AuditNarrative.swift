@@ -63,6 +63,13 @@ public enum AuditNarrative {
             detail: "rules version \(rulesVersion); \(matched); to " + targets.joined(separator: ", "))
     }
 
+    /// The rules chose `agency`, but it may not receive this referral.
+    public static func referralWithheld(referralId: String, actor: String, at: Date, agency: String, rule: String, reason: String) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralWithheld, actor: actor, referralId: referralId, agency: agency,
+            detail: "withheld from \(agency) (rule \(rule)): \(reason); shared only with safeguarding recipients")
+    }
+
     // MARK: Deliveries
 
     public static func deliveryAttempted(

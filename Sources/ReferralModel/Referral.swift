@@ -104,10 +104,22 @@ public enum ReferralLimits {
     public static let maximumNeeds = 20
 }
 
-/// The controlled vocabulary of needs a deployment accepts.
+/// The controlled vocabulary of needs a deployment accepts, and which of them may be shared without
+/// the person's consent.
 public struct NeedsVocabulary: Sendable, Equatable {
     public let codes: [String]
-    public init(_ codes: [String]) { self.codes = codes }
+    /// Needs for which a referral may be shared without consent, because someone is at risk of harm.
+    public let consentExempt: Set<String>
+
+    /// - Parameter consentExempt: the needs that do not require consent; by default the
+    ///   safeguarding needs (codes starting `safeguarding`), and no other.
+    public init(_ codes: [String], consentExempt: Set<String>? = nil) {
+        self.codes = codes
+        self.consentExempt = consentExempt ?? Set(codes.filter { $0.hasPrefix("safeguarding") })
+    }
+
+    /// Whether sharing a referral for `need` requires the person's consent.
+    public func requiresConsent(_ need: String) -> Bool { !consentExempt.contains(need) }
 
     /// The vocabulary `config/schema/referral.v1.json` publishes, from DOMAIN.md.
     public static let standard = NeedsVocabulary([

@@ -34,8 +34,25 @@ public struct RoutingDecision: Sendable, Equatable {
     public var targets: [Target]
     /// The ids of the rules that matched, in order.
     public var matchedRules: [String]
-    /// True when no rule matched and the fallback agency was chosen.
+    /// True when no rule matched and the fallback agency was chosen (or, for a referral shared
+    /// without consent, when no safeguarding recipient matched and its fallback was chosen).
     public var usedFallback: Bool
+    /// Agencies the rules chose that may not receive this referral, and why (consent).
+    public var withheld: [Withheld] = []
+
+    /// An agency a referral was kept from.
+    public struct Withheld: Sendable, Equatable {
+        public var agency: String
+        public var rule: String
+        /// Why, in words an audit trail can carry: `consent refused`.
+        public var reason: String
+
+        public init(agency: String, rule: String, reason: String) {
+            self.agency = agency
+            self.rule = rule
+            self.reason = reason
+        }
+    }
 }
 
 /// How one rule fared for one referral, for `rules test`.
@@ -60,14 +77,24 @@ public struct RuleSet: Sendable, Equatable {
     public let text: String
     /// The agencies the rules were validated against, for the service directory.
     public let directory: AgencyDirectory
+    /// Where a referral shared without consent goes when no safeguarding recipient matched; nil
+    /// when no agency is a safeguarding recipient.
+    public let safeguardingFallback: String?
+    /// Which needs require the person's consent before a referral is shared.
+    let vocabulary: NeedsVocabulary
     private let index: RuleIndex
 
-    init(rules: [Rule], fallback: String, version: String, text: String, directory: AgencyDirectory) {
+    init(
+        rules: [Rule], fallback: String, safeguardingFallback: String?, version: String, text: String, directory: AgencyDirectory,
+        vocabulary: NeedsVocabulary
+    ) {
         self.rules = rules
         self.fallback = fallback
+        self.safeguardingFallback = safeguardingFallback
         self.version = version
         self.text = text
         self.directory = directory
+        self.vocabulary = vocabulary
         index = RuleIndex(rules: rules)
     }
 
@@ -90,7 +117,7 @@ public struct RuleSet: Sendable, Equatable {
             decision.take(rules[position], targets: targets(of: rules[position], for: input))
             if rules[position].stop { break }
         }
-        return decision.finish(version: version, fallback: fallback)
+        return applyingConsent(to: decision.finish(version: version, fallback: fallback), for: referral)
     }
 
     /// Routes by trying every rule in order, without the index: the reference `route` is tested
@@ -102,7 +129,7 @@ public struct RuleSet: Sendable, Equatable {
             decision.take(rules[position], targets: targets(of: rules[position], for: input))
             if rules[position].stop { break }
         }
-        return decision.finish(version: version, fallback: fallback)
+        return applyingConsent(to: decision.finish(version: version, fallback: fallback), for: referral)
     }
 
     /// Routes a referral and says, rule by rule, what matched and what failed.
@@ -125,7 +152,7 @@ public struct RuleSet: Sendable, Equatable {
             traces.append(RuleTrace(rule: rule.id, failure: nil, agencies: chosen.map(\.agency), skipped: false))
             if rule.stop { stopped = true }
         }
-        return (decision.finish(version: version, fallback: fallback), traces)
+        return (applyingConsent(to: decision.finish(version: version, fallback: fallback), for: referral), traces)
     }
 
     /// The agencies a matching rule sends to, each with the alternatives to try if it declines.
@@ -173,7 +200,7 @@ public struct RuleSet: Sendable, Equatable {
         let reader = ConfigReader(file: file)
         let root = reader.compose(text)
         let top = reader.mapping(
-            root, "the rules file", allowed: ["rules", "fallback", "bank_holidays"], required: ["rules", "fallback"])
+            root, "the rules file", allowed: ["rules", "fallback", "safeguarding_fallback", "bank_holidays"], required: ["rules", "fallback"])
         var holidays: Set<String> = []
         for (date, node) in zip(reader.strings(top?["bank_holidays"], "bank_holidays") ?? [], listItems(top?["bank_holidays"])) {
             if CalendarDate.isValid(date) {
@@ -202,8 +229,9 @@ public struct RuleSet: Sendable, Equatable {
             else { continue }
             let id = reader.string(entry["id"], "id")
             if let id {
-                if !isIdentifier(id) || id == fallbackRuleId {
-                    reader.fail(entry["id"], "rule id '\(id)' must be lower-case letters, digits and hyphens, and not 'fallback'")
+                if !isIdentifier(id) || id == fallbackRuleId || id == safeguardingFallbackRuleId {
+                    reader.fail(
+                        entry["id"], "rule id '\(id)' must be lower-case letters, digits and hyphens, and not 'fallback' or 'safeguarding-fallback'")
                 }
                 if !ids.insert(id).inserted {
                     reader.fail(entry["id"], "rule id '\(id)' is used twice", hint: "audit records name rules by id, so each must be unique")
@@ -255,7 +283,10 @@ public struct RuleSet: Sendable, Equatable {
             reader.fail(
                 top?["fallback"], "unknown agency '\(fallback)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")
         }
+        let safeguardingFallback = checkSafeguardingFallback(top?["safeguarding_fallback"], top: root, agencies: agencies, reader: reader)
         guard reader.issues.isEmpty, let fallback else { throw ConfigError(issues: reader.issues) }
-        return RuleSet(rules: rules, fallback: fallback, version: version(of: text), text: text, directory: agencies)
+        return RuleSet(
+            rules: rules, fallback: fallback, safeguardingFallback: safeguardingFallback, version: version(of: text), text: text,
+            directory: agencies, vocabulary: vocabulary)
     }
 }

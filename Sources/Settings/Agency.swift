@@ -40,12 +40,17 @@ public struct Agency: Sendable, Equatable {
     public var services: [String]
     /// Postcode areas, districts, sectors or units it covers (`OX`, `OX1`, `OX1 2`).
     public var coverage: [String]
+    /// A safeguarding recipient (a safeguarding hub, an emergency duty team) may receive a referral
+    /// shared without the person's consent; no other agency may.
+    public var safeguardingRecipient: Bool
 
     public init(
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),
         connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
-        optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = []
+        optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = [],
+        safeguardingRecipient: Bool = false
     ) {
+        self.safeguardingRecipient = safeguardingRecipient
         self.id = id
         self.name = name
         self.adapter = adapter

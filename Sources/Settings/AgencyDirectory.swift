@@ -34,7 +34,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                     node, "an agency",
                     allowed: [
                         "id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold", "services",
-                        "coverage",
+                        "coverage", "safeguarding",
                     ],
                     required: ["id", "name", "adapter", "endpoint"])
             else { continue }
@@ -127,13 +127,14 @@ public struct AgencyDirectory: Sendable, Equatable {
                     entry["services"], "an agency that offers services needs a coverage",
                     hint: "list the postcode areas, districts or sectors it serves")
             }
+            let safeguarding = entry["safeguarding"].flatMap { reader.bool($0, "safeguarding") } ?? false
             if let id, let name, let adapter, let endpoint {
                 agencies.append(
                     Agency(
                         id: id, name: name, adapter: adapter, endpoint: endpoint, secretEnv: secretEnv, retry: retry,
                         connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
                         optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold,
-                        services: services, coverage: coverage))
+                        services: services, coverage: coverage, safeguardingRecipient: safeguarding))
             }
         }
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {

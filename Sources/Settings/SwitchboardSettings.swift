@@ -126,14 +126,33 @@ private struct SectionReader {
         return location
     }
 
+    /// `needs`: each a code, or `{code: …, consent_required: false}` for a need that may be shared
+    /// without the person's consent (by default only the safeguarding needs may).
     func vocabulary(_ node: Node?) -> NeedsVocabulary {
-        guard let needs = reader.strings(node, "needs") else { return .standard }
-        if needs.isEmpty { reader.fail(node, "needs must list at least one code") }
-        for need in needs where need.utf8.count > 64 || !isIdentifier(need) {
-            reader.fail(node, "need code '\(need)' must be lower-case letters, digits and hyphens", hint: "for example falls-prevention")
+        guard let node else { return .standard }
+        guard let items = reader.sequence(node, "needs") else { return .standard }
+        var codes: [String] = []
+        var exempt: Set<String> = []
+        for item in items {
+            var code: String?
+            var consentRequired: Bool?
+            if case .mapping = item {
+                guard let entry = reader.mapping(item, "a need", allowed: ["code", "consent_required"], required: ["code"]) else { continue }
+                code = reader.string(entry["code"], "code")
+                consentRequired = entry["consent_required"].flatMap { reader.bool($0, "consent_required") }
+            } else {
+                code = reader.string(item, "each entry of needs")
+            }
+            guard let code else { continue }
+            if code.utf8.count > 64 || !isIdentifier(code) {
+                reader.fail(item, "need code '\(code)' must be lower-case letters, digits and hyphens", hint: "for example falls-prevention")
+            }
+            if codes.contains(code) { reader.fail(item, "needs lists '\(code)' twice") }
+            codes.append(code)
+            if consentRequired == false || (consentRequired == nil && code.hasPrefix("safeguarding")) { exempt.insert(code) }
         }
-        if Set(needs).count != needs.count { reader.fail(node, "needs lists a code twice") }
-        return NeedsVocabulary(needs)
+        if codes.isEmpty { reader.fail(node, "needs must list at least one code") }
+        return NeedsVocabulary(codes, consentExempt: exempt)
     }
 
     func apiKeys(_ node: Node?, environment: [String: String], requireSecrets: Bool) -> [APIKey] {

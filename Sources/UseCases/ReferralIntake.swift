@@ -84,7 +84,7 @@ public struct ReferralIntake: Sendable {
         for (route, target) in zip(routes, decision.targets) where !target.alternatives.isEmpty {
             alternatives[route.deliveryId] = target.alternatives
         }
-        let audit = [
+        var audit = [
             AuditNarrative.referralReceived(
                 referralId: referralId, actor: actor, at: receivedAt, organisation: referral.referrer.organisation, bytes: bytes),
             AuditNarrative.referralValidated(referralId: referralId, actor: actor, at: receivedAt),
@@ -93,6 +93,9 @@ public struct ReferralIntake: Sendable {
                 usedFallback: decision.usedFallback,
                 to: zip(routes, decision.targets).map { .init(agency: $0.agency, rule: $0.rule, alternatives: $1.alternatives) }),
         ]
+        audit += decision.withheld.map {
+            AuditNarrative.referralWithheld(referralId: referralId, actor: actor, at: receivedAt, agency: $0.agency, rule: $0.rule, reason: $0.reason)
+        }
         return IntakeRecord(
             referralId: referralId, receivedAt: receivedAt, actor: actor, referral: referral, rulesVersion: decision.rulesVersion,
             routes: routes, audit: audit, idempotency: claim, alternatives: alternatives)

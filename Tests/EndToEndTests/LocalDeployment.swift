@@ -53,6 +53,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
                 retry: { max_attempts: \(maxAttempts), initial_backoff_seconds: 0.2, max_backoff_seconds: 1 }
                 timeouts: { connect_seconds: 2, total_seconds: 5 }
             \(agency == "oxfordshire-befriending" ? "    withhold: [subject/nhsNumber, reason]" : "")
+            \(agency == "oxfordshire-mash" ? "    safeguarding: true" : "")
             """
         }.joined(separator: "\n")
         if exampleAgencies {

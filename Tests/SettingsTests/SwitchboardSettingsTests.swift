@@ -92,3 +92,35 @@ func settingsFile(_ text: String) throws -> String {
         #expect(throws: ConfigError.self) { try StorageLocation.configured(configPath: path, override: "mysql://x") }
     }
 }
+
+@Suite struct NeedsVocabularyTests {
+    @Test func needsRequireConsentExceptSafeguardingUnlessTheFileSaysOtherwise() throws {
+        let path = try settingsFile(
+            """
+            storage: { url: "sqlite:s.sqlite" }
+            agencies: a.yaml
+            rules: r.yaml
+            api_keys: []
+            needs:
+              - befriending
+              - safeguarding-adult
+              - { code: domestic-abuse, consent_required: false }
+              - { code: safeguarding-child, consent_required: true }
+            """)
+        let vocabulary = try SwitchboardSettings.load(path: path, environment: [:]).vocabulary
+        #expect(vocabulary.codes == ["befriending", "safeguarding-adult", "domestic-abuse", "safeguarding-child"])
+        #expect(vocabulary.consentExempt == ["safeguarding-adult", "domestic-abuse"])
+        #expect(NeedsVocabulary.standard.consentExempt == ["safeguarding-adult"])
+    }
+
+    @Test func aBadNeedEntryNamesItsLine() throws {
+        let path = try settingsFile(
+            "storage: { url: \"sqlite:s.sqlite\" }\nagencies: a.yaml\nrules: r.yaml\napi_keys: []\nneeds:\n  - { code: befriending, consent: no }\n")
+        #expect(throws: ConfigError.self) { try SwitchboardSettings.load(path: path, environment: [:]) }
+        do {
+            _ = try SwitchboardSettings.load(path: path, environment: [:])
+        } catch {
+            #expect(error.issues.map { "\($0.line): \($0.message)" } == ["6: unknown key 'consent' in a need"])
+        }
+    }
+}

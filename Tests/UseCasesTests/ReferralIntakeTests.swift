@@ -105,4 +105,19 @@ struct IntakeHarness {
         #expect(try await harness.intake.report(referralId: receipt.id, viewer: "admin", role: .admin)?.id == receipt.id)
         #expect(try await harness.intake.report(referralId: "../etc/passwd", viewer: "admin", role: .admin) == nil)
     }
+
+    @Test func aReferralSharedWithoutConsentReachesOnlySafeguardingRecipientsAndEachDropIsAudited() async throws {
+        let harness = try IntakeHarness()
+        var body = String(decoding: try harness.example("referral-safeguarding"), as: UTF8.self)
+        body = body.replacingOccurrences(of: #"["safeguarding-adult", "substance-misuse"]"#, with: #"["safeguarding-adult", "befriending"]"#)
+        let receipt = try await harness.intake.submit(Array(body.utf8), actor: "police", idempotencyKey: nil).receipt
+        #expect(receipt.routes.map(\.agency) == ["oxfordshire-mash"])
+        let report = try #require(await harness.store.report(referralId: receipt.id))
+        let withheld = report.history.filter { $0.event == "referral.withheld" }
+        #expect(withheld.map(\.agency) == ["oxfordshire-befriending"])
+        #expect(
+            withheld.first?.detail
+                == "withheld from oxfordshire-befriending (rule befriending-oxfordshire): consent refused; shared only with safeguarding recipients")
+        #expect(report.deliveries.map(\.agency) == ["oxfordshire-mash"])
+    }
 }
