@@ -9,6 +9,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case referralRouted = "referral.routed"
     /// An agency the rules chose was kept from the referral (no consent, not a safeguarding recipient).
     case referralWithheld = "referral.withheld"
+    /// A valid referral was refused: its key may not submit for the organisation it names.
+    case referralRefused = "referral.refused"
     case deliveryAttempted = "delivery.attempted"
     case deliveryDelivered = "delivery.delivered"
     case deliveryDeadLettered = "delivery.dead-lettered"

@@ -70,6 +70,13 @@ public enum AuditNarrative {
             detail: "withheld from \(agency) (rule \(rule)): \(reason); shared only with safeguarding recipients")
     }
 
+    /// A key submitted a referral naming an organisation it may not submit for. Nothing was stored.
+    public static func referralRefused(actor: String, at: Date, claimedOrganisation: String, allowed: [String]) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralRefused, actor: actor,
+            detail: "the key may not submit for organisation \(claimedOrganisation); it may for \(allowed.sorted().joined(separator: ", "))")
+    }
+
     // MARK: Deliveries
 
     public static func deliveryAttempted(

@@ -5,6 +5,8 @@ import Settings
 public struct Principal: Sendable, Equatable {
     public var keyId: String
     public var role: Role
+    /// For a referrer key: the organisations it may submit for; nil when it may name any.
+    public var organisations: Set<String>?
 }
 
 /// The request context every route sees.

@@ -21,7 +21,8 @@ struct ReferralRoutes: Sendable {
         let key = try idempotencyKey(request)
         let accepted: ReferralIntake.Accepted
         do {
-            accepted = try await intake.submit(body.readableBytesView, actor: principal.keyId, idempotencyKey: key)
+            accepted = try await intake.submit(
+                body.readableBytesView, actor: principal.keyId, organisations: principal.organisations, idempotencyKey: key)
         } catch let refusal as ReferralIntake.Refusal {
             throw Self.problem(refusal)
         }
@@ -63,6 +64,12 @@ struct ReferralRoutes: Sendable {
             ProblemResponse(
                 .idempotencyConflict,
                 detail: "This Idempotency-Key was already used with a different body. Use a new key for a new referral.")
+        case .organisationNotAllowed(let claimed, let allowed):
+            ProblemResponse(
+                .forbidden,
+                detail:
+                    "This API key may submit referrals for \(allowed.joined(separator: ", ")) only; the referral names \(claimed) as the referring organisation.",
+                errors: [FieldIssue(pointer: "/referrer/organisation", detail: "is not an organisation this API key may submit for.")])
         }
     }
 

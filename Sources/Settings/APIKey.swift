@@ -11,11 +11,14 @@ public struct APIKey: Sendable, Equatable {
     public var id: String
     public var role: Role
     public var digest: [UInt8]
+    /// For a referrer key: the ODS codes of the organisations it may submit for; nil lets it name any.
+    public var organisations: Set<String>?
 
-    public init(id: String, role: Role, digest: [UInt8]) {
+    public init(id: String, role: Role, digest: [UInt8], organisations: Set<String>? = nil) {
         self.id = id
         self.role = role
         self.digest = digest
+        self.organisations = organisations
     }
 
     public static func digest(of key: String) -> [UInt8] { Array(SHA256.hash(data: Array(key.utf8))) }

@@ -160,7 +160,8 @@ private struct SectionReader {
         var seen: Set<String> = []
         for item in reader.sequence(node, "api_keys") ?? [] {
             guard
-                let entry = reader.mapping(item, "an API key", allowed: ["id", "role", "sha256", "key_env"], required: ["id", "role"])
+                let entry = reader.mapping(
+                    item, "an API key", allowed: ["id", "role", "sha256", "key_env", "organisations"], required: ["id", "role"])
             else { continue }
             let id = reader.string(entry["id"], "id")
             if let id, !seen.insert(id).inserted { reader.fail(entry["id"], "API key id '\(id)' is used twice") }
@@ -168,9 +169,24 @@ private struct SectionReader {
             let role = roleText.flatMap(Role.init(rawValue:))
             if roleText != nil, role == nil { reader.fail(entry["role"], "role must be referrer, agency or admin") }
             let digest = keyDigest(entry, item: item, environment: environment, requireSecrets: requireSecrets)
-            if let id, let role, let digest { keys.append(APIKey(id: id, role: role, digest: digest)) }
+            let organisations = self.organisations(entry["organisations"], role: role)
+            if let id, let role, let digest { keys.append(APIKey(id: id, role: role, digest: digest, organisations: organisations)) }
         }
         return keys
+    }
+
+    /// A referrer key's `organisations`: ODS codes, each once.
+    private func organisations(_ node: Node?, role: Role?) -> Set<String>? {
+        guard let node, let codes = reader.strings(node, "organisations") else { return nil }
+        if let role, role != .referrer {
+            reader.fail(node, "only a referrer key names organisations", hint: "remove organisations from this \(role.rawValue) key")
+        }
+        if codes.isEmpty { reader.fail(node, "organisations must list at least one ODS code") }
+        for (code, item) in zip(codes, listItems(node)) where !ODSCode.isValid(code) {
+            reader.fail(item, "'\(code)' is not an ODS code", hint: "3 to 10 capital letters and digits, for example A81001 or RTH")
+        }
+        if Set(codes).count != codes.count { reader.fail(node, "organisations lists a code twice") }
+        return Set(codes)
     }
 
     /// The key's digest, given as `sha256` or read from the environment variable `key_env` names.

@@ -19,6 +19,8 @@ public struct ReferralIntake: Sendable {
         case invalid([FieldIssue])
         /// The idempotency key was used before with a different body.
         case idempotencyConflict
+        /// The referral names a referring organisation the key may not submit for.
+        case organisationNotAllowed(claimed: String, allowed: [String])
     }
 
     /// What came of a submission that was not refused.
@@ -30,13 +32,13 @@ public struct ReferralIntake: Sendable {
 
     private let decoder: ReferralDecoder
     private let rules: LiveRules
-    private let store: any ReferralStore
+    private let store: any ReferralStore & AuditLog
     private let clock: any WallClock
     private let onAccepted: @Sendable () -> Void
 
     /// - Parameter onAccepted: called after each new referral is durable (the dispatcher's doorbell).
     public init(
-        decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore, clock: any WallClock = SystemClock(),
+        decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore & AuditLog, clock: any WallClock = SystemClock(),
         onAccepted: @escaping @Sendable () -> Void = {}
     ) {
         self.decoder = decoder
@@ -50,9 +52,11 @@ public struct ReferralIntake: Sendable {
     /// - Parameters:
     ///   - body: the referral as UTF-8 JSON.
     ///   - actor: the id of the API key submitting it.
+    ///   - organisations: the ODS codes the key may submit for; nil when it may name any.
     ///   - idempotencyKey: the referrer's key for safe retries, if it gave one.
-    public func submit<Body: Collection>(_ body: Body, actor: String, idempotencyKey: String?) async throws -> Accepted
-    where Body.Element == UInt8 {
+    public func submit<Body: Collection>(
+        _ body: Body, actor: String, organisations: Set<String>? = nil, idempotencyKey: String?
+    ) async throws -> Accepted where Body.Element == UInt8 {
         let receivedAt = clock.now()
         let referral: Referral
         do {
@@ -61,6 +65,14 @@ public struct ReferralIntake: Sendable {
             throw Refusal.malformed(error.description)
         } catch .invalid(let failure) {
             throw Refusal.invalid(failure.issues)
+        }
+        // The organisation is the referrer's own claim: a key bound to organisations proves it.
+        if let organisations, !organisations.contains(referral.referrer.organisation) {
+            try await store.appendAudit([
+                AuditNarrative.referralRefused(
+                    actor: actor, at: receivedAt, claimedOrganisation: referral.referrer.organisation, allowed: Array(organisations))
+            ])
+            throw Refusal.organisationNotAllowed(claimed: referral.referrer.organisation, allowed: organisations.sorted())
         }
         let claim = idempotencyKey.map { IdempotencyClaim(key: $0, bodyDigest: Hex.encode(SHA256.hash(data: Array(body)))) }
         let record = intakeRecord(referral, bytes: body.count, actor: actor, receivedAt: receivedAt, claim: claim)

@@ -16,6 +16,7 @@ import Testing
                 referralId: "r1", actor: "gp", at: at, rulesVersion: "sha256:abc", matchedRules: ["falls", "care"], usedFallback: false,
                 to: [.init(agency: "falls", rule: "falls", alternatives: []), .init(agency: "charity", rule: "care", alternatives: ["spa"])]),
             AuditNarrative.referralWithheld(referralId: "r1", actor: "gp", at: at, agency: "charity", rule: "care", reason: "consent refused"),
+            AuditNarrative.referralRefused(actor: "gp", at: at, claimedOrganisation: "QVV", allowed: ["B81002", "A81001"]),
             AuditNarrative.deliveryAttempted(
                 delivery, at: at, attempt: 2, of: 12, ending: .willRetry(reason: "HTTP 503", nextAttempt: at.addingTimeInterval(4)),
                 milliseconds: 31, fieldsSent: ["/needs", "/subject/nhsNumber"]),
@@ -38,6 +39,7 @@ import Testing
                 "valid against referral v1",
                 "rules version sha256:abc; rules falls, care; to falls (falls), charity (care; if it declines: spa)",
                 "withheld from charity (rule care): consent refused; shared only with safeguarding recipients",
+                "the key may not submit for organisation QVV; it may for A81001, B81002",
                 "attempt 2 of 12: HTTP 503 after 31 ms; next attempt at 2026-11-18T11:06:44.000Z; fields sent: /needs, /subject/nhsNumber",
                 "agency reference recorded (9 characters)",
                 "HTTP 422: the agency refused the request",
@@ -46,7 +48,7 @@ import Testing
                 "version 2 (sha256:def) replaces sha256:abc; through the API; 5 rules, fallback spa; rules changed: care; text sha256 00ff",
                 "rules.yaml (SIGHUP) refused with 2 problems; first: rules.yaml:4:15: unknown agency 'x'; version sha256:abc stays live",
             ])
-        #expect(entries[4].actor == "dispatcher" && entries[4].deliveryId == "d1" && entries[4].agency == "spa")
+        #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }
 
     @Test func theFallbackAndAnAgencyWithoutAReferenceAreSaidPlainly() {

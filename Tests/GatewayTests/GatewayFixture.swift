@@ -21,6 +21,8 @@ struct GatewayFixture {
     static let referrerKey = "referrer-key-for-tests-0001"
     static let otherReferrerKey = "referrer-key-for-tests-0002"
     static let agencyKey = "agency-key-for-tests-00001"
+    /// A referrer key that may submit only for the GP practice K84001.
+    static let practiceKey = "practice-key-for-tests-001"
     static let adminKey = "admin-key-for-tests-000001"
 
     let directory: URL
@@ -44,6 +46,7 @@ struct GatewayFixture {
             api_keys:
               - { id: test-gp, role: referrer, key_env: TEST_REFERRER_KEY }
               - { id: other-gp, role: referrer, sha256: \(APIKey.digest(of: Self.otherReferrerKey).map { String(format: "%02x", $0) }.joined()) }
+              - { id: k84001-practice, role: referrer, organisations: [K84001], sha256: \(APIKey.digest(of: Self.practiceKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: test-agency, role: agency, key_env: TEST_AGENCY_KEY }
               - { id: test-admin, role: admin, key_env: TEST_ADMIN_KEY }
             limits: { requests_per_second: \(rateLimit), burst: \(burst) }

@@ -87,3 +87,37 @@ import Testing
         }
     }
 }
+
+/// A referrer key bound to organisations proves the referring organisation a referral names.
+@Suite struct VerifiedReferrerTests {
+    @Test func aKeyBoundToOrganisationsSubmitsForThemAndIsRefusedForAnyOtherWithAnAuditEvent() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.test { client in
+            // referral-falls names K84001, the practice's own code.
+            try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.practiceKey),
+                body: ByteBuffer(data: try exampleReferral("referral-falls"))
+            ) { #expect($0.status == .accepted) }
+            // referral-safeguarding names QVV, a police force's code: not this key's to claim.
+            try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.practiceKey),
+                body: ByteBuffer(data: try exampleReferral("referral-safeguarding"))
+            ) { response in
+                #expect(response.status == .forbidden)
+                try expectProblem(response, "urn:switchboard:problem:forbidden")
+                let problem = try response.problem()
+                #expect(problem.errors?.map(\.pointer) == ["/referrer/organisation"])
+                #expect(problem.detail == "This API key may submit referrals for K84001 only; the referral names QVV as the referring organisation.")
+            }
+            // A key bound to no organisation may still name any, as before.
+            try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey),
+                body: ByteBuffer(data: try exampleReferral("referral-safeguarding"))
+            ) { #expect($0.status == .accepted) }
+        }
+        #expect(try fixture.count("referrals") == 2, "the refused referral was not stored")
+        let refused = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 100).filter { $0.kind == "referral.refused" }
+        #expect(refused.map(\.actor) == ["k84001-practice"])
+        #expect(refused.first?.detail == "the key may not submit for organisation QVV; it may for K84001")
+    }
+}

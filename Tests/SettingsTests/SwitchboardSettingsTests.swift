@@ -124,3 +124,42 @@ func settingsFile(_ text: String) throws -> String {
         }
     }
 }
+
+@Suite struct VerifiedReferrerSettingsTests {
+    @Test func aReferrerKeyNamesTheOrganisationsItMaySubmitFor() throws {
+        let digest = String(repeating: "ab", count: 32)
+        let path = try settingsFile(
+            """
+            storage: { url: "sqlite:s.sqlite" }
+            agencies: a.yaml
+            rules: r.yaml
+            api_keys:
+              - { id: practice, role: referrer, sha256: \(digest), organisations: [A81001, B81002] }
+              - { id: anyone, role: referrer, sha256: \(digest) }
+            """)
+        let keys = try SwitchboardSettings.load(path: path, environment: [:]).apiKeys
+        #expect(keys.map(\.organisations) == [["A81001", "B81002"], nil])
+    }
+
+    @Test func organisationsAreODSCodesOnAReferrerKey() throws {
+        let digest = String(repeating: "ab", count: 32)
+        let path = try settingsFile(
+            """
+            storage: { url: "sqlite:s.sqlite" }
+            agencies: a.yaml
+            rules: r.yaml
+            api_keys:
+              - { id: practice, role: referrer, sha256: \(digest), organisations: [a81001] }
+              - { id: admin, role: admin, sha256: \(digest), organisations: [RTH] }
+            """)
+        do {
+            _ = try SwitchboardSettings.load(path: path, environment: [:])
+            Issue.record("expected problems")
+        } catch {
+            #expect(
+                error.issues.map { "\($0.line): \($0.message)" } == [
+                    "5: 'a81001' is not an ODS code", "6: only a referrer key names organisations",
+                ])
+        }
+    }
+}
