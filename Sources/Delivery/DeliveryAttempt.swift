@@ -8,8 +8,11 @@ import Transport
 
 extension Dispatcher {
     /// Makes one attempt and records its result.
-    func deliver(_ job: LeasedDelivery) async {
-        let target = targets[job.agency]
+    func deliver(_ leased: LeasedDelivery) async {
+        let target = targets[leased.agency]
+        var job = leased
+        // Minimum necessary: the agency learns only of the needs that routed the referral to it.
+        if let routedFor = job.needs, target?.receivesAllNeeds != true { job.referral.needs = routedFor }
         let withheld = target?.withheld ?? []
         let context = DeliveryContext(
             deliveryId: job.deliveryId, referralId: job.referralId, agencyId: job.agency, rule: job.rule, receivedAt: job.receivedAt,

@@ -11,6 +11,8 @@ public struct DeliveryTarget: Sendable {
     public var signer: WebhookSigner?
     /// Fields this agency's data-sharing agreement says it must not be sent.
     public var withheld: Set<ReferralField>
+    /// True when the agency is told every need a referral names, not only those that routed it here.
+    public var receivesAllNeeds: Bool
     public var retry: RetryPolicy
     /// Seconds to establish the connection, TLS included.
     public var connectTimeout: Double
@@ -19,8 +21,9 @@ public struct DeliveryTarget: Sendable {
 
     public init(
         agencyId: String, endpoint: String, adapter: any AgencyAdapter, signer: WebhookSigner?, withheld: Set<ReferralField> = [],
-        retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30
+        retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30, receivesAllNeeds: Bool = false
     ) {
+        self.receivesAllNeeds = receivesAllNeeds
         self.agencyId = agencyId
         self.endpoint = endpoint
         self.adapter = adapter

@@ -18,6 +18,9 @@ public struct Rule: Sendable, Equatable {
     public var alternatives: [String]
     /// When true, no later rule is considered once this one matches.
     public var stop: Bool
+    /// The needs this rule routes for: those its condition names (not under `not`) and its services.
+    /// An agency it chose receives only these of a referral's needs, unless it takes all.
+    public var namedNeeds: Set<String> = []
 }
 
 /// What the rules decided for one referral.
@@ -27,6 +30,8 @@ public struct RoutingDecision: Sendable, Equatable {
         public var rule: String
         /// Ordered agencies to re-route to if this one declines.
         public var alternatives: [String]
+        /// The referral's needs that routed it here, in its order; nil for all of them.
+        public var needs: [String]? = nil
     }
 
     public var rulesVersion: String
@@ -114,7 +119,7 @@ public struct RuleSet: Sendable, Equatable {
         var decision = Decision()
         // Rules are read in place, never copied: a copy retains every field.
         for position in index.candidates(for: input) where rules[position].when.holds(input) {
-            decision.take(rules[position], targets: targets(of: rules[position], for: input))
+            decision.take(rules[position], targets: targets(of: rules[position], for: input), needs: input.referral.needs)
             if rules[position].stop { break }
         }
         return applyingConsent(to: decision.finish(version: version, fallback: fallback), for: referral)
@@ -126,7 +131,7 @@ public struct RuleSet: Sendable, Equatable {
         let input = RoutingInput(referral: referral, receivedAt: receivedAt)
         var decision = Decision()
         for position in rules.indices where rules[position].when.holds(input) {
-            decision.take(rules[position], targets: targets(of: rules[position], for: input))
+            decision.take(rules[position], targets: targets(of: rules[position], for: input), needs: input.referral.needs)
             if rules[position].stop { break }
         }
         return applyingConsent(to: decision.finish(version: version, fallback: fallback), for: referral)
@@ -148,7 +153,7 @@ public struct RuleSet: Sendable, Equatable {
                 continue
             }
             let chosen = targets(of: rule, for: input)
-            decision.take(rule, targets: chosen)
+            decision.take(rule, targets: chosen, needs: input.referral.needs)
             traces.append(RuleTrace(rule: rule.id, failure: nil, agencies: chosen.map(\.agency), skipped: false))
             if rule.stop { stopped = true }
         }
@@ -170,10 +175,11 @@ public struct RuleSet: Sendable, Equatable {
         var targets: [RoutingDecision.Target] = []
         var matched: [String] = []
 
-        mutating func take(_ rule: Rule, targets chosen: [(agency: String, alternatives: [String])]) {
+        mutating func take(_ rule: Rule, targets chosen: [(agency: String, alternatives: [String])], needs: [String]) {
             matched.append(rule.id)
+            let routedFor = rule.needsRoutedFor(needs)
             for (agency, alternatives) in chosen where !targets.contains(where: { $0.agency == agency }) {
-                targets.append(.init(agency: agency, rule: rule.id, alternatives: alternatives.filter { $0 != agency }))
+                targets.append(.init(agency: agency, rule: rule.id, alternatives: alternatives.filter { $0 != agency }, needs: routedFor))
             }
         }
 
@@ -260,10 +266,11 @@ public struct RuleSet: Sendable, Equatable {
             let alternatives = checkAgencies(entry["alternatives"], "alternatives")
             let stop = entry["stop"].flatMap { reader.bool($0, "stop") } ?? false
             if let id, let condition {
-                rules.append(
-                    Rule(
-                        id: id, description: description, when: condition, routeTo: routeTo, routeToService: services, alternatives: alternatives,
-                        stop: stop))
+                var rule = Rule(
+                    id: id, description: description, when: condition, routeTo: routeTo, routeToService: services,
+                    alternatives: alternatives, stop: stop)
+                rule.namedNeeds = condition.namedNeeds.union(services)
+                rules.append(rule)
                 ruleNodes.append(node)
             }
         }

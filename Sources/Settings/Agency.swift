@@ -34,8 +34,12 @@ public struct Agency: Sendable, Equatable {
     /// Where `options` (or, without it, the agency entry) starts in agencies.yaml.
     public var optionsLine: Int
     public var optionsColumn: Int
-    /// Fields this agency's data-sharing agreement says it must not be sent.
+    /// Fields this agency's data-sharing agreement says it must not be sent: those outside its
+    /// `receives` allow-list, and those it lists under `withhold`.
     public var withhold: Set<ReferralField>
+    /// True when the agency receives every need a referral names; otherwise only the needs that
+    /// routed the referral to it.
+    public var receivesAllNeeds: Bool
     /// Need codes this agency offers a service for, for the service directory.
     public var services: [String]
     /// Postcode areas, districts, sectors or units it covers (`OX`, `OX1`, `OX1 2`).
@@ -48,8 +52,9 @@ public struct Agency: Sendable, Equatable {
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),
         connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
         optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = [],
-        safeguardingRecipient: Bool = false
+        safeguardingRecipient: Bool = false, receivesAllNeeds: Bool = false
     ) {
+        self.receivesAllNeeds = receivesAllNeeds
         self.safeguardingRecipient = safeguardingRecipient
         self.id = id
         self.name = name

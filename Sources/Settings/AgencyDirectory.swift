@@ -34,7 +34,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                     node, "an agency",
                     allowed: [
                         "id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold", "services",
-                        "coverage", "safeguarding",
+                        "coverage", "safeguarding", "receives", "all_needs",
                     ],
                     required: ["id", "name", "adapter", "endpoint"])
             else { continue }
@@ -95,23 +95,9 @@ public struct AgencyDirectory: Sendable, Equatable {
                         hint: "`switchboard adapters` lists each adapter's options")
                 }
             }
-            var withhold: Set<ReferralField> = []
-            for (path, item) in zip(reader.strings(entry["withhold"], "withhold") ?? [], listItems(entry["withhold"])) {
-                let pointer = path.hasPrefix("/") ? path : "/" + path
-                guard let field = ReferralField(rawValue: pointer) else {
-                    reader.fail(
-                        item, "'\(path)' is not a referral field that can be withheld", hint: "for example subject/nhsNumber, reason, subject/address"
-                    )
-                    continue
-                }
-                if ReferralField.essential.contains(field) {
-                    reader.fail(
-                        item, "'\(path)' cannot be withheld: every delivery needs it",
-                        hint: "essential fields identify the person, the need, the urgency and the consent")
-                    continue
-                }
-                withhold.insert(field)
-            }
+            var withhold = Self.receives(entry["receives"], reader: reader)
+            withhold.formUnion(Self.withheld(entry["withhold"], reader: reader))
+            let allNeeds = entry["all_needs"].flatMap { reader.bool($0, "all_needs") } ?? false
             let services = reader.strings(entry["services"], "services") ?? []
             for service in services where !vocabulary.codes.contains(service) {
                 reader.fail(
@@ -134,7 +120,8 @@ public struct AgencyDirectory: Sendable, Equatable {
                         id: id, name: name, adapter: adapter, endpoint: endpoint, secretEnv: secretEnv, retry: retry,
                         connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
                         optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold,
-                        services: services, coverage: coverage, safeguardingRecipient: safeguarding))
+                        services: services, coverage: coverage, safeguardingRecipient: safeguarding,
+                        receivesAllNeeds: allNeeds))
             }
         }
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {
@@ -142,6 +129,51 @@ public struct AgencyDirectory: Sendable, Equatable {
         }
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
         return AgencyDirectory(agencies: agencies)
+    }
+
+    /// The fields outside `receives`: a preset name or a list of fields; all fields when absent.
+    static func receives(_ node: Node?, reader: ConfigReader) -> Set<ReferralField> {
+        guard let node else { return [] }
+        let everything = Set(ReferralField.allCases)
+        if case .scalar = node, let name = reader.string(node, "receives") {
+            guard let preset = FieldAllowList.presets[name] else {
+                reader.fail(
+                    node, "'\(name)' is not a preset of receives",
+                    hint: "use one of \(FieldAllowList.presetNames.joined(separator: ", ")), or list the fields")
+                return []
+            }
+            return everything.subtracting(preset).subtracting(ReferralField.essential)
+        }
+        var allowed: Set<ReferralField> = []
+        for (path, item) in zip(reader.strings(node, "receives") ?? [], listItems(node)) {
+            guard let field = ReferralField(rawValue: path.hasPrefix("/") ? path : "/" + path) else {
+                reader.fail(item, "'\(path)' is not a referral field", hint: "for example subject/phone, reason, subject/nhsNumber")
+                continue
+            }
+            allowed.insert(field)
+        }
+        return everything.subtracting(allowed).subtracting(ReferralField.essential)
+    }
+
+    /// The fields listed under `withhold`.
+    static func withheld(_ node: Node?, reader: ConfigReader) -> Set<ReferralField> {
+        var withhold: Set<ReferralField> = []
+        for (path, item) in zip(reader.strings(node, "withhold") ?? [], listItems(node)) {
+            let pointer = path.hasPrefix("/") ? path : "/" + path
+            guard let field = ReferralField(rawValue: pointer) else {
+                reader.fail(
+                    item, "'\(path)' is not a referral field that can be withheld", hint: "for example subject/nhsNumber, reason, subject/address")
+                continue
+            }
+            if ReferralField.essential.contains(field) {
+                reader.fail(
+                    item, "'\(path)' cannot be withheld: every delivery needs it",
+                    hint: "essential fields identify the person, the need, the urgency and the consent")
+                continue
+            }
+            withhold.insert(field)
+        }
+        return withhold
     }
 }
 

@@ -24,6 +24,7 @@ public actor InMemoryStore: SwitchboardStore {
         var deliveredAt: Date?
         var agencyReference: String?
         var alternatives: [String]
+        var needs: [String]?
     }
 
     private struct IdempotencyKey: Hashable {
@@ -49,7 +50,8 @@ public actor InMemoryStore: SwitchboardStore {
         for route in record.routes {
             jobs[route.deliveryId] = Job(
                 deliveryId: route.deliveryId, referralId: record.referralId, agency: route.agency, rule: route.rule,
-                nextAttemptAt: record.receivedAt, alternatives: record.alternatives[route.deliveryId] ?? [])
+                nextAttemptAt: record.receivedAt, alternatives: record.alternatives[route.deliveryId] ?? [],
+                needs: record.needs[route.deliveryId])
         }
         let receipt = SubmissionReceipt(id: record.referralId, status: .routed, routes: record.routes, rulesVersion: record.rulesVersion)
         if let claim = record.idempotency {
@@ -95,7 +97,7 @@ public actor InMemoryStore: SwitchboardStore {
             leased.append(
                 LeasedDelivery(
                     deliveryId: job.deliveryId, referralId: job.referralId, agency: job.agency, rule: job.rule, attempt: job.attempts,
-                    leaseToken: token, referral: record.referral, receivedAt: record.receivedAt))
+                    leaseToken: token, referral: record.referral, receivedAt: record.receivedAt, needs: job.needs))
         }
         return leased.sorted { $0.deliveryId < $1.deliveryId }
     }

@@ -18,7 +18,7 @@ extension SQLiteStore {
                             WHERE state = 'pending' AND next_attempt_at <= ?
                               AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
                             ORDER BY next_attempt_at LIMIT ?)
-                        RETURNING id, referral_id, agency, rule, attempts
+                        RETURNING id, referral_id, agency, rule, attempts, needs
                         """), arguments: [token, nowSeconds + leaseDuration, nowSeconds, nowSeconds, limit])
             var leased: [LeasedDelivery] = []
             for row in rows {
@@ -33,7 +33,7 @@ extension SQLiteStore {
                     LeasedDelivery(
                         deliveryId: row["id"], referralId: referralId, agency: row["agency"], rule: row["rule"],
                         attempt: row["attempts"], leaseToken: token, referral: referral,
-                        receivedAt: Date(timeIntervalSince1970: referralRow["received_at"])))
+                        receivedAt: Date(timeIntervalSince1970: referralRow["received_at"]), needs: Self.needs(row["needs"])))
             }
             // RETURNING gives no order guarantee; identifiers sort by creation time.
             return leased.sorted { $0.deliveryId < $1.deliveryId }
@@ -84,5 +84,11 @@ extension SQLiteStore {
                     """
             ).map { Date(timeIntervalSince1970: $0) }
         }
+    }
+
+    /// A stored list of need codes (a JSON array of plain words), or nil for NULL.
+    static func needs(_ stored: String?) -> [String]? {
+        guard let stored else { return nil }
+        return (try? JSONDecoder().decode([String].self, from: Data(stored.utf8))) ?? nil
     }
 }

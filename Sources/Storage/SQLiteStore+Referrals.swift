@@ -71,13 +71,13 @@ extension SQLiteStore {
         ])
         let insertDelivery = try db.cachedStatement(
             sql: """
-                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives)
-                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs)
+                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
                 """)
         for (position, route) in record.routes.enumerated() {
             try insertDelivery.execute(arguments: [
                 route.deliveryId, record.referralId, position, route.agency, route.rule, record.receivedAt.timeIntervalSince1970,
-                jsonList(record.alternatives[route.deliveryId] ?? []),
+                jsonList(record.alternatives[route.deliveryId] ?? []), record.needs[route.deliveryId].map(jsonList),
             ])
         }
         let receipt = SubmissionReceipt(id: record.referralId, status: .routed, routes: record.routes, rulesVersion: record.rulesVersion)

@@ -96,6 +96,11 @@ public final class SQLiteStore: SwitchboardStore {
             // Agency ids as a JSON array: who to try, in order, if this agency declines.
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN alternatives TEXT NOT NULL DEFAULT '[]'")
         }
+        migrator.registerMigration("v4-delivery-needs") { db in
+            // Need codes as a JSON array: the needs that routed the referral to this agency, the only
+            // ones it is told of. NULL (every delivery stored before) means all of them.
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN needs TEXT")
+        }
         return migrator
     }
 

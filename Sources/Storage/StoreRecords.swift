@@ -16,12 +16,15 @@ public struct IntakeRecord: Sendable {
     public var idempotency: IdempotencyClaim?
     /// Each route's alternatives (agencies to try, in order, if it declines), by delivery id.
     public var alternatives: [String: [String]]
+    /// The needs each route's agency is told of, by delivery id; a route not listed is told them all.
+    public var needs: [String: [String]]
 
     public init(
         referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, routes: [Route],
-        audit: [AuditEntry], idempotency: IdempotencyClaim?, alternatives: [String: [String]] = [:]
+        audit: [AuditEntry], idempotency: IdempotencyClaim?, alternatives: [String: [String]] = [:], needs: [String: [String]] = [:]
     ) {
         self.alternatives = alternatives
+        self.needs = needs
         self.referralId = referralId
         self.receivedAt = receivedAt
         self.actor = actor
@@ -64,11 +67,14 @@ public struct LeasedDelivery: Sendable {
     public var leaseToken: String
     public var referral: Referral
     public var receivedAt: Date
+    /// The needs this agency is told of; nil for all the referral names.
+    public var needs: [String]?
 
     public init(
         deliveryId: String, referralId: String, agency: String, rule: String, attempt: Int, leaseToken: String, referral: Referral,
-        receivedAt: Date
+        receivedAt: Date, needs: [String]? = nil
     ) {
+        self.needs = needs
         self.deliveryId = deliveryId
         self.referralId = referralId
         self.agency = agency

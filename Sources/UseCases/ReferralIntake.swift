@@ -93,8 +93,10 @@ public struct ReferralIntake: Sendable {
         let referralId = Identifier.make(now: receivedAt)
         let routes = decision.targets.map { Route(agency: $0.agency, rule: $0.rule, deliveryId: Identifier.make(now: receivedAt)) }
         var alternatives: [String: [String]] = [:]
-        for (route, target) in zip(routes, decision.targets) where !target.alternatives.isEmpty {
-            alternatives[route.deliveryId] = target.alternatives
+        var needs: [String: [String]] = [:]
+        for (route, target) in zip(routes, decision.targets) {
+            if !target.alternatives.isEmpty { alternatives[route.deliveryId] = target.alternatives }
+            if let routedFor = target.needs { needs[route.deliveryId] = routedFor }
         }
         var audit = [
             AuditNarrative.referralReceived(
@@ -110,7 +112,7 @@ public struct ReferralIntake: Sendable {
         }
         return IntakeRecord(
             referralId: referralId, receivedAt: receivedAt, actor: actor, referral: referral, rulesVersion: decision.rulesVersion,
-            routes: routes, audit: audit, idempotency: claim, alternatives: alternatives)
+            routes: routes, audit: audit, idempotency: claim, alternatives: alternatives, needs: needs)
     }
 
     /// The referral's report as `viewer` may see it, or nil when there is no such referral or the

@@ -204,6 +204,25 @@ struct DispatcherHarness {
     }
 }
 
+@Suite struct MinimumNecessaryTests {
+    @Test func anAgencyIsSentOnlyTheNeedsThatRoutedTheReferralToIt() async throws {
+        let harness = try DispatcherHarness(answer: .respond(status: 202))
+        let now = harness.clock.now()
+        let id = Identifier.make(now: now)
+        let delivery = Identifier.make(now: now)
+        let record = IntakeRecord(
+            referralId: id, receivedAt: now, actor: "gp", referral: try sampleReferral(), rulesVersion: "v",
+            routes: [Route(agency: "spa", rule: "r1", deliveryId: delivery)], audit: [], idempotency: nil, needs: [delivery: ["reablement"]])
+        _ = await harness.store.accept(record)
+        _ = try await harness.attemptDue()
+        let body = try #require(harness.transport.requests.first?.body)
+        let envelope = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        let sent = try #require((envelope["data"] as? [String: Any])?["referral"] as? [String: Any])
+        #expect(ExampleReferrals.complete.needs == ["falls-prevention", "reablement"])
+        #expect(sent["needs"] as? [String] == ["reablement"])
+    }
+}
+
 @Suite struct RetryPolicyTests {
     @Test func backoffDoublesWithJitterAndIsCapped() {
         let policy = RetryPolicy(maxAttempts: 10, initialBackoff: 2, maxBackoff: 60)

@@ -112,7 +112,9 @@ import Testing
         // The council's case system takes its own JSON, the falls service XML.
         let council = try #require(deployment.deliveries(to: "oxfordshire-spa").first?["body"] as? [String: Any])
         #expect((council["person"] as? [String: Any])?["surname"] as? String == "Testperson")
-        #expect(council["presentingNeeds"] as? [String] == ["falls-prevention", "reablement"])
+        // Minimum necessary: the council's rule routes for reablement, so the falls need goes only to
+        // the falls service.
+        #expect(council["presentingNeeds"] as? [String] == ["reablement"])
         let xml = try #require(deployment.deliveries(to: "oxford-falls").first?["body"] as? String)
         #expect(xml.hasPrefix("<?xml") && xml.contains("<Surname>Testperson</Surname>"))
         #expect(deployment.deliveries(to: "oxford-falls").first?["verified"] as? Bool == true)

@@ -39,3 +39,39 @@ import Testing
         }
     }
 }
+
+@Suite struct FieldAllowListTests {
+    func agency(_ extra: String) throws -> Agency {
+        let text = "agencies:\n  - { id: a, name: A, adapter: json-webhook, endpoint: \"http://127.0.0.1:1/\"\(extra) }\n"
+        return try #require(try AgencyDirectory.parse(text, file: "agencies.yaml", adapters: ["json-webhook"]).agencies.first)
+    }
+
+    @Test func anAgencyReceivesEveryFieldUnlessItsAllowListSaysOtherwise() throws {
+        #expect(try agency("").withhold.isEmpty)
+        #expect(try agency(", receives: full").withhold.isEmpty)
+        let contact = try agency(", receives: contact-only")
+        #expect(contact.withhold == [.nhsNumber, .reason, .safeguarding, .externalReference])
+        #expect(contact.withhold.isDisjoint(with: ReferralField.essential), "the essentials always go")
+        #expect(try agency(", receives: care").withhold == [.nhsNumber, .safeguarding, .externalReference])
+        let listed = try agency(", receives: [subject/phone, reason], withhold: [reason]")
+        #expect(listed.withhold == Set(ReferralField.allCases).subtracting(ReferralField.essential).subtracting([.subjectPhone]))
+        #expect(try agency("").receivesAllNeeds == false)
+        #expect(try agency(", all_needs: true").receivesAllNeeds)
+    }
+
+    @Test func anUnknownPresetOrFieldIsNamedWithAHint() throws {
+        do {
+            _ = try agency(", receives: everything")
+            Issue.record("accepted an unknown preset")
+        } catch let error as ConfigError {
+            #expect(error.issues.first?.message == "'everything' is not a preset of receives")
+            #expect(error.issues.first?.hint == "use one of contact-only, care, clinical, full, or list the fields")
+        }
+        do {
+            _ = try agency(", receives: [subject/shoeSize]")
+            Issue.record("accepted an unknown field")
+        } catch let error as ConfigError {
+            #expect(error.issues.first?.message == "'subject/shoeSize' is not a referral field")
+        }
+    }
+}

@@ -164,4 +164,14 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(report.history.map(\.event) == ["referral.received", "delivery.delivered"])
         #expect(try await store.nextDueDate() == nil)
     }
+
+    @Test(arguments: StoreKind.allCases) func eachDeliveryLeasesWithTheNeedsItsAgencyIsToldOf(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var intake = record(agencies: ["falls", "spa"], at: now)
+        intake.needs = [intake.routes[0].deliveryId: ["falls-prevention"]]
+        _ = try await store.accept(intake)
+        let leased = try await store.leaseDueDeliveries(now: now, limit: 10, leaseDuration: 30)
+        #expect(Dictionary(uniqueKeysWithValues: leased.map { ($0.agency, $0.needs) }) == ["falls": ["falls-prevention"], "spa": nil])
+    }
 }
