@@ -30,6 +30,14 @@ public enum ReferralField: String, Sendable, CaseIterable, Hashable, Comparable 
         .referrerOrganisation, .givenName, .familyName, .birthDate, .postcode, .needs, .urgency, .consent,
     ]
 
+    /// Fields that identify the person or carry free text about them. Routing rules may not test
+    /// them: a rule's text is stored, versioned and shown to administrators, and routing on a name
+    /// or an NHS number would put personal data there.
+    public static let identifying: Set<ReferralField> = [
+        .referrerName, .referrerPhone, .referrerEmail, .nhsNumber, .givenName, .familyName, .birthDate, .address, .subjectPhone,
+        .reason, .externalReference,
+    ]
+
     /// The field's name in templates and messages, without the leading slash: `subject/nhsNumber`.
     public var path: String { String(rawValue.dropFirst()) }
 

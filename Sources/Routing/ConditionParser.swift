@@ -13,6 +13,9 @@ struct ConditionParser {
         "all", "any", "not", "needs", "urgency", "postcode", "safeguarding", "always", "field", "equals", "in", "exists", "prefix",
         "contains", "matches", "age", "time",
     ]
+    /// The fields a `field` condition may read.
+    static let testableFields = ReferralField.allCases.filter { !ReferralField.identifying.contains($0) }.map(\.path).joined(separator: ", ")
+
     static let fieldOperators: Set<String> = ["equals", "in", "exists", "prefix", "contains", "matches"]
 
     func parse(_ node: Node?) -> Condition? {
@@ -48,7 +51,16 @@ struct ConditionParser {
         }
         guard let path = reader.string(pathNode, "field") else { return nil }
         guard let field = ReferralField(rawValue: path.hasPrefix("/") ? path : "/" + path) else {
-            reader.fail(pathNode, "'\(path)' is not a referral field", hint: "fields: \(ReferralField.allCases.map(\.path).joined(separator: ", "))")
+            reader.fail(pathNode, "'\(path)' is not a referral field", hint: "fields: \(Self.testableFields)")
+            return nil
+        }
+        guard !ReferralField.identifying.contains(field) else {
+            reader.fail(
+                pathNode,
+                "rules may not test \(field.path): it identifies the person, and a rule's text is stored and shown to administrators",
+                hint: field == .birthDate
+                    ? "use age: { min, max } instead"
+                    : "route on needs, urgency, postcode, age or safeguarding instead; fields a rule may test: \(Self.testableFields)")
             return nil
         }
         guard operators.count == 1, let name = operators.first, let value = entries[name] else {

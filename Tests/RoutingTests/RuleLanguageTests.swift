@@ -123,7 +123,7 @@ func person(born: String = "1950-06-15", postcode: String = "OX1 2JD", needs: [S
                 when: { field: subject/shoeSize, equals: "9" }
                 route_to: spa
               - id: b
-                when: { field: reason, matches: "([unclosed" }
+                when: { field: referrer/role, matches: "([unclosed" }
                 route_to: spa
               - id: c
                 when: { age: { min: 90, max: 18 } }
@@ -133,6 +133,13 @@ func person(born: String = "1950-06-15", postcode: String = "OX1 2JD", needs: [S
         #expect(found.contains { $0.hasPrefix("3: 'subject/shoeSize' is not a referral field") }, "\(found)")
         #expect(found.contains { $0.hasPrefix("6: '([unclosed' is not a valid regular expression") }, "\(found)")
         #expect(found.contains { $0.hasPrefix("9: age min 90 is above max 18") }, "\(found)")
+    }
+
+    @Test(arguments: ["subject/familyName", "subject/nhsNumber", "reason", "subject/birthDate", "referrer/email"])
+    func aRuleMayNotTestAFieldThatIdentifiesThePerson(_ path: String) {
+        let found = placeProblems("rules:\n  - id: a\n    when: { field: \(path), exists: true }\n    route_to: spa\nfallback: spa\n")
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.hasPrefix("3: rules may not test \(path): it identifies the person") == true, "\(found)")
     }
 }
 
