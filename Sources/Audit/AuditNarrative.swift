@@ -46,8 +46,11 @@ public enum AuditNarrative {
             detail: "from \(organisation); \(bytes) bytes")
     }
 
-    public static func referralValidated(referralId: String, actor: String, at: Date) -> AuditEntry {
-        AuditEntry(at: Timestamp.string(at), kind: .referralValidated, actor: actor, referralId: referralId, detail: "valid against referral v1")
+    /// - Parameter lawfulBasis: the basis recorded for sharing without consent, when there is one.
+    public static func referralValidated(referralId: String, actor: String, at: Date, lawfulBasis: String? = nil) -> AuditEntry {
+        let basis = lawfulBasis.map { "; shared without consent on the lawful basis \($0), decision recorded" } ?? ""
+        return AuditEntry(
+            at: Timestamp.string(at), kind: .referralValidated, actor: actor, referralId: referralId, detail: "valid against referral v1" + basis)
     }
 
     public static func referralRouted(

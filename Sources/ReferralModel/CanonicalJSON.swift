@@ -87,7 +87,14 @@ extension Referral {
     public func canonicalJSON() -> Data {
         var writer = CanonicalJSONWriter()
         writer.object([
-            ("consent", .object([("status", .string(consent.status.rawValue))])),
+            (
+                "consent",
+                .object([
+                    ("capacityAssessedBy", consent.capacityAssessedBy.map { .string($0) }),
+                    ("decidedAt", consent.decidedAt.map { .string($0) }), ("decisionMaker", consent.decisionMaker.map { .string($0) }),
+                    ("lawfulBasis", consent.lawfulBasis.map { .string($0.rawValue) }), ("status", .string(consent.status.rawValue)),
+                ])
+            ),
             ("externalReference", externalReference.map { .string($0) }),
             ("needs", .strings(needs)),
             ("reason", .string(reason)),

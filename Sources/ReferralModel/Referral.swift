@@ -12,6 +12,17 @@ public enum ConsentStatus: String, Sendable, Codable, CaseIterable {
     case bestInterests = "best-interests"
 }
 
+/// Why information may be shared without the person's consent: the UK GDPR Article 6 bases that
+/// apply when consent is refused or not the basis.
+public enum LawfulBasis: String, Sendable, Codable, CaseIterable {
+    /// To protect someone's life (Article 6(1)(d)).
+    case vitalInterests = "vital-interests"
+    /// A statutory duty such as a Care Act 2014 section 42 safeguarding enquiry (Article 6(1)(e)).
+    case publicTask = "public-task"
+    /// A legal obligation, such as a court order (Article 6(1)(c)).
+    case legalObligation = "legal-obligation"
+}
+
 /// The canonical referral, version 1: one referral about one person, as referrers send it and
 /// adapters read it. Field names and limits are those of `config/schema/referral.v1.json`.
 public struct Referral: Sendable, Codable, Equatable {
@@ -62,9 +73,29 @@ public struct Referral: Sendable, Codable, Equatable {
         }
     }
 
+    /// On what basis the person's information is shared, and, when not on their consent, who
+    /// decided and when.
     public struct Consent: Sendable, Codable, Equatable {
         public var status: ConsentStatus
-        public init(status: ConsentStatus) { self.status = status }
+        /// When consent is refused or not the basis: the lawful basis for sharing anyway.
+        public var lawfulBasis: LawfulBasis?
+        /// Who decided to share without consent, or made the best-interests decision: a name and role.
+        public var decisionMaker: String?
+        /// When that decision was made, RFC 3339.
+        public var decidedAt: String?
+        /// For a best-interests decision: who assessed that the person lacks capacity to decide.
+        public var capacityAssessedBy: String?
+
+        public init(
+            status: ConsentStatus, lawfulBasis: LawfulBasis? = nil, decisionMaker: String? = nil, decidedAt: String? = nil,
+            capacityAssessedBy: String? = nil
+        ) {
+            self.status = status
+            self.lawfulBasis = lawfulBasis
+            self.decisionMaker = decisionMaker
+            self.decidedAt = decidedAt
+            self.capacityAssessedBy = capacityAssessedBy
+        }
     }
 
     public var referrer: Referrer

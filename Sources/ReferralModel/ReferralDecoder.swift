@@ -53,17 +53,13 @@ public struct ReferralDecoder: Sendable {
         let needs = decodeNeeds(&root, issues: &issues)
         let urgency = root.code("urgency", as: Urgency.self, issues: &issues)
         let reason = root.string("reason", required: true, maxLength: ReferralLimits.reasonLength, issues: &issues)
-        var consentStatus: ConsentStatus?
-        if var consent = root.object("consent", required: true, issues: &issues) {
-            consentStatus = consent.code("status", as: ConsentStatus.self, issues: &issues)
-            consent.rejectUnknownMembers(issues: &issues)
-        }
+        let consent = decodeConsent(&root, issues: &issues)
         let safeguarding = root.bool("safeguarding", issues: &issues)
         let externalReference = root.string(
             "externalReference", required: false, maxLength: ReferralLimits.externalReferenceLength, issues: &issues)
         root.rejectUnknownMembers(issues: &issues)
 
-        if consentStatus == .refused, safeguarding != true {
+        if consent?.status == .refused, safeguarding != true {
             issues.append(
                 FieldIssue(
                     pointer: "/consent/status",
@@ -71,12 +67,12 @@ public struct ReferralDecoder: Sendable {
                         "is \"refused\": a referral without consent is accepted only when \"safeguarding\" is true, because someone is at risk of harm."
                 ))
         }
-        guard issues.isEmpty, let referrer, let subject, let needs, let urgency, let reason, let consentStatus else {
+        guard issues.isEmpty, let referrer, let subject, let needs, let urgency, let reason, let consent else {
             throw .invalid(ValidationFailure(issues: issues))
         }
         return Referral(
             referrer: referrer, subject: subject, needs: needs, urgency: urgency, reason: reason,
-            consent: .init(status: consentStatus), safeguarding: safeguarding, externalReference: externalReference)
+            consent: consent, safeguarding: safeguarding, externalReference: externalReference)
     }
 
     private func decodeReferrer(_ root: inout ObjectReader, issues: inout [FieldIssue]) -> Referral.Referrer? {

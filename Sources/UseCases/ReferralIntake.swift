@@ -101,7 +101,8 @@ public struct ReferralIntake: Sendable {
         var audit = [
             AuditNarrative.referralReceived(
                 referralId: referralId, actor: actor, at: receivedAt, organisation: referral.referrer.organisation, bytes: bytes),
-            AuditNarrative.referralValidated(referralId: referralId, actor: actor, at: receivedAt),
+            AuditNarrative.referralValidated(
+                referralId: referralId, actor: actor, at: receivedAt, lawfulBasis: referral.consent.lawfulBasis?.rawValue),
             AuditNarrative.referralRouted(
                 referralId: referralId, actor: actor, at: receivedAt, rulesVersion: decision.rulesVersion, matchedRules: decision.matchedRules,
                 usedFallback: decision.usedFallback,

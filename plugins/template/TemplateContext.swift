@@ -166,10 +166,11 @@ struct TemplateNode: MustacheParent {
     static let subjectNames = [
         "nhsNumber", "givenName", "familyName", "birthDate", "address", "postcode", "phone", "preferredLanguage", "interpreterNeeded",
     ]
+    static let consentNames = ["status", "lawfulBasis", "decisionMaker", "decidedAt", "capacityAssessedBy"]
     static let allNames: [String] =
-        rootNames.filter { !["consent", "referrer", "subject"].contains($0) } + ["consent.status"]
+        rootNames.filter { !["consent", "referrer", "subject"].contains($0) } + consentNames.map { "consent." + $0 }
         + referrerNames.map { "referrer." + $0 } + subjectNames.map { "subject." + $0 }
-    static let allLeafNames = Set(rootNames + referrerNames + subjectNames + ["status"])
+    static let allLeafNames = Set(rootNames + referrerNames + subjectNames + consentNames)
 
     static func root(_ referral: Referral, context: DeliveryContext, recorder: NameRecorder?) -> TemplateNode {
         var referrer: [String: Any] = ["organisation": referral.referrer.organisation]
@@ -187,7 +188,13 @@ struct TemplateNode: MustacheParent {
             "referralId": context.referralId, "deliveryId": context.deliveryId, "rule": context.rule,
             "receivedAt": Timestamp.string(context.receivedAt), "agencyId": context.agencyId, "urgency": referral.urgency.rawValue,
             "needs": referral.needs, "needsText": referral.needs.joined(separator: ", "),
-            "consent": TemplateNode(prefix: "consent", known: ["status"], values: ["status": referral.consent.status.rawValue], recorder: recorder),
+            "consent": TemplateNode(
+                prefix: "consent", known: consentNames,
+                values: [
+                    "status": referral.consent.status.rawValue, "lawfulBasis": referral.consent.lawfulBasis?.rawValue,
+                    "decisionMaker": referral.consent.decisionMaker, "decidedAt": referral.consent.decidedAt,
+                    "capacityAssessedBy": referral.consent.capacityAssessedBy,
+                ].compactMapValues { $0 }, recorder: recorder),
             "referrer": TemplateNode(prefix: "referrer", known: referrerNames, values: referrer, recorder: recorder),
             "subject": TemplateNode(prefix: "subject", known: subjectNames, values: subject.compactMapValues { $0 }, recorder: recorder),
         ]

@@ -1,0 +1,72 @@
+import Foundation
+import ReferralModel
+import Testing
+
+/// The consent object: its status, and the record of a decision to share without consent.
+@Suite struct ConsentDecodingTests {
+    func body(consent: String, safeguarding: Bool = true) -> [UInt8] {
+        Array(
+            """
+            {"referrer": {"organisation": "QVV", "name": "PC Test"},
+             "subject": {"givenName": "Alan", "familyName": "Testcase", "birthDate": "1958-11-02", "postcode": "OX4 1AA"},
+             "needs": ["safeguarding-adult"], "urgency": "emergency", "reason": "At risk.",
+             "consent": \(consent), "safeguarding": \(safeguarding)}
+            """.utf8)
+    }
+
+    func problems(_ consent: String) -> [String] {
+        do {
+            _ = try ReferralDecoder().decode(body(consent: consent), today: "2026-11-25")
+            return []
+        } catch .invalid(let failure) {
+            return failure.issues.map { "\($0.pointer): \($0.detail)" }
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    @Test func aDecisionToShareWithoutConsentIsRecordedAndKeptInTheCanonicalForm() throws {
+        let referral = try ReferralDecoder().decode(
+            body(
+                consent:
+                    #"{"status": "refused", "lawfulBasis": "vital-interests", "decisionMaker": "PC Test, police officer", "decidedAt": "2026-11-24T21:40:00+01:00"}"#
+            ), today: "2026-11-25")
+        #expect(
+            referral.consent
+                == .init(
+                    status: .refused, lawfulBasis: .vitalInterests, decisionMaker: "PC Test, police officer",
+                    decidedAt: "2026-11-24T21:40:00+01:00"))
+        #expect(try ReferralDecoder.decodeStored(referral.canonicalJSON()) == referral)
+        let bestInterests = try ReferralDecoder().decode(
+            body(consent: #"{"status": "best-interests", "decisionMaker": "Ward sister", "capacityAssessedBy": "Dr Test, consultant"}"#),
+            today: "2026-11-25")
+        #expect(bestInterests.consent.capacityAssessedBy == "Dr Test, consultant")
+        // The record is optional: a v1 client that sends only the status is still accepted.
+        #expect(problems(#"{"status": "refused"}"#).isEmpty)
+    }
+
+    @Test func everyMistakeInTheRecordIsExplained() {
+        #expect(
+            problems(#"{"status": "refused", "lawfulBasis": "because"}"#) == [
+                "/consent/lawfulBasis: must be one of vital-interests, public-task, legal-obligation; \"because\" is not one of them."
+            ])
+        #expect(
+            problems(#"{"status": "given", "lawfulBasis": "public-task"}"#) == [
+                "/consent/lawfulBasis: is for sharing without consent; with consent given, consent is the basis, so leave it out."
+            ])
+        #expect(
+            problems(#"{"status": "refused", "capacityAssessedBy": "Dr Test"}"#) == [
+                "/consent/capacityAssessedBy: records a capacity assessment, which only a \"best-interests\" decision has."
+            ])
+        for bad in ["yesterday", "2026-11-24", "2026-02-30T10:00:00Z", "2026-11-24T25:00:00Z", "2026-11-24T10:00:00", "2026-11-24T10:00:00.Z"] {
+            #expect(
+                problems(#"{"status": "refused", "decidedAt": "\#(bad)"}"#) == [
+                    "/consent/decidedAt: must be an RFC 3339 time such as 2026-11-25T14:30:00Z."
+                ], "\(bad)")
+        }
+        for good in ["2026-11-24T10:00:00Z", "2026-11-24t10:00:00.123456z", "2026-11-24T10:00:60-05:30"] {
+            #expect(problems(#"{"status": "refused", "decidedAt": "\#(good)"}"#).isEmpty, "\(good)")
+        }
+        #expect(problems(#"{"status": "refused", "reason": "x"}"#).first?.hasPrefix("/consent/reason") == true)
+    }
+}
