@@ -65,7 +65,9 @@ public indirect enum Condition: Sendable, Equatable {
     case urgencyIn([Urgency])
     /// The subject's postcode is in one of these areas, districts, sectors or units (`OX`, `OX1`, `OX1 2`).
     case postcodeIn([String])
-    case safeguarding(Bool)
+    /// The referral's safeguarding flag is stated as this (true or false), or, for nil, not stated:
+    /// a flag the referrer did not give matches neither true nor false.
+    case safeguarding(Bool?)
     case field(ReferralField, FieldTest)
     /// The subject's age in whole years on the day received, within the bounds (inclusive).
     case age(min: Int?, max: Int?)
@@ -94,7 +96,7 @@ public indirect enum Condition: Sendable, Equatable {
             for prefix in prefixes where input.postcodePrefixes.contains(prefix) { return true }
             return false
         case .safeguarding(let flag):
-            return (referral.safeguarding ?? false) == flag
+            return referral.safeguarding == flag
         case .field(let field, let test):
             return Self.test(field, test, referral)
         case .age(let minimum, let maximum):
@@ -129,7 +131,7 @@ public indirect enum Condition: Sendable, Equatable {
             return prefixes.contains(where: input.postcodePrefixes.contains)
                 ? nil : "postcode \(referral.subject.postcode) is not in \(prefixes.joined(separator: ", "))"
         case .safeguarding(let flag):
-            return (referral.safeguarding ?? false) == flag ? nil : "safeguarding is not \(flag)"
+            return referral.safeguarding == flag ? nil : "safeguarding is not \(flag.map(String.init) ?? "unknown")"
         case .field(let field, let test):
             return Self.check(field, test, referral)
         case .age(let minimum, let maximum):
@@ -153,7 +155,7 @@ public indirect enum Condition: Sendable, Equatable {
         case .needsAny(let needs): "needs any of \(needs.joined(separator: ", "))"
         case .urgencyIn(let levels): "urgency \(levels.map(\.rawValue).joined(separator: " or "))"
         case .postcodeIn(let prefixes): "postcode in \(prefixes.joined(separator: ", "))"
-        case .safeguarding(let flag): "safeguarding \(flag)"
+        case .safeguarding(let flag): "safeguarding \(flag.map(String.init) ?? "unknown")"
         case .field(let field, let test): "\(field.path) \(test)"
         case .age(let minimum, let maximum): "age \(minimum.map(String.init) ?? "any")–\(maximum.map(String.init) ?? "any")"
         case .time(let window): window.summary

@@ -127,7 +127,12 @@ struct ConditionParser {
             }
             return .postcodeIn(normalised)
         case "safeguarding":
-            return reader.bool(node, "safeguarding").map { .safeguarding($0) }
+            if case .scalar(let scalar) = node, scalar.string == "unknown" { return .safeguarding(nil) }
+            guard case .scalar = node, let flag = node.bool else {
+                reader.fail(node, "safeguarding must be true, false or unknown", hint: "unknown matches a referral that does not say")
+                return nil
+            }
+            return .safeguarding(flag)
         case "always":
             guard let flag = reader.bool(node, "always") else { return nil }
             return flag ? .always : .not(.always)

@@ -128,3 +128,32 @@ func referral(needs: [String], consent: ConsentStatus, safeguarding: Bool? = nil
         #expect(problems(consentRules.replacingOccurrences(of: "- id: befriending", with: "- id: safeguarding-fallback")).count == 1)
     }
 }
+
+/// A yes/no fact the referrer did not give is neither yes nor no to the rules.
+@Suite struct TriStateRuleTests {
+    @Test func safeguardingFalseMatchesOnlyAStatedNoAndUnknownMatchesSilence() throws {
+        let agencies = try AgencyDirectory.parse(
+            "agencies:\n  - { id: spa, name: S, adapter: json-webhook, endpoint: \"http://127.0.0.1:1/\" }\n"
+                + "  - { id: ask, name: A, adapter: json-webhook, endpoint: \"http://127.0.0.1:2/\" }\n",
+            file: "a.yaml", adapters: ["json-webhook"])
+        let rules = try RuleSet.parse(
+            """
+            rules:
+              - id: stated-no
+                when: { safeguarding: false }
+                route_to: spa
+              - id: not-said
+                when: { safeguarding: unknown }
+                route_to: ask
+            fallback: spa
+            """, file: "r.yaml", agencies: agencies, vocabulary: .standard)
+        #expect(rules.route(referral(needs: ["befriending"], consent: .given, safeguarding: false)).matchedRules == ["stated-no"])
+        #expect(rules.route(referral(needs: ["befriending"], consent: .given, safeguarding: nil)).matchedRules == ["not-said"])
+        #expect(rules.route(referral(needs: ["befriending"], consent: .given, safeguarding: true)).matchedRules == [])
+        #expect(throws: ConfigError.self) {
+            try RuleSet.parse(
+                "rules:\n  - id: a\n    when: { safeguarding: maybe }\n    route_to: spa\nfallback: spa\n", file: "r.yaml", agencies: agencies,
+                vocabulary: .standard)
+        }
+    }
+}

@@ -159,12 +159,13 @@ struct TemplateNode: MustacheParent {
     }
 
     static let rootNames = [
-        "referralId", "deliveryId", "rule", "receivedAt", "agencyId", "urgency", "reason", "safeguarding", "externalReference",
-        "needs", "needsText", "consent", "referrer", "subject",
+        "referralId", "deliveryId", "rule", "receivedAt", "agencyId", "urgency", "reason", "safeguarding", "safeguardingKnown",
+        "externalReference", "needs", "needsText", "consent", "referrer", "subject",
     ]
     static let referrerNames = ["organisation", "name", "role", "phone", "email"]
     static let subjectNames = [
         "nhsNumber", "givenName", "familyName", "birthDate", "address", "postcode", "phone", "preferredLanguage", "interpreterNeeded",
+        "interpreterNeededKnown",
     ]
     static let consentNames = ["status", "lawfulBasis", "decisionMaker", "decidedAt", "capacityAssessedBy"]
     static let allNames: [String] =
@@ -183,6 +184,9 @@ struct TemplateNode: MustacheParent {
             "birthDate": referral.subject.birthDate, "address": referral.subject.address, "postcode": referral.subject.postcode,
             "phone": referral.subject.phone, "preferredLanguage": referral.subject.preferredLanguage,
             "interpreterNeeded": referral.subject.interpreterNeeded,
+            // A yes/no fact has three answers: yes, no, and not asked. `…Known` tells the last apart, so
+            // a template can leave out (or send null for) what the referrer did not say.
+            "interpreterNeededKnown": referral.subject.interpreterNeeded != nil ? true : nil,
         ]
         var values: [String: Any] = [
             "referralId": context.referralId, "deliveryId": context.deliveryId, "rule": context.rule,
@@ -200,6 +204,7 @@ struct TemplateNode: MustacheParent {
         ]
         if !context.withheld.contains(.reason) { values["reason"] = referral.reason }
         values["safeguarding"] = referral.safeguarding
+        if referral.safeguarding != nil { values["safeguardingKnown"] = true }
         values["externalReference"] = referral.externalReference
         return TemplateNode(prefix: "", known: rootNames, values: values, recorder: recorder)
     }
