@@ -10,16 +10,16 @@ extension Dispatcher {
     /// Makes one attempt and records its result.
     func deliver(_ leased: LeasedDelivery) async {
         let target = targets[leased.agency]
-        var job = leased
         // Minimum necessary: the agency learns only of the needs that routed the referral to it.
-        if let routedFor = job.needs, target?.receivesAllNeeds != true { job.referral.needs = routedFor }
+        let job = Self.minimised(leased, receivesAllNeeds: target?.receivesAllNeeds == true)
         let withheld = target?.withheld ?? []
         let context = DeliveryContext(
             deliveryId: job.deliveryId, referralId: job.referralId, agencyId: job.agency, rule: job.rule, receivedAt: job.receivedAt,
             withheld: withheld)
         let policy = target?.retry ?? RetryPolicy()
         // What this agency is sent: the adapter's fields, less those withheld, that the referral has.
-        let sent = (target?.adapter.mappedFields ?? []).subtracting(withheld).filter { $0.isPresent(in: job.referral) }
+        let referral = job.referral
+        let sent = (target?.adapter.mappedFields ?? []).subtracting(withheld).filter { $0.isPresent(in: referral) }
         let started = ContinuousClock.now
         let outcome = await attempt(job, target: target, context: context)
         let elapsed = started.duration(to: .now)
@@ -59,6 +59,14 @@ extension Dispatcher {
             // The lease expires and the job runs again: at-least-once.
             logger.error("Could not record a delivery attempt", metadata: ["delivery": "\(job.deliveryId)", "error.type": "\(type(of: error))"])
         }
+    }
+
+    /// The job with its referral cut to the needs that routed it to this agency, unless it takes all.
+    static func minimised(_ job: LeasedDelivery, receivesAllNeeds: Bool) -> LeasedDelivery {
+        guard let routedFor = job.needs, !receivesAllNeeds else { return job }
+        var cut = job
+        cut.referral.needs = routedFor
+        return cut
     }
 
     private func log(_ job: LeasedDelivery, result: AttemptResult, milliseconds: Int, leaseHeld: Bool) {

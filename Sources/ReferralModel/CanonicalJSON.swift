@@ -95,6 +95,7 @@ extension Referral {
                     ("lawfulBasis", consent.lawfulBasis.map { .string($0.rawValue) }), ("status", .string(consent.status.rawValue)),
                 ])
             ),
+            ("expectedDischargeDate", expectedDischargeDate.map { .string($0) }),
             ("externalReference", externalReference.map { .string($0) }),
             ("needs", .strings(needs)),
             ("reason", .string(reason)),
@@ -106,6 +107,7 @@ extension Referral {
                     ("role", referrer.role.map { .string($0) }),
                 ])
             ),
+            ("respondBy", respondBy.map { .string($0) }),
             ("safeguarding", safeguarding.map { .bool($0) }),
             (
                 "subject",

@@ -42,6 +42,27 @@ extension ReferralDecoder {
             status: status, lawfulBasis: basis, decisionMaker: decisionMaker, decidedAt: decidedAt, capacityAssessedBy: assessor)
     }
 
+    /// `respondBy` (an RFC 3339 time, not in the past) and `expectedDischargeDate` (a calendar date).
+    func decodeTimes(_ root: inout ObjectReader, today: String, issues: inout [FieldIssue]) -> (String?, String?) {
+        var respondBy = root.string("respondBy", required: false, maxLength: 40, issues: &issues)
+        if let time = respondBy {
+            if !Self.isDateTime(time) {
+                issues.append(FieldIssue(pointer: "/respondBy", detail: "must be an RFC 3339 time such as 2026-11-27T17:00:00Z."))
+                respondBy = nil
+            } else if !readingStored, String(time.prefix(10)) < today {
+                issues.append(FieldIssue(pointer: "/respondBy", detail: "is in the past (today is \(today)); give the time a response is needed by."))
+                respondBy = nil
+            }
+        }
+        var discharge = root.string("expectedDischargeDate", required: false, maxLength: 10, issues: &issues)
+        if let date = discharge, !CalendarDate.isValid(date) {
+            issues.append(
+                FieldIssue(pointer: "/expectedDischargeDate", detail: "must be a calendar date written YYYY-MM-DD, for example 2026-12-01."))
+            discharge = nil
+        }
+        return (respondBy, discharge)
+    }
+
     /// An RFC 3339 date-time (`2026-11-25T14:30:00Z`, with optional fractions of a second and a
     /// `Z` or numeric offset), as JSON Schema's `date-time` format defines it.
     static func isDateTime(_ text: String) -> Bool {

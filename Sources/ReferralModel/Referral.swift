@@ -1,8 +1,23 @@
 import Foundation
 
-/// How quickly the receiving organisation must act.
+/// How quickly the receiving organisation must act, with one definition everywhere (the schema,
+/// the API, adapters): the time by which it is expected to acknowledge the referral.
 public enum Urgency: String, Sendable, Codable, CaseIterable {
-    case routine, urgent, emergency
+    /// Acknowledge within two working days.
+    case routine
+    /// Acknowledge within four working hours.
+    case urgent
+    /// Act within hours: acknowledge within one hour, at any time of day.
+    case emergency
+
+    /// The definition, as the schema and the documentation state it.
+    public var definition: String {
+        switch self {
+        case .routine: "acknowledge within 2 working days"
+        case .urgent: "acknowledge within 4 working hours"
+        case .emergency: "act within hours; acknowledge within 1 hour, at any time"
+        }
+    }
 }
 
 /// The lawful basis on which the referral shares the person's information.
@@ -106,11 +121,18 @@ public struct Referral: Sendable, Codable, Equatable {
     public var consent: Consent
     public var safeguarding: Bool?
     public var externalReference: String?
+    /// When given, the time by which the receiving organisation must respond (RFC 3339), in place
+    /// of the urgency's default.
+    public var respondBy: String?
+    /// For a hospital discharge referral: the date the person is expected to leave hospital.
+    public var expectedDischargeDate: String?
 
     public init(
         referrer: Referrer, subject: Subject, needs: [String], urgency: Urgency, reason: String, consent: Consent,
-        safeguarding: Bool? = nil, externalReference: String? = nil
+        safeguarding: Bool? = nil, externalReference: String? = nil, respondBy: String? = nil, expectedDischargeDate: String? = nil
     ) {
+        self.respondBy = respondBy
+        self.expectedDischargeDate = expectedDischargeDate
         self.referrer = referrer
         self.subject = subject
         self.needs = needs

@@ -5,8 +5,9 @@ import Foundation
 /// (NHS number without spaces, postcode in `OX1 2JD` form).
 public struct ReferralDecoder: Sendable {
     public let vocabulary: NeedsVocabulary
-    /// False when reading back a stored referral, whose needs were checked when it was accepted.
-    private var checksVocabulary = true
+    /// True when reading back a stored referral: its needs and its times were checked against the
+    /// vocabulary and the date when it was accepted, and neither is checked again.
+    private(set) var readingStored = false
 
     public init(vocabulary: NeedsVocabulary = .standard) {
         self.vocabulary = vocabulary
@@ -17,7 +18,7 @@ public struct ReferralDecoder: Sendable {
     /// date may have moved on since, so neither is checked again.
     public static func decodeStored<Bytes: Collection>(_ canonical: Bytes) throws(Failure) -> Referral where Bytes.Element == UInt8 {
         var decoder = ReferralDecoder(vocabulary: .standard)
-        decoder.checksVocabulary = false
+        decoder.readingStored = true
         return try decoder.decode(canonical, today: "9999-12-31")
     }
 
@@ -57,6 +58,7 @@ public struct ReferralDecoder: Sendable {
         let safeguarding = root.bool("safeguarding", issues: &issues)
         let externalReference = root.string(
             "externalReference", required: false, maxLength: ReferralLimits.externalReferenceLength, issues: &issues)
+        let (respondBy, expectedDischargeDate) = decodeTimes(&root, today: today, issues: &issues)
         root.rejectUnknownMembers(issues: &issues)
 
         if consent?.status == .refused, safeguarding != true {
@@ -72,7 +74,8 @@ public struct ReferralDecoder: Sendable {
         }
         return Referral(
             referrer: referrer, subject: subject, needs: needs, urgency: urgency, reason: reason,
-            consent: consent, safeguarding: safeguarding, externalReference: externalReference)
+            consent: consent, safeguarding: safeguarding, externalReference: externalReference, respondBy: respondBy,
+            expectedDischargeDate: expectedDischargeDate)
     }
 
     private func decodeReferrer(_ root: inout ObjectReader, issues: inout [FieldIssue]) -> Referral.Referrer? {
@@ -177,7 +180,7 @@ public struct ReferralDecoder: Sendable {
                 valid = false
                 continue
             }
-            if checksVocabulary, !vocabulary.codes.contains(code) {
+            if !readingStored, !vocabulary.codes.contains(code) {
                 issues.append(
                     FieldIssue(
                         pointer: elementPointer,

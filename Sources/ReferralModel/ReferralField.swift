@@ -21,6 +21,8 @@ public enum ReferralField: String, Sendable, CaseIterable, Hashable, Comparable 
     case consent = "/consent/status"
     case safeguarding = "/safeguarding"
     case externalReference = "/externalReference"
+    case respondBy = "/respondBy"
+    case expectedDischargeDate = "/expectedDischargeDate"
 
     public static func < (lhs: ReferralField, rhs: ReferralField) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -54,6 +56,8 @@ public enum ReferralField: String, Sendable, CaseIterable, Hashable, Comparable 
         case .interpreterNeeded: referral.subject.interpreterNeeded != nil
         case .safeguarding: referral.safeguarding != nil
         case .externalReference: referral.externalReference != nil
+        case .respondBy: referral.respondBy != nil
+        case .expectedDischargeDate: referral.expectedDischargeDate != nil
         default: true
         }
     }
@@ -82,6 +86,8 @@ extension Referral {
             case .reason: copy.reason = Self.withheldText
             case .safeguarding: copy.safeguarding = nil
             case .externalReference: copy.externalReference = nil
+            case .respondBy: copy.respondBy = nil
+            case .expectedDischargeDate: copy.expectedDischargeDate = nil
             case .referrerOrganisation, .givenName, .familyName, .birthDate, .postcode, .needs, .urgency, .consent:
                 break  // essential: never withheld (configuration refuses it)
             }

@@ -186,6 +186,8 @@ public indirect enum Condition: Sendable, Equatable {
         case .consent: [referral.consent.status.rawValue]
         case .safeguarding: referral.safeguarding.map { [String($0)] }
         case .externalReference: referral.externalReference.map { [$0] }
+        case .respondBy: referral.respondBy.map { [$0] }
+        case .expectedDischargeDate: referral.expectedDischargeDate.map { [$0] }
         }
     }
 

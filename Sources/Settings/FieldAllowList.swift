@@ -8,12 +8,12 @@ public enum FieldAllowList {
         // Who the person is and how to reach them: enough to make contact, nothing of their health.
         "contact-only": [
             .referrerName, .referrerRole, .referrerPhone, .referrerEmail, .address, .subjectPhone, .preferredLanguage,
-            .interpreterNeeded,
+            .interpreterNeeded, .respondBy,
         ],
         // Contact, and the referrer's account of what is wrong: for social care and the voluntary sector.
         "care": [
             .referrerName, .referrerRole, .referrerPhone, .referrerEmail, .address, .subjectPhone, .preferredLanguage,
-            .interpreterNeeded, .reason,
+            .interpreterNeeded, .reason, .respondBy, .expectedDischargeDate,
         ],
         // Everything a health or safeguarding service acts on, the NHS number and safeguarding flag included.
         "clinical": Set(ReferralField.allCases),

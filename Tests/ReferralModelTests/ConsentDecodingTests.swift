@@ -70,3 +70,47 @@ import Testing
         #expect(problems(#"{"status": "refused", "reason": "x"}"#).first?.hasPrefix("/consent/reason") == true)
     }
 }
+
+/// One definition of urgency everywhere, and the times a referrer may add to it.
+@Suite struct UrgencyTests {
+    func decode(_ extra: String) throws(ReferralDecoder.Failure) -> Referral {
+        try ReferralDecoder().decode(
+            Array(
+                """
+                {"referrer": {"organisation": "RTH", "name": "Ward 7"},
+                 "subject": {"givenName": "Alan", "familyName": "Testcase", "birthDate": "1958-11-02", "postcode": "OX4 1AA"},
+                 "needs": ["reablement"], "urgency": "urgent", "reason": "Discharge.", "consent": {"status": "given"}\(extra)}
+                """.utf8), today: "2026-11-25")
+    }
+
+    @Test func respondByAndTheExpectedDischargeDateAreKeptInTheCanonicalForm() throws {
+        let referral = try decode(#", "respondBy": "2026-11-27T17:00:00Z", "expectedDischargeDate": "2026-11-30""#)
+        #expect(referral.respondBy == "2026-11-27T17:00:00Z")
+        #expect(referral.expectedDischargeDate == "2026-11-30")
+        #expect(try ReferralDecoder.decodeStored(referral.canonicalJSON()) == referral)
+        #expect(try decode("").respondBy == nil)
+    }
+
+    @Test func aRespondByInThePastOrAnImpossibleDateIsExplained() {
+        #expect(throws: ReferralDecoder.Failure.self) { try decode(#", "respondBy": "2026-11-24T17:00:00Z""#) }
+        do {
+            _ = try decode(#", "respondBy": "next week", "expectedDischargeDate": "2026-02-30""#)
+            Issue.record("accepted")
+        } catch .invalid(let failure) {
+            #expect(failure.issues.map(\.pointer) == ["/respondBy", "/expectedDischargeDate"])
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    @Test func thePublishedSchemaStatesEachUrgencysDefinition() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let schema = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("config/schema/referral.v1.json")))
+                as? [String: Any])
+        let description = try #require(((schema["properties"] as? [String: Any])?["urgency"] as? [String: Any])?["description"] as? String)
+        for urgency in Urgency.allCases {
+            #expect(description.contains("\(urgency.rawValue): \(urgency.definition)"), "\(urgency)")
+        }
+    }
+}

@@ -160,7 +160,7 @@ struct TemplateNode: MustacheParent {
 
     static let rootNames = [
         "referralId", "deliveryId", "rule", "receivedAt", "agencyId", "urgency", "reason", "safeguarding", "safeguardingKnown",
-        "externalReference", "needs", "needsText", "consent", "referrer", "subject",
+        "externalReference", "respondBy", "expectedDischargeDate", "needs", "needsText", "consent", "referrer", "subject",
     ]
     static let referrerNames = ["organisation", "name", "role", "phone", "email"]
     static let subjectNames = [
@@ -206,6 +206,8 @@ struct TemplateNode: MustacheParent {
         values["safeguarding"] = referral.safeguarding
         if referral.safeguarding != nil { values["safeguardingKnown"] = true }
         values["externalReference"] = referral.externalReference
+        values["respondBy"] = referral.respondBy
+        values["expectedDischargeDate"] = referral.expectedDischargeDate
         return TemplateNode(prefix: "", known: rootNames, values: values, recorder: recorder)
     }
 }
