@@ -103,7 +103,8 @@ extension Referral {
                 "referrer",
                 .object([
                     ("email", referrer.email.map { .string($0) }), ("name", .string(referrer.name)),
-                    ("organisation", .string(referrer.organisation)), ("phone", referrer.phone.map { .string($0) }),
+                    ("organisation", .string(referrer.organisation)),
+                    ("organisationType", referrer.organisationType.map { .string($0.rawValue) }), ("phone", referrer.phone.map { .string($0) }),
                     ("role", referrer.role.map { .string($0) }),
                 ])
             ),

@@ -42,14 +42,21 @@ public enum LawfulBasis: String, Sendable, Codable, CaseIterable {
 /// adapters read it. Field names and limits are those of `config/schema/referral.v1.json`.
 public struct Referral: Sendable, Codable, Equatable {
     public struct Referrer: Sendable, Codable, Equatable {
-        /// ODS code of the referring organisation.
+        /// The referring organisation's code, of the kind `organisationType` says (an ODS code when
+        /// it says nothing, as in referral v1).
         public var organisation: String
         public var name: String
         public var role: String?
         public var phone: String?
         public var email: String?
+        /// What kind of code `organisation` is; nil means an ODS code.
+        public var organisationType: OrganisationType?
 
-        public init(organisation: String, name: String, role: String? = nil, phone: String? = nil, email: String? = nil) {
+        public init(
+            organisation: String, name: String, role: String? = nil, phone: String? = nil, email: String? = nil,
+            organisationType: OrganisationType? = nil
+        ) {
+            self.organisationType = organisationType
             self.organisation = organisation
             self.name = name
             self.role = role

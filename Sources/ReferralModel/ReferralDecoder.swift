@@ -81,11 +81,9 @@ public struct ReferralDecoder: Sendable {
     private func decodeReferrer(_ root: inout ObjectReader, issues: inout [FieldIssue]) -> Referral.Referrer? {
         guard var reader = root.object("referrer", required: true, issues: &issues) else { return nil }
         var organisation = reader.string("organisation", required: true, maxLength: 10, issues: &issues)
-        if let code = organisation, !ODSCode.isValid(code) {
-            issues.append(
-                FieldIssue(
-                    pointer: reader.path("organisation"),
-                    detail: "must be an ODS code: 3 to 10 capital letters and digits, for example A81001 or RTH."))
+        let type = organisationType(&reader, issues: &issues)
+        if let code = organisation, let problem = (type ?? .ods).problem(with: code) {
+            issues.append(FieldIssue(pointer: reader.path("organisation"), detail: problem))
             organisation = nil
         }
         let name = reader.string("name", required: true, maxLength: ReferralLimits.nameLength, issues: &issues)
@@ -98,7 +96,7 @@ public struct ReferralDecoder: Sendable {
         }
         reader.rejectUnknownMembers(issues: &issues)
         guard let organisation, let name else { return nil }
-        return .init(organisation: organisation, name: name, role: role, phone: phone, email: email)
+        return .init(organisation: organisation, name: name, role: role, phone: phone, email: email, organisationType: type)
     }
 
     private func decodeSubject(_ root: inout ObjectReader, today: String, issues: inout [FieldIssue]) -> Referral.Subject? {

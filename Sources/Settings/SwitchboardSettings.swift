@@ -183,7 +183,11 @@ private struct SectionReader {
         }
         if codes.isEmpty { reader.fail(node, "organisations must list at least one ODS code") }
         for (code, item) in zip(codes, listItems(node)) where !ODSCode.isValid(code) {
-            reader.fail(item, "'\(code)' is not an ODS code", hint: "3 to 10 capital letters and digits, for example A81001 or RTH")
+            reader.fail(
+                item, "'\(code)' is not an organisation code",
+                hint:
+                    "the code referrals name as referrer.organisation: an ODS code such as A81001, a GSS code such as E10000025, a charity number, or SELF"
+            )
         }
         if Set(codes).count != codes.count { reader.fail(node, "organisations lists a code twice") }
         return Set(codes)

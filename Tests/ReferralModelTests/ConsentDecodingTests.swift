@@ -114,3 +114,52 @@ import Testing
         }
     }
 }
+
+/// Referring organisations that are not NHS bodies say what kind of code they give.
+@Suite struct OrganisationTypeTests {
+    func problems(_ referrer: String) -> [String] {
+        let body = Array(
+            """
+            {"referrer": \(referrer),
+             "subject": {"givenName": "Alan", "familyName": "Testcase", "birthDate": "1958-11-02", "postcode": "OX4 1AA"},
+             "needs": ["adult-social-care"], "urgency": "routine", "reason": "Help at home.", "consent": {"status": "given"}}
+            """.utf8)
+        do {
+            _ = try ReferralDecoder().decode(body, today: "2026-11-25")
+            return []
+        } catch .invalid(let failure) {
+            return failure.issues.map { "\($0.pointer): \($0.detail)" }
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    @Test(arguments: [
+        ("police-force", "E23000001"), ("police-force", "W15000004"), ("charity-number", "1012345"), ("charity-number", "SC012345"),
+        ("local-authority", "E10000025"), ("local-authority", "E06000042"), ("self", "SELF"), ("ods", "A81001"),
+    ])
+    func eachKindOfCodeIsCheckedByItsOwnRule(type: String, code: String) {
+        #expect(problems(#"{"organisation": "\#(code)", "organisationType": "\#(type)", "name": "X"}"#) == [])
+    }
+
+    @Test func aCodeOfTheWrongKindIsExplained() throws {
+        #expect(
+            problems(#"{"organisation": "A81001", "organisationType": "local-authority", "name": "X"}"#) == [
+                "/referrer/organisation: must be a local authority's GSS code, for example E10000025 (a county) or E06000042 (a unitary authority)."
+            ])
+        #expect(
+            problems(#"{"organisation": "ME", "organisationType": "self", "name": "X"}"#).first?.hasPrefix("/referrer/organisation: must be SELF")
+                == true)
+        #expect(
+            problems(#"{"organisation": "A81001", "organisationType": "gp", "name": "X"}"#).first?.hasPrefix(
+                "/referrer/organisationType: must be one of ods") == true)
+        // Without a type it is an ODS code, as in referral v1, and reads back the same.
+        #expect(problems(#"{"organisation": "a81001", "name": "X"}"#).first?.contains("must be an ODS code") == true)
+        let referral = try ReferralDecoder().decode(
+            Array(
+                #"{"referrer": {"organisation": "E23000001", "organisationType": "police-force", "name": "PC Test"}, "subject": {"givenName": "A", "familyName": "B", "birthDate": "1958-11-02", "postcode": "OX4 1AA"}, "needs": ["safeguarding-adult"], "urgency": "emergency", "reason": "x", "consent": {"status": "given"}}"#
+                    .utf8), today: "2026-11-25")
+        #expect(referral.referrer.organisationType == .policeForce)
+        #expect(try ReferralDecoder.decodeStored(referral.canonicalJSON()) == referral)
+    }
+}

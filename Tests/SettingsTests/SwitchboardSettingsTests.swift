@@ -158,7 +158,7 @@ func settingsFile(_ text: String) throws -> String {
         } catch {
             #expect(
                 error.issues.map { "\($0.line): \($0.message)" } == [
-                    "5: 'a81001' is not an ODS code", "6: only a referrer key names organisations",
+                    "5: 'a81001' is not an organisation code", "6: only a referrer key names organisations",
                 ])
         }
     }

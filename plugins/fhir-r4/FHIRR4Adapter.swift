@@ -81,7 +81,9 @@ public struct FHIRR4Adapter: AgencyAdapter {
 
         let organisation: [String: Any] = [
             "resourceType": "Organization", "id": ids.organisation,
-            "identifier": [["system": Self.odsSystem, "value": referral.referrer.organisation]],
+            "identifier": Self.organisationSystem(referral.referrer.organisationType).map {
+                [["system": $0, "value": referral.referrer.organisation]]
+            } ?? [],
         ]
         var practitioner: [String: Any] = ["resourceType": "Practitioner", "id": ids.practitioner]
         if !withheld.contains(.referrerName) { practitioner["name"] = [["text": referral.referrer.name]] }
@@ -169,6 +171,16 @@ public struct FHIRR4Adapter: AgencyAdapter {
         case .retryable(let reason, let after): return .retryable(reason: "\(reason); OperationOutcome: \(summary)", retryAfter: after)
         case .permanent(let reason): return .permanent(reason: "\(reason); OperationOutcome: \(summary)")
         case .delivered: return base
+        }
+    }
+
+    /// The identifier system for a referring organisation's code; nil for a self-referral, which has none.
+    static func organisationSystem(_ type: OrganisationType?) -> String? {
+        switch type ?? .ods {
+        case .ods: odsSystem
+        case .policeForce, .localAuthority: "http://statistics.data.gov.uk/id/statistical-geography"
+        case .charityNumber: "https://register-of-charities.charitycommission.gov.uk"
+        case .selfReferral: nil
         }
     }
 
