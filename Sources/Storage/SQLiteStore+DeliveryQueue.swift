@@ -4,22 +4,53 @@ import GRDB
 import ReferralModel
 
 extension SQLiteStore {
-    public func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedDelivery] {
+    public func leaseDueDeliveries(now: Date, allowance: LeaseAllowance, leaseDuration: TimeInterval) async throws -> [LeasedDelivery] {
         let nowSeconds = now.timeIntervalSince1970
+        guard allowance.total > 0 else { return [] }
         return try await writer.perform { db, _ in
             let token = Identifier.make(now: now)
+            let due = "state = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
+            // Each listed agency's oldest due jobs within its lane, through the lane index; then the
+            // oldest due jobs of agencies not listed, through the due index, within their share.
+            let lane = try db.cachedStatement(
+                sql: "SELECT id, next_attempt_at FROM deliveries WHERE agency = ? AND \(due) ORDER BY next_attempt_at LIMIT ?")
+            var byAgency: [(agency: String, jobs: [String])] = []
+            var oldest: [String: Double] = [:]
+            for (agency, slots) in allowance.perAgency where slots > 0 {
+                let rows = try Row.fetchAll(lane, arguments: [agency, nowSeconds, nowSeconds, min(slots, allowance.total)])
+                guard let first = rows.first else { continue }
+                oldest[agency] = first["next_attempt_at"]
+                byAgency.append((agency, rows.map { $0["id"] }))
+            }
+            if allowance.otherAgencies > 0 {
+                let listed = Array(allowance.perAgency.keys)
+                let exclusion = listed.isEmpty ? "" : " AND agency NOT IN (\(Array(repeating: "?", count: listed.count).joined(separator: ",")))"
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT id, agency, next_attempt_at FROM deliveries WHERE \(due)\(exclusion) ORDER BY next_attempt_at LIMIT ?",
+                    arguments: StatementArguments([nowSeconds, nowSeconds] as [any DatabaseValueConvertible] + listed + [allowance.total]))
+                var others: [String: [String]] = [:]
+                var order: [String] = []
+                for row in rows {
+                    let agency: String = row["agency"]
+                    if others[agency] == nil {
+                        order.append(agency)
+                        oldest[agency] = row["next_attempt_at"]
+                    }
+                    if others[agency, default: []].count < allowance.otherAgencies { others[agency, default: []].append(row["id"]) }
+                }
+                byAgency += order.map { ($0, others[$0] ?? []) }
+            }
+            // The lane whose oldest job has waited longest goes first in each round.
+            byAgency.sort { (oldest[$0.agency] ?? 0, $0.agency) < (oldest[$1.agency] ?? 0, $1.agency) }
+            let chosen = allowance.fairly(byAgency)
+            guard !chosen.isEmpty else { return [] }
             let rows = try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        UPDATE deliveries
-                        SET lease_token = ?, lease_expires_at = ?, attempts = attempts + 1
-                        WHERE id IN (
-                            SELECT id FROM deliveries
-                            WHERE state = 'pending' AND next_attempt_at <= ?
-                              AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-                            ORDER BY next_attempt_at LIMIT ?)
-                        RETURNING id, referral_id, agency, rule, attempts, needs
-                        """), arguments: [token, nowSeconds + leaseDuration, nowSeconds, nowSeconds, limit])
+                db,
+                sql: """
+                    UPDATE deliveries SET lease_token = ?, lease_expires_at = ?, attempts = attempts + 1
+                    WHERE id IN (\(Array(repeating: "?", count: chosen.count).joined(separator: ",")))
+                    RETURNING id, referral_id, agency, rule, attempts, needs
+                    """, arguments: StatementArguments([token, nowSeconds + leaseDuration] as [any DatabaseValueConvertible] + chosen))
             var leased: [LeasedDelivery] = []
             for row in rows {
                 let referralId: String = row["referral_id"]
