@@ -10,35 +10,21 @@ extension SQLiteStore {
         return try await writer.perform { db, _ in
             let token = Identifier.make(now: now)
             let due = "state = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
-            // Each listed agency's oldest due jobs within its lane, through the lane index; then the
-            // oldest due jobs of agencies not listed, through the due index, within their share.
+            // Each lane's oldest due jobs, up to its free slots, through the lane index: the listed
+            // agencies, and any other agency with pending jobs (one no longer configured).
             let lane = try db.cachedStatement(
                 sql: "SELECT id, next_attempt_at FROM deliveries WHERE agency = ? AND \(due) ORDER BY next_attempt_at LIMIT ?")
+            var slots = allowance.perAgency.filter { $0.value > 0 }
+            if allowance.otherAgencies > 0 {
+                for agency in try Self.pendingAgencies(db, notIn: Array(allowance.perAgency.keys)) { slots[agency] = allowance.otherAgencies }
+            }
             var byAgency: [(agency: String, jobs: [String])] = []
             var oldest: [String: Double] = [:]
-            for (agency, slots) in allowance.perAgency where slots > 0 {
-                let rows = try Row.fetchAll(lane, arguments: [agency, nowSeconds, nowSeconds, min(slots, allowance.total)])
+            for (agency, free) in slots {
+                let rows = try Row.fetchAll(lane, arguments: [agency, nowSeconds, nowSeconds, min(free, allowance.total)])
                 guard let first = rows.first else { continue }
                 oldest[agency] = first["next_attempt_at"]
                 byAgency.append((agency, rows.map { $0["id"] }))
-            }
-            if allowance.otherAgencies > 0 {
-                let listed = Array(allowance.perAgency.keys)
-                let exclusion = listed.isEmpty ? "" : " AND agency NOT IN (\(Array(repeating: "?", count: listed.count).joined(separator: ",")))"
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT id, agency, next_attempt_at FROM deliveries WHERE \(due)\(exclusion) ORDER BY next_attempt_at LIMIT ?",
-                    arguments: StatementArguments([nowSeconds, nowSeconds] as [any DatabaseValueConvertible] + listed + [allowance.total]))
-                var others: [String: [String]] = [:]
-                var order: [String] = []
-                for row in rows {
-                    let agency: String = row["agency"]
-                    if others[agency] == nil {
-                        order.append(agency)
-                        oldest[agency] = row["next_attempt_at"]
-                    }
-                    if others[agency, default: []].count < allowance.otherAgencies { others[agency, default: []].append(row["id"]) }
-                }
-                byAgency += order.map { ($0, others[$0] ?? []) }
             }
             // The lane whose oldest job has waited longest goes first in each round.
             byAgency.sort { (oldest[$0.agency] ?? 0, $0.agency) < (oldest[$1.agency] ?? 0, $1.agency) }
@@ -121,5 +107,33 @@ extension SQLiteStore {
     static func needs(_ stored: String?) -> [String]? {
         guard let stored else { return nil }
         return (try? JSONDecoder().decode([String].self, from: Data(stored.utf8))) ?? nil
+    }
+
+    /// The agencies with pending jobs other than `listed`, found by seeking the lane index in the
+    /// gaps between the listed ones, so a long queue is never scanned.
+    static func pendingAgencies(_ db: Database, notIn listed: [String]) throws -> [String] {
+        let bounds: [String?] = [nil] + listed.sorted().map { Optional($0) } + [nil]
+        var found: [String] = []
+        for gap in 0..<bounds.count - 1 {
+            var lower = bounds[gap]
+            let upper = bounds[gap + 1]
+            while true {
+                var sql = "SELECT agency FROM deliveries WHERE state = 'pending'"
+                var arguments: [any DatabaseValueConvertible] = []
+                if let lower {
+                    sql += " AND agency > ?"
+                    arguments.append(lower)
+                }
+                if let upper {
+                    sql += " AND agency < ?"
+                    arguments.append(upper)
+                }
+                guard let next = try String.fetchOne(db, sql: sql + " ORDER BY agency LIMIT 1", arguments: StatementArguments(arguments))
+                else { break }
+                found.append(next)
+                lower = next
+            }
+        }
+        return found
     }
 }
