@@ -7,8 +7,9 @@ extension SQLiteStore {
     public func leaseDueDeliveries(now: Date, allowance: LeaseAllowance, leaseDuration: TimeInterval) async throws -> [LeasedDelivery] {
         let nowSeconds = now.timeIntervalSince1970
         guard allowance.total > 0 else { return [] }
-        return try await writer.perform { db, _ in
-            let token = Identifier.make(now: now)
+        // Choose on a reader, beside the writer (WAL): the writer, which intake's commits share,
+        // then only claims the chosen jobs that are still free.
+        let chosen = try await pool.read { db -> [String] in
             let due = "state = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
             // Each lane's oldest due jobs, up to its free slots, through the lane index: the listed
             // agencies, and any other agency with pending jobs (one no longer configured).
@@ -28,15 +29,21 @@ extension SQLiteStore {
             }
             // The lane whose oldest job has waited longest goes first in each round.
             byAgency.sort { (oldest[$0.agency] ?? 0, $0.agency) < (oldest[$1.agency] ?? 0, $1.agency) }
-            let chosen = allowance.fairly(byAgency)
-            guard !chosen.isEmpty else { return [] }
+            return allowance.fairly(byAgency)
+        }
+        guard !chosen.isEmpty else { return [] }
+        return try await writer.perform { db, _ in
+            let token = Identifier.make(now: now)
             let rows = try Row.fetchAll(
                 db,
                 sql: """
                     UPDATE deliveries SET lease_token = ?, lease_expires_at = ?, attempts = attempts + 1
                     WHERE id IN (\(Array(repeating: "?", count: chosen.count).joined(separator: ",")))
+                      AND state = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
                     RETURNING id, referral_id, agency, rule, attempts, needs
-                    """, arguments: StatementArguments([token, nowSeconds + leaseDuration] as [any DatabaseValueConvertible] + chosen))
+                    """,
+                arguments: StatementArguments(
+                    [token, nowSeconds + leaseDuration] as [any DatabaseValueConvertible] + chosen + [nowSeconds, nowSeconds]))
             var leased: [LeasedDelivery] = []
             for row in rows {
                 let referralId: String = row["referral_id"]
