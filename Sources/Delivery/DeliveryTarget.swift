@@ -13,8 +13,6 @@ public struct DeliveryTarget: Sendable {
     public var withheld: Set<ReferralField>
     /// True when the agency is told every need a referral names, not only those that routed it here.
     public var receivesAllNeeds: Bool
-    /// Attempts in flight at once to this agency: its lane.
-    public var concurrency: Int
     public var retry: RetryPolicy
     /// Seconds to establish the connection, TLS included.
     public var connectTimeout: Double
@@ -23,10 +21,8 @@ public struct DeliveryTarget: Sendable {
 
     public init(
         agencyId: String, endpoint: String, adapter: any AgencyAdapter, signer: WebhookSigner?, withheld: Set<ReferralField> = [],
-        retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30, receivesAllNeeds: Bool = false,
-        concurrency: Int = 4
+        retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30, receivesAllNeeds: Bool = false
     ) {
-        self.concurrency = concurrency
         self.receivesAllNeeds = receivesAllNeeds
         self.agencyId = agencyId
         self.endpoint = endpoint

@@ -35,8 +35,6 @@ public final class Dispatcher: Service {
     let logger: Logger
     private let doorbell = Doorbell()
     private let inFlight = Atomic<Int>(0)
-    /// Attempts in flight by agency: each agency's lane.
-    private let inFlightByAgency = Mutex<[String: Int]>([:])
     private let stopping = Atomic<Bool>(false)
 
     public init(
@@ -51,18 +49,6 @@ public final class Dispatcher: Service {
         self.logger = logger
     }
 
-    /// What the next lease may take: the free slots in all, and in each agency's lane. An agency no
-    /// longer configured gets one slot, enough to record why its jobs cannot go.
-    func allowance() -> LeaseAllowance {
-        let busy = inFlightByAgency.withLock { $0 }
-        let free = targets.mapValues { $0.concurrency }.merging(busy.mapValues { -$0 }, uniquingKeysWith: +)
-            .filter { targets[$0.key] != nil }
-        let others = busy.filter { targets[$0.key] == nil }.values.reduce(0, +)
-        return LeaseAllowance(
-            total: max(configuration.concurrency - inFlight.load(ordering: .relaxed), 0), perAgency: free.mapValues { max($0, 0) },
-            otherAgencies: max(1 - others, 0))
-    }
-
     /// Tells the dispatcher new work may be due, so it need not wait for its next poll.
     public func wake() { doorbell.ring() }
 
@@ -73,23 +59,20 @@ public final class Dispatcher: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
-                    let allowance = self.allowance()
-                    let capacity = allowance.total
+                    let capacity = configuration.concurrency - inFlight.load(ordering: .relaxed)
                     var leased: [LeasedDelivery] = []
                     if capacity > 0 {
                         do {
                             leased = try await queue.leaseDueDeliveries(
-                                now: clock.now(), allowance: allowance, leaseDuration: configuration.leaseDuration)
+                                now: clock.now(), limit: capacity, leaseDuration: configuration.leaseDuration)
                         } catch {
                             logger.error("Could not lease deliveries", metadata: ["error.type": "\(type(of: error))"])
                         }
                     }
                     for job in leased {
                         inFlight.add(1, ordering: .relaxed)
-                        inFlightByAgency.withLock { $0[job.agency, default: 0] += 1 }
                         group.addTask {
                             await self.deliver(job)
-                            self.inFlightByAgency.withLock { $0[job.agency, default: 1] -= 1 }
                             self.inFlight.subtract(1, ordering: .relaxed)
                             self.doorbell.ring()
                         }

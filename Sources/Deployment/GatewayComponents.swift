@@ -64,8 +64,7 @@ public final class GatewayComponents: Sendable {
                 agencyId: agency.id, endpoint: agency.endpoint, adapter: adapter, signer: signer, withheld: agency.withhold,
                 retry: RetryPolicy(
                     maxAttempts: agency.retry.maxAttempts, initialBackoff: agency.retry.initialBackoff, maxBackoff: agency.retry.maxBackoff),
-                connectTimeout: agency.connectTimeout, totalTimeout: agency.requestTimeout, receivesAllNeeds: agency.receivesAllNeeds,
-                concurrency: agency.concurrency)
+                connectTimeout: agency.connectTimeout, totalTimeout: agency.requestTimeout, receivesAllNeeds: agency.receivesAllNeeds)
         }
     }
 

@@ -40,9 +40,6 @@ public struct Agency: Sendable, Equatable {
     /// True when the agency receives every need a referral names; otherwise only the needs that
     /// routed the referral to it.
     public var receivesAllNeeds: Bool
-    /// Attempts in flight at once to this agency: its own lane, so a slow or silent agency holds
-    /// only its own slots.
-    public var concurrency: Int
     /// Need codes this agency offers a service for, for the service directory.
     public var services: [String]
     /// Postcode areas, districts, sectors or units it covers (`OX`, `OX1`, `OX1 2`).
@@ -55,9 +52,8 @@ public struct Agency: Sendable, Equatable {
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),
         connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
         optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = [],
-        safeguardingRecipient: Bool = false, receivesAllNeeds: Bool = false, concurrency: Int = 4
+        safeguardingRecipient: Bool = false, receivesAllNeeds: Bool = false
     ) {
-        self.concurrency = concurrency
         self.receivesAllNeeds = receivesAllNeeds
         self.safeguardingRecipient = safeguardingRecipient
         self.id = id

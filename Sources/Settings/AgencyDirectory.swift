@@ -34,7 +34,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                     node, "an agency",
                     allowed: [
                         "id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold", "services",
-                        "coverage", "safeguarding", "receives", "all_needs", "concurrency",
+                        "coverage", "safeguarding", "receives", "all_needs",
                     ],
                     required: ["id", "name", "adapter", "endpoint"])
             else { continue }
@@ -98,7 +98,6 @@ public struct AgencyDirectory: Sendable, Equatable {
             var withhold = Self.receives(entry["receives"], reader: reader)
             withhold.formUnion(Self.withheld(entry["withhold"], reader: reader))
             let allNeeds = entry["all_needs"].flatMap { reader.bool($0, "all_needs") } ?? false
-            let concurrency = entry["concurrency"].flatMap { reader.integer($0, "concurrency", range: 1...256) } ?? 4
             let services = reader.strings(entry["services"], "services") ?? []
             for service in services where !vocabulary.codes.contains(service) {
                 reader.fail(
@@ -122,7 +121,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                         connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
                         optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold,
                         services: services, coverage: coverage, safeguardingRecipient: safeguarding,
-                        receivesAllNeeds: allNeeds, concurrency: concurrency))
+                        receivesAllNeeds: allNeeds))
             }
         }
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {

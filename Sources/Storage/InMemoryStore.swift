@@ -81,19 +81,11 @@ public actor InMemoryStore: SwitchboardStore {
 
     // MARK: DeliveryQueue
 
-    public func leaseDueDeliveries(now: Date, allowance: LeaseAllowance, leaseDuration: TimeInterval) -> [LeasedDelivery] {
-        let dueByAgency = Dictionary(
-            grouping: jobs.values.filter { $0.state == .pending && $0.nextAttemptAt <= now && ($0.leaseExpiresAt.map { $0 <= now } ?? true) },
-            by: \.agency)
-        let lanes = dueByAgency.keys.map { agency in
-            let slots = min(allowance.slots(for: agency), allowance.total)
-            let oldest = dueByAgency[agency, default: []].sorted { ($0.nextAttemptAt, $0.deliveryId) < ($1.nextAttemptAt, $1.deliveryId) }
-            return (agency: agency, jobs: Array(oldest.prefix(max(slots, 0))))
-        }
-        .filter { !$0.jobs.isEmpty }
-        // The lane whose oldest job has waited longest goes first in each round.
-        .sorted { ($0.jobs[0].nextAttemptAt, $0.agency) < ($1.jobs[0].nextAttemptAt, $1.agency) }
-        let due = allowance.fairly(lanes)
+    public func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) -> [LeasedDelivery] {
+        let due = jobs.values
+            .filter { $0.state == .pending && $0.nextAttemptAt <= now && ($0.leaseExpiresAt.map { $0 <= now } ?? true) }
+            .sorted { ($0.nextAttemptAt, $0.deliveryId) < ($1.nextAttemptAt, $1.deliveryId) }
+            .prefix(limit)
         let token = Identifier.make(now: now)
         var leased: [LeasedDelivery] = []
         for var job in due {

@@ -101,10 +101,6 @@ public final class SQLiteStore: SwitchboardStore {
             // ones it is told of. NULL (every delivery stored before) means all of them.
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN needs TEXT")
         }
-        migrator.registerMigration("v5-delivery-lanes") { db in
-            // Each agency's lane is leased by its own due jobs, oldest first, through this index.
-            try db.execute(sql: "CREATE INDEX deliveries_lane ON deliveries(state, agency, next_attempt_at)")
-        }
         return migrator
     }
 

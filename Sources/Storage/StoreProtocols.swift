@@ -14,11 +14,9 @@ public protocol ReferralStore: Sendable {
 /// The delivery queue: jobs are leased, not taken, so a worker that dies leaves a lease that
 /// expires and the job runs again.
 public protocol DeliveryQueue: Sendable {
-    /// Leases due jobs within `allowance`, bumping each one's attempt count: per agency, its
-    /// oldest due jobs up to that agency's free slots, read by agency and due time through an
-    /// index; across agencies, first jobs of every agency before second ones, so no agency's
-    /// backlog crowds out another's. A job whose lease has expired (its worker died) is due again.
-    func leaseDueDeliveries(now: Date, allowance: LeaseAllowance, leaseDuration: TimeInterval) async throws -> [LeasedDelivery]
+    /// Leases up to `limit` due jobs, oldest due first, bumping each one's attempt count. A job
+    /// whose lease has expired (its worker died) is due again.
+    func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedDelivery]
 
     /// Records an attempt's result, made at `now`, and its audit events if `lease.leaseToken`
     /// still holds the job.
@@ -28,50 +26,6 @@ public protocol DeliveryQueue: Sendable {
 
     /// When the earliest pending job is due (its lease, if any, expired), or nil when none is pending.
     func nextDueDate() async throws -> Date?
-}
-
-/// How many jobs one lease may take: in all, and per agency (its lane's free slots).
-public struct LeaseAllowance: Sendable, Equatable {
-    /// Jobs in all.
-    public var total: Int
-    /// Free slots by agency id.
-    public var perAgency: [String: Int]
-    /// Free slots for each agency not listed (one no longer configured, say).
-    public var otherAgencies: Int
-
-    public init(total: Int, perAgency: [String: Int] = [:], otherAgencies: Int? = nil) {
-        self.total = total
-        self.perAgency = perAgency
-        self.otherAgencies = otherAgencies ?? total
-    }
-
-    /// The free slots of `agency`.
-    public func slots(for agency: String) -> Int { perAgency[agency] ?? otherAgencies }
-
-    /// Of jobs found per agency (each list oldest due first, already within that agency's slots),
-    /// those a lease takes: the first of every agency, then the second, and so on, up to `total`.
-    public func fairly<Job>(_ byAgency: [(agency: String, jobs: [Job])]) -> [Job] {
-        var taken: [Job] = []
-        var rank = 0
-        while taken.count < total {
-            var any = false
-            for lane in byAgency where rank < lane.jobs.count {
-                any = true
-                taken.append(lane.jobs[rank])
-                if taken.count == total { break }
-            }
-            guard any else { break }
-            rank += 1
-        }
-        return taken
-    }
-}
-
-extension DeliveryQueue {
-    /// Leases up to `limit` due jobs with no lane limits: for tests and tools.
-    public func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedDelivery] {
-        try await leaseDueDeliveries(now: now, allowance: LeaseAllowance(total: limit), leaseDuration: leaseDuration)
-    }
 }
 
 /// The append-only, hash-chained audit log.

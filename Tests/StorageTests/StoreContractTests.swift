@@ -174,23 +174,4 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let leased = try await store.leaseDueDeliveries(now: now, limit: 10, leaseDuration: 30)
         #expect(Dictionary(uniqueKeysWithValues: leased.map { ($0.agency, $0.needs) }) == ["falls": ["falls-prevention"], "spa": nil])
     }
-
-    @Test(arguments: StoreKind.allCases) func eachAgencyIsLeasedWithinItsLaneAndLanesTakeTurns(_ kind: StoreKind) async throws {
-        let store = try kind.make()
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
-        // A backlog for a silent agency, queued first, and a little for two others.
-        for second in 0..<10 { _ = try await store.accept(record(agencies: ["silent"], at: now.addingTimeInterval(Double(second)))) }
-        for second in 10..<13 { _ = try await store.accept(record(agencies: ["healthy"], at: now.addingTimeInterval(Double(second)))) }
-        _ = try await store.accept(record(agencies: ["retired"], at: now.addingTimeInterval(20)))
-        let later = now.addingTimeInterval(60)
-        let allowance = LeaseAllowance(total: 5, perAgency: ["silent": 2, "healthy": 4], otherAgencies: 1)
-        let leased = try await store.leaseDueDeliveries(now: later, allowance: allowance, leaseDuration: 30)
-        #expect(leased.filter { $0.agency == "silent" }.count == 2, "the silent agency's lane holds two")
-        #expect(leased.filter { $0.agency == "retired" }.count == 1, "an agency not listed gets its share")
-        #expect(leased.filter { $0.agency == "healthy" }.count == 2, "and the rest of the five go to the healthy lane")
-        // A lane that is full takes nothing more, whatever the backlog.
-        let full = LeaseAllowance(total: 10, perAgency: ["silent": 0, "healthy": 1], otherAgencies: 0)
-        let next = try await store.leaseDueDeliveries(now: later, allowance: full, leaseDuration: 30)
-        #expect(next.map(\.agency) == ["healthy"])
-    }
 }

@@ -15,7 +15,6 @@ public final class ScriptedTransport: HTTPTransport {
         var requests: [HTTPRequest] = []
         var held: [CheckedContinuation<Void, Never>] = []
         var holding = false
-        var holdingWhere: (@Sendable (HTTPRequest) -> Bool)?
     }
 
     private let state = Mutex(State())
@@ -37,14 +36,10 @@ public final class ScriptedTransport: HTTPTransport {
     /// From now on, requests wait (counted in `requests`) until `release()`.
     public func hold() { state.withLock { $0.holding = true } }
 
-    /// From now on, requests `matching` wait until `release()`, as a silent agency's would.
-    public func hold(where matching: @escaping @Sendable (HTTPRequest) -> Bool) { state.withLock { $0.holdingWhere = matching } }
-
     /// Lets every held request go on, and stops holding.
     public func release() {
         let held = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.holding = false
-            state.holdingWhere = nil
             defer { state.held.removeAll() }
             return state.held
         }
@@ -58,7 +53,7 @@ public final class ScriptedTransport: HTTPTransport {
         }
         await withCheckedContinuation { continuation in
             let wait = state.withLock { state -> Bool in
-                guard state.holding || state.holdingWhere?(request) == true else { return false }
+                guard state.holding else { return false }
                 state.held.append(continuation)
                 return true
             }
