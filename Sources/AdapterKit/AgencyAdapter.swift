@@ -135,10 +135,35 @@ public enum HTTPReplyClassifier {
         case 200..<300:
             return .delivered(agencyReference: agencyReference)
         case 408, 425, 429, 500..<600:
-            return .retryable(reason: "HTTP \(reply.status)", retryAfter: reply.header("Retry-After").flatMap(Double.init))
+            return .retryable(reason: "HTTP \(reply.status)", retryAfter: retryAfter(reply))
         default:
             return .permanent(reason: "HTTP \(reply.status): the agency refused the request")
         }
+    }
+}
+
+extension HTTPReplyClassifier {
+    /// The delay a reply's `Retry-After` asks for, in seconds: a number of seconds, or an HTTP date
+    /// (RFC 9110 §10.2.3) measured from the reply's own `Date` header when it has one, else from now.
+    public static func retryAfter(_ reply: AgencyReply, now: Date = Date()) -> Double? {
+        guard let value = reply.header("Retry-After")?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Double(value) { return seconds >= 0 ? seconds : nil }
+        guard let date = httpDate(value) else { return nil }
+        let reference = reply.header("Date").flatMap(httpDate) ?? now
+        return max(0, date.timeIntervalSince(reference))
+    }
+
+    /// An HTTP date in the preferred IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`) or the two
+    /// obsolete forms HTTP recipients must still read.
+    static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
     }
 }
 

@@ -14,6 +14,20 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case deliveryAttempted = "delivery.attempted"
     case deliveryDelivered = "delivery.delivered"
     case deliveryDeadLettered = "delivery.dead-lettered"
+    /// An operator put dead-lettered deliveries back in the queue.
+    case deliveryRequeued = "delivery.requeued"
+    /// An agency's circuit opened after failures in a row: nothing is sent to it until a probe.
+    case circuitOpened = "circuit.opened"
+    /// An open circuit's rest is over: one delivery probes the agency.
+    case circuitHalfOpen = "circuit.half-open"
+    /// The agency answered again: deliveries flow.
+    case circuitClosed = "circuit.closed"
+    /// The dispatcher stopped delivering to an agency (410 Gone, or failing for days) until an operator resumes it.
+    case agencyDisabled = "agency.disabled"
+    /// An operator paused deliveries to an agency.
+    case agencyPaused = "agency.paused"
+    /// An operator resumed deliveries to an agency.
+    case agencyResumed = "agency.resumed"
     case authRejected = "auth.rejected"
     case gatewayStarted = "gateway.started"
     /// A rules version went live: who, how, the versions before and after, what changed.

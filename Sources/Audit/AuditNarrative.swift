@@ -106,6 +106,53 @@ public enum AuditNarrative {
         entry(delivery, at, .deliveryDeadLettered, reason)
     }
 
+    /// An operator put a dead letter back in the queue.
+    public static func deliveryRequeued(_ delivery: DeliveryReference, at: Date, by actor: String, attempts: Int) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .deliveryRequeued, actor: actor, referralId: delivery.referralId,
+            deliveryId: delivery.deliveryId, agency: delivery.agency,
+            detail: "dead letter put back in the queue after \(attempts) attempts; due now with its attempts reset")
+    }
+
+    // MARK: Agencies' lanes
+
+    public static func circuitOpened(agency: String, at: Date, failures: Int, reason: String, until: Date) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .circuitOpened, actor: "dispatcher", agency: agency,
+            detail:
+                "\(failures) failed attempts in a row, the last \(reason); nothing is sent until a probe at \(Timestamp.string(until)); jobs wait without using attempts"
+        )
+    }
+
+    public static func circuitHalfOpen(agency: String, at: Date) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .circuitHalfOpen, actor: "dispatcher", agency: agency, detail: "one delivery probes the agency")
+    }
+
+    public static func circuitClosed(agency: String, at: Date) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .circuitClosed, actor: "dispatcher", agency: agency, detail: "the agency answered; deliveries flow again")
+    }
+
+    public static func agencyDisabled(agency: String, at: Date, reason: String) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .agencyDisabled, actor: "dispatcher", agency: agency,
+            detail: "\(reason); its jobs stay queued until an operator resumes the agency")
+    }
+
+    /// An operator's pause. `reason` is the operator's own words about a planned outage: they are
+    /// told not to put personal data in it, and it is cut to 200 characters.
+    public static func agencyPaused(agency: String, at: Date, by actor: String, reason: String?) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .agencyPaused, actor: actor, agency: agency,
+            detail: "deliveries paused" + (reason.map { ": \(String($0.prefix(200)))" } ?? ""))
+    }
+
+    public static func agencyResumed(agency: String, at: Date, by actor: String, was: String) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .agencyResumed, actor: actor, agency: agency, detail: "deliveries resumed (it was \(was)); circuit closed"
+        )
+    }
+
     private static func entry(_ delivery: DeliveryReference, _ at: Date, _ kind: AuditKind, _ detail: String) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: kind, actor: "dispatcher", referralId: delivery.referralId, deliveryId: delivery.deliveryId,

@@ -7,21 +7,20 @@ import Storage
 import Transport
 
 extension Dispatcher {
-    /// Makes one attempt and records its result.
+    /// Makes one attempt, records its result, and counts its health against the agency's circuit.
     func deliver(_ leased: LeasedDelivery) async {
-        let target = targets[leased.agency]
+        guard let target = targets[leased.agency] else { return }
         // Minimum necessary: the agency learns only of the needs that routed the referral to it.
-        let job = Self.minimised(leased, receivesAllNeeds: target?.receivesAllNeeds == true)
-        let withheld = target?.withheld ?? []
+        let job = Self.minimised(leased, receivesAllNeeds: target.receivesAllNeeds)
         let context = DeliveryContext(
             deliveryId: job.deliveryId, referralId: job.referralId, agencyId: job.agency, rule: job.rule, receivedAt: job.receivedAt,
-            withheld: withheld)
-        let policy = target?.retry ?? RetryPolicy()
+            withheld: target.withheld)
+        let policy = target.retry
         // What this agency is sent: the adapter's fields, less those withheld, that the referral has.
         let referral = job.referral
-        let sent = (target?.adapter.mappedFields ?? []).subtracting(withheld).filter { $0.isPresent(in: referral) }
+        let sent = target.adapter.mappedFields.subtracting(target.withheld).filter { $0.isPresent(in: referral) }
         let started = ContinuousClock.now
-        let outcome = await attempt(job, target: target, context: context)
+        let (outcome, health) = await attempt(job, target: target, context: context)
         let elapsed = started.duration(to: .now)
         let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         let now = clock.now()
@@ -38,6 +37,10 @@ extension Dispatcher {
             result = .delivered(agencyReference: agencyReference)
             audit.append(attempted(.delivered))
             audit.append(AuditNarrative.deliveryDelivered(reference, at: now, referenceLength: agencyReference?.count))
+        case .retryable(let reason, _) where health == .gone:
+            // The job waits, due at once, for an operator to resume the agency.
+            result = .retry(at: now, error: reason)
+            audit.append(attempted(.willRetry(reason: reason, nextAttempt: now)))
         case .retryable(let reason, let retryAfter) where job.attempt < policy.maxAttempts:
             let next = now.addingTimeInterval(policy.delay(afterAttempt: job.attempt, retryAfter: retryAfter))
             result = .retry(at: next, error: reason)
@@ -53,11 +56,14 @@ extension Dispatcher {
             audit.append(AuditNarrative.deliveryDeadLettered(reference, at: now, reason: reason))
         }
         do {
-            let held = try await queue.finish(job, result: result, audit: audit, now: now)
+            let held = try await recorder.record(DeliveryCompletion(lease: job, result: result, audit: audit, at: now))
             log(job, result: result, milliseconds: milliseconds, leaseHeld: held)
         } catch {
             // The lease expires and the job runs again: at-least-once.
             logger.error("Could not record a delivery attempt", metadata: ["delivery": "\(job.deliveryId)", "error.type": "\(type(of: error))"])
+        }
+        if let change = book.withLock({ $0.finished(agency: job.agency, health: health, now: now) }) {
+            laneChangeSink.yield(change)
         }
     }
 
@@ -89,15 +95,12 @@ extension Dispatcher {
         logger.info("Delivery attempt", metadata: metadata)
     }
 
-    private func attempt(_ job: LeasedDelivery, target: DeliveryTarget?, context: DeliveryContext) async -> DeliveryOutcome {
-        guard let target else {
-            return .retryable(reason: "agency \(job.agency) is not in the configuration", retryAfter: nil)
-        }
+    private func attempt(_ job: LeasedDelivery, target: DeliveryTarget, context: DeliveryContext) async -> (DeliveryOutcome, Health) {
         let rendered: OutboundRequest
         do {
             rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
         } catch {
-            return .permanent(reason: "the \(type(of: target.adapter).name) adapter could not render the referral: \(error)")
+            return (.permanent(reason: "the \(type(of: target.adapter).name) adapter could not render the referral: \(error)"), .answered)
         }
         var headers: [(name: String, value: String)] = [
             ("Content-Type", rendered.contentType), ("User-Agent", "Switchboard/1"),
@@ -111,13 +114,37 @@ extension Dispatcher {
         let request = HTTPRequest(
             url: target.endpoint + rendered.path, method: rendered.method, headers: headers, body: rendered.body,
             connectTimeout: target.connectTimeout, totalTimeout: target.totalTimeout)
+        let response: HTTPResponse
         do {
-            let response = try await transport.send(request)
-            let reply = AgencyReply(
-                status: response.status, headers: response.headers.map { .init($0.name, $0.value) }, body: response.body)
-            return target.adapter.interpret(reply, context: context)
+            response = try await transport.send(request)
         } catch {
-            return .retryable(reason: "transport: \(error.message)", retryAfter: nil)
+            let reason = "transport: \(error.message)"
+            return (.retryable(reason: reason, retryAfter: nil), .failing(reason: reason))
         }
+        let reply = AgencyReply(status: response.status, headers: response.headers.map { .init($0.name, $0.value) }, body: response.body)
+        switch response.status {
+        case 300..<400:
+            // Redirects are never followed: the referral goes only where agencies.yaml says.
+            let location = reply.header("Location").map { " to \(Self.withoutQuery($0))" } ?? ""
+            return (.permanent(reason: "HTTP \(response.status): the agency's system redirected\(location); redirects are not followed"), .answered)
+        case 410:
+            return (
+                .retryable(reason: "HTTP 410 Gone: the endpoint no longer exists; agency disabled until an operator resumes it", retryAfter: nil),
+                .gone
+            )
+        default:
+            break
+        }
+        let outcome = target.adapter.interpret(reply, context: context)
+        switch outcome {
+        case .delivered: return (outcome, .healthy)
+        case .retryable(let reason, _) where response.status >= 500 || response.status == 408: return (outcome, .failing(reason: reason))
+        case .retryable, .permanent: return (outcome, .answered)
+        }
+    }
+
+    /// A URL without its query or fragment (they may carry anything), at most 200 characters.
+    static func withoutQuery(_ url: String) -> String {
+        String(url.prefix { $0 != "?" && $0 != "#" }.prefix(200))
     }
 }

@@ -1,4 +1,5 @@
 import AdapterKit
+import Foundation
 import ReferralModel
 
 /// One agency as the dispatcher needs it: where to send, how to render and sign, what to leave
@@ -18,11 +19,22 @@ public struct DeliveryTarget: Sendable {
     public var connectTimeout: Double
     /// Seconds for the whole exchange.
     public var totalTimeout: Double
+    /// Attempts in flight at once to this agency: its own lane, so a slow or silent agency holds
+    /// only its own slots.
+    public var concurrency: Int
+    public var circuit: CircuitPolicy
+    /// How long a job is this process's once leased: always longer than the agency's connect and
+    /// total timeouts together, so a slow attempt is never run twice at once.
+    public var leaseDuration: TimeInterval
 
     public init(
         agencyId: String, endpoint: String, adapter: any AgencyAdapter, signer: WebhookSigner?, withheld: Set<ReferralField> = [],
-        retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30, receivesAllNeeds: Bool = false
+        retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30, receivesAllNeeds: Bool = false,
+        concurrency: Int = 8, circuit: CircuitPolicy = .init(), minimumLease: TimeInterval = 120
     ) {
+        self.concurrency = concurrency
+        self.circuit = circuit
+        self.leaseDuration = max(minimumLease, connectTimeout + totalTimeout + 15)
         self.receivesAllNeeds = receivesAllNeeds
         self.agencyId = agencyId
         self.endpoint = endpoint

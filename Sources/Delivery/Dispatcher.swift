@@ -8,21 +8,21 @@ import Storage
 import Synchronization
 import Transport
 
-/// Delivers due jobs: leases them from the queue, renders each through its agency's adapter, signs
-/// and sends it through the transport, and records the outcome with its audit events. Runs as a
-/// service until graceful shutdown, finishing the attempts already in flight.
+/// Delivers due jobs. Each agency is a lane with its own concurrency, circuit breaker and stops
+/// (paused by an operator, disabled after 410 Gone or days of failure), under a global cap; lanes
+/// lease in turns, so a slow, silent or failing agency holds only its own slots. Each job is
+/// rendered through its agency's adapter, signed, sent through the transport, and its outcome
+/// recorded with its audit events in batches. Runs as a service until graceful shutdown, finishing
+/// the attempts already in flight.
 public final class Dispatcher: Service {
     public struct Configuration: Sendable {
         /// Attempts in flight at once, across all agencies.
         public var concurrency: Int
-        /// How long a leased job is a worker's before another may take it.
-        public var leaseDuration: TimeInterval
         /// The longest the dispatcher sleeps before looking for due jobs again.
         public var idlePoll: TimeInterval
 
-        public init(concurrency: Int = 16, leaseDuration: TimeInterval = 120, idlePoll: TimeInterval = 1) {
+        public init(concurrency: Int = 64, idlePoll: TimeInterval = 1) {
             self.concurrency = concurrency
-            self.leaseDuration = leaseDuration
             self.idlePoll = idlePoll
         }
     }
@@ -34,8 +34,12 @@ public final class Dispatcher: Service {
     let configuration: Configuration
     let logger: Logger
     private let doorbell = Doorbell()
-    private let inFlight = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    let book: Mutex<LaneBook>
+    private let restored = Atomic<Bool>(false)
+    let recorder: OutcomeRecorder
+    let laneChanges: AsyncStream<LaneChange>
+    let laneChangeSink: AsyncStream<LaneChange>.Continuation
 
     public init(
         queue: any DeliveryQueue, targets: [DeliveryTarget], transport: any HTTPTransport, clock: any WallClock = SystemClock(),
@@ -47,48 +51,139 @@ public final class Dispatcher: Service {
         self.clock = clock
         self.configuration = configuration
         self.logger = logger
+        book = Mutex(LaneBook(targets: targets, stored: []))
+        recorder = OutcomeRecorder(queue: queue)
+        (laneChanges, laneChangeSink) = AsyncStream.makeStream(of: LaneChange.self)
     }
 
     /// Tells the dispatcher new work may be due, so it need not wait for its next poll.
     public func wake() { doorbell.ring() }
 
     /// Attempts under way now.
-    public var attemptsInFlight: Int { inFlight.load(ordering: .relaxed) }
+    public var attemptsInFlight: Int { book.withLock { $0.totalInFlight } }
+
+    /// Each configured agency's lane state as the dispatcher holds it now.
+    public var lanes: [AgencyLaneState] {
+        book.withLock { book in book.lanes.values.map(\.state).sorted { $0.agency < $1.agency } }
+    }
+
+    /// Each configured agency's own concurrency.
+    public var laneConcurrency: [String: Int] { targets.mapValues(\.concurrency) }
+
+    /// Loads the lane states a previous run stored (paused, disabled, circuits). `run` does this
+    /// if it has not been done; the gateway does it before serving, so an operator's first pause
+    /// cannot be overwritten by the load.
+    public func restoreLanes() async throws {
+        guard !restored.load(ordering: .acquiring) else { return }
+        let stored = try await queue.laneStates()
+        let targets = Array(targets.values).sorted { $0.agencyId < $1.agencyId }
+        book.withLock { $0 = LaneBook(targets: targets, stored: stored) }
+        restored.store(true, ordering: .releasing)
+    }
 
     public func run() async throws {
+        do { try await restoreLanes() } catch {
+            logger.error("Could not read the agencies' stored lane states", metadata: ["error.type": "\(type(of: error))"])
+        }
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
-                    let capacity = configuration.concurrency - inFlight.load(ordering: .relaxed)
-                    var leased: [LeasedDelivery] = []
-                    if capacity > 0 {
-                        do {
-                            leased = try await queue.leaseDueDeliveries(
-                                now: clock.now(), limit: capacity, leaseDuration: configuration.leaseDuration)
-                        } catch {
-                            logger.error("Could not lease deliveries", metadata: ["error.type": "\(type(of: error))"])
-                        }
+            await withDiscardingTaskGroup { services in
+                services.addTask { await self.storeLaneChanges() }
+                await withDiscardingTaskGroup { deliveries in
+                    while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+                        if await leaseAndStart(in: &deliveries) { continue }
+                        await doorbell.wait(until: await nextWake(), clock: clock)
                     }
-                    for job in leased {
-                        inFlight.add(1, ordering: .relaxed)
-                        group.addTask {
-                            await self.deliver(job)
-                            self.inFlight.subtract(1, ordering: .relaxed)
-                            self.doorbell.ring()
-                        }
-                    }
-                    if capacity > 0 && leased.count == capacity { continue }
-                    let now = clock.now()
-                    var wakeAt = now.addingTimeInterval(configuration.idlePoll)
-                    if let due = try? await queue.nextDueDate() {
-                        wakeAt = min(wakeAt, max(now.addingTimeInterval(0.005), due))
-                    }
-                    await doorbell.wait(until: wakeAt, clock: clock)
                 }
+                laneChangeSink.finish()
             }
         } onGracefulShutdown: {
             self.stopping.store(true, ordering: .relaxed)
             self.doorbell.ring()
         }
+    }
+
+    /// Leases what the lanes have room for and starts each attempt.
+    /// - Returns: true when some lane got all it asked for, so more may be due at once.
+    private func leaseAndStart(in deliveries: inout DiscardingTaskGroup) async -> Bool {
+        let now = clock.now()
+        let (demands, changes) = book.withLock { $0.demands(now: now, globalFree: configuration.concurrency - $0.totalInFlight) }
+        for change in changes { laneChangeSink.yield(change) }
+        guard !demands.isEmpty else { return false }
+        let leased: [LeasedDelivery]
+        do {
+            leased = try await queue.leaseDueDeliveries(now: now, lanes: demands)
+        } catch {
+            logger.error("Could not lease deliveries", metadata: ["error.type": "\(type(of: error))"])
+            return false
+        }
+        book.withLock { book in
+            for job in leased { book.started(agency: job.agency) }
+        }
+        for job in leased {
+            deliveries.addTask {
+                await self.deliver(job)
+                self.doorbell.ring()
+            }
+        }
+        let counts = Dictionary(grouping: leased, by: \.agency).mapValues(\.count)
+        return demands.contains { counts[$0.agency, default: 0] == $0.limit }
+    }
+
+    /// The next time anything may be due: the earliest job of a lane with room, an open circuit's
+    /// probe, or the idle poll.
+    private func nextWake() async -> Date {
+        let now = clock.now()
+        var wakeAt = now.addingTimeInterval(configuration.idlePoll)
+        let (servable, reopening) = book.withLock { ($0.servable(now: now), $0.nextReopening) }
+        if let reopening { wakeAt = min(wakeAt, reopening) }
+        if let due = try? await queue.nextDueDate(agencies: servable) {
+            wakeAt = min(wakeAt, max(now.addingTimeInterval(0.005), due))
+        }
+        return wakeAt
+    }
+
+    /// Stores lane changes one at a time, in order, each with its audit events, and logs them.
+    private func storeLaneChanges() async {
+        for await change in laneChanges {
+            // Store the lane as it is now: a later change may have overtaken this one.
+            let current = book.withLock { $0.lanes[change.state.agency]?.state } ?? change.state
+            do {
+                try await queue.saveLaneState(current, audit: change.audit)
+            } catch {
+                logger.error(
+                    "Could not store an agency's lane state", metadata: ["agency": "\(current.agency)", "error.type": "\(type(of: error))"])
+            }
+            logger.notice(
+                "\(change.message)",
+                metadata: [
+                    "agency": "\(current.agency)", "circuit": "\(current.circuit.rawValue)", "paused": "\(current.paused != nil)",
+                    "disabled": "\(current.disabled != nil)",
+                ])
+        }
+    }
+
+    /// An operator pauses deliveries to an agency (a planned outage): its jobs wait without using
+    /// attempts until it is resumed.
+    /// - Returns: the lane's new state, or nil for an agency not in the configuration.
+    public func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyLaneState? {
+        let now = clock.now()
+        guard let state = book.withLock({ $0.setPaused(agency: agency, stop: .init(reason: reason ?? "", by: actor, at: now)) }) else {
+            return nil
+        }
+        try await queue.saveLaneState(state, audit: [AuditNarrative.agencyPaused(agency: agency, at: now, by: actor, reason: reason)])
+        logger.notice("Agency paused by an operator", metadata: ["agency": "\(agency)", "by": "\(actor)"])
+        return state
+    }
+
+    /// An operator resumes an agency: paused or disabled, its circuit closes and its jobs are due again.
+    public func resume(agency: String, by actor: String) async throws -> AgencyLaneState? {
+        let now = clock.now()
+        guard let before = book.withLock({ $0.lanes[agency]?.state }), let state = book.withLock({ $0.setPaused(agency: agency, stop: nil) })
+        else { return nil }
+        let was = before.paused != nil ? "paused" : before.disabled != nil ? "disabled" : "running, circuit \(before.circuit.rawValue)"
+        try await queue.saveLaneState(state, audit: [AuditNarrative.agencyResumed(agency: agency, at: now, by: actor, was: was)])
+        logger.notice("Agency resumed by an operator", metadata: ["agency": "\(agency)", "by": "\(actor)"])
+        doorbell.ring()
+        return state
     }
 }

@@ -22,6 +22,8 @@ public final class GatewayComponents: Sendable {
     /// Every change to the routing rules, and the rules in force (`rules.live`).
     public let rules: RulesAdministrator
     public let clock: any WallClock
+    /// The operators' queue commands: per-agency queues, dead letters, pause and resume.
+    public let queue: QueueOperations
 
     /// - Parameter store: the store to use instead of the one the configuration names (tests pass
     ///   an in-memory one).
@@ -30,15 +32,16 @@ public final class GatewayComponents: Sendable {
     ) throws {
         self.configuration = configuration
         self.clock = clock
-        let store = try store ?? Self.openStore(configuration.settings.storage)
+        let store = try store ?? Self.openStore(configuration.settings.storage, exclusive: true)
         self.store = store
         transport = CurlTransport()
         let settings = configuration.settings
         let dispatcher = Dispatcher(
             queue: store, targets: Self.deliveryTargets(configuration), transport: transport, clock: clock,
-            configuration: .init(concurrency: settings.delivery.concurrency, leaseDuration: settings.delivery.leaseSeconds),
+            configuration: .init(concurrency: settings.delivery.concurrency),
             logger: logger)
         self.dispatcher = dispatcher
+        queue = QueueOperations(queue: store, lanes: dispatcher, clock: clock)
         let live = LiveRules(configuration.rules)
         rules = RulesAdministrator(
             live: live, store: store, agencies: configuration.agencies, vocabulary: settings.vocabulary, path: settings.rulesPath, clock: clock,
@@ -49,9 +52,10 @@ public final class GatewayComponents: Sendable {
     }
 
     /// Opens (creating and migrating if needed) the store at `location`.
-    public static func openStore(_ location: StorageLocation) throws -> any SwitchboardStore {
+    /// - Parameter exclusive: claim the store for this process, as a delivering gateway must.
+    public static func openStore(_ location: StorageLocation, exclusive: Bool = false) throws -> any SwitchboardStore {
         switch location {
-        case .sqlite(let path): try SQLiteStore(path: path)
+        case .sqlite(let path): try SQLiteStore(path: path, exclusive: exclusive)
         }
     }
 
@@ -64,13 +68,19 @@ public final class GatewayComponents: Sendable {
                 agencyId: agency.id, endpoint: agency.endpoint, adapter: adapter, signer: signer, withheld: agency.withhold,
                 retry: RetryPolicy(
                     maxAttempts: agency.retry.maxAttempts, initialBackoff: agency.retry.initialBackoff, maxBackoff: agency.retry.maxBackoff),
-                connectTimeout: agency.connectTimeout, totalTimeout: agency.requestTimeout, receivesAllNeeds: agency.receivesAllNeeds)
+                connectTimeout: agency.connectTimeout, totalTimeout: agency.requestTimeout, receivesAllNeeds: agency.receivesAllNeeds,
+                concurrency: agency.concurrency,
+                circuit: CircuitPolicy(
+                    failuresToOpen: agency.circuitBreaker.failures, coolDown: agency.circuitBreaker.coolDown,
+                    maximumCoolDown: agency.circuitBreaker.maximumCoolDown, disableAfter: agency.circuitBreaker.disableAfterDays * 86_400),
+                minimumLease: configuration.settings.delivery.leaseSeconds)
         }
     }
 
     /// Records the rules the gateway starts with as a stored version (unless they already are the
     /// newest) and audits the start. Call once before serving.
     public func start() async throws {
+        try await dispatcher.restoreLanes()
         try await rules.recordStartUp()
         try await store.appendAudit([
             AuditNarrative.gatewayStarted(
@@ -84,3 +94,5 @@ public final class GatewayComponents: Sendable {
         [transport, dispatcher, RulesReloader(administrator: rules, interval: configuration.settings.rulesWatchSeconds)]
     }
 }
+
+extension Dispatcher: LaneControl {}

@@ -60,6 +60,15 @@ public struct GatewayApplication {
         admin.get("versions") { request, context in try await rulesAPI.history(request, context: context) }
         admin.get("versions/{number}") { request, context in try await rulesAPI.version(request, context: context) }
 
+        let queueAPI = QueueRoutes(operations: components.queue)
+        let queue = router.group("/v1/queue").add(middleware: requiring([.admin]))
+        queue.get { request, context in try await queueAPI.overview(request, context: context) }
+        queue.get("dead") { request, context in try await queueAPI.dead(request, context: context) }
+        queue.post("retry") { request, context in try await queueAPI.retry(request, context: context) }
+        let agencies = router.group("/v1/agencies").add(middleware: requiring([.admin]))
+        agencies.post("{agency}/pause") { request, context in try await queueAPI.pause(request, context: context) }
+        agencies.post("{agency}/resume") { request, context in try await queueAPI.resume(request, context: context) }
+
         index.set(router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) })
         return router
     }

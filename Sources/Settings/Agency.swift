@@ -18,6 +18,24 @@ public struct Agency: Sendable, Equatable {
         }
     }
 
+    /// When the agency's circuit opens and rests, and when failing for days disables it.
+    public struct CircuitBreaker: Sendable, Equatable {
+        /// Failed attempts in a row (no answer, a timeout, 408 or 5xx) that open the circuit.
+        public var failures: Int
+        /// The first rest before a probe; each reopening doubles it up to `maximumCoolDown`.
+        public var coolDown: Double
+        public var maximumCoolDown: Double
+        /// Failing every attempt for this many days disables the agency until an operator resumes it.
+        public var disableAfterDays: Double
+
+        public init(failures: Int = 5, coolDown: Double = 30, maximumCoolDown: Double = 600, disableAfterDays: Double = 5) {
+            self.failures = failures
+            self.coolDown = coolDown
+            self.maximumCoolDown = maximumCoolDown
+            self.disableAfterDays = disableAfterDays
+        }
+    }
+
     public var id: String
     public var name: String
     /// The adapter plugin that renders its requests, for example `json-webhook`.
@@ -40,6 +58,10 @@ public struct Agency: Sendable, Equatable {
     /// True when the agency receives every need a referral names; otherwise only the needs that
     /// routed the referral to it.
     public var receivesAllNeeds: Bool
+    /// Attempts in flight at once to this agency: its own lane, under the gateway's
+    /// `delivery.concurrency`, so a slow or silent agency holds only its own slots.
+    public var concurrency: Int
+    public var circuitBreaker: CircuitBreaker
     /// Need codes this agency offers a service for, for the service directory.
     public var services: [String]
     /// Postcode areas, districts, sectors or units it covers (`OX`, `OX1`, `OX1 2`).
@@ -52,8 +74,10 @@ public struct Agency: Sendable, Equatable {
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),
         connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
         optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = [],
-        safeguardingRecipient: Bool = false, receivesAllNeeds: Bool = false
+        safeguardingRecipient: Bool = false, receivesAllNeeds: Bool = false, concurrency: Int = 8, circuitBreaker: CircuitBreaker = .init()
     ) {
+        self.concurrency = concurrency
+        self.circuitBreaker = circuitBreaker
         self.receivesAllNeeds = receivesAllNeeds
         self.safeguardingRecipient = safeguardingRecipient
         self.id = id

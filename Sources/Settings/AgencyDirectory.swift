@@ -34,7 +34,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                     node, "an agency",
                     allowed: [
                         "id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold", "services",
-                        "coverage", "safeguarding", "receives", "all_needs",
+                        "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker",
                     ],
                     required: ["id", "name", "adapter", "endpoint"])
             else { continue }
@@ -114,6 +114,8 @@ public struct AgencyDirectory: Sendable, Equatable {
                     hint: "list the postcode areas, districts or sectors it serves")
             }
             let safeguarding = entry["safeguarding"].flatMap { reader.bool($0, "safeguarding") } ?? false
+            let concurrency = entry["concurrency"].flatMap { reader.integer($0, "concurrency", range: 1...1024) } ?? 8
+            let breaker = Self.circuitBreaker(entry["circuit_breaker"], reader: reader)
             if let id, let name, let adapter, let endpoint {
                 agencies.append(
                     Agency(
@@ -121,7 +123,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                         connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
                         optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold,
                         services: services, coverage: coverage, safeguardingRecipient: safeguarding,
-                        receivesAllNeeds: allNeeds))
+                        receivesAllNeeds: allNeeds, concurrency: concurrency, circuitBreaker: breaker))
             }
         }
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {
@@ -132,6 +134,25 @@ public struct AgencyDirectory: Sendable, Equatable {
     }
 
     /// The fields outside `receives`: a preset name or a list of fields; all fields when absent.
+    /// `circuit_breaker: {failures, cool_down_seconds, max_cool_down_seconds, disable_after_days}`.
+    static func circuitBreaker(_ node: Node?, reader: ConfigReader) -> Agency.CircuitBreaker {
+        var breaker = Agency.CircuitBreaker()
+        guard
+            let entries = reader.mapping(
+                node, "circuit_breaker", allowed: ["failures", "cool_down_seconds", "max_cool_down_seconds", "disable_after_days"])
+        else { return breaker }
+        breaker.failures = reader.integer(entries["failures"], "failures", range: 1...1000) ?? breaker.failures
+        breaker.coolDown = reader.number(entries["cool_down_seconds"], "cool_down_seconds", range: 1...86_400) ?? breaker.coolDown
+        breaker.maximumCoolDown =
+            reader.number(entries["max_cool_down_seconds"], "max_cool_down_seconds", range: 1...86_400)
+            ?? max(breaker.maximumCoolDown, breaker.coolDown)
+        breaker.disableAfterDays = reader.number(entries["disable_after_days"], "disable_after_days", range: 0.01...365) ?? breaker.disableAfterDays
+        if breaker.maximumCoolDown < breaker.coolDown {
+            reader.fail(node, "max_cool_down_seconds is smaller than cool_down_seconds")
+        }
+        return breaker
+    }
+
     static func receives(_ node: Node?, reader: ConfigReader) -> Set<ReferralField> {
         guard let node else { return [] }
         let everything = Set(ReferralField.allCases)

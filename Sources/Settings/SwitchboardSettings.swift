@@ -17,12 +17,13 @@ public struct SwitchboardSettings: Sendable {
     }
 
     public struct Delivery: Sendable, Equatable {
-        /// Attempts in flight at once, across all agencies.
-        public var concurrency = 16
-        /// How long a leased job is a worker's before another may take it.
+        /// Attempts in flight at once, across all agencies; each agency also has its own limit.
+        public var concurrency = 64
+        /// The shortest a leased job is a worker's before another may take it; an agency whose
+        /// timeouts are longer gets a lease longer than them.
         public var leaseSeconds = 120.0
 
-        public init(concurrency: Int = 16, leaseSeconds: Double = 120) {
+        public init(concurrency: Int = 64, leaseSeconds: Double = 120) {
             self.concurrency = concurrency
             self.leaseSeconds = leaseSeconds
         }

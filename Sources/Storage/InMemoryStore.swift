@@ -23,6 +23,7 @@ public actor InMemoryStore: SwitchboardStore {
         var lastError: String?
         var deliveredAt: Date?
         var agencyReference: String?
+        var deadLetteredAt: Date?
         var alternatives: [String]
         var needs: [String]?
     }
@@ -37,6 +38,7 @@ public actor InMemoryStore: SwitchboardStore {
     private var idempotency: [IdempotencyKey: (digest: String, receipt: SubmissionReceipt)] = [:]
     private var events: [AuditEvent] = []
     private var versions: [RulesVersionRecord] = []
+    private var lanes: [String: AgencyLaneState] = [:]
 
     public init() {}
 
@@ -81,34 +83,45 @@ public actor InMemoryStore: SwitchboardStore {
 
     // MARK: DeliveryQueue
 
-    public func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) -> [LeasedDelivery] {
-        let due = jobs.values
-            .filter { $0.state == .pending && $0.nextAttemptAt <= now && ($0.leaseExpiresAt.map { $0 <= now } ?? true) }
-            .sorted { ($0.nextAttemptAt, $0.deliveryId) < ($1.nextAttemptAt, $1.deliveryId) }
-            .prefix(limit)
+    public func leaseDueDeliveries(now: Date, lanes: [LaneDemand]) -> [LeasedDelivery] {
         let token = Identifier.make(now: now)
         var leased: [LeasedDelivery] = []
-        for var job in due {
-            guard let record = referrals[job.referralId]?.record else { continue }
-            job.attempts += 1
-            job.leaseToken = token
-            job.leaseExpiresAt = now.addingTimeInterval(leaseDuration)
-            jobs[job.deliveryId] = job
-            leased.append(
-                LeasedDelivery(
-                    deliveryId: job.deliveryId, referralId: job.referralId, agency: job.agency, rule: job.rule, attempt: job.attempts,
-                    leaseToken: token, referral: record.referral, receivedAt: record.receivedAt, needs: job.needs))
+        for lane in lanes where lane.limit > 0 {
+            let due = jobs.values
+                .filter { $0.agency == lane.agency && $0.state == .pending && $0.nextAttemptAt <= now && !isLeased($0, now: now) }
+                .sorted { ($0.nextAttemptAt, $0.deliveryId) < ($1.nextAttemptAt, $1.deliveryId) }
+                .prefix(lane.limit)
+            for var job in due {
+                guard let record = referrals[job.referralId]?.record else { continue }
+                job.leaseToken = token
+                job.leaseExpiresAt = now.addingTimeInterval(lane.leaseDuration)
+                jobs[job.deliveryId] = job
+                leased.append(
+                    LeasedDelivery(
+                        deliveryId: job.deliveryId, referralId: job.referralId, agency: job.agency, rule: job.rule,
+                        attempt: job.attempts + 1, leaseToken: token, referral: record.referral, receivedAt: record.receivedAt,
+                        needs: job.needs))
+            }
         }
-        return leased.sorted { $0.deliveryId < $1.deliveryId }
+        return leased
     }
 
-    @discardableResult
-    public func finish(_ lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry], now: Date) -> Bool {
+    private func isLeased(_ job: Job, now: Date) -> Bool {
+        job.leaseExpiresAt.map { $0 > now } ?? false
+    }
+
+    public func finish(_ completions: [DeliveryCompletion]) -> [Bool] {
+        completions.map(finish)
+    }
+
+    private func finish(_ completion: DeliveryCompletion) -> Bool {
+        let lease = completion.lease
         guard var job = jobs[lease.deliveryId], job.state == .pending, job.leaseToken == lease.leaseToken else { return false }
-        switch result {
+        job.attempts = lease.attempt
+        switch completion.result {
         case .delivered(let reference):
             job.state = .delivered
-            job.deliveredAt = now
+            job.deliveredAt = completion.at
             job.agencyReference = reference
             job.lastError = nil
         case .retry(let at, let error):
@@ -117,16 +130,90 @@ public actor InMemoryStore: SwitchboardStore {
         case .deadLetter(let error):
             job.state = .deadLettered
             job.lastError = error
+            job.deadLetteredAt = completion.at
         }
         job.leaseToken = nil
         job.leaseExpiresAt = nil
         jobs[job.deliveryId] = job
-        append(audit)
+        append(completion.audit)
         return true
     }
 
-    public func nextDueDate() -> Date? {
-        jobs.values.filter { $0.state == .pending }.map { max($0.nextAttemptAt, $0.leaseExpiresAt ?? .distantPast) }.min()
+    public func nextDueDate(agencies: [String]) -> Date? {
+        let wanted = Set(agencies)
+        return jobs.values.filter { $0.state == .pending && wanted.contains($0.agency) }
+            .map { max($0.nextAttemptAt, $0.leaseExpiresAt ?? .distantPast) }.min()
+    }
+
+    public func laneStates() -> [AgencyLaneState] {
+        lanes.values.sorted { $0.agency < $1.agency }
+    }
+
+    public func saveLaneState(_ state: AgencyLaneState, audit: [AuditEntry]) {
+        lanes[state.agency] = state
+        append(audit)
+    }
+
+    public func queueCounts(now: Date) -> [LaneCounts] {
+        var counts: [String: LaneCounts] = [:]
+        var oldest: [String: Date] = [:]
+        for job in jobs.values {
+            var lane = counts[job.agency] ?? LaneCounts(agency: job.agency)
+            switch job.state {
+            case .pending:
+                lane.pending += 1
+                if job.nextAttemptAt <= now { lane.due += 1 } else { lane.scheduled += 1 }
+                if isLeased(job, now: now) { lane.inFlight += 1 }
+                if let received = referrals[job.referralId]?.record.receivedAt {
+                    oldest[job.agency] = min(oldest[job.agency] ?? received, received)
+                }
+            case .deadLettered:
+                lane.deadLettered += 1
+            case .delivered:
+                continue
+            }
+            counts[job.agency] = lane
+        }
+        return counts.values.map { lane in
+            var lane = lane
+            lane.oldestPendingSince = oldest[lane.agency]
+            return lane
+        }.sorted { $0.agency < $1.agency }
+    }
+
+    public func deadLetters(agency: String?, limit: Int) -> [DeadLetter] {
+        jobs.values.filter { $0.state == .deadLettered && (agency == nil || $0.agency == agency) }
+            .sorted { ($0.deadLetteredAt ?? .distantPast, $0.deliveryId) > ($1.deadLetteredAt ?? .distantPast, $1.deliveryId) }
+            .prefix(limit).map(Self.deadLetter)
+    }
+
+    public func requeue(_ selection: DeadLetterSelection, now: Date, audit: @escaping @Sendable (DeadLetter) -> AuditEntry) -> [DeadLetter] {
+        let chosen: [Job]
+        switch selection {
+        case .deliveries(let ids):
+            chosen = ids.compactMap { jobs[$0] }.filter { $0.state == .deadLettered }
+        case .agency(let agency, let since):
+            chosen = jobs.values.filter {
+                $0.state == .deadLettered && $0.agency == agency && ($0.deadLetteredAt ?? .distantPast) >= (since ?? .distantPast)
+            }.sorted { $0.deliveryId < $1.deliveryId }
+        }
+        return chosen.map { job in
+            let letter = Self.deadLetter(job)
+            var requeued = job
+            requeued.state = .pending
+            requeued.attempts = 0
+            requeued.nextAttemptAt = now
+            requeued.deadLetteredAt = nil
+            jobs[job.deliveryId] = requeued
+            append([audit(letter)])
+            return letter
+        }
+    }
+
+    private static func deadLetter(_ job: Job) -> DeadLetter {
+        DeadLetter(
+            deliveryId: job.deliveryId, referralId: job.referralId, agency: job.agency, rule: job.rule, attempts: job.attempts,
+            reason: job.lastError ?? "", deadLetteredAt: job.deadLetteredAt)
     }
 
     // MARK: AuditLog

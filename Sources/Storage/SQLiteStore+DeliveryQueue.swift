@@ -4,87 +4,248 @@ import GRDB
 import ReferralModel
 
 extension SQLiteStore {
-    public func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedDelivery] {
+    /// Chooses each lane's jobs on a reader, through the lane index, and claims them in memory: a
+    /// lease costs the writer nothing, so it never slows intake's commits.
+    public func leaseDueDeliveries(now: Date, lanes: [LaneDemand]) async throws -> [LeasedDelivery] {
+        let lanes = lanes.filter { $0.limit > 0 }
+        guard !lanes.isEmpty else { return [] }
         let nowSeconds = now.timeIntervalSince1970
-        return try await writer.perform { db, _ in
-            let token = Identifier.make(now: now)
-            let rows = try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        UPDATE deliveries
-                        SET lease_token = ?, lease_expires_at = ?, attempts = attempts + 1
-                        WHERE id IN (
-                            SELECT id FROM deliveries
-                            WHERE state = 'pending' AND next_attempt_at <= ?
-                              AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-                            ORDER BY next_attempt_at LIMIT ?)
-                        RETURNING id, referral_id, agency, rule, attempts, needs
-                        """), arguments: [token, nowSeconds + leaseDuration, nowSeconds, nowSeconds, limit])
-            var leased: [LeasedDelivery] = []
-            for row in rows {
-                let referralId: String = row["referral_id"]
-                guard
-                    let referralRow = try Row.fetchOne(
-                        db.cachedStatement(sql: "SELECT body, received_at FROM referrals WHERE id = ?"), arguments: [referralId])
-                else { continue }
-                let body: Data = referralRow["body"]
-                let referral = try ReferralDecoder.decodeStored(body)
-                leased.append(
-                    LeasedDelivery(
-                        deliveryId: row["id"], referralId: referralId, agency: row["agency"], rule: row["rule"],
-                        attempt: row["attempts"], leaseToken: token, referral: referral,
-                        receivedAt: Date(timeIntervalSince1970: referralRow["received_at"]), needs: Self.needs(row["needs"])))
+        let held = heldLeases(now: now)
+        let candidates = try await pool.read { db -> [(LeasedDelivery, TimeInterval)] in
+            var found: [(LeasedDelivery, TimeInterval)] = []
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT d.id, d.referral_id, d.rule, d.attempts, d.needs, r.body, r.received_at
+                    FROM deliveries d JOIN referrals r ON r.id = d.referral_id
+                    WHERE d.state = 'pending' AND d.agency = ? AND d.next_attempt_at <= ?
+                    ORDER BY d.next_attempt_at LIMIT ?
+                    """)
+            for lane in lanes {
+                // Jobs leased already still look pending: read past as many as this lane holds.
+                let skip = held.byAgency[lane.agency, default: 0]
+                var taken = 0
+                let rows = try Row.fetchCursor(statement, arguments: [lane.agency, nowSeconds, lane.limit + skip])
+                while taken < lane.limit, let row = try rows.next() {
+                    let id: String = row["id"]
+                    if held.ids.contains(id) { continue }
+                    let body: Data = row["body"]
+                    let lease = LeasedDelivery(
+                        deliveryId: id, referralId: row["referral_id"], agency: lane.agency, rule: row["rule"],
+                        attempt: row["attempts"] + 1, leaseToken: "", referral: try ReferralDecoder.decodeStored(body),
+                        receivedAt: Date(timeIntervalSince1970: row["received_at"]), needs: Self.needs(row["needs"]))
+                    found.append((lease, lane.leaseDuration))
+                    taken += 1
+                }
             }
-            // RETURNING gives no order guarantee; identifiers sort by creation time.
-            return leased.sorted { $0.deliveryId < $1.deliveryId }
+            return found
+        }
+        let token = Identifier.make(now: now)
+        return leases.withLock { leases in
+            candidates.compactMap { candidate, duration in
+                var lease = candidate
+                if let current = leases[lease.deliveryId], current.expiresAt > now { return nil }
+                lease.leaseToken = token
+                leases[lease.deliveryId] = Lease(token: token, agency: lease.agency, expiresAt: now.addingTimeInterval(duration))
+                return lease
+            }
         }
     }
 
-    @discardableResult
-    public func finish(_ lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry], now: Date) async throws -> Bool {
-        let nowSeconds = now.timeIntervalSince1970
-        return try await writer.perform { db, cursor in
-            switch result {
-            case .delivered(let reference):
-                try db.cachedStatement(
-                    sql: """
-                        UPDATE deliveries SET state = 'delivered', delivered_at = ?, agency_reference = ?, last_error = NULL,
-                            lease_token = NULL, lease_expires_at = NULL
-                        WHERE id = ? AND lease_token = ? AND state = 'pending'
-                        """
-                ).execute(arguments: [nowSeconds, reference, lease.deliveryId, lease.leaseToken])
-            case .retry(let at, let error):
-                try db.cachedStatement(
-                    sql: """
-                        UPDATE deliveries SET next_attempt_at = ?, last_error = ?, lease_token = NULL, lease_expires_at = NULL
-                        WHERE id = ? AND lease_token = ? AND state = 'pending'
-                        """
-                ).execute(arguments: [at.timeIntervalSince1970, error, lease.deliveryId, lease.leaseToken])
-            case .deadLetter(let error):
-                try db.cachedStatement(
-                    sql: """
-                        UPDATE deliveries SET state = 'dead-lettered', last_error = ?, lease_token = NULL, lease_expires_at = NULL
-                        WHERE id = ? AND lease_token = ? AND state = 'pending'
-                        """
-                ).execute(arguments: [error, lease.deliveryId, lease.leaseToken])
+    /// The leases in force at `now`: their delivery ids, and how many each agency holds.
+    private func heldLeases(now: Date) -> (ids: Set<String>, byAgency: [String: Int]) {
+        leases.withLock { leases in
+            var ids = Set<String>()
+            var byAgency: [String: Int] = [:]
+            for (id, lease) in leases where lease.expiresAt > now {
+                ids.insert(id)
+                byAgency[lease.agency, default: 0] += 1
             }
-            // A lost lease means another worker owns the job now: write nothing more.
-            guard db.changesCount == 1 else { return false }
-            try Self.append(audit, in: db, cursor: &cursor)
-            return true
+            return (ids, byAgency)
         }
     }
 
-    public func nextDueDate() async throws -> Date? {
+    public func finish(_ completions: [DeliveryCompletion]) async throws -> [Bool] {
+        guard !completions.isEmpty else { return [] }
+        let recorded = try await writer.perform { db, cursor in
+            try completions.map { completion -> Bool in
+                let lease = completion.lease
+                // A lost lease means another worker owns the job now: write nothing for it.
+                let holds = self.leases.withLock { $0[lease.deliveryId]?.token == lease.leaseToken }
+                guard holds else { return false }
+                try Self.record(completion, in: db)
+                guard db.changesCount == 1 else { return false }
+                try Self.append(completion.audit, in: db, cursor: &cursor)
+                return true
+            }
+        }
+        // Released only once the result is committed, so no reader can lease the job meanwhile.
+        leases.withLock { leases in
+            for completion in completions where leases[completion.lease.deliveryId]?.token == completion.lease.leaseToken {
+                leases[completion.lease.deliveryId] = nil
+            }
+        }
+        return recorded
+    }
+
+    private static func record(_ completion: DeliveryCompletion, in db: Database) throws {
+        let lease = completion.lease
+        let at = completion.at.timeIntervalSince1970
+        switch completion.result {
+        case .delivered(let reference):
+            try db.cachedStatement(
+                sql: """
+                    UPDATE deliveries SET state = 'delivered', attempts = ?, delivered_at = ?, agency_reference = ?, last_error = NULL
+                    WHERE id = ? AND state = 'pending'
+                    """
+            ).execute(arguments: [lease.attempt, at, reference, lease.deliveryId])
+        case .retry(let next, let error):
+            try db.cachedStatement(
+                sql: "UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'"
+            ).execute(arguments: [lease.attempt, next.timeIntervalSince1970, error, lease.deliveryId])
+        case .deadLetter(let error):
+            try db.cachedStatement(
+                sql: """
+                    UPDATE deliveries SET state = 'dead-lettered', attempts = ?, last_error = ?, dead_lettered_at = ?
+                    WHERE id = ? AND state = 'pending'
+                    """
+            ).execute(arguments: [lease.attempt, error, at, lease.deliveryId])
+        }
+    }
+
+    public func nextDueDate(agencies: [String]) async throws -> Date? {
+        guard !agencies.isEmpty else { return nil }
+        let held = leases.withLock { $0 }
+        return try await pool.read { db in
+            var earliest: Date?
+            let statement = try db.cachedStatement(
+                sql: "SELECT id, next_attempt_at FROM deliveries WHERE state = 'pending' AND agency = ? ORDER BY next_attempt_at LIMIT ?")
+            for agency in agencies {
+                let leased = held.values.filter { $0.agency == agency }.count
+                let rows = try Row.fetchCursor(statement, arguments: [agency, leased + 1])
+                while let row = try rows.next() {
+                    let id: String = row["id"]
+                    var due = Date(timeIntervalSince1970: row["next_attempt_at"])
+                    if let lease = held[id] { due = max(due, lease.expiresAt) }
+                    earliest = min(earliest ?? due, due)
+                    if held[id] == nil { break }
+                }
+            }
+            return earliest
+        }
+    }
+
+    public func laneStates() async throws -> [AgencyLaneState] {
         try await pool.read { db in
-            try Double.fetchOne(
+            try String.fetchAll(db, sql: "SELECT state FROM agency_lanes ORDER BY agency").compactMap {
+                try? Self.laneCoder.decoder.decode(AgencyLaneState.self, from: Data($0.utf8))
+            }
+        }
+    }
+
+    public func saveLaneState(_ state: AgencyLaneState, audit: [AuditEntry]) async throws {
+        let json = String(decoding: try Self.laneCoder.encoder.encode(state), as: UTF8.self)
+        try await writer.perform { db, cursor in
+            try db.execute(
+                sql: "INSERT INTO agency_lanes (agency, state) VALUES (?, ?) ON CONFLICT(agency) DO UPDATE SET state = excluded.state",
+                arguments: [state.agency, json])
+            try Self.append(audit, in: db, cursor: &cursor)
+        }
+    }
+
+    public func queueCounts(now: Date) async throws -> [LaneCounts] {
+        let inFlight = leases.withLock { leases in
+            leases.values.filter { $0.expiresAt > now }.reduce(into: [String: Int]()) { $0[$1.agency, default: 0] += 1 }
+        }
+        return try await pool.read { db in
+            var counts: [String: LaneCounts] = [:]
+            // Both read the lane index alone.
+            for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT MIN(MAX(next_attempt_at, COALESCE(lease_expires_at, 0))) FROM deliveries WHERE state = 'pending'
-                    """
-            ).map { Date(timeIntervalSince1970: $0) }
+                    SELECT agency, COUNT(*) AS pending, SUM(next_attempt_at <= ?) AS due, MIN(rowid) AS oldest
+                    FROM deliveries WHERE state = 'pending' GROUP BY agency
+                    """, arguments: [now.timeIntervalSince1970])
+            {
+                let agency: String = row["agency"]
+                let pending: Int = row["pending"]
+                let due: Int = row["due"]
+                let oldest = try Double.fetchOne(
+                    db, sql: "SELECT r.received_at FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.rowid = ?",
+                    arguments: [row["oldest"] as Int64])
+                counts[agency] = LaneCounts(
+                    agency: agency, pending: pending, due: due, scheduled: pending - due, inFlight: inFlight[agency] ?? 0,
+                    oldestPendingSince: oldest.map { Date(timeIntervalSince1970: $0) })
+            }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT agency, COUNT(*) AS dead FROM deliveries WHERE state = 'dead-lettered' GROUP BY agency")
+            {
+                let agency: String = row["agency"]
+                counts[agency, default: LaneCounts(agency: agency)].deadLettered = row["dead"]
+            }
+            return counts.values.sorted { $0.agency < $1.agency }
         }
     }
+
+    public func deadLetters(agency: String?, limit: Int) async throws -> [DeadLetter] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, referral_id, agency, rule, attempts, last_error, dead_lettered_at FROM deliveries
+                    WHERE state = 'dead-lettered' AND (?1 IS NULL OR agency = ?1)
+                    ORDER BY COALESCE(dead_lettered_at, next_attempt_at) DESC, id DESC LIMIT ?2
+                    """, arguments: [agency, limit]
+            ).map(Self.deadLetter)
+        }
+    }
+
+    public func requeue(_ selection: DeadLetterSelection, now: Date, audit: @escaping @Sendable (DeadLetter) -> AuditEntry) async throws
+        -> [DeadLetter]
+    {
+        try await writer.perform { db, cursor in
+            let columns = "id, referral_id, agency, rule, attempts, last_error, dead_lettered_at"
+            let found: [DeadLetter]
+            switch selection {
+            case .deliveries(let ids):
+                found = try ids.compactMap { id in
+                    try Row.fetchOne(db, sql: "SELECT \(columns) FROM deliveries WHERE id = ? AND state = 'dead-lettered'", arguments: [id])
+                }.map(Self.deadLetter)
+            case .agency(let agency, let since):
+                found = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(columns) FROM deliveries WHERE state = 'dead-lettered' AND agency = ?
+                          AND COALESCE(dead_lettered_at, 0) >= ? ORDER BY id
+                        """, arguments: [agency, since?.timeIntervalSince1970 ?? 0]
+                ).map(Self.deadLetter)
+            }
+            for letter in found {
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_lettered_at = NULL
+                        WHERE id = ? AND state = 'dead-lettered'
+                        """, arguments: [now.timeIntervalSince1970, letter.deliveryId])
+                try Self.append([audit(letter)], in: db, cursor: &cursor)
+            }
+            return found
+        }
+    }
+
+    private static func deadLetter(_ row: Row) -> DeadLetter {
+        let at: Double? = row["dead_lettered_at"]
+        return DeadLetter(
+            deliveryId: row["id"], referralId: row["referral_id"], agency: row["agency"], rule: row["rule"], attempts: row["attempts"],
+            reason: row["last_error"] ?? "", deadLetteredAt: at.map { Date(timeIntervalSince1970: $0) })
+    }
+
+    static let laneCoder: (encoder: JSONEncoder, decoder: JSONDecoder) = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .sortedKeys
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return (encoder, decoder)
+    }()
 
     /// A stored list of need codes (a JSON array of plain words), or nil for NULL.
     static func needs(_ stored: String?) -> [String]? {

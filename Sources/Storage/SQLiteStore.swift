@@ -2,18 +2,37 @@ import Audit
 import Foundation
 import GRDB
 import ReferralModel
+import Synchronization
 
 /// The embedded default store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit
 /// is on disk before it returns. Intake writes are grouped: while one transaction commits, new
 /// referrals queue and the next transaction takes them all, so one fsync serves many referrals.
+///
+/// One process owns the file while it delivers (`serve` holds an exclusive lock, see
+/// ``StoreLock``), so leases live in that process's memory: taking one writes nothing, and a
+/// restarted gateway finds every job its predecessor had in flight due again at once.
 public final class SQLiteStore: SwitchboardStore {
     let pool: DatabasePool
     let writer: GroupCommitWriter
+    /// The jobs leased now, by delivery id.
+    let leases = Mutex<[String: Lease]>([:])
+
+    struct Lease {
+        var token: String
+        var agency: String
+        var expiresAt: Date
+    }
+
+    /// Held while this store is the one that delivers from its file.
+    private let lock: StoreLock?
 
     /// Opens (creating if needed) and migrates the database at `path`.
-    public init(path: String) throws {
+    /// - Parameter exclusive: claim the file for this process (the gateway does): fails with a clear
+    ///   message while another process holds it.
+    public init(path: String, exclusive: Bool = false) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        lock = exclusive ? try StoreLock(database: path) : nil
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -100,6 +119,16 @@ public final class SQLiteStore: SwitchboardStore {
             // Need codes as a JSON array: the needs that routed the referral to this agency, the only
             // ones it is told of. NULL (every delivery stored before) means all of them.
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN needs TEXT")
+        }
+        migrator.registerMigration("v5-delivery-lanes") { db in
+            // Each agency is a lane: leases seek (agency, due time) and never scan the queue. Lane
+            // state (paused, disabled, circuit) is one JSON document per agency that has any.
+            try db.execute(
+                sql: """
+                    CREATE INDEX deliveries_lane ON deliveries(state, agency, next_attempt_at);
+                    ALTER TABLE deliveries ADD COLUMN dead_lettered_at REAL;
+                    CREATE TABLE agency_lanes (agency TEXT PRIMARY KEY, state TEXT NOT NULL);
+                    """)
         }
         return migrator
     }

@@ -12,20 +12,50 @@ public protocol ReferralStore: Sendable {
 }
 
 /// The delivery queue: jobs are leased, not taken, so a worker that dies leaves a lease that
-/// expires and the job runs again.
+/// expires and the job runs again. Each agency is a lane: leases ask per agency, through an index
+/// on (agency, due time), so one agency's backlog never slows another's.
 public protocol DeliveryQueue: Sendable {
-    /// Leases up to `limit` due jobs, oldest due first, bumping each one's attempt count. A job
-    /// whose lease has expired (its worker died) is due again.
-    func leaseDueDeliveries(now: Date, limit: Int, leaseDuration: TimeInterval) async throws -> [LeasedDelivery]
+    /// Leases, for each lane, up to its limit of that agency's due jobs, oldest due first. A job
+    /// leased already is not leased again until its lease expires (its worker died or hung). The
+    /// attempt number a lease carries counts this attempt; it is stored when the attempt is finished.
+    func leaseDueDeliveries(now: Date, lanes: [LaneDemand]) async throws -> [LeasedDelivery]
 
-    /// Records an attempt's result, made at `now`, and its audit events if `lease.leaseToken`
-    /// still holds the job.
+    /// Records attempts' results and their audit events, all in one transaction, each only if its
+    /// lease still holds the job.
+    /// - Returns: for each completion in order, false when its lease was lost (nothing written for it).
+    func finish(_ completions: [DeliveryCompletion]) async throws -> [Bool]
+
+    /// When the earliest pending job for any of `agencies` is due and not leased (or its lease
+    /// expires), or nil when none is pending.
+    func nextDueDate(agencies: [String]) async throws -> Date?
+
+    /// Every agency's stored lane state (paused, disabled, circuit); agencies never changed have none.
+    func laneStates() async throws -> [AgencyLaneState]
+
+    /// Stores one agency's lane state with the audit events that record the change.
+    func saveLaneState(_ state: AgencyLaneState, audit: [AuditEntry]) async throws
+
+    /// Each agency's queue, for every agency with pending or dead-lettered jobs.
+    func queueCounts(now: Date) async throws -> [LaneCounts]
+
+    /// Dead-lettered deliveries, newest first, optionally for one agency.
+    func deadLetters(agency: String?, limit: Int) async throws -> [DeadLetter]
+
+    /// Puts dead-lettered deliveries back in the queue, due at `now` with their attempts reset,
+    /// each with the audit event `audit` words for it. A delivery not dead-lettered is left alone,
+    /// so replaying twice sends once.
+    /// - Returns: the deliveries requeued.
+    func requeue(_ selection: DeadLetterSelection, now: Date, audit: @escaping @Sendable (DeadLetter) -> AuditEntry) async throws
+        -> [DeadLetter]
+}
+
+extension DeliveryQueue {
+    /// Records one attempt's result.
     /// - Returns: false when the lease was lost, in which case nothing is written.
     @discardableResult
-    func finish(_ lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry], now: Date) async throws -> Bool
-
-    /// When the earliest pending job is due (its lease, if any, expired), or nil when none is pending.
-    func nextDueDate() async throws -> Date?
+    public func finish(_ lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry], now: Date) async throws -> Bool {
+        try await finish([DeliveryCompletion(lease: lease, result: result, audit: audit, at: now)]).first ?? false
+    }
 }
 
 /// The append-only, hash-chained audit log.

@@ -30,6 +30,13 @@ import Testing
             AuditNarrative.rulesRejected(
                 at: at, file: "rules.yaml", trigger: "SIGHUP", problems: 2, firstProblem: "rules.yaml:4:15: unknown agency 'x'",
                 liveVersion: "sha256:abc"),
+            AuditNarrative.deliveryRequeued(delivery, at: at, by: "ops", attempts: 12),
+            AuditNarrative.circuitOpened(agency: "spa", at: at, failures: 5, reason: "HTTP 503", until: at.addingTimeInterval(30)),
+            AuditNarrative.circuitHalfOpen(agency: "spa", at: at),
+            AuditNarrative.circuitClosed(agency: "spa", at: at),
+            AuditNarrative.agencyDisabled(agency: "spa", at: at, reason: "HTTP 410 Gone"),
+            AuditNarrative.agencyPaused(agency: "spa", at: at, by: "ops", reason: "case system upgrade"),
+            AuditNarrative.agencyResumed(agency: "spa", at: at, by: "ops", was: "paused"),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -47,6 +54,13 @@ import Testing
                 "rules version sha256:abc; 5 agencies",
                 "version 2 (sha256:def) replaces sha256:abc; through the API; 5 rules, fallback spa; rules changed: care; text sha256 00ff",
                 "rules.yaml (SIGHUP) refused with 2 problems; first: rules.yaml:4:15: unknown agency 'x'; version sha256:abc stays live",
+                "dead letter put back in the queue after 12 attempts; due now with its attempts reset",
+                "5 failed attempts in a row, the last HTTP 503; nothing is sent until a probe at 2026-11-18T11:07:10.000Z; jobs wait without using attempts",
+                "one delivery probes the agency",
+                "the agency answered; deliveries flow again",
+                "HTTP 410 Gone; its jobs stay queued until an operator resumes the agency",
+                "deliveries paused: case system upgrade",
+                "deliveries resumed (it was paused); circuit closed",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

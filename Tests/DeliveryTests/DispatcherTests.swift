@@ -39,14 +39,21 @@ struct DispatcherHarness {
 
     init(
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: 2, maxBackoff: 60), adapter: (any AgencyAdapter)? = nil,
-        answer: ScriptedTransport.Answer
+        circuit: CircuitPolicy = .init(), answer: ScriptedTransport.Answer
+    ) throws {
+        try self.init(retry: retry, adapter: adapter, circuit: circuit, transport: ScriptedTransport(always: answer))
+    }
+
+    init(
+        retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: 2, maxBackoff: 60), adapter: (any AgencyAdapter)? = nil,
+        circuit: CircuitPolicy = .init(), transport: ScriptedTransport
     ) throws {
         self.retry = retry
-        transport = ScriptedTransport(always: answer)
+        self.transport = transport
         let setup = AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: "spa")
         let target = DeliveryTarget(
             agencyId: "spa", endpoint: "http://agency.test/referrals", adapter: try adapter ?? JSONWebhookAdapter(setup: setup),
-            signer: WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), retry: retry)
+            signer: WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), retry: retry, circuit: circuit)
         dispatcher = Dispatcher(
             queue: store, targets: [target], transport: transport, clock: clock, configuration: .init(concurrency: 4),
             logger: Logger(label: "test"))
@@ -64,12 +71,24 @@ struct DispatcherHarness {
         return id
     }
 
-    /// Leases what is due now and makes each attempt, as the dispatcher's loop does.
+    /// Leases what the lanes let through now and makes each attempt, as the dispatcher's loop does.
     func attemptDue() async throws -> [LeasedDelivery] {
-        let jobs = await store.leaseDueDeliveries(now: clock.now(), limit: 10, leaseDuration: 60)
+        let now = clock.now()
+        let demands = dispatcher.book.withLock { $0.demands(now: now, globalFree: 10).demands }
+        let jobs = await store.leaseDueDeliveries(now: now, lanes: demands)
+        dispatcher.book.withLock { book in
+            for job in jobs { book.started(agency: job.agency) }
+        }
         for job in jobs { await dispatcher.deliver(job) }
         return jobs
     }
+
+    /// Leases one due job for the agency, bypassing its lane, as a second worker would.
+    func leaseDirectly() async -> LeasedDelivery? {
+        await store.leaseDueDeliveries(now: clock.now(), lanes: [LaneDemand(agency: "spa", limit: 1, leaseDuration: 60)]).first
+    }
+
+    var lane: AgencyLaneState? { dispatcher.lanes.first }
 
     func report(_ id: String) async throws -> ReferralReport {
         try #require(await store.report(referralId: id))
@@ -109,7 +128,7 @@ struct DispatcherHarness {
             #expect(delivery.lastError == "HTTP 503")
             // Full jitter in [base/2, base], base = 2 × 2^(attempt-1), capped at 60.
             let base = min(60, 2 * pow(2, Double(attempt - 1)))
-            let next = try #require(await harness.store.nextDueDate()).timeIntervalSince(before)
+            let next = try #require(await harness.store.nextDueDate(agencies: ["spa"])).timeIntervalSince(before)
             #expect(next >= base / 2 - 0.001 && next <= base + 0.001, "attempt \(attempt): next in \(next) s, base \(base)")
             // Nothing is due until then.
             #expect(try await harness.attemptDue().isEmpty)
@@ -138,11 +157,11 @@ struct DispatcherHarness {
         let asked = try DispatcherHarness(retry: retry, answer: .respond(status: 429, headers: [("Retry-After", "90")]))
         try await asked.submit()
         _ = try await asked.attemptDue()
-        #expect(try #require(await asked.store.nextDueDate()).timeIntervalSince(asked.clock.now()) == 90)
+        #expect(try #require(await asked.store.nextDueDate(agencies: ["spa"])).timeIntervalSince(asked.clock.now()) == 90)
         let greedy = try DispatcherHarness(retry: retry, answer: .respond(status: 503, headers: [("Retry-After", "86400")]))
         try await greedy.submit()
         _ = try await greedy.attemptDue()
-        #expect(try #require(await greedy.store.nextDueDate()).timeIntervalSince(greedy.clock.now()) == 120, "capped at max_backoff")
+        #expect(try #require(await greedy.store.nextDueDate(agencies: ["spa"])).timeIntervalSince(greedy.clock.now()) == 120, "capped at max_backoff")
     }
 
     @Test func aPermanentRefusalDeadLettersAtOnce() async throws {
@@ -169,10 +188,10 @@ struct DispatcherHarness {
     @Test func aWorkerThatLostItsLeaseWritesNothing() async throws {
         let harness = try DispatcherHarness(answer: .respond(status: 202))
         let id = try await harness.submit()
-        let stale = try #require(await harness.store.leaseDueDeliveries(now: harness.clock.now(), limit: 1, leaseDuration: 60).first)
+        let stale = try #require(await harness.leaseDirectly())
         // The worker stalls past its lease; another takes the job.
         harness.clock.advance(by: 61)
-        let rescued = try #require(await harness.store.leaseDueDeliveries(now: harness.clock.now(), limit: 1, leaseDuration: 60).first)
+        let rescued = try #require(await harness.leaseDirectly())
         await harness.dispatcher.deliver(stale)
         let afterStale = try await harness.report(id)
         #expect(afterStale.deliveries[0].state == .pending, "the stale worker's success is not recorded")

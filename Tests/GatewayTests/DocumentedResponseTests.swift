@@ -79,6 +79,13 @@ struct ScenarioRequest {
             return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: #"{"version": 1}"#))
         case (.get, "/v1/rules/versions/{number}"):
             return ScenarioRequest(uri: "/v1/rules/versions/1", headers: headers(key: key, json: false))
+        case (.post, "/v1/queue/retry"):
+            return ScenarioRequest(uri: response.path, headers: headers(key: key), body: ByteBuffer(string: #"{"agency": "oxfordshire-spa"}"#))
+        case (.post, "/v1/agencies/{agency}/pause"):
+            return ScenarioRequest(
+                uri: "/v1/agencies/oxfordshire-spa/pause", headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "upgrade"}"#))
+        case (.post, "/v1/agencies/{agency}/resume"):
+            return ScenarioRequest(uri: "/v1/agencies/oxfordshire-spa/resume", headers: headers(key: key, json: false))
         default:
             return ScenarioRequest(uri: response.path, headers: headers(key: key, json: false))
         }
@@ -112,6 +119,8 @@ struct ScenarioRequest {
             switch operation {
             case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": 99}"#)
             case "GET /v1/rules/versions/{number}": request.uri = "/v1/rules/versions/99"
+            case "POST /v1/agencies/{agency}/pause": request.uri = "/v1/agencies/no-such-agency/pause"
+            case "POST /v1/agencies/{agency}/resume": request.uri = "/v1/agencies/no-such-agency/resume"
             default: break  // an id nobody was given
             }
         case 409:
@@ -132,6 +141,9 @@ struct ScenarioRequest {
             case "PUT /v1/rules": request.body = ByteBuffer(string: "rules: []\nfallback: the-moon\n")
             case "POST /v1/rules/test": request.body = ByteBuffer(string: #"{"referral": {"needs": 3}}"#)
             case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)
+            case "GET /v1/queue/dead": request.uri = "/v1/queue/dead?limit=0"
+            case "POST /v1/queue/retry": request.body = ByteBuffer(string: #"{"deliveries": "all"}"#)
+            case "POST /v1/agencies/{agency}/pause": request.body = ByteBuffer(string: #"{"reason": 5}"#)
             default: return nil
             }
         case 428:
@@ -141,7 +153,8 @@ struct ScenarioRequest {
             before += Array(repeating: request, count: 3)
         case 500:
             // Break the table the operation needs behind the gateway's back.
-            let table = response.path.hasPrefix("/v1/rules") ? "rule_versions" : "deliveries"
+            let table =
+                response.path.hasPrefix("/v1/rules") ? "rule_versions" : response.path.hasPrefix("/v1/agencies") ? "agency_lanes" : "deliveries"
             if operation == "GET /v1/referrals/{id}" {
                 request.uri = "/v1/referrals/\(try await submit(fixture).id)"
             }

@@ -31,7 +31,7 @@ func settingsFile(_ text: String) throws -> String {
         #expect(settings.rulesPath == "/etc/switchboard/rules.yaml")
         #expect(settings.vocabulary == .standard)
         #expect(settings.apiKeys == [APIKey(id: "gp", role: .referrer, digest: Array(repeating: 0xAB, count: 32))])
-        #expect(settings.delivery.concurrency == 16)
+        #expect(settings.delivery.concurrency == 64)
         #expect(settings.rateLimit.requestsPerSecond == 200)
         #expect(settings.rulesWatchSeconds == 2)
     }

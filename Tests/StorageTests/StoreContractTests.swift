@@ -20,6 +20,18 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 }
 
+extension DeliveryQueue {
+    /// Leases from every lane the contract's records use, each up to `limit`.
+    func lease(now: Date, limit: Int, agencies: [String] = ["spa", "falls", "earlier", "later", "charity"]) async throws -> [LeasedDelivery] {
+        try await leaseDueDeliveries(now: now, lanes: agencies.map { LaneDemand(agency: $0, limit: limit, leaseDuration: 30) })
+            .sorted { $0.deliveryId < $1.deliveryId }
+    }
+
+    func nextDue() async throws -> Date? {
+        try await nextDueDate(agencies: ["spa", "falls", "earlier", "later", "charity"])
+    }
+}
+
 /// The behaviour every store promises, whatever it is built on.
 @Suite struct StoreContractTests {
     @Test(arguments: StoreKind.allCases) func acceptedReferralsAreReadBackWithTheirDeliveries(_ kind: StoreKind) async throws {
@@ -53,14 +65,15 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let store = try kind.make()
         let now = Date()
         _ = try await store.accept(record(agencies: ["spa"], at: now))
-        let first = try await store.leaseDueDeliveries(now: now, limit: 10, leaseDuration: 30)
+        let first = try await store.lease(now: now, limit: 10)
         #expect(first.count == 1)
         #expect(first.first?.attempt == 1)
-        #expect(try await store.leaseDueDeliveries(now: now.addingTimeInterval(10), limit: 10, leaseDuration: 30).isEmpty)
-        // The worker died: after the lease runs out the job is due again, as attempt 2.
-        let rescued = try await store.leaseDueDeliveries(now: now.addingTimeInterval(31), limit: 10, leaseDuration: 30)
+        #expect(try await store.lease(now: now.addingTimeInterval(10), limit: 10).isEmpty)
+        // The worker died: after the lease runs out the job is due again. Its attempt was never
+        // recorded, so it is the same attempt, with the same webhook-id, made again.
+        let rescued = try await store.lease(now: now.addingTimeInterval(31), limit: 10)
         #expect(rescued.map(\.deliveryId) == first.map(\.deliveryId))
-        #expect(rescued.first?.attempt == 2)
+        #expect(rescued.first?.attempt == 1)
         // The first worker's late result is refused: the rescued lease owns the job now.
         #expect(try await store.finish(first[0], result: .delivered(agencyReference: nil), audit: [], now: Date()) == false)
         #expect(try await store.finish(rescued[0], result: .delivered(agencyReference: "REF-1"), audit: [], now: Date()) == true)
@@ -73,13 +86,14 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let store = try kind.make()
         let now = Date()
         _ = try await store.accept(record(agencies: ["spa"], at: now))
-        let job = try await store.leaseDueDeliveries(now: now, limit: 1, leaseDuration: 30)[0]
+        let job = try await store.lease(now: now, limit: 1)[0]
         try await store.finish(job, result: .retry(at: now.addingTimeInterval(60), error: "HTTP 503"), audit: [], now: Date())
-        #expect(try await store.leaseDueDeliveries(now: now.addingTimeInterval(59), limit: 1, leaseDuration: 30).isEmpty)
-        #expect(try await store.nextDueDate().map { abs($0.timeIntervalSince(now) - 60) < 0.01 } == true)
-        let again = try await store.leaseDueDeliveries(now: now.addingTimeInterval(61), limit: 1, leaseDuration: 30)[0]
+        #expect(try await store.lease(now: now.addingTimeInterval(59), limit: 1).isEmpty)
+        #expect(try await store.nextDue().map { abs($0.timeIntervalSince(now) - 60) < 0.01 } == true)
+        let again = try await store.lease(now: now.addingTimeInterval(61), limit: 1)[0]
+        #expect(again.attempt == 2, "the recorded attempt counts")
         try await store.finish(again, result: .deadLetter(error: "HTTP 410"), audit: [], now: Date())
-        #expect(try await store.leaseDueDeliveries(now: now.addingTimeInterval(10_000), limit: 1, leaseDuration: 30).isEmpty)
+        #expect(try await store.lease(now: now.addingTimeInterval(10_000), limit: 1).isEmpty)
         let report = try #require(try await store.report(referralId: job.referralId))
         #expect(report.status == .needsAttention)
         #expect(report.deliveries.first?.lastError == "HTTP 410")
@@ -132,16 +146,16 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let earlier = record(agencies: ["earlier"], at: now)
         _ = try await store.accept(later)
         _ = try await store.accept(earlier)
-        #expect(try await store.nextDueDate() == now)
-        #expect(try await store.leaseDueDeliveries(now: now.addingTimeInterval(-1), limit: 10, leaseDuration: 30).isEmpty)
-        let first = try await store.leaseDueDeliveries(now: now.addingTimeInterval(10), limit: 1, leaseDuration: 30)
+        #expect(try await store.nextDue() == now)
+        #expect(try await store.lease(now: now.addingTimeInterval(-1), limit: 10).isEmpty)
+        let first = try await store.lease(now: now.addingTimeInterval(10), limit: 1, agencies: ["earlier"])
         #expect(first.map(\.agency) == ["earlier"])
         #expect(first.first?.referral == sampleReferral(), "the leased referral reads back as it was accepted")
         // The leased job is due again only when its lease runs out.
-        #expect(try await store.nextDueDate() == now.addingTimeInterval(5))
-        let second = try await store.leaseDueDeliveries(now: now.addingTimeInterval(10), limit: 10, leaseDuration: 30)
+        #expect(try await store.nextDue() == now.addingTimeInterval(5))
+        let second = try await store.lease(now: now.addingTimeInterval(10), limit: 10)
         #expect(second.map(\.agency) == ["later"])
-        #expect(try await store.nextDueDate() == now.addingTimeInterval(40))
+        #expect(try await store.nextDue() == now.addingTimeInterval(40))
     }
 
     @Test(arguments: StoreKind.allCases) func aDeliveredJobRecordsItsTimeAndKeepsItsAlternatives(_ kind: StoreKind) async throws {
@@ -150,7 +164,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         var intake = record(agencies: ["charity"], at: now)
         intake.alternatives = [intake.routes[0].deliveryId: ["council", "hub"]]
         _ = try await store.accept(intake)
-        let job = try #require(try await store.leaseDueDeliveries(now: now, limit: 1, leaseDuration: 30).first)
+        let job = try #require(try await store.lease(now: now, limit: 1).first)
         let audit = [
             AuditEntry(
                 at: Timestamp.string(now), kind: .deliveryDelivered, actor: "dispatcher", referralId: job.referralId, deliveryId: job.deliveryId,
@@ -162,7 +176,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(report.deliveries.first?.alternatives == ["council", "hub"])
         #expect(report.deliveries.first?.nextAttemptAt == nil)
         #expect(report.history.map(\.event) == ["referral.received", "delivery.delivered"])
-        #expect(try await store.nextDueDate() == nil)
+        #expect(try await store.nextDue() == nil)
     }
 
     @Test(arguments: StoreKind.allCases) func eachDeliveryLeasesWithTheNeedsItsAgencyIsToldOf(_ kind: StoreKind) async throws {
@@ -171,7 +185,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         var intake = record(agencies: ["falls", "spa"], at: now)
         intake.needs = [intake.routes[0].deliveryId: ["falls-prevention"]]
         _ = try await store.accept(intake)
-        let leased = try await store.leaseDueDeliveries(now: now, limit: 10, leaseDuration: 30)
+        let leased = try await store.lease(now: now, limit: 10)
         #expect(Dictionary(uniqueKeysWithValues: leased.map { ($0.agency, $0.needs) }) == ["falls": ["falls-prevention"], "spa": nil])
     }
 }

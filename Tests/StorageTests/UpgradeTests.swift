@@ -39,8 +39,15 @@ func copyOfFixtureDatabase(_ name: String) throws -> String {
         #expect(try await store.latestRules()?.number == 2)
         #expect(try await store.rulesHistory(limit: 10).map(\.source) == ["api", "start-up"])
         // Every pending job leases, and its stored referral reads back through the strict decoder.
-        let leased = try await store.leaseDueDeliveries(now: Date(), limit: 100, leaseDuration: 30)
-        #expect(leased.count == 5)
+        let agencies = try await DatabaseQueue(path: path).read {
+            try String.fetchAll($0, sql: "SELECT DISTINCT agency FROM deliveries WHERE state = 'pending'")
+        }
+        let leased = try await store.leaseDueDeliveries(
+            now: Date(), lanes: agencies.map { LaneDemand(agency: $0, limit: 100, leaseDuration: 30) })
+        #expect(leased.count == 5, "leases the old version held are released: that process is gone")
+        #expect(try await store.queueCounts(now: Date()).reduce(0) { $0 + $1.pending } == 5)
+        #expect(try await store.queueCounts(now: Date()).reduce(0) { $0 + $1.deadLettered } == 4)
+        #expect(try await store.deadLetters(agency: nil, limit: 10).count == 4, "dead letters from before the upgrade are listed")
         #expect(leased.allSatisfy { $0.referral.subject.nhsNumber?.hasPrefix("999") ?? true })
         // And the upgraded database takes new writes on the same chain.
         try await store.appendAudit([AuditEntry(at: Timestamp.string(Date()), kind: .gatewayStarted, actor: "gateway", detail: "upgraded")])

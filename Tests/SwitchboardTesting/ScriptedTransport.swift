@@ -9,6 +9,8 @@ public final class ScriptedTransport: HTTPTransport {
     public enum Answer: Sendable {
         case respond(status: Int, headers: [(name: String, value: String)] = [], body: String = "")
         case fail(TransportError.Kind, message: String)
+        /// Answers as `answer` does, after `delay` of real time: a slow or silent agency.
+        indirect case after(Duration, Answer)
     }
 
     private struct State {
@@ -59,11 +61,18 @@ public final class ScriptedTransport: HTTPTransport {
             }
             if !wait { continuation.resume() }
         }
-        switch answer(request, index) {
+        return try await Self.give(answer(request, index))
+    }
+
+    private static func give(_ answer: Answer) async throws(TransportError) -> HTTPResponse {
+        switch answer {
         case .respond(let status, let headers, let body):
             return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
         case .fail(let kind, let message):
             throw TransportError(kind: kind, message: message)
+        case .after(let delay, let then):
+            try? await Task.sleep(for: delay)
+            return try await give(then)
         }
     }
 }

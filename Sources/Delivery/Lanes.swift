@@ -1,0 +1,203 @@
+import Audit
+import Foundation
+import ReferralModel
+import Storage
+
+/// When an agency's circuit opens, how long it rests, and when failing for too long disables it.
+public struct CircuitPolicy: Sendable, Equatable {
+    /// Failed attempts in a row (no answer, a timeout, 408 or 5xx) that open the circuit.
+    public var failuresToOpen: Int
+    /// The first rest before a probe; each reopening doubles it, up to `maximumCoolDown`.
+    public var coolDown: TimeInterval
+    public var maximumCoolDown: TimeInterval
+    /// An agency that has failed every attempt for this long is disabled until an operator
+    /// resumes it (Svix uses five days).
+    public var disableAfter: TimeInterval
+
+    public init(failuresToOpen: Int = 5, coolDown: TimeInterval = 30, maximumCoolDown: TimeInterval = 600, disableAfter: TimeInterval = 5 * 86_400) {
+        self.failuresToOpen = failuresToOpen
+        self.coolDown = coolDown
+        self.maximumCoolDown = maximumCoolDown
+        self.disableAfter = disableAfter
+    }
+
+    /// The rest after the circuit's `openings`th opening in a row.
+    func coolDown(openings: Int) -> TimeInterval {
+        min(maximumCoolDown, coolDown * Double(1 << min(max(openings - 1, 0), 20)))
+    }
+}
+
+/// What an attempt says about the agency's health, as the breaker counts it.
+enum Health: Sendable, Equatable {
+    /// The agency took the referral.
+    case healthy
+    /// No answer, a timeout, 408 or 5xx: counts toward opening the circuit.
+    case failing(reason: String)
+    /// The agency answered and refused this one request (4xx, 429): it is up, so nothing changes.
+    case answered
+    /// 410 Gone: the endpoint is no more; the agency is disabled until an operator resumes it.
+    case gone
+}
+
+/// A change to one agency's lane that must be stored, audited and logged.
+struct LaneChange: Sendable {
+    var state: AgencyLaneState
+    var audit: [AuditEntry]
+    var message: String
+}
+
+/// The dispatcher's lanes: one per agency, each with its own concurrency, circuit and stops. It
+/// decides whose jobs to lease next (in turns, so every agency is served) and what each attempt's
+/// health does to its circuit. Pure bookkeeping: the dispatcher stores and logs the changes.
+struct LaneBook: Sendable {
+    struct Lane: Sendable {
+        var concurrency: Int
+        var leaseDuration: TimeInterval
+        var policy: CircuitPolicy
+        var state: AgencyLaneState
+        var inFlight = 0
+        var failuresInARow = 0
+
+        /// Attempts this lane may start now.
+        func free(now: Date) -> Int {
+            guard state.paused == nil, state.disabled == nil else { return 0 }
+            switch state.circuit {
+            case .closed: return max(0, concurrency - inFlight)
+            case .halfOpen: return inFlight == 0 ? 1 : 0
+            case .open: return 0
+            }
+        }
+    }
+
+    private(set) var lanes: [String: Lane] = [:]
+    private let order: [String]
+    private var turn = 0
+
+    init(targets: [DeliveryTarget], stored: [AgencyLaneState]) {
+        let stored = Dictionary(stored.map { ($0.agency, $0) }, uniquingKeysWith: { _, last in last })
+        for target in targets {
+            lanes[target.agencyId] = Lane(
+                concurrency: target.concurrency, leaseDuration: target.leaseDuration, policy: target.circuit,
+                state: stored[target.agencyId] ?? AgencyLaneState(agency: target.agencyId))
+        }
+        order = targets.map(\.agencyId)
+    }
+
+    /// What to lease with `globalFree` slots left under the global cap: slots handed out one at a
+    /// time in turns, starting from a different agency each time. An open circuit whose rest is
+    /// over goes half-open here, and that change is returned to be stored.
+    mutating func demands(now: Date, globalFree: Int) -> (demands: [LaneDemand], changes: [LaneChange]) {
+        var changes: [LaneChange] = []
+        for agency in order {
+            guard var lane = lanes[agency], lane.state.circuit == .open, (lane.state.reopensAt ?? .distantFuture) <= now else { continue }
+            lane.state.circuit = .halfOpen
+            lane.state.reopensAt = nil
+            lanes[agency] = lane
+            changes.append(
+                LaneChange(
+                    state: lane.state, audit: [AuditNarrative.circuitHalfOpen(agency: agency, at: now)],
+                    message: "Circuit half-open: one delivery will probe the agency"))
+        }
+        var free = Dictionary(uniqueKeysWithValues: order.map { ($0, lanes[$0]?.free(now: now) ?? 0) })
+        var granted: [String: Int] = [:]
+        var remaining = globalFree
+        var progress = true
+        while remaining > 0 && progress {
+            progress = false
+            for index in order.indices {
+                let agency = order[(turn + index) % order.count]
+                guard remaining > 0, free[agency, default: 0] > 0 else { continue }
+                free[agency, default: 0] -= 1
+                granted[agency, default: 0] += 1
+                remaining -= 1
+                progress = true
+            }
+        }
+        if !order.isEmpty { turn = (turn + 1) % order.count }
+        let demands = order.compactMap { agency -> LaneDemand? in
+            guard let count = granted[agency], let lane = lanes[agency] else { return nil }
+            return LaneDemand(agency: agency, limit: count, leaseDuration: lane.leaseDuration)
+        }
+        return (demands, changes)
+    }
+
+    /// The agencies that may start an attempt now or once a job falls due.
+    func servable(now: Date) -> [String] {
+        order.filter { lanes[$0]?.free(now: now) ?? 0 > 0 }
+    }
+
+    /// When the earliest open circuit may probe.
+    var nextReopening: Date? {
+        lanes.values.compactMap { $0.state.circuit == .open ? $0.state.reopensAt : nil }.min()
+    }
+
+    var totalInFlight: Int { lanes.values.reduce(0) { $0 + $1.inFlight } }
+
+    mutating func started(agency: String) {
+        lanes[agency]?.inFlight += 1
+    }
+
+    /// Counts one finished attempt against its agency's circuit.
+    /// - Returns: the change to store, if the lane's stored state changed.
+    mutating func finished(agency: String, health: Health, now: Date) -> LaneChange? {
+        guard var lane = lanes[agency] else { return nil }
+        lane.inFlight = max(0, lane.inFlight - 1)
+        defer { lanes[agency] = lane }
+        let before = lane.state
+        var audit: [AuditEntry] = []
+        var message = ""
+        switch health {
+        case .healthy, .answered:
+            lane.failuresInARow = 0
+            lane.state.failingSince = nil
+            if lane.state.circuit != .closed {
+                lane.state.circuit = .closed
+                lane.state.reopensAt = nil
+                lane.state.openings = 0
+                audit.append(AuditNarrative.circuitClosed(agency: agency, at: now))
+                message = "Circuit closed: the agency answered again"
+            }
+        case .gone:
+            lane.state.disabled = .init(reason: "the agency answered 410 Gone: its endpoint no longer exists", by: "dispatcher", at: now)
+            audit.append(AuditNarrative.agencyDisabled(agency: agency, at: now, reason: "HTTP 410 Gone"))
+            message = "Agency disabled: its endpoint answered 410 Gone; its jobs wait until an operator resumes it"
+        case .failing(let reason):
+            lane.failuresInARow += 1
+            let since = lane.state.failingSince ?? now
+            lane.state.failingSince = since
+            if now.timeIntervalSince(since) >= lane.policy.disableAfter, lane.state.disabled == nil {
+                let days = Int(lane.policy.disableAfter / 86_400)
+                lane.state.disabled = .init(reason: "every attempt has failed since \(Timestamp.string(since))", by: "dispatcher", at: now)
+                audit.append(AuditNarrative.agencyDisabled(agency: agency, at: now, reason: "every attempt failed for \(days) days or more"))
+                message = "Agency disabled: every attempt has failed for too long; its jobs wait until an operator resumes it"
+            } else if lane.state.circuit == .halfOpen || (lane.state.circuit == .closed && lane.failuresInARow >= lane.policy.failuresToOpen) {
+                lane.state.openings += 1
+                let rest = lane.policy.coolDown(openings: lane.state.openings)
+                lane.state.circuit = .open
+                lane.state.reopensAt = now.addingTimeInterval(rest)
+                audit.append(
+                    AuditNarrative.circuitOpened(agency: agency, at: now, failures: lane.failuresInARow, reason: reason, until: lane.state.reopensAt!)
+                )
+                message = "Circuit open after \(lane.failuresInARow) failures in a row (\(reason)); next probe in \(Int(rest)) s"
+            }
+        }
+        guard lane.state != before else { return nil }
+        return LaneChange(state: lane.state, audit: audit, message: message)
+    }
+
+    /// An operator pauses or resumes an agency; resuming also re-enables a disabled one and closes its circuit.
+    mutating func setPaused(agency: String, stop: AgencyLaneState.Stop?) -> AgencyLaneState? {
+        guard var lane = lanes[agency] else { return nil }
+        lane.state.paused = stop
+        if stop == nil {
+            lane.state.disabled = nil
+            lane.state.circuit = .closed
+            lane.state.reopensAt = nil
+            lane.state.openings = 0
+            lane.state.failingSince = nil
+            lane.failuresInARow = 0
+        }
+        lanes[agency] = lane
+        return lane.state
+    }
+}

@@ -1,0 +1,142 @@
+import Audit
+import Foundation
+import ReferralModel
+
+/// One agency's share of a lease: up to `limit` of its due jobs, each held for `leaseDuration`.
+public struct LaneDemand: Sendable, Equatable {
+    public var agency: String
+    public var limit: Int
+    /// Longer than the agency's whole exchange may take, so a lease outlives a slow attempt.
+    public var leaseDuration: TimeInterval
+
+    public init(agency: String, limit: Int, leaseDuration: TimeInterval) {
+        self.agency = agency
+        self.limit = limit
+        self.leaseDuration = leaseDuration
+    }
+}
+
+/// One attempt's result, ready to record: the lease it was made under, how it ended, its audit
+/// events and when it ended.
+public struct DeliveryCompletion: Sendable {
+    public var lease: LeasedDelivery
+    public var result: AttemptResult
+    public var audit: [AuditEntry]
+    public var at: Date
+
+    public init(lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry], at: Date) {
+        self.lease = lease
+        self.result = result
+        self.audit = audit
+        self.at = at
+    }
+}
+
+/// What is known about delivering to one agency that must outlive a restart: paused by an
+/// operator, disabled after a 410 or days of failure, and its circuit breaker.
+public struct AgencyLaneState: Sendable, Equatable, Codable {
+    public enum Circuit: String, Sendable, Codable, CaseIterable {
+        /// Deliveries flow.
+        case closed
+        /// Too many failures in a row: nothing is sent until `reopensAt`.
+        case open
+        /// The cool-down has passed: one delivery probes the agency.
+        case halfOpen = "half-open"
+    }
+
+    /// Set by an operator for a planned outage, until they resume it.
+    public struct Stop: Sendable, Equatable, Codable {
+        public var reason: String
+        public var by: String
+        public var at: Date
+
+        public init(reason: String, by: String, at: Date) {
+            self.reason = reason
+            self.by = by
+            self.at = at
+        }
+    }
+
+    public var agency: String
+    public var paused: Stop?
+    /// Set by the dispatcher (410 Gone, or failing for too long); an operator's resume clears it.
+    public var disabled: Stop?
+    public var circuit: Circuit
+    /// While open: when a probe may go.
+    public var reopensAt: Date?
+    /// Openings since the circuit last closed; each doubles the cool-down.
+    public var openings: Int
+    /// The first failure since the last success; nil while the agency is healthy.
+    public var failingSince: Date?
+
+    public init(
+        agency: String, paused: Stop? = nil, disabled: Stop? = nil, circuit: Circuit = .closed, reopensAt: Date? = nil, openings: Int = 0,
+        failingSince: Date? = nil
+    ) {
+        self.agency = agency
+        self.paused = paused
+        self.disabled = disabled
+        self.circuit = circuit
+        self.reopensAt = reopensAt
+        self.openings = openings
+        self.failingSince = failingSince
+    }
+}
+
+/// One agency's queue as an operator sees it.
+public struct LaneCounts: Sendable, Equatable {
+    public var agency: String
+    /// Jobs not yet delivered or dead-lettered, in flight included.
+    public var pending: Int
+    /// Pending jobs whose time has come (in flight included).
+    public var due: Int
+    /// Pending jobs waiting for a later attempt.
+    public var scheduled: Int
+    /// Pending jobs leased to a worker now.
+    public var inFlight: Int
+    public var deadLettered: Int
+    /// When the referral behind the oldest pending job was received.
+    public var oldestPendingSince: Date?
+
+    public init(
+        agency: String, pending: Int = 0, due: Int = 0, scheduled: Int = 0, inFlight: Int = 0, deadLettered: Int = 0,
+        oldestPendingSince: Date? = nil
+    ) {
+        self.agency = agency
+        self.pending = pending
+        self.due = due
+        self.scheduled = scheduled
+        self.inFlight = inFlight
+        self.deadLettered = deadLettered
+        self.oldestPendingSince = oldestPendingSince
+    }
+}
+
+/// A dead-lettered delivery with the reason it gave up.
+public struct DeadLetter: Sendable, Equatable, Codable {
+    public var deliveryId: String
+    public var referralId: String
+    public var agency: String
+    public var rule: String
+    public var attempts: Int
+    public var reason: String
+    public var deadLetteredAt: Date?
+
+    public init(
+        deliveryId: String, referralId: String, agency: String, rule: String, attempts: Int, reason: String, deadLetteredAt: Date?
+    ) {
+        self.deliveryId = deliveryId
+        self.referralId = referralId
+        self.agency = agency
+        self.rule = rule
+        self.attempts = attempts
+        self.reason = reason
+        self.deadLetteredAt = deadLetteredAt
+    }
+}
+
+/// Which dead letters to replay: named ones, or an agency's (since a time).
+public enum DeadLetterSelection: Sendable, Equatable {
+    case deliveries([String])
+    case agency(String, since: Date?)
+}

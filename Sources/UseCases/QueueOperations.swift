@@ -1,0 +1,159 @@
+import Audit
+import Foundation
+import ReferralModel
+import Storage
+
+/// What the operator commands need from the running dispatcher: its lanes, and pausing and
+/// resuming one. The dispatcher is one; tests may script another.
+public protocol LaneControl: Sendable {
+    /// Each configured agency's lane state now.
+    var lanes: [AgencyLaneState] { get }
+    /// Each configured agency's own concurrency, by agency id.
+    var laneConcurrency: [String: Int] { get }
+    func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyLaneState?
+    func resume(agency: String, by actor: String) async throws -> AgencyLaneState?
+    /// New work may be due.
+    func wake()
+}
+
+/// The operators' queue commands, for the admin API and the command line alike: each agency's
+/// queue, dead letters and replaying them, pausing and resuming an agency. Every change is audited
+/// with who made it.
+public struct QueueOperations: Sendable {
+    let queue: any DeliveryQueue
+    let lanes: any LaneControl
+    let clock: any WallClock
+
+    public init(queue: any DeliveryQueue, lanes: any LaneControl, clock: any WallClock) {
+        self.queue = queue
+        self.lanes = lanes
+        self.clock = clock
+    }
+
+    /// Every configured agency's queue, and any agency no longer configured that still has jobs.
+    public func overview() async throws -> QueueOverview {
+        let now = clock.now()
+        let counts = Dictionary(try await queue.queueCounts(now: now).map { ($0.agency, $0) }, uniquingKeysWith: { first, _ in first })
+        let states = Dictionary(lanes.lanes.map { ($0.agency, $0) }, uniquingKeysWith: { first, _ in first })
+        let concurrency = lanes.laneConcurrency
+        let agencies = Set(counts.keys).union(states.keys).sorted()
+        return QueueOverview(
+            at: Timestamp.string(now),
+            agencies: agencies.map { agency in
+                AgencyQueue(
+                    agency: agency, counts: counts[agency] ?? LaneCounts(agency: agency), state: states[agency],
+                    concurrency: concurrency[agency], now: now)
+            })
+    }
+
+    public func deadLetters(agency: String?, limit: Int) async throws -> DeadLetterList {
+        DeadLetterList(deadLetters: try await queue.deadLetters(agency: agency, limit: limit).map(DeadLetterDocument.init))
+    }
+
+    /// Puts dead letters back in the queue, each once, audited with who asked.
+    public func retry(_ selection: DeadLetterSelection, by actor: String) async throws -> RequeueResult {
+        let now = clock.now()
+        let requeued = try await queue.requeue(selection, now: now) { letter in
+            AuditNarrative.deliveryRequeued(
+                .init(referralId: letter.referralId, deliveryId: letter.deliveryId, agency: letter.agency), at: now, by: actor,
+                attempts: letter.attempts)
+        }
+        if !requeued.isEmpty { lanes.wake() }
+        return RequeueResult(requeued: requeued.map(\.deliveryId))
+    }
+
+    /// - Returns: the agency's queue after the change, or nil for an agency not in the configuration.
+    public func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyQueue? {
+        guard try await lanes.pause(agency: agency, reason: reason, by: actor) != nil else { return nil }
+        return try await overview().agencies.first { $0.agency == agency }
+    }
+
+    public func resume(agency: String, by actor: String) async throws -> AgencyQueue? {
+        guard try await lanes.resume(agency: agency, by: actor) != nil else { return nil }
+        return try await overview().agencies.first { $0.agency == agency }
+    }
+}
+
+/// `GET /v1/queue`: every agency's queue.
+public struct QueueOverview: Codable, Sendable, Equatable {
+    public var at: String
+    public var agencies: [AgencyQueue]
+}
+
+/// One agency's queue, lane and circuit, as an operator reads them.
+public struct AgencyQueue: Codable, Sendable, Equatable {
+    public struct Stop: Codable, Sendable, Equatable {
+        public var reason: String
+        public var by: String
+        public var at: String
+    }
+
+    public var agency: String
+    /// False for an agency no longer in agencies.yaml whose jobs wait until it is configured again.
+    public var configured: Bool
+    /// `running`, `paused` (by an operator), `disabled` (after 410 Gone or days of failure) or
+    /// `not-configured`.
+    public var status: String
+    /// `closed`, `open` or `half-open`.
+    public var circuit: String
+    /// While the circuit is open: when a delivery will probe the agency.
+    public var probeAt: String?
+    public var concurrency: Int?
+    public var pending: Int
+    public var due: Int
+    public var inFlight: Int
+    public var scheduled: Int
+    public var deadLettered: Int
+    /// Seconds since the referral behind the oldest pending job was received.
+    public var oldestPendingSeconds: Int?
+    public var paused: Stop?
+    public var disabled: Stop?
+
+    init(agency: String, counts: LaneCounts, state: AgencyLaneState?, concurrency: Int?, now: Date) {
+        self.agency = agency
+        configured = state != nil
+        let stop = { (stop: AgencyLaneState.Stop?) in stop.map { Stop(reason: $0.reason, by: $0.by, at: Timestamp.string($0.at)) } }
+        paused = stop(state?.paused)
+        disabled = stop(state?.disabled)
+        status = state == nil ? "not-configured" : paused != nil ? "paused" : disabled != nil ? "disabled" : "running"
+        circuit = (state?.circuit ?? .closed).rawValue
+        probeAt = state?.circuit == .open ? state?.reopensAt.map(Timestamp.string) : nil
+        self.concurrency = concurrency
+        pending = counts.pending
+        due = counts.due
+        inFlight = counts.inFlight
+        scheduled = counts.scheduled
+        deadLettered = counts.deadLettered
+        oldestPendingSeconds = counts.oldestPendingSince.map { max(0, Int(now.timeIntervalSince($0))) }
+    }
+}
+
+/// `GET /v1/queue/dead`: dead-lettered deliveries, newest first.
+public struct DeadLetterList: Codable, Sendable, Equatable {
+    public var deadLetters: [DeadLetterDocument]
+}
+
+public struct DeadLetterDocument: Codable, Sendable, Equatable {
+    public var deliveryId: String
+    public var referralId: String
+    public var agency: String
+    public var rule: String
+    public var attempts: Int
+    public var reason: String
+    public var deadLetteredAt: String?
+
+    init(_ letter: DeadLetter) {
+        deliveryId = letter.deliveryId
+        referralId = letter.referralId
+        agency = letter.agency
+        rule = letter.rule
+        attempts = letter.attempts
+        reason = letter.reason
+        deadLetteredAt = letter.deadLetteredAt.map(Timestamp.string)
+    }
+}
+
+/// `POST /v1/queue/retry`: the deliveries put back in the queue.
+public struct RequeueResult: Codable, Sendable, Equatable {
+    public var requeued: [String]
+}
