@@ -142,6 +142,15 @@ let package = Package(
             path: "bench/IntakeBaseline"
         ),
         .executableTarget(name: "intake-load", dependencies: ["Transport"], path: "bench/IntakeLoad"),
+        .executableTarget(
+            name: "delivery-bench",
+            dependencies: [
+                "Delivery", "Storage", "Transport", "AdapterKit", "JSONWebhookAdapter", "Audit", "ReferralModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "bench/DeliveryBench"
+        ),
         .executableTarget(name: "rules-bench", dependencies: ["Routing", "Settings", "ReferralModel"], path: "bench/RulesBench"),
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings", "ReferralModel", "SwitchboardTesting"]),
@@ -165,6 +174,9 @@ let package = Package(
                 "Delivery", "Transport", "AdapterKit", "JSONWebhookAdapter", "Storage", "Audit", "ReferralModel", "SwitchboardTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // A real misbehaving agency for the fault-injection tests.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -18,7 +18,7 @@ extension Dispatcher {
         let policy = target.retry
         // What this agency is sent: the adapter's fields, less those withheld, that the referral has.
         let referral = job.referral
-        let sent = target.adapter.mappedFields.subtracting(target.withheld).filter { $0.isPresent(in: referral) }
+        let sent = (sendable[job.agency] ?? []).filter { $0.isPresent(in: referral) }
         let started = ContinuousClock.now
         let (outcome, health) = await attempt(job, target: target, context: context)
         let elapsed = started.duration(to: .now)
@@ -28,7 +28,7 @@ extension Dispatcher {
         func attempted(_ ending: AuditNarrative.AttemptEnding) -> AuditEntry {
             AuditNarrative.deliveryAttempted(
                 reference, at: now, attempt: job.attempt, of: policy.maxAttempts, ending: ending, milliseconds: milliseconds,
-                fieldsSent: sent.sorted().map(\.path))
+                fieldsSent: sent.map(\.path))
         }
         var audit: [AuditEntry] = []
         let result: AttemptResult
@@ -55,6 +55,14 @@ extension Dispatcher {
             audit.append(attempted(.failed(reason: reason)))
             audit.append(AuditNarrative.deliveryDeadLettered(reference, at: now, reason: reason))
         }
+        // The agency is done with this slot: the next attempt may start while this result commits.
+        // The lease stays held until it has, so no one else takes the job meanwhile.
+        let change = book.withLock { book in
+            book.beganRecording()
+            return book.finished(agency: job.agency, health: health, now: now)
+        }
+        if let change { laneChangeSink.yield(change) }
+        doorbell.ring()
         do {
             let held = try await recorder.record(DeliveryCompletion(lease: job, result: result, audit: audit, at: now))
             log(job, result: result, milliseconds: milliseconds, leaseHeld: held)
@@ -62,9 +70,7 @@ extension Dispatcher {
             // The lease expires and the job runs again: at-least-once.
             logger.error("Could not record a delivery attempt", metadata: ["delivery": "\(job.deliveryId)", "error.type": "\(type(of: error))"])
         }
-        if let change = book.withLock({ $0.finished(agency: job.agency, health: health, now: now) }) {
-            laneChangeSink.yield(change)
-        }
+        book.withLock { $0.endedRecording() }
     }
 
     /// The job with its referral cut to the needs that routed it to this agency, unless it takes all.
@@ -76,6 +82,7 @@ extension Dispatcher {
     }
 
     private func log(_ job: LeasedDelivery, result: AttemptResult, milliseconds: Int, leaseHeld: Bool) {
+        guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "referral": "\(job.referralId)", "delivery": "\(job.deliveryId)", "agency": "\(job.agency)",
             "attempt": "\(job.attempt)", "latency_ms": "\(milliseconds)",

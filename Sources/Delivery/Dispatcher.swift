@@ -29,11 +29,13 @@ public final class Dispatcher: Service {
 
     let queue: any DeliveryQueue
     let targets: [String: DeliveryTarget]
+    /// The fields each agency may be sent, in order: its adapter's, less those withheld.
+    let sendable: [String: [ReferralField]]
     let transport: any HTTPTransport
     let clock: any WallClock
     let configuration: Configuration
     let logger: Logger
-    private let doorbell = Doorbell()
+    let doorbell = Doorbell()
     private let stopping = Atomic<Bool>(false)
     let book: Mutex<LaneBook>
     private let restored = Atomic<Bool>(false)
@@ -47,6 +49,7 @@ public final class Dispatcher: Service {
     ) {
         self.queue = queue
         self.targets = Dictionary(targets.map { ($0.agencyId, $0) }, uniquingKeysWith: { first, _ in first })
+        sendable = self.targets.mapValues { $0.adapter.mappedFields.subtracting($0.withheld).sorted() }
         self.transport = transport
         self.clock = clock
         self.configuration = configuration
@@ -106,7 +109,7 @@ public final class Dispatcher: Service {
     /// - Returns: true when some lane got all it asked for, so more may be due at once.
     private func leaseAndStart(in deliveries: inout DiscardingTaskGroup) async -> Bool {
         let now = clock.now()
-        let (demands, changes) = book.withLock { $0.demands(now: now, globalFree: configuration.concurrency - $0.totalInFlight) }
+        let (demands, changes) = book.withLock { $0.demands(now: now, globalFree: $0.globalFree(concurrency: configuration.concurrency)) }
         for change in changes { laneChangeSink.yield(change) }
         guard !demands.isEmpty else { return false }
         let leased: [LeasedDelivery]

@@ -72,6 +72,9 @@ struct LaneBook: Sendable {
     private(set) var lanes: [String: Lane] = [:]
     private let order: [String]
     private var turn = 0
+    /// Attempts the agency has answered whose results are not committed yet. Their slots are free
+    /// (the agency is done with them), so the next attempts overlap the commit; this bounds how far.
+    private(set) var recording = 0
 
     init(targets: [DeliveryTarget], stored: [AgencyLaneState]) {
         let stored = Dictionary(stored.map { ($0.agency, $0) }, uniquingKeysWith: { _, last in last })
@@ -132,6 +135,16 @@ struct LaneBook: Sendable {
     }
 
     var totalInFlight: Int { lanes.values.reduce(0) { $0 + $1.inFlight } }
+
+    /// Slots free under the global cap of `concurrency` attempts in flight, with no more than as
+    /// many again answered and waiting to be committed.
+    func globalFree(concurrency: Int) -> Int {
+        let inFlight = totalInFlight
+        return max(0, min(concurrency - inFlight, 2 * concurrency - inFlight - recording))
+    }
+
+    mutating func beganRecording() { recording += 1 }
+    mutating func endedRecording() { recording = max(0, recording - 1) }
 
     mutating func started(agency: String) {
         lanes[agency]?.inFlight += 1

@@ -1,0 +1,168 @@
+// The delivery benchmark's measuring half (bench/deliveries runs it):
+//   raw URL JOBS CONCURRENCY
+//       libcurl alone, through the gateway's own transport: the same rendered and signed body
+//       posted JOBS times with CONCURRENCY in flight. Nothing stored. The ceiling.
+//   dispatch URL JOBS CONCURRENCY DIRECTORY
+//       the real dispatcher over a real SQLite store (WAL, synchronous=FULL) in DIRECTORY: JOBS
+//       referrals queued first, then drained to URL with CONCURRENCY in flight, each attempt's
+//       outcome and its two audit events committed. Checks every job was delivered and the audit
+//       chain verifies before it prints.
+//   lease DIRECTORY QUEUED
+//       the time to lease a batch of 64 jobs for one agency while QUEUED jobs wait for a paused
+//       one, and this process's resident memory.
+// Each prints one line of figures.
+import AdapterKit
+import Audit
+import Delivery
+import Foundation
+import JSONWebhookAdapter
+import Logging
+import ReferralModel
+import ServiceLifecycle
+import Storage
+import Transport
+
+let arguments = CommandLine.arguments
+let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("delivery-bench: \(message)\n".utf8))
+    exit(64)
+}
+
+func adapter(_ agency: String) throws -> any AgencyAdapter {
+    try JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: agency))
+}
+
+/// Queues `count` referrals, one delivery each, for `agency`, many at once so they share commits.
+func queue(_ count: Int, for agency: String, in store: SQLiteStore, at now: Date = Date()) async throws {
+    let referral = ExampleReferrals.complete
+    var next = 0
+    while next < count {
+        let batch = min(512, count - next)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<batch {
+                group.addTask {
+                    let id = Identifier.make(now: now)
+                    _ = try await store.accept(
+                        IntakeRecord(
+                            referralId: id, receivedAt: now, actor: "bench", referral: referral, rulesVersion: "bench",
+                            routes: [Route(agency: agency, rule: "bench", deliveryId: Identifier.make(now: now))],
+                            audit: [AuditNarrative.referralReceived(referralId: id, actor: "bench", at: now, organisation: "A81001", bytes: 1)],
+                            idempotency: nil))
+                }
+            }
+            try await group.waitForAll()
+        }
+        next += batch
+    }
+}
+
+func residentMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+    else { return 0 }
+    return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+}
+
+func raw(url: String, jobs: Int, concurrency: Int) async throws {
+    let context = DeliveryContext(deliveryId: Identifier.make(), referralId: Identifier.make(), agencyId: "bench", rule: "bench", receivedAt: Date())
+    let rendered = try adapter("bench").render(ExampleReferrals.complete, context: context)
+    let signer = WebhookSigner(secret: secret)!
+    let headers = [("Content-Type", rendered.contentType)] + signer.headers(id: context.deliveryId, timestamp: 1, body: rendered.body)
+    let request = HTTPRequest(url: url, method: "POST", headers: headers, body: rendered.body, connectTimeout: 5, totalTimeout: 30)
+    let started = ContinuousClock.now
+    let failures = try await CurlTransport.withRunning { transport in
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var failed = 0
+                    for _ in stride(from: worker, to: jobs, by: concurrency) {
+                        do {
+                            let response = try await transport.send(request)
+                            if !(200..<300).contains(response.status) { failed += 1 }
+                        } catch { failed += 1 }
+                    }
+                    return failed
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
+    let seconds = started.duration(to: .now).seconds
+    print(
+        String(
+            format: "raw       in-flight %3d  %8.0f/s  (%d posts in %.2f s, %d failed)", concurrency, Double(jobs) / seconds, jobs, seconds, failures)
+    )
+}
+
+func dispatch(url: String, jobs: Int, concurrency: Int, directory: String) async throws {
+    let store = try SQLiteStore(path: directory + "/dispatch-\(concurrency).sqlite", exclusive: true)
+    try await queue(jobs, for: "bench", in: store)
+    let target = DeliveryTarget(
+        agencyId: "bench", endpoint: url, adapter: try adapter("bench"), signer: WebhookSigner(secret: secret), concurrency: concurrency)
+    var logger = Logger(label: "delivery-bench")
+    logger.logLevel = .warning
+    let transport = CurlTransport()
+    let dispatcher = Dispatcher(
+        queue: store, targets: [target], transport: transport, configuration: .init(concurrency: concurrency, idlePoll: 0.05), logger: logger)
+    let group = ServiceGroup(configuration: .init(services: [.init(service: transport), .init(service: dispatcher)], logger: logger))
+    let started = ContinuousClock.now
+    let running = Task { try await group.run() }
+    var pending = jobs
+    while pending > 0 {
+        try await Task.sleep(for: .milliseconds(20))
+        pending = try await store.queueCounts(now: Date()).first { $0.agency == "bench" }?.pending ?? 0
+    }
+    let seconds = started.duration(to: .now).seconds
+    await group.triggerGracefulShutdown()
+    try await running.value
+    let counts = try await store.queueCounts(now: Date())
+    guard counts.allSatisfy({ $0.deadLettered == 0 && $0.pending == 0 }) else { fail("some deliveries did not arrive: \(counts)") }
+    guard case .intact(let events, _) = try await store.verifyAudit() else { fail("the audit chain does not verify") }
+    guard events == jobs * 3 else { fail("expected \(jobs * 3) audit events, found \(events)") }
+    print(
+        String(
+            format: "dispatch  in-flight %3d  %8.0f/s  (%d deliveries in %.2f s, each with its state and 2 audit events committed)", concurrency,
+            Double(jobs) / seconds, jobs, seconds))
+}
+
+func lease(directory: String, queued: Int) async throws {
+    let store = try SQLiteStore(path: directory + "/lease-\(queued).sqlite", exclusive: true)
+    try await queue(queued, for: "paused", in: store)
+    try await queue(6_400, for: "healthy", in: store)
+    let before = residentMegabytes()
+    var timings: [Double] = []
+    for _ in 0..<100 {
+        let started = ContinuousClock.now
+        let leased = try await store.leaseDueDeliveries(now: Date(), lanes: [LaneDemand(agency: "healthy", limit: 64, leaseDuration: 60)])
+        timings.append(started.duration(to: .now).seconds * 1000)
+        guard leased.count == 64 else { fail("leased \(leased.count), not 64") }
+        _ = try await store.finish(leased.map { DeliveryCompletion(lease: $0, result: .delivered(agencyReference: nil), audit: [], at: Date()) })
+    }
+    timings.sort()
+    print(
+        String(
+            format: "lease     queued %9d  batch of 64: median %.2f ms, p99 %.2f ms; resident memory %.0f MB", queued, timings[50], timings[98],
+            max(before, residentMegabytes())))
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+func number(_ index: Int, _ name: String) -> Int {
+    guard let value = Int(arguments[index]), value > 0 else { fail("\(name) must be a whole number above 0") }
+    return value
+}
+
+switch (arguments.dropFirst().first, arguments.count) {
+case ("raw", 5):
+    try await raw(url: arguments[2], jobs: number(3, "JOBS"), concurrency: number(4, "CONCURRENCY"))
+case ("dispatch", 6):
+    try await dispatch(url: arguments[2], jobs: number(3, "JOBS"), concurrency: number(4, "CONCURRENCY"), directory: arguments[5])
+case ("lease", 4):
+    try await lease(directory: arguments[2], queued: number(3, "QUEUED"))
+default:
+    fail("usage: delivery-bench raw URL JOBS CONCURRENCY | dispatch URL JOBS CONCURRENCY DIRECTORY | lease DIRECTORY QUEUED")
+}
