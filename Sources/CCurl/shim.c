@@ -31,3 +31,7 @@ CURLcode sb_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
 CURLcode sb_curl_message_result(const CURLMsg *message) {
     return message->data.result;
 }
+
+CURLMcode sb_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
+    return curl_multi_setopt(multi, option, value);
+}

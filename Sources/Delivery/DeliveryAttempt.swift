@@ -113,6 +113,7 @@ extension Dispatcher {
             ("Content-Type", rendered.contentType), ("User-Agent", "Switchboard/1"),
         ]
         headers += rendered.headers.map { ($0.name, $0.value) }
+        if let authorization = target.authorization { headers.append(authorization) }
         if let signer = target.signer {
             headers += signer.headers(id: job.deliveryId, timestamp: Int(clock.now().timeIntervalSince1970), body: rendered.body)
         } else {
@@ -120,7 +121,7 @@ extension Dispatcher {
         }
         let request = HTTPRequest(
             url: target.endpoint + rendered.path, method: rendered.method, headers: headers, body: rendered.body,
-            connectTimeout: target.connectTimeout, totalTimeout: target.totalTimeout)
+            connectTimeout: target.connectTimeout, totalTimeout: target.totalTimeout, tls: target.tls)
         let response: HTTPResponse
         do {
             response = try await transport.send(request)

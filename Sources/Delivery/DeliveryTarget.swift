@@ -1,6 +1,7 @@
 import AdapterKit
 import Foundation
 import ReferralModel
+import Transport
 
 /// One agency as the dispatcher needs it: where to send, how to render and sign, what to leave
 /// out, and how patiently to retry. The composition root builds these from agencies.yaml.
@@ -26,12 +27,19 @@ public struct DeliveryTarget: Sendable {
     /// How long a job is this process's once leased: always longer than the agency's connect and
     /// total timeouts together, so a slow attempt is never run twice at once.
     public var leaseDuration: TimeInterval
+    /// A header proving the gateway to the agency, sent with every delivery.
+    public var authorization: (name: String, value: String)?
+    /// CAs to trust and a client certificate, for mutual TLS.
+    public var tls: TLSOptions?
 
     public init(
         agencyId: String, endpoint: String, adapter: any AgencyAdapter, signer: WebhookSigner?, withheld: Set<ReferralField> = [],
         retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30, receivesAllNeeds: Bool = false,
-        concurrency: Int = 8, circuit: CircuitPolicy = .init(), minimumLease: TimeInterval = 120
+        concurrency: Int = 8, circuit: CircuitPolicy = .init(), minimumLease: TimeInterval = 120,
+        authorization: (name: String, value: String)? = nil, tls: TLSOptions? = nil
     ) {
+        self.authorization = authorization
+        self.tls = tls
         self.concurrency = concurrency
         self.circuit = circuit
         self.leaseDuration = max(minimumLease, connectTimeout + totalTimeout + 15)

@@ -11,7 +11,7 @@ public struct DeploymentConfiguration: Sendable {
     public var settings: SwitchboardSettings
     public var agencies: AgencyDirectory
     public var rules: RuleSet
-    /// The environment variables agencies' signing secrets are read from, resolved.
+    /// The environment variables agencies' signing and authentication secrets are read from, resolved.
     public var agencySecrets: [String: String]
     /// Each agency's adapter, set up from its options, by agency id.
     public var adapters: [String: any AgencyAdapter]
@@ -85,14 +85,26 @@ public struct DeploymentConfiguration: Sendable {
         var secrets: [String: String] = [:]
         var issues: [ConfigIssue] = []
         for agency in directory.agencies {
-            guard let name = agency.secretEnv else { continue }
-            if let secret = environment[name], !secret.isEmpty {
-                secrets[name] = secret
-            } else if requireSecrets {
-                issues.append(
-                    ConfigIssue(
-                        file: file, line: 1, column: 1, message: "agency '\(agency.id)': environment variable \(name) is not set",
-                        hint: "export \(name)=whsec_<base64 key>; `switchboard receiver --new-secret` makes one"))
+            if let name = agency.secretEnv {
+                if let secret = environment[name], !secret.isEmpty {
+                    secrets[name] = secret
+                } else if requireSecrets {
+                    issues.append(
+                        ConfigIssue(
+                            file: file, line: 1, column: 1, message: "agency '\(agency.id)': environment variable \(name) is not set",
+                            hint: "export \(name)=whsec_<base64 key>; `switchboard receiver --new-secret` makes one"))
+                }
+            }
+            if let name = agency.authorization?.environmentName {
+                if let secret = environment[name], !secret.isEmpty {
+                    secrets[name] = secret
+                } else if requireSecrets {
+                    issues.append(
+                        ConfigIssue(
+                            file: file, line: 1, column: 1,
+                            message: "agency '\(agency.id)': environment variable \(name) (its auth secret) is not set",
+                            hint: "export \(name) with the token or password the agency gave you"))
+                }
             }
         }
         return (secrets, issues)

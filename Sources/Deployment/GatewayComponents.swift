@@ -34,7 +34,7 @@ public final class GatewayComponents: Sendable {
         self.clock = clock
         let store = try store ?? Self.openStore(configuration.settings.storage, exclusive: true)
         self.store = store
-        transport = CurlTransport()
+        transport = CurlTransport(maxHostConnections: configuration.settings.delivery.concurrency)
         let settings = configuration.settings
         let dispatcher = Dispatcher(
             queue: store, targets: Self.deliveryTargets(configuration), transport: transport, clock: clock,
@@ -73,7 +73,9 @@ public final class GatewayComponents: Sendable {
                 circuit: CircuitPolicy(
                     failuresToOpen: agency.circuitBreaker.failures, coolDown: agency.circuitBreaker.coolDown,
                     maximumCoolDown: agency.circuitBreaker.maximumCoolDown, disableAfter: agency.circuitBreaker.disableAfterDays * 86_400),
-                minimumLease: configuration.settings.delivery.leaseSeconds)
+                minimumLease: configuration.settings.delivery.leaseSeconds,
+                authorization: agency.authorization.flatMap { auth in configuration.agencySecrets[auth.environmentName].map(auth.header(secret:)) },
+                tls: agency.tls.map { TLSOptions(caFile: $0.caFile, certificateFile: $0.clientCertificate, keyFile: $0.clientKey) })
         }
     }
 

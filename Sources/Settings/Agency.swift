@@ -62,6 +62,10 @@ public struct Agency: Sendable, Equatable {
     /// `delivery.concurrency`, so a slow or silent agency holds only its own slots.
     public var concurrency: Int
     public var circuitBreaker: CircuitBreaker
+    /// A header proving the gateway to the agency (bearer, basic or its own), secret from the environment.
+    public var authorization: Authorization?
+    /// CAs to trust and a client certificate for mutual TLS, for an https endpoint.
+    public var tls: TLS?
     /// Need codes this agency offers a service for, for the service directory.
     public var services: [String]
     /// Postcode areas, districts, sectors or units it covers (`OX`, `OX1`, `OX1 2`).
@@ -74,8 +78,11 @@ public struct Agency: Sendable, Equatable {
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),
         connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
         optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = [],
-        safeguardingRecipient: Bool = false, receivesAllNeeds: Bool = false, concurrency: Int = 8, circuitBreaker: CircuitBreaker = .init()
+        safeguardingRecipient: Bool = false, receivesAllNeeds: Bool = false, concurrency: Int = 8, circuitBreaker: CircuitBreaker = .init(),
+        authorization: Authorization? = nil, tls: TLS? = nil
     ) {
+        self.authorization = authorization
+        self.tls = tls
         self.concurrency = concurrency
         self.circuitBreaker = circuitBreaker
         self.receivesAllNeeds = receivesAllNeeds

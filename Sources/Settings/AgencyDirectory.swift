@@ -34,7 +34,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                     node, "an agency",
                     allowed: [
                         "id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold", "services",
-                        "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker",
+                        "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker", "auth", "tls",
                     ],
                     required: ["id", "name", "adapter", "endpoint"])
             else { continue }
@@ -116,6 +116,8 @@ public struct AgencyDirectory: Sendable, Equatable {
             let safeguarding = entry["safeguarding"].flatMap { reader.bool($0, "safeguarding") } ?? false
             let concurrency = entry["concurrency"].flatMap { reader.integer($0, "concurrency", range: 1...1024) } ?? 8
             let breaker = Self.circuitBreaker(entry["circuit_breaker"], reader: reader)
+            let authorization = Self.authorization(entry["auth"], reader: reader)
+            let tls = Self.tls(entry["tls"], endpoint: endpoint, file: file, reader: reader)
             if let id, let name, let adapter, let endpoint {
                 agencies.append(
                     Agency(
@@ -123,7 +125,8 @@ public struct AgencyDirectory: Sendable, Equatable {
                         connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
                         optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold,
                         services: services, coverage: coverage, safeguardingRecipient: safeguarding,
-                        receivesAllNeeds: allNeeds, concurrency: concurrency, circuitBreaker: breaker))
+                        receivesAllNeeds: allNeeds, concurrency: concurrency, circuitBreaker: breaker,
+                        authorization: authorization, tls: tls))
             }
         }
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {

@@ -65,9 +65,13 @@ final class CurlEngine: Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    init() {
+    /// - Parameter maxHostConnections: connections open at once to one host, reused between
+    ///   requests; HTTP/2 servers multiplex requests over them instead of opening more.
+    init(maxHostConnections: Int = 64) {
         _ = Self.globalInit
         multi = curl_multi_init()
+        sb_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxHostConnections)
+        sb_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
     }
 
     /// Starts the thread that drives every transfer; transfers enqueued before it wait for it.
@@ -164,6 +168,19 @@ final class CurlEngine: Sendable {
         sb_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         sb_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
         sb_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.totalTimeout * 1000))
+        // Redirects are never followed (libcurl's default, said here so it stays so): a referral
+        // goes only where agencies.yaml says.
+        sb_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+        // HTTP/2 where an https agency offers it, waiting for a connection that can multiplex.
+        sb_curl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
+        sb_curl_setopt_long(handle, CURLOPT_PIPEWAIT, 1)
+        sb_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
+        sb_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+        if let tls = request.tls {
+            if let caFile = tls.caFile { sb_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
+            if let certificate = tls.certificateFile { sb_curl_setopt_string(handle, CURLOPT_SSLCERT, certificate) }
+            if let key = tls.keyFile { sb_curl_setopt_string(handle, CURLOPT_SSLKEY, key) }
+        }
         sb_curl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, writeBody)
         sb_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
         sb_curl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, writeHeader)

@@ -9,8 +9,9 @@ import ServiceLifecycle
 public final class CurlTransport: HTTPTransport, Service {
     private let engine: CurlEngine
 
-    public init() {
-        engine = CurlEngine()
+    /// - Parameter maxHostConnections: connections open at once to one host.
+    public init(maxHostConnections: Int = 64) {
+        engine = CurlEngine(maxHostConnections: maxHostConnections)
     }
 
     public func run() async throws {

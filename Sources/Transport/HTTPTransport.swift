@@ -16,17 +16,35 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Double
     /// Seconds for the whole exchange.
     public var totalTimeout: Double
+    /// How to trust the server, and what certificate to show it; the system's CA store when nil.
+    public var tls: TLSOptions?
 
     public init(
         url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-        connectTimeout: Double = 5, totalTimeout: Double = 30
+        connectTimeout: Double = 5, totalTimeout: Double = 30, tls: TLSOptions? = nil
     ) {
+        self.tls = tls
         self.url = url
         self.method = method
         self.headers = headers
         self.body = body
         self.connectTimeout = connectTimeout
         self.totalTimeout = totalTimeout
+    }
+}
+
+/// TLS for one endpoint. Verification of the server's certificate and name is always on.
+public struct TLSOptions: Sendable, Equatable {
+    /// A PEM file of the CAs to trust for this server instead of the system's store.
+    public var caFile: String?
+    /// A PEM client certificate and its key, for servers that require mutual TLS.
+    public var certificateFile: String?
+    public var keyFile: String?
+
+    public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
+        self.caFile = caFile
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
     }
 }
 

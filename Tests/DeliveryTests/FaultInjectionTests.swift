@@ -131,7 +131,8 @@ final class ResettingListener: Sendable {
             let setup = AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: "agency")
             let target = DeliveryTarget(
                 agencyId: "agency", endpoint: endpoint, adapter: try JSONWebhookAdapter(setup: setup),
-                signer: WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), retry: RetryPolicy(maxAttempts: 5, initialBackoff: 1, maxBackoff: 600),
+                signer: WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+                retry: RetryPolicy(maxAttempts: 5, initialBackoff: 1, maxBackoff: 600),
                 connectTimeout: 1, totalTimeout: totalTimeout, circuit: circuit)
             dispatcher = Dispatcher(queue: store, targets: [target], transport: transport, logger: Logger(label: "faults"))
         }

@@ -10,6 +10,7 @@
 typedef size_t (*sb_curl_data_callback)(char *data, size_t size, size_t count, void *context);
 
 CURLcode sb_curl_setopt_long(CURL *handle, CURLoption option, long value);
+CURLMcode sb_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
 CURLcode sb_curl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
 CURLcode sb_curl_setopt_string(CURL *handle, CURLoption option, const char *value);
 CURLcode sb_curl_setopt_pointer(CURL *handle, CURLoption option, void *value);
