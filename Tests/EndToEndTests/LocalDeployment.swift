@@ -90,9 +90,12 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         gateway = process
     }
 
-    func startReceiver(_ agency: String, status: Int = 202) async throws {
+    func startReceiver(_ agency: String, status: Int = 202, delayMilliseconds: Int = 0) async throws {
         let process = try RunningProcess(
-            ["receiver", "--port", String(ports[agency]!), "--secret-env", Self.secretNames[agency]!, "--json", "--status", String(status)],
+            [
+                "receiver", "--port", String(ports[agency]!), "--secret-env", Self.secretNames[agency]!, "--json", "--status", String(status),
+                "--delay-ms", String(delayMilliseconds),
+            ],
             environment: environment, name: "receiver \(agency)")
         // The receiver says where it listens on standard error once it is up.
         let deadline = ContinuousClock.now + .seconds(20)

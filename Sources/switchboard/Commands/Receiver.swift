@@ -29,6 +29,11 @@ extension Switchboard {
         @Option(help: "Answer every delivery with this HTTP status (to see how Switchboard handles refusals).")
         var status = 202
 
+        @Option(
+            name: .customLong("delay-ms"),
+            help: "Answer each delivery this many milliseconds after it arrives (to see how Switchboard handles a slow agency).")
+        var delayMilliseconds = 0
+
         @Flag(help: "Print one JSON object a line instead of a readable summary.")
         var json = false
 
@@ -40,6 +45,7 @@ extension Switchboard {
                 throw ValidationError("--port is required and must be between 1 and 65535.")
             }
             guard (200...599).contains(status) else { throw ValidationError("--status must be an HTTP status from 200 to 599.") }
+            guard (0...600_000).contains(delayMilliseconds) else { throw ValidationError("--delay-ms must be from 0 to 600000.") }
         }
 
         func run() async throws {
@@ -62,6 +68,7 @@ extension Switchboard {
             let counter = Atomic<Int>(0)
             let json = json
             let status = status
+            let delay = delayMilliseconds
             let router = Router()
             let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
                 let body = Array(try await request.body.collect(upTo: 4 << 20).readableBytesView)
@@ -104,6 +111,7 @@ extension Switchboard {
                         emit(String(decoding: pretty, as: UTF8.self))
                     }
                 }
+                if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
                 let reply = (200..<300).contains(answer) ? "{\"reference\":\"RCV-\(number)\"}" : "{\"error\":\"HTTP \(answer)\"}"
                 return Response(
                     status: .init(code: answer), headers: [.contentType: "application/json"],

@@ -36,7 +36,13 @@ extension Switchboard {
                 else { throw ValidationError("--storage must be sqlite:PATH.") }
                 configuration.settings.storage = location
             }
-            let components = try GatewayComponents(configuration: configuration, logger: logger)
+            let components: GatewayComponents
+            do {
+                components = try GatewayComponents(configuration: configuration, logger: logger)
+            } catch {
+                printError("The gateway did not start: \(error).")
+                throw ExitCode.failure
+            }
             try await components.start()
             let host = configuration.settings.server.host
             let rulesVersion = configuration.rules.version
