@@ -28,6 +28,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case agencyPaused = "agency.paused"
     /// An operator resumed deliveries to an agency.
     case agencyResumed = "agency.resumed"
+    /// An operator sent an agency a test delivery (no personal data).
+    case agencyPinged = "agency.pinged"
     case authRejected = "auth.rejected"
     case gatewayStarted = "gateway.started"
     /// A rules version went live: who, how, the versions before and after, what changed.

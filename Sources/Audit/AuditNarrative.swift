@@ -147,6 +147,12 @@ public enum AuditNarrative {
             detail: "deliveries paused" + (reason.map { ": \(String($0.prefix(200)))" } ?? ""))
     }
 
+    public static func agencyPinged(agency: String, at: Date, by actor: String, outcome: String, status: Int?, milliseconds: Int) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .agencyPinged, actor: actor, agency: agency,
+            detail: "test delivery (no personal data) \(outcome)" + (status.map { " with HTTP \($0)" } ?? ", no answer") + " in \(milliseconds) ms")
+    }
+
     public static func agencyResumed(agency: String, at: Date, by actor: String, was: String) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .agencyResumed, actor: actor, agency: agency, detail: "deliveries resumed (it was \(was)); circuit closed"

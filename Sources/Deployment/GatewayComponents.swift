@@ -41,7 +41,7 @@ public final class GatewayComponents: Sendable {
             configuration: .init(concurrency: settings.delivery.concurrency),
             logger: logger)
         self.dispatcher = dispatcher
-        queue = QueueOperations(queue: store, lanes: dispatcher, clock: clock)
+        queue = QueueOperations(queue: store, audit: store, lanes: dispatcher, clock: clock)
         let live = LiveRules(configuration.rules)
         rules = RulesAdministrator(
             live: live, store: store, agencies: configuration.agencies, vocabulary: settings.vocabulary, path: settings.rulesPath, clock: clock,
@@ -97,4 +97,12 @@ public final class GatewayComponents: Sendable {
     }
 }
 
-extension Dispatcher: LaneControl {}
+extension Dispatcher: LaneControl {
+    public func ping(agency: String) async -> PingResult? {
+        await testDelivery(agency: agency).map {
+            PingResult(
+                agency: $0.agency, endpoint: $0.endpoint, status: $0.status, outcome: $0.outcome, milliseconds: $0.milliseconds, tls: $0.tls,
+                signed: $0.signed, webhookId: $0.webhookId, detail: $0.detail)
+        }
+    }
+}

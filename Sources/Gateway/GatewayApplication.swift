@@ -68,6 +68,7 @@ public struct GatewayApplication {
         let agencies = router.group("/v1/agencies").add(middleware: requiring([.admin]))
         agencies.post("{agency}/pause") { request, context in try await queueAPI.pause(request, context: context) }
         agencies.post("{agency}/resume") { request, context in try await queueAPI.resume(request, context: context) }
+        agencies.post("{agency}/ping") { request, context in try await queueAPI.ping(request, context: context) }
 
         index.set(router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) })
         return router

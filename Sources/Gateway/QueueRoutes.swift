@@ -130,6 +130,14 @@ struct QueueRoutes: Sendable {
         return try JSONResponse.make(queue, status: .ok)
     }
 
+    /// `POST /v1/agencies/{agency}/ping`
+    func ping(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        let agency = try Self.agency(context)
+        guard let result = try await operations.ping(agency: agency, by: principal.keyId) else { throw Self.unknownAgency }
+        return try JSONResponse.make(result, status: .ok)
+    }
+
     static let unknownAgency = ProblemResponse(
         .notFound, detail: "No agency with that id is configured; `switchboard queue` lists the agencies.")
 

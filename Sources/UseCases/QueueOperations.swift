@@ -12,6 +12,8 @@ public protocol LaneControl: Sendable {
     var laneConcurrency: [String: Int] { get }
     func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyLaneState?
     func resume(agency: String, by actor: String) async throws -> AgencyLaneState?
+    /// Sends the agency a signed test delivery with no personal data; nil for an unknown agency.
+    func ping(agency: String) async -> PingResult?
     /// New work may be due.
     func wake()
 }
@@ -21,11 +23,13 @@ public protocol LaneControl: Sendable {
 /// with who made it.
 public struct QueueOperations: Sendable {
     let queue: any DeliveryQueue
+    let audit: any AuditLog
     let lanes: any LaneControl
     let clock: any WallClock
 
-    public init(queue: any DeliveryQueue, lanes: any LaneControl, clock: any WallClock) {
+    public init(queue: any DeliveryQueue, audit: any AuditLog, lanes: any LaneControl, clock: any WallClock) {
         self.queue = queue
+        self.audit = audit
         self.lanes = lanes
         self.clock = clock
     }
@@ -66,6 +70,16 @@ public struct QueueOperations: Sendable {
     public func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyQueue? {
         guard try await lanes.pause(agency: agency, reason: reason, by: actor) != nil else { return nil }
         return try await overview().agencies.first { $0.agency == agency }
+    }
+
+    /// A test delivery to bring a new or changed endpoint on board; audited with who asked and what came back.
+    public func ping(agency: String, by actor: String) async throws -> PingResult? {
+        guard let result = await lanes.ping(agency: agency) else { return nil }
+        try await audit.appendAudit([
+            AuditNarrative.agencyPinged(
+                agency: agency, at: clock.now(), by: actor, outcome: result.outcome, status: result.status, milliseconds: result.milliseconds)
+        ])
+        return result
     }
 
     public func resume(agency: String, by actor: String) async throws -> AgencyQueue? {
@@ -156,4 +170,39 @@ public struct DeadLetterDocument: Codable, Sendable, Equatable {
 /// `POST /v1/queue/retry`: the deliveries put back in the queue.
 public struct RequeueResult: Codable, Sendable, Equatable {
     public var requeued: [String]
+}
+
+/// `POST /v1/agencies/{agency}/ping`: what a signed test delivery to the agency came to.
+public struct PingResult: Sendable, Equatable, Codable {
+    public var agency: String
+    /// The endpoint called, without its query.
+    public var endpoint: String
+    /// The agency's HTTP status, or nil when no answer came.
+    public var status: Int?
+    /// `accepted` (2xx), `refused` (any other status) or `failed` (no answer).
+    public var outcome: String
+    public var milliseconds: Int
+    /// True when the endpoint is https and its certificate verified.
+    public var tls: Bool
+    /// True when the test was signed with the agency's Standard Webhooks secret.
+    public var signed: Bool
+    /// The `webhook-id` the test carried.
+    public var webhookId: String
+    /// Why it failed or was refused, in the gateway's words.
+    public var detail: String?
+
+    public init(
+        agency: String, endpoint: String, status: Int?, outcome: String, milliseconds: Int, tls: Bool, signed: Bool, webhookId: String,
+        detail: String?
+    ) {
+        self.agency = agency
+        self.endpoint = endpoint
+        self.status = status
+        self.outcome = outcome
+        self.milliseconds = milliseconds
+        self.tls = tls
+        self.signed = signed
+        self.webhookId = webhookId
+        self.detail = detail
+    }
 }

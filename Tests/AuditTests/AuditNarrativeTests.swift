@@ -37,6 +37,7 @@ import Testing
             AuditNarrative.agencyDisabled(agency: "spa", at: at, reason: "HTTP 410 Gone"),
             AuditNarrative.agencyPaused(agency: "spa", at: at, by: "ops", reason: "case system upgrade"),
             AuditNarrative.agencyResumed(agency: "spa", at: at, by: "ops", was: "paused"),
+            AuditNarrative.agencyPinged(agency: "spa", at: at, by: "ops", outcome: "accepted", status: 204, milliseconds: 12),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -61,6 +62,7 @@ import Testing
                 "HTTP 410 Gone; its jobs stay queued until an operator resumes the agency",
                 "deliveries paused: case system upgrade",
                 "deliveries resumed (it was paused); circuit closed",
+                "test delivery (no personal data) accepted with HTTP 204 in 12 ms",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

@@ -88,4 +88,24 @@ import Testing
         #expect(unknown.status != 0)
         #expect(unknown.errors.contains("No agency with that id is configured"), "\(unknown.errors)")
     }
+
+    @Test func aTestDeliveryShowsWhetherANewEndpointIsReady() async throws {
+        let deployment = try LocalDeployment()
+        defer { deployment.stopAll() }
+        try await deployment.startReceiver("oxford-falls")
+        try await deployment.startGateway()
+        let gateway = ["--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey]
+        let ready = try await deployment.run(["agencies", "ping", "oxford-falls"] + gateway)
+        #expect(ready.status == 0, "\(ready.errors)")
+        #expect(ready.output.contains("accepted, HTTP 202"), "\(ready.output)")
+        #expect(ready.output.contains("signed with the agency's secret"), "\(ready.output)")
+        let arrived = try #require(deployment.deliveries(to: "oxford-falls").first)
+        #expect(arrived["verified"] as? Bool == true, "the agency verified the signature")
+        #expect((arrived["body"] as? [String: Any])?["type"] as? String == "switchboard.test")
+        #expect((arrived["body"] as? [String: Any])?["test"] as? Bool == true)
+
+        let dark = try await deployment.run(["agencies", "ping", "oxfordshire-spa"] + gateway)
+        #expect(dark.status != 0)
+        #expect(dark.output.contains("failed, no answer"), "\(dark.output)")
+    }
 }

@@ -84,6 +84,8 @@ struct ScenarioRequest {
         case (.post, "/v1/agencies/{agency}/pause"):
             return ScenarioRequest(
                 uri: "/v1/agencies/oxfordshire-spa/pause", headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "upgrade"}"#))
+        case (.post, "/v1/agencies/{agency}/ping"):
+            return ScenarioRequest(uri: "/v1/agencies/oxfordshire-spa/ping", headers: headers(key: key, json: false))
         case (.post, "/v1/agencies/{agency}/resume"):
             return ScenarioRequest(uri: "/v1/agencies/oxfordshire-spa/resume", headers: headers(key: key, json: false))
         default:
@@ -121,6 +123,7 @@ struct ScenarioRequest {
             case "GET /v1/rules/versions/{number}": request.uri = "/v1/rules/versions/99"
             case "POST /v1/agencies/{agency}/pause": request.uri = "/v1/agencies/no-such-agency/pause"
             case "POST /v1/agencies/{agency}/resume": request.uri = "/v1/agencies/no-such-agency/resume"
+            case "POST /v1/agencies/{agency}/ping": request.uri = "/v1/agencies/no-such-agency/ping"
             default: break  // an id nobody was given
             }
         case 409:
@@ -154,7 +157,9 @@ struct ScenarioRequest {
         case 500:
             // Break the table the operation needs behind the gateway's back.
             let table =
-                response.path.hasPrefix("/v1/rules") ? "rule_versions" : response.path.hasPrefix("/v1/agencies") ? "agency_lanes" : "deliveries"
+                response.path.hasPrefix("/v1/rules")
+                ? "rule_versions"
+                : response.path.hasSuffix("/ping") ? "audit_events" : response.path.hasPrefix("/v1/agencies") ? "agency_lanes" : "deliveries"
             if operation == "GET /v1/referrals/{id}" {
                 request.uri = "/v1/referrals/\(try await submit(fixture).id)"
             }
@@ -162,6 +167,10 @@ struct ScenarioRequest {
         default:
             return nil
         }
+        // A test delivery needs the transport running, as it is under `serve`.
+        let curl = fixture.components.transport
+        let transport = operation.hasSuffix("/ping") ? Task { try await curl.run() } : nil
+        defer { transport?.cancel() }
         let prepared = before
         let final = request
         return try await withRouter(fixture) { client in
