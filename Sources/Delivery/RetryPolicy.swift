@@ -4,7 +4,9 @@ import Foundation
 public struct RetryPolicy: Sendable, Equatable {
     /// Attempts in all, the first included, before the job is dead-lettered.
     public var maxAttempts: Int
-    /// Delay before the second attempt; each later delay doubles, with jitter.
+    /// The base delay before the second attempt; each later base doubles, and the delay is drawn
+    /// at random up to it (full jitter), so agencies recovering from an outage are not hit by
+    /// every retry at once.
     public var initialBackoff: Double
     /// No delay grows beyond this, and neither does a `Retry-After` the agency asks for.
     public var maxBackoff: Double
@@ -15,11 +17,11 @@ public struct RetryPolicy: Sendable, Equatable {
         self.maxBackoff = maxBackoff
     }
 
-    /// The delay before attempt `attempt + 1`, full jitter in [base/2, base].
+    /// The delay before attempt `attempt + 1`: full jitter, uniform in [0, base], never below 50 ms.
     public func backoff(afterAttempt attempt: Int, random: Double = Double.random(in: 0...1)) -> Double {
         let exponent = min(max(attempt - 1, 0), 30)
         let base = min(maxBackoff, initialBackoff * Double(1 << exponent))
-        return base / 2 + base / 2 * random
+        return max(min(0.05, base), base * random)
     }
 
     /// The delay before the next attempt: the backoff, or the agency's `Retry-After` when that is

@@ -126,10 +126,10 @@ struct DispatcherHarness {
             let delivery = try await harness.report(id).deliveries[0]
             #expect(delivery.state == .pending)
             #expect(delivery.lastError == "HTTP 503")
-            // Full jitter in [base/2, base], base = 2 × 2^(attempt-1), capped at 60.
+            // Full jitter in [0, base] (at least 50 ms), base = 2 × 2^(attempt-1), capped at 60.
             let base = min(60, 2 * pow(2, Double(attempt - 1)))
             let next = try #require(await harness.store.nextDueDate(agencies: ["spa"])).timeIntervalSince(before)
-            #expect(next >= base / 2 - 0.001 && next <= base + 0.001, "attempt \(attempt): next in \(next) s, base \(base)")
+            #expect(next >= 0.05 - 0.001 && next <= base + 0.001, "attempt \(attempt): next in \(next) s, base \(base)")
             // Nothing is due until then.
             #expect(try await harness.attemptDue().isEmpty)
             harness.clock.advance(by: next)
@@ -246,7 +246,8 @@ struct DispatcherHarness {
     @Test func backoffDoublesWithJitterAndIsCapped() {
         let policy = RetryPolicy(maxAttempts: 10, initialBackoff: 2, maxBackoff: 60)
         #expect(policy.backoff(afterAttempt: 1, random: 1) == 2)
-        #expect(policy.backoff(afterAttempt: 1, random: 0) == 1)
+        #expect(policy.backoff(afterAttempt: 1, random: 0.5) == 1)
+        #expect(policy.backoff(afterAttempt: 1, random: 0) == 0.05, "full jitter, with a floor")
         #expect(policy.backoff(afterAttempt: 3, random: 1) == 8)
         #expect(policy.backoff(afterAttempt: 30, random: 1) == 60)
         #expect(policy.delay(afterAttempt: 1, retryAfter: 30, random: 1) == 30)

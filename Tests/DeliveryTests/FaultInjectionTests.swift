@@ -248,7 +248,7 @@ final class ResettingListener: Sendable {
         #expect(harness.dispatcher.lanes.first?.circuit == .open)
         #expect(try await harness.attemptDue() == 0)
         try await Task.sleep(for: .milliseconds(250))
-        // Their backoff is at least a second; the probe waits for a job that is due.
+        // Their backoff is at most a second; the probe waits for a job that is due.
         try await Task.sleep(for: .seconds(1))
         #expect(try await harness.attemptDue() == 1, "after the rest, exactly one delivery probes")
         #expect(receiver.sent.value == 7)

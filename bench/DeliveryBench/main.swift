@@ -7,6 +7,9 @@
 //       referrals queued first, then drained to URL with CONCURRENCY in flight, each attempt's
 //       outcome and its two audit events committed. Checks every job was delivered and the audit
 //       chain verifies before it prints.
+//   isolation URL SILENT RATE SECONDS DIRECTORY
+//       acceptance-to-delivery latency for a healthy agency fed RATE referrals a second for SECONDS,
+//       while SILENT jobs wait for an agency that accepts connections and never answers.
 //   lease DIRECTORY QUEUED
 //       the time to lease a batch of 64 jobs for one agency while QUEUED jobs wait for a paused
 //       one, and this process's resident memory.
@@ -21,6 +24,10 @@ import ReferralModel
 import ServiceLifecycle
 import Storage
 import Transport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 let arguments = CommandLine.arguments
 let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -127,6 +134,79 @@ func dispatch(url: String, jobs: Int, concurrency: Int, directory: String) async
             Double(jobs) / seconds, jobs, seconds))
 }
 
+func parseTime(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.date(from: text)
+}
+
+/// A TCP port that accepts connections (the kernel completes the handshake) but never answers:
+/// an agency whose system has hung.
+func silentPort() -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+    listen(descriptor, 1024)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Time from acceptance to delivery for a healthy agency fed at `rate` referrals a second for
+/// `seconds`, while `silent` jobs wait for an agency that never answers.
+func isolation(url: String, silent: Int, rate: Int, seconds: Int, directory: String) async throws {
+    let store = try SQLiteStore(path: directory + "/isolation-\(silent).sqlite", exclusive: true)
+    try await queue(silent, for: "silent", in: store)
+    let targets = [
+        DeliveryTarget(
+            agencyId: "silent", endpoint: "http://127.0.0.1:\(silentPort())/referrals", adapter: try adapter("silent"),
+            signer: WebhookSigner(secret: secret), totalTimeout: 30, concurrency: 8),
+        DeliveryTarget(agencyId: "healthy", endpoint: url, adapter: try adapter("healthy"), signer: WebhookSigner(secret: secret), concurrency: 8),
+    ]
+    var logger = Logger(label: "delivery-bench")
+    logger.logLevel = .warning
+    let transport = CurlTransport()
+    let dispatcher = Dispatcher(queue: store, targets: targets, transport: transport, configuration: .init(concurrency: 64), logger: logger)
+    let group = ServiceGroup(configuration: .init(services: [.init(service: transport), .init(service: dispatcher)], logger: logger))
+    let running = Task { try await group.run() }
+    var ids: [String] = []
+    let started = ContinuousClock.now
+    for index in 0..<(rate * seconds) {
+        try await Task.sleep(until: started + .seconds(Double(index) / Double(rate)), clock: .continuous)
+        let now = Date()
+        let id = Identifier.make(now: now)
+        ids.append(id)
+        _ = try await store.accept(
+            IntakeRecord(
+                referralId: id, receivedAt: now, actor: "bench", referral: ExampleReferrals.complete, rulesVersion: "bench",
+                routes: [Route(agency: "healthy", rule: "bench", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil))
+        dispatcher.wake()
+    }
+    var latencies: [Double] = []
+    for id in ids {
+        var delivery = try await store.report(referralId: id)?.deliveries.first
+        while delivery?.deliveredAt == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            delivery = try await store.report(referralId: id)?.deliveries.first
+        }
+        let report = try await store.report(referralId: id)
+        guard let received = report.flatMap({ parseTime($0.receivedAt) }), let delivered = delivery?.deliveredAt.flatMap(parseTime)
+        else { fail("no times for \(id)") }
+        latencies.append(delivered.timeIntervalSince(received) * 1000)
+    }
+    running.cancel()
+    _ = try? await running.value
+    latencies.sort()
+    print(
+        String(
+            format:
+                "isolation silent backlog %6d  healthy agency at %d/s: acceptance to delivery p50 %.0f ms, p99 %.0f ms (stored times, 1 ms resolution)",
+            silent, rate,
+            latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
+}
+
 func lease(directory: String, queued: Int) async throws {
     let store = try SQLiteStore(path: directory + "/lease-\(queued).sqlite", exclusive: true)
     try await queue(queued, for: "paused", in: store)
@@ -161,6 +241,9 @@ case ("raw", 5):
     try await raw(url: arguments[2], jobs: number(3, "JOBS"), concurrency: number(4, "CONCURRENCY"))
 case ("dispatch", 6):
     try await dispatch(url: arguments[2], jobs: number(3, "JOBS"), concurrency: number(4, "CONCURRENCY"), directory: arguments[5])
+case ("isolation", 7):
+    try await isolation(
+        url: arguments[2], silent: Int(arguments[3]) ?? 0, rate: number(4, "RATE"), seconds: number(5, "SECONDS"), directory: arguments[6])
 case ("lease", 4):
     try await lease(directory: arguments[2], queued: number(3, "QUEUED"))
 default:
