@@ -116,11 +116,12 @@ public enum AuditNarrative {
 
     // MARK: Agencies' lanes
 
-    public static func circuitOpened(agency: String, at: Date, failures: Int, reason: String, until: Date) -> AuditEntry {
+    /// - Parameter why: what opened it, for example "5 failed attempts in a row" or "12 of the last 20 attempts failed".
+    public static func circuitOpened(agency: String, at: Date, why: String, reason: String, until: Date) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .circuitOpened, actor: "dispatcher", agency: agency,
             detail:
-                "\(failures) failed attempts in a row, the last \(reason); nothing is sent until a probe at \(Timestamp.string(until)); jobs wait without using attempts"
+                "\(why), the last \(reason); nothing is sent until a probe at \(Timestamp.string(until)); jobs wait without using attempts"
         )
     }
 

@@ -13,8 +13,17 @@ public struct CircuitPolicy: Sendable, Equatable {
     /// An agency that has failed every attempt for this long is disabled until an operator
     /// resumes it (Svix uses five days).
     public var disableAfter: TimeInterval
+    /// The circuit also opens when at least this share of the last `window` attempts failed, so an
+    /// agency failing every other request does not escape by the odd success.
+    public var failureRate: Double
+    public var window: Int
 
-    public init(failuresToOpen: Int = 5, coolDown: TimeInterval = 30, maximumCoolDown: TimeInterval = 600, disableAfter: TimeInterval = 5 * 86_400) {
+    public init(
+        failuresToOpen: Int = 5, coolDown: TimeInterval = 30, maximumCoolDown: TimeInterval = 600, disableAfter: TimeInterval = 5 * 86_400,
+        failureRate: Double = 0.5, window: Int = 20
+    ) {
+        self.failureRate = failureRate
+        self.window = window
         self.failuresToOpen = failuresToOpen
         self.coolDown = coolDown
         self.maximumCoolDown = maximumCoolDown
@@ -57,6 +66,18 @@ struct LaneBook: Sendable {
         var state: AgencyLaneState
         var inFlight = 0
         var failuresInARow = 0
+        /// The last attempts' health, true for a failure, newest last, at most `policy.window`.
+        var recent: [Bool] = []
+
+        mutating func remember(failed: Bool) {
+            recent.append(failed)
+            if recent.count > policy.window { recent.removeFirst(recent.count - policy.window) }
+        }
+
+        /// True when the window is full and its share of failures reaches the policy's rate.
+        var failingTooOften: Bool {
+            recent.count >= policy.window && Double(recent.filter { $0 }.count) >= policy.failureRate * Double(recent.count)
+        }
 
         /// Attempts this lane may start now.
         func free(now: Date) -> Int {
@@ -161,9 +182,11 @@ struct LaneBook: Sendable {
         var message = ""
         switch health {
         case .healthy, .answered:
+            lane.remember(failed: false)
             lane.failuresInARow = 0
             lane.state.failingSince = nil
             if lane.state.circuit != .closed {
+                lane.recent = []
                 lane.state.circuit = .closed
                 lane.state.reopensAt = nil
                 lane.state.openings = 0
@@ -175,6 +198,7 @@ struct LaneBook: Sendable {
             audit.append(AuditNarrative.agencyDisabled(agency: agency, at: now, reason: "HTTP 410 Gone"))
             message = "Agency disabled: its endpoint answered 410 Gone; its jobs wait until an operator resumes it"
         case .failing(let reason):
+            lane.remember(failed: true)
             lane.failuresInARow += 1
             let since = lane.state.failingSince ?? now
             lane.state.failingSince = since
@@ -183,15 +207,21 @@ struct LaneBook: Sendable {
                 lane.state.disabled = .init(reason: "every attempt has failed since \(Timestamp.string(since))", by: "dispatcher", at: now)
                 audit.append(AuditNarrative.agencyDisabled(agency: agency, at: now, reason: "every attempt failed for \(days) days or more"))
                 message = "Agency disabled: every attempt has failed for too long; its jobs wait until an operator resumes it"
-            } else if lane.state.circuit == .halfOpen || (lane.state.circuit == .closed && lane.failuresInARow >= lane.policy.failuresToOpen) {
+            } else if lane.state.circuit == .halfOpen
+                || (lane.state.circuit == .closed && (lane.failuresInARow >= lane.policy.failuresToOpen || lane.failingTooOften))
+            {
+                let why =
+                    lane.state.circuit == .halfOpen
+                    ? "the probe failed"
+                    : lane.failuresInARow >= lane.policy.failuresToOpen
+                        ? "\(lane.failuresInARow) failed attempts in a row"
+                        : "\(lane.recent.filter { $0 }.count) of the last \(lane.recent.count) attempts failed"
                 lane.state.openings += 1
                 let rest = lane.policy.coolDown(openings: lane.state.openings)
                 lane.state.circuit = .open
                 lane.state.reopensAt = now.addingTimeInterval(rest)
-                audit.append(
-                    AuditNarrative.circuitOpened(agency: agency, at: now, failures: lane.failuresInARow, reason: reason, until: lane.state.reopensAt!)
-                )
-                message = "Circuit open after \(lane.failuresInARow) failures in a row (\(reason)); next probe in \(Int(rest)) s"
+                audit.append(AuditNarrative.circuitOpened(agency: agency, at: now, why: why, reason: reason, until: now.addingTimeInterval(rest)))
+                message = "Circuit open: \(why), the last \(reason); next probe in \(Int(rest)) s"
             }
         }
         guard lane.state != before else { return nil }
@@ -209,6 +239,7 @@ struct LaneBook: Sendable {
             lane.state.openings = 0
             lane.state.failingSince = nil
             lane.failuresInARow = 0
+            lane.recent = []
         }
         lanes[agency] = lane
         return lane.state

@@ -72,7 +72,8 @@ public final class GatewayComponents: Sendable {
                 concurrency: agency.concurrency,
                 circuit: CircuitPolicy(
                     failuresToOpen: agency.circuitBreaker.failures, coolDown: agency.circuitBreaker.coolDown,
-                    maximumCoolDown: agency.circuitBreaker.maximumCoolDown, disableAfter: agency.circuitBreaker.disableAfterDays * 86_400),
+                    maximumCoolDown: agency.circuitBreaker.maximumCoolDown, disableAfter: agency.circuitBreaker.disableAfterDays * 86_400,
+                    failureRate: agency.circuitBreaker.failureRatePercent / 100, window: agency.circuitBreaker.window),
                 minimumLease: configuration.settings.delivery.leaseSeconds,
                 authorization: agency.authorization.flatMap { auth in configuration.agencySecrets[auth.environmentName].map(auth.header(secret:)) },
                 tls: agency.tls.map { TLSOptions(caFile: $0.caFile, certificateFile: $0.clientCertificate, keyFile: $0.clientKey) })

@@ -27,8 +27,16 @@ public struct Agency: Sendable, Equatable {
         public var maximumCoolDown: Double
         /// Failing every attempt for this many days disables the agency until an operator resumes it.
         public var disableAfterDays: Double
+        /// The circuit also opens when this percentage of the last `window` attempts failed.
+        public var failureRatePercent: Double
+        public var window: Int
 
-        public init(failures: Int = 5, coolDown: Double = 30, maximumCoolDown: Double = 600, disableAfterDays: Double = 5) {
+        public init(
+            failures: Int = 5, coolDown: Double = 30, maximumCoolDown: Double = 600, disableAfterDays: Double = 5, failureRatePercent: Double = 50,
+            window: Int = 20
+        ) {
+            self.failureRatePercent = failureRatePercent
+            self.window = window
             self.failures = failures
             self.coolDown = coolDown
             self.maximumCoolDown = maximumCoolDown

@@ -142,7 +142,8 @@ public struct AgencyDirectory: Sendable, Equatable {
         var breaker = Agency.CircuitBreaker()
         guard
             let entries = reader.mapping(
-                node, "circuit_breaker", allowed: ["failures", "cool_down_seconds", "max_cool_down_seconds", "disable_after_days"])
+                node, "circuit_breaker",
+                allowed: ["failures", "cool_down_seconds", "max_cool_down_seconds", "disable_after_days", "failure_rate_percent", "window"])
         else { return breaker }
         breaker.failures = reader.integer(entries["failures"], "failures", range: 1...1000) ?? breaker.failures
         breaker.coolDown = reader.number(entries["cool_down_seconds"], "cool_down_seconds", range: 1...86_400) ?? breaker.coolDown
@@ -150,6 +151,9 @@ public struct AgencyDirectory: Sendable, Equatable {
             reader.number(entries["max_cool_down_seconds"], "max_cool_down_seconds", range: 1...86_400)
             ?? max(breaker.maximumCoolDown, breaker.coolDown)
         breaker.disableAfterDays = reader.number(entries["disable_after_days"], "disable_after_days", range: 0.01...365) ?? breaker.disableAfterDays
+        breaker.failureRatePercent =
+            reader.number(entries["failure_rate_percent"], "failure_rate_percent", range: 1...100) ?? breaker.failureRatePercent
+        breaker.window = reader.integer(entries["window"], "window", range: 2...1000) ?? breaker.window
         if breaker.maximumCoolDown < breaker.coolDown {
             reader.fail(node, "max_cool_down_seconds is smaller than cool_down_seconds")
         }

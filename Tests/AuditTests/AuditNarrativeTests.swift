@@ -31,7 +31,8 @@ import Testing
                 at: at, file: "rules.yaml", trigger: "SIGHUP", problems: 2, firstProblem: "rules.yaml:4:15: unknown agency 'x'",
                 liveVersion: "sha256:abc"),
             AuditNarrative.deliveryRequeued(delivery, at: at, by: "ops", attempts: 12),
-            AuditNarrative.circuitOpened(agency: "spa", at: at, failures: 5, reason: "HTTP 503", until: at.addingTimeInterval(30)),
+            AuditNarrative.circuitOpened(
+                agency: "spa", at: at, why: "5 failed attempts in a row", reason: "HTTP 503", until: at.addingTimeInterval(30)),
             AuditNarrative.circuitHalfOpen(agency: "spa", at: at),
             AuditNarrative.circuitClosed(agency: "spa", at: at),
             AuditNarrative.agencyDisabled(agency: "spa", at: at, reason: "HTTP 410 Gone"),

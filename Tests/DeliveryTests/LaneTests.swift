@@ -53,6 +53,22 @@ import Transport
         }
     }
 
+    @Test func failingEveryOtherAttemptOpensTheCircuitByItsFailureRate() async throws {
+        let transport = ScriptedTransport { _, index in index % 2 == 1 ? .respond(status: 502) : .respond(status: 202) }
+        let harness = try DispatcherHarness(
+            retry: RetryPolicy(maxAttempts: 10, initialBackoff: 1, maxBackoff: 1),
+            circuit: CircuitPolicy(failuresToOpen: 5, coolDown: 30, maximumCoolDown: 60, disableAfter: 86_400, failureRate: 0.5, window: 10),
+            transport: transport)
+        for _ in 0..<9 { try await harness.submit() }
+        _ = try await harness.attemptDue()
+        #expect(harness.lane?.circuit == .closed, "nine attempts do not fill the window of ten")
+        try await harness.submit()
+        _ = try await harness.attemptDue()
+        #expect(harness.lane?.circuit == .open, "five of the last ten failed, never two in a row")
+        let opened = await harness.store.laneStates()
+        #expect(opened.isEmpty, "the harness does not run the dispatcher's store loop; the lane holds the state")
+    }
+
     @Test func refusalsOfOneRequestDoNotOpenTheCircuit() async throws {
         let harness = try DispatcherHarness(circuit: Self.breaker, answer: .respond(status: 422))
         for _ in 0..<5 { try await harness.submit() }
