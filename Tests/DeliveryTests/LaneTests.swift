@@ -223,3 +223,42 @@ import Transport
         _ = try? await running.value
     }
 }
+
+/// Lane state outlives the process that set it.
+@Suite struct LaneStateRestartTests {
+    @Test func anOpenCircuitIsStoredAuditedAndStillOpenAfterARestart() async throws {
+        let store = InMemoryStore()
+        let setup = AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: "spa")
+        let target = DeliveryTarget(
+            agencyId: "spa", endpoint: "http://agency.test", adapter: try JSONWebhookAdapter(setup: setup), signer: nil,
+            retry: RetryPolicy(maxAttempts: 10, initialBackoff: 600, maxBackoff: 600),
+            circuit: CircuitPolicy(failuresToOpen: 2, coolDown: 3_600, maximumCoolDown: 3_600, disableAfter: 86_400))
+        let first = Dispatcher(
+            queue: store, targets: [target], transport: ScriptedTransport(always: .respond(status: 503)),
+            configuration: .init(concurrency: 4, idlePoll: 0.02), logger: Logger(label: "test"))
+        let now = Date()
+        for _ in 0..<3 {
+            _ = await store.accept(
+                IntakeRecord(
+                    referralId: Identifier.make(now: now), receivedAt: now, actor: "gp", referral: ExampleReferrals.complete, rulesVersion: "v",
+                    routes: [Route(agency: "spa", rule: "r", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil))
+        }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: first)], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while await store.laneStates().first?.circuit != .open, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(await store.laneStates().first?.circuit == .open, "stored by the dispatcher's own loop")
+        #expect(await store.auditEvents(afterSequence: 0, limit: 100).contains { $0.kind == "circuit.opened" })
+
+        // A new process over the same store: the circuit is still open, so nothing is leased.
+        let second = Dispatcher(
+            queue: store, targets: [target], transport: ScriptedTransport(always: .respond(status: 202)), logger: Logger(label: "test"))
+        try await second.restoreLanes()
+        #expect(second.lanes.first?.circuit == .open)
+        #expect(second.book.withLock { $0.demands(now: Date(), globalFree: 4).demands }.isEmpty)
+    }
+}
