@@ -9,6 +9,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case referralRouted = "referral.routed"
     /// An agency the rules chose was kept from the referral (no consent, not a safeguarding recipient).
     case referralWithheld = "referral.withheld"
+    /// The subject lives outside the service area and no agency takes such referrals: held, sent to no one.
+    case referralHeld = "referral.held"
     /// A valid referral was refused: its key may not submit for the organisation it names.
     case referralRefused = "referral.refused"
     case deliveryAttempted = "delivery.attempted"

@@ -74,6 +74,15 @@ public enum AuditNarrative {
     }
 
     /// A key submitted a referral naming an organisation it may not submit for. Nothing was stored.
+    /// A referral from outside the service area, held. The postcode is not quoted: it is personal data.
+    public static func referralHeld(referralId: String, actor: String, at: Date, rulesVersion: String) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralHeld, actor: actor, referralId: referralId,
+            detail:
+                "rules version \(rulesVersion); the subject's postcode is outside the service area and no agency takes referrals from elsewhere: held, sent to no one"
+        )
+    }
+
     public static func referralRefused(actor: String, at: Date, claimedOrganisation: String, allowed: [String]) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralRefused, actor: actor,

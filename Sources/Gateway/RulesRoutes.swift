@@ -128,7 +128,7 @@ struct RulesRoutes: Sendable {
                     agencies: $0.skipped || $0.failure != nil ? nil : $0.agencies)
             },
             routes: decision.targets.map { .init(agency: $0.agency, rule: $0.rule, alternatives: $0.alternatives) },
-            usedFallback: decision.usedFallback)
+            usedFallback: decision.usedFallback, outOfArea: decision.outOfArea ? true : nil)
         return try JSONResponse.make(body, status: .ok)
     }
 

@@ -16,6 +16,9 @@ public enum ReferralStatus: String, Sendable, Codable, CaseIterable {
     case delivered
     /// At least one delivery is dead-lettered: an administrator must act.
     case needsAttention = "needs-attention"
+    /// The subject lives outside the service area and no agency takes such referrals: held, sent to
+    /// no one, for the referrer to send to the right area.
+    case outOfArea = "out-of-area"
 
     public static func derive(from states: [DeliveryState]) -> ReferralStatus {
         if states.contains(.deadLettered) { return .needsAttention }

@@ -44,6 +44,8 @@ public struct RoutingDecision: Sendable, Equatable {
     public var usedFallback: Bool
     /// Agencies the rules chose that may not receive this referral, and why (consent).
     public var withheld: [Withheld] = []
+    /// True when the subject lives outside the service area: the rules were not applied.
+    public var outOfArea = false
 
     /// An agency a referral was kept from.
     public struct Withheld: Sendable, Equatable {
@@ -85,14 +87,18 @@ public struct RuleSet: Sendable, Equatable {
     /// Where a referral shared without consent goes when no safeguarding recipient matched; nil
     /// when no agency is a safeguarding recipient.
     public let safeguardingFallback: String?
+    /// The places this deployment serves, and what happens to a referral from elsewhere; nil to
+    /// route every referral by the rules.
+    public let serviceArea: ServiceArea?
     /// Which needs require the person's consent before a referral is shared.
     let vocabulary: NeedsVocabulary
     private let index: RuleIndex
 
     init(
         rules: [Rule], fallback: String, safeguardingFallback: String?, version: String, text: String, directory: AgencyDirectory,
-        vocabulary: NeedsVocabulary
+        vocabulary: NeedsVocabulary, serviceArea: ServiceArea? = nil
     ) {
+        self.serviceArea = serviceArea
         self.rules = rules
         self.fallback = fallback
         self.safeguardingFallback = safeguardingFallback
@@ -115,6 +121,7 @@ public struct RuleSet: Sendable, Equatable {
     /// the index finds for the referral's needs and postcode are evaluated; the decision is the
     /// one trying every rule in order would give.
     public func route(_ referral: Referral, at receivedAt: Date = Date()) -> RoutingDecision {
+        if let outOfArea = outOfAreaDecision(for: referral) { return outOfArea }
         let input = RoutingInput(referral: referral, receivedAt: receivedAt)
         var decision = Decision()
         // Rules are read in place, never copied: a copy retains every field.
@@ -128,6 +135,7 @@ public struct RuleSet: Sendable, Equatable {
     /// Routes by trying every rule in order, without the index: the reference `route` is tested
     /// against, and the baseline the rules benchmark measures it by.
     public func routeByScanning(_ referral: Referral, at receivedAt: Date = Date()) -> RoutingDecision {
+        if let outOfArea = outOfAreaDecision(for: referral) { return outOfArea }
         let input = RoutingInput(referral: referral, receivedAt: receivedAt)
         var decision = Decision()
         for position in rules.indices where rules[position].when.holds(input) {
@@ -139,6 +147,9 @@ public struct RuleSet: Sendable, Equatable {
 
     /// Routes a referral and says, rule by rule, what matched and what failed.
     public func explain(_ referral: Referral, at receivedAt: Date) -> (RoutingDecision, [RuleTrace]) {
+        if let outOfArea = outOfAreaDecision(for: referral) {
+            return (outOfArea, rules.map { RuleTrace(rule: $0.id, failure: nil, agencies: [], skipped: true) })
+        }
         let input = RoutingInput(referral: referral, receivedAt: receivedAt)
         var decision = Decision()
         var traces: [RuleTrace] = []
@@ -206,7 +217,8 @@ public struct RuleSet: Sendable, Equatable {
         let reader = ConfigReader(file: file)
         let root = reader.compose(text)
         let top = reader.mapping(
-            root, "the rules file", allowed: ["rules", "fallback", "safeguarding_fallback", "bank_holidays"], required: ["rules", "fallback"])
+            root, "the rules file", allowed: ["rules", "fallback", "safeguarding_fallback", "bank_holidays", "service_area", "out_of_area"],
+            required: ["rules", "fallback"])
         var holidays: Set<String> = []
         for (date, node) in zip(reader.strings(top?["bank_holidays"], "bank_holidays") ?? [], listItems(top?["bank_holidays"])) {
             if CalendarDate.isValid(date) {
@@ -291,9 +303,10 @@ public struct RuleSet: Sendable, Equatable {
                 top?["fallback"], "unknown agency '\(fallback)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")
         }
         let safeguardingFallback = checkSafeguardingFallback(top?["safeguarding_fallback"], top: root, agencies: agencies, reader: reader)
+        let serviceArea = Self.serviceArea(top, agencies: knownAgencies, reader: reader)
         guard reader.issues.isEmpty, let fallback else { throw ConfigError(issues: reader.issues) }
         return RuleSet(
             rules: rules, fallback: fallback, safeguardingFallback: safeguardingFallback, version: version(of: text), text: text,
-            directory: agencies, vocabulary: vocabulary)
+            directory: agencies, vocabulary: vocabulary, serviceArea: serviceArea)
     }
 }

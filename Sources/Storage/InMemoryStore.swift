@@ -55,7 +55,9 @@ public actor InMemoryStore: SwitchboardStore {
                 nextAttemptAt: record.receivedAt, alternatives: record.alternatives[route.deliveryId] ?? [],
                 needs: record.needs[route.deliveryId])
         }
-        let receipt = SubmissionReceipt(id: record.referralId, status: .routed, routes: record.routes, rulesVersion: record.rulesVersion)
+        let receipt = SubmissionReceipt(
+            id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
+            rulesVersion: record.rulesVersion)
         if let claim = record.idempotency {
             idempotency[IdempotencyKey(actor: record.actor, key: claim.key)] = (claim.bodyDigest, receipt)
         }
@@ -76,7 +78,9 @@ public actor InMemoryStore: SwitchboardStore {
         }
         let record = stored.record
         return ReferralReport(
-            id: referralId, status: ReferralStatus.derive(from: deliveries.map(\.state)), receivedAt: Timestamp.string(record.receivedAt),
+            id: referralId,
+            status: deliveries.isEmpty ? record.held ?? .routed : ReferralStatus.derive(from: deliveries.map(\.state)),
+            receivedAt: Timestamp.string(record.receivedAt),
             submittedBy: record.actor, rulesVersion: record.rulesVersion, urgency: record.referral.urgency, needs: record.referral.needs,
             deliveries: deliveries, history: history)
     }

@@ -12,7 +12,7 @@ extension SQLiteStore {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT received_at, actor, rules_version, urgency, needs FROM referrals WHERE id = ?", arguments: [referralId])
+                    db, sql: "SELECT received_at, actor, rules_version, urgency, needs, held FROM referrals WHERE id = ?", arguments: [referralId])
             else { return nil }
             let deliveries = try Row.fetchAll(
                 db,
@@ -37,8 +37,11 @@ extension SQLiteStore {
             ).map { ReferralReport.HistoryEntry(at: $0["at"], event: $0["kind"], agency: $0["agency"], detail: $0["detail"]) }
             let needsJSON: String = row["needs"]
             let needs = (try? JSONDecoder().decode([String].self, from: Data(needsJSON.utf8))) ?? []
+            let held: String? = row["held"]
             return ReferralReport(
-                id: referralId, status: ReferralStatus.derive(from: deliveries.map(\.state)),
+                id: referralId,
+                status: deliveries.isEmpty
+                    ? held.flatMap(ReferralStatus.init(rawValue:)) ?? .routed : ReferralStatus.derive(from: deliveries.map(\.state)),
                 receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
                 rulesVersion: row["rules_version"], urgency: Urgency(rawValue: row["urgency"]) ?? .routine, needs: needs,
                 deliveries: deliveries, history: history)
@@ -62,12 +65,12 @@ extension SQLiteStore {
         let needs = jsonList(record.referral.needs)
         try db.cachedStatement(
             sql: """
-                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             record.referralId, record.receivedAt.timeIntervalSince1970, record.actor, record.referral.urgency.rawValue, needs,
-            record.rulesVersion, record.referral.canonicalJSON(),
+            record.rulesVersion, record.referral.canonicalJSON(), record.held?.rawValue,
         ])
         let insertDelivery = try db.cachedStatement(
             sql: """
@@ -80,7 +83,9 @@ extension SQLiteStore {
                 jsonList(record.alternatives[route.deliveryId] ?? []), record.needs[route.deliveryId].map(jsonList),
             ])
         }
-        let receipt = SubmissionReceipt(id: record.referralId, status: .routed, routes: record.routes, rulesVersion: record.rulesVersion)
+        let receipt = SubmissionReceipt(
+            id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
+            rulesVersion: record.rulesVersion)
         if let claim = record.idempotency {
             try db.cachedStatement(
                 sql: "INSERT INTO idempotency_keys (actor, key, body_digest, referral_id, receipt) VALUES (?, ?, ?, ?, ?)"

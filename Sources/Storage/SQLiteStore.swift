@@ -130,6 +130,10 @@ public final class SQLiteStore: SwitchboardStore {
                     CREATE TABLE agency_lanes (agency TEXT PRIMARY KEY, state TEXT NOT NULL);
                     """)
         }
+        migrator.registerMigration("v6-held-referrals") { db in
+            // Why a referral sent to no one is held (`out-of-area`); NULL for every routed referral.
+            try db.execute(sql: "ALTER TABLE referrals ADD COLUMN held TEXT")
+        }
         return migrator
     }
 

@@ -18,11 +18,15 @@ public struct IntakeRecord: Sendable {
     public var alternatives: [String: [String]]
     /// The needs each route's agency is told of, by delivery id; a route not listed is told them all.
     public var needs: [String: [String]]
+    /// Why a referral with no routes is held (`out-of-area`); nil for a routed one.
+    public var held: ReferralStatus?
 
     public init(
         referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, routes: [Route],
-        audit: [AuditEntry], idempotency: IdempotencyClaim?, alternatives: [String: [String]] = [:], needs: [String: [String]] = [:]
+        audit: [AuditEntry], idempotency: IdempotencyClaim?, alternatives: [String: [String]] = [:], needs: [String: [String]] = [:],
+        held: ReferralStatus? = nil
     ) {
+        self.held = held
         self.alternatives = alternatives
         self.needs = needs
         self.referralId = referralId

@@ -103,17 +103,23 @@ public struct ReferralIntake: Sendable {
                 referralId: referralId, actor: actor, at: receivedAt, organisation: referral.referrer.organisation, bytes: bytes),
             AuditNarrative.referralValidated(
                 referralId: referralId, actor: actor, at: receivedAt, lawfulBasis: referral.consent.lawfulBasis?.rawValue),
-            AuditNarrative.referralRouted(
-                referralId: referralId, actor: actor, at: receivedAt, rulesVersion: decision.rulesVersion, matchedRules: decision.matchedRules,
-                usedFallback: decision.usedFallback,
-                to: zip(routes, decision.targets).map { .init(agency: $0.agency, rule: $0.rule, alternatives: $1.alternatives) }),
         ]
+        let held = routes.isEmpty && decision.outOfArea
+        if held {
+            audit.append(AuditNarrative.referralHeld(referralId: referralId, actor: actor, at: receivedAt, rulesVersion: decision.rulesVersion))
+        } else {
+            audit.append(
+                AuditNarrative.referralRouted(
+                    referralId: referralId, actor: actor, at: receivedAt, rulesVersion: decision.rulesVersion,
+                    matchedRules: decision.matchedRules, usedFallback: decision.usedFallback,
+                    to: zip(routes, decision.targets).map { .init(agency: $0.agency, rule: $0.rule, alternatives: $1.alternatives) }))
+        }
         audit += decision.withheld.map {
             AuditNarrative.referralWithheld(referralId: referralId, actor: actor, at: receivedAt, agency: $0.agency, rule: $0.rule, reason: $0.reason)
         }
         return IntakeRecord(
             referralId: referralId, receivedAt: receivedAt, actor: actor, referral: referral, rulesVersion: decision.rulesVersion,
-            routes: routes, audit: audit, idempotency: claim, alternatives: alternatives, needs: needs)
+            routes: routes, audit: audit, idempotency: claim, alternatives: alternatives, needs: needs, held: held ? .outOfArea : nil)
     }
 
     /// The referral's report as `viewer` may see it, or nil when there is no such referral or the

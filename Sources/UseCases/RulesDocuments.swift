@@ -117,8 +117,11 @@ public struct RulesTestResult: Codable, Sendable {
     public var rules: [RuleResult]
     public var routes: [Target]
     public var usedFallback: Bool
+    /// True when the person lives outside the service area, so the rules were not applied.
+    public var outOfArea: Bool?
 
-    public init(rulesVersion: String, receivedAt: String, rules: [RuleResult], routes: [Target], usedFallback: Bool) {
+    public init(rulesVersion: String, receivedAt: String, rules: [RuleResult], routes: [Target], usedFallback: Bool, outOfArea: Bool? = nil) {
+        self.outOfArea = outOfArea
         self.rulesVersion = rulesVersion
         self.receivedAt = receivedAt
         self.rules = rules

@@ -39,6 +39,7 @@ import Testing
             AuditNarrative.agencyPaused(agency: "spa", at: at, by: "ops", reason: "case system upgrade"),
             AuditNarrative.agencyResumed(agency: "spa", at: at, by: "ops", was: "paused"),
             AuditNarrative.agencyPinged(agency: "spa", at: at, by: "ops", outcome: "accepted", status: 204, milliseconds: 12),
+            AuditNarrative.referralHeld(referralId: "r1", actor: "gp", at: at, rulesVersion: "sha256:abc"),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -64,6 +65,7 @@ import Testing
                 "deliveries paused: case system upgrade",
                 "deliveries resumed (it was paused); circuit closed",
                 "test delivery (no personal data) accepted with HTTP 204 in 12 ms",
+                "rules version sha256:abc; the subject's postcode is outside the service area and no agency takes referrals from elsewhere: held, sent to no one",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

@@ -150,15 +150,15 @@ import Testing
         defer { deployment.stopAll() }
         try await deployment.startReceiver("oxfordshire-spa", status: 422)
         try await deployment.startGateway()
-        // Out of area and matching no rule: the fallback, the council's front door, refuses it.
-        let (status, body) = try await deployment.submit(try example("referral-carer-out-of-area"))
+        // Housing support in Oxford goes to the council's front door, which refuses it.
+        let (status, body) = try await deployment.submit(try councilReferral())
         #expect(status == 202)
         let id = try #require(body["id"] as? String)
         let report = try await deployment.waitForReport(id, "dead-lettered") { $0["status"] as? String == "needs-attention" }
         let delivery = try #require((report["deliveries"] as? [[String: Any]])?.first)
         #expect(delivery["state"] as? String == "dead-lettered")
         #expect(delivery["attempts"] as? Int == 1)
-        #expect(delivery["rule"] as? String == "fallback")
+        #expect(delivery["rule"] as? String == "social-care-oxfordshire")
         #expect((delivery["lastError"] as? String)?.contains("HTTP 422") == true)
     }
 

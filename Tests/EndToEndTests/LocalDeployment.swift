@@ -175,6 +175,14 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     }
 }
 
+/// A referral for the council's front door alone: housing support for someone in Oxford.
+func councilReferral() throws -> Data {
+    let text = String(decoding: try example("referral-carer-out-of-area"), as: UTF8.self)
+        .replacingOccurrences(of: "RG1 1AA", with: "OX1 1AA")
+        .replacingOccurrences(of: #""needs": ["carers-support", "befriending"]"#, with: #""needs": ["housing-support"]"#)
+    return Data(text.utf8)
+}
+
 func example(_ name: String) throws -> Data {
     try Data(contentsOf: repositoryRoot.appendingPathComponent("config/examples/\(name).json"))
 }

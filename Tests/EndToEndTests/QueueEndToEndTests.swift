@@ -50,7 +50,7 @@ import Testing
         // The council's front door refuses everything at first: the referral is dead-lettered.
         try await deployment.startReceiver("oxfordshire-spa", status: 422)
         try await deployment.startGateway()
-        let (_, body) = try await deployment.submit(try example("referral-carer-out-of-area"))
+        let (_, body) = try await deployment.submit(try councilReferral())
         let id = try #require(body["id"] as? String)
         try await deployment.waitForReport(id, "dead-lettered") { $0["status"] as? String == "needs-attention" }
         let gateway = ["--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey]

@@ -69,6 +69,29 @@ import Testing
         #expect(try fixture.count("referrals") == 1)
     }
 
+    @Test func aReferralFromOutsideTheServiceAreaIsHeldNotSentToTheLocalCouncil() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.test { client in
+            // Joan lives in Reading (RG1); the example deployment serves Oxfordshire.
+            let receipt = try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey),
+                body: ByteBuffer(data: try exampleReferral("referral-carer-out-of-area"))
+            ) { response in
+                #expect(response.status == .accepted)
+                return try JSONDecoder().decode(SubmissionReceipt.self, from: Data(buffer: response.body))
+            }
+            #expect(receipt.status == .outOfArea)
+            #expect(receipt.routes.isEmpty)
+            try await client.execute(uri: "/v1/referrals/\(receipt.id)", method: .get, headers: headers(key: GatewayFixture.referrerKey)) {
+                let report = try JSONDecoder().decode(ReferralReport.self, from: Data(buffer: $0.body))
+                #expect(report.status == .outOfArea)
+                #expect(report.deliveries.isEmpty)
+                #expect(report.history.map(\.event) == ["referral.received", "referral.validated", "referral.held"])
+            }
+        }
+        #expect(try fixture.count("deliveries") == 0, "nothing for the dispatcher to send")
+    }
+
     @Test func auditEventsCarryIdsNotPersonalData() async throws {
         let fixture = try GatewayFixture()
         try await fixture.test { client in
@@ -82,7 +105,7 @@ import Testing
         let events = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 1_000)
         #expect(events.count == 12)
         let text = events.map { "\($0.detail) \($0.actor ?? "") \($0.agency ?? "")" }.joined(separator: "\n")
-        for personal in ["Margaret", "Testperson", "9990000018", "9990000026", "OX3 9DU", "OX4 1AA", "Alan", "falls at home", "Joan"] {
+        for personal in ["Margaret", "Testperson", "9990000018", "9990000026", "OX3 9DU", "OX4 1AA", "RG1 1AA", "Alan", "falls at home", "Joan"] {
             #expect(!text.contains(personal), "audit text must not contain \(personal)")
         }
     }

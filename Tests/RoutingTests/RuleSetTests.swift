@@ -162,5 +162,9 @@ func referral(needs: [String], postcode: String = "OX1 2JD", urgency: Urgency = 
         let set = try RuleSet.load(path: root.appendingPathComponent("config/rules.yaml").path, agencies: agencies, vocabulary: .standard)
         #expect(set.route(referral(needs: ["falls-prevention"], postcode: "OX3 9DU")).targets.map(\.agency) == ["oxford-falls"])
         #expect(set.route(referral(needs: ["befriending"], postcode: "RG1 1AA", safeguarding: true)).targets.map(\.agency) == ["oxfordshire-mash"])
+        // Reading is outside Oxfordshire: held, never sent to Oxfordshire's front door.
+        let reading = set.route(referral(needs: ["carers-support", "befriending"], postcode: "RG1 1AA"))
+        #expect(reading.outOfArea && reading.targets.isEmpty)
+        #expect(set.route(referral(needs: ["befriending"], postcode: "RG9 1AA")).targets.map(\.agency) == ["oxfordshire-befriending"])
     }
 }

@@ -80,6 +80,17 @@ extension Switchboard.Rules {
             let decoded = try readReferral(referral, vocabulary: configuration.settings.vocabulary, today: CalendarDate.string(from: when))
             let (decision, traces) = set.explain(decoded, at: when)
             print("Rules \(decision.rulesVersion), received \(Timestamp.string(when)):")
+            if decision.outOfArea {
+                print(
+                    "The postcode is outside the service area (\(set.serviceArea?.prefixes.joined(separator: ", ") ?? "")): the rules are not applied."
+                )
+                print(
+                    decision.targets.isEmpty
+                        ? "Held, sent to no one (status out-of-area): refer the person to their own area."
+                        : "Routed to:")
+                for target in decision.targets { print("  \(target.agency) by rule \(target.rule)") }
+                return
+            }
             for trace in traces {
                 if trace.skipped {
                     print("  -  \(trace.rule): not considered (an earlier matching rule has stop: true)")

@@ -37,6 +37,9 @@ extension Switchboard {
             print(
                 "  received \(report.receivedAt) from \(report.submittedBy); \(report.urgency.rawValue); needs \(report.needs.joined(separator: ", ")); rules \(report.rulesVersion)"
             )
+            if report.status == .outOfArea {
+                print("  The person lives outside the area this gateway serves: held, sent to no one. Refer them to their own area.")
+            }
             print("Deliveries:")
             for delivery in report.deliveries {
                 var line =

@@ -40,6 +40,9 @@ extension Switchboard {
             for route in receipt.routes {
                 print("  -> \(route.agency)  by rule \(route.rule)  delivery \(route.deliveryId)")
             }
+            if receipt.status == .outOfArea {
+                print("  The person lives outside the area this gateway serves: held, sent to no one. Refer them to their own area.")
+            }
             print("Follow it with: switchboard status \(receipt.id)")
         }
     }

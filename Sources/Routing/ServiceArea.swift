@@ -1,0 +1,82 @@
+import Foundation
+import ReferralModel
+import Settings
+import Yams
+
+/// The places a deployment serves (`service_area` in rules.yaml): postcode areas, districts,
+/// sectors or units. A referral for someone who lives elsewhere is not routed by the rules, so it
+/// never lands in a local council's case system by default: it goes to the `out_of_area` agency
+/// when one is named, or is held (status `out-of-area`) for the referrer to send to the right area.
+public struct ServiceArea: Sendable, Equatable {
+    /// Postcode prefixes, upper case (`OX`, `RG9`, `SN7`).
+    public var prefixes: [String]
+    /// The agency that takes referrals from elsewhere; nil to hold them.
+    public var outOfAreaAgency: String?
+
+    public init(prefixes: [String], outOfAreaAgency: String?) {
+        self.prefixes = prefixes
+        self.outOfAreaAgency = outOfAreaAgency
+    }
+
+    /// True when the (normalised) postcode lies outside every prefix. One whose shape is not known
+    /// is not known to be outside, so the rules route it.
+    public func excludes(_ postcode: String) -> Bool {
+        let own = Set(Postcode.prefixes(of: postcode))
+        guard !own.isEmpty else { return false }
+        return !prefixes.contains(where: own.contains)
+    }
+}
+
+extension RuleSet {
+    /// The rule id recorded when a referral from outside the service area goes to the out-of-area agency.
+    public static let outOfAreaRuleId = "out-of-area"
+
+    /// The decision for a referral from outside the service area, or nil when it is inside (or no
+    /// area is set). A safeguarding concern is routed by the rules wherever the person lives: the
+    /// duty falls on the area the adult is in, and the hub passes it on if it belongs elsewhere. The
+    /// consent policy still applies: a referral shared without consent goes only to a safeguarding
+    /// recipient.
+    func outOfAreaDecision(for referral: Referral) -> RoutingDecision? {
+        guard let serviceArea, serviceArea.excludes(referral.subject.postcode) else { return nil }
+        let safeguardingConcern = referral.safeguarding == true || referral.needs.contains { $0.hasPrefix("safeguarding") }
+        guard !safeguardingConcern else { return nil }
+        var decision = RoutingDecision(rulesVersion: version, targets: [], matchedRules: [], usedFallback: false)
+        decision.outOfArea = true
+        if let agency = serviceArea.outOfAreaAgency {
+            decision.targets = [.init(agency: agency, rule: Self.outOfAreaRuleId, alternatives: [])]
+        }
+        guard consentRestriction(referral) != nil else { return decision }
+        var restricted = applyingConsent(to: decision, for: referral)
+        restricted.outOfArea = true
+        return restricted
+    }
+
+    /// `service_area: [prefixes]` and `out_of_area: hold | AGENCY`.
+    static func serviceArea(_ top: [String: Node]?, agencies: Set<String>, reader: ConfigReader) -> ServiceArea? {
+        let outOfArea = reader.string(top?["out_of_area"], "out_of_area")
+        guard let node = top?["service_area"] else {
+            if outOfArea != nil {
+                reader.fail(
+                    top?["out_of_area"], "out_of_area needs a service_area",
+                    hint: "list the postcode areas this deployment serves, e.g. [OX, RG9, SN7]")
+            }
+            return nil
+        }
+        let prefixes = (reader.strings(node, "service_area") ?? []).map { $0.uppercased() }
+        if prefixes.isEmpty { reader.fail(node, "service_area lists no places", hint: "for example [OX, RG9, SN7]") }
+        for prefix in prefixes where !Postcode.isPrefix(prefix) {
+            reader.fail(node, "'\(prefix)' is not a postcode area, district, sector or full postcode", hint: "for example OX, RG9 or SN7 7")
+        }
+        var agency: String?
+        if let outOfArea, outOfArea != "hold" {
+            if agencies.contains(outOfArea) {
+                agency = outOfArea
+            } else {
+                reader.fail(
+                    top?["out_of_area"], "out_of_area must be 'hold' or an agency, not '\(outOfArea)'",
+                    hint: "agencies.yaml defines: \(agencies.sorted().joined(separator: ", "))")
+            }
+        }
+        return ServiceArea(prefixes: prefixes, outOfAreaAgency: agency)
+    }
+}

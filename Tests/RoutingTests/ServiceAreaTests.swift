@@ -1,0 +1,72 @@
+import Foundation
+import ReferralModel
+import Routing
+import Settings
+import Testing
+
+/// A referral for someone who lives outside the places a deployment serves never lands in a local
+/// council's system by default.
+@Suite struct ServiceAreaTests {
+    func ruleSet(outOfArea: String = "hold") throws -> RuleSet {
+        try consentRuleSet(consentRules + "\nservice_area: [OX, RG9, SN7]\nout_of_area: \(outOfArea)\n")
+    }
+
+    func person(at postcode: String, needs: [String] = ["befriending"], consent: ConsentStatus = .given, safeguarding: Bool? = nil) -> Referral {
+        var referral = referral(needs: needs, consent: consent, safeguarding: safeguarding)
+        referral.subject.postcode = postcode
+        return referral
+    }
+
+    @Test func onlyThePlacesListedAreInTheArea() throws {
+        let set = try ruleSet()
+        #expect(set.route(person(at: "OX1 2JD")).targets.map(\.agency) == ["charity"])
+        #expect(set.route(person(at: "RG9 1AA")).targets.map(\.agency) == ["charity"], "Henley is RG9, inside")
+        let reading = set.route(person(at: "RG1 1AA"))
+        #expect(reading.outOfArea)
+        #expect(reading.targets.isEmpty, "held, sent to no one: not the council's front door")
+        #expect(!reading.usedFallback)
+    }
+
+    @Test func anOutOfAreaAgencyTakesThemWhenOneIsNamed() throws {
+        let decision = try ruleSet(outOfArea: "spa").route(person(at: "RG1 1AA"))
+        #expect(decision.outOfArea)
+        #expect(decision.targets.map(\.agency) == ["spa"])
+        #expect(decision.targets.map(\.rule) == [RuleSet.outOfAreaRuleId])
+    }
+
+    @Test func aSafeguardingConcernIsRoutedWhereverThePersonLives() throws {
+        let set = try ruleSet()
+        let concern = set.route(person(at: "RG1 1AA", safeguarding: true))
+        #expect(!concern.outOfArea)
+        #expect(concern.targets.map(\.agency).contains("mash"))
+        #expect(!set.route(person(at: "RG1 1AA", needs: ["safeguarding-adult"])).outOfArea)
+    }
+
+    @Test func sharingWithoutConsentStillGoesOnlyToTheSafeguardingHub() throws {
+        let decision = try ruleSet(outOfArea: "spa").route(person(at: "RG1 1AA", consent: .refused))
+        #expect(decision.targets.map(\.agency) == ["mash"], "the out-of-area agency is no safeguarding recipient")
+        #expect(decision.withheld.map(\.agency) == ["spa"])
+    }
+
+    @Test func withoutAServiceAreaEveryReferralIsRoutedAsBefore() throws {
+        let decision = try consentRuleSet().route(person(at: "RG1 1AA"))
+        #expect(!decision.outOfArea)
+        #expect(decision.targets.map(\.agency) == ["charity"])
+    }
+
+    @Test func badServiceAreasAreRefusedWithTheirLine() {
+        func problems(_ tail: String) -> [String] {
+            do {
+                _ = try consentRuleSet(consentRules + "\n" + tail)
+                return []
+            } catch let error as ConfigError {
+                return error.issues.map(\.message)
+            } catch {
+                return ["\(error)"]
+            }
+        }
+        #expect(problems("service_area: [OX, '12X']").contains { $0.contains("'12X' is not a postcode area") })
+        #expect(problems("service_area: [OX]\nout_of_area: the-moon").contains { $0.contains("out_of_area must be 'hold' or an agency") })
+        #expect(problems("out_of_area: hold").contains("out_of_area needs a service_area"))
+    }
+}
