@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "UseCases",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "Storage", "Audit",
+                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "Delivery",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,7 +3,7 @@ import ReferralModel
 import Transport
 
 /// What a test delivery to an agency came to.
-public struct TestDeliveryResult: Sendable, Equatable {
+public struct PingResult: Sendable, Equatable, Codable {
     public var agency: String
     /// The endpoint called, without its query.
     public var endpoint: String
@@ -28,7 +28,7 @@ extension Dispatcher {
     /// (`type: switchboard.test`), with the agency's own authentication and TLS settings, and
     /// reports what came back. No job or lane changes.
     /// - Returns: nil for an agency not in the configuration.
-    public func testDelivery(agency: String) async -> TestDeliveryResult? {
+    public func ping(agency: String) async -> PingResult? {
         guard let target = targets[agency] else { return nil }
         let now = clock.now()
         let id = "test_" + Identifier.make(now: now)
@@ -48,7 +48,7 @@ extension Dispatcher {
             url: target.endpoint, method: "POST", headers: headers, body: body, connectTimeout: target.connectTimeout,
             totalTimeout: target.totalTimeout, tls: target.tls)
         let started = ContinuousClock.now
-        var result = TestDeliveryResult(
+        var result = PingResult(
             agency: agency, endpoint: Self.withoutQuery(target.endpoint), status: nil, outcome: "failed", milliseconds: 0,
             tls: false, signed: target.signer != nil, webhookId: id, detail: nil)
         do {

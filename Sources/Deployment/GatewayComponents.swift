@@ -98,12 +98,4 @@ public final class GatewayComponents: Sendable {
     }
 }
 
-extension Dispatcher: LaneControl {
-    public func ping(agency: String) async -> PingResult? {
-        await testDelivery(agency: agency).map {
-            PingResult(
-                agency: $0.agency, endpoint: $0.endpoint, status: $0.status, outcome: $0.outcome, milliseconds: $0.milliseconds, tls: $0.tls,
-                signed: $0.signed, webhookId: $0.webhookId, detail: $0.detail)
-        }
-    }
-}
+extension Dispatcher: LaneControl {}

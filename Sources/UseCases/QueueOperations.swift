@@ -1,4 +1,5 @@
 import Audit
+import Delivery
 import Foundation
 import ReferralModel
 import Storage
@@ -170,39 +171,4 @@ public struct DeadLetterDocument: Codable, Sendable, Equatable {
 /// `POST /v1/queue/retry`: the deliveries put back in the queue.
 public struct RequeueResult: Codable, Sendable, Equatable {
     public var requeued: [String]
-}
-
-/// `POST /v1/agencies/{agency}/ping`: what a signed test delivery to the agency came to.
-public struct PingResult: Sendable, Equatable, Codable {
-    public var agency: String
-    /// The endpoint called, without its query.
-    public var endpoint: String
-    /// The agency's HTTP status, or nil when no answer came.
-    public var status: Int?
-    /// `accepted` (2xx), `refused` (any other status) or `failed` (no answer).
-    public var outcome: String
-    public var milliseconds: Int
-    /// True when the endpoint is https and its certificate verified.
-    public var tls: Bool
-    /// True when the test was signed with the agency's Standard Webhooks secret.
-    public var signed: Bool
-    /// The `webhook-id` the test carried.
-    public var webhookId: String
-    /// Why it failed or was refused, in the gateway's words.
-    public var detail: String?
-
-    public init(
-        agency: String, endpoint: String, status: Int?, outcome: String, milliseconds: Int, tls: Bool, signed: Bool, webhookId: String,
-        detail: String?
-    ) {
-        self.agency = agency
-        self.endpoint = endpoint
-        self.status = status
-        self.outcome = outcome
-        self.milliseconds = milliseconds
-        self.tls = tls
-        self.signed = signed
-        self.webhookId = webhookId
-        self.detail = detail
-    }
 }
