@@ -51,7 +51,8 @@ extension SQLiteStore {
         }
     }
 
-    /// The leases in force at `now`: their delivery ids, and how many each agency holds.
+    /// The leases in force at `now` (every lease, expired or not, for `.distantPast`): their
+    /// delivery ids, and how many each agency holds.
     private func heldLeases(now: Date) -> (ids: Set<String>, byAgency: [String: Int]) {
         leases.withLock { leases in
             var ids = Set<String>()
@@ -115,13 +116,13 @@ extension SQLiteStore {
     public func nextDueDate(agencies: [String]) async throws -> Date? {
         guard !agencies.isEmpty else { return nil }
         let held = leases.withLock { $0 }
+        let leasedByAgency = heldLeases(now: .distantPast).byAgency
         return try await pool.read { db in
             var earliest: Date?
             let statement = try db.cachedStatement(
                 sql: "SELECT id, next_attempt_at FROM deliveries WHERE state = 'pending' AND agency = ? ORDER BY next_attempt_at LIMIT ?")
             for agency in agencies {
-                let leased = held.values.filter { $0.agency == agency }.count
-                let rows = try Row.fetchCursor(statement, arguments: [agency, leased + 1])
+                let rows = try Row.fetchCursor(statement, arguments: [agency, leasedByAgency[agency, default: 0] + 1])
                 while let row = try rows.next() {
                     let id: String = row["id"]
                     var due = Date(timeIntervalSince1970: row["next_attempt_at"])
@@ -153,9 +154,7 @@ extension SQLiteStore {
     }
 
     public func queueCounts(now: Date) async throws -> [LaneCounts] {
-        let inFlight = leases.withLock { leases in
-            leases.values.filter { $0.expiresAt > now }.reduce(into: [String: Int]()) { $0[$1.agency, default: 0] += 1 }
-        }
+        let inFlight = heldLeases(now: now).byAgency
         return try await pool.read { db in
             var counts: [String: LaneCounts] = [:]
             // Both read the lane index alone.
