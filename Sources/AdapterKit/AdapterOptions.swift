@@ -15,11 +15,17 @@ public struct AdapterSetup: Sendable {
     public var agencyId: String
     /// The agency's endpoint, for adapters that name their destination in the message.
     public var endpoint: String
+    /// The agency's name from agencies.yaml, for messages that name the receiving organisation.
+    public var agencyName: String
+    /// The deployment's needs, with the SNOMED CT concept each is sent as where one is configured.
+    public var vocabulary: NeedsVocabulary
 
     public init(
         options: [String: OptionValue] = [:], line: Int = 1, column: Int = 1, configDirectory: URL, agencyId: String,
-        endpoint: String = ""
+        endpoint: String = "", agencyName: String? = nil, vocabulary: NeedsVocabulary = .standard
     ) {
+        self.agencyName = agencyName ?? agencyId
+        self.vocabulary = vocabulary
         self.options = options
         self.line = line
         self.column = column

@@ -36,7 +36,7 @@ public struct DeploymentConfiguration: Sendable {
         do {
             let directory = try AgencyDirectory.load(path: settings.agenciesPath, adapters: adapterNames, vocabulary: settings.vocabulary)
             agencies = directory
-            (adapters, elsewhere) = setUpAdapters(directory, file: settings.agenciesPath)
+            (adapters, elsewhere) = setUpAdapters(directory, file: settings.agenciesPath, vocabulary: settings.vocabulary)
             let (found, missing) = signingSecrets(
                 directory, file: settings.agenciesPath, environment: environment, requireSecrets: requireSecrets)
             secrets = found
@@ -58,13 +58,16 @@ public struct DeploymentConfiguration: Sendable {
     }
 
     /// Each agency's adapter, checked against its options; problems name the agency and the option's line.
-    private static func setUpAdapters(_ directory: AgencyDirectory, file: String) -> ([String: any AgencyAdapter], [ConfigIssue]) {
+    private static func setUpAdapters(
+        _ directory: AgencyDirectory, file: String, vocabulary: NeedsVocabulary
+    ) -> ([String: any AgencyAdapter], [ConfigIssue]) {
         var adapters: [String: any AgencyAdapter] = [:]
         var issues: [ConfigIssue] = []
         for agency in directory.agencies {
             let setup = AdapterSetup(
                 options: agency.options, line: agency.optionsLine, column: agency.optionsColumn,
-                configDirectory: URL(fileURLWithPath: file).deletingLastPathComponent(), agencyId: agency.id, endpoint: agency.endpoint)
+                configDirectory: URL(fileURLWithPath: file).deletingLastPathComponent(), agencyId: agency.id, endpoint: agency.endpoint,
+                agencyName: agency.name, vocabulary: vocabulary)
             do {
                 adapters[agency.id] = try AdapterCatalogue.registry.make(agency.adapter, setup: setup)
             } catch {

@@ -104,6 +104,7 @@ extension Referral {
                 .object([
                     ("email", referrer.email.map { .string($0) }), ("name", .string(referrer.name)),
                     ("organisation", .string(referrer.organisation)),
+                    ("organisationName", referrer.organisationName.map { .string($0) }),
                     ("organisationType", referrer.organisationType.map { .string($0.rawValue) }), ("phone", referrer.phone.map { .string($0) }),
                     ("role", referrer.role.map { .string($0) }),
                 ])
@@ -114,10 +115,12 @@ extension Referral {
                 "subject",
                 .object([
                     ("address", subject.address.map { .string($0) }), ("birthDate", .string(subject.birthDate)),
-                    ("familyName", .string(subject.familyName)), ("givenName", .string(subject.givenName)),
+                    ("familyName", .string(subject.familyName)), ("gender", subject.gender.map { .string($0.rawValue) }),
+                    ("givenName", .string(subject.givenName)),
                     ("interpreterNeeded", subject.interpreterNeeded.map { .bool($0) }),
                     ("nhsNumber", subject.nhsNumber.map { .string($0) }), ("phone", subject.phone.map { .string($0) }),
                     ("postcode", .string(subject.postcode)), ("preferredLanguage", subject.preferredLanguage.map { .string($0) }),
+                    ("registeredPractice", subject.registeredPractice.map { .string($0) }),
                 ])
             ),
             ("urgency", .string(urgency.rawValue)),

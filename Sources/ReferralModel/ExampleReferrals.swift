@@ -3,14 +3,15 @@
 public enum ExampleReferrals {
     public static let complete = Referral(
         referrer: .init(
-            organisation: "K84001", name: "Dr Priya Natarajan", role: "GP", phone: "01865 000111", email: "priya.natarajan@example.nhs.uk"),
+            organisation: "K84001", name: "Dr Priya Natarajan", role: "GP", phone: "01865 000111", email: "priya.natarajan@example.nhs.uk",
+            organisationName: "Example Road Surgery"),
         subject: .init(
             nhsNumber: "9990000018", givenName: "Margaret", familyName: "Testperson", birthDate: "1941-03-14",
             address: "12 Example Road, Headington, Oxford", postcode: "OX3 9DU", phone: "01865 000222", preferredLanguage: "en",
-            interpreterNeeded: false),
+            interpreterNeeded: false, gender: .female, registeredPractice: "K84001"),
         needs: ["falls-prevention", "reablement"], urgency: .urgent,
         reason: "Two falls at home in the past month; lives alone.", consent: .init(status: .given), safeguarding: false,
-        externalReference: "EMIS-REF-0001")
+        externalReference: "EMIS-REF-0001", respondBy: "2026-12-01T17:00:00Z", expectedDischargeDate: "2026-11-30")
 
     public static let minimal = Referral(
         referrer: .init(organisation: "RTH", name: "Ward 7 discharge team"),
@@ -30,5 +31,17 @@ public enum ExampleReferrals {
         reason: "Says: \"I can't cope\" — <script>alert(1)</script> & ]]> \\ tab\there; 50% sure; a=b&c=d; emoji 😀\u{1}",
         consent: .init(status: .bestInterests), safeguarding: true, externalReference: "REF/1?x=<y>&z")
 
-    public static let all: [(name: String, referral: Referral)] = [("complete", complete), ("minimal", minimal), ("awkward", awkward)]
+    /// Shared without the person's consent because someone is at risk of harm, with the lawful
+    /// basis, the decision-maker and the time recorded.
+    public static let withoutConsent = Referral(
+        referrer: .init(organisation: "E23000029", name: "PC Daniel Okafor", role: "Police officer", organisationType: .policeForce),
+        subject: .init(givenName: "Alan", familyName: "Testcase", birthDate: "1958-11-02", postcode: "OX4 1AA"),
+        needs: ["safeguarding-adult"], urgency: .emergency, reason: "Signs of financial exploitation by a visitor.",
+        consent: .init(
+            status: .refused, lawfulBasis: .vitalInterests, decisionMaker: "PC Daniel Okafor, police officer", decidedAt: "2026-11-24T21:40:00Z"),
+        safeguarding: true)
+
+    public static let all: [(name: String, referral: Referral)] = [
+        ("complete", complete), ("minimal", minimal), ("awkward", awkward), ("withoutConsent", withoutConsent),
+    ]
 }

@@ -121,9 +121,9 @@ struct ObjectReader {
 
     /// A string member that must be one of a fixed set of codes.
     mutating func code<Code: RawRepresentable & CaseIterable>(
-        _ key: String, as: Code.Type, issues: inout [FieldIssue]
+        _ key: String, as: Code.Type, required: Bool = true, issues: inout [FieldIssue]
     ) -> Code? where Code.RawValue == String {
-        guard let text = string(key, required: true, maxLength: 64, issues: &issues) else { return nil }
+        guard let text = string(key, required: required, maxLength: 64, issues: &issues) else { return nil }
         guard let code = Code(rawValue: text) else {
             let allowed = Code.allCases.map(\.rawValue).joined(separator: ", ")
             issues.append(FieldIssue(pointer: path(key), detail: "must be one of \(allowed); \"\(text)\" is not one of them."))

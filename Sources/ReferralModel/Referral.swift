@@ -20,6 +20,12 @@ public enum Urgency: String, Sendable, Codable, CaseIterable {
     }
 }
 
+/// The person's administrative gender, as FHIR's `AdministrativeGender` value set has it: what a
+/// receiving system records, not a clinical fact. Optional; absent means not known.
+public enum AdministrativeGender: String, Sendable, Codable, CaseIterable {
+    case male, female, other, unknown
+}
+
 /// The lawful basis on which the referral shares the person's information.
 public enum ConsentStatus: String, Sendable, Codable, CaseIterable {
     case given, refused
@@ -51,12 +57,15 @@ public struct Referral: Sendable, Codable, Equatable {
         public var email: String?
         /// What kind of code `organisation` is; nil means an ODS code.
         public var organisationType: OrganisationType?
+        /// The referring organisation's name, for receivers that show it (FHIR `Organization.name`).
+        public var organisationName: String?
 
         public init(
             organisation: String, name: String, role: String? = nil, phone: String? = nil, email: String? = nil,
-            organisationType: OrganisationType? = nil
+            organisationType: OrganisationType? = nil, organisationName: String? = nil
         ) {
             self.organisationType = organisationType
+            self.organisationName = organisationName
             self.organisation = organisation
             self.name = name
             self.role = role
@@ -78,11 +87,17 @@ public struct Referral: Sendable, Codable, Equatable {
         public var phone: String?
         public var preferredLanguage: String?
         public var interpreterNeeded: Bool?
+        public var gender: AdministrativeGender?
+        /// The ODS code of the GP practice the person is registered with.
+        public var registeredPractice: String?
 
         public init(
             nhsNumber: String? = nil, givenName: String, familyName: String, birthDate: String, address: String? = nil,
-            postcode: String, phone: String? = nil, preferredLanguage: String? = nil, interpreterNeeded: Bool? = nil
+            postcode: String, phone: String? = nil, preferredLanguage: String? = nil, interpreterNeeded: Bool? = nil,
+            gender: AdministrativeGender? = nil, registeredPractice: String? = nil
         ) {
+            self.gender = gender
+            self.registeredPractice = registeredPractice
             self.nhsNumber = nhsNumber
             self.givenName = givenName
             self.familyName = familyName
@@ -170,12 +185,16 @@ public struct NeedsVocabulary: Sendable, Equatable {
     public let codes: [String]
     /// Needs for which a referral may be shared without consent, because someone is at risk of harm.
     public let consentExempt: Set<String>
+    /// The SNOMED CT concept each need is sent as, where the deployment configured one; messages
+    /// that carry codes (FHIR) send a need without one as text only, never with an invented code.
+    public let codings: [String: Coding]
 
     /// - Parameter consentExempt: the needs that do not require consent; by default the
     ///   safeguarding needs (codes starting `safeguarding`), and no other.
-    public init(_ codes: [String], consentExempt: Set<String>? = nil) {
+    public init(_ codes: [String], consentExempt: Set<String>? = nil, codings: [String: Coding] = [:]) {
         self.codes = codes
         self.consentExempt = consentExempt ?? Set(codes.filter { $0.hasPrefix("safeguarding") })
+        self.codings = codings
     }
 
     /// Whether sharing a referral for `need` requires the person's consent.

@@ -94,9 +94,12 @@ public struct ReferralDecoder: Sendable {
             issues.append(FieldIssue(pointer: reader.path("email"), detail: "must be an email address such as name@nhs.net."))
             email = nil
         }
+        let organisationName = reader.string("organisationName", required: false, maxLength: ReferralLimits.nameLength, issues: &issues)
         reader.rejectUnknownMembers(issues: &issues)
         guard let organisation, let name else { return nil }
-        return .init(organisation: organisation, name: name, role: role, phone: phone, email: email, organisationType: type)
+        return .init(
+            organisation: organisation, name: name, role: role, phone: phone, email: email, organisationType: type,
+            organisationName: organisationName)
     }
 
     private func decodeSubject(_ root: inout ObjectReader, today: String, issues: inout [FieldIssue]) -> Referral.Subject? {
@@ -132,11 +135,21 @@ public struct ReferralDecoder: Sendable {
         let phone = phoneNumber(&reader, issues: &issues)
         let language = reader.string("preferredLanguage", required: false, maxLength: ReferralLimits.languageLength, issues: &issues)
         let interpreter = reader.bool("interpreterNeeded", issues: &issues)
+        let gender = reader.code("gender", as: AdministrativeGender.self, required: false, issues: &issues)
+        var practice = reader.string("registeredPractice", required: false, maxLength: 10, issues: &issues)
+        if let code = practice, !ODSCode.isValid(code) {
+            issues.append(
+                FieldIssue(
+                    pointer: reader.path("registeredPractice"),
+                    detail: "must be the GP practice's ODS code: 3 to 10 capital letters and digits, for example K84001."))
+            practice = nil
+        }
         reader.rejectUnknownMembers(issues: &issues)
         guard let givenName, let familyName, let birthDate, let postcode else { return nil }
         return .init(
             nhsNumber: nhsNumber, givenName: givenName, familyName: familyName, birthDate: birthDate, address: address,
-            postcode: postcode, phone: phone, preferredLanguage: language, interpreterNeeded: interpreter)
+            postcode: postcode, phone: phone, preferredLanguage: language, interpreterNeeded: interpreter, gender: gender,
+            registeredPractice: practice)
     }
 
     private func phoneNumber(_ reader: inout ObjectReader, issues: inout [FieldIssue]) -> String? {

@@ -6,6 +6,7 @@ public enum ReferralField: String, Sendable, CaseIterable, Hashable, Comparable 
     case referrerRole = "/referrer/role"
     case referrerPhone = "/referrer/phone"
     case referrerEmail = "/referrer/email"
+    case referrerOrganisationName = "/referrer/organisationName"
     case nhsNumber = "/subject/nhsNumber"
     case givenName = "/subject/givenName"
     case familyName = "/subject/familyName"
@@ -15,6 +16,8 @@ public enum ReferralField: String, Sendable, CaseIterable, Hashable, Comparable 
     case subjectPhone = "/subject/phone"
     case preferredLanguage = "/subject/preferredLanguage"
     case interpreterNeeded = "/subject/interpreterNeeded"
+    case gender = "/subject/gender"
+    case registeredPractice = "/subject/registeredPractice"
     case needs = "/needs"
     case urgency = "/urgency"
     case reason = "/reason"
@@ -54,6 +57,9 @@ public enum ReferralField: String, Sendable, CaseIterable, Hashable, Comparable 
         case .subjectPhone: referral.subject.phone != nil
         case .preferredLanguage: referral.subject.preferredLanguage != nil
         case .interpreterNeeded: referral.subject.interpreterNeeded != nil
+        case .referrerOrganisationName: referral.referrer.organisationName != nil
+        case .gender: referral.subject.gender != nil
+        case .registeredPractice: referral.subject.registeredPractice != nil
         case .safeguarding: referral.safeguarding != nil
         case .externalReference: referral.externalReference != nil
         case .respondBy: referral.respondBy != nil
@@ -83,6 +89,9 @@ extension Referral {
             case .subjectPhone: copy.subject.phone = nil
             case .preferredLanguage: copy.subject.preferredLanguage = nil
             case .interpreterNeeded: copy.subject.interpreterNeeded = nil
+            case .referrerOrganisationName: copy.referrer.organisationName = nil
+            case .gender: copy.subject.gender = nil
+            case .registeredPractice: copy.subject.registeredPractice = nil
             case .reason: copy.reason = Self.withheldText
             case .safeguarding: copy.safeguarding = nil
             case .externalReference: copy.externalReference = nil

@@ -180,6 +180,9 @@ public indirect enum Condition: Sendable, Equatable {
         case .subjectPhone: referral.subject.phone.map { [$0] }
         case .preferredLanguage: referral.subject.preferredLanguage.map { [$0] }
         case .interpreterNeeded: referral.subject.interpreterNeeded.map { [String($0)] }
+        case .referrerOrganisationName: referral.referrer.organisationName.map { [$0] }
+        case .gender: referral.subject.gender.map { [$0.rawValue] }
+        case .registeredPractice: referral.subject.registeredPractice.map { [$0] }
         case .needs: referral.needs
         case .urgency: [referral.urgency.rawValue]
         case .reason: [referral.reason]

@@ -7,13 +7,13 @@ public enum FieldAllowList {
     public static let presets: [String: Set<ReferralField>] = [
         // Who the person is and how to reach them: enough to make contact, nothing of their health.
         "contact-only": [
-            .referrerName, .referrerRole, .referrerPhone, .referrerEmail, .address, .subjectPhone, .preferredLanguage,
+            .referrerName, .referrerRole, .referrerPhone, .referrerEmail, .referrerOrganisationName, .address, .subjectPhone, .preferredLanguage,
             .interpreterNeeded, .respondBy,
         ],
         // Contact, and the referrer's account of what is wrong: for social care and the voluntary sector.
         "care": [
-            .referrerName, .referrerRole, .referrerPhone, .referrerEmail, .address, .subjectPhone, .preferredLanguage,
-            .interpreterNeeded, .reason, .respondBy, .expectedDischargeDate,
+            .referrerName, .referrerRole, .referrerPhone, .referrerEmail, .referrerOrganisationName, .address, .subjectPhone,
+            .preferredLanguage, .interpreterNeeded, .gender, .registeredPractice, .reason, .respondBy, .expectedDischargeDate,
         ],
         // Everything a health or safeguarding service acts on, the NHS number and safeguarding flag included.
         "clinical": Set(ReferralField.allCases),

@@ -48,6 +48,7 @@ import Testing
             setup: setup(["source_endpoint": .text("https://switchboard.example.org/fhir"), "receiver_ods": .text("RNU")]))
         let bundle = String(decoding: try fhir.render(unknown, context: context).body, as: UTF8.self)
         #expect(!bundle.contains("nhs-number") && !bundle.contains("interpreterRequired") && !bundle.contains("Safeguarding concern"))
+        #expect(!bundle.contains("\"gender\"") && !bundle.contains("generalPractitioner") && !bundle.contains("\"Flag\""))
         let webhook = try json(try JSONWebhookAdapter(setup: setup()).render(unknown, context: context).body)
         let referral = try #require((webhook["data"] as? [String: Any])?["referral"] as? [String: Any])
         #expect(referral["safeguarding"] == nil)

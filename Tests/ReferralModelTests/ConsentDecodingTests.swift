@@ -163,3 +163,44 @@ import Testing
         #expect(try ReferralDecoder.decodeStored(referral.canonicalJSON()) == referral)
     }
 }
+
+/// Gender, the registered practice and the referring organisation's name: optional, kept exactly,
+/// and checked.
+@Suite struct PersonDetailsDecodingTests {
+    func decode(referrer: String = "", subject: String = "") throws(ReferralDecoder.Failure) -> Referral {
+        try ReferralDecoder().decode(
+            Array(
+                """
+                {"referrer": {"organisation": "K84001", "name": "Dr Test"\(referrer)},
+                 "subject": {"givenName": "Alan", "familyName": "Testcase", "birthDate": "1958-11-02", "postcode": "OX4 1AA"\(subject)},
+                 "needs": ["reablement"], "urgency": "routine", "reason": "Discharge.", "consent": {"status": "given"}}
+                """.utf8), today: "2026-11-25")
+    }
+
+    @Test func theyAreKeptInTheCanonicalForm() throws {
+        let referral = try decode(
+            referrer: #", "organisationName": "Example Road Surgery""#, subject: #", "gender": "female", "registeredPractice": "K84001""#)
+        #expect(referral.referrer.organisationName == "Example Road Surgery")
+        #expect(referral.subject.gender == .female)
+        #expect(referral.subject.registeredPractice == "K84001")
+        #expect(try ReferralDecoder.decodeStored(referral.canonicalJSON()) == referral)
+        let unknown = try decode()
+        #expect(unknown.subject.gender == nil && unknown.subject.registeredPractice == nil && unknown.referrer.organisationName == nil)
+        #expect(!String(decoding: unknown.canonicalJSON(), as: UTF8.self).contains("gender"), "not known is left out, not sent as unknown")
+    }
+
+    @Test func aBadValueIsExplainedAtItsField() {
+        do {
+            _ = try decode(subject: #", "gender": "F", "registeredPractice": "k84 001""#)
+            Issue.record("accepted")
+        } catch .invalid(let failure) {
+            #expect(
+                failure.issues.map { "\($0.pointer): \($0.detail)" } == [
+                    "/subject/gender: must be one of male, female, other, unknown; \"F\" is not one of them.",
+                    "/subject/registeredPractice: must be the GP practice's ODS code: 3 to 10 capital letters and digits, for example K84001.",
+                ])
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+}

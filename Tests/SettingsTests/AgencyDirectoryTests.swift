@@ -50,7 +50,7 @@ import Testing
         #expect(try agency("").withhold.isEmpty)
         #expect(try agency(", receives: full").withhold.isEmpty)
         let contact = try agency(", receives: contact-only")
-        #expect(contact.withhold == [.nhsNumber, .reason, .safeguarding, .externalReference, .expectedDischargeDate])
+        #expect(contact.withhold == [.nhsNumber, .gender, .registeredPractice, .reason, .safeguarding, .externalReference, .expectedDischargeDate])
         #expect(contact.withhold.isDisjoint(with: ReferralField.essential), "the essentials always go")
         #expect(try agency(", receives: care").withhold == [.nhsNumber, .safeguarding, .externalReference])
         let listed = try agency(", receives: [subject/phone, reason], withhold: [reason]")

@@ -113,6 +113,57 @@ func settingsFile(_ text: String) throws -> String {
         #expect(NeedsVocabulary.standard.consentExempt == ["safeguarding-adult"])
     }
 
+    @Test func aNeedCarriesTheSNOMEDConceptItIsSentAs() throws {
+        let path = try settingsFile(
+            """
+            storage: { url: "sqlite:s.sqlite" }
+            agencies: a.yaml
+            rules: r.yaml
+            api_keys: []
+            needs:
+              - code: adult-social-care
+                snomed: { code: "306238000", display: Referral to social services }
+              - code: safeguarding-adult
+                snomed: { code: 514331000000104, display: Referral to safeguarding adults team }
+              - befriending
+            """)
+        let vocabulary = try SwitchboardSettings.load(path: path, environment: [:]).vocabulary
+        #expect(
+            vocabulary.codings == [
+                "adult-social-care": .snomed("306238000", "Referral to social services"),
+                "safeguarding-adult": .snomed("514331000000104", "Referral to safeguarding adults team"),
+            ])
+        #expect(vocabulary.consentExempt == ["safeguarding-adult"], "a mapping keeps the safeguarding default")
+    }
+
+    @Test func aMistypedSNOMEDCodeIsRefusedAtItsLine() throws {
+        // 306238000 with one digit changed fails the Verhoeff check; 306238100 is a description's
+        // id (partition 01), not a concept's.
+        let path = try settingsFile(
+            """
+            storage: { url: "sqlite:s.sqlite" }
+            agencies: a.yaml
+            rules: r.yaml
+            api_keys: []
+            needs:
+              - { code: adult-social-care, snomed: { code: "306238001", display: Referral to social services } }
+              - { code: reablement, snomed: { code: "306238011", display: Something } }
+              - { code: befriending, snomed: { code: "12ab", display: Something } }
+            """)
+        do {
+            _ = try SwitchboardSettings.load(path: path, environment: [:])
+            Issue.record("a mistyped code was accepted")
+        } catch {
+            #expect(
+                error.issues.map { "\($0.line): \($0.message)" } == [
+                    "6: '306238001' fails the SNOMED CT check digit: look for a mistyped or missing digit",
+                    "7: '306238011' is a SNOMED CT identifier, but not of a concept (its partition is 01)",
+                    "8: '12ab' is not a SNOMED CT identifier: 6 to 18 digits, not starting with 0",
+                ])
+            #expect(error.issues.allSatisfy { $0.hint?.contains("termbrowser.nhs.uk") == true })
+        }
+    }
+
     @Test func aBadNeedEntryNamesItsLine() throws {
         let path = try settingsFile(
             "storage: { url: \"sqlite:s.sqlite\" }\nagencies: a.yaml\nrules: r.yaml\napi_keys: []\nneeds:\n  - { code: befriending, consent: no }\n")

@@ -162,10 +162,10 @@ struct TemplateNode: MustacheParent {
         "referralId", "deliveryId", "rule", "receivedAt", "agencyId", "urgency", "reason", "safeguarding", "safeguardingKnown",
         "externalReference", "respondBy", "expectedDischargeDate", "needs", "needsText", "consent", "referrer", "subject",
     ]
-    static let referrerNames = ["organisation", "name", "role", "phone", "email"]
+    static let referrerNames = ["organisation", "organisationName", "name", "role", "phone", "email"]
     static let subjectNames = [
         "nhsNumber", "givenName", "familyName", "birthDate", "address", "postcode", "phone", "preferredLanguage", "interpreterNeeded",
-        "interpreterNeededKnown",
+        "interpreterNeededKnown", "gender", "registeredPractice",
     ]
     static let consentNames = ["status", "lawfulBasis", "decisionMaker", "decidedAt", "capacityAssessedBy"]
     static let allNames: [String] =
@@ -179,6 +179,7 @@ struct TemplateNode: MustacheParent {
         referrer["role"] = referral.referrer.role
         referrer["phone"] = referral.referrer.phone
         referrer["email"] = referral.referrer.email
+        referrer["organisationName"] = referral.referrer.organisationName
         let subject: [String: Any?] = [
             "nhsNumber": referral.subject.nhsNumber, "givenName": referral.subject.givenName, "familyName": referral.subject.familyName,
             "birthDate": referral.subject.birthDate, "address": referral.subject.address, "postcode": referral.subject.postcode,
@@ -187,6 +188,7 @@ struct TemplateNode: MustacheParent {
             // A yes/no fact has three answers: yes, no, and not asked. `…Known` tells the last apart, so
             // a template can leave out (or send null for) what the referrer did not say.
             "interpreterNeededKnown": referral.subject.interpreterNeeded != nil ? true : nil,
+            "gender": referral.subject.gender?.rawValue, "registeredPractice": referral.subject.registeredPractice,
         ]
         var values: [String: Any] = [
             "referralId": context.referralId, "deliveryId": context.deliveryId, "rule": context.rule,
