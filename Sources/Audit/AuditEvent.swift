@@ -38,6 +38,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case rulesApplied = "rules.applied"
     /// A rules file or request was refused; the live rules did not change.
     case rulesRejected = "rules.rejected"
+    /// An administrator imported a postcode directory; it replaced the previous one whole.
+    case directoryImported = "directory.imported"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

@@ -84,7 +84,11 @@ public final class GatewayComponents: Sendable {
     /// newest) and audits the start. Call once before serving.
     public func start() async throws {
         try await dispatcher.restoreLanes()
-        try await rules.recordStartUp()
+        do {
+            try await rules.recordStartUp()
+        } catch RulesAdministrator.Refusal.invalid(let issues) {
+            throw ConfigError(issues: issues)
+        }
         try await store.appendAudit([
             AuditNarrative.gatewayStarted(
                 at: clock.now(), rulesVersion: rules.live.current.rules.version, agencies: configuration.agencies.agencies.count)

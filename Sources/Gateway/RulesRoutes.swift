@@ -119,7 +119,8 @@ struct RulesRoutes: Sendable {
         } else {
             rules = administrator.live.current.rules
         }
-        let (decision, traces) = rules.explain(referral, at: at)
+        let authorities = try await administrator.localAuthorities(of: referral.subject.postcode, for: rules)
+        let (decision, traces) = rules.explain(referral, at: at, localAuthorities: authorities)
         let body = RulesTestResult(
             rulesVersion: decision.rulesVersion, receivedAt: Timestamp.string(at),
             rules: traces.map {

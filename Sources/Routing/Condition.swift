@@ -10,9 +10,13 @@ public struct RoutingInput: Sendable {
     let postcodePrefixes: [String]
     /// When it was received, in Europe/London: computed once, read by ages and time windows.
     let local: LondonTime
+    /// The GSS codes of the local authorities (district or unitary, and county) the postcode
+    /// directory places the subject's postcode in; empty when it has no entry for it.
+    public let localAuthorities: Set<String>
 
-    public init(referral: Referral, receivedAt: Date) {
+    public init(referral: Referral, receivedAt: Date, localAuthorities: Set<String> = []) {
         self.referral = referral
+        self.localAuthorities = localAuthorities
         self.receivedAt = receivedAt
         postcodePrefixes = Postcode.prefixes(of: referral.subject.postcode)
         local = LondonTime(receivedAt)
@@ -65,6 +69,9 @@ public indirect enum Condition: Sendable, Equatable {
     case urgencyIn([Urgency])
     /// The subject's postcode is in one of these areas, districts, sectors or units (`OX`, `OX1`, `OX1 2`).
     case postcodeIn([String])
+    /// The postcode directory places the subject's postcode in one of these local authorities (GSS
+    /// codes: a county such as `E10000025`, or a district or unitary authority).
+    case localAuthorityIn([String])
     /// The referral's safeguarding flag is stated as this (true or false), or, for nil, not stated:
     /// a flag the referrer did not give matches neither true nor false.
     case safeguarding(Bool?)
@@ -94,6 +101,9 @@ public indirect enum Condition: Sendable, Equatable {
             return levels.contains(referral.urgency)
         case .postcodeIn(let prefixes):
             for prefix in prefixes where input.postcodePrefixes.contains(prefix) { return true }
+            return false
+        case .localAuthorityIn(let codes):
+            for code in codes where input.localAuthorities.contains(code) { return true }
             return false
         case .safeguarding(let flag):
             return referral.safeguarding == flag
@@ -130,6 +140,11 @@ public indirect enum Condition: Sendable, Equatable {
         case .postcodeIn(let prefixes):
             return prefixes.contains(where: input.postcodePrefixes.contains)
                 ? nil : "postcode \(referral.subject.postcode) is not in \(prefixes.joined(separator: ", "))"
+        case .localAuthorityIn(let codes):
+            if codes.contains(where: input.localAuthorities.contains) { return nil }
+            return input.localAuthorities.isEmpty
+                ? "the postcode directory has no local authority for postcode \(referral.subject.postcode)"
+                : "postcode \(referral.subject.postcode) is in \(input.localAuthorities.sorted().joined(separator: " and ")), not \(codes.joined(separator: " or "))"
         case .safeguarding(let flag):
             return referral.safeguarding == flag ? nil : "safeguarding is not \(flag.map(String.init) ?? "unknown")"
         case .field(let field, let test):
@@ -146,6 +161,16 @@ public indirect enum Condition: Sendable, Equatable {
         }
     }
 
+    /// The local authorities the condition names anywhere in it.
+    var localAuthorities: Set<String> {
+        switch self {
+        case .all(let parts), .any(let parts): parts.reduce(into: []) { $0.formUnion($1.localAuthorities) }
+        case .not(let condition): condition.localAuthorities
+        case .localAuthorityIn(let codes): Set(codes)
+        default: []
+        }
+    }
+
     /// The condition in words, for explanations.
     var summary: String {
         switch self {
@@ -155,6 +180,7 @@ public indirect enum Condition: Sendable, Equatable {
         case .needsAny(let needs): "needs any of \(needs.joined(separator: ", "))"
         case .urgencyIn(let levels): "urgency \(levels.map(\.rawValue).joined(separator: " or "))"
         case .postcodeIn(let prefixes): "postcode in \(prefixes.joined(separator: ", "))"
+        case .localAuthorityIn(let codes): "local authority \(codes.joined(separator: " or "))"
         case .safeguarding(let flag): "safeguarding \(flag.map(String.init) ?? "unknown")"
         case .field(let field, let test): "\(field.path) \(test)"
         case .age(let minimum, let maximum): "age \(minimum.map(String.init) ?? "any")–\(maximum.map(String.init) ?? "any")"

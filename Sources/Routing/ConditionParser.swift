@@ -10,7 +10,7 @@ struct ConditionParser {
     let holidays: Set<String>
 
     static let keys: Set<String> = [
-        "all", "any", "not", "needs", "urgency", "postcode", "safeguarding", "always", "field", "equals", "in", "exists", "prefix",
+        "all", "any", "not", "needs", "urgency", "postcode", "local_authority", "safeguarding", "always", "field", "equals", "in", "exists", "prefix",
         "contains", "matches", "age", "time",
     ]
     /// The fields a `field` condition may read.
@@ -126,6 +126,15 @@ struct ConditionParser {
                 return nil
             }
             return .postcodeIn(normalised)
+        case "local_authority":
+            guard let codes = reader.strings(node, "local_authority") else { return nil }
+            for code in codes {
+                if let problem = OrganisationType.localAuthority.problem(with: code) {
+                    reader.fail(node, "local_authority '\(code)' \(problem)", hint: "the GSS code the ONS Postcode Directory gives it")
+                    return nil
+                }
+            }
+            return .localAuthorityIn(codes)
         case "safeguarding":
             if case .scalar(let scalar) = node, scalar.string == "unknown" { return .safeguarding(nil) }
             guard case .scalar = node, let flag = node.bool else {

@@ -8,7 +8,7 @@ extension Condition {
         switch self {
         case .all(let conditions), .any(let conditions): conditions.reduce(into: []) { $0.formUnion($1.namedNeeds) }
         case .needsAny(let needs): Set(needs)
-        case .not, .urgencyIn, .postcodeIn, .safeguarding, .field, .age, .time, .always: []
+        case .not, .urgencyIn, .postcodeIn, .localAuthorityIn, .safeguarding, .field, .age, .time, .always: []
         }
     }
 }

@@ -90,6 +90,10 @@ public struct RuleSet: Sendable, Equatable {
     /// The places this deployment serves, and what happens to a referral from elsewhere; nil to
     /// route every referral by the rules.
     public let serviceArea: ServiceArea?
+    /// The local authorities (GSS codes) named by a rule, the service area or an agency's
+    /// coverage. When there are any, routing needs the postcode directory's answer for the
+    /// referral's postcode, and the rules cannot go live until a directory is imported.
+    public let localAuthorities: Set<String>
     /// Which needs require the person's consent before a referral is shared.
     let vocabulary: NeedsVocabulary
     private let index: RuleIndex
@@ -107,7 +111,14 @@ public struct RuleSet: Sendable, Equatable {
         self.directory = directory
         self.vocabulary = vocabulary
         index = RuleIndex(rules: rules)
+        var named = Set(serviceArea?.localAuthorities ?? [])
+        for rule in rules { named.formUnion(rule.when.localAuthorities) }
+        for agency in directory.agencies { named.formUnion(agency.coverage.filter { !Postcode.isPrefix($0) }) }
+        localAuthorities = named
     }
+
+    /// True when routing reads the postcode directory.
+    public var namesLocalAuthorities: Bool { !localAuthorities.isEmpty }
 
     /// The rule id recorded when the fallback routes a referral.
     public static let fallbackRuleId = "fallback"
@@ -120,9 +131,12 @@ public struct RuleSet: Sendable, Equatable {
     /// Routes a referral received at `receivedAt` (time windows and ages use it). Only the rules
     /// the index finds for the referral's needs and postcode are evaluated; the decision is the
     /// one trying every rule in order would give.
-    public func route(_ referral: Referral, at receivedAt: Date = Date()) -> RoutingDecision {
-        if let outOfArea = outOfAreaDecision(for: referral) { return outOfArea }
-        let input = RoutingInput(referral: referral, receivedAt: receivedAt)
+    ///
+    /// - Parameter localAuthorities: the GSS codes the postcode directory gives the subject's
+    ///   postcode; looked up only when the rules name a local authority (`namesLocalAuthorities`).
+    public func route(_ referral: Referral, at receivedAt: Date = Date(), localAuthorities: Set<String> = []) -> RoutingDecision {
+        if let outOfArea = outOfAreaDecision(for: referral, localAuthorities: localAuthorities) { return outOfArea }
+        let input = RoutingInput(referral: referral, receivedAt: receivedAt, localAuthorities: localAuthorities)
         var decision = Decision()
         // Rules are read in place, never copied: a copy retains every field.
         for position in index.candidates(for: input) where rules[position].when.holds(input) {
@@ -134,9 +148,9 @@ public struct RuleSet: Sendable, Equatable {
 
     /// Routes by trying every rule in order, without the index: the reference `route` is tested
     /// against, and the baseline the rules benchmark measures it by.
-    public func routeByScanning(_ referral: Referral, at receivedAt: Date = Date()) -> RoutingDecision {
-        if let outOfArea = outOfAreaDecision(for: referral) { return outOfArea }
-        let input = RoutingInput(referral: referral, receivedAt: receivedAt)
+    public func routeByScanning(_ referral: Referral, at receivedAt: Date = Date(), localAuthorities: Set<String> = []) -> RoutingDecision {
+        if let outOfArea = outOfAreaDecision(for: referral, localAuthorities: localAuthorities) { return outOfArea }
+        let input = RoutingInput(referral: referral, receivedAt: receivedAt, localAuthorities: localAuthorities)
         var decision = Decision()
         for position in rules.indices where rules[position].when.holds(input) {
             decision.take(rules[position], targets: targets(of: rules[position], for: input), needs: input.referral.needs)
@@ -146,11 +160,11 @@ public struct RuleSet: Sendable, Equatable {
     }
 
     /// Routes a referral and says, rule by rule, what matched and what failed.
-    public func explain(_ referral: Referral, at receivedAt: Date) -> (RoutingDecision, [RuleTrace]) {
-        if let outOfArea = outOfAreaDecision(for: referral) {
+    public func explain(_ referral: Referral, at receivedAt: Date, localAuthorities: Set<String> = []) -> (RoutingDecision, [RuleTrace]) {
+        if let outOfArea = outOfAreaDecision(for: referral, localAuthorities: localAuthorities) {
             return (outOfArea, rules.map { RuleTrace(rule: $0.id, failure: nil, agencies: [], skipped: true) })
         }
-        let input = RoutingInput(referral: referral, receivedAt: receivedAt)
+        let input = RoutingInput(referral: referral, receivedAt: receivedAt, localAuthorities: localAuthorities)
         var decision = Decision()
         var traces: [RuleTrace] = []
         var stopped = false
@@ -175,7 +189,7 @@ public struct RuleSet: Sendable, Equatable {
     private func targets(of rule: Rule, for input: RoutingInput) -> [(agency: String, alternatives: [String])] {
         var chosen: [(agency: String, alternatives: [String])] = rule.routeTo.map { ($0, rule.alternatives) }
         for service in rule.routeToService {
-            let offering = directory.offering(service, covering: input.referral.subject.postcode).map(\.id)
+            let offering = directory.offering(service, covering: input.referral.subject.postcode, in: input.localAuthorities).map(\.id)
             if let first = offering.first { chosen.append((first, Array(offering.dropFirst()) + rule.alternatives)) }
         }
         return chosen

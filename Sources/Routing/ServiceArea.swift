@@ -4,26 +4,33 @@ import Settings
 import Yams
 
 /// The places a deployment serves (`service_area` in rules.yaml): postcode areas, districts,
-/// sectors or units. A referral for someone who lives elsewhere is not routed by the rules, so it
+/// sectors or units, and local authorities by GSS code (resolved through the imported postcode
+/// directory). A referral for someone who lives elsewhere is not routed by the rules, so it
 /// never lands in a local council's case system by default: it goes to the `out_of_area` agency
 /// when one is named, or is held (status `out-of-area`) for the referrer to send to the right area.
 public struct ServiceArea: Sendable, Equatable {
     /// Postcode prefixes, upper case (`OX`, `RG9`, `SN7`).
     public var prefixes: [String]
+    /// Local authorities' GSS codes (`E10000025`).
+    public var localAuthorities: [String]
     /// The agency that takes referrals from elsewhere; nil to hold them.
     public var outOfAreaAgency: String?
 
-    public init(prefixes: [String], outOfAreaAgency: String?) {
+    public init(prefixes: [String], localAuthorities: [String] = [], outOfAreaAgency: String?) {
         self.prefixes = prefixes
+        self.localAuthorities = localAuthorities
         self.outOfAreaAgency = outOfAreaAgency
     }
 
-    /// True when the (normalised) postcode lies outside every prefix. One whose shape is not known
-    /// is not known to be outside, so the rules route it.
-    public func excludes(_ postcode: String) -> Bool {
-        let own = Set(Postcode.prefixes(of: postcode))
-        guard !own.isEmpty else { return false }
-        return !prefixes.contains(where: own.contains)
+    /// True when the (normalised) postcode lies outside every prefix and its local authorities
+    /// (as the postcode directory gives them) are none of the area's. One whose shape is not known
+    /// is not known to be outside, so the rules route it; one the directory does not know is
+    /// outside unless a prefix takes it in: it is held, never sent to the wrong council.
+    public func excludes(_ postcode: String, localAuthorities own: Set<String> = []) -> Bool {
+        let prefixesOfPostcode = Set(Postcode.prefixes(of: postcode))
+        guard !prefixesOfPostcode.isEmpty else { return false }
+        if prefixes.contains(where: prefixesOfPostcode.contains) { return false }
+        return !localAuthorities.contains(where: own.contains)
     }
 }
 
@@ -36,8 +43,8 @@ extension RuleSet {
     /// duty falls on the area the adult is in, and the hub passes it on if it belongs elsewhere. The
     /// consent policy still applies: a referral shared without consent goes only to a safeguarding
     /// recipient.
-    func outOfAreaDecision(for referral: Referral) -> RoutingDecision? {
-        guard let serviceArea, serviceArea.excludes(referral.subject.postcode) else { return nil }
+    func outOfAreaDecision(for referral: Referral, localAuthorities: Set<String>) -> RoutingDecision? {
+        guard let serviceArea, serviceArea.excludes(referral.subject.postcode, localAuthorities: localAuthorities) else { return nil }
         let safeguardingConcern = referral.safeguarding == true || referral.needs.contains { $0.hasPrefix("safeguarding") }
         guard !safeguardingConcern else { return nil }
         var decision = RoutingDecision(rulesVersion: version, targets: [], matchedRules: [], usedFallback: false)
@@ -51,7 +58,7 @@ extension RuleSet {
         return restricted
     }
 
-    /// `service_area: [prefixes]` and `out_of_area: hold | AGENCY`.
+    /// `service_area: [postcode prefixes and GSS codes]` and `out_of_area: hold | AGENCY`.
     static func serviceArea(_ top: [String: Node]?, agencies: Set<String>, reader: ConfigReader) -> ServiceArea? {
         let outOfArea = reader.string(top?["out_of_area"], "out_of_area")
         guard let node = top?["service_area"] else {
@@ -62,10 +69,20 @@ extension RuleSet {
             }
             return nil
         }
-        let prefixes = (reader.strings(node, "service_area") ?? []).map { $0.uppercased() }
-        if prefixes.isEmpty { reader.fail(node, "service_area lists no places", hint: "for example [OX, RG9, SN7]") }
-        for prefix in prefixes where !Postcode.isPrefix(prefix) {
-            reader.fail(node, "'\(prefix)' is not a postcode area, district, sector or full postcode", hint: "for example OX, RG9 or SN7 7")
+        let places = (reader.strings(node, "service_area") ?? []).map { $0.uppercased() }
+        if places.isEmpty { reader.fail(node, "service_area lists no places", hint: "for example [OX, RG9, SN7] or [E10000025]") }
+        var prefixes: [String] = []
+        var authorities: [String] = []
+        for place in places {
+            if Postcode.isPrefix(place) {
+                prefixes.append(place)
+            } else if OrganisationType.localAuthority.problem(with: place) == nil {
+                authorities.append(place)
+            } else {
+                reader.fail(
+                    node, "'\(place)' is neither a postcode area, district, sector or full postcode nor a local authority's GSS code",
+                    hint: "for example OX, RG9 or SN7 7, or E10000025 for Oxfordshire")
+            }
         }
         var agency: String?
         if let outOfArea, outOfArea != "hold" {
@@ -77,6 +94,6 @@ extension RuleSet {
                     hint: "agencies.yaml defines: \(agencies.sorted().joined(separator: ", "))")
             }
         }
-        return ServiceArea(prefixes: prefixes, outOfAreaAgency: agency)
+        return ServiceArea(prefixes: prefixes, localAuthorities: authorities, outOfAreaAgency: agency)
     }
 }

@@ -104,9 +104,10 @@ public struct AgencyDirectory: Sendable, Equatable {
                     entry["services"], "unknown service '\(service)'", hint: "services are need codes: \(vocabulary.codes.joined(separator: ", "))")
             }
             let coverage = (reader.strings(entry["coverage"], "coverage") ?? []).map { $0.uppercased() }
-            for area in coverage where !Postcode.isPrefix(area) {
+            for area in coverage where !Postcode.isPrefix(area) && OrganisationType.localAuthority.problem(with: area) != nil {
                 reader.fail(
-                    entry["coverage"], "'\(area)' is not a postcode area, district, sector or full postcode", hint: "for example OX, OX1, OX1 2")
+                    entry["coverage"], "'\(area)' is neither a postcode area, district, sector or full postcode nor a local authority's GSS code",
+                    hint: "for example OX, OX1, OX1 2, or E07000178 for Oxford")
             }
             if !services.isEmpty, coverage.isEmpty {
                 reader.fail(

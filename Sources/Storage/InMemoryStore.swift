@@ -39,6 +39,7 @@ public actor InMemoryStore: SwitchboardStore {
     private var events: [AuditEvent] = []
     private var versions: [RulesVersionRecord] = []
     private var lanes: [String: AgencyLaneState] = [:]
+    var postcodeImports = PostcodeImports()
 
     public init() {}
 
@@ -233,7 +234,7 @@ public actor InMemoryStore: SwitchboardStore {
         return Array(events[start..<min(events.count, start + limit)])
     }
 
-    private func append(_ entries: [AuditEntry]) {
+    func append(_ entries: [AuditEntry]) {
         for entry in entries {
             let previous = events.last
             events.append(

@@ -134,6 +134,20 @@ public final class SQLiteStore: SwitchboardStore {
             // Why a referral sent to no one is held (`out-of-area`); NULL for every routed referral.
             try db.execute(sql: "ALTER TABLE referrals ADD COLUMN held TEXT")
         }
+        migrator.registerMigration("v7-postcode-directory") { db in
+            // The imported postcode directory: each import's postcodes under its number, the live
+            // one marked current. A postcode's local authorities are its GSS codes, space-separated.
+            try db.execute(
+                sql: """
+                    CREATE TABLE postcode_imports (
+                        number INTEGER PRIMARY KEY, current INTEGER NOT NULL DEFAULT 0, imported_at REAL, imported_by TEXT,
+                        source TEXT, postcodes INTEGER, local_authorities INTEGER
+                    );
+                    CREATE TABLE postcode_places (
+                        postcode TEXT NOT NULL, import INTEGER NOT NULL, authorities TEXT NOT NULL, PRIMARY KEY (postcode, import)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

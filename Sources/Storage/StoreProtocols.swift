@@ -84,9 +84,27 @@ public protocol RulesVersionStore: Sendable {
     func rules(number: Int) async throws -> RulesVersionRecord?
 }
 
+/// The postcode directory (the ONS Postcode Directory's postcodes and the local authorities they
+/// lie in), imported by an administrator so rules and coverage can name local authorities.
+/// An import is staged: its postcodes are added in batches, invisible to lookups, and go live
+/// together when it is finished, with its audit event, replacing the previous import whole.
+public protocol PostcodeDirectoryStore: Sendable {
+    /// Starts an import and returns its number, under which its postcodes are added.
+    func beginPostcodeImport() async throws -> Int
+    /// Adds a batch of postcodes to an unfinished import.
+    func addPostcodes(_ places: [PostcodePlace], toImport number: Int) async throws
+    /// Makes an import the live directory, with its audit events, and drops every other.
+    func finishPostcodeImport(_ number: Int, info: PostcodeDirectoryInfo, audit: [AuditEntry]) async throws
+    /// The GSS codes of the local authorities the live directory places a normalised postcode
+    /// (`OX1 2JD`) in; empty when it has no entry for it, or no directory was imported.
+    func localAuthorities(of postcode: String) async throws -> Set<String>
+    /// What the live directory was imported from, or nil when none was.
+    func postcodeDirectory() async throws -> PostcodeDirectoryInfo?
+}
+
 /// A store that does every job: what a gateway runs on. SQLite and the in-memory twin are both
 /// one, and the shared store contract tests hold them to the same behaviour.
-public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore
+public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore
 
 extension AuditLog {
     /// Checks the whole audit chain, reading it a page at a time, in constant memory.

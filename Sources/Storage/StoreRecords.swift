@@ -126,3 +126,34 @@ public struct RulesVersionRecord: Sendable, Equatable, Codable {
         self.text = text
     }
 }
+
+/// One postcode of the postcode directory, and the local authorities (GSS codes) it lies in: its
+/// district or unitary authority, and its county where it has one.
+public struct PostcodePlace: Sendable, Equatable {
+    /// Normalised, `OX1 2JD`.
+    public var postcode: String
+    public var localAuthorities: [String]
+
+    public init(postcode: String, localAuthorities: [String]) {
+        self.postcode = postcode
+        self.localAuthorities = localAuthorities
+    }
+}
+
+/// Where the live postcode directory came from.
+public struct PostcodeDirectoryInfo: Sendable, Equatable, Codable {
+    public var importedAt: Date
+    public var importedBy: String
+    /// The file's name (not its path).
+    public var source: String
+    public var postcodes: Int
+    public var localAuthorities: Int
+
+    public init(importedAt: Date, importedBy: String, source: String, postcodes: Int, localAuthorities: Int) {
+        self.importedAt = importedAt
+        self.importedBy = importedBy
+        self.source = source
+        self.postcodes = postcodes
+        self.localAuthorities = localAuthorities
+    }
+}

@@ -32,13 +32,14 @@ public struct ReferralIntake: Sendable {
 
     private let decoder: ReferralDecoder
     private let rules: LiveRules
-    private let store: any ReferralStore & AuditLog
+    private let store: any ReferralStore & AuditLog & PostcodeDirectoryStore
     private let clock: any WallClock
     private let onAccepted: @Sendable () -> Void
 
     /// - Parameter onAccepted: called after each new referral is durable (the dispatcher's doorbell).
     public init(
-        decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore & AuditLog, clock: any WallClock = SystemClock(),
+        decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore & AuditLog & PostcodeDirectoryStore,
+        clock: any WallClock = SystemClock(),
         onAccepted: @escaping @Sendable () -> Void = {}
     ) {
         self.decoder = decoder
@@ -75,7 +76,11 @@ public struct ReferralIntake: Sendable {
             throw Refusal.organisationNotAllowed(claimed: referral.referrer.organisation, allowed: organisations.sorted())
         }
         let claim = idempotencyKey.map { IdempotencyClaim(key: $0, bodyDigest: Hex.encode(SHA256.hash(data: Array(body)))) }
-        let record = intakeRecord(referral, bytes: body.count, actor: actor, receivedAt: receivedAt, claim: claim)
+        // One snapshot of the rules routes the referral, and is the version its receipt names.
+        let rules = self.rules.current.rules
+        let authorities = rules.namesLocalAuthorities ? try await store.localAuthorities(of: referral.subject.postcode) : []
+        let record = intakeRecord(
+            referral, rules: rules, localAuthorities: authorities, bytes: body.count, actor: actor, receivedAt: receivedAt, claim: claim)
         switch try await store.accept(record) {
         case .accepted(let receipt):
             onAccepted()
@@ -88,8 +93,10 @@ public struct ReferralIntake: Sendable {
     }
 
     /// Routes a decoded referral by one snapshot of the live rules and words its audit events.
-    private func intakeRecord(_ referral: Referral, bytes: Int, actor: String, receivedAt: Date, claim: IdempotencyClaim?) -> IntakeRecord {
-        let decision = rules.current.rules.route(referral, at: receivedAt)
+    private func intakeRecord(
+        _ referral: Referral, rules: RuleSet, localAuthorities: Set<String>, bytes: Int, actor: String, receivedAt: Date, claim: IdempotencyClaim?
+    ) -> IntakeRecord {
+        let decision = rules.route(referral, at: receivedAt, localAuthorities: localAuthorities)
         let referralId = Identifier.make(now: receivedAt)
         let routes = decision.targets.map { Route(agency: $0.agency, rule: $0.rule, deliveryId: Identifier.make(now: receivedAt)) }
         var alternatives: [String: [String]] = [:]

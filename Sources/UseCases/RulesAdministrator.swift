@@ -41,7 +41,7 @@ public actor RulesAdministrator {
     }
 
     public nonisolated let live: LiveRules
-    private let store: any RulesVersionStore & AuditLog
+    private let store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore
     private let clock: any WallClock
     private let agencies: AgencyDirectory
     private let vocabulary: NeedsVocabulary
@@ -59,7 +59,8 @@ public actor RulesAdministrator {
     ///   - agencies, vocabulary: what every rules text is validated against.
     ///   - path: the rules file this gateway loads, reloads and writes.
     public init(
-        live: LiveRules, store: any RulesVersionStore & AuditLog, agencies: AgencyDirectory, vocabulary: NeedsVocabulary, path: String,
+        live: LiveRules, store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore, agencies: AgencyDirectory, vocabulary: NeedsVocabulary,
+        path: String,
         clock: any WallClock = SystemClock(), logger: Logger
     ) {
         self.live = live
@@ -77,6 +78,11 @@ public actor RulesAdministrator {
     /// Validates a rules text against the live agencies and vocabulary, as an apply would.
     public nonisolated func validate(_ text: String) throws(ConfigError) -> RuleSet {
         try RuleSet.parse(text, file: fileName, agencies: agencies, vocabulary: vocabulary)
+    }
+
+    /// The local authorities the postcode directory places `postcode` in, when `rules` route by them.
+    public nonisolated func localAuthorities(of postcode: String, for rules: RuleSet) async throws -> Set<String> {
+        rules.namesLocalAuthorities ? try await store.localAuthorities(of: postcode) : []
     }
 
     /// Runs `change` once no other change is under way, in the order they were asked for.
@@ -99,6 +105,7 @@ public actor RulesAdministrator {
 
     private func recordStartUpExclusively() async throws {
         let rules = live.current.rules
+        if let issues = try await placesProblem(rules, file: path) { throw Refusal.invalid(issues) }
         let latest = try await store.latestRules()
         if let latest, latest.version == rules.version {
             live.replace(.init(rules: rules, record: latest))
@@ -115,6 +122,7 @@ public actor RulesAdministrator {
     /// could never apply is reported as invalid whichever version it was made against.
     public func apply(_ text: String, ifMatch: [String], actor: String) async throws -> Outcome {
         let rules = try validateForChange(text)
+        if let issues = try await placesProblem(rules, file: fileName) { throw Refusal.invalid(issues) }
         return try await exclusively {
             try checkPrecondition(ifMatch)
             return try await installIfChanged(rules, source: .api, actor: actor, note: "through the API")
@@ -126,6 +134,7 @@ public actor RulesAdministrator {
         guard let target = try await store.rules(number: number), let text = target.text else { throw Refusal.noSuchVersion(number) }
         // A stored version can fail today when the agencies changed since it was live.
         let rules = try validateForChange(text)
+        if let issues = try await placesProblem(rules, file: fileName) { throw Refusal.invalid(issues) }
         return try await exclusively {
             try checkPrecondition(ifMatch)
             return try await installIfChanged(rules, source: .rollback, actor: actor, note: "rollback to version \(number)")
@@ -161,6 +170,10 @@ public actor RulesAdministrator {
             await reject(error.issues, text: text, trigger: trigger)
             return nil
         }
+        if let issues = try? await placesProblem(rules, file: path) {
+            await reject(issues, text: text, trigger: trigger)
+            return nil
+        }
         reportedBadText = nil
         do {
             return try await installIfChanged(
@@ -170,6 +183,19 @@ public actor RulesAdministrator {
                 "Rules reload could not be stored; the live rules stay", metadata: ["trigger": "\(trigger)", "error.type": "\(type(of: error))"])
             return nil
         }
+    }
+
+    /// Rules that name local authorities route by the postcode directory: without one imported,
+    /// every referral would be outside their places, so they cannot go live.
+    private func placesProblem(_ rules: RuleSet, file: String) async throws -> [ConfigIssue]? {
+        guard rules.namesLocalAuthorities, try await store.postcodeDirectory() == nil else { return nil }
+        return [
+            ConfigIssue(
+                file: file, line: 1, column: 1,
+                message:
+                    "the rules or agencies name local authorities (\(rules.localAuthorities.sorted().joined(separator: ", "))), but no postcode directory has been imported",
+                hint: "import the ONS Postcode Directory first: switchboard directory import ONSPD.csv")
+        ]
     }
 
     private func validateForChange(_ text: String) throws(Refusal) -> RuleSet {

@@ -65,7 +65,7 @@ import Testing
                 return ["\(error)"]
             }
         }
-        #expect(problems("service_area: [OX, '12X']").contains { $0.contains("'12X' is not a postcode area") })
+        #expect(problems("service_area: [OX, '12X']").contains { $0.contains("'12X' is neither a postcode area") })
         #expect(problems("service_area: [OX]\nout_of_area: the-moon").contains { $0.contains("out_of_area must be 'hold' or an agency") })
         #expect(problems("out_of_area: hold").contains("out_of_area needs a service_area"))
     }

@@ -149,8 +149,8 @@ for size in [100, 1_000, 10_000] {
         }
         targets += indexed.targets.count
     }
-    let indexed = measure(mix, rules.route)
-    let scan = measure(mix, rules.routeByScanning)
+    let indexed = measure(mix) { rules.route($0, at: $1) }
+    let scan = measure(mix) { rules.routeByScanning($0, at: $1) }
     sinks &+= indexed.sink &+ scan.sink
     indexedRates[size] = indexed.rate
     print(

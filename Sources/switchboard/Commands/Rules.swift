@@ -78,11 +78,21 @@ extension Switchboard.Rules {
             let configuration = try options.load()
             let set = try options.rules(rules, configuration: configuration)
             let decoded = try readReferral(referral, vocabulary: configuration.settings.vocabulary, today: CalendarDate.string(from: when))
-            let (decision, traces) = set.explain(decoded, at: when)
+            var authorities: Set<String> = []
+            if set.namesLocalAuthorities {
+                // Read-only: the directory lives in the gateway's store.
+                let store = try GatewayComponents.openStore(configuration.settings.storage)
+                authorities = try await store.localAuthorities(of: decoded.subject.postcode)
+                print(
+                    authorities.isEmpty
+                        ? "The postcode directory has no entry for \(decoded.subject.postcode)."
+                        : "The postcode directory places \(decoded.subject.postcode) in \(authorities.sorted().joined(separator: ", ")).")
+            }
+            let (decision, traces) = set.explain(decoded, at: when, localAuthorities: authorities)
             print("Rules \(decision.rulesVersion), received \(Timestamp.string(when)):")
             if decision.outOfArea {
                 print(
-                    "The postcode is outside the service area (\(set.serviceArea?.prefixes.joined(separator: ", ") ?? "")): the rules are not applied."
+                    "The postcode is outside the service area (\(((set.serviceArea?.prefixes ?? []) + (set.serviceArea?.localAuthorities ?? [])).joined(separator: ", "))): the rules are not applied."
                 )
                 print(
                     decision.targets.isEmpty

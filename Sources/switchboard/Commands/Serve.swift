@@ -43,7 +43,12 @@ extension Switchboard {
                 printError("The gateway did not start: \(error).")
                 throw ExitCode.failure
             }
-            try await components.start()
+            do {
+                try await components.start()
+            } catch let error as ConfigError {
+                printError("The gateway did not start.\n\(error)")
+                throw ExitCode(78)
+            }
             let host = configuration.settings.server.host
             let rulesVersion = configuration.rules.version
             let app = GatewayApplication(components: components, logger: logger).application(logger: logger) { port in
