@@ -40,6 +40,16 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case rulesRejected = "rules.rejected"
     /// An administrator imported a postcode directory; it replaced the previous one whole.
     case directoryImported = "directory.imported"
+    /// An agencies version went live: who, how, the versions before and after, what changed.
+    case agenciesApplied = "agencies.applied"
+    /// A change to the rules or agencies was proposed for a second administrator's approval.
+    case changeProposed = "change.proposed"
+    /// A second administrator approved a proposed change; it went live.
+    case changeApproved = "change.approved"
+    /// A proposed change was rejected or withdrawn.
+    case changeRejected = "change.rejected"
+    /// A proposed change can no longer apply: the document changed after it was made.
+    case changeSuperseded = "change.superseded"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

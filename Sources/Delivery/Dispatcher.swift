@@ -28,9 +28,22 @@ public final class Dispatcher: Service {
     }
 
     let queue: any DeliveryQueue
-    let targets: [String: DeliveryTarget]
-    /// The fields each agency may be sent, in order: its adapter's, less those withheld.
-    let sendable: [String: [ReferralField]]
+    /// The agencies, as configured now: replaced whole when the agencies change.
+    let configured: Mutex<Agencies>
+
+    struct Agencies: Sendable {
+        var targets: [String: DeliveryTarget]
+        /// The fields each agency may be sent, in order: its adapter's, less those withheld.
+        var sendable: [String: [ReferralField]]
+
+        init(_ targets: [DeliveryTarget]) {
+            self.targets = Dictionary(targets.map { ($0.agencyId, $0) }, uniquingKeysWith: { first, _ in first })
+            sendable = self.targets.mapValues { $0.adapter.mappedFields.subtracting($0.withheld).sorted() }
+        }
+    }
+
+    var targets: [String: DeliveryTarget] { configured.withLock { $0.targets } }
+    var sendable: [String: [ReferralField]] { configured.withLock { $0.sendable } }
     let transport: any HTTPTransport
     let clock: any WallClock
     let configuration: Configuration
@@ -48,8 +61,7 @@ public final class Dispatcher: Service {
         configuration: Configuration = .init(), logger: Logger
     ) {
         self.queue = queue
-        self.targets = Dictionary(targets.map { ($0.agencyId, $0) }, uniquingKeysWith: { first, _ in first })
-        sendable = self.targets.mapValues { $0.adapter.mappedFields.subtracting($0.withheld).sorted() }
+        configured = Mutex(Agencies(targets))
         self.transport = transport
         self.clock = clock
         self.configuration = configuration
@@ -82,6 +94,17 @@ public final class Dispatcher: Service {
         let targets = Array(targets.values).sorted { $0.agencyId < $1.agencyId }
         book.withLock { $0 = LaneBook(targets: targets, stored: stored) }
         restored.store(true, ordering: .releasing)
+    }
+
+    /// Delivers to a changed list of agencies from the next lease on: a new agency's jobs start,
+    /// a changed agency's next attempt uses its new endpoint, adapter and limits, and a removed
+    /// agency's jobs wait, visible in the queue, until it is listed again. Attempts in flight finish
+    /// as they started.
+    public func reconfigure(targets: [DeliveryTarget]) async throws {
+        let stored = try await queue.laneStates()
+        configured.withLock { $0 = Agencies(targets) }
+        book.withLock { $0.reconfigure(targets: targets, stored: stored) }
+        doorbell.ring()
     }
 
     public func run() async throws {

@@ -91,7 +91,7 @@ struct LaneBook: Sendable {
     }
 
     private(set) var lanes: [String: Lane] = [:]
-    private let order: [String]
+    private var order: [String]
     private var turn = 0
     /// Attempts the agency has answered whose results are not committed yet. Their slots are free
     /// (the agency is done with them), so the next attempts overlap the commit; this bounds how far.
@@ -105,6 +105,27 @@ struct LaneBook: Sendable {
                 state: stored[target.agencyId] ?? AgencyLaneState(agency: target.agencyId))
         }
         order = targets.map(\.agencyId)
+    }
+
+    /// Takes a changed list of agencies: a new agency gets a lane, a changed one its new limits
+    /// (keeping its state and the attempts it has in flight), and one no longer listed gets no more
+    /// turns; its lane stays until its attempts in flight are finished.
+    mutating func reconfigure(targets: [DeliveryTarget], stored: [AgencyLaneState]) {
+        let stored = Dictionary(stored.map { ($0.agency, $0) }, uniquingKeysWith: { _, last in last })
+        for target in targets {
+            var lane =
+                lanes[target.agencyId]
+                ?? Lane(
+                    concurrency: target.concurrency, leaseDuration: target.leaseDuration, policy: target.circuit,
+                    state: stored[target.agencyId] ?? AgencyLaneState(agency: target.agencyId))
+            lane.concurrency = target.concurrency
+            lane.leaseDuration = target.leaseDuration
+            lane.policy = target.circuit
+            lanes[target.agencyId] = lane
+        }
+        order = targets.map(\.agencyId)
+        let listed = Set(order)
+        for (agency, lane) in lanes where !listed.contains(agency) && lane.inFlight == 0 { lanes[agency] = nil }
     }
 
     /// What to lease with `globalFree` slots left under the global cap: slots handed out one at a

@@ -15,6 +15,9 @@ public struct DeploymentConfiguration: Sendable {
     public var agencySecrets: [String: String]
     /// Each agency's adapter, set up from its options, by agency id.
     public var adapters: [String: any AgencyAdapter]
+    /// Where the secrets were read from, for validating a change to the agencies the same way.
+    var environment: [String: String] = [:]
+    var requireSecrets = true
 
     /// The adapter names `agencies.yaml` may use.
     public static var adapterNames: Set<String> { AdapterCatalogue.registry.names }
@@ -30,31 +33,61 @@ public struct DeploymentConfiguration: Sendable {
         guard let settings = read else { throw ConfigError(issues: settingsIssues) }
         // Problems in the files switchboard.yaml points at, and in the environment they name.
         var elsewhere: [ConfigIssue] = []
-        var agencies: AgencyDirectory?
-        var adapters: [String: any AgencyAdapter] = [:]
-        var secrets: [String: String] = [:]
+        var agencies: Agencies?
         do {
             let directory = try AgencyDirectory.load(path: settings.agenciesPath, adapters: adapterNames, vocabulary: settings.vocabulary)
-            agencies = directory
-            (adapters, elsewhere) = setUpAdapters(directory, file: settings.agenciesPath, vocabulary: settings.vocabulary)
-            let (found, missing) = signingSecrets(
-                directory, file: settings.agenciesPath, environment: environment, requireSecrets: requireSecrets)
-            secrets = found
-            elsewhere += missing
+            let (set, issues) = setUp(
+                directory, file: settings.agenciesPath, settings: settings, environment: environment, requireSecrets: requireSecrets)
+            agencies = set
+            elsewhere += issues
         } catch {
             elsewhere += error.issues
         }
         var rules: RuleSet?
         if let agencies {
             do {
-                rules = try RuleSet.load(path: settings.rulesPath, agencies: agencies, vocabulary: settings.vocabulary)
+                rules = try RuleSet.load(path: settings.rulesPath, agencies: agencies.directory, vocabulary: settings.vocabulary)
             } catch {
                 elsewhere += error.issues
             }
         }
         let issues = settingsIssues + elsewhere
         guard issues.isEmpty, let agencies, let rules else { throw ConfigError(issues: issues) }
-        return DeploymentConfiguration(settings: settings, agencies: agencies, rules: rules, agencySecrets: secrets, adapters: adapters)
+        return DeploymentConfiguration(
+            settings: settings, agencies: agencies.directory, rules: rules, agencySecrets: agencies.secrets, adapters: agencies.adapters,
+            environment: environment, requireSecrets: requireSecrets)
+    }
+
+    /// Agencies ready to deliver to: the directory, each agency's adapter and the secrets they name.
+    struct Agencies {
+        var directory: AgencyDirectory
+        var adapters: [String: any AgencyAdapter]
+        var secrets: [String: String]
+    }
+
+    /// Validates an agencies.yaml text as start-up does, against this configuration's adapters,
+    /// vocabulary and environment: what an administrator's change to the agencies must pass.
+    func agencies(_ text: String, file: String) throws(ConfigError) -> Agencies {
+        let directory = try AgencyDirectory.parse(text, file: file, adapters: Self.adapterNames, vocabulary: settings.vocabulary)
+        let (agencies, issues) = Self.setUp(directory, file: file, settings: settings, environment: environment, requireSecrets: requireSecrets)
+        guard issues.isEmpty else { throw ConfigError(issues: issues) }
+        return agencies
+    }
+
+    /// Validates an agencies text and checks the configured rules against it: what
+    /// `switchboard agencies validate` reports.
+    public func validateAgencies(_ text: String, file: String) throws(ConfigError) -> AgencyDirectory {
+        let directory = try agencies(text, file: file).directory
+        _ = try RuleSet.parse(rules.text, file: settings.rulesPath, agencies: directory, vocabulary: settings.vocabulary)
+        return directory
+    }
+
+    private static func setUp(
+        _ directory: AgencyDirectory, file: String, settings: SwitchboardSettings, environment: [String: String], requireSecrets: Bool
+    ) -> (Agencies, [ConfigIssue]) {
+        let (adapters, adapterIssues) = setUpAdapters(directory, file: file, vocabulary: settings.vocabulary)
+        let (secrets, missing) = signingSecrets(directory, file: file, environment: environment, requireSecrets: requireSecrets)
+        return (Agencies(directory: directory, adapters: adapters, secrets: secrets), adapterIssues + missing)
     }
 
     /// Each agency's adapter, checked against its options; problems name the agency and the option's line.

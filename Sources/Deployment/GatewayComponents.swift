@@ -43,8 +43,12 @@ public final class GatewayComponents: Sendable {
         self.dispatcher = dispatcher
         queue = QueueOperations(queue: store, audit: store, lanes: dispatcher, clock: clock)
         let live = LiveRules(configuration.rules)
+        var approval: Set<GovernedDocument> = []
+        if settings.rulesApprovalRequired { approval.insert(.rules) }
+        if settings.agenciesApprovalRequired { approval.insert(.agencies) }
         rules = RulesAdministrator(
-            live: live, store: store, agencies: configuration.agencies, vocabulary: settings.vocabulary, path: settings.rulesPath, clock: clock,
+            live: live, store: store, vocabulary: settings.vocabulary, path: settings.rulesPath, agenciesPath: settings.agenciesPath,
+            installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher), approvalRequired: approval, clock: clock,
             logger: logger)
         intake = ReferralIntake(
             decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock,
@@ -98,7 +102,9 @@ public final class GatewayComponents: Sendable {
     /// The services that run beside the HTTP server, in start order; they shut down in reverse, so
     /// the dispatcher finishes its attempts before the transport stops.
     public var services: [any Service] {
-        [transport, dispatcher, RulesReloader(administrator: rules, interval: configuration.settings.rulesWatchSeconds)]
+        // Where rules changes need approval the file is not watched (SIGHUP still reports an edit).
+        let watch = configuration.settings.rulesApprovalRequired ? 0 : configuration.settings.rulesWatchSeconds
+        return [transport, dispatcher, RulesReloader(administrator: rules, interval: watch)]
     }
 }
 

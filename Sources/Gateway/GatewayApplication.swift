@@ -59,6 +59,7 @@ public struct GatewayApplication {
         admin.post("rollback") { request, context in try await rulesAPI.rollback(request, context: context) }
         admin.get("versions") { request, context in try await rulesAPI.history(request, context: context) }
         admin.get("versions/{number}") { request, context in try await rulesAPI.version(request, context: context) }
+        addProposals(admin, rulesAPI)
 
         let queueAPI = QueueRoutes(operations: components.queue)
         let queue = router.group("/v1/queue").add(middleware: requiring([.admin]))
@@ -66,10 +67,26 @@ public struct GatewayApplication {
         queue.get("dead") { request, context in try await queueAPI.dead(request, context: context) }
         queue.post("retry") { request, context in try await queueAPI.retry(request, context: context) }
         let agencies = router.group("/v1/agencies").add(middleware: requiring([.admin]))
+        let agenciesAPI = RulesRoutes(
+            administrator: components.rules, versions: components.store, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
+            clock: components.clock, document: .agencies)
+        agencies.get { request, context in try await agenciesAPI.showAgencies(request, context: context) }
+        agencies.put { request, context in try await agenciesAPI.replace(request, context: context) }
+        agencies.post("rollback") { request, context in try await agenciesAPI.rollback(request, context: context) }
+        agencies.get("versions") { request, context in try await agenciesAPI.history(request, context: context) }
+        agencies.get("versions/{number}") { request, context in try await agenciesAPI.version(request, context: context) }
+        addProposals(agencies, agenciesAPI)
         agencies.post("{agency}/pause") { request, context in try await queueAPI.pause(request, context: context) }
         agencies.post("{agency}/resume") { request, context in try await queueAPI.resume(request, context: context) }
         agencies.post("{agency}/ping") { request, context in try await queueAPI.ping(request, context: context) }
 
+        func addProposals(_ group: RouterGroup<GatewayContext>, _ api: RulesRoutes) {
+            group.post("proposals") { request, context in try await api.propose(request, context: context) }
+            group.get("proposals") { request, context in try await api.proposals(request, context: context) }
+            group.get("proposals/{id}") { request, context in try await api.proposal(request, context: context) }
+            group.post("proposals/{id}/approve") { request, context in try await api.approve(request, context: context) }
+            group.post("proposals/{id}/reject") { request, context in try await api.reject(request, context: context) }
+        }
         index.set(router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) })
         return router
     }

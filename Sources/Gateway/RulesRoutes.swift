@@ -8,13 +8,19 @@ import Settings
 import Storage
 import UseCases
 
-/// The administrators' rules API: read the live rules, test a referral against them (or against
-/// a proposed text), apply a new text, list and read stored versions, roll back.
+/// The administrators' API for a governed document (the rules, or the agencies): read what is
+/// live, test a referral against the rules (or a proposed text), apply a new text, list and read
+/// stored versions, roll back; and where approval is required, propose, approve and reject
+/// (`ProposalRoutes.swift`).
 struct RulesRoutes: Sendable {
     let administrator: RulesAdministrator
-    let versions: any RulesVersionStore
+    let versions: any RulesVersionStore & ProposalStore
     let decoder: ReferralDecoder
     let clock: any WallClock
+    var document: GovernedDocument = .rules
+
+    /// The document's name in messages and its path in the API.
+    var noun: String { document.rawValue }
 
     /// `GET /v1/rules`: the live version and its text, with the version as the ETag.
     func show(_ request: Request, context: GatewayContext) async throws -> Response {
@@ -28,31 +34,53 @@ struct RulesRoutes: Sendable {
         return response
     }
 
-    /// `PUT /v1/rules`: validates the YAML body and makes it live, if `If-Match` names the live version.
+    /// `GET /v1/agencies`: the live agencies and their text, with the version as the ETag.
+    func showAgencies(_ request: Request, context: GatewayContext) async throws -> Response {
+        let snapshot = administrator.live.current
+        let record = snapshot.agenciesRecord
+        let body = LiveAgenciesDocument(
+            version: snapshot.agencies.version, number: record?.number, appliedAt: record?.appliedAt, appliedBy: record?.appliedBy,
+            source: record?.source, agencies: snapshot.agencies.agencies.map(\.id), text: snapshot.agencies.text,
+            approvalRequired: administrator.approvalRequired.contains(.agencies))
+        var response = try JSONResponse.make(body, status: .ok)
+        response.headers[.eTag] = Self.entityTag(snapshot.agencies.version)
+        return response
+    }
+
+    /// `PUT /v1/rules` or `/v1/agencies`: validates the YAML body and makes it live, if `If-Match`
+    /// names the live version.
     func replace(_ request: Request, context: GatewayContext) async throws -> Response {
+        let (text, ifMatch, actor) = try await yamlChange(request, context: context)
+        return try await answer { try await administrator.apply(text, to: document, ifMatch: ifMatch, actor: actor) }
+    }
+
+    /// A YAML body with `If-Match`, from an identified administrator.
+    func yamlChange(_ request: Request, context: GatewayContext) async throws -> (text: String, ifMatch: [String], actor: String) {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard let type, ["application/yaml", "application/x-yaml", "text/yaml"].contains(type) else {
-            throw ProblemResponse(.unsupportedMediaType, detail: "Send the rules file as YAML with 'Content-Type: application/yaml'.")
+            throw ProblemResponse(.unsupportedMediaType, detail: "Send the \(noun) file as YAML with 'Content-Type: application/yaml'.")
         }
-        let ifMatch = try Self.ifMatch(request)
+        let ifMatch = try ifMatch(request)
         let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
         guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
             throw ProblemResponse(
-                .invalidRules, detail: "The rules are not UTF-8 text.", errors: [FieldIssue(pointer: "", detail: "is not UTF-8 text.")])
+                invalidKind, detail: "The \(noun) are not UTF-8 text.", errors: [FieldIssue(pointer: "", detail: "is not UTF-8 text.")])
         }
-        return try await answer { try await administrator.apply(text, ifMatch: ifMatch, actor: principal.keyId) }
+        return (text, ifMatch, principal.keyId)
     }
+
+    var invalidKind: ProblemType { document == .rules ? .invalidRules : .invalidAgencies }
 
     /// `POST /v1/rules/rollback`: makes a stored version live again, as a new version.
     func rollback(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         try JSONResponse.requireJSON(request)
-        let ifMatch = try Self.ifMatch(request)
+        let ifMatch = try ifMatch(request)
         let object = try await Self.jsonObject(request)
         guard case .number(let value, isInteger: true)? = object["version"], value >= 1, value <= 1e9 else {
             throw ProblemResponse(
-                .invalidRequest, detail: "Name the version to roll back to as {\"version\": N}; `switchboard rules history` lists them.",
+                .invalidRequest, detail: "Name the version to roll back to as {\"version\": N}; `switchboard \(noun) history` lists them.",
                 errors: [FieldIssue(pointer: "/version", detail: "must be a whole number of 1 or more.")])
         }
         let unknown = object.members.map(\.key).filter { $0 != "version" }
@@ -61,7 +89,7 @@ struct RulesRoutes: Sendable {
                 .invalidRequest, detail: "The body may hold only version.",
                 errors: unknown.map { FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows.") })
         }
-        return try await answer { try await administrator.rollback(to: Int(value), ifMatch: ifMatch, actor: principal.keyId) }
+        return try await answer { try await administrator.rollback(to: Int(value), of: document, ifMatch: ifMatch, actor: principal.keyId) }
     }
 
     /// `POST /v1/rules/test`: how a referral would be routed, rule by rule, by the live rules or by
@@ -133,9 +161,9 @@ struct RulesRoutes: Sendable {
         return try JSONResponse.make(body, status: .ok)
     }
 
-    /// `GET /v1/rules/versions`: the stored versions, newest first.
+    /// `GET /v1/rules/versions` (or agencies): the stored versions, newest first.
     func history(_ request: Request, context: GatewayContext) async throws -> Response {
-        let versions = try await versions.rulesHistory(limit: 1_000)
+        let versions = try await versions.versionHistory(of: document, limit: 1_000)
         return try JSONResponse.make(RulesVersionList(versions: versions), status: .ok)
     }
 
@@ -143,12 +171,12 @@ struct RulesRoutes: Sendable {
     /// the version before it.
     func version(_ request: Request, context: GatewayContext) async throws -> Response {
         let text = context.parameters.get("number") ?? ""
-        guard let number = Int(text), number >= 1, String(number) == text, let record = try await versions.rules(number: number) else {
-            throw ProblemResponse(.notFound, detail: "There is no rules version with this number; `switchboard rules history` lists them.")
+        guard let number = Int(text), number >= 1, String(number) == text, let record = try await versions.version(number, of: document) else {
+            throw ProblemResponse(.notFound, detail: "There is no \(noun) version with this number; `switchboard \(noun) history` lists them.")
         }
-        let previous = number > 1 ? try await versions.rules(number: number - 1) : nil
-        let change = RulesChange(
-            from: previous?.text ?? "", to: record.text ?? "", oldName: previous.map { "version \($0.number)" } ?? "none",
+        let previous = number > 1 ? try await versions.version(number - 1, of: document) : nil
+        let change = administrator.change(
+            document, from: previous?.text ?? "", to: record.text ?? "", oldName: previous.map { "version \($0.number)" } ?? "none",
             newName: "version \(number)")
         let body = RulesVersionDocument(record: record, diff: change.lineDiff)
         var response = try JSONResponse.make(body, status: .ok)
@@ -157,7 +185,7 @@ struct RulesRoutes: Sendable {
     }
 
     /// Runs a change and answers with what came of it, or the problem that stopped it.
-    private func answer(_ change: () async throws -> RulesAdministrator.Outcome) async throws -> Response {
+    func answer(_ change: () async throws -> RulesAdministrator.Outcome) async throws -> Response {
         do {
             let outcome = try await change()
             let body = RulesChangeResult(
@@ -167,19 +195,57 @@ struct RulesRoutes: Sendable {
             var response = try JSONResponse.make(body, status: .ok)
             response.headers[.eTag] = Self.entityTag(outcome.record.version)
             return response
-        } catch RulesAdministrator.Refusal.stale(let live) {
+        } catch let refusal as RulesAdministrator.Refusal {
+            throw problem(refusal)
+        }
+    }
+
+    /// The problem a refused change answers with.
+    func problem(_ refusal: RulesAdministrator.Refusal) -> ProblemResponse {
+        switch refusal {
+        case .stale(let live):
             var headers = HTTPFields()
             headers[.eTag] = Self.entityTag(live)
-            throw ProblemResponse(
+            return ProblemResponse(
                 .preconditionFailed,
                 detail:
-                    "The live rules are \(live), not the version If-Match names: someone changed them since you read them. Read them again (GET /v1/rules), check your change against them, and send it with If-Match: \"\(live)\".",
+                    "The live \(noun) are \(live), not the version this change was made against: someone changed them since. Read them again (GET /v1/\(noun)), check your change against them, and send it with If-Match: \"\(live)\".",
                 headers: headers)
-        } catch RulesAdministrator.Refusal.invalid(let issues) {
-            throw Self.invalidRules(issues, at: nil)
-        } catch RulesAdministrator.Refusal.noSuchVersion(let number) {
-            throw ProblemResponse(.notFound, detail: "There is no rules version \(number); `switchboard rules history` lists them.")
+        case .invalid(let issues):
+            return invalid(issues, at: nil)
+        case .noSuchVersion(let number):
+            return ProblemResponse(.notFound, detail: "There is no \(noun) version \(number); `switchboard \(noun) history` lists them.")
+        case .approvalRequired(let document):
+            return ProblemResponse(
+                .approvalRequired,
+                detail:
+                    "Changes to the \(document.rawValue) need a second administrator's approval here: propose it with POST /v1/\(document.rawValue)/proposals (`switchboard \(document.rawValue) propose FILE`), and another administrator approves it."
+            )
+        case .noSuchProposal:
+            return ProblemResponse(.notFound, detail: "There is no such proposal; `switchboard \(noun) proposals` lists them.")
+        case .notPending(let state):
+            return ProblemResponse(.proposalDecided, detail: "The proposal is already \(state.rawValue); nothing changed.")
+        case .sameAdministrator:
+            return ProblemResponse(
+                .forbidden, detail: "You proposed this change: a second administrator must approve it. You may withdraw it with reject.")
+        case .agenciesFixed:
+            return ProblemResponse(.forbidden, detail: "This gateway cannot change its agencies through the API.")
         }
+    }
+
+    /// Problems in a text, each with its line and column.
+    func invalid(_ issues: [ConfigIssue], at member: String?) -> ProblemResponse {
+        document == .rules ? Self.invalidRules(issues, at: member) : Self.invalidAgencies(issues)
+    }
+
+    static func invalidAgencies(_ issues: [ConfigIssue]) -> ProblemResponse {
+        ProblemResponse(
+            .invalidAgencies,
+            detail:
+                "The change has \(issues.count) problem\(issues.count == 1 ? "" : "s"); each is listed in errors with its file, line and column. Nothing changed.",
+            errors: issues.map {
+                FieldIssue(pointer: $0.path ?? "", detail: "\($0.file): \($0.message)", line: $0.line, column: $0.column, hint: $0.hint)
+            })
     }
 
     /// - Parameter member: where the rules text sits in a JSON body; nil when it is the whole body,
@@ -198,15 +264,15 @@ struct RulesRoutes: Sendable {
 
     /// The versions `If-Match` names; 428 when it is missing, since an unconditional change could
     /// silently undo someone else's; 422 when it is not `*` or a list of entity tags (RFC 9110).
-    static func ifMatch(_ request: Request) throws -> [String] {
+    func ifMatch(_ request: Request) throws -> [String] {
         guard let header = request.headers[.ifMatch] else {
             throw ProblemResponse(
                 .preconditionRequired,
                 detail:
-                    "Send If-Match with the live version's ETag from GET /v1/rules, so a change made meanwhile is not overwritten; `switchboard rules apply` does this for you."
+                    "Send If-Match with the live version's ETag from GET /v1/\(noun), so a change made meanwhile is not overwritten; `switchboard \(noun) apply` does this for you."
             )
         }
-        guard let tags = entityTags(header) else {
+        guard let tags = Self.entityTags(header) else {
             throw ProblemResponse(
                 .invalidRequest,
                 detail: "If-Match must be * or entity tags in quotes, such as \"sha256:0123456789ab\", as GET /v1/rules sends in ETag.",

@@ -23,6 +23,9 @@ public enum ProblemType: String, Sendable, CaseIterable {
     case invalidReferral = "invalid-referral"
     case invalidRequest = "invalid-request"
     case invalidRules = "invalid-rules"
+    case invalidAgencies = "invalid-agencies"
+    case approvalRequired = "approval-required"
+    case proposalDecided = "proposal-decided"
     case preconditionFailed = "precondition-failed"
     case preconditionRequired = "precondition-required"
     case unauthorised = "unauthorised"
@@ -40,7 +43,9 @@ public enum ProblemType: String, Sendable, CaseIterable {
     public var status: Int {
         switch self {
         case .malformedJSON: 400
-        case .invalidReferral, .invalidRequest, .invalidRules: 422
+        case .invalidReferral, .invalidRequest, .invalidRules, .invalidAgencies: 422
+        case .approvalRequired: 403
+        case .proposalDecided: 409
         case .preconditionFailed: 412
         case .preconditionRequired: 428
         case .unauthorised: 401
@@ -61,7 +66,10 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .invalidReferral: "The referral is not valid"
         case .invalidRequest: "The request is not valid"
         case .invalidRules: "The rules are not valid"
-        case .preconditionFailed: "The rules have changed since you read them"
+        case .invalidAgencies: "The agencies are not valid"
+        case .approvalRequired: "A second administrator must approve this change"
+        case .proposalDecided: "The proposal was already decided"
+        case .preconditionFailed: "The rules or agencies have changed since you read them"
         case .preconditionRequired: "If-Match is required"
         case .unauthorised: "An API key is required"
         case .forbidden: "This API key may not do that"

@@ -124,9 +124,7 @@ public struct RuleSet: Sendable, Equatable {
     public static let fallbackRuleId = "fallback"
 
     /// The version a rules text carries: `sha256:` and the first 12 hex digits of its SHA-256.
-    public static func version(of text: String) -> String {
-        "sha256:" + Hex.encode(SHA256.hash(data: Data(text.utf8)).prefix(6))
-    }
+    public static func version(of text: String) -> String { DocumentVersion.of(text) }
 
     /// Routes a referral received at `receivedAt` (time windows and ages use it). Only the rules
     /// the index finds for the referral's needs and postcode are evaluated; the decision is the

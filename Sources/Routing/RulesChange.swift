@@ -19,10 +19,16 @@ public struct RulesChange: Sendable, Equatable {
     /// The texts line by line, unified format with three lines of context; empty when equal.
     public var lineDiff: String
 
-    public init(from old: String, to new: String, oldName: String = "live", newName: String = "new") {
+    /// What the entries are called in the summary: `rules`, or `agencies` for agencies.yaml.
+    public var noun = "rules"
+
+    /// - Parameter list: the top-level list whose entries (by `id`) are compared: `rules` in
+    ///   rules.yaml, `agencies` in agencies.yaml.
+    public init(from old: String, to new: String, oldName: String = "live", newName: String = "new", list: String = "rules") {
+        noun = list
         lineDiff = Self.unifiedDiff(old, new, oldName: oldName, newName: newName)
-        let before = Outline(old)
-        let after = Outline(new)
+        let before = Outline(old, list: list)
+        let after = Outline(new, list: list)
         added = after.order.filter { before.rules[$0] == nil }
         removed = before.order.filter { after.rules[$0] == nil }
         changed = after.order.filter { id in before.rules[id].map { $0 != after.rules[id] } ?? false }
@@ -38,14 +44,14 @@ public struct RulesChange: Sendable, Equatable {
     /// One line for the audit trail and the history: ids and dates only.
     public var summary: String {
         var parts: [String] = []
-        if !added.isEmpty { parts.append("rules added: " + added.joined(separator: ", ")) }
+        if !added.isEmpty { parts.append("\(noun) added: " + added.joined(separator: ", ")) }
         if !removed.isEmpty { parts.append("removed: " + removed.joined(separator: ", ")) }
         if !changed.isEmpty { parts.append("changed: " + changed.joined(separator: ", ")) }
         if reordered { parts.append("order changed") }
         if let fallback { parts.append("fallback \(fallback.from) -> \(fallback.to)") }
         if !holidaysAdded.isEmpty { parts.append("bank holidays added: " + holidaysAdded.joined(separator: ", ")) }
         if !holidaysRemoved.isEmpty { parts.append("bank holidays removed: " + holidaysRemoved.joined(separator: ", ")) }
-        if parts.isEmpty { return isEmpty ? "no change" : "comments or layout only; no rule changed" }
+        if parts.isEmpty { return isEmpty ? "no change" : "comments or layout only; no \(noun == "rules" ? "rule" : "agency") changed" }
         return parts.joined(separator: "; ")
     }
 
@@ -63,12 +69,12 @@ public struct RulesChange: Sendable, Equatable {
         var fallback: String?
         var holidays: [String] = []
 
-        init(_ text: String) {
+        init(_ text: String, list key: String) {
             var ignored: [ConfigIssue] = []
             guard case .mapping(let top)? = ConfigReader.composeBounded(text, issues: &ignored, file: "") else { return }
             fallback = top["fallback"]?.string
             if case .sequence(let list)? = top["bank_holidays"] { holidays = list.compactMap(\.string) }
-            guard case .sequence(let list)? = top["rules"] else { return }
+            guard case .sequence(let list)? = top[key] else { return }
             for (position, node) in list.enumerated() {
                 guard case .mapping(let rule) = node else { continue }
                 let id = rule["id"]?.string ?? "#\(position + 1)"

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import ReferralModel
 import Yams
@@ -5,8 +6,17 @@ import Yams
 /// The agencies of `config/agencies.yaml`, validated in full.
 public struct AgencyDirectory: Sendable, Equatable {
     public let agencies: [Agency]
+    /// The text the agencies were read from, comments and all: what `GET /v1/agencies` returns
+    /// and what a change is compared with.
+    public let text: String
 
-    public init(agencies: [Agency]) { self.agencies = agencies }
+    public init(agencies: [Agency], text: String = "") {
+        self.agencies = agencies
+        self.text = text
+    }
+
+    /// A digest of the text: the same file always carries the same version, which `If-Match` names.
+    public var version: String { DocumentVersion.of(text) }
 
     public subscript(id: String) -> Agency? { agencies.first { $0.id == id } }
 
@@ -44,6 +54,9 @@ public struct AgencyDirectory: Sendable, Equatable {
                     reader.fail(idNode, "agency id '\(id)' must be lower-case letters, digits and hyphens", hint: "for example oxfordshire-spa")
                 }
                 if seen[id] != nil { reader.fail(idNode, "agency id '\(id)' is used twice", hint: "each agency needs its own id") }
+                if ["versions", "proposals", "rollback"].contains(id) {
+                    reader.fail(idNode, "agency id '\(id)' is a word the agencies API uses for itself", hint: "choose another, such as \(id)-team")
+                }
                 seen[id] = idNode
             }
             let name = reader.string(entry["name"], "name")
@@ -134,7 +147,7 @@ public struct AgencyDirectory: Sendable, Equatable {
             reader.fail(top?["agencies"], "no agencies are defined", hint: "a gateway with no agencies can route nothing")
         }
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
-        return AgencyDirectory(agencies: agencies)
+        return AgencyDirectory(agencies: agencies, text: text)
     }
 
     /// The fields outside `receives`: a preset name or a list of fields; all fields when absent.
@@ -250,5 +263,12 @@ func configValue(_ node: Node, reader: ConfigReader) -> ConfigValue? {
     case .alias:
         reader.fail(node, "YAML aliases are not supported in options")
         return nil
+    }
+}
+
+/// The version a configuration text carries: `sha256:` and the first 12 hex digits of its SHA-256.
+public enum DocumentVersion {
+    public static func of(_ text: String) -> String {
+        "sha256:" + Hex.encode(SHA256.hash(data: Data(text.utf8)).prefix(6))
     }
 }

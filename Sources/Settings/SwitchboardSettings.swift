@@ -53,6 +53,11 @@ public struct SwitchboardSettings: Sendable {
     public var agenciesPath: String
     /// The rules file, resolved against the configuration's folder.
     public var rulesPath: String
+    /// Whether every change to the rules, or to the agencies, is a proposal a second
+    /// administrator must approve (`approval: required` under `rules` or `agencies`). The rules
+    /// file is then not reloaded when saved.
+    public var rulesApprovalRequired = false
+    public var agenciesApprovalRequired = false
     /// The configuration file itself, for messages.
     public var path: String
 
@@ -83,10 +88,12 @@ public struct SwitchboardSettings: Sendable {
             allowed: ["server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload"],
             required: ["storage", "agencies", "rules", "api_keys"])
         let storage = sections.storage(top?["storage"])
-        let agencies = reader.string(top?["agencies"], "agencies").map(sections.resolve)
-        let rules = reader.string(top?["rules"], "rules").map(sections.resolve)
+        let (agencies, agenciesApproval) = sections.governedFile(top?["agencies"], "agencies")
+        let (rules, rulesApproval) = sections.governedFile(top?["rules"], "rules")
         var settings = SwitchboardSettings(
             storage: storage ?? .sqlite(path: ""), agenciesPath: agencies ?? "", rulesPath: rules ?? "", path: path)
+        settings.rulesApprovalRequired = rulesApproval
+        settings.agenciesApprovalRequired = agenciesApproval
         settings.server = sections.server(top?["server"])
         settings.vocabulary = sections.vocabulary(top?["needs"])
         settings.apiKeys = sections.apiKeys(top?["api_keys"], environment: environment, requireSecrets: requireSecrets)
@@ -105,6 +112,23 @@ private struct SectionReader {
 
     func resolve(_ relative: String) -> String {
         relative.hasPrefix("/") ? relative : base.appendingPathComponent(relative).path
+    }
+
+    /// `rules: rules.yaml`, or `rules: {file: rules.yaml, approval: required}` (the same for
+    /// agencies): the file, and whether its changes need a second administrator's approval.
+    func governedFile(_ node: Node?, _ name: String) -> (path: String?, approval: Bool) {
+        guard let node else { return (nil, false) }
+        guard case .mapping = node else { return (reader.string(node, name).map(resolve), false) }
+        guard let entries = reader.mapping(node, name, allowed: ["file", "approval"], required: ["file"]) else { return (nil, false) }
+        let file = reader.string(entries["file"], "file").map(resolve)
+        let approval = reader.string(entries["approval"], "approval") ?? "none"
+        guard ["required", "none"].contains(approval) else {
+            reader.fail(
+                entries["approval"], "approval must be required or none, not '\(approval)'",
+                hint: "required: every change to \(name) is a proposal a second administrator approves")
+            return (file, false)
+        }
+        return (file, approval == "required")
     }
 
     func server(_ node: Node?) -> SwitchboardSettings.Server {

@@ -37,7 +37,8 @@ public actor InMemoryStore: SwitchboardStore {
     private var jobs: [String: Job] = [:]
     private var idempotency: [IdempotencyKey: (digest: String, receipt: SubmissionReceipt)] = [:]
     private var events: [AuditEvent] = []
-    private var versions: [RulesVersionRecord] = []
+    private var versions: [GovernedDocument: [RulesVersionRecord]] = [:]
+    var changeProposals: [ChangeProposal] = []
     private var lanes: [String: AgencyLaneState] = [:]
     var postcodeImports = PostcodeImports()
 
@@ -244,25 +245,29 @@ public actor InMemoryStore: SwitchboardStore {
 
     // MARK: RulesVersionStore
 
-    public func recordRules(_ record: RulesVersionRecord, expectedLatest: Int?, audit: [AuditEntry]) -> Bool {
-        let latest = versions.last?.number
+    public func recordVersion(_ record: RulesVersionRecord, of document: GovernedDocument, expectedLatest: Int?, audit: [AuditEntry])
+        -> Bool
+    {
+        let latest = versions[document]?.last?.number
         guard latest == expectedLatest, record.number == (latest ?? 0) + 1 else { return false }
         var stored = record
         stored.text = record.text ?? ""
-        versions.append(stored)
+        versions[document, default: []].append(stored)
         append(audit)
         return true
     }
 
-    public func latestRules() -> RulesVersionRecord? { versions.last }
+    public func latestVersion(of document: GovernedDocument) -> RulesVersionRecord? { versions[document]?.last }
 
-    public func rulesHistory(limit: Int) -> [RulesVersionRecord] {
-        versions.reversed().prefix(limit).map { version in
+    public func versionHistory(of document: GovernedDocument, limit: Int) -> [RulesVersionRecord] {
+        (versions[document] ?? []).reversed().prefix(limit).map { version in
             var listed = version
             listed.text = nil
             return listed
         }
     }
 
-    public func rules(number: Int) -> RulesVersionRecord? { versions.first { $0.number == number } }
+    public func version(_ number: Int, of document: GovernedDocument) -> RulesVersionRecord? {
+        versions[document]?.first { $0.number == number }
+    }
 }

@@ -148,6 +148,23 @@ public final class SQLiteStore: SwitchboardStore {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v8-governed-agencies-and-proposals") { db in
+            // agencies.yaml is versioned as the rules are; changes may wait as proposals for a
+            // second administrator.
+            try db.execute(
+                sql: """
+                    CREATE TABLE agency_versions (
+                        number INTEGER PRIMARY KEY, version TEXT NOT NULL, applied_at TEXT NOT NULL, applied_by TEXT NOT NULL,
+                        source TEXT NOT NULL, summary TEXT NOT NULL, text TEXT NOT NULL
+                    );
+                    CREATE TABLE change_proposals (
+                        id TEXT PRIMARY KEY, document TEXT NOT NULL, base_version TEXT NOT NULL, version TEXT NOT NULL,
+                        proposed_by TEXT NOT NULL, proposed_at TEXT NOT NULL, summary TEXT NOT NULL, state TEXT NOT NULL,
+                        decided_by TEXT, decided_at TEXT, reason TEXT, text TEXT NOT NULL
+                    );
+                    CREATE INDEX change_proposals_document ON change_proposals(document, proposed_at);
+                    """)
+        }
         return migrator
     }
 

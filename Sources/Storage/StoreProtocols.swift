@@ -67,21 +67,48 @@ public protocol AuditLog: Sendable {
     func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent]
 }
 
-/// The routing rules' versions as they went live.
+/// The versions of the governed configuration documents (the routing rules, the agencies) as
+/// they went live, each document numbered on its own.
 public protocol RulesVersionStore: Sendable {
-    /// Stores a rules version with its audit events, if the newest stored version is still
+    /// Stores a version of `document` with its audit events, if its newest stored version is still
     /// `expectedLatest` (nil: none stored yet).
     /// - Returns: false when another version was stored first, in which case nothing is written.
-    func recordRules(_ record: RulesVersionRecord, expectedLatest: Int?, audit: [AuditEntry]) async throws -> Bool
+    func recordVersion(_ record: RulesVersionRecord, of document: GovernedDocument, expectedLatest: Int?, audit: [AuditEntry]) async throws
+        -> Bool
 
-    /// The newest stored rules version, with its text.
-    func latestRules() async throws -> RulesVersionRecord?
+    /// The newest stored version of `document`, with its text.
+    func latestVersion(of document: GovernedDocument) async throws -> RulesVersionRecord?
 
-    /// Stored rules versions, newest first, without their texts.
-    func rulesHistory(limit: Int) async throws -> [RulesVersionRecord]
+    /// Stored versions of `document`, newest first, without their texts.
+    func versionHistory(of document: GovernedDocument, limit: Int) async throws -> [RulesVersionRecord]
 
-    /// One stored rules version, with its text.
-    func rules(number: Int) async throws -> RulesVersionRecord?
+    /// One stored version of `document`, with its text.
+    func version(_ number: Int, of document: GovernedDocument) async throws -> RulesVersionRecord?
+}
+
+extension RulesVersionStore {
+    public func recordRules(_ record: RulesVersionRecord, expectedLatest: Int?, audit: [AuditEntry]) async throws -> Bool {
+        try await recordVersion(record, of: .rules, expectedLatest: expectedLatest, audit: audit)
+    }
+
+    public func latestRules() async throws -> RulesVersionRecord? { try await latestVersion(of: .rules) }
+
+    public func rulesHistory(limit: Int) async throws -> [RulesVersionRecord] { try await versionHistory(of: .rules, limit: limit) }
+
+    public func rules(number: Int) async throws -> RulesVersionRecord? { try await version(number, of: .rules) }
+}
+
+/// Changes proposed to a governed document where a second administrator must approve them.
+public protocol ProposalStore: Sendable {
+    /// Stores a new pending proposal with its audit events.
+    func saveProposal(_ proposal: ChangeProposal, audit: [AuditEntry]) async throws
+    /// One proposal, with its text.
+    func proposal(id: String) async throws -> ChangeProposal?
+    /// The proposals to `document`, newest first, without their texts.
+    func proposals(of document: GovernedDocument, limit: Int) async throws -> [ChangeProposal]
+    /// Records the decision on a pending proposal with its audit events.
+    /// - Returns: false when it was no longer pending, in which case nothing is written.
+    func decideProposal(_ id: String, decision: ChangeProposal.Decision, audit: [AuditEntry]) async throws -> Bool
 }
 
 /// The postcode directory (the ONS Postcode Directory's postcodes and the local authorities they
@@ -104,7 +131,7 @@ public protocol PostcodeDirectoryStore: Sendable {
 
 /// A store that does every job: what a gateway runs on. SQLite and the in-memory twin are both
 /// one, and the shared store contract tests hold them to the same behaviour.
-public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore
+public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
 
 extension AuditLog {
     /// Checks the whole audit chain, reading it a page at a time, in constant memory.

@@ -7,12 +7,16 @@ import Routing
 import Settings
 import Storage
 
-/// Every change to the routing rules goes through here, one at a time: an apply or rollback
-/// through the API, the file read at start-up, and a reload on SIGHUP or when the file changes.
-/// A change is validated in full against the live agencies, written to the rules file (so the
-/// file and the gateway never disagree), stored as a numbered version with its audit event in one
-/// transaction, and only then swapped in. Anything that fails leaves the live rules and the file
-/// as they were.
+/// Every change to the governed documents, the routing rules and the agencies, goes through here,
+/// one at a time: an apply or rollback through the API, a proposal's approval, the files read at
+/// start-up, and a reload of the rules file on SIGHUP or when it changes. A change is validated in
+/// full (rules against the agencies, agencies against the adapters, their secrets and the rules
+/// that name them), written to its file (so the file and the gateway never disagree), stored as a
+/// numbered version with its audit event in one transaction, and only then swapped in. Anything
+/// that fails leaves what is live, and the file, as they were.
+///
+/// Where the deployment requires approval for a document, a change to it is a proposal that a
+/// second administrator approves (`RulesAdministrator+Proposals.swift`).
 public actor RulesAdministrator {
     /// How a version went live, as the history and the audit trail name it.
     public enum Source: String, Sendable {
@@ -20,6 +24,7 @@ public actor RulesAdministrator {
         case api
         case rollback
         case reload
+        case approval
     }
 
     /// Why a change was refused. Nothing changed.
@@ -28,6 +33,15 @@ public actor RulesAdministrator {
         case stale(live: String)
         case invalid([ConfigIssue])
         case noSuchVersion(Int)
+        /// The deployment requires a second administrator's approval for changes to this document.
+        case approvalRequired(GovernedDocument)
+        case noSuchProposal(String)
+        /// The proposal was already decided.
+        case notPending(ChangeProposal.State)
+        /// The administrator approving it is the one who proposed it.
+        case sameAdministrator(String)
+        /// This gateway was not given the means to change its agencies.
+        case agenciesFixed
     }
 
     /// A change that was asked for, and what came of it.
@@ -41,43 +55,71 @@ public actor RulesAdministrator {
     }
 
     public nonisolated let live: LiveRules
-    private let store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore
-    private let clock: any WallClock
-    private let agencies: AgencyDirectory
-    private let vocabulary: NeedsVocabulary
+    let store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore & ProposalStore
+    let clock: any WallClock
+    let vocabulary: NeedsVocabulary
     /// The rules file this gateway loads, reloads and writes.
     public nonisolated let path: String
-    private let logger: Logger
+    /// The agencies file it loads and writes.
+    public nonisolated let agenciesPath: String
+    let installer: (any AgencyInstaller)?
+    /// The documents whose changes need a second administrator's approval.
+    public nonisolated let approvalRequired: Set<GovernedDocument>
+    let logger: Logger
     /// The last bad text the watcher reported, so one bad save is reported once, not every poll.
-    private var reportedBadText: String?
+    var reportedBadText: String?
     /// An actor lets a second call in while the first awaits the store. A change holds this from
     /// its precondition to its swap, so two changes can never interleave their file writes.
     private var changing = false
     private var waitingToChange: [CheckedContinuation<Void, Never>] = []
 
     /// - Parameters:
-    ///   - agencies, vocabulary: what every rules text is validated against.
-    ///   - path: the rules file this gateway loads, reloads and writes.
+    ///   - vocabulary: what every rules text is validated against.
+    ///   - path, agenciesPath: the files this gateway loads and writes.
+    ///   - installer: validates and installs agencies; nil where agencies cannot change.
+    ///   - approvalRequired: the documents whose changes are proposals a second administrator approves.
     public init(
-        live: LiveRules, store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore, agencies: AgencyDirectory, vocabulary: NeedsVocabulary,
-        path: String,
-        clock: any WallClock = SystemClock(), logger: Logger
+        live: LiveRules, store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore & ProposalStore, vocabulary: NeedsVocabulary,
+        path: String, agenciesPath: String = "agencies.yaml", installer: (any AgencyInstaller)? = nil,
+        approvalRequired: Set<GovernedDocument> = [], clock: any WallClock = SystemClock(), logger: Logger
     ) {
         self.live = live
         self.store = store
-        self.agencies = agencies
         self.vocabulary = vocabulary
         self.path = path
+        self.agenciesPath = agenciesPath
+        self.installer = installer
+        self.approvalRequired = approvalRequired
         self.clock = clock
         self.logger = logger
     }
 
+    /// The file a document is read from and written to.
+    nonisolated func file(of document: GovernedDocument) -> String { document == .rules ? path : agenciesPath }
+
     /// The name problems in a submitted text are reported against: the file it would replace.
-    private nonisolated var fileName: String { URL(fileURLWithPath: path).lastPathComponent }
+    nonisolated func fileName(of document: GovernedDocument) -> String { URL(fileURLWithPath: file(of: document)).lastPathComponent }
 
     /// Validates a rules text against the live agencies and vocabulary, as an apply would.
     public nonisolated func validate(_ text: String) throws(ConfigError) -> RuleSet {
-        try RuleSet.parse(text, file: fileName, agencies: agencies, vocabulary: vocabulary)
+        try RuleSet.parse(text, file: fileName(of: .rules), agencies: live.current.agencies, vocabulary: vocabulary)
+    }
+
+    /// What a change to `document` would make live: the new rules with the agencies they are
+    /// validated against. A new agencies text must also keep the live rules valid.
+    public nonisolated func prepare(_ text: String, for document: GovernedDocument) throws(Refusal) -> RuleSet {
+        do {
+            guard document == .agencies else { return try validate(text) }
+            guard let installer else { throw Refusal.agenciesFixed }
+            let agencies = try installer.validate(text, file: file(of: .agencies))
+            return try RuleSet.parse(live.current.rules.text, file: fileName(of: .rules), agencies: agencies, vocabulary: vocabulary)
+        } catch let error as ConfigError {
+            throw .invalid(error.issues)
+        } catch let refusal as Refusal {
+            throw refusal
+        } catch {
+            throw .invalid([])
+        }
     }
 
     /// The local authorities the postcode directory places `postcode` in, when `rules` route by them.
@@ -86,7 +128,7 @@ public actor RulesAdministrator {
     }
 
     /// Runs `change` once no other change is under way, in the order they were asked for.
-    private func exclusively<Value>(_ change: () async throws -> Value) async throws -> Value {
+    func exclusively<Value>(_ change: () async throws -> Value) async throws -> Value {
         if changing {
             await withCheckedContinuation { waitingToChange.append($0) }
         } else {
@@ -98,96 +140,36 @@ public actor RulesAdministrator {
         return try await change()
     }
 
-    /// Records the rules the gateway started with as the newest version, unless they already are.
-    public func recordStartUp() async throws {
-        try await exclusively { try await recordStartUpExclusively() }
-    }
-
-    private func recordStartUpExclusively() async throws {
-        let rules = live.current.rules
-        if let issues = try await placesProblem(rules, file: path) { throw Refusal.invalid(issues) }
-        let latest = try await store.latestRules()
-        if let latest, latest.version == rules.version {
-            live.replace(.init(rules: rules, record: latest))
-            return
-        }
-        let previous = latest.map { Previous(text: $0.text ?? "", version: $0.version, number: $0.number) } ?? .none
-        _ = try await install(
-            rules, over: previous, source: .startUp, actor: "gateway", note: "loaded from \(fileName) at start-up", writeFile: false)
-    }
-
-    /// Applies a new rules text if `ifMatch` names the live version (or is `*`).
+    /// Applies a new text of `document` if `ifMatch` names its live version (or is `*`).
     ///
     /// The text is validated before the precondition is evaluated (RFC 9110, 13.2.1): a change that
     /// could never apply is reported as invalid whichever version it was made against.
-    public func apply(_ text: String, ifMatch: [String], actor: String) async throws -> Outcome {
-        let rules = try validateForChange(text)
-        if let issues = try await placesProblem(rules, file: fileName) { throw Refusal.invalid(issues) }
+    public func apply(_ text: String, to document: GovernedDocument = .rules, ifMatch: [String], actor: String) async throws -> Outcome {
+        guard !approvalRequired.contains(document) else { throw Refusal.approvalRequired(document) }
+        let rules = try prepare(text, for: document)
+        if let issues = try await placesProblem(rules, file: fileName(of: document)) { throw Refusal.invalid(issues) }
         return try await exclusively {
-            try checkPrecondition(ifMatch)
-            return try await installIfChanged(rules, source: .api, actor: actor, note: "through the API")
+            try checkPrecondition(ifMatch, document: document)
+            return try await installIfChanged(rules, document: document, source: .api, actor: actor, note: "through the API")
         }
     }
 
-    /// Makes stored version `number` live again, as a new version, if `ifMatch` names the live one.
-    public func rollback(to number: Int, ifMatch: [String], actor: String) async throws -> Outcome {
-        guard let target = try await store.rules(number: number), let text = target.text else { throw Refusal.noSuchVersion(number) }
-        // A stored version can fail today when the agencies changed since it was live.
-        let rules = try validateForChange(text)
-        if let issues = try await placesProblem(rules, file: fileName) { throw Refusal.invalid(issues) }
+    /// Makes stored version `number` of `document` live again, as a new version, if `ifMatch` names the live one.
+    public func rollback(to number: Int, of document: GovernedDocument = .rules, ifMatch: [String], actor: String) async throws -> Outcome {
+        guard !approvalRequired.contains(document) else { throw Refusal.approvalRequired(document) }
+        guard let target = try await store.version(number, of: document), let text = target.text else { throw Refusal.noSuchVersion(number) }
+        // A stored version can fail today when what it depends on changed since it was live.
+        let rules = try prepare(text, for: document)
+        if let issues = try await placesProblem(rules, file: fileName(of: document)) { throw Refusal.invalid(issues) }
         return try await exclusively {
-            try checkPrecondition(ifMatch)
-            return try await installIfChanged(rules, source: .rollback, actor: actor, note: "rollback to version \(number)")
-        }
-    }
-
-    /// Reads the rules file again. A valid change goes live; a bad file is logged and audited and
-    /// the live rules stay. `trigger` says why (`SIGHUP`, `file changed`).
-    /// - Returns: the outcome when the file held a new valid version, else nil.
-    @discardableResult
-    public func reload(trigger: String) async -> Outcome? {
-        (try? await exclusively { await reloadExclusively(trigger: trigger) }) ?? nil
-    }
-
-    private func reloadExclusively(trigger: String) async -> Outcome? {
-        let current = live.current.rules
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            await reject(
-                [ConfigIssue(file: path, line: 1, column: 1, message: "cannot read the rules file", hint: "check the path and its permissions")],
-                text: nil, trigger: trigger)
-            return nil
-        }
-        if text == current.text {
-            reportedBadText = nil
-            return nil
-        }
-        // The watcher sees a bad save on every poll until it is fixed: report it once.
-        if text == reportedBadText, trigger != "SIGHUP" { return nil }
-        let rules: RuleSet
-        do {
-            rules = try RuleSet.parse(text, file: path, agencies: agencies, vocabulary: vocabulary)
-        } catch {
-            await reject(error.issues, text: text, trigger: trigger)
-            return nil
-        }
-        if let issues = try? await placesProblem(rules, file: path) {
-            await reject(issues, text: text, trigger: trigger)
-            return nil
-        }
-        reportedBadText = nil
-        do {
-            return try await installIfChanged(
-                rules, source: .reload, actor: "rules-file", note: "reloaded from \(fileName) (\(trigger))", writeFile: false)
-        } catch {
-            logger.error(
-                "Rules reload could not be stored; the live rules stay", metadata: ["trigger": "\(trigger)", "error.type": "\(type(of: error))"])
-            return nil
+            try checkPrecondition(ifMatch, document: document)
+            return try await installIfChanged(rules, document: document, source: .rollback, actor: actor, note: "rollback to version \(number)")
         }
     }
 
     /// Rules that name local authorities route by the postcode directory: without one imported,
     /// every referral would be outside their places, so they cannot go live.
-    private func placesProblem(_ rules: RuleSet, file: String) async throws -> [ConfigIssue]? {
+    func placesProblem(_ rules: RuleSet, file: String) async throws -> [ConfigIssue]? {
         guard rules.namesLocalAuthorities, try await store.postcodeDirectory() == nil else { return nil }
         return [
             ConfigIssue(
@@ -198,94 +180,92 @@ public actor RulesAdministrator {
         ]
     }
 
-    private func validateForChange(_ text: String) throws(Refusal) -> RuleSet {
-        do {
-            return try validate(text)
-        } catch {
-            throw .invalid(error.issues)
-        }
-    }
-
-    private func checkPrecondition(_ ifMatch: [String]) throws {
-        let version = live.current.rules.version
+    func checkPrecondition(_ ifMatch: [String], document: GovernedDocument) throws {
+        let version = live.current.version(of: document)
         guard ifMatch.contains("*") || ifMatch.contains(version) else { throw Refusal.stale(live: version) }
     }
 
-    private struct Previous {
+    /// What was live before a change: its text, version and stored number.
+    struct Previous {
         var text: String
         var version: String
         var number: Int?
         static let none = Previous(text: "", version: "none", number: nil)
     }
 
-    private func installIfChanged(_ rules: RuleSet, source: Source, actor: String, note: String, writeFile: Bool = true) async throws -> Outcome {
+    func installIfChanged(_ rules: RuleSet, document: GovernedDocument, source: Source, actor: String, note: String, writeFile: Bool = true)
+        async throws -> Outcome
+    {
         let snapshot = live.current
-        let previous = Previous(text: snapshot.rules.text, version: snapshot.rules.version, number: snapshot.record?.number)
-        if rules.text == snapshot.rules.text, let record = snapshot.record {
-            return Outcome(record: record, previousVersion: previous.version, change: RulesChange(from: rules.text, to: rules.text), applied: false)
+        let text = document == .rules ? rules.text : rules.directory.text
+        let previous = Previous(
+            text: snapshot.text(of: document), version: snapshot.version(of: document), number: snapshot.record(of: document)?.number)
+        if text == previous.text, let record = snapshot.record(of: document) {
+            return Outcome(record: record, previousVersion: previous.version, change: change(document, from: text, to: text), applied: false)
         }
-        return try await install(rules, over: previous, source: source, actor: actor, note: note, writeFile: writeFile)
+        return try await install(rules, document: document, over: previous, source: source, actor: actor, note: note, writeFile: writeFile)
     }
 
-    private func install(_ rules: RuleSet, over previous: Previous, source: Source, actor: String, note: String, writeFile: Bool) async throws
-        -> Outcome
+    public nonisolated func change(_ document: GovernedDocument, from old: String, to new: String, oldName: String = "live", newName: String = "new")
+        -> RulesChange
     {
-        let change = RulesChange(
-            from: previous.text, to: rules.text, oldName: "version \(previous.number.map(String.init) ?? "none")", newName: "new")
+        RulesChange(from: old, to: new, oldName: oldName, newName: newName, list: document.rawValue)
+    }
+
+    /// Stores and swaps in a new version of `document`: `rules` carries it (the new rules, or the
+    /// live rules validated against the new agencies).
+    func install(
+        _ rules: RuleSet, document: GovernedDocument, over previous: Previous, source: Source, actor: String, note: String, writeFile: Bool
+    ) async throws -> Outcome {
+        let text = document == .rules ? rules.text : rules.directory.text
+        let version = document == .rules ? rules.version : rules.directory.version
+        let change = change(document, from: previous.text, to: text, oldName: "version \(previous.number.map(String.init) ?? "none")")
         let number = (previous.number ?? 0) + 1
         let now = clock.now()
-        let at = Timestamp.string(now)
         let summary = previous.number == nil ? "first version this store has seen" : change.summary
         let record = RulesVersionRecord(
-            number: number, version: rules.version, appliedAt: at, appliedBy: actor, source: source.rawValue, summary: summary, text: rules.text)
-        // The full digest ties the stored text to the audit chain; the summary names rules by id only.
-        let digest = Hex.encode(SHA256.hash(data: Data(rules.text.utf8)))
-        let audit = AuditNarrative.rulesApplied(
-            at: now, actor: actor, number: number, version: rules.version, replacing: previous.version, note: note,
-            ruleCount: rules.rules.count, fallback: rules.fallback, summary: summary, textDigest: digest)
-        if writeFile { try write(rules.text) }
+            number: number, version: version, appliedAt: Timestamp.string(now), appliedBy: actor, source: source.rawValue, summary: summary,
+            text: text)
+        // The full digest ties the stored text to the audit chain; the summary names entries by id only.
+        let digest = Hex.encode(SHA256.hash(data: Data(text.utf8)))
+        let audit =
+            document == .rules
+            ? AuditNarrative.rulesApplied(
+                at: now, actor: actor, number: number, version: version, replacing: previous.version, note: note,
+                ruleCount: rules.rules.count, fallback: rules.fallback, summary: summary, textDigest: digest)
+            : AuditNarrative.agenciesApplied(
+                at: now, actor: actor, number: number, version: version, replacing: previous.version, note: note,
+                agencyCount: rules.directory.agencies.count, summary: summary, textDigest: digest)
+        if writeFile { try write(text, to: document) }
         let stored: Bool
         do {
-            stored = try await store.recordRules(record, expectedLatest: previous.number, audit: [audit])
+            stored = try await store.recordVersion(record, of: document, expectedLatest: previous.number, audit: [audit])
         } catch {
-            if writeFile { try? write(previous.text) }
+            if writeFile { try? write(previous.text, to: document) }
             throw error
         }
         guard stored else {
-            if writeFile { try? write(previous.text) }
+            if writeFile { try? write(previous.text, to: document) }
             throw Refusal.stale(live: previous.version)
         }
-        live.replace(.init(rules: rules, record: record))
+        let snapshot = live.current
+        if document == .agencies, rules.directory.text != snapshot.agencies.text, let installer { try await installer.install(rules.directory) }
+        live.replace(
+            .init(
+                rules: rules, record: document == .rules ? record : snapshot.record,
+                agenciesRecord: document == .agencies ? record : snapshot.agenciesRecord))
         logger.notice(
-            "Rules applied",
+            "\(document == .rules ? "Rules" : "Agencies") applied",
             metadata: [
-                "rules.version": "\(rules.version)", "rules.number": "\(number)", "rules.previous": "\(previous.version)",
-                "actor": "\(actor)", "source": "\(source.rawValue)", "rules.count": "\(rules.rules.count)",
+                "document": "\(document.rawValue)", "version": "\(version)", "number": "\(number)", "previous": "\(previous.version)",
+                "actor": "\(actor)", "source": "\(source.rawValue)",
             ])
         return Outcome(record: record, previousVersion: previous.version, change: change, applied: true)
     }
 
-    /// Replaces the rules file in one step (a new file renamed over the old), so a reader never
+    /// Replaces a document's file in one step (a new file renamed over the old), so a reader never
     /// sees half of it.
-    private func write(_ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
-
-    private func reject(_ issues: [ConfigIssue], text: String?, trigger: String) async {
-        reportedBadText = text
-        let version = live.current.rules.version
-        logger.error(
-            "Rules file rejected; the live rules stay in force",
-            metadata: ["trigger": "\(trigger)", "problems": "\(issues.count)", "rules.version": "\(version)"])
-        for issue in issues { logger.error("\(issue.description)") }
-        let first = issues.first.map { "\($0.file):\($0.line):\($0.column): \($0.message)" }
-        do {
-            try await store.appendAudit([
-                AuditNarrative.rulesRejected(
-                    at: clock.now(), file: fileName, trigger: trigger, problems: issues.count, firstProblem: first, liveVersion: version)
-            ])
-        } catch {
-            logger.error("Could not audit a rejected rules file", metadata: ["error.type": "\(type(of: error))"])
-        }
+    func write(_ text: String, to document: GovernedDocument) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file(of: document)), options: .atomic)
     }
 }

@@ -29,6 +29,54 @@ public struct LiveRulesDocument: Codable, Sendable {
     }
 }
 
+/// `GET /v1/agencies`: the live agencies.
+public struct LiveAgenciesDocument: Codable, Sendable {
+    public var version: String
+    public var number: Int?
+    public var appliedAt: String?
+    public var appliedBy: String?
+    public var source: String?
+    /// Agency ids in order.
+    public var agencies: [String]
+    public var text: String
+    /// True when a change needs a second administrator's approval (propose, then approve).
+    public var approvalRequired: Bool
+
+    public init(
+        version: String, number: Int?, appliedAt: String?, appliedBy: String?, source: String?, agencies: [String], text: String,
+        approvalRequired: Bool
+    ) {
+        self.version = version
+        self.number = number
+        self.appliedAt = appliedAt
+        self.appliedBy = appliedBy
+        self.source = source
+        self.agencies = agencies
+        self.text = text
+        self.approvalRequired = approvalRequired
+    }
+}
+
+/// A proposed change (`POST /v1/rules/proposals`, `GET /v1/rules/proposals/{id}`, and the same for
+/// agencies): the proposal, and its diff against what is live now.
+public struct ProposalDocument: Codable, Sendable {
+    public var proposal: ChangeProposal
+    /// The live text against the proposed one, unified format; empty in listings.
+    public var diff: String
+
+    public init(proposal: ChangeProposal, diff: String) {
+        self.proposal = proposal
+        self.diff = diff
+    }
+}
+
+/// `GET /v1/rules/proposals`: proposals, newest first, without their texts.
+public struct ProposalList: Codable, Sendable {
+    public var proposals: [ChangeProposal]
+
+    public init(proposals: [ChangeProposal]) { self.proposals = proposals }
+}
+
 /// What `PUT /v1/rules` or `POST /v1/rules/rollback` came to.
 public struct RulesChangeResult: Codable, Sendable {
     public var applied: Bool

@@ -40,6 +40,20 @@ import Testing
             AuditNarrative.agencyResumed(agency: "spa", at: at, by: "ops", was: "paused"),
             AuditNarrative.agencyPinged(agency: "spa", at: at, by: "ops", outcome: "accepted", status: 204, milliseconds: 12),
             AuditNarrative.referralHeld(referralId: "r1", actor: "gp", at: at, rulesVersion: "sha256:abc"),
+            AuditNarrative.directoryImported(
+                at: at, actor: "admin", source: "ONSPD_NOV_2025_UK.csv", postcodes: 1_790_000, localAuthorities: 361, replacing: nil),
+            AuditNarrative.agenciesApplied(
+                at: at, actor: "admin-b", number: 3, version: "sha256:def", replacing: "sha256:abc",
+                note: "proposal p1 by admin-a, approved by admin-b",
+                agencyCount: 6, summary: "agencies added: carers-hub", textDigest: "00ff"),
+            AuditNarrative.changeProposed(
+                at: at, actor: "admin-a", document: "agencies", proposal: "p1", baseVersion: "sha256:abc", version: "sha256:def",
+                summary: "agencies added: carers-hub"),
+            AuditNarrative.changeApproved(
+                at: at, actor: "admin-b", document: "agencies", proposal: "p1", proposedBy: "admin-a", version: "sha256:def"),
+            AuditNarrative.changeRejected(at: at, actor: "admin-b", document: "rules", proposal: "p2", proposedBy: "admin-a"),
+            AuditNarrative.changeSuperseded(
+                at: at, actor: "admin-b", document: "rules", proposal: "p3", baseVersion: "sha256:abc", live: "sha256:123"),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -66,6 +80,12 @@ import Testing
                 "deliveries resumed (it was paused); circuit closed",
                 "test delivery (no personal data) accepted with HTTP 204 in 12 ms",
                 "rules version sha256:abc; the subject's postcode is outside the service area and no agency takes referrals from elsewhere: held, sent to no one",
+                "postcode directory ONSPD_NOV_2025_UK.csv: 1790000 postcodes in 361 local authorities, the first imported",
+                "version 3 (sha256:def) replaces sha256:abc; proposal p1 by admin-a, approved by admin-b; 6 agencies; agencies added: carers-hub; text sha256 00ff",
+                "agencies proposal p1: sha256:def over sha256:abc; agencies added: carers-hub; awaits a second administrator",
+                "agencies proposal p1 by admin-a approved by admin-b; sha256:def is live",
+                "rules proposal p2 by admin-a rejected by admin-b",
+                "rules proposal p3 was made against sha256:abc, but sha256:123 is live: it can no longer apply",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

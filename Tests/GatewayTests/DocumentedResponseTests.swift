@@ -79,6 +79,29 @@ struct ScenarioRequest {
             return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: #"{"version": 1}"#))
         case (.get, "/v1/rules/versions/{number}"):
             return ScenarioRequest(uri: "/v1/rules/versions/1", headers: headers(key: key, json: false))
+        case (.put, "/v1/agencies"), (.post, "/v1/agencies/proposals"):
+            var fields = yamlHeaders(ifMatch: "*", key: key ?? "")
+            if key == nil { fields[.authorization] = nil }
+            return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: try changedAgencies(fixture)))
+        case (.post, "/v1/rules/proposals"):
+            var fields = yamlHeaders(ifMatch: "*", key: key ?? "")
+            if key == nil { fields[.authorization] = nil }
+            let text = changedRules(try String(contentsOfFile: fixture.rulesPath, encoding: .utf8))
+            return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: text))
+        case (.post, "/v1/agencies/rollback"):
+            var fields = headers(key: key)
+            fields[.ifMatch] = "*"
+            return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: #"{"version": 1}"#))
+        case (.get, "/v1/agencies/versions/{number}"):
+            return ScenarioRequest(uri: "/v1/agencies/versions/1", headers: headers(key: key, json: false))
+        case (.get, let path) where path.hasSuffix("/proposals/{id}"):
+            return ScenarioRequest(uri: path.replacingOccurrences(of: "{id}", with: Identifier.make()), headers: headers(key: key, json: false))
+        case (.post, let path) where path.hasSuffix("/proposals/{id}/approve"):
+            return ScenarioRequest(uri: path.replacingOccurrences(of: "{id}", with: Identifier.make()), headers: headers(key: key, json: false))
+        case (.post, let path) where path.hasSuffix("/proposals/{id}/reject"):
+            return ScenarioRequest(
+                uri: path.replacingOccurrences(of: "{id}", with: Identifier.make()), headers: headers(key: key),
+                body: ByteBuffer(string: #"{"reason": "not this week"}"#))
         case (.post, "/v1/queue/retry"):
             return ScenarioRequest(uri: response.path, headers: headers(key: key), body: ByteBuffer(string: #"{"agency": "oxfordshire-spa"}"#))
         case (.post, "/v1/agencies/{agency}/pause"):
@@ -100,8 +123,18 @@ struct ScenarioRequest {
         var request = try validRequest(response, key: key, fixture: fixture)
         var before: [ScenarioRequest] = []
         let operation = "\(response.method.rawValue) \(response.path)"
+        // A proposal's own operations need a proposal: made by another administrator, pending.
+        let document: GovernedDocument = response.path.hasPrefix("/v1/agencies") ? .agencies : .rules
+        if response.path.contains("/proposals/{id}"), [200, 400, 409, 412, 415, 422].contains(response.status) {
+            let id = try await propose(document, fixture: fixture)
+            request.uri = request.uri.replacingOccurrences(of: request.uri.split(separator: "/")[3], with: id)
+        }
         switch response.status {
-        case 200, 202:
+        case 200, 201, 202:
+            if operation == "POST /v1/agencies/rollback" {
+                before.append(
+                    try validRequest(DocumentedResponse(method: .put, path: "/v1/agencies", status: 200, roles: []), key: key, fixture: fixture))
+            }
             if operation == "GET /v1/referrals/{id}" {
                 // A referral that exists: submitted first.
                 let receipt = try await submit(fixture)
@@ -124,13 +157,22 @@ struct ScenarioRequest {
             case "POST /v1/agencies/{agency}/pause": request.uri = "/v1/agencies/no-such-agency/pause"
             case "POST /v1/agencies/{agency}/resume": request.uri = "/v1/agencies/no-such-agency/resume"
             case "POST /v1/agencies/{agency}/ping": request.uri = "/v1/agencies/no-such-agency/ping"
+            case "POST /v1/agencies/rollback": request.body = ByteBuffer(string: #"{"version": 99}"#)
+            case "GET /v1/agencies/versions/{number}": request.uri = "/v1/agencies/versions/99"
             default: break  // an id nobody was given
             }
+        case 409 where response.path.contains("/proposals/{id}"):
+            // Decided already: rejected before this request.
+            let id = String(request.uri.split(separator: "/")[3])
+            _ = try await fixture.components.rules.reject(id, actor: "other-admin", reason: nil)
         case 409:
             request.headers[HTTPField.Name("Idempotency-Key")!] = "same-key"
             var first = request
             first.body = ByteBuffer(data: try exampleReferral("referral-crisis"))
             before.append(first)
+        case 412 where response.path.hasSuffix("/approve"):
+            // The document changed after the proposal was made against it: it is superseded.
+            try await changeDirectly(document, fixture: fixture)
         case 412:
             request.headers[.ifMatch] = "\"sha256:000000000000\""
         case 413:
@@ -147,6 +189,16 @@ struct ScenarioRequest {
             case "GET /v1/queue/dead": request.uri = "/v1/queue/dead?limit=0"
             case "POST /v1/queue/retry": request.body = ByteBuffer(string: #"{"deliveries": "all"}"#)
             case "POST /v1/agencies/{agency}/pause": request.body = ByteBuffer(string: #"{"reason": 5}"#)
+            case "PUT /v1/agencies", "POST /v1/agencies/proposals":
+                request.body = ByteBuffer(string: "agencies:\n  - {id: x, name: X, adapter: carrier-pigeon, endpoint: 'http://127.0.0.1:1/'}\n")
+            case "POST /v1/rules/proposals": request.body = ByteBuffer(string: "rules: []\nfallback: the-moon\n")
+            case "POST /v1/agencies/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)
+            case "POST /v1/rules/proposals/{id}/reject", "POST /v1/agencies/proposals/{id}/reject":
+                request.body = ByteBuffer(string: #"{"reason": 7}"#)
+            case "POST /v1/rules/proposals/{id}/approve", "POST /v1/agencies/proposals/{id}/approve":
+                // What it depends on changed since: it no longer validates.
+                let id = String(request.uri.split(separator: "/")[3])
+                request.uri = request.uri.replacingOccurrences(of: id, with: try await breakProposal(document, id: id, fixture: fixture))
             default: return nil
             }
         case 428:
@@ -157,9 +209,14 @@ struct ScenarioRequest {
         case 500:
             // Break the table the operation needs behind the gateway's back.
             let table =
-                response.path.hasPrefix("/v1/rules")
-                ? "rule_versions"
-                : response.path.hasSuffix("/ping") ? "audit_events" : response.path.hasPrefix("/v1/agencies") ? "agency_lanes" : "deliveries"
+                response.path.contains("/proposals")
+                ? "change_proposals"
+                : response.path.hasPrefix("/v1/rules")
+                    ? "rule_versions"
+                    : response.path.hasSuffix("/ping")
+                        ? "audit_events"
+                        : response.path.contains("{agency}")
+                            ? "agency_lanes" : response.path.hasPrefix("/v1/agencies") ? "agency_versions" : "deliveries"
             if operation == "GET /v1/referrals/{id}" {
                 request.uri = "/v1/referrals/\(try await submit(fixture).id)"
             }
@@ -181,6 +238,40 @@ struct ScenarioRequest {
                 Int($0.status.code)
             }
         }
+    }
+
+    /// A pending proposal of `document`, by an administrator other than the fixture's key.
+    func propose(_ document: GovernedDocument, fixture: GatewayFixture) async throws -> String {
+        let text =
+            document == .rules ? changedRules(try String(contentsOfFile: fixture.rulesPath, encoding: .utf8)) : try changedAgencies(fixture)
+        return try await fixture.components.rules.propose(text, to: document, ifMatch: ["*"], actor: "other-admin").proposal.id
+    }
+
+    /// A change to `document` made without a proposal, so pending ones are made against an old version.
+    func changeDirectly(_ document: GovernedDocument, fixture: GatewayFixture) async throws {
+        let live = fixture.components.rules.live.current.text(of: document)
+        _ = try await fixture.components.rules.apply(live + "\n# changed meanwhile\n", to: document, ifMatch: ["*"], actor: "other-admin")
+    }
+
+    /// Makes a pending proposal invalid without superseding it: a rules proposal names an agency
+    /// that is then removed; an agencies proposal lacks an agency the rules then come to name.
+    /// - Returns: the broken proposal's id.
+    func breakProposal(_ document: GovernedDocument, id: String, fixture: GatewayFixture) async throws -> String {
+        let administrator = fixture.components.rules
+        let agencies = administrator.live.current.agencies.text
+        let rules = administrator.live.current.rules.text
+        let extra = agencies + "\n  - {id: extra-team, name: Extra team, adapter: json-webhook, endpoint: 'http://127.0.0.1:9/'}\n"
+        let naming = rules.replacingOccurrences(of: "route_to: oxford-falls\n", with: "route_to: [oxford-falls, extra-team]\n")
+        _ = try await administrator.reject(id, actor: "other-admin", reason: nil)
+        _ = try await administrator.apply(extra, to: .agencies, ifMatch: ["*"], actor: "other-admin")
+        if document == .rules {
+            let proposal = try await administrator.propose(naming, to: .rules, ifMatch: ["*"], actor: "other-admin").proposal.id
+            _ = try await administrator.apply(agencies, to: .agencies, ifMatch: ["*"], actor: "other-admin")
+            return proposal
+        }
+        let proposal = try await administrator.propose(agencies, to: .agencies, ifMatch: ["*"], actor: "other-admin").proposal.id
+        _ = try await administrator.apply(naming, to: .rules, ifMatch: ["*"], actor: "other-admin")
+        return proposal
     }
 
     func submit(_ fixture: GatewayFixture) async throws -> SubmissionReceipt {

@@ -24,6 +24,8 @@ struct GatewayFixture {
     /// A referrer key that may submit only for the GP practice K84001.
     static let practiceKey = "practice-key-for-tests-001"
     static let adminKey = "admin-key-for-tests-000001"
+    /// A second administrator, for approving another's proposal.
+    static let secondAdminKey = "admin-key-for-tests-000002"
 
     let directory: URL
     let components: GatewayComponents
@@ -32,35 +34,52 @@ struct GatewayFixture {
     var databasePath: String { directory.appendingPathComponent("gateway.sqlite").path }
     /// The fixture's own copy of config/rules.yaml: applying rules writes it.
     var rulesPath: String { directory.appendingPathComponent("rules.yaml").path }
+    /// Its own copy of config/agencies.yaml.
+    var agenciesPath: String { directory.appendingPathComponent("agencies.yaml").path }
 
-    init(rateLimit: Double = 1_000, burst: Double = 1_000) throws {
+    static let environment: [String: String] = {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        return [
+            "TEST_REFERRER_KEY": referrerKey, "TEST_AGENCY_KEY": agencyKey, "TEST_ADMIN_KEY": adminKey,
+            "OXFORDSHIRE_SPA_SECRET": secret, "OXFORD_FALLS_SECRET": secret, "OXFORDSHIRE_MASH_SECRET": secret,
+            "OXFORD_MH_CRISIS_SECRET": secret, "OXFORDSHIRE_BEFRIENDING_SECRET": secret,
+        ]
+    }()
+
+    /// The gateway as `serve` would start it again now, on the same store and files.
+    func restarted() throws -> GatewayComponents {
+        let configuration = try DeploymentConfiguration.load(
+            path: directory.appendingPathComponent("switchboard.yaml").path, environment: Self.environment)
+        return try GatewayComponents(configuration: configuration, store: components.store, logger: Logger(label: "test"))
+    }
+
+    /// - Parameter approval: the documents whose changes need a second administrator's approval.
+    init(rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = repositoryRoot.appendingPathComponent("config")
         try FileManager.default.copyItem(at: config.appendingPathComponent("rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
+        // Its own agencies.yaml and templates too: applying agencies writes the file.
+        for name in ["agencies.yaml", "templates"] {
+            try FileManager.default.copyItem(at: config.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+        }
         let yaml = """
             server: { host: 127.0.0.1, port: 0 }
             storage: { url: "sqlite:gateway.sqlite" }
-            agencies: \(config.appendingPathComponent("agencies.yaml").path)
-            rules: rules.yaml
+            agencies: { file: agencies.yaml, approval: \(approval.contains(.agencies) ? "required" : "none") }
+            rules: { file: rules.yaml, approval: \(approval.contains(.rules) ? "required" : "none") }
             api_keys:
               - { id: test-gp, role: referrer, key_env: TEST_REFERRER_KEY }
               - { id: other-gp, role: referrer, sha256: \(APIKey.digest(of: Self.otherReferrerKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: k84001-practice, role: referrer, organisations: [K84001], sha256: \(APIKey.digest(of: Self.practiceKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: test-agency, role: agency, key_env: TEST_AGENCY_KEY }
               - { id: test-admin, role: admin, key_env: TEST_ADMIN_KEY }
+              - { id: second-admin, role: admin, sha256: \(APIKey.digest(of: Self.secondAdminKey).map { String(format: "%02x", $0) }.joined()) }
             limits: { requests_per_second: \(rateLimit), burst: \(burst) }
             """
         let path = directory.appendingPathComponent("switchboard.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-        let configuration = try DeploymentConfiguration.load(
-            path: path,
-            environment: [
-                "TEST_REFERRER_KEY": Self.referrerKey, "TEST_AGENCY_KEY": Self.agencyKey, "TEST_ADMIN_KEY": Self.adminKey,
-                "OXFORDSHIRE_SPA_SECRET": secret, "OXFORD_FALLS_SECRET": secret, "OXFORDSHIRE_MASH_SECRET": secret,
-                "OXFORD_MH_CRISIS_SECRET": secret, "OXFORDSHIRE_BEFRIENDING_SECRET": secret,
-            ])
+        let configuration = try DeploymentConfiguration.load(path: path, environment: Self.environment)
         components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"))
         application = GatewayApplication(components: components, logger: Logger(label: "test"))
     }

@@ -53,3 +53,12 @@ func liveRules(_ client: any TestClientProtocol) async throws -> LiveRulesDocume
         try JSONDecoder().decode(LiveRulesDocument.self, from: Data(buffer: $0.body))
     }
 }
+
+/// The fixture's agencies with the befriending charity renamed: a valid change that routes nothing differently.
+func changedAgencies(_ fixture: GatewayFixture) throws -> String {
+    let live = try String(contentsOfFile: fixture.agenciesPath, encoding: .utf8)
+    let changed = live.replacingOccurrences(
+        of: "name: Oxfordshire befriending and carers' support (voluntary sector)", with: "name: Oxfordshire Befriending and Carers' Hub")
+    precondition(changed != live, "the example agencies changed: update changedAgencies")
+    return changed
+}

@@ -66,6 +66,8 @@ import Testing
             Issue.record("the upgraded audit chain does not verify")
             return
         }
-        #expect(events == 48 + 1 + 3, "the landed events, the start, and the new referral's three")
+        #expect(
+            events == 48 + 1 + 1 + 3,
+            "the landed events, the agencies recorded as their first stored version, the start, and the new referral's three")
     }
 }

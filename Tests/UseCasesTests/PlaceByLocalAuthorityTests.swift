@@ -34,7 +34,7 @@ import UseCases
 
     func administrator() -> RulesAdministrator {
         RulesAdministrator(
-            live: LiveRules(rules), store: store, agencies: agencies, vocabulary: .standard, path: path, clock: clock,
+            live: LiveRules(rules), store: store, vocabulary: .standard, path: path, clock: clock,
             logger: Logger(label: "test"))
     }
 

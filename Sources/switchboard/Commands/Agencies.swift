@@ -6,11 +6,49 @@ import UseCases
 extension Switchboard {
     struct Agencies: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Work with the agencies of a running gateway (admin key).", subcommands: [Ping.self])
+            abstract: "Change the agencies of a running gateway safely, and test an agency's endpoint (admin key).",
+            discussion: """
+                validate reads files on this machine; the others talk to the gateway's admin API. agencies.yaml is governed \
+                as the rules are: each change is validated (adapters, options, secrets in the gateway's environment, and the \
+                live rules that name agencies), stored as a version, audited and swapped in; where the deployment requires \
+                approval (agencies: {file: agencies.yaml, approval: required}) it is proposed and another administrator approves it.
+                """,
+            subcommands: [
+                Validate.self, DiffCommand<AgenciesKind>.self, ApplyCommand<AgenciesKind>.self, HistoryCommand<AgenciesKind>.self,
+                RollbackCommand<AgenciesKind>.self, ShowCommand<AgenciesKind>.self, ProposeCommand<AgenciesKind>.self,
+                ProposalsCommand<AgenciesKind>.self, ApproveCommand<AgenciesKind>.self, RejectCommand<AgenciesKind>.self, Ping.self,
+            ])
     }
 }
 
 extension Switchboard.Agencies {
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Report every problem in an agencies file (adapters and options, secrets in this environment, and the configured rules that name agencies), each with file:line:column and a hint."
+        )
+
+        @OptionGroup var configuration: ConfigurationOptions
+
+        @Argument(help: "The agencies file (default: the one the configuration names).")
+        var file: String?
+
+        func run() async throws {
+            let loaded = try configuration.load()
+            guard let file else {
+                print("The configured agencies: valid; \(loaded.agencies.agencies.count) agencies, version \(loaded.agencies.version).")
+                return
+            }
+            do {
+                let agencies = try loaded.validateAgencies(try readRulesFile(file), file: file)
+                print("\(file): valid; \(agencies.agencies.count) agencies, version \(agencies.version); the configured rules still hold.")
+            } catch {
+                printError("\(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+
     struct Ping: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send an agency a signed test delivery (no personal data) and show what came back.",
