@@ -90,10 +90,13 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         gateway = process
     }
 
-    func startReceiver(_ agency: String, status: Int = 202, delayMilliseconds: Int = 0) async throws {
+    /// - Parameters:
+    ///   - port: where it listens, instead of the agency's configured port.
+    ///   - name: what `deliveries(to:)` calls it, instead of the agency's id.
+    func startReceiver(_ agency: String, status: Int = 202, delayMilliseconds: Int = 0, port: Int? = nil, as name: String? = nil) async throws {
         let process = try RunningProcess(
             [
-                "receiver", "--port", String(ports[agency]!), "--secret-env", Self.secretNames[agency]!, "--json", "--status", String(status),
+                "receiver", "--port", String(port ?? ports[agency]!), "--secret-env", Self.secretNames[agency]!, "--json", "--status", String(status),
                 "--delay-ms", String(delayMilliseconds),
             ],
             environment: environment, name: "receiver \(agency)")
@@ -105,7 +108,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        receivers[agency] = process
+        receivers[name ?? agency] = process
     }
 
     func startAllReceivers() async throws {

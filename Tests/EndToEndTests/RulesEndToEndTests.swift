@@ -151,3 +151,47 @@ func waitFor(_ what: String, timeout: Double = 15, _ condition: () async throws 
     }
     throw TimedOut(description: "no \(what) within \(timeout) s")
 }
+
+/// Agencies changed on a running gateway, as an administrator would: validated offline, applied
+/// through the command line, and used by the next delivery.
+@Suite(.serialized) struct AgenciesEndToEndTests {
+    @Test func anAgencyMovedThroughTheCommandLineGetsTheNextDeliveryAtItsNewEndpoint() async throws {
+        let deployment = try LocalDeployment()
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        let newPort = freePort()
+        try await deployment.startReceiver("oxfordshire-spa", port: newPort, as: "spa-new-system")
+        try await deployment.startGateway()
+        let agenciesPath = deployment.directory.appendingPathComponent("agencies.yaml").path
+        let agencies = try String(contentsOfFile: agenciesPath, encoding: .utf8)
+        let old = "http://127.0.0.1:\(deployment.ports["oxfordshire-spa"]!)/referrals"
+        let moved = agencies.replacingOccurrences(of: old, with: "http://127.0.0.1:\(newPort)/referrals")
+        #expect(moved != agencies)
+        let file = deployment.directory.appendingPathComponent("moved-agencies.yaml").path
+        try moved.write(toFile: file, atomically: true, encoding: .utf8)
+
+        let validated = try await deployment.run(["agencies", "validate", file, "--config", deployment.configPath])
+        #expect(validated.status == 0, "\(validated.errors)")
+        #expect(validated.output.contains("valid; 5 agencies"))
+        let applied = try await deployment.run(["agencies", "apply", file, "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey])
+        #expect(applied.status == 0, "\(applied.errors)")
+        #expect(applied.output.contains("Agencies version 2 (sha256:"), "\(applied.output)")
+        #expect(try String(contentsOfFile: agenciesPath, encoding: .utf8) == moved, "the file is what is live")
+
+        let (status, receipt) = try await deployment.submit(try councilReferral())
+        #expect(status == 202)
+        let id = try #require(receipt["id"] as? String)
+        try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        #expect(deployment.deliveries(to: "spa-new-system").count == 1, "the next delivery went to the new endpoint")
+        #expect(deployment.deliveries(to: "oxfordshire-spa").isEmpty)
+
+        // Removing an agency the rules route to is refused, naming the rule's line.
+        let removed = moved.components(separatedBy: "  - id: oxford-falls")[0]
+        try removed.write(toFile: file, atomically: true, encoding: .utf8)
+        let refused = try await deployment.run(["agencies", "apply", file, "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey])
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("rules.yaml:"), "\(refused.errors)")
+        let history = try await deployment.run(["agencies", "history", "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey])
+        #expect(history.output.contains("* 2  "), "\(history.output)")
+    }
+}
