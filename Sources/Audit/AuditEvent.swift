@@ -50,6 +50,23 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case changeRejected = "change.rejected"
     /// A proposed change can no longer apply: the document changed after it was made.
     case changeSuperseded = "change.superseded"
+    /// An agency took a referral on.
+    case referralAccepted = "referral.accepted"
+    /// An agency declined a referral, with a reason code; its text is a note on the referral.
+    case referralDeclined = "referral.declined"
+    /// An agency finished what was asked.
+    case referralCompleted = "referral.completed"
+    /// The referral moved on to another agency: after a decline, a missed deadline, a dead letter,
+    /// or an administrator's choice.
+    case referralRerouted = "referral.rerouted"
+    /// An agency key's answer was refused: not its referral, or not along the lifecycle.
+    case answerRefused = "answer.refused"
+    /// A delivery's acknowledgement deadline passed with nobody having taken it on.
+    case deliveryOverdue = "delivery.overdue"
+    /// The referral needs a person: why.
+    case attentionOpened = "attention.opened"
+    /// A person resolved it: re-routed or closed.
+    case attentionResolved = "attention.resolved"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

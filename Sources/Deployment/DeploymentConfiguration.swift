@@ -51,6 +51,16 @@ public struct DeploymentConfiguration: Sendable {
                 elsewhere += error.issues
             }
         }
+        if let agencies {
+            // An agency key answers for one agency, which must be one this configuration defines.
+            for key in settings.apiKeys where key.agency != nil && agencies.directory[key.agency ?? ""] == nil {
+                elsewhere.append(
+                    ConfigIssue(
+                        file: settings.path, line: 1, column: 1,
+                        message: "API key '\(key.id)' names agency '\(key.agency ?? "")', which agencies.yaml does not define",
+                        hint: "agencies.yaml defines: \(agencies.directory.agencies.map(\.id).joined(separator: ", "))"))
+            }
+        }
         let issues = settingsIssues + elsewhere
         guard issues.isEmpty, let agencies, let rules else { throw ConfigError(issues: issues) }
         return DeploymentConfiguration(

@@ -19,9 +19,12 @@ public final class GatewayComponents: Sendable {
     public let transport: CurlTransport
     public let dispatcher: Dispatcher
     public let intake: ReferralIntake
+    /// What happens after delivery: agencies' answers, re-routes, deadlines, the attention list.
+    public let loop: ReferralLoop
     /// Every change to the routing rules, and the rules in force (`rules.live`).
     public let rules: RulesAdministrator
     public let clock: any WallClock
+    let logger: Logger
     /// The operators' queue commands: per-agency queues, dead letters, pause and resume.
     public let queue: QueueOperations
 
@@ -53,6 +56,8 @@ public final class GatewayComponents: Sendable {
         intake = ReferralIntake(
             decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock,
             onAccepted: { dispatcher.wake() })
+        loop = ReferralLoop(store: store, rules: live, clock: clock, onRerouted: { dispatcher.wake() })
+        self.logger = logger
     }
 
     /// Opens (creating and migrating if needed) the store at `location`.
@@ -104,7 +109,9 @@ public final class GatewayComponents: Sendable {
     public var services: [any Service] {
         // Where rules changes need approval the file is not watched (SIGHUP still reports an edit).
         let watch = configuration.settings.rulesApprovalRequired ? 0 : configuration.settings.rulesWatchSeconds
-        return [transport, dispatcher, RulesReloader(administrator: rules, interval: watch)]
+        return [
+            transport, dispatcher, RulesReloader(administrator: rules, interval: watch), DeadlineWatcher(loop: loop, logger: logger),
+        ]
     }
 }
 

@@ -18,7 +18,7 @@ struct Keyring: Sendable {
 
     /// The key a bearer token belongs to. Tokens are compared by digest, so no timing reveals a key.
     func principal(forToken token: String) -> Principal? {
-        keysByDigest[APIKey.digest(of: token)].map { Principal(keyId: $0.id, role: $0.role, organisations: $0.organisations) }
+        keysByDigest[APIKey.digest(of: token)].map { Principal(keyId: $0.id, role: $0.role, organisations: $0.organisations, agency: $0.agency) }
     }
 }
 

@@ -35,7 +35,8 @@ public struct GatewayApplication {
         func requiring(_ roles: Set<Role>) -> AuthenticationMiddleware {
             AuthenticationMiddleware(keyring: keyring, limiter: limiter, auditLog: components.store, clock: components.clock, roles: roles)
         }
-        let referrals = ReferralRoutes(intake: components.intake, logger: logger)
+        let loopAPI = LoopRoutes(loop: components.loop)
+        let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger)
         let rulesAPI = RulesRoutes(
             administrator: components.rules, versions: components.store, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
             clock: components.clock)
@@ -50,8 +51,15 @@ public struct GatewayApplication {
         }
         router.group("/v1/referrals").add(middleware: requiring([.referrer]))
             .post { request, context in try await referrals.submit(request, context: context) }
-        router.group("/v1/referrals").add(middleware: requiring([.referrer, .admin]))
+        router.group("/v1/referrals").add(middleware: requiring([.referrer, .admin, .agency]))
             .get("{id}") { request, context in try await referrals.show(request, context: context) }
+        router.group("/v1/referrals").add(middleware: requiring([.agency]))
+            .post("{id}/status") { request, context in try await loopAPI.answer(request, context: context) }
+        router.group("/v1/agency").add(middleware: requiring([.agency]))
+            .get("referrals") { request, context in try await loopAPI.worklist(request, context: context) }
+        let attention = router.group("/v1/attention").add(middleware: requiring([.admin]))
+        attention.get { request, context in try await loopAPI.attention(request, context: context) }
+        attention.post("{id}/resolve") { request, context in try await loopAPI.resolve(request, context: context) }
         let admin = router.group("/v1/rules").add(middleware: requiring([.admin]))
         admin.get { request, context in try await rulesAPI.show(request, context: context) }
         admin.put { request, context in try await rulesAPI.replace(request, context: context) }

@@ -7,6 +7,8 @@ public struct Principal: Sendable, Equatable {
     public var role: Role
     /// For a referrer key: the organisations it may submit for; nil when it may name any.
     public var organisations: Set<String>?
+    /// For an agency key: the agency it answers for; nil for a key configured without one.
+    public var agency: String? = nil
 }
 
 /// The request context every route sees.

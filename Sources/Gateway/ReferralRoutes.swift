@@ -10,6 +10,7 @@ import UseCases
 /// responses.
 struct ReferralRoutes: Sendable {
     let intake: ReferralIntake
+    let loop: LoopRoutes
     let logger: Logger
 
     static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
@@ -46,7 +47,11 @@ struct ReferralRoutes: Sendable {
     func show(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         let id = context.parameters.get("id") ?? ""
-        guard let report = try await intake.report(referralId: id, viewer: principal.keyId, role: principal.role) else {
+        if principal.role == .agency { return try await loop.view(id, context: context) }
+        guard
+            let report = try await intake.report(
+                referralId: id, viewer: principal.keyId, role: principal.role, organisations: principal.organisations)
+        else {
             throw ProblemResponse(.notFound, detail: "There is no referral with this id.")
         }
         return try JSONResponse.make(report, status: .ok)

@@ -1,28 +1,73 @@
-/// Where one delivery of a referral to one agency stands.
+/// Where one delivery stands: first the transport (pending until the agency's endpoint takes it,
+/// or dead-lettered), then the agency's own answer.
 public enum DeliveryState: String, Sendable, Codable, CaseIterable {
     /// Waiting for its next attempt (first, or after a retryable failure).
     case pending
-    /// The agency's endpoint answered with success.
+    /// The agency's endpoint answered with success; nobody has taken it on yet.
     case delivered
     /// Will not be tried again without an administrator: a permanent failure or attempts exhausted.
     case deadLettered = "dead-lettered"
+    /// The agency has taken it on.
+    case accepted
+    /// The agency will not take it on, with a reason; the referral moves on to the next candidate.
+    case declined
+    /// The agency has done what was asked.
+    case completed
+    /// Taken back before the agency answered: the referral was cancelled, or an administrator
+    /// re-routed it elsewhere.
+    case withdrawn
+
+    /// The states an agency's answer may move a delivery to from this one.
+    public var answers: Set<DeliveryState> {
+        switch self {
+        case .delivered: [.accepted, .declined]
+        case .accepted: [.completed]
+        default: []
+        }
+    }
+
+    /// Still someone's to act on: not declined, withdrawn or dead.
+    public var isOpen: Bool { [.pending, .delivered, .accepted].contains(self) }
+}
+
+/// Why an agency declines a referral: one documented code, with free text beside it.
+public enum DeclineReason: String, Sendable, Codable, CaseIterable {
+    case outOfArea = "out-of-area"
+    case notEligible = "not-eligible"
+    case noCapacity = "no-capacity"
+    case duplicate
+    case personDeclined = "person-declined"
+    case insufficientInformation = "insufficient-information"
+    case other
 }
 
 /// Where a referral stands as a whole, derived from its deliveries.
 public enum ReferralStatus: String, Sendable, Codable, CaseIterable {
     /// Routed; at least one delivery has not yet arrived.
     case routed
-    /// Every target agency has it.
+    /// Every target agency has it; none has taken it on yet.
     case delivered
-    /// At least one delivery is dead-lettered: an administrator must act.
+    /// A delivery is dead-lettered, every candidate declined, or a deadline passed with nowhere to
+    /// go: a person must act (the attention list says why).
     case needsAttention = "needs-attention"
     /// The subject lives outside the service area and no agency takes such referrals: held, sent to
     /// no one, for the referrer to send to the right area.
     case outOfArea = "out-of-area"
+    /// At least one agency has taken it on.
+    case accepted
+    /// Every agency that took it on has done what was asked.
+    case completed
+    /// Closed by an administrator, or cancelled by its referrer.
+    case closed
 
-    public static func derive(from states: [DeliveryState]) -> ReferralStatus {
-        if states.contains(.deadLettered) { return .needsAttention }
-        if !states.isEmpty, states.allSatisfy({ $0 == .delivered }) { return .delivered }
+    /// - Parameter attention: an unresolved attention item is open for the referral.
+    public static func derive(from states: [DeliveryState], attention: Bool = false) -> ReferralStatus {
+        if attention || states.contains(.deadLettered) { return .needsAttention }
+        let live = states.filter { $0 != .declined && $0 != .withdrawn }
+        if live.isEmpty { return states.isEmpty ? .routed : .closed }
+        if live.allSatisfy({ $0 == .completed }) { return .completed }
+        if live.contains(where: { $0 == .accepted || $0 == .completed }) { return .accepted }
+        if live.allSatisfy({ $0 == .delivered }) { return .delivered }
         return .routed
     }
 }
@@ -67,6 +112,11 @@ public struct ReferralReport: Sendable, Codable, Equatable {
         public var lastError: String?
         public var nextAttemptAt: String?
         public var deliveredAt: String?
+        /// When the agency accepted, declined or completed it (or it was withdrawn).
+        public var answeredAt: String?
+        public var declineReason: DeclineReason?
+        /// When the agency must have taken it on.
+        public var deadlineAt: String?
         /// The agencies to try, in order, if this one declines: fixed when the referral was routed,
         /// so a later rules change does not alter them.
         public var alternatives: [String]
@@ -111,6 +161,10 @@ public struct ReferralReport: Sendable, Codable, Equatable {
     public var needs: [String]
     public var deliveries: [Delivery]
     public var history: [HistoryEntry]
+    /// Why it needs a person now, when it does.
+    public var attention: AttentionItem?
+    /// What people wrote about it: decline explanations, close and cancel reasons.
+    public var notes: [ReferralNote]?
 
     public init(
         id: String, status: ReferralStatus, receivedAt: String, submittedBy: String, rulesVersion: String, urgency: Urgency, needs: [String],
@@ -125,5 +179,57 @@ public struct ReferralReport: Sendable, Codable, Equatable {
         self.needs = needs
         self.deliveries = deliveries
         self.history = history
+    }
+}
+
+/// Something a person must look at: why, since when, and how it was resolved.
+public struct AttentionItem: Sendable, Codable, Equatable {
+    public var id: String
+    public var referralId: String
+    /// The delivery it arose from, if one.
+    public var deliveryId: String?
+    public var agency: String?
+    /// Why, in words with ids and codes only.
+    public var reason: String
+    public var since: String
+    public var resolvedAt: String?
+    public var resolvedBy: String?
+    /// `rerouted to AGENCY`, or `closed` (the reason is a note on the referral).
+    public var resolution: String?
+
+    public init(
+        id: String, referralId: String, deliveryId: String?, agency: String?, reason: String, since: String, resolvedAt: String? = nil,
+        resolvedBy: String? = nil, resolution: String? = nil
+    ) {
+        self.id = id
+        self.referralId = referralId
+        self.deliveryId = deliveryId
+        self.agency = agency
+        self.reason = reason
+        self.since = since
+        self.resolvedAt = resolvedAt
+        self.resolvedBy = resolvedBy
+        self.resolution = resolution
+    }
+}
+
+/// Free text people write about a referral (a decline's explanation, a close reason): kept with
+/// the referral, shown to those who may see it, and referenced by id, never copied, by the audit trail.
+public struct ReferralNote: Sendable, Codable, Equatable {
+    public var id: String
+    public var deliveryId: String?
+    public var at: String
+    public var author: String
+    /// `decline`, `close` or `cancel`.
+    public var kind: String
+    public var text: String
+
+    public init(id: String, deliveryId: String?, at: String, author: String, kind: String, text: String) {
+        self.id = id
+        self.deliveryId = deliveryId
+        self.at = at
+        self.author = author
+        self.kind = kind
+        self.text = text
     }
 }

@@ -26,6 +26,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
     case invalidAgencies = "invalid-agencies"
     case approvalRequired = "approval-required"
     case proposalDecided = "proposal-decided"
+    case lifecycleConflict = "lifecycle-conflict"
     case preconditionFailed = "precondition-failed"
     case preconditionRequired = "precondition-required"
     case unauthorised = "unauthorised"
@@ -45,7 +46,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .malformedJSON: 400
         case .invalidReferral, .invalidRequest, .invalidRules, .invalidAgencies: 422
         case .approvalRequired: 403
-        case .proposalDecided: 409
+        case .proposalDecided, .lifecycleConflict: 409
         case .preconditionFailed: 412
         case .preconditionRequired: 428
         case .unauthorised: 401
@@ -69,6 +70,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .invalidAgencies: "The agencies are not valid"
         case .approvalRequired: "A second administrator must approve this change"
         case .proposalDecided: "The proposal was already decided"
+        case .lifecycleConflict: "Not along the referral's lifecycle"
         case .preconditionFailed: "The rules or agencies have changed since you read them"
         case .preconditionRequired: "If-Match is required"
         case .unauthorised: "An API key is required"

@@ -94,14 +94,17 @@ public struct RuleSet: Sendable, Equatable {
     /// coverage. When there are any, routing needs the postcode directory's answer for the
     /// referral's postcode, and the rules cannot go live until a directory is imported.
     public let localAuthorities: Set<String>
+    /// The bank holidays (`YYYY-MM-DD`) time windows and working-time deadlines treat as closed.
+    public let bankHolidays: Set<String>
     /// Which needs require the person's consent before a referral is shared.
     let vocabulary: NeedsVocabulary
     private let index: RuleIndex
 
     init(
         rules: [Rule], fallback: String, safeguardingFallback: String?, version: String, text: String, directory: AgencyDirectory,
-        vocabulary: NeedsVocabulary, serviceArea: ServiceArea? = nil
+        vocabulary: NeedsVocabulary, serviceArea: ServiceArea? = nil, bankHolidays: Set<String> = []
     ) {
+        self.bankHolidays = bankHolidays
         self.serviceArea = serviceArea
         self.rules = rules
         self.fallback = fallback
@@ -319,6 +322,6 @@ public struct RuleSet: Sendable, Equatable {
         guard reader.issues.isEmpty, let fallback else { throw ConfigError(issues: reader.issues) }
         return RuleSet(
             rules: rules, fallback: fallback, safeguardingFallback: safeguardingFallback, version: version(of: text), text: text,
-            directory: agencies, vocabulary: vocabulary, serviceArea: serviceArea)
+            directory: agencies, vocabulary: vocabulary, serviceArea: serviceArea, bankHolidays: holidays)
     }
 }

@@ -13,12 +13,16 @@ public struct APIKey: Sendable, Equatable {
     public var digest: [UInt8]
     /// For a referrer key: the ODS codes of the organisations it may submit for; nil lets it name any.
     public var organisations: Set<String>?
+    /// For an agency key: the agency it answers for. A key without one (as configurations before
+    /// the closed loop wrote them) may do nothing an agency does.
+    public var agency: String?
 
-    public init(id: String, role: Role, digest: [UInt8], organisations: Set<String>? = nil) {
+    public init(id: String, role: Role, digest: [UInt8], organisations: Set<String>? = nil, agency: String? = nil) {
         self.id = id
         self.role = role
         self.digest = digest
         self.organisations = organisations
+        self.agency = agency
     }
 
     public static func digest(of key: String) -> [UInt8] { Array(SHA256.hash(data: Array(key.utf8))) }

@@ -81,6 +81,8 @@ public struct Agency: Sendable, Equatable {
     /// A safeguarding recipient (a safeguarding hub, an emergency duty team) may receive a referral
     /// shared without the person's consent; no other agency may.
     public var safeguardingRecipient: Bool
+    /// How long it has to take a referral on, and what happens when it does not.
+    public var acknowledgement = Acknowledgement()
 
     public init(
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),

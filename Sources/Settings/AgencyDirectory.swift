@@ -44,7 +44,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                     node, "an agency",
                     allowed: [
                         "id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold", "services",
-                        "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker", "auth", "tls",
+                        "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker", "auth", "tls", "acknowledge",
                     ],
                     required: ["id", "name", "adapter", "endpoint"])
             else { continue }
@@ -132,15 +132,18 @@ public struct AgencyDirectory: Sendable, Equatable {
             let breaker = Self.circuitBreaker(entry["circuit_breaker"], reader: reader)
             let authorization = Self.authorization(entry["auth"], reader: reader)
             let tls = Self.tls(entry["tls"], endpoint: endpoint, file: file, reader: reader)
+            let acknowledgement = Self.acknowledgement(entry["acknowledge"], reader: reader)
             if let id, let name, let adapter, let endpoint {
-                agencies.append(
+                var agency =
                     Agency(
                         id: id, name: name, adapter: adapter, endpoint: endpoint, secretEnv: secretEnv, retry: retry,
                         connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
                         optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold,
                         services: services, coverage: coverage, safeguardingRecipient: safeguarding,
                         receivesAllNeeds: allNeeds, concurrency: concurrency, circuitBreaker: breaker,
-                        authorization: authorization, tls: tls))
+                        authorization: authorization, tls: tls)
+                agency.acknowledgement = acknowledgement
+                agencies.append(agency)
             }
         }
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {

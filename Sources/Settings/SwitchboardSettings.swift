@@ -208,7 +208,7 @@ private struct SectionReader {
         for item in reader.sequence(node, "api_keys") ?? [] {
             guard
                 let entry = reader.mapping(
-                    item, "an API key", allowed: ["id", "role", "sha256", "key_env", "organisations"], required: ["id", "role"])
+                    item, "an API key", allowed: ["id", "role", "sha256", "key_env", "organisations", "agency"], required: ["id", "role"])
             else { continue }
             let id = reader.string(entry["id"], "id")
             if let id, !seen.insert(id).inserted { reader.fail(entry["id"], "API key id '\(id)' is used twice") }
@@ -217,7 +217,13 @@ private struct SectionReader {
             if roleText != nil, role == nil { reader.fail(entry["role"], "role must be referrer, agency or admin") }
             let digest = keyDigest(entry, item: item, environment: environment, requireSecrets: requireSecrets)
             let organisations = self.organisations(entry["organisations"], role: role)
-            if let id, let role, let digest { keys.append(APIKey(id: id, role: role, digest: digest, organisations: organisations)) }
+            let agency = entry["agency"].flatMap { reader.string($0, "agency") }
+            if agency != nil, let role, role != .agency {
+                reader.fail(entry["agency"], "only an agency key names an agency", hint: "remove agency from this \(role.rawValue) key")
+            }
+            if let id, let role, let digest {
+                keys.append(APIKey(id: id, role: role, digest: digest, organisations: organisations, agency: agency))
+            }
         }
         return keys
     }

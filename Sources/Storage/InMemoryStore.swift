@@ -5,12 +5,12 @@ import ReferralModel
 /// Every storage job in memory, for unit tests: the same behaviour as the SQLite store (the shared
 /// store contract tests hold both to it), nothing written to disk, gone when released.
 public actor InMemoryStore: SwitchboardStore {
-    private struct StoredReferral {
+    struct StoredReferral {
         var record: IntakeRecord
         var deliveryIds: [String]
     }
 
-    private struct Job {
+    struct Job {
         var deliveryId: String
         var referralId: String
         var agency: String
@@ -26,6 +26,11 @@ public actor InMemoryStore: SwitchboardStore {
         var deadLetteredAt: Date?
         var alternatives: [String]
         var needs: [String]?
+        var deadlineAt: Date?
+        var escalatedAt: Date?
+        var answeredAt: Date?
+        var declineReason: DeclineReason?
+        var parent: String?
     }
 
     private struct IdempotencyKey: Hashable {
@@ -33,10 +38,12 @@ public actor InMemoryStore: SwitchboardStore {
         var key: String
     }
 
-    private var referrals: [String: StoredReferral] = [:]
-    private var jobs: [String: Job] = [:]
+    var referrals: [String: StoredReferral] = [:]
+    var jobs: [String: Job] = [:]
     private var idempotency: [IdempotencyKey: (digest: String, receipt: SubmissionReceipt)] = [:]
-    private var events: [AuditEvent] = []
+    var events: [AuditEvent] = []
+    var attentionItems: [AttentionItem] = []
+    var referralNotes: [String: [ReferralNote]] = [:]
     private var versions: [GovernedDocument: [RulesVersionRecord]] = [:]
     var changeProposals: [ChangeProposal] = []
     private var lanes: [String: AgencyLaneState] = [:]
@@ -55,7 +62,7 @@ public actor InMemoryStore: SwitchboardStore {
             jobs[route.deliveryId] = Job(
                 deliveryId: route.deliveryId, referralId: record.referralId, agency: route.agency, rule: route.rule,
                 nextAttemptAt: record.receivedAt, alternatives: record.alternatives[route.deliveryId] ?? [],
-                needs: record.needs[route.deliveryId])
+                needs: record.needs[route.deliveryId], deadlineAt: record.deadlines[route.deliveryId])
         }
         let receipt = SubmissionReceipt(
             id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
@@ -70,21 +77,31 @@ public actor InMemoryStore: SwitchboardStore {
     public func report(referralId: String) -> ReferralReport? {
         guard let stored = referrals[referralId] else { return nil }
         let deliveries = stored.deliveryIds.compactMap { jobs[$0] }.map { job in
-            ReferralReport.Delivery(
+            var delivery = ReferralReport.Delivery(
                 deliveryId: job.deliveryId, agency: job.agency, rule: job.rule, state: job.state, attempts: job.attempts,
                 lastError: job.lastError, nextAttemptAt: job.state == .pending ? Timestamp.string(job.nextAttemptAt) : nil,
                 deliveredAt: job.deliveredAt.map(Timestamp.string), alternatives: job.alternatives)
+            delivery.answeredAt = job.answeredAt.map(Timestamp.string)
+            delivery.deadlineAt = job.deadlineAt.map(Timestamp.string)
+            delivery.declineReason = job.declineReason
+            return delivery
         }
+        let attention = attentionItems.first { $0.referralId == referralId && $0.resolvedAt == nil }
         let history = events.filter { $0.referralId == referralId }.map {
             ReferralReport.HistoryEntry(at: $0.at, event: $0.kind, agency: $0.agency, detail: $0.detail)
         }
         let record = stored.record
-        return ReferralReport(
+        var report = ReferralReport(
             id: referralId,
-            status: deliveries.isEmpty ? record.held ?? .routed : ReferralStatus.derive(from: deliveries.map(\.state)),
+            status: deliveries.isEmpty
+                ? record.held ?? .routed : ReferralStatus.derive(from: deliveries.map(\.state), attention: attention != nil),
             receivedAt: Timestamp.string(record.receivedAt),
             submittedBy: record.actor, rulesVersion: record.rulesVersion, urgency: record.referral.urgency, needs: record.referral.needs,
             deliveries: deliveries, history: history)
+        report.attention = attention
+        let notes = referralNotes[referralId] ?? []
+        report.notes = notes.isEmpty ? nil : notes
+        return report
     }
 
     // MARK: DeliveryQueue
@@ -175,7 +192,7 @@ public actor InMemoryStore: SwitchboardStore {
                 }
             case .deadLettered:
                 lane.deadLettered += 1
-            case .delivered:
+            case .delivered, .accepted, .declined, .completed, .withdrawn:
                 continue
             }
             counts[job.agency] = lane

@@ -17,20 +17,33 @@ extension SQLiteStore {
             let deliveries = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at, alternatives
+                    SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at, alternatives, answered_at,
+                           decline_reason, deadline_at
                     FROM deliveries WHERE referral_id = ? ORDER BY position
                     """, arguments: [referralId]
             ).map { row -> ReferralReport.Delivery in
                 let state = DeliveryState(rawValue: row["state"]) ?? .pending
                 let deliveredAt: Double? = row["delivered_at"]
                 let alternatives: String = row["alternatives"]
-                return ReferralReport.Delivery(
+                var delivery = ReferralReport.Delivery(
                     deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: state, attempts: row["attempts"],
                     lastError: row["last_error"],
                     nextAttemptAt: state == .pending ? Timestamp.string(Date(timeIntervalSince1970: row["next_attempt_at"])) : nil,
                     deliveredAt: deliveredAt.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
                     alternatives: (try? JSONDecoder().decode([String].self, from: Data(alternatives.utf8))) ?? [])
+                let answered: Double? = row["answered_at"]
+                let deadline: Double? = row["deadline_at"]
+                let reason: String? = row["decline_reason"]
+                delivery.answeredAt = answered.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
+                delivery.deadlineAt = deadline.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
+                delivery.declineReason = reason.flatMap(DeclineReason.init(rawValue:))
+                return delivery
             }
+            let attention = try Row.fetchOne(
+                db, sql: "SELECT * FROM attention WHERE referral_id = ? AND resolved_at IS NULL ORDER BY since LIMIT 1", arguments: [referralId]
+            ).map(Self.attentionItem)
+            let notes = try Row.fetchAll(db, sql: "SELECT * FROM referral_notes WHERE referral_id = ? ORDER BY at, id", arguments: [referralId])
+                .map(Self.note)
             let history = try Row.fetchAll(
                 db, sql: "SELECT at, kind, agency, detail FROM audit_events WHERE referral_id = ? ORDER BY seq",
                 arguments: [referralId]
@@ -38,13 +51,17 @@ extension SQLiteStore {
             let needsJSON: String = row["needs"]
             let needs = (try? JSONDecoder().decode([String].self, from: Data(needsJSON.utf8))) ?? []
             let held: String? = row["held"]
-            return ReferralReport(
+            var report = ReferralReport(
                 id: referralId,
                 status: deliveries.isEmpty
-                    ? held.flatMap(ReferralStatus.init(rawValue:)) ?? .routed : ReferralStatus.derive(from: deliveries.map(\.state)),
+                    ? held.flatMap(ReferralStatus.init(rawValue:)) ?? .routed
+                    : ReferralStatus.derive(from: deliveries.map(\.state), attention: attention != nil),
                 receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
                 rulesVersion: row["rules_version"], urgency: Urgency(rawValue: row["urgency"]) ?? .routine, needs: needs,
                 deliveries: deliveries, history: history)
+            report.attention = attention
+            report.notes = notes.isEmpty ? nil : notes
+            return report
         }
     }
 
@@ -61,7 +78,7 @@ extension SQLiteStore {
             return .replayed(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt))
         }
         // Need codes and agency ids are plain words (letters, digits, hyphens): nothing to escape.
-        func jsonList(_ words: [String]) -> String { "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+        let jsonList = Self.jsonWords
         let needs = jsonList(record.referral.needs)
         try db.cachedStatement(
             sql: """
@@ -74,13 +91,14 @@ extension SQLiteStore {
         ])
         let insertDelivery = try db.cachedStatement(
             sql: """
-                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs)
-                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs, deadline_at)
+                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
                 """)
         for (position, route) in record.routes.enumerated() {
             try insertDelivery.execute(arguments: [
                 route.deliveryId, record.referralId, position, route.agency, route.rule, record.receivedAt.timeIntervalSince1970,
                 jsonList(record.alternatives[route.deliveryId] ?? []), record.needs[route.deliveryId].map(jsonList),
+                record.deadlines[route.deliveryId]?.timeIntervalSince1970,
             ])
         }
         let receipt = SubmissionReceipt(

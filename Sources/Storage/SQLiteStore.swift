@@ -165,6 +165,31 @@ public final class SQLiteStore: SwitchboardStore {
                     CREATE INDEX change_proposals_document ON change_proposals(document, proposed_at);
                     """)
         }
+        migrator.registerMigration("v9-closed-loop") { db in
+            // The agency's answer, the deadline to give it by, escalation once, and where a
+            // re-routed delivery came from; notes (free text) and the attention list beside them.
+            try db.execute(
+                sql: """
+                    ALTER TABLE deliveries ADD COLUMN answered_at REAL;
+                    ALTER TABLE deliveries ADD COLUMN decline_reason TEXT;
+                    ALTER TABLE deliveries ADD COLUMN deadline_at REAL;
+                    ALTER TABLE deliveries ADD COLUMN escalated_at REAL;
+                    ALTER TABLE deliveries ADD COLUMN parent_delivery TEXT;
+                    CREATE INDEX deliveries_escalation ON deliveries(escalated_at, deadline_at);
+                    CREATE INDEX deliveries_agency ON deliveries(agency, id);
+                    CREATE TABLE referral_notes (
+                        id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, delivery_id TEXT, at TEXT NOT NULL, author TEXT NOT NULL,
+                        kind TEXT NOT NULL, text TEXT NOT NULL
+                    );
+                    CREATE INDEX referral_notes_referral ON referral_notes(referral_id);
+                    CREATE TABLE attention (
+                        id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, delivery_id TEXT, agency TEXT, reason TEXT NOT NULL,
+                        since TEXT NOT NULL, resolved_at TEXT, resolved_by TEXT, resolution TEXT
+                    );
+                    CREATE INDEX attention_open ON attention(resolved_at, since);
+                    CREATE INDEX attention_referral ON attention(referral_id);
+                    """)
+        }
         return migrator
     }
 

@@ -129,9 +129,31 @@ public protocol PostcodeDirectoryStore: Sendable {
     func postcodeDirectory() async throws -> PostcodeDirectoryInfo?
 }
 
+/// What happens to a referral after intake: agencies answer, declines and missed deadlines move it
+/// on, people resolve what needs attention. Every change is one transaction with its audit events.
+public protocol ReferralLoopStore: Sendable {
+    /// The referral with its deliveries and open attention item, or nil when there is none.
+    func loopReferral(_ id: String) async throws -> LoopReferral?
+    /// Writes one step of the loop.
+    /// - Returns: false when its transition's delivery was not in an allowed state (someone else
+    ///   moved it first); nothing is written then.
+    func applyLoopChange(_ change: LoopChange) async throws -> Bool
+    /// The deliveries to `agency`, newest first, optionally only in `states`, `limit` at a time
+    /// after (older than) the delivery id `before`.
+    func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem]
+    /// Open attention items, oldest first.
+    func attention(limit: Int) async throws -> [AttentionItem]
+    /// Deliveries that must escalate at `now`: pending or delivered past their deadline, or
+    /// dead-lettered, and not escalated yet; oldest deadline first.
+    func dueEscalations(now: Date, limit: Int) async throws -> [DueEscalation]
+    /// The notes written about a referral, oldest first.
+    func notes(referralId: String) async throws -> [ReferralNote]
+}
+
 /// A store that does every job: what a gateway runs on. SQLite and the in-memory twin are both
 /// one, and the shared store contract tests hold them to the same behaviour.
 public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
+    & ReferralLoopStore
 
 extension AuditLog {
     /// Checks the whole audit chain, reading it a page at a time, in constant memory.

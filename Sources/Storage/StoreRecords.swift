@@ -20,6 +20,8 @@ public struct IntakeRecord: Sendable {
     public var needs: [String: [String]]
     /// Why a referral with no routes is held (`out-of-area`); nil for a routed one.
     public var held: ReferralStatus?
+    /// When each route's agency must have taken it on, by delivery id.
+    public var deadlines: [String: Date] = [:]
 
     public init(
         referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, routes: [Route],

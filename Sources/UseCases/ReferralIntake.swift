@@ -32,13 +32,13 @@ public struct ReferralIntake: Sendable {
 
     private let decoder: ReferralDecoder
     private let rules: LiveRules
-    private let store: any ReferralStore & AuditLog & PostcodeDirectoryStore
+    private let store: any ReferralStore & AuditLog & PostcodeDirectoryStore & ReferralLoopStore
     private let clock: any WallClock
     private let onAccepted: @Sendable () -> Void
 
     /// - Parameter onAccepted: called after each new referral is durable (the dispatcher's doorbell).
     public init(
-        decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore & AuditLog & PostcodeDirectoryStore,
+        decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore & AuditLog & PostcodeDirectoryStore & ReferralLoopStore,
         clock: any WallClock = SystemClock(),
         onAccepted: @escaping @Sendable () -> Void = {}
     ) {
@@ -124,16 +124,26 @@ public struct ReferralIntake: Sendable {
         audit += decision.withheld.map {
             AuditNarrative.referralWithheld(referralId: referralId, actor: actor, at: receivedAt, agency: $0.agency, rule: $0.rule, reason: $0.reason)
         }
-        return IntakeRecord(
+        var record = IntakeRecord(
             referralId: referralId, receivedAt: receivedAt, actor: actor, referral: referral, rulesVersion: decision.rulesVersion,
             routes: routes, audit: audit, idempotency: claim, alternatives: alternatives, needs: needs, held: held ? .outOfArea : nil)
+        for route in routes {
+            record.deadlines[route.deliveryId] = ReferralLoop.deadline(for: referral, agency: route.agency, from: receivedAt, rules: rules)
+        }
+        return record
     }
 
     /// The referral's report as `viewer` may see it, or nil when there is no such referral or the
     /// viewer may not see it: a referrer sees only the referrals it sent (need to know).
-    public func report(referralId: String, viewer: String, role: Role) async throws -> ReferralReport? {
+    /// - Parameter organisations: a referrer key's organisations: it sees every referral naming one
+    ///   of them; a key bound to none sees only the referrals it submitted.
+    public func report(referralId: String, viewer: String, role: Role, organisations: Set<String>? = nil) async throws -> ReferralReport? {
         guard Identifier.isWellFormed(referralId), let report = try await store.report(referralId: referralId) else { return nil }
-        if role == .referrer, report.submittedBy != viewer { return nil }
+        if role == .referrer, report.submittedBy != viewer {
+            guard let organisations, let referral = try await store.loopReferral(referralId)?.referral,
+                organisations.contains(referral.referrer.organisation)
+            else { return nil }
+        }
         return report
     }
 }

@@ -54,6 +54,19 @@ import Testing
             AuditNarrative.changeRejected(at: at, actor: "admin-b", document: "rules", proposal: "p2", proposedBy: "admin-a"),
             AuditNarrative.changeSuperseded(
                 at: at, actor: "admin-b", document: "rules", proposal: "p3", baseVersion: "sha256:abc", live: "sha256:123"),
+            AuditNarrative.referralAnswered(delivery, at: at, actor: "spa-key", state: .accepted, reason: nil, note: nil),
+            AuditNarrative.referralAnswered(delivery, at: at, actor: "spa-key", state: .declined, reason: .noCapacity, note: "n1"),
+            AuditNarrative.referralAnswered(delivery, at: at, actor: "spa-key", state: .completed, reason: nil, note: nil),
+            AuditNarrative.referralRerouted(
+                referralId: "r1", deliveryId: "d2", at: at, actor: "spa-key", from: "spa", to: "mash", why: "declined by spa",
+                rule: "care:alternative",
+                rulesVersion: "sha256:abc"),
+            AuditNarrative.answerRefused(
+                referralId: "r1", at: at, actor: "falls-key", agency: "falls", why: "falls tried to answer accepted for a referral it was not sent"),
+            AuditNarrative.deliveryOverdue(delivery, at: at, deadline: at, state: .delivered),
+            AuditNarrative.attentionOpened(
+                referralId: "r1", item: "a1", at: at, actor: "deadlines", why: "spa missed its deadline, and no alternative or fallback is left"),
+            AuditNarrative.attentionResolved(referralId: "r1", item: "a1", at: at, actor: "admin", resolution: "rerouted to mash"),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -86,6 +99,14 @@ import Testing
                 "agencies proposal p1 by admin-a approved by admin-b; sha256:def is live",
                 "rules proposal p2 by admin-a rejected by admin-b",
                 "rules proposal p3 was made against sha256:abc, but sha256:123 is live: it can no longer apply",
+                "accepted",
+                "declined (no-capacity); explanation in note n1",
+                "completed",
+                "from spa to mash (declined by spa); rule care:alternative, rules version sha256:abc; consent and minimum necessary applied",
+                "falls tried to answer accepted for a referral it was not sent",
+                "not taken on by 2026-11-18T11:06:40.000Z (still delivered)",
+                "item a1: spa missed its deadline, and no alternative or fallback is left",
+                "item a1 rerouted to mash",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

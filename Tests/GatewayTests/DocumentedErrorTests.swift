@@ -113,7 +113,14 @@ import Testing
                     try expectProblem(response, "urn:switchboard:problem:forbidden")
                 }
             }
+            // An agency key reads a referral only as its agency's view: one not sent there is 404, as if absent.
             try await client.execute(uri: "/v1/referrals/\(Identifier.make())", method: .get, headers: headers(key: GatewayFixture.agencyKey)) {
+                #expect($0.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/attention", method: .get, headers: headers(key: GatewayFixture.agencyKey)) {
+                #expect($0.status == .forbidden)
+            }
+            try await client.execute(uri: "/v1/agency/referrals", method: .get, headers: headers(key: GatewayFixture.referrerKey)) {
                 #expect($0.status == .forbidden)
             }
         }

@@ -55,7 +55,8 @@ struct ScenarioRequest {
     /// The key of a role that may call the operation, or nil for `anyone`.
     func allowedKey(_ response: DocumentedResponse) -> String? {
         if response.roles.contains("anyone") { return nil }
-        return response.roles.contains("referrer") ? GatewayFixture.referrerKey : GatewayFixture.adminKey
+        if response.roles.contains("referrer") { return GatewayFixture.referrerKey }
+        return response.roles.contains("admin") ? GatewayFixture.adminKey : GatewayFixture.agencyKey
     }
 
     /// A request that succeeds, for the operation, sent with `key`.
@@ -92,6 +93,13 @@ struct ScenarioRequest {
             var fields = headers(key: key)
             fields[.ifMatch] = "*"
             return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: #"{"version": 1}"#))
+        case (.post, "/v1/referrals/{id}/status"):
+            return ScenarioRequest(
+                uri: "/v1/referrals/\(Identifier.make())/status", headers: headers(key: key), body: ByteBuffer(string: #"{"status": "accepted"}"#))
+        case (.post, "/v1/attention/{id}/resolve"):
+            return ScenarioRequest(
+                uri: "/v1/attention/\(Identifier.make())/resolve", headers: headers(key: key),
+                body: ByteBuffer(string: #"{"action": "close", "reason": "spoken to the person: no longer needed"}"#))
         case (.get, "/v1/agencies/versions/{number}"):
             return ScenarioRequest(uri: "/v1/agencies/versions/1", headers: headers(key: key, json: false))
         case (.get, let path) where path.hasSuffix("/proposals/{id}"):
@@ -128,6 +136,14 @@ struct ScenarioRequest {
         if response.path.contains("/proposals/{id}"), [200, 400, 409, 412, 415, 422].contains(response.status) {
             let id = try await propose(document, fixture: fixture)
             request.uri = request.uri.replacingOccurrences(of: request.uri.split(separator: "/")[3], with: id)
+        }
+        // The closed loop's operations need a referral delivered to the agency key's agency, or an open attention item.
+        if operation == "POST /v1/referrals/{id}/status", [200, 409].contains(response.status) {
+            request.uri = "/v1/referrals/\(try await deliveredToTheCouncil(fixture))/status"
+            if response.status == 409 { request.body = ByteBuffer(string: #"{"status": "completed"}"#) }
+        }
+        if operation == "POST /v1/attention/{id}/resolve", response.status == 200 {
+            request.uri = "/v1/attention/\(try await attentionItem(fixture))/resolve"
         }
         switch response.status {
         case 200, 201, 202:
@@ -189,6 +205,9 @@ struct ScenarioRequest {
             case "GET /v1/queue/dead": request.uri = "/v1/queue/dead?limit=0"
             case "POST /v1/queue/retry": request.body = ByteBuffer(string: #"{"deliveries": "all"}"#)
             case "POST /v1/agencies/{agency}/pause": request.body = ByteBuffer(string: #"{"reason": 5}"#)
+            case "POST /v1/referrals/{id}/status": request.body = ByteBuffer(string: #"{"status": "declined"}"#)
+            case "GET /v1/agency/referrals": request.uri = "/v1/agency/referrals?limit=0"
+            case "POST /v1/attention/{id}/resolve": request.body = ByteBuffer(string: #"{"action": "fly"}"#)
             case "PUT /v1/agencies", "POST /v1/agencies/proposals":
                 request.body = ByteBuffer(string: "agencies:\n  - {id: x, name: X, adapter: carrier-pigeon, endpoint: 'http://127.0.0.1:1/'}\n")
             case "POST /v1/rules/proposals": request.body = ByteBuffer(string: "rules: []\nfallback: the-moon\n")
@@ -209,14 +228,18 @@ struct ScenarioRequest {
         case 500:
             // Break the table the operation needs behind the gateway's back.
             let table =
-                response.path.contains("/proposals")
-                ? "change_proposals"
-                : response.path.hasPrefix("/v1/rules")
-                    ? "rule_versions"
-                    : response.path.hasSuffix("/ping")
-                        ? "audit_events"
-                        : response.path.contains("{agency}")
-                            ? "agency_lanes" : response.path.hasPrefix("/v1/agencies") ? "agency_versions" : "deliveries"
+                response.path.hasSuffix("/status")
+                ? "referrals"
+                : response.path.hasPrefix("/v1/attention")
+                    ? "attention"
+                    : response.path.contains("/proposals")
+                        ? "change_proposals"
+                        : response.path.hasPrefix("/v1/rules")
+                            ? "rule_versions"
+                            : response.path.hasSuffix("/ping")
+                                ? "audit_events"
+                                : response.path.contains("{agency}")
+                                    ? "agency_lanes" : response.path.hasPrefix("/v1/agencies") ? "agency_versions" : "deliveries"
             if operation == "GET /v1/referrals/{id}" {
                 request.uri = "/v1/referrals/\(try await submit(fixture).id)"
             }
@@ -272,6 +295,28 @@ struct ScenarioRequest {
         let proposal = try await administrator.propose(agencies, to: .agencies, ifMatch: ["*"], actor: "other-admin").proposal.id
         _ = try await administrator.apply(naming, to: .rules, ifMatch: ["*"], actor: "other-admin")
         return proposal
+    }
+
+    /// A referral routed to the council's front door (the agency key's agency) and delivered there.
+    func deliveredToTheCouncil(_ fixture: GatewayFixture) async throws -> String {
+        let body = String(decoding: try exampleReferral("referral-carer-out-of-area"), as: UTF8.self)
+            .replacingOccurrences(of: "RG1 1AA", with: "OX4 1AA")
+            .replacingOccurrences(of: #""needs": ["carers-support", "befriending"]"#, with: #""needs": ["housing-support"]"#)
+        let receipt = try await fixture.components.intake.submit(Array(body.utf8), actor: "test-gp", idempotencyKey: nil).receipt
+        let store = fixture.components.store
+        let leased = try await store.leaseDueDeliveries(
+            now: fixture.components.clock.now(), lanes: [LaneDemand(agency: "oxfordshire-spa", limit: 10, leaseDuration: 30)])
+        _ = try await store.finish(
+            leased.map { DeliveryCompletion(lease: $0, result: .delivered(agencyReference: nil), audit: [], at: fixture.components.clock.now()) })
+        return receipt.id
+    }
+
+    /// An open attention item: the council declines a referral nobody else may take.
+    func attentionItem(_ fixture: GatewayFixture) async throws -> String {
+        let id = try await deliveredToTheCouncil(fixture)
+        _ = try await fixture.components.loop.answer(
+            referralId: id, agency: "oxfordshire-spa", actor: "test-agency", answer: .declined, reason: .noCapacity, text: nil)
+        return try #require(try await fixture.components.loop.attention().first?.id)
     }
 
     func submit(_ fixture: GatewayFixture) async throws -> SubmissionReceipt {

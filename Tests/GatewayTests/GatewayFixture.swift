@@ -72,7 +72,7 @@ struct GatewayFixture {
               - { id: test-gp, role: referrer, key_env: TEST_REFERRER_KEY }
               - { id: other-gp, role: referrer, sha256: \(APIKey.digest(of: Self.otherReferrerKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: k84001-practice, role: referrer, organisations: [K84001], sha256: \(APIKey.digest(of: Self.practiceKey).map { String(format: "%02x", $0) }.joined()) }
-              - { id: test-agency, role: agency, key_env: TEST_AGENCY_KEY }
+              - { id: test-agency, role: agency, key_env: TEST_AGENCY_KEY, agency: oxfordshire-spa }
               - { id: test-admin, role: admin, key_env: TEST_ADMIN_KEY }
               - { id: second-admin, role: admin, sha256: \(APIKey.digest(of: Self.secondAdminKey).map { String(format: "%02x", $0) }.joined()) }
             limits: { requests_per_second: \(rateLimit), burst: \(burst) }

@@ -21,19 +21,22 @@ final class Counter: Sendable {
 /// Intake over the example agencies and rules, an in-memory store and a clock the test holds.
 struct IntakeHarness {
     let store = InMemoryStore()
-    let clock = ManualClock(now: Date(timeIntervalSince1970: 1_795_000_000))
+    let clock: ManualClock
     let intake: ReferralIntake
+    let rules: LiveRules
     let accepted: Counter
 
-    init() throws {
+    init(now: Date = Date(timeIntervalSince1970: 1_795_000_000)) throws {
+        clock = ManualClock(now: now)
         let config = repositoryRoot.appendingPathComponent("config")
         let agencies = try AgencyDirectory.load(
             path: config.appendingPathComponent("agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "template"])
         let rules = try RuleSet.load(path: config.appendingPathComponent("rules.yaml").path, agencies: agencies, vocabulary: .standard)
         let counter = Counter()
         accepted = counter
+        self.rules = LiveRules(rules)
         intake = ReferralIntake(
-            decoder: ReferralDecoder(), rules: LiveRules(rules), store: store, clock: clock, onAccepted: { counter.add() })
+            decoder: ReferralDecoder(), rules: self.rules, store: store, clock: clock, onAccepted: { counter.add() })
     }
 
     func example(_ name: String = "referral-falls") throws -> [UInt8] {

@@ -1,0 +1,57 @@
+import Foundation
+import ReferralModel
+
+/// The closed loop's sentences: ids, agency ids and codes only. Free text people write (a
+/// decline's explanation, a close reason) is a note kept with the referral, named here by its id.
+extension AuditNarrative {
+    public static func referralAnswered(
+        _ delivery: DeliveryReference, at: Date, actor: String, state: DeliveryState, reason: DeclineReason?, note: String?
+    ) -> AuditEntry {
+        let kind: AuditKind =
+            switch state {
+            case .declined: .referralDeclined
+            case .completed: .referralCompleted
+            default: .referralAccepted
+            }
+        var detail =
+            switch state {
+            case .declined: "declined (\(reason?.rawValue ?? DeclineReason.other.rawValue))"
+            case .completed: "completed"
+            default: "accepted"
+            }
+        if let note { detail += "; explanation in note \(note)" }
+        return AuditEntry(
+            at: Timestamp.string(at), kind: kind, actor: actor, referralId: delivery.referralId, deliveryId: delivery.deliveryId,
+            agency: delivery.agency, detail: detail)
+    }
+
+    /// `why` is `declined by A`, `A missed its deadline`, `A could not be reached` or `by an administrator`.
+    public static func referralRerouted(
+        referralId: String, deliveryId: String, at: Date, actor: String, from: String, to: String, why: String, rule: String, rulesVersion: String
+    ) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralRerouted, actor: actor, referralId: referralId, deliveryId: deliveryId, agency: to,
+            detail: "from \(from) to \(to) (\(why)); rule \(rule), rules version \(rulesVersion); consent and minimum necessary applied")
+    }
+
+    public static func answerRefused(referralId: String, at: Date, actor: String, agency: String?, why: String) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .answerRefused, actor: actor, referralId: referralId, agency: agency, detail: why)
+    }
+
+    public static func deliveryOverdue(_ delivery: DeliveryReference, at: Date, deadline: Date?, state: DeliveryState) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .deliveryOverdue, actor: "deadlines", referralId: delivery.referralId,
+            deliveryId: delivery.deliveryId, agency: delivery.agency,
+            detail: state == .deadLettered
+                ? "dead-lettered: it cannot reach the agency"
+                : "not taken on by \(deadline.map(Timestamp.string) ?? "its deadline") (still \(state.rawValue))")
+    }
+
+    public static func attentionOpened(referralId: String, item: String, at: Date, actor: String, why: String) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .attentionOpened, actor: actor, referralId: referralId, detail: "item \(item): \(why)")
+    }
+
+    public static func attentionResolved(referralId: String, item: String, at: Date, actor: String, resolution: String) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .attentionResolved, actor: actor, referralId: referralId, detail: "item \(item) \(resolution)")
+    }
+}

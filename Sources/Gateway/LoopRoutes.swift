@@ -1,0 +1,189 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ReferralModel
+import Storage
+import UseCases
+
+/// The closed loop over HTTP: an agency's worklist and its answers, an agency's view of a
+/// referral, and the administrators' attention list.
+struct LoopRoutes: Sendable {
+    let loop: ReferralLoop
+
+    /// `GET /v1/agency/referrals?state=S[,S]&limit=N&before=ID`: the key's agency's deliveries, newest first.
+    func worklist(_ request: Request, context: GatewayContext) async throws -> Response {
+        let agency = try Self.agency(context)
+        var issues: [FieldIssue] = []
+        let parameters = request.uri.queryParameters
+        for (name, _) in parameters where !["state", "limit", "before"].contains(String(name)) {
+            issues.append(
+                FieldIssue(pointer: "/\(Self.printable(String(name)))", detail: "is not a parameter this request knows; use state, limit and before.")
+            )
+        }
+        var states: Set<DeliveryState>?
+        if let text = parameters.get("state") {
+            let parsed = text.split(separator: ",").map { DeliveryState(rawValue: String($0)) }
+            if parsed.isEmpty || parsed.contains(nil) {
+                issues.append(
+                    FieldIssue(
+                        pointer: "/state",
+                        detail: "must be one or more of \(DeliveryState.allCases.map(\.rawValue).joined(separator: ", ")), comma-separated."))
+            } else {
+                states = Set(parsed.compactMap { $0 })
+            }
+        }
+        var limit = 50
+        if let text = parameters.get("limit") {
+            if let value = Int(text), (1...500).contains(value) {
+                limit = value
+            } else {
+                issues.append(FieldIssue(pointer: "/limit", detail: "must be a whole number from 1 to 500."))
+            }
+        }
+        let before = parameters.get("before")
+        if let before, !Identifier.isWellFormed(before) {
+            issues.append(FieldIssue(pointer: "/before", detail: "must be a delivery id from an earlier page."))
+        }
+        guard issues.isEmpty else { throw ProblemResponse(.invalidRequest, detail: "The query is not valid.", errors: issues) }
+        let items = try await loop.worklist(agency: agency, states: states, limit: limit, before: before.map { String($0) })
+        return try JSONResponse.make(
+            Worklist(agency: agency, referrals: items, next: items.count == limit ? items.last?.deliveryId : nil), status: .ok)
+    }
+
+    /// `GET /v1/referrals/{id}` with an agency key: only that agency's view.
+    func view(_ id: String, context: GatewayContext) async throws -> Response {
+        let agency = try Self.agency(context)
+        guard let view = try await loop.view(referralId: id, agency: agency) else {
+            throw ProblemResponse(.notFound, detail: "There is no referral with this id delivered to \(agency).")
+        }
+        return try JSONResponse.make(view, status: .ok)
+    }
+
+    /// `POST /v1/referrals/{id}/status` with `{"status": "accepted" | "declined" | "completed", "reason": code, "text": "…"}`.
+    func answer(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        let id = context.parameters.get("id") ?? ""
+        guard Identifier.isWellFormed(id) else { throw ProblemResponse(.notFound, detail: "There is no referral with this id.") }
+        try JSONResponse.requireJSON(request, what: "the status")
+        let object = try await RulesRoutes.jsonObject(request)
+        var issues = object.members.map(\.key).filter { !["status", "reason", "text"].contains($0) }.map {
+            FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows; use status, reason and text.")
+        }
+        var answer: ReferralLoop.Answer?
+        switch object["status"] {
+        case .string(let text)?:
+            answer = ReferralLoop.Answer(rawValue: text)
+            if answer == nil { issues.append(FieldIssue(pointer: "/status", detail: "must be accepted, declined or completed.")) }
+        default: issues.append(FieldIssue(pointer: "/status", detail: "is required: accepted, declined or completed."))
+        }
+        var reason: DeclineReason?
+        switch object["reason"] {
+        case nil: break
+        case .string(let text)?:
+            reason = DeclineReason(rawValue: text)
+            if reason == nil {
+                issues.append(
+                    FieldIssue(pointer: "/reason", detail: "must be one of \(DeclineReason.allCases.map(\.rawValue).joined(separator: ", "))."))
+            }
+        case let other?: issues.append(FieldIssue(pointer: "/reason", detail: "must be a reason code, not \(other.kindName)."))
+        }
+        if answer == .declined, object["reason"] == nil {
+            issues.append(
+                FieldIssue(
+                    pointer: "/reason", detail: "is required to decline: one of \(DeclineReason.allCases.map(\.rawValue).joined(separator: ", "))."))
+        }
+        if answer != nil, answer != .declined, object["reason"] != nil {
+            issues.append(FieldIssue(pointer: "/reason", detail: "is given only with declined."))
+        }
+        var text: String?
+        switch object["text"] {
+        case nil: break
+        case .string(let value)? where (1...2_000).contains(value.count): text = value
+        case let other?: issues.append(FieldIssue(pointer: "/text", detail: "must be text of 1 to 2000 characters, not \(other.kindName)."))
+        }
+        guard issues.isEmpty, let answer else {
+            throw ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
+        }
+        do {
+            let answered = try await loop.answer(
+                referralId: id, agency: principal.agency, actor: principal.keyId, answer: answer, reason: reason, text: text)
+            return try JSONResponse.make(answered, status: .ok)
+        } catch let refusal as ReferralLoop.Refusal {
+            throw Self.problem(refusal)
+        }
+    }
+
+    /// `GET /v1/attention`: what needs a person, oldest first.
+    func attention(_ request: Request, context: GatewayContext) async throws -> Response {
+        try JSONResponse.make(AttentionList(items: try await loop.attention()), status: .ok)
+    }
+
+    /// `POST /v1/attention/{id}/resolve` with `{"action": "reroute", "agency": A}` or `{"action": "close", "reason": "…"}`.
+    func resolve(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        let id = context.parameters.get("id") ?? ""
+        guard Identifier.isWellFormed(id) else { throw ProblemResponse(.notFound, detail: "There is no open attention item with this id.") }
+        try JSONResponse.requireJSON(request, what: "the resolution")
+        let object = try await RulesRoutes.jsonObject(request)
+        var issues = object.members.map(\.key).filter { !["action", "agency", "reason"].contains($0) }.map {
+            FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows; use action, agency and reason.")
+        }
+        var resolution: ReferralLoop.Resolution?
+        switch (object["action"], object["agency"], object["reason"]) {
+        case (.string("reroute")?, .string(let agency)?, nil) where QueueRoutes.isAgencyId(agency): resolution = .reroute(agency: agency)
+        case (.string("close")?, nil, .string(let reason)?) where (1...2_000).contains(reason.count): resolution = .close(reason: reason)
+        default:
+            issues.append(
+                FieldIssue(
+                    pointer: "/action", detail: "must be reroute with an agency id, or close with a reason of 1 to 2000 characters."))
+        }
+        guard issues.isEmpty, let resolution else {
+            throw ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
+        }
+        do {
+            return try JSONResponse.make(try await loop.resolve(id, resolution, actor: principal.keyId), status: .ok)
+        } catch let refusal as ReferralLoop.Refusal {
+            throw Self.problem(refusal)
+        }
+    }
+
+    static func problem(_ refusal: ReferralLoop.Refusal) -> ProblemResponse {
+        switch refusal {
+        case .notFound: ProblemResponse(.notFound, detail: "There is no such referral or open attention item.")
+        case .noAgency:
+            ProblemResponse(.forbidden, detail: "This agency key answers for no agency: give it `agency: ID` in switchboard.yaml.")
+        case .notYours: ProblemResponse(.forbidden, detail: "This referral was not sent to your agency. The attempt is audited.")
+        case .notAlong(let current):
+            ProblemResponse(
+                .lifecycleConflict,
+                detail:
+                    "Your delivery of this referral is \(current.rawValue): a referral is accepted or declined once delivered, and completed once accepted."
+            )
+        case .agencyNotAllowed(let agency, let why):
+            ProblemResponse(.invalidRequest, detail: "It cannot go to \(agency): \(why).", errors: [FieldIssue(pointer: "/agency", detail: why)])
+        }
+    }
+
+    static func agency(_ context: GatewayContext) throws -> String {
+        guard let agency = context.principal?.agency else {
+            throw ProblemResponse(.forbidden, detail: "This agency key answers for no agency: give it `agency: ID` in switchboard.yaml.")
+        }
+        return agency
+    }
+
+    static func printable(_ name: String) -> String {
+        String(name.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }.prefix(40).map(Character.init))
+    }
+}
+
+/// `GET /v1/agency/referrals`: a page of an agency's worklist; `next` is the `before` of the next page.
+struct Worklist: Codable, Sendable {
+    var agency: String
+    var referrals: [WorkItem]
+    var next: String?
+}
+
+/// `GET /v1/attention`.
+public struct AttentionList: Codable, Sendable {
+    public var items: [AttentionItem]
+}

@@ -1,0 +1,76 @@
+import Foundation
+import ReferralModel
+import Settings
+
+/// When an agency must have taken a referral on: the referral's own `respondBy` when it gave one;
+/// otherwise, from when it was routed to the agency, its urgency's allowance in the agency's
+/// `acknowledge` settings: emergency in wall-clock minutes at any time, urgent in working hours,
+/// routine in working days of eight hours. Working time is Monday to Friday 09:00 to 17:00
+/// Europe/London, the rules' bank holidays excepted.
+public enum AcknowledgementDeadline {
+    public static func due(
+        urgency: Urgency, respondBy: String?, from start: Date, acknowledgement: Agency.Acknowledgement, bankHolidays: Set<String>
+    ) -> Date {
+        if let respondBy, let date = parse(respondBy) { return date }
+        switch urgency {
+        case .emergency: return start.addingTimeInterval(acknowledgement.emergencyMinutes * 60)
+        case .urgent: return addingWorkingTime(acknowledgement.urgentWorkingHours * 3_600, to: start, bankHolidays: bankHolidays)
+        case .routine:
+            return addingWorkingTime(Double(acknowledgement.routineWorkingDays) * workingDay, to: start, bankHolidays: bankHolidays)
+        }
+    }
+
+    static let opens = 9.0 * 3_600
+    static let closes = 17.0 * 3_600
+    static var workingDay: Double { closes - opens }
+
+    /// `seconds` of working time after `start`.
+    static func addingWorkingTime(_ seconds: Double, to start: Date, bankHolidays: Set<String>) -> Date {
+        var remaining = seconds
+        var utc = start.timeIntervalSince1970
+        while true {
+            let local = utc + offset(utc)
+            let day = (local / 86_400).rounded(.down)
+            let intoDay = local - day * 86_400
+            if !isWorkingDay(Int(day), bankHolidays: bankHolidays) || intoDay >= closes {
+                utc = londonToUTC((day + 1) * 86_400 + opens)
+                continue
+            }
+            if intoDay < opens {
+                utc = londonToUTC(day * 86_400 + opens)
+                continue
+            }
+            let available = closes - intoDay
+            if remaining <= available { return Date(timeIntervalSince1970: utc + remaining) }
+            remaining -= available
+            utc = londonToUTC((day + 1) * 86_400 + opens)
+        }
+    }
+
+    /// Seconds Europe/London is ahead of UTC at `utc`.
+    static func offset(_ utc: Double) -> Double {
+        let seconds = Int(utc.rounded(.down))
+        let year = LondonTime.civil(fromDay: LondonTime.floorDivide(seconds, 86_400)).year
+        return LondonTime.isSummerTime(seconds, year: year) ? 3_600 : 0
+    }
+
+    /// The UTC instant of a London wall-clock time (seconds since 1970-01-01 local). Working hours
+    /// never fall in a clock change (01:00 UTC on a Sunday), so one correction is exact.
+    static func londonToUTC(_ local: Double) -> Double { local - offset(local - offset(local)) }
+
+    static func isWorkingDay(_ day: Int, bankHolidays: Set<String>) -> Bool {
+        let weekday = ((day % 7 + 7) % 7 + 3) % 7 + 1  // ISO: 1 = Monday … 7 = Sunday
+        guard weekday <= 5 else { return false }
+        let (year, month, dayOfMonth) = LondonTime.civil(fromDay: day)
+        return !bankHolidays.contains(String(format: "%04d-%02d-%02d", year, month, dayOfMonth))
+    }
+
+    /// An RFC 3339 time, as `respondBy` is written.
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}

@@ -1,0 +1,84 @@
+import Audit
+import Foundation
+import ReferralModel
+
+extension InMemoryStore {
+    public func loopReferral(_ id: String) -> LoopReferral? {
+        guard let stored = referrals[id] else { return nil }
+        let deliveries = stored.deliveryIds.compactMap { jobs[$0] }.map {
+            LoopDelivery(
+                deliveryId: $0.deliveryId, agency: $0.agency, rule: $0.rule, state: $0.state, alternatives: $0.alternatives, needs: $0.needs,
+                deadlineAt: $0.deadlineAt, escalatedAt: $0.escalatedAt)
+        }
+        return LoopReferral(
+            referralId: id, referral: stored.record.referral, receivedAt: stored.record.receivedAt, submittedBy: stored.record.actor,
+            deliveries: deliveries, attention: attentionItems.first { $0.referralId == id && $0.resolvedAt == nil })
+    }
+
+    public func applyLoopChange(_ change: LoopChange) -> Bool {
+        guard var stored = referrals[change.referralId] else { return false }
+        if let transition = change.transition {
+            guard var job = jobs[transition.deliveryId], job.referralId == change.referralId, transition.from.contains(job.state) else {
+                return false
+            }
+            job.state = transition.to
+            job.answeredAt = change.at
+            job.declineReason = transition.declineReason ?? job.declineReason
+            jobs[job.deliveryId] = job
+        }
+        for id in change.escalated where jobs[id]?.escalatedAt == nil { jobs[id]?.escalatedAt = change.at }
+        for id in change.withdrawn where [.pending, .delivered, .deadLettered].contains(jobs[id]?.state) {
+            jobs[id]?.state = .withdrawn
+            jobs[id]?.answeredAt = change.at
+        }
+        for added in change.added {
+            jobs[added.route.deliveryId] = Job(
+                deliveryId: added.route.deliveryId, referralId: change.referralId, agency: added.route.agency, rule: added.route.rule,
+                nextAttemptAt: change.at, alternatives: added.alternatives, needs: added.needs, deadlineAt: added.deadlineAt, parent: added.parent)
+            stored.deliveryIds.append(added.route.deliveryId)
+        }
+        referrals[change.referralId] = stored
+        referralNotes[change.referralId, default: []] += change.notes
+        if let item = change.openAttention { attentionItems.append(item) }
+        if let resolve = change.resolveAttention, let index = attentionItems.firstIndex(where: { $0.id == resolve.id && $0.resolvedAt == nil }) {
+            attentionItems[index].resolvedAt = Timestamp.string(change.at)
+            attentionItems[index].resolvedBy = resolve.by
+            attentionItems[index].resolution = resolve.resolution
+        }
+        append(change.audit)
+        return true
+    }
+
+    public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) -> [WorkItem] {
+        jobs.values
+            .filter { job in job.agency == agency && (states?.contains(job.state) ?? true) && (before.map { job.deliveryId < $0 } ?? true) }
+            .sorted { $0.deliveryId > $1.deliveryId }
+            .prefix(limit)
+            .compactMap { job in
+                guard let record = referrals[job.referralId]?.record else { return nil }
+                return WorkItem(
+                    referralId: job.referralId, deliveryId: job.deliveryId, state: job.state, urgency: record.referral.urgency,
+                    receivedAt: Timestamp.string(record.receivedAt), deliveredAt: job.deliveredAt.map(Timestamp.string),
+                    respondBy: record.referral.respondBy)
+            }
+    }
+
+    public func attention(limit: Int) -> [AttentionItem] {
+        Array(attentionItems.filter { $0.resolvedAt == nil }.sorted { ($0.since, $0.id) < ($1.since, $1.id) }.prefix(limit))
+    }
+
+    public func dueEscalations(now: Date, limit: Int) -> [DueEscalation] {
+        jobs.values
+            .filter { job in
+                job.escalatedAt == nil
+                    && (job.state == .deadLettered || ([.pending, .delivered].contains(job.state) && (job.deadlineAt.map { $0 <= now } ?? false)))
+            }
+            .sorted { ($0.deadlineAt ?? .distantPast, $0.deliveryId) < ($1.deadlineAt ?? .distantPast, $1.deliveryId) }
+            .prefix(limit)
+            .map {
+                DueEscalation(referralId: $0.referralId, deliveryId: $0.deliveryId, agency: $0.agency, state: $0.state, deadlineAt: $0.deadlineAt)
+            }
+    }
+
+    public func notes(referralId: String) -> [ReferralNote] { referralNotes[referralId] ?? [] }
+}

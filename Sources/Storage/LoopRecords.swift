@@ -1,0 +1,144 @@
+import Audit
+import Foundation
+import ReferralModel
+
+/// A referral after intake, as the closed loop reads it to decide what happens next.
+public struct LoopReferral: Sendable {
+    public var referralId: String
+    public var referral: Referral
+    public var receivedAt: Date
+    /// The key id that submitted it.
+    public var submittedBy: String
+    public var deliveries: [LoopDelivery]
+    /// The unresolved attention item, if one is open.
+    public var attention: AttentionItem?
+
+    public init(
+        referralId: String, referral: Referral, receivedAt: Date, submittedBy: String, deliveries: [LoopDelivery], attention: AttentionItem?
+    ) {
+        self.referralId = referralId
+        self.referral = referral
+        self.receivedAt = receivedAt
+        self.submittedBy = submittedBy
+        self.deliveries = deliveries
+        self.attention = attention
+    }
+}
+
+/// One delivery as the closed loop sees it.
+public struct LoopDelivery: Sendable, Equatable {
+    public var deliveryId: String
+    public var agency: String
+    public var rule: String
+    public var state: DeliveryState
+    /// Who to try next if this agency does not take it on.
+    public var alternatives: [String]
+    /// The needs this agency is told of; nil for all.
+    public var needs: [String]?
+    /// When the agency must have taken it on; nil for deliveries made before deadlines existed.
+    public var deadlineAt: Date?
+    /// When it escalated (deadline passed or dead-lettered): it escalates once.
+    public var escalatedAt: Date?
+
+    public init(
+        deliveryId: String, agency: String, rule: String, state: DeliveryState, alternatives: [String], needs: [String]?, deadlineAt: Date?,
+        escalatedAt: Date?
+    ) {
+        self.deliveryId = deliveryId
+        self.agency = agency
+        self.rule = rule
+        self.state = state
+        self.alternatives = alternatives
+        self.needs = needs
+        self.deadlineAt = deadlineAt
+        self.escalatedAt = escalatedAt
+    }
+}
+
+/// A delivery added after intake: a re-route to the next candidate.
+public struct NewDelivery: Sendable, Equatable {
+    public var route: Route
+    public var alternatives: [String]
+    public var needs: [String]?
+    public var deadlineAt: Date?
+    /// The delivery it follows on from.
+    public var parent: String?
+
+    public init(route: Route, alternatives: [String], needs: [String]?, deadlineAt: Date?, parent: String?) {
+        self.route = route
+        self.alternatives = alternatives
+        self.needs = needs
+        self.deadlineAt = deadlineAt
+        self.parent = parent
+    }
+}
+
+/// Everything one step of the closed loop changes, written in one transaction with its audit.
+public struct LoopChange: Sendable {
+    /// A delivery's move, allowed only from the states given (so two answers cannot both win).
+    public struct Transition: Sendable {
+        public var deliveryId: String
+        public var from: Set<DeliveryState>
+        public var to: DeliveryState
+        public var declineReason: DeclineReason?
+
+        public init(deliveryId: String, from: Set<DeliveryState>, to: DeliveryState, declineReason: DeclineReason? = nil) {
+            self.deliveryId = deliveryId
+            self.from = from
+            self.to = to
+            self.declineReason = declineReason
+        }
+    }
+
+    public var referralId: String
+    public var at: Date
+    public var transition: Transition?
+    /// Deliveries that escalated now (deadline passed, dead-lettered), so they escalate once.
+    public var escalated: [String] = []
+    /// Deliveries taken back: pending, delivered or dead-lettered ones become `withdrawn`.
+    public var withdrawn: [String] = []
+    public var added: [NewDelivery] = []
+    public var notes: [ReferralNote] = []
+    public var openAttention: AttentionItem?
+    /// The open item resolved, by whom, how.
+    public var resolveAttention: (id: String, by: String, resolution: String)?
+    public var audit: [AuditEntry] = []
+
+    public init(referralId: String, at: Date) {
+        self.referralId = referralId
+        self.at = at
+    }
+}
+
+/// A delivery on an agency's worklist.
+public struct WorkItem: Sendable, Codable, Equatable {
+    public var referralId: String
+    public var deliveryId: String
+    public var state: DeliveryState
+    public var urgency: Urgency
+    public var receivedAt: String
+    public var deliveredAt: String?
+    public var respondBy: String?
+
+    public init(
+        referralId: String, deliveryId: String, state: DeliveryState, urgency: Urgency, receivedAt: String, deliveredAt: String?,
+        respondBy: String?
+    ) {
+        self.referralId = referralId
+        self.deliveryId = deliveryId
+        self.state = state
+        self.urgency = urgency
+        self.receivedAt = receivedAt
+        self.deliveredAt = deliveredAt
+        self.respondBy = respondBy
+    }
+}
+
+/// A delivery that must escalate now: its deadline passed untaken, or it was dead-lettered.
+public struct DueEscalation: Sendable, Equatable {
+    public var referralId: String
+    public var deliveryId: String
+    public var agency: String
+    public var state: DeliveryState
+    public var deadlineAt: Date?
+}

@@ -1,0 +1,174 @@
+import Audit
+import Foundation
+import GRDB
+import ReferralModel
+
+extension SQLiteStore {
+    public func loopReferral(_ id: String) async throws -> LoopReferral? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT received_at, actor, body FROM referrals WHERE id = ?", arguments: [id]) else {
+                return nil
+            }
+            let body: Data = row["body"]
+            let referral = try ReferralDecoder.decodeStored(Array(body))
+            let deliveries = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, agency, rule, state, alternatives, needs, deadline_at, escalated_at
+                    FROM deliveries WHERE referral_id = ? ORDER BY position
+                    """, arguments: [id]
+            ).map { row in
+                let deadline: Double? = row["deadline_at"]
+                let escalated: Double? = row["escalated_at"]
+                return LoopDelivery(
+                    deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
+                    alternatives: Self.words(row["alternatives"]) ?? [], needs: Self.words(row["needs"]),
+                    deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)), escalatedAt: escalated.map(Date.init(timeIntervalSince1970:)))
+            }
+            let attention = try Row.fetchOne(
+                db, sql: "SELECT * FROM attention WHERE referral_id = ? AND resolved_at IS NULL ORDER BY since LIMIT 1", arguments: [id]
+            ).map(Self.attentionItem)
+            return LoopReferral(
+                referralId: id, referral: referral, receivedAt: Date(timeIntervalSince1970: row["received_at"]), submittedBy: row["actor"],
+                deliveries: deliveries, attention: attention)
+        }
+    }
+
+    public func applyLoopChange(_ change: LoopChange) async throws -> Bool {
+        try await writer.perform { db, cursor in
+            let at = change.at.timeIntervalSince1970
+            if let transition = change.transition {
+                let from = transition.from.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = ?, answered_at = ?, decline_reason = COALESCE(?, decline_reason)
+                        WHERE id = ? AND referral_id = ? AND state IN (\(from))
+                        """,
+                    arguments: [transition.to.rawValue, at, transition.declineReason?.rawValue, transition.deliveryId, change.referralId])
+                guard db.changesCount == 1 else { return false }
+            }
+            for id in change.escalated {
+                try db.execute(sql: "UPDATE deliveries SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL", arguments: [at, id])
+            }
+            for id in change.withdrawn {
+                try db.execute(
+                    sql:
+                        "UPDATE deliveries SET state = 'withdrawn', answered_at = ? WHERE id = ? AND state IN ('pending', 'delivered', 'dead-lettered')",
+                    arguments: [at, id])
+            }
+            if !change.added.isEmpty {
+                let position =
+                    try Int.fetchOne(db, sql: "SELECT MAX(position) FROM deliveries WHERE referral_id = ?", arguments: [change.referralId]) ?? -1
+                for (offset, added) in change.added.enumerated() {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs,
+                                                    deadline_at, parent_delivery)
+                            VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [
+                            added.route.deliveryId, change.referralId, position + 1 + offset, added.route.agency, added.route.rule, at,
+                            Self.jsonWords(added.alternatives), added.needs.map(Self.jsonWords), added.deadlineAt?.timeIntervalSince1970,
+                            added.parent,
+                        ])
+                }
+            }
+            for note in change.notes {
+                try db.execute(
+                    sql: "INSERT INTO referral_notes (id, referral_id, delivery_id, at, author, kind, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [note.id, change.referralId, note.deliveryId, note.at, note.author, note.kind, note.text])
+            }
+            if let item = change.openAttention {
+                try db.execute(
+                    sql: "INSERT INTO attention (id, referral_id, delivery_id, agency, reason, since) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [item.id, change.referralId, item.deliveryId, item.agency, item.reason, item.since])
+            }
+            if let resolve = change.resolveAttention {
+                try db.execute(
+                    sql: "UPDATE attention SET resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ? AND resolved_at IS NULL",
+                    arguments: [Timestamp.string(change.at), resolve.by, resolve.resolution, resolve.id])
+            }
+            try Self.append(change.audit, in: db, cursor: &cursor)
+            return true
+        }
+    }
+
+    public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem] {
+        try await pool.read { db in
+            var sql = """
+                SELECT d.id, d.referral_id, d.state, d.delivered_at, r.urgency, r.received_at, r.body
+                FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.agency = ?
+                """
+            var arguments: [(any DatabaseValueConvertible)?] = [agency]
+            if let states {
+                sql += " AND d.state IN (\(states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))"
+            }
+            if let before {
+                sql += " AND d.id < ?"
+                arguments.append(before)
+            }
+            sql += " ORDER BY d.id DESC LIMIT ?"
+            arguments.append(limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+                let delivered: Double? = row["delivered_at"]
+                let body: Data = row["body"]
+                return WorkItem(
+                    referralId: row["referral_id"], deliveryId: row["id"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
+                    urgency: Urgency(rawValue: row["urgency"]) ?? .routine,
+                    receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])),
+                    deliveredAt: delivered.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
+                    respondBy: (try? ReferralDecoder.decodeStored(Array(body)))?.respondBy)
+            }
+        }
+    }
+
+    public func attention(limit: Int) async throws -> [AttentionItem] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM attention WHERE resolved_at IS NULL ORDER BY since, id LIMIT ?", arguments: [limit])
+                .map(Self.attentionItem)
+        }
+    }
+
+    public func dueEscalations(now: Date, limit: Int) async throws -> [DueEscalation] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT referral_id, id, agency, state, deadline_at FROM deliveries
+                    WHERE escalated_at IS NULL
+                      AND (state = 'dead-lettered' OR (state IN ('pending', 'delivered') AND deadline_at <= ?))
+                    ORDER BY deadline_at, id LIMIT ?
+                    """, arguments: [now.timeIntervalSince1970, limit]
+            ).map { row in
+                let deadline: Double? = row["deadline_at"]
+                return DueEscalation(
+                    referralId: row["referral_id"], deliveryId: row["id"], agency: row["agency"],
+                    state: DeliveryState(rawValue: row["state"]) ?? .pending, deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    public func notes(referralId: String) async throws -> [ReferralNote] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM referral_notes WHERE referral_id = ? ORDER BY at, id", arguments: [referralId]).map(
+                Self.note)
+        }
+    }
+
+    static func note(_ row: Row) -> ReferralNote {
+        ReferralNote(id: row["id"], deliveryId: row["delivery_id"], at: row["at"], author: row["author"], kind: row["kind"], text: row["text"])
+    }
+
+    static func attentionItem(_ row: Row) -> AttentionItem {
+        AttentionItem(
+            id: row["id"], referralId: row["referral_id"], deliveryId: row["delivery_id"], agency: row["agency"], reason: row["reason"],
+            since: row["since"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"], resolution: row["resolution"])
+    }
+
+    /// Agency ids and need codes, stored as a JSON array of plain words.
+    static func words(_ json: String?) -> [String]? {
+        json.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+    }
+
+    static func jsonWords(_ words: [String]) -> String { "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+}

@@ -1,0 +1,133 @@
+import Audit
+import Foundation
+import ReferralModel
+import Routing
+import Settings
+import Storage
+
+/// Deadlines and the attention list.
+extension ReferralLoop {
+    /// Escalates every delivery due at the clock's now: past its deadline with nobody having taken
+    /// it on, or dead-lettered. Each escalates once: re-routed to the next candidate (unless its
+    /// agency says `when_missed: attention`), and onto the attention list when nothing is left or
+    /// it was dead-lettered (a person must know a connection is broken).
+    /// - Returns: how many escalated.
+    @discardableResult
+    public func escalateDue(limit: Int = 200) async throws -> Int {
+        let now = clock.now()
+        var escalated = 0
+        for due in try await store.dueEscalations(now: now, limit: limit) {
+            guard let loop = try await store.loopReferral(due.referralId),
+                let delivery = loop.deliveries.first(where: { $0.deliveryId == due.deliveryId })
+            else { continue }
+            var change = LoopChange(referralId: due.referralId, at: now)
+            change.escalated = [due.deliveryId]
+            let reference = AuditNarrative.DeliveryReference(referralId: due.referralId, deliveryId: due.deliveryId, agency: due.agency)
+            change.audit.append(AuditNarrative.deliveryOverdue(reference, at: now, deadline: due.deadlineAt, state: due.state))
+            let dead = due.state == .deadLettered
+            let why = dead ? "\(due.agency) could not be reached (dead-lettered)" : "\(due.agency) missed its deadline"
+            var next: String?
+            if rules.current.agencies[due.agency]?.acknowledgement.whenMissed == .attention {
+                openAttention(loop, delivery: delivery, why: why, actor: "deadlines", into: &change)
+            } else {
+                next = moveOn(loop, from: delivery, why: why, actor: "deadlines", into: &change)
+                if dead, let next {
+                    openAttention(loop, delivery: delivery, why: "\(why); re-routed to \(next)", actor: "deadlines", into: &change)
+                }
+            }
+            if try await store.applyLoopChange(change) {
+                escalated += 1
+                if next != nil { onRerouted() }
+            }
+        }
+        return escalated
+    }
+
+    /// What needs a person, oldest first.
+    public func attention(limit: Int = 500) async throws -> [AttentionItem] {
+        try await store.attention(limit: limit)
+    }
+
+    /// How an administrator resolves an attention item.
+    public enum Resolution: Sendable, Equatable {
+        /// Send the referral to this agency (it passes the consent policy like any routing).
+        case reroute(agency: String)
+        /// Close the referral with a reason (kept as a note): deliveries nobody has taken on are withdrawn.
+        case close(reason: String)
+    }
+
+    /// Resolves an open attention item, audited.
+    public func resolve(_ itemId: String, _ resolution: Resolution, actor: String) async throws -> AttentionItem {
+        guard let item = try await store.attention(limit: 10_000).first(where: { $0.id == itemId }),
+            let loop = try await store.loopReferral(item.referralId)
+        else { throw Refusal.notFound }
+        let now = clock.now()
+        var change = LoopChange(referralId: item.referralId, at: now)
+        let words: String
+        switch resolution {
+        case .reroute(let agency):
+            let snapshot = rules.current.rules
+            guard snapshot.directory[agency] != nil else { throw Refusal.agencyNotAllowed(agency, why: "no such agency is configured") }
+            if loop.deliveries.contains(where: { $0.agency == agency && $0.state.isOpen }) {
+                throw Refusal.agencyNotAllowed(agency, why: "it already has the referral")
+            }
+            if snapshot.consentRestriction(loop.referral) != nil, snapshot.directory[agency]?.safeguardingRecipient != true {
+                throw Refusal.agencyNotAllowed(agency, why: "the referral is shared without consent, and only safeguarding recipients may receive it")
+            }
+            let from = item.deliveryId.flatMap { id in loop.deliveries.first { $0.deliveryId == id } }
+            let id = Identifier.make(now: now)
+            change.added.append(
+                NewDelivery(
+                    route: Route(agency: agency, rule: "administrator", deliveryId: id), alternatives: [], needs: from?.needs,
+                    deadlineAt: deadline(for: loop.referral, agency: agency, from: now, rules: snapshot), parent: from?.deliveryId))
+            change.audit.append(
+                AuditNarrative.referralRerouted(
+                    referralId: item.referralId, deliveryId: id, at: now, actor: actor, from: from?.agency ?? "nobody", to: agency,
+                    why: "by an administrator", rule: "administrator", rulesVersion: snapshot.version))
+            words = "rerouted to \(agency)"
+        case .close(let reason):
+            let note = Identifier.make(now: now)
+            change.notes.append(ReferralNote(id: note, deliveryId: nil, at: Timestamp.string(now), author: actor, kind: "close", text: reason))
+            change.withdrawn = loop.deliveries.filter { [.pending, .delivered, .deadLettered].contains($0.state) }.map(\.deliveryId)
+            words = "closed (reason in note \(note))"
+        }
+        change.resolveAttention = (itemId, actor, words)
+        change.audit.append(AuditNarrative.attentionResolved(referralId: item.referralId, item: itemId, at: now, actor: actor, resolution: words))
+        _ = try await store.applyLoopChange(change)
+        if case .reroute = resolution { onRerouted() }
+        var resolved = item
+        resolved.resolvedAt = Timestamp.string(now)
+        resolved.resolvedBy = actor
+        resolved.resolution = words
+        return resolved
+    }
+}
+
+/// What an agency sees of a referral delivered to it: the referral as it was sent (its withheld
+/// fields withheld, only the needs it was told of), and where its own delivery stands.
+public struct AgencyReferralView: Sendable, Codable, Equatable {
+    public var referralId: String
+    public var receivedAt: String
+    public var delivery: ReferralReport.Delivery
+    public var referral: Referral
+}
+
+extension ReferralLoop {
+    /// The referral as `agency` may see it, or nil when it was never delivered to that agency.
+    public func view(referralId: String, agency: String) async throws -> AgencyReferralView? {
+        guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId),
+            let report = try await store.report(referralId: referralId),
+            let mine = loop.deliveries.last(where: { $0.agency == agency && $0.state != .pending && $0.state != .withdrawn }),
+            let delivery = report.deliveries.first(where: { $0.deliveryId == mine.deliveryId })
+        else { return nil }
+        let settings = rules.current.agencies[agency]
+        var referral = loop.referral.withholding(settings?.withhold ?? [])
+        if settings?.receivesAllNeeds != true, let needs = mine.needs { referral.needs = needs }
+        return AgencyReferralView(referralId: referralId, receivedAt: report.receivedAt, delivery: delivery, referral: referral)
+    }
+
+    /// The deliveries to `agency`, newest first.
+    public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem] {
+        try await store.worklist(agency: agency, states: states, limit: limit, before: before)
+    }
+}

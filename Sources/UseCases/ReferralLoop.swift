@@ -1,0 +1,158 @@
+import Audit
+import Foundation
+import ReferralModel
+import Routing
+import Settings
+import Storage
+
+/// The closed loop: a referral is done when someone has taken it on, not when a server said 2xx.
+/// Agencies answer (accepted, declined with a reason, completed) along the lifecycle; a decline,
+/// a missed acknowledgement deadline or a dead letter moves the referral on to the next candidate
+/// routing kept (then the fallback), through the same consent and minimum-necessary rules as the
+/// first routing; and what has nowhere left to go lands on the attention list for a person.
+public struct ReferralLoop: Sendable {
+    /// What an agency may say about a referral delivered to it.
+    public enum Answer: String, Sendable, CaseIterable {
+        case accepted, declined, completed
+
+        var state: DeliveryState {
+            switch self {
+            case .accepted: .accepted
+            case .declined: .declined
+            case .completed: .completed
+            }
+        }
+    }
+
+    /// Why an answer or a resolution was refused. Nothing changed; refusals of an agency's answer are audited.
+    public enum Refusal: Error, Sendable, Equatable {
+        /// No such referral (or attention item).
+        case notFound
+        /// The key answers for no agency (a key configured before agency keys named one).
+        case noAgency
+        /// The referral was never delivered to the key's agency.
+        case notYours
+        /// Not along the lifecycle from where the delivery stands.
+        case notAlong(current: DeliveryState)
+        /// An administrator named an agency that is not configured, already has it, or may not
+        /// receive it under the consent policy.
+        case agencyNotAllowed(String, why: String)
+    }
+
+    /// What an agency's answer came to.
+    public struct Answered: Sendable, Codable, Equatable {
+        public var referralId: String
+        public var deliveryId: String
+        public var agency: String
+        public var state: DeliveryState
+        /// Where the referral went next after a decline, if anywhere.
+        public var reroutedTo: String?
+    }
+
+    let store: any ReferralLoopStore & ReferralStore & AuditLog
+    let rules: LiveRules
+    let clock: any WallClock
+    let onRerouted: @Sendable () -> Void
+
+    /// - Parameter onRerouted: called after a re-route is durable (the dispatcher's doorbell).
+    public init(
+        store: any ReferralLoopStore & ReferralStore & AuditLog, rules: LiveRules, clock: any WallClock = SystemClock(),
+        onRerouted: @escaping @Sendable () -> Void = {}
+    ) {
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.onRerouted = onRerouted
+    }
+
+    /// An agency's answer about a referral delivered to it.
+    public func answer(
+        referralId: String, agency: String?, actor: String, answer: Answer, reason: DeclineReason?, text: String?
+    ) async throws -> Answered {
+        let now = clock.now()
+        func refuse(_ refusal: Refusal, _ why: String) async throws -> Never {
+            try await store.appendAudit([AuditNarrative.answerRefused(referralId: referralId, at: now, actor: actor, agency: agency, why: why)])
+            throw refusal
+        }
+        guard let agency else { try await refuse(.noAgency, "the key answers for no agency") }
+        guard let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
+        guard let delivery = loop.deliveries.last(where: { $0.agency == agency && $0.state != .withdrawn }) else {
+            try await refuse(.notYours, "\(agency) tried to answer \(answer.rawValue) for a referral it was not sent")
+        }
+        guard delivery.state.answers.contains(answer.state) else {
+            try await refuse(
+                .notAlong(current: delivery.state), "\(answer.rawValue) refused: the delivery to \(agency) is \(delivery.state.rawValue)")
+        }
+        var change = LoopChange(referralId: referralId, at: now)
+        change.transition = .init(deliveryId: delivery.deliveryId, from: [delivery.state], to: answer.state, declineReason: reason)
+        var note: String?
+        if let text, !text.isEmpty {
+            let id = Identifier.make(now: now)
+            change.notes.append(
+                ReferralNote(id: id, deliveryId: delivery.deliveryId, at: Timestamp.string(now), author: actor, kind: answer.rawValue, text: text))
+            note = id
+        }
+        let reference = AuditNarrative.DeliveryReference(referralId: referralId, deliveryId: delivery.deliveryId, agency: agency)
+        change.audit.append(AuditNarrative.referralAnswered(reference, at: now, actor: actor, state: answer.state, reason: reason, note: note))
+        var next: String?
+        if answer == .declined {
+            next = moveOn(loop, from: delivery, why: "declined by \(agency)", actor: actor, into: &change)
+        }
+        guard try await store.applyLoopChange(change) else {
+            let current = try await store.loopReferral(referralId)?.deliveries.first { $0.deliveryId == delivery.deliveryId }?.state
+            throw Refusal.notAlong(current: current ?? delivery.state)
+        }
+        if next != nil { onRerouted() }
+        return Answered(referralId: referralId, deliveryId: delivery.deliveryId, agency: agency, state: answer.state, reroutedTo: next)
+    }
+
+    /// Sends the referral on from `delivery` to the next candidate, or opens an attention item
+    /// when none is left. Both go into `change`.
+    /// - Returns: the agency it went to, if any.
+    func moveOn(_ loop: LoopReferral, from delivery: LoopDelivery, why: String, actor: String, into change: inout LoopChange) -> String? {
+        let snapshot = rules.current.rules
+        let tried = Set(loop.deliveries.map(\.agency))
+        guard
+            let next = snapshot.nextCandidate(
+                for: loop.referral, rule: delivery.rule, alternatives: delivery.alternatives, needs: delivery.needs, tried: tried)
+        else {
+            openAttention(loop, delivery: delivery, why: "\(why), and no alternative or fallback is left", actor: actor, into: &change)
+            return nil
+        }
+        let id = Identifier.make(now: change.at)
+        let fallback = next.rule == RuleSet.fallbackRuleId || next.rule == RuleSet.safeguardingFallbackRuleId
+        change.added.append(
+            NewDelivery(
+                route: Route(agency: next.agency, rule: next.rule, deliveryId: id), alternatives: next.alternatives,
+                needs: fallback ? nil : next.needs, deadlineAt: deadline(for: loop.referral, agency: next.agency, from: change.at, rules: snapshot),
+                parent: delivery.deliveryId))
+        change.audit.append(
+            AuditNarrative.referralRerouted(
+                referralId: loop.referralId, deliveryId: id, at: change.at, actor: actor, from: delivery.agency, to: next.agency, why: why,
+                rule: next.rule, rulesVersion: snapshot.version))
+        return next.agency
+    }
+
+    func openAttention(_ loop: LoopReferral, delivery: LoopDelivery?, why: String, actor: String, into change: inout LoopChange) {
+        guard loop.attention == nil, change.openAttention == nil else { return }
+        let item = AttentionItem(
+            id: Identifier.make(now: change.at), referralId: loop.referralId, deliveryId: delivery?.deliveryId, agency: delivery?.agency,
+            reason: why, since: Timestamp.string(change.at))
+        change.openAttention = item
+        change.audit.append(AuditNarrative.attentionOpened(referralId: loop.referralId, item: item.id, at: change.at, actor: actor, why: why))
+    }
+
+    /// When `agency` must have taken `referral` on, routed to it at `start`: the referral's
+    /// `respondBy` while it is still ahead, else the urgency's allowance in the agency's settings.
+    public static func deadline(for referral: Referral, agency: String, from start: Date, rules: RuleSet) -> Date {
+        let acknowledgement = rules.directory[agency]?.acknowledgement ?? .init()
+        // A respondBy already past (a re-route after it) would escalate at once: the allowance runs from now instead.
+        let respondBy = referral.respondBy.flatMap { (AcknowledgementDeadline.parse($0) ?? .distantPast) > start ? $0 : nil }
+        return AcknowledgementDeadline.due(
+            urgency: referral.urgency, respondBy: respondBy, from: start, acknowledgement: acknowledgement, bankHolidays: rules.bankHolidays)
+    }
+
+    func deadline(for referral: Referral, agency: String, from start: Date, rules: RuleSet) -> Date {
+        Self.deadline(for: referral, agency: agency, from: start, rules: rules)
+    }
+}
