@@ -89,6 +89,13 @@ public final class GatewayComponents: Sendable {
         }
     }
 
+    /// The audit chain's anchor, where the configuration names a checkpoint file and its key.
+    public var anchor: AuditAnchor? {
+        guard let settings = configuration.settings.auditCheckpoints, let key = settings.key else { return nil }
+        return AuditAnchor(
+            store: store, file: CheckpointFile(path: settings.file, secret: key), interval: settings.seconds, clock: clock, logger: logger)
+    }
+
     /// Records the rules the gateway starts with as a stored version (unless they already are the
     /// newest) and audits the start. Call once before serving.
     public func start() async throws {
@@ -109,9 +116,11 @@ public final class GatewayComponents: Sendable {
     public var services: [any Service] {
         // Where rules changes need approval the file is not watched (SIGHUP still reports an edit).
         let watch = configuration.settings.rulesApprovalRequired ? 0 : configuration.settings.rulesWatchSeconds
-        return [
+        var services: [any Service] = [
             transport, dispatcher, RulesReloader(administrator: rules, interval: watch), DeadlineWatcher(loop: loop, logger: logger),
         ]
+        if let anchor { services.append(anchor) }
+        return services
     }
 }
 

@@ -5,6 +5,23 @@ import Yams
 /// `config/switchboard.yaml` as typed values: the server, the store, the needs vocabulary, the API
 /// keys and the limits, and where the agencies and rules files are. Every problem is reported
 /// with its file, line and column; the other files are read by their own readers.
+/// `audit: {checkpoint_file, key_env, checkpoint_seconds}`: the append-only file the chain's head
+/// is written to, signed with the key in the environment variable named, every so many seconds.
+public struct AuditCheckpoints: Sendable, Equatable {
+    public var file: String
+    public var keyEnv: String
+    /// The key itself, from the environment; nil when it is not set (commands that only read).
+    public var key: String?
+    public var seconds: Double
+
+    public init(file: String, keyEnv: String, key: String?, seconds: Double = 60) {
+        self.file = file
+        self.keyEnv = keyEnv
+        self.key = key
+        self.seconds = seconds
+    }
+}
+
 public struct SwitchboardSettings: Sendable {
     public struct Server: Sendable, Equatable {
         public var host = "127.0.0.1"
@@ -56,6 +73,8 @@ public struct SwitchboardSettings: Sendable {
     /// Whether every change to the rules, or to the agencies, is a proposal a second
     /// administrator must approve (`approval: required` under `rules` or `agencies`). The rules
     /// file is then not reloaded when saved.
+    /// Where the audit chain's head is anchored outside the database, if it is.
+    public var auditCheckpoints: AuditCheckpoints?
     public var rulesApprovalRequired = false
     public var agenciesApprovalRequired = false
     /// The configuration file itself, for messages.
@@ -85,7 +104,7 @@ public struct SwitchboardSettings: Sendable {
         let sections = SectionReader(reader: reader, base: URL(fileURLWithPath: path).deletingLastPathComponent())
         let top = reader.mapping(
             reader.compose(text), "switchboard.yaml",
-            allowed: ["server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload"],
+            allowed: ["server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload", "audit"],
             required: ["storage", "agencies", "rules", "api_keys"])
         let storage = sections.storage(top?["storage"])
         let (agencies, agenciesApproval) = sections.governedFile(top?["agencies"], "agencies")
@@ -100,6 +119,7 @@ public struct SwitchboardSettings: Sendable {
         settings.delivery = sections.delivery(top?["delivery"])
         settings.rateLimit = sections.rateLimit(top?["limits"])
         settings.rulesWatchSeconds = sections.rulesWatchSeconds(top?["rules_reload"])
+        settings.auditCheckpoints = sections.auditCheckpoints(top?["audit"], environment: environment, requireSecrets: requireSecrets)
         // Without the other files' paths the caller cannot go on; a broken storage URL is already an issue.
         return (agencies != nil && rules != nil ? settings : nil, reader.issues)
     }
@@ -129,6 +149,26 @@ private struct SectionReader {
             return (file, false)
         }
         return (file, approval == "required")
+    }
+
+    func auditCheckpoints(_ node: Node?, environment: [String: String], requireSecrets: Bool) -> AuditCheckpoints? {
+        guard let node else { return nil }
+        guard
+            let entries = reader.mapping(
+                node, "audit", allowed: ["checkpoint_file", "key_env", "checkpoint_seconds"], required: ["checkpoint_file", "key_env"]),
+            let file = reader.string(entries["checkpoint_file"], "checkpoint_file").map(resolve),
+            let name = reader.string(entries["key_env"], "key_env")
+        else { return nil }
+        let key = environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        if let key, key.count < 32 {
+            reader.fail(entries["key_env"], "the audit key in \(name) is shorter than 32 characters", hint: "head -c 32 /dev/urandom | base64")
+        } else if key == nil, requireSecrets {
+            reader.fail(
+                entries["key_env"], "environment variable \(name) is not set",
+                hint: "the key that signs the audit checkpoints, kept away from the database: head -c 32 /dev/urandom | base64")
+        }
+        let seconds = reader.number(entries["checkpoint_seconds"], "checkpoint_seconds", range: 1...86_400) ?? 60
+        return AuditCheckpoints(file: file, keyEnv: name, key: key, seconds: seconds)
     }
 
     func server(_ node: Node?) -> SwitchboardSettings.Server {

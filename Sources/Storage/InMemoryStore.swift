@@ -241,6 +241,8 @@ public actor InMemoryStore: SwitchboardStore {
 
     // MARK: AuditLog
 
+    public func auditHead() -> (sequence: Int64, hash: String)? { events.last.map { ($0.sequence, $0.hash) } }
+
     public func appendAudit(_ entries: [AuditEntry]) {
         append(entries)
     }

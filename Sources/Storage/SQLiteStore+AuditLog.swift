@@ -8,6 +8,12 @@ extension SQLiteStore {
         try await writer.perform { db, cursor in try Self.append(entries, in: db, cursor: &cursor) }
     }
 
+    public func auditHead() async throws -> (sequence: Int64, hash: String)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").map { ($0["seq"], $0["hash"]) }
+        }
+    }
+
     public func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent] {
         try await pool.read { db in
             try Row.fetchAll(

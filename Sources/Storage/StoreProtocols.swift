@@ -65,6 +65,9 @@ public protocol AuditLog: Sendable {
 
     /// Audit events in sequence order, `limit` at a time from `afterSequence`.
     func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent]
+
+    /// The newest event's sequence and hash: the chain's head, for anchoring it outside the store.
+    func auditHead() async throws -> (sequence: Int64, hash: String)?
 }
 
 /// The versions of the governed configuration documents (the routing rules, the agencies) as
@@ -157,6 +160,14 @@ public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & R
 
 extension AuditLog {
     /// Checks the whole audit chain, reading it a page at a time, in constant memory.
+    /// Checks the whole chain, then the chain against the checkpoints anchored outside the store.
+    public func verifyAudit(against file: CheckpointFile) async throws -> AuditChain.Verdict {
+        let (checkpoints, problems) = try file.read()
+        return try await AuditChain.verify(try await verifyAudit(), against: checkpoints, problems: problems) { sequence in
+            try await auditEvents(afterSequence: sequence - 1, limit: 1).first { $0.sequence == sequence }?.hash
+        }
+    }
+
     public func verifyAudit(pageSize: Int = 5_000) async throws -> AuditChain.Verdict {
         var verifier = AuditChain.Verifier()
         var after: Int64 = 0

@@ -62,7 +62,7 @@ enum LocalAgencies {
         let accepted = try await harness.loop.answer(
             referralId: id, agency: "oxfordshire-befriending", actor: "charity", answer: .accepted, reason: nil, text: nil)
         #expect(accepted.state == .accepted)
-        #expect(try await harness.store.report(referralId: id)?.status == .accepted)
+        #expect(await harness.store.report(referralId: id)?.status == .accepted)
         _ = try await harness.loop.answer(
             referralId: id, agency: "oxfordshire-befriending", actor: "charity", answer: .completed, reason: nil, text: nil)
         let report = try #require(await harness.store.report(referralId: id))
@@ -119,7 +119,7 @@ enum LocalAgencies {
         let last = try await harness.loop.answer(
             referralId: id, agency: "oxfordshire-spa", actor: "spa", answer: .declined, reason: .outOfArea, text: nil)
         #expect(last.reroutedTo == nil, "the fallback already had it")
-        #expect(try await harness.store.report(referralId: id)?.status == .needsAttention)
+        #expect(await harness.store.report(referralId: id)?.status == .needsAttention)
         let items = try await harness.loop.attention()
         #expect(items.count == 1)
         #expect(items[0].reason == "declined by oxfordshire-spa, and no alternative or fallback is left")
@@ -168,7 +168,7 @@ enum LocalAgencies {
         }
         let closed = try await harness.loop.resolve(item.id, .close(reason: "Safeguarding team spoke to the family directly"), actor: "admin")
         #expect(closed.resolution?.hasPrefix("closed (reason in note ") == true)
-        #expect(try await harness.store.report(referralId: id)?.status == .closed)
+        #expect(await harness.store.report(referralId: id)?.status == .closed)
     }
 
     @Test func aDeadLetterIsEscalatedAndShownToAPerson() async throws {

@@ -1,0 +1,122 @@
+import Crypto
+import Foundation
+import ReferralModel
+
+/// The chain's head, anchored outside the database. A hash chain alone shows an edited or deleted
+/// event in the middle, but not the newest events deleted, nor a chain rewritten and rehashed by
+/// someone with write access to the database. So the gateway writes its head (sequence and hash)
+/// to an append-only checkpoint file, each line signed (HMAC-SHA256) with a key the database does
+/// not hold; `audit verify` checks the chain against every checkpoint and names what is missing or
+/// rewritten.
+public struct AuditCheckpoint: Sendable, Equatable, Codable {
+    public var sequence: Int64
+    public var hash: String
+    public var at: String
+    /// HMAC-SHA256 over `sequence:hash:at`, in hex.
+    public var mac: String
+
+    public init(sequence: Int64, hash: String, at: String, key: SymmetricKey) {
+        self.sequence = sequence
+        self.hash = hash
+        self.at = at
+        mac = Self.mac(sequence: sequence, hash: hash, at: at, key: key)
+    }
+
+    static func mac(sequence: Int64, hash: String, at: String, key: SymmetricKey) -> String {
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Array("\(sequence):\(hash):\(at)".utf8), using: key))
+    }
+
+    /// Whether `key` signed this checkpoint.
+    public func isSigned(with key: SymmetricKey) -> Bool {
+        let expected = Array(Self.mac(sequence: sequence, hash: hash, at: at, key: key).utf8)
+        let given = Array(mac.utf8)
+        // Constant time: the comparison must not say how much of a forged MAC was right.
+        return expected.count == given.count && zip(expected, given).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// The append-only file of checkpoints: one JSON object per line.
+public struct CheckpointFile: Sendable {
+    public let path: String
+    let key: SymmetricKey
+
+    /// - Parameter secret: the signing key's text, from the environment; at least 32 characters.
+    public init(path: String, secret: String) {
+        self.path = path
+        key = SymmetricKey(data: SHA256.hash(data: Array(secret.utf8)))
+    }
+
+    /// Appends a checkpoint of `head` and makes it durable.
+    public func append(sequence: Int64, hash: String, at: Date) throws {
+        let checkpoint = AuditCheckpoint(sequence: sequence, hash: hash, at: Timestamp.string(at), key: key)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var line = try encoder.encode(checkpoint)
+        line.append(UInt8(ascii: "\n"))
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o640)
+        guard descriptor >= 0 else { throw CheckpointError(description: "cannot open the checkpoint file \(path)") }
+        defer { close(descriptor) }
+        let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == line.count, fsync(descriptor) == 0 else { throw CheckpointError(description: "cannot write the checkpoint file \(path)") }
+    }
+
+    /// The newest checkpoint's sequence, or nil when there is none.
+    public func newestSequence() -> Int64? { (try? read())?.checkpoints.last?.sequence }
+
+    /// Every checkpoint, and the problems with lines that are not checkpoints this key signed.
+    public func read() throws -> (checkpoints: [AuditCheckpoint], problems: [String]) {
+        guard FileManager.default.fileExists(atPath: path) else { return ([], []) }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var checkpoints: [AuditCheckpoint] = []
+        var problems: [String] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            guard let checkpoint = try? JSONDecoder().decode(AuditCheckpoint.self, from: Data(line.utf8)) else {
+                problems.append("checkpoint line \(number + 1) is not a checkpoint")
+                continue
+            }
+            guard checkpoint.isSigned(with: key) else {
+                problems.append("checkpoint line \(number + 1) is not signed with the audit key: it was forged or the key changed")
+                continue
+            }
+            if let last = checkpoints.last, checkpoint.sequence < last.sequence {
+                problems.append("checkpoint line \(number + 1) goes back from sequence \(last.sequence) to \(checkpoint.sequence)")
+            }
+            checkpoints.append(checkpoint)
+        }
+        return (checkpoints, problems)
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+extension AuditChain {
+    /// Checks the chain the store holds (`verdict`, already checked event by event) against the
+    /// checkpoints: each must name an event the store still has, with the same hash. Events
+    /// deleted from the end, all events deleted, or a chain rewritten and rehashed are named here.
+    /// - Parameter hashAt: the hash of the store's event at a sequence, or nil when it has none.
+    public static func verify(
+        _ verdict: Verdict, against checkpoints: [AuditCheckpoint], problems: [String], hashAt: (Int64) async throws -> String?
+    ) async rethrows -> Verdict {
+        guard case .intact(let events, _) = verdict else { return verdict }
+        if let problem = problems.first { return .broken(sequence: events, reason: problem) }
+        for checkpoint in checkpoints {
+            guard checkpoint.sequence <= events else {
+                return .broken(
+                    sequence: events + 1,
+                    reason:
+                        "events \(events + 1) to \(checkpoint.sequence) are missing: the checkpoint of \(checkpoint.at) records \(checkpoint.sequence) events, the log has \(events)"
+                )
+            }
+            guard try await hashAt(checkpoint.sequence) == checkpoint.hash else {
+                return .broken(
+                    sequence: checkpoint.sequence,
+                    reason: "event \(checkpoint.sequence) is not the one the checkpoint of \(checkpoint.at) recorded: the chain was rewritten")
+            }
+        }
+        return verdict
+    }
+}
