@@ -67,6 +67,10 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case attentionOpened = "attention.opened"
     /// A person resolved it: re-routed or closed.
     case attentionResolved = "attention.resolved"
+    /// Someone read a referral: who (the key), when, and as what role.
+    case referralViewed = "referral.viewed"
+    /// The personal data of closed referrals older than the retention period was removed.
+    case referralsPruned = "referrals.pruned"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

@@ -54,4 +54,17 @@ extension AuditNarrative {
     public static func attentionResolved(referralId: String, item: String, at: Date, actor: String, resolution: String) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .attentionResolved, actor: actor, referralId: referralId, detail: "item \(item) \(resolution)")
     }
+
+    /// A read of a referral, by whom: reads of personal data are accountable too.
+    public static func referralViewed(referralId: String, at: Date, actor: String, as view: String) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .referralViewed, actor: actor, referralId: referralId, detail: "read \(view)")
+    }
+
+    public static func referralsPruned(at: Date, actor: String, count: Int, before: Date) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralsPruned, actor: actor,
+            detail:
+                "\(count) closed referrals received before \(Timestamp.string(before)): personal data and notes removed; ids, deliveries and events kept"
+        )
+    }
 }

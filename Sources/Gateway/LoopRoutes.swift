@@ -53,7 +53,7 @@ struct LoopRoutes: Sendable {
     /// `GET /v1/referrals/{id}` with an agency key: only that agency's view.
     func view(_ id: String, context: GatewayContext) async throws -> Response {
         let agency = try Self.agency(context)
-        guard let view = try await loop.view(referralId: id, agency: agency) else {
+        guard let view = try await loop.view(referralId: id, agency: agency, actor: context.principal?.keyId ?? agency) else {
             throw ProblemResponse(.notFound, detail: "There is no referral with this id delivered to \(agency).")
         }
         return try JSONResponse.make(view, status: .ok)

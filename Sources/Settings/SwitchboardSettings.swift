@@ -73,6 +73,9 @@ public struct SwitchboardSettings: Sendable {
     /// Whether every change to the rules, or to the agencies, is a proposal a second
     /// administrator must approve (`approval: required` under `rules` or `agencies`). The rules
     /// file is then not reloaded when saved.
+    /// How long the personal data of a closed referral is kept, in days (`retention_days`; 8 years
+    /// by default, the NHS records management code's period for most adult health records).
+    public var retentionDays = 2_920
     /// Where the audit chain's head is anchored outside the database, if it is.
     public var auditCheckpoints: AuditCheckpoints?
     public var rulesApprovalRequired = false
@@ -104,7 +107,9 @@ public struct SwitchboardSettings: Sendable {
         let sections = SectionReader(reader: reader, base: URL(fileURLWithPath: path).deletingLastPathComponent())
         let top = reader.mapping(
             reader.compose(text), "switchboard.yaml",
-            allowed: ["server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload", "audit"],
+            allowed: [
+                "server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload", "audit", "retention_days",
+            ],
             required: ["storage", "agencies", "rules", "api_keys"])
         let storage = sections.storage(top?["storage"])
         let (agencies, agenciesApproval) = sections.governedFile(top?["agencies"], "agencies")
@@ -119,6 +124,7 @@ public struct SwitchboardSettings: Sendable {
         settings.delivery = sections.delivery(top?["delivery"])
         settings.rateLimit = sections.rateLimit(top?["limits"])
         settings.rulesWatchSeconds = sections.rulesWatchSeconds(top?["rules_reload"])
+        settings.retentionDays = reader.integer(top?["retention_days"], "retention_days", range: 30...36_500) ?? settings.retentionDays
         settings.auditCheckpoints = sections.auditCheckpoints(top?["audit"], environment: environment, requireSecrets: requireSecrets)
         // Without the other files' paths the caller cannot go on; a broken storage URL is already an issue.
         return (agencies != nil && rules != nil ? settings : nil, reader.issues)

@@ -4,7 +4,7 @@ import ReferralModel
 
 extension InMemoryStore {
     public func loopReferral(_ id: String) -> LoopReferral? {
-        guard let stored = referrals[id] else { return nil }
+        guard let stored = referrals[id], !prunedReferrals.contains(id) else { return nil }
         let deliveries = stored.deliveryIds.compactMap { jobs[$0] }.map {
             LoopDelivery(
                 deliveryId: $0.deliveryId, agency: $0.agency, rule: $0.rule, state: $0.state, alternatives: $0.alternatives, needs: $0.needs,

@@ -43,6 +43,7 @@ public actor InMemoryStore: SwitchboardStore {
     private var idempotency: [IdempotencyKey: (digest: String, receipt: SubmissionReceipt)] = [:]
     var events: [AuditEvent] = []
     var attentionItems: [AttentionItem] = []
+    var prunedReferrals: Set<String> = []
     var referralNotes: [String: [ReferralNote]] = [:]
     private var versions: [GovernedDocument: [RulesVersionRecord]] = [:]
     var changeProposals: [ChangeProposal] = []

@@ -6,7 +6,11 @@ import ReferralModel
 extension SQLiteStore {
     public func loopReferral(_ id: String) async throws -> LoopReferral? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT received_at, actor, body FROM referrals WHERE id = ?", arguments: [id]) else {
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT received_at, actor, body FROM referrals WHERE id = ? AND pruned_at IS NULL", arguments: [id])
+            else {
+                // None, or its personal data was removed under the retention policy.
                 return nil
             }
             let body: Data = row["body"]

@@ -190,6 +190,10 @@ public final class SQLiteStore: SwitchboardStore {
                     CREATE INDEX attention_referral ON attention(referral_id);
                     """)
         }
+        migrator.registerMigration("v10-retention") { db in
+            // When a closed referral's personal data was removed; its body is then empty.
+            try db.execute(sql: "ALTER TABLE referrals ADD COLUMN pruned_at REAL")
+        }
         return migrator
     }
 

@@ -153,10 +153,20 @@ public protocol ReferralLoopStore: Sendable {
     func notes(referralId: String) async throws -> [ReferralNote]
 }
 
+/// Retention: the personal data of closed referrals is removed once it is old enough.
+public protocol RetentionStore: Sendable {
+    /// Removes the referral body and notes of every referral received before `receivedBefore`
+    /// that nobody is acting on (every delivery completed, declined or withdrawn, or it was held;
+    /// nothing needing attention), keeping its id, deliveries and audit events, so the chain still
+    /// verifies. The audit entry for the prune is made from the count and written with it.
+    /// - Returns: how many referrals were pruned.
+    func pruneClosedReferrals(receivedBefore: Date, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) async throws -> Int
+}
+
 /// A store that does every job: what a gateway runs on. SQLite and the in-memory twin are both
 /// one, and the shared store contract tests hold them to the same behaviour.
 public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
-    & ReferralLoopStore
+    & ReferralLoopStore & RetentionStore
 
 extension AuditLog {
     /// Checks the whole audit chain, reading it a page at a time, in constant memory.

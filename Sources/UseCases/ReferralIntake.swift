@@ -144,6 +144,9 @@ public struct ReferralIntake: Sendable {
                 organisations.contains(referral.referrer.organisation)
             else { return nil }
         }
+        try await store.appendAudit([
+            AuditNarrative.referralViewed(referralId: referralId, at: clock.now(), actor: viewer, as: "its report (\(role.rawValue) key)")
+        ])
         return report
     }
 }

@@ -114,7 +114,7 @@ public struct AgencyReferralView: Sendable, Codable, Equatable {
 
 extension ReferralLoop {
     /// The referral as `agency` may see it, or nil when it was never delivered to that agency.
-    public func view(referralId: String, agency: String) async throws -> AgencyReferralView? {
+    public func view(referralId: String, agency: String, actor: String) async throws -> AgencyReferralView? {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId),
             let report = try await store.report(referralId: referralId),
             let mine = loop.deliveries.last(where: { $0.agency == agency && $0.state != .pending && $0.state != .withdrawn }),
@@ -123,6 +123,9 @@ extension ReferralLoop {
         let settings = rules.current.agencies[agency]
         var referral = loop.referral.withholding(settings?.withhold ?? [])
         if settings?.receivesAllNeeds != true, let needs = mine.needs { referral.needs = needs }
+        try await store.appendAudit([
+            AuditNarrative.referralViewed(referralId: referralId, at: clock.now(), actor: actor, as: "as sent to \(agency) (agency key)")
+        ])
         return AgencyReferralView(referralId: referralId, receivedAt: report.receivedAt, delivery: delivery, referral: referral)
     }
 

@@ -67,6 +67,8 @@ import Testing
             AuditNarrative.attentionOpened(
                 referralId: "r1", item: "a1", at: at, actor: "deadlines", why: "spa missed its deadline, and no alternative or fallback is left"),
             AuditNarrative.attentionResolved(referralId: "r1", item: "a1", at: at, actor: "admin", resolution: "rerouted to mash"),
+            AuditNarrative.referralViewed(referralId: "r1", at: at, actor: "spa-key", as: "as sent to spa (agency key)"),
+            AuditNarrative.referralsPruned(at: at, actor: "admin", count: 12, before: at),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -107,6 +109,8 @@ import Testing
                 "not taken on by 2026-11-18T11:06:40.000Z (still delivered)",
                 "item a1: spa missed its deadline, and no alternative or fallback is left",
                 "item a1 rerouted to mash",
+                "read as sent to spa (agency key)",
+                "12 closed referrals received before 2026-11-18T11:06:40.000Z: personal data and notes removed; ids, deliveries and events kept",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

@@ -67,7 +67,7 @@ import Testing
             return
         }
         #expect(
-            events == 48 + 1 + 1 + 3,
-            "the landed events, the agencies recorded as their first stored version, the start, and the new referral's three")
+            events == 48 + 1 + 1 + ids.count + 3,
+            "the landed events, the agencies recorded as their first stored version, the start, each read, and the new referral's three")
     }
 }

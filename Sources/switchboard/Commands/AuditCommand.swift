@@ -2,13 +2,15 @@ import ArgumentParser
 import Audit
 import Deployment
 import Foundation
+import ReferralModel
 import Settings
 import Storage
+import UseCases
 
 extension Switchboard {
     struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "audit", abstract: "Read and check the audit trail.", subcommands: [Verify.self])
+            commandName: "audit", abstract: "Read and check the audit trail.", subcommands: [Verify.self, Show.self, Export.self, Tail.self])
     }
 }
 
@@ -62,6 +64,132 @@ extension Switchboard.AuditCommand {
             case .broken(let sequence, let reason):
                 print("Audit chain BROKEN at event \(sequence): \(reason).")
                 throw ExitCode.failure
+            }
+        }
+    }
+}
+
+/// The store a command reads the audit trail from, or a sentence and a non-zero exit.
+func auditStore(_ configuration: ConfigurationOptions, storage: String?) throws -> any SwitchboardStore {
+    let location = try configuration.storageLocation(override: storage)
+    if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
+        printError("There is no database at \(path): has the gateway run with this configuration?")
+        throw ExitCode.failure
+    }
+    return try GatewayComponents.openStore(location)
+}
+
+extension Switchboard.AuditCommand {
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "One referral's whole story: each agency's state, its timeline of audit events, and the notes people wrote. The read is audited.")
+
+        @OptionGroup var configuration: ConfigurationOptions
+
+        @Option(help: "The storage URL, instead of the one in the configuration (sqlite:PATH).")
+        var storage: String?
+
+        @Argument(help: "The referral id.")
+        var referral: String
+
+        func run() async throws {
+            let store = try auditStore(configuration, storage: storage)
+            guard Identifier.isWellFormed(referral), let report = try await store.report(referralId: referral) else {
+                printError("There is no referral \(referral) in this store.")
+                throw ExitCode.failure
+            }
+            try await store.appendAudit([
+                AuditNarrative.referralViewed(referralId: referral, at: Date(), actor: "command line (\(NSUserName()))", as: "its audit story")
+            ])
+            print(
+                "Referral \(report.id): \(report.status.rawValue); received \(report.receivedAt) from \(report.submittedBy); rules \(report.rulesVersion)"
+            )
+            for delivery in report.deliveries {
+                print(
+                    "  \(delivery.agency): \(delivery.state.rawValue)" + (delivery.declineReason.map { " (\($0.rawValue))" } ?? "")
+                        + " (rule \(delivery.rule))")
+            }
+            if let attention = report.attention { print("  needs attention since \(attention.since): \(attention.reason)") }
+            print("Timeline:")
+            for entry in report.history {
+                print("  \(entry.at)  \(entry.event)\(entry.agency.map { " [\($0)]" } ?? "")  \(entry.detail ?? "")")
+            }
+            for note in report.notes ?? [] { print("Note \(note.id), \(note.at), \(note.kind) by \(note.author): \(note.text)") }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the audit events between two times as JSON Lines or CSV, for a governance review.")
+
+        @OptionGroup var configuration: ConfigurationOptions
+
+        @Option(help: "The storage URL, instead of the one in the configuration (sqlite:PATH).")
+        var storage: String?
+
+        @Option(help: "From this time (RFC 3339, inclusive).")
+        var since: String?
+
+        @Option(help: "Until this time (RFC 3339, exclusive).")
+        var until: String?
+
+        @Option(help: "jsonl or csv.")
+        var format: String = "jsonl"
+
+        @Option(help: "Write to this file instead of standard output.")
+        var output: String?
+
+        func validate() throws {
+            guard AuditExport.Format(rawValue: format) != nil else { throw ValidationError("--format must be jsonl or csv.") }
+            for (name, value) in [("--since", since), ("--until", until)] {
+                if let value, ISO8601DateFormatter().date(from: value) == nil {
+                    throw ValidationError("\(name) must be an RFC 3339 time such as 2026-11-01T00:00:00Z.")
+                }
+            }
+        }
+
+        func run() async throws {
+            let store = try auditStore(configuration, storage: storage)
+            // Audit times are written as UTC with milliseconds; compare in that form.
+            func normalised(_ text: String?) -> String? { text.flatMap { ISO8601DateFormatter().date(from: $0) }.map { Timestamp.string($0) } }
+            var handle = FileHandle.standardOutput
+            if let output {
+                guard FileManager.default.createFile(atPath: output, contents: nil), let file = FileHandle(forWritingAtPath: output) else {
+                    printError("Cannot write \(output).")
+                    throw ExitCode.failure
+                }
+                handle = file
+            }
+            let count = try await AuditExport.export(
+                from: store, since: normalised(since), until: normalised(until), format: AuditExport.Format(rawValue: format) ?? .jsonl
+            ) { handle.write(Data($0.utf8)) }
+            if output != nil { print("Wrote \(count) events to \(output ?? "").") }
+        }
+    }
+
+    struct Tail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Follow the audit trail: print new events as they are written, until interrupted.")
+
+        @OptionGroup var configuration: ConfigurationOptions
+
+        @Option(help: "The storage URL, instead of the one in the configuration (sqlite:PATH).")
+        var storage: String?
+
+        @Option(help: "Print the last N events first.")
+        var lines: Int = 10
+
+        func run() async throws {
+            let store = try auditStore(configuration, storage: storage)
+            var after = max(0, (try await store.auditHead()?.sequence ?? 0) - Int64(max(0, lines)))
+            while !Task.isCancelled {
+                let page = try await store.auditEvents(afterSequence: after, limit: 1_000)
+                for event in page {
+                    emit(
+                        "\(event.sequence)  \(event.at)  \(event.kind)  \(event.actor ?? "-")\(event.referralId.map { "  referral \($0)" } ?? "")  \(event.detail)"
+                    )
+                }
+                if let last = page.last { after = last.sequence } else { try await Task.sleep(for: .seconds(1)) }
             }
         }
     }

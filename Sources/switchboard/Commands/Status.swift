@@ -45,10 +45,20 @@ extension Switchboard {
                 var line =
                     "  \(delivery.agency): \(delivery.state.rawValue) after \(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s") (rule \(delivery.rule))"
                 if let at = delivery.deliveredAt { line += ", delivered \(at)" }
+                if let at = delivery.answeredAt { line += ", \(delivery.state.rawValue) \(at)" }
+                if let reason = delivery.declineReason { line += " (\(reason.rawValue))" }
+                if let deadline = delivery.deadlineAt, [.pending, .delivered].contains(delivery.state) { line += "; to be taken on by \(deadline)" }
                 if let next = delivery.nextAttemptAt { line += ", next attempt \(next)" }
                 if let error = delivery.lastError { line += "; last error: \(error)" }
                 if !delivery.alternatives.isEmpty { line += "; if it declines: \(delivery.alternatives.joined(separator: ", "))" }
                 print(line)
+            }
+            if let attention = report.attention {
+                print("Needs attention since \(attention.since): \(attention.reason) (item \(attention.id); `switchboard attention` resolves it)")
+            }
+            if let notes = report.notes, !notes.isEmpty {
+                print("Notes:")
+                for note in notes { print("  \(note.at)  \(note.kind) by \(note.author): \(note.text)") }
             }
             print("History:")
             for entry in report.history {

@@ -1,0 +1,21 @@
+import Audit
+import Foundation
+import ReferralModel
+
+extension InMemoryStore {
+    public func pruneClosedReferrals(receivedBefore: Date, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) -> Int {
+        let open: Set<DeliveryState> = [.pending, .delivered, .accepted, .deadLettered]
+        let ids = referrals.filter { id, stored in
+            stored.record.receivedAt < receivedBefore && !prunedReferrals.contains(id)
+                && !stored.deliveryIds.contains { open.contains(jobs[$0]?.state ?? .pending) }
+                && !attentionItems.contains { $0.referralId == id && $0.resolvedAt == nil }
+        }.map(\.key)
+        guard !ids.isEmpty else { return 0 }
+        for id in ids {
+            prunedReferrals.insert(id)
+            referralNotes[id] = nil
+        }
+        append([audit(ids.count)])
+        return ids.count
+    }
+}
