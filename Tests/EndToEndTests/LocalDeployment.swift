@@ -13,6 +13,11 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     ]
     let referrerKey = "e2e-referrer-key-0123456789"
     let adminKey = "e2e-admin-key-0123456789ab"
+    /// Agency keys, by the agency each answers for.
+    let agencyKeys = ["oxfordshire-spa": "e2e-spa-key-0123456789abc", "oxfordshire-befriending": "e2e-befriending-key-0123456"]
+    /// The audit checkpoint key (the gateway anchors its chain every second here).
+    let auditKey = "e2e-audit-key-0123456789abcdef0123456789"
+    var checkpointsPath: String { directory.appendingPathComponent("audit-checkpoints.log").path }
     let directory: URL
     let ports: [String: Int]
     var environment: [String: String]
@@ -38,6 +43,9 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         var environment = ProcessInfo.processInfo.environment
         environment["E2E_REFERRER_KEY"] = referrerKey
         environment["E2E_ADMIN_KEY"] = adminKey
+        environment["E2E_SPA_KEY"] = agencyKeys["oxfordshire-spa"]
+        environment["E2E_BEFRIENDING_KEY"] = agencyKeys["oxfordshire-befriending"]
+        environment["E2E_AUDIT_KEY"] = auditKey
         for (_, name) in Self.secretNames {
             environment[name] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         }
@@ -77,7 +85,10 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         api_keys:
           - { id: e2e-gp, role: referrer, key_env: E2E_REFERRER_KEY }
           - { id: e2e-admin, role: admin, key_env: E2E_ADMIN_KEY }
+          - { id: e2e-spa, role: agency, key_env: E2E_SPA_KEY, agency: oxfordshire-spa }
+          - { id: e2e-befriending, role: agency, key_env: E2E_BEFRIENDING_KEY, agency: oxfordshire-befriending }
         delivery: { concurrency: 8, lease_seconds: 5 }
+        audit: { checkpoint_file: audit-checkpoints.log, key_env: E2E_AUDIT_KEY, checkpoint_seconds: 1 }
         rules_reload: { watch_seconds: \(watchSeconds) }
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
@@ -122,12 +133,30 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         return (status, process.lines.joined(separator: "\n"), process.standardError)
     }
 
+    /// Runs another program (a reader independent of Switchboard) and returns what it printed.
+    func runTool(_ executable: String, _ arguments: [String]) async throws -> String {
+        let process = try RunningProcess(arguments, environment: environment, name: arguments.first ?? executable, executable: executable)
+        let status = try await process.exitStatus()
+        guard status == 0 else { throw TimedOut(description: "\(arguments.first ?? executable) failed: \(process.standardError)") }
+        return process.lines.joined(separator: "\n")
+    }
+
     /// Submits a referral over HTTP and returns the status and body.
     func submit(_ body: Data, key: String? = nil) async throws -> (status: Int, body: [String: Any]) {
         let response = try await client.send(
             HTTPRequest(
                 url: gatewayURL + "/v1/referrals", method: "POST",
                 headers: [("Authorization", "Bearer \(key ?? referrerKey)"), ("Content-Type", "application/json")], body: Array(body)))
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+    }
+
+    /// Calls the gateway with `key`.
+    func call(_ path: String, key: String, method: String = "GET", json: String? = nil) async throws -> (status: Int, body: [String: Any]) {
+        let response = try await client.send(
+            HTTPRequest(
+                url: gatewayURL + path, method: method,
+                headers: [("Authorization", "Bearer \(key)")] + (json != nil ? [("Content-Type", "application/json")] : []),
+                body: Array((json ?? "").utf8)))
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
     }
 

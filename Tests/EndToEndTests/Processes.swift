@@ -30,10 +30,11 @@ final class RunningProcess: @unchecked Sendable {  // Process is not Sendable; i
     private let buffer = OutputBuffer()
     let name: String
 
-    init(_ arguments: [String], environment: [String: String], name: String) throws {
+    /// - Parameter executable: the program to run; the `switchboard` executable unless another is named.
+    init(_ arguments: [String], environment: [String: String], name: String, executable: String = switchboardBinary) throws {
         self.name = name
         process = Process()
-        process.executableURL = URL(fileURLWithPath: switchboardBinary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = environment
         let stdout = Pipe()
