@@ -177,7 +177,7 @@ public enum AdapterConformance {
                 }
             let actual: String =
                 switch outcome {
-                case .delivered: "delivered"
+                case .delivered, .accepted: "delivered"
                 case .retryable: "retryable"
                 case .permanent: "permanent"
                 }

@@ -50,6 +50,9 @@ public struct AgencyReply: Sendable, Equatable {
 public enum DeliveryOutcome: Sendable, Equatable {
     /// The agency has it; `agencyReference` is its own id for the referral, if it sent one.
     case delivered(agencyReference: String?)
+    /// The agency's system took it on in its reply: the delivery is accepted at once, as if the
+    /// agency had answered `accepted` through the API.
+    case accepted(agencyReference: String?)
     /// Worth trying again later; `retryAfter` seconds when the agency asked for a delay.
     case retryable(reason: String, retryAfter: Double?)
     /// Trying again will not help; an administrator must act.

@@ -37,6 +37,12 @@ extension Dispatcher {
             result = .delivered(agencyReference: agencyReference)
             audit.append(attempted(.delivered))
             audit.append(AuditNarrative.deliveryDelivered(reference, at: now, referenceLength: agencyReference?.count))
+        case .accepted(let agencyReference):
+            // The agency's system took it on in its reply: the same state an answer through the API reaches.
+            result = .accepted(agencyReference: agencyReference)
+            audit.append(attempted(.delivered))
+            audit.append(AuditNarrative.deliveryDelivered(reference, at: now, referenceLength: agencyReference?.count))
+            audit.append(AuditNarrative.referralAnswered(reference, at: now, actor: "dispatcher", state: .accepted, reason: nil, note: nil))
         case .retryable(let reason, _) where health == .gone:
             // The job waits, due at once, for an operator to resume the agency.
             result = .retry(at: now, error: reason)
@@ -90,6 +96,8 @@ extension Dispatcher {
         switch result {
         case .delivered:
             metadata["outcome"] = "delivered"
+        case .accepted:
+            metadata["outcome"] = "accepted"
         case .retry(let at, let error):
             metadata["outcome"] = "retry"
             metadata["error"] = "\(error)"
@@ -145,7 +153,7 @@ extension Dispatcher {
         }
         let outcome = target.adapter.interpret(reply, context: context)
         switch outcome {
-        case .delivered: return (outcome, .healthy)
+        case .delivered, .accepted: return (outcome, .healthy)
         case .retryable(let reason, _) where response.status >= 500 || response.status == 408: return (outcome, .failing(reason: reason))
         case .retryable, .permanent: return (outcome, .answered)
         }

@@ -143,8 +143,10 @@ public actor InMemoryStore: SwitchboardStore {
         guard var job = jobs[lease.deliveryId], job.state == .pending, job.leaseToken == lease.leaseToken else { return false }
         job.attempts = lease.attempt
         switch completion.result {
-        case .delivered(let reference):
-            job.state = .delivered
+        case .delivered(let reference), .accepted(let reference):
+            let accepted = if case .accepted = completion.result { true } else { false }
+            job.state = accepted ? .accepted : .delivered
+            job.answeredAt = accepted ? completion.at : nil
             job.deliveredAt = completion.at
             job.agencyReference = reference
             job.lastError = nil

@@ -92,13 +92,14 @@ extension SQLiteStore {
         let lease = completion.lease
         let at = completion.at.timeIntervalSince1970
         switch completion.result {
-        case .delivered(let reference):
+        case .delivered(let reference), .accepted(let reference):
+            let accepted = if case .accepted = completion.result { true } else { false }
             try db.cachedStatement(
                 sql: """
-                    UPDATE deliveries SET state = 'delivered', attempts = ?, delivered_at = ?, agency_reference = ?, last_error = NULL
+                    UPDATE deliveries SET state = ?, attempts = ?, delivered_at = ?, agency_reference = ?, last_error = NULL, answered_at = ?
                     WHERE id = ? AND state = 'pending'
                     """
-            ).execute(arguments: [lease.attempt, at, reference, lease.deliveryId])
+            ).execute(arguments: [accepted ? "accepted" : "delivered", lease.attempt, at, reference, accepted ? at : nil, lease.deliveryId])
         case .retry(let next, let error):
             try db.cachedStatement(
                 sql: "UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'"

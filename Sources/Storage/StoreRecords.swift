@@ -95,6 +95,8 @@ public struct LeasedDelivery: Sendable {
 /// How one delivery attempt ended, as the dispatcher records it.
 public enum AttemptResult: Sendable, Equatable {
     case delivered(agencyReference: String?)
+    /// Delivered, and taken on by the agency's system in the same reply.
+    case accepted(agencyReference: String?)
     case retry(at: Date, error: String)
     case deadLetter(error: String)
 }

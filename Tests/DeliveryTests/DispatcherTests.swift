@@ -116,6 +116,17 @@ struct DispatcherHarness {
         #expect(try await harness.auditKinds(id) == ["delivery.attempted", "delivery.delivered"])
     }
 
+    @Test func anAgencySystemThatTakesItOnInItsReplyReachesAccepted() async throws {
+        let harness = try DispatcherHarness(answer: .respond(status: 201, body: #"{"reference":"SPA-2","status":"accepted"}"#))
+        let id = try await harness.submit()
+        _ = try await harness.attemptDue()
+        let report = try await harness.report(id)
+        #expect(report.deliveries[0].state == .accepted)
+        #expect(report.deliveries[0].answeredAt == Timestamp.string(harness.clock.now()))
+        #expect(report.status == .accepted)
+        #expect(try await harness.auditKinds(id) == ["delivery.attempted", "delivery.delivered", "referral.accepted"])
+    }
+
     @Test func retriesFollowTheBackoffWithinItsJitterBounds() async throws {
         let retry = RetryPolicy(maxAttempts: 5, initialBackoff: 2, maxBackoff: 60)
         let harness = try DispatcherHarness(retry: retry, answer: .respond(status: 503))

@@ -104,7 +104,7 @@ public struct FHIRR4Adapter: AgencyAdapter {
         switch base {
         case .retryable(let reason, let after): return .retryable(reason: "\(reason); OperationOutcome: \(summary)", retryAfter: after)
         case .permanent(let reason): return .permanent(reason: "\(reason); OperationOutcome: \(summary)")
-        case .delivered: return base
+        case .delivered, .accepted: return base
         }
     }
 

@@ -36,8 +36,15 @@ public struct JSONWebhookAdapter: AgencyAdapter {
     }
 
     public func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome {
-        struct Acknowledgement: Decodable { var reference: String? }
-        let reference = (try? JSONDecoder().decode(Acknowledgement.self, from: Data(reply.body)))?.reference
-        return HTTPReplyClassifier.classify(reply, agencyReference: reference)
+        // A 2xx reply may say more: {"reference": "…"} is the agency's own id for it, and
+        // {"status": "accepted"} that its system took the referral on there and then.
+        struct Acknowledgement: Decodable {
+            var reference: String?
+            var status: String?
+        }
+        let acknowledgement = try? JSONDecoder().decode(Acknowledgement.self, from: Data(reply.body))
+        let outcome = HTTPReplyClassifier.classify(reply, agencyReference: acknowledgement?.reference)
+        if case .delivered(let reference) = outcome, acknowledgement?.status == "accepted" { return .accepted(agencyReference: reference) }
+        return outcome
     }
 }
