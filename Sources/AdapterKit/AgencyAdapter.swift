@@ -84,6 +84,21 @@ public struct DeliveryContext: Sendable, Equatable {
     }
 }
 
+/// A notice about a referral the agency already has: it was cancelled.
+public struct ReferralNotice: Sendable, Equatable {
+    /// `referral.cancelled`.
+    public var type: String
+    /// The delivery of the referral it is about, as the agency received it (its `webhook-id`).
+    public var about: String
+    public var reason: String?
+
+    public init(type: String, about: String, reason: String? = nil) {
+        self.type = type
+        self.about = about
+        self.reason = reason
+    }
+}
+
 /// An agency adapter plugin: turns a referral into the request an agency's system accepts, and
 /// reads that system's reply. Adapters do no I/O of their own.
 ///
@@ -194,4 +209,17 @@ public struct AdapterRegistry: Sendable {
 
     /// Every adapter, by name.
     public var all: [any AgencyAdapter.Type] { adapters.keys.sorted().compactMap { adapters[$0] } }
+}
+
+extension AgencyAdapter {
+    /// A notice about a referral the agency already has, as JSON:
+    /// `{"type": "referral.cancelled", "referralId", "deliveryId" (the one it received), "reason"}`.
+    /// No personal data. An adapter whose receivers expect another form overrides it.
+    public func renderNotice(_ notice: ReferralNotice, context: DeliveryContext) throws -> OutboundRequest {
+        var data: [String: String] = ["referralId": context.referralId, "deliveryId": notice.about]
+        if let reason = notice.reason { data["reason"] = reason }
+        let body: [String: Any] = ["type": notice.type, "timestamp": Timestamp.string(context.receivedAt), "data": data]
+        let bytes = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+        return OutboundRequest(body: Array(bytes), contentType: "application/json")
+    }
 }

@@ -71,6 +71,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case referralViewed = "referral.viewed"
     /// The personal data of closed referrals older than the retention period was removed.
     case referralsPruned = "referrals.pruned"
+    /// The referrer cancelled the referral; every agency that had it is told.
+    case referralCancelled = "referral.cancelled"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

@@ -67,4 +67,11 @@ extension AuditNarrative {
                 "\(count) closed referrals received before \(Timestamp.string(before)): personal data and notes removed; ids, deliveries and events kept"
         )
     }
+
+    public static func referralCancelled(referralId: String, at: Date, actor: String, told: [String], withdrawn: Int, note: String?) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralCancelled, actor: actor, referralId: referralId,
+            detail: "cancelled by the referrer; \(withdrawn) deliveries withdrawn; "
+                + (told.isEmpty ? "no agency had it yet" : "telling \(told.joined(separator: ", "))") + (note.map { "; reason in note \($0)" } ?? ""))
+    }
 }

@@ -18,7 +18,8 @@ extension Dispatcher {
         let policy = target.retry
         // What this agency is sent: the adapter's fields, less those withheld, that the referral has.
         let referral = job.referral
-        let sent = (sendable[job.agency] ?? []).filter { $0.isPresent(in: referral) }
+        // A notice carries no field of the referral.
+        let sent = job.notice != nil ? [] : (sendable[job.agency] ?? []).filter { $0.isPresent(in: referral) }
         let started = ContinuousClock.now
         let (outcome, health) = await attempt(job, target: target, context: context)
         let elapsed = started.duration(to: .now)
@@ -113,7 +114,12 @@ extension Dispatcher {
     private func attempt(_ job: LeasedDelivery, target: DeliveryTarget, context: DeliveryContext) async -> (DeliveryOutcome, Health) {
         let rendered: OutboundRequest
         do {
-            rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
+            if let notice = job.notice {
+                rendered = try target.adapter.renderNotice(
+                    ReferralNotice(type: notice.type, about: notice.about, reason: notice.reason), context: context)
+            } else {
+                rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
+            }
         } catch {
             return (.permanent(reason: "the \(type(of: target.adapter).name) adapter could not render the referral: \(error)"), .answered)
         }

@@ -49,8 +49,9 @@ public struct GatewayApplication {
                 status: .ok, headers: [.contentType: "application/yaml"],
                 body: .init(byteBuffer: ByteBuffer(bytes: Contract.openAPIDocument)))
         }
-        router.group("/v1/referrals").add(middleware: requiring([.referrer]))
-            .post { request, context in try await referrals.submit(request, context: context) }
+        let referrerOnly = router.group("/v1/referrals").add(middleware: requiring([.referrer]))
+        referrerOnly.post { request, context in try await referrals.submit(request, context: context) }
+        referrerOnly.post("{id}/cancel") { request, context in try await loopAPI.cancel(request, context: context) }
         router.group("/v1/referrals").add(middleware: requiring([.referrer, .admin, .agency]))
             .get("{id}") { request, context in try await referrals.show(request, context: context) }
         router.group("/v1/referrals").add(middleware: requiring([.agency]))

@@ -113,6 +113,38 @@ struct LoopRoutes: Sendable {
         }
     }
 
+    /// `POST /v1/referrals/{id}/cancel` with `{"reason": "…"}`, by its referrer.
+    func cancel(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        let id = context.parameters.get("id") ?? ""
+        guard Identifier.isWellFormed(id) else { throw ProblemResponse(.notFound, detail: "There is no referral with this id.") }
+        try JSONResponse.requireJSON(request, what: "the cancellation")
+        let object = try await RulesRoutes.jsonObject(request)
+        var issues = object.members.map(\.key).filter { $0 != "reason" }.map {
+            FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows; use reason.")
+        }
+        var reason: String?
+        switch object["reason"] {
+        case .string(let text)? where (1...2_000).contains(text.count): reason = text
+        default: issues.append(FieldIssue(pointer: "/reason", detail: "is required: why, in 1 to 2000 characters, for the agencies and the record."))
+        }
+        guard issues.isEmpty else {
+            throw ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
+        }
+        do {
+            let cancelled = try await loop.cancel(referralId: id, actor: principal.keyId, organisations: principal.organisations, reason: reason)
+            return try JSONResponse.make(cancelled, status: .ok)
+        } catch ReferralLoop.Refusal.notAlong(let current) {
+            throw ProblemResponse(
+                .lifecycleConflict,
+                detail: current == .completed
+                    ? "An agency has completed this referral: it can no longer be cancelled."
+                    : "This referral is already closed: nobody is acting on it.")
+        } catch let refusal as ReferralLoop.Refusal {
+            throw Self.problem(refusal)
+        }
+    }
+
     /// `GET /v1/attention`: what needs a person, oldest first.
     func attention(_ request: Request, context: GatewayContext) async throws -> Response {
         try JSONResponse.make(AttentionList(items: try await loop.attention()), status: .ok)

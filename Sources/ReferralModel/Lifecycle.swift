@@ -117,6 +117,8 @@ public struct ReferralReport: Sendable, Codable, Equatable {
         public var declineReason: DeclineReason?
         /// When the agency must have taken it on.
         public var deadlineAt: String?
+        /// For a notice about the referral (`referral.cancelled`) rather than the referral itself.
+        public var notice: String?
         /// The agencies to try, in order, if this one declines: fixed when the referral was routed,
         /// so a later rules change does not alter them.
         public var alternatives: [String]

@@ -8,7 +8,7 @@ extension InMemoryStore {
         let deliveries = stored.deliveryIds.compactMap { jobs[$0] }.map {
             LoopDelivery(
                 deliveryId: $0.deliveryId, agency: $0.agency, rule: $0.rule, state: $0.state, alternatives: $0.alternatives, needs: $0.needs,
-                deadlineAt: $0.deadlineAt, escalatedAt: $0.escalatedAt)
+                deadlineAt: $0.deadlineAt, escalatedAt: $0.escalatedAt, notice: $0.notice)
         }
         return LoopReferral(
             referralId: id, referral: stored.record.referral, receivedAt: stored.record.receivedAt, submittedBy: stored.record.actor,
@@ -27,14 +27,15 @@ extension InMemoryStore {
             jobs[job.deliveryId] = job
         }
         for id in change.escalated where jobs[id]?.escalatedAt == nil { jobs[id]?.escalatedAt = change.at }
-        for id in change.withdrawn where [.pending, .delivered, .deadLettered].contains(jobs[id]?.state) {
+        for id in change.withdrawn where [.pending, .delivered, .accepted, .deadLettered].contains(jobs[id]?.state) {
             jobs[id]?.state = .withdrawn
             jobs[id]?.answeredAt = change.at
         }
         for added in change.added {
             jobs[added.route.deliveryId] = Job(
                 deliveryId: added.route.deliveryId, referralId: change.referralId, agency: added.route.agency, rule: added.route.rule,
-                nextAttemptAt: change.at, alternatives: added.alternatives, needs: added.needs, deadlineAt: added.deadlineAt, parent: added.parent)
+                nextAttemptAt: change.at, alternatives: added.alternatives, needs: added.needs, deadlineAt: added.deadlineAt, parent: added.parent,
+                notice: added.notice)
             stored.deliveryIds.append(added.route.deliveryId)
         }
         referrals[change.referralId] = stored
@@ -51,7 +52,9 @@ extension InMemoryStore {
 
     public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) -> [WorkItem] {
         jobs.values
-            .filter { job in job.agency == agency && (states?.contains(job.state) ?? true) && (before.map { job.deliveryId < $0 } ?? true) }
+            .filter { job in
+                job.notice == nil && job.agency == agency && (states?.contains(job.state) ?? true) && (before.map { job.deliveryId < $0 } ?? true)
+            }
             .sorted { $0.deliveryId > $1.deliveryId }
             .prefix(limit)
             .compactMap { job in

@@ -31,6 +31,7 @@ public actor InMemoryStore: SwitchboardStore {
         var answeredAt: Date?
         var declineReason: DeclineReason?
         var parent: String?
+        var notice: DeliveryNotice?
     }
 
     private struct IdempotencyKey: Hashable {
@@ -85,6 +86,7 @@ public actor InMemoryStore: SwitchboardStore {
             delivery.answeredAt = job.answeredAt.map(Timestamp.string)
             delivery.deadlineAt = job.deadlineAt.map(Timestamp.string)
             delivery.declineReason = job.declineReason
+            delivery.notice = job.notice?.type
             return delivery
         }
         let attention = attentionItems.first { $0.referralId == referralId && $0.resolvedAt == nil }
@@ -95,7 +97,8 @@ public actor InMemoryStore: SwitchboardStore {
         var report = ReferralReport(
             id: referralId,
             status: deliveries.isEmpty
-                ? record.held ?? .routed : ReferralStatus.derive(from: deliveries.map(\.state), attention: attention != nil),
+                ? record.held ?? .routed
+                : ReferralStatus.derive(from: deliveries.filter { $0.notice == nil }.map(\.state), attention: attention != nil),
             receivedAt: Timestamp.string(record.receivedAt),
             submittedBy: record.actor, rulesVersion: record.rulesVersion, urgency: record.referral.urgency, needs: record.referral.needs,
             deliveries: deliveries, history: history)
@@ -124,7 +127,7 @@ public actor InMemoryStore: SwitchboardStore {
                     LeasedDelivery(
                         deliveryId: job.deliveryId, referralId: job.referralId, agency: job.agency, rule: job.rule,
                         attempt: job.attempts + 1, leaseToken: token, referral: record.referral, receivedAt: record.receivedAt,
-                        needs: job.needs))
+                        needs: job.needs, notice: job.notice))
             }
         }
         return leased

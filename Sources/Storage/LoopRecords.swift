@@ -39,11 +39,14 @@ public struct LoopDelivery: Sendable, Equatable {
     public var deadlineAt: Date?
     /// When it escalated (deadline passed or dead-lettered): it escalates once.
     public var escalatedAt: Date?
+    /// Set for a notice about the referral (a cancellation), nil for the referral itself.
+    public var notice: DeliveryNotice?
 
     public init(
         deliveryId: String, agency: String, rule: String, state: DeliveryState, alternatives: [String], needs: [String]?, deadlineAt: Date?,
-        escalatedAt: Date?
+        escalatedAt: Date?, notice: DeliveryNotice? = nil
     ) {
+        self.notice = notice
         self.deliveryId = deliveryId
         self.agency = agency
         self.rule = rule
@@ -55,7 +58,23 @@ public struct LoopDelivery: Sendable, Equatable {
     }
 }
 
-/// A delivery added after intake: a re-route to the next candidate.
+/// A message about a referral the delivery engine sends instead of the referral itself: it is
+/// signed, retried and dead-lettered like any delivery.
+public struct DeliveryNotice: Sendable, Equatable, Codable {
+    /// `referral.cancelled`.
+    public var type: String
+    /// The delivery it is about.
+    public var about: String
+    public var reason: String?
+
+    public init(type: String, about: String, reason: String? = nil) {
+        self.type = type
+        self.about = about
+        self.reason = reason
+    }
+}
+
+/// A delivery added after intake: a re-route to the next candidate, or a notice.
 public struct NewDelivery: Sendable, Equatable {
     public var route: Route
     public var alternatives: [String]
@@ -63,8 +82,10 @@ public struct NewDelivery: Sendable, Equatable {
     public var deadlineAt: Date?
     /// The delivery it follows on from.
     public var parent: String?
+    public var notice: DeliveryNotice?
 
-    public init(route: Route, alternatives: [String], needs: [String]?, deadlineAt: Date?, parent: String?) {
+    public init(route: Route, alternatives: [String], needs: [String]?, deadlineAt: Date?, parent: String?, notice: DeliveryNotice? = nil) {
+        self.notice = notice
         self.route = route
         self.alternatives = alternatives
         self.needs = needs

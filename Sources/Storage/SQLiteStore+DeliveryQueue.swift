@@ -15,7 +15,7 @@ extension SQLiteStore {
             var found: [(LeasedDelivery, TimeInterval)] = []
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT d.id, d.referral_id, d.rule, d.attempts, d.needs, r.body, r.received_at
+                    SELECT d.id, d.referral_id, d.rule, d.attempts, d.needs, d.notice, r.body, r.received_at
                     FROM deliveries d JOIN referrals r ON r.id = d.referral_id
                     WHERE d.state = 'pending' AND d.agency = ? AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at LIMIT ?
@@ -32,7 +32,8 @@ extension SQLiteStore {
                     let lease = LeasedDelivery(
                         deliveryId: id, referralId: row["referral_id"], agency: lane.agency, rule: row["rule"],
                         attempt: row["attempts"] + 1, leaseToken: "", referral: try ReferralDecoder.decodeStored(body),
-                        receivedAt: Date(timeIntervalSince1970: row["received_at"]), needs: Self.needs(row["needs"]))
+                        receivedAt: Date(timeIntervalSince1970: row["received_at"]), needs: Self.needs(row["needs"]),
+                        notice: Self.notice(row["notice"]))
                     found.append((lease, lane.leaseDuration))
                     taken += 1
                 }

@@ -18,7 +18,7 @@ extension SQLiteStore {
             let deliveries = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, agency, rule, state, alternatives, needs, deadline_at, escalated_at
+                    SELECT id, agency, rule, state, alternatives, needs, deadline_at, escalated_at, notice
                     FROM deliveries WHERE referral_id = ? ORDER BY position
                     """, arguments: [id]
             ).map { row in
@@ -27,7 +27,8 @@ extension SQLiteStore {
                 return LoopDelivery(
                     deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
                     alternatives: Self.words(row["alternatives"]) ?? [], needs: Self.words(row["needs"]),
-                    deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)), escalatedAt: escalated.map(Date.init(timeIntervalSince1970:)))
+                    deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)), escalatedAt: escalated.map(Date.init(timeIntervalSince1970:)),
+                    notice: Self.notice(row["notice"]))
             }
             let attention = try Row.fetchOne(
                 db, sql: "SELECT * FROM attention WHERE referral_id = ? AND resolved_at IS NULL ORDER BY since LIMIT 1", arguments: [id]
@@ -57,7 +58,7 @@ extension SQLiteStore {
             for id in change.withdrawn {
                 try db.execute(
                     sql:
-                        "UPDATE deliveries SET state = 'withdrawn', answered_at = ? WHERE id = ? AND state IN ('pending', 'delivered', 'dead-lettered')",
+                        "UPDATE deliveries SET state = 'withdrawn', answered_at = ? WHERE id = ? AND state IN ('pending', 'delivered', 'accepted', 'dead-lettered')",
                     arguments: [at, id])
             }
             if !change.added.isEmpty {
@@ -67,13 +68,13 @@ extension SQLiteStore {
                     try db.execute(
                         sql: """
                             INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs,
-                                                    deadline_at, parent_delivery)
-                            VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)
+                                                    deadline_at, parent_delivery, notice)
+                            VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)
                             """,
                         arguments: [
                             added.route.deliveryId, change.referralId, position + 1 + offset, added.route.agency, added.route.rule, at,
                             Self.jsonWords(added.alternatives), added.needs.map(Self.jsonWords), added.deadlineAt?.timeIntervalSince1970,
-                            added.parent,
+                            added.parent, try added.notice.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
                         ])
                 }
             }
@@ -101,7 +102,7 @@ extension SQLiteStore {
         try await pool.read { db in
             var sql = """
                 SELECT d.id, d.referral_id, d.state, d.delivered_at, r.urgency, r.received_at, r.body
-                FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.agency = ?
+                FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.agency = ? AND d.notice IS NULL
                 """
             var arguments: [(any DatabaseValueConvertible)?] = [agency]
             if let states {
@@ -172,6 +173,10 @@ extension SQLiteStore {
     /// Agency ids and need codes, stored as a JSON array of plain words.
     static func words(_ json: String?) -> [String]? {
         json.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+    }
+
+    static func notice(_ json: String?) -> DeliveryNotice? {
+        json.flatMap { try? JSONDecoder().decode(DeliveryNotice.self, from: Data($0.utf8)) }
     }
 
     static func jsonWords(_ words: [String]) -> String { "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + "]" }

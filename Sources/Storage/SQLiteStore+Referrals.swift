@@ -18,7 +18,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at, alternatives, answered_at,
-                           decline_reason, deadline_at
+                           decline_reason, deadline_at, notice
                     FROM deliveries WHERE referral_id = ? ORDER BY position
                     """, arguments: [referralId]
             ).map { row -> ReferralReport.Delivery in
@@ -37,6 +37,7 @@ extension SQLiteStore {
                 delivery.answeredAt = answered.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
                 delivery.deadlineAt = deadline.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
                 delivery.declineReason = reason.flatMap(DeclineReason.init(rawValue:))
+                delivery.notice = Self.notice(row["notice"])?.type
                 return delivery
             }
             let attention = try Row.fetchOne(
@@ -55,7 +56,7 @@ extension SQLiteStore {
                 id: referralId,
                 status: deliveries.isEmpty
                     ? held.flatMap(ReferralStatus.init(rawValue:)) ?? .routed
-                    : ReferralStatus.derive(from: deliveries.map(\.state), attention: attention != nil),
+                    : ReferralStatus.derive(from: deliveries.filter { $0.notice == nil }.map(\.state), attention: attention != nil),
                 receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
                 rulesVersion: row["rules_version"], urgency: Urgency(rawValue: row["urgency"]) ?? .routine, needs: needs,
                 deliveries: deliveries, history: history)

@@ -194,6 +194,11 @@ public final class SQLiteStore: SwitchboardStore {
             // When a closed referral's personal data was removed; its body is then empty.
             try db.execute(sql: "ALTER TABLE referrals ADD COLUMN pruned_at REAL")
         }
+        migrator.registerMigration("v11-notices") { db in
+            // A delivery that carries a notice about its referral (JSON: type, about, reason), not the
+            // referral itself; NULL for every delivery of a referral.
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN notice TEXT")
+        }
         return migrator
     }
 

@@ -75,11 +75,14 @@ public struct LeasedDelivery: Sendable {
     public var receivedAt: Date
     /// The needs this agency is told of; nil for all the referral names.
     public var needs: [String]?
+    /// What is sent: the referral itself, or a notice about it (a cancellation).
+    public var notice: DeliveryNotice?
 
     public init(
         deliveryId: String, referralId: String, agency: String, rule: String, attempt: Int, leaseToken: String, referral: Referral,
-        receivedAt: Date, needs: [String]? = nil
+        receivedAt: Date, needs: [String]? = nil, notice: DeliveryNotice? = nil
     ) {
+        self.notice = notice
         self.needs = needs
         self.deliveryId = deliveryId
         self.referralId = referralId

@@ -27,7 +27,12 @@ extension ReferralLoop {
             let dead = due.state == .deadLettered
             let why = dead ? "\(due.agency) could not be reached (dead-lettered)" : "\(due.agency) missed its deadline"
             var next: String?
-            if rules.current.agencies[due.agency]?.acknowledgement.whenMissed == .attention {
+            if delivery.notice != nil {
+                // A notice cannot be re-routed: a person must tell the agency another way.
+                openAttention(
+                    loop, delivery: delivery, why: "\(due.agency) could not be told: \(delivery.notice?.type ?? "notice") dead-lettered",
+                    actor: "deadlines", into: &change)
+            } else if rules.current.agencies[due.agency]?.acknowledgement.whenMissed == .attention {
                 openAttention(loop, delivery: delivery, why: why, actor: "deadlines", into: &change)
             } else {
                 next = moveOn(loop, from: delivery, why: why, actor: "deadlines", into: &change)
@@ -117,7 +122,7 @@ extension ReferralLoop {
     public func view(referralId: String, agency: String, actor: String) async throws -> AgencyReferralView? {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId),
             let report = try await store.report(referralId: referralId),
-            let mine = loop.deliveries.last(where: { $0.agency == agency && $0.state != .pending && $0.state != .withdrawn }),
+            let mine = loop.deliveries.last(where: { $0.agency == agency && $0.notice == nil && $0.state != .pending && $0.state != .withdrawn }),
             let delivery = report.deliveries.first(where: { $0.deliveryId == mine.deliveryId })
         else { return nil }
         let settings = rules.current.agencies[agency]

@@ -76,7 +76,7 @@ public struct ReferralLoop: Sendable {
         }
         guard let agency else { try await refuse(.noAgency, "the key answers for no agency") }
         guard let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
-        guard let delivery = loop.deliveries.last(where: { $0.agency == agency && $0.state != .withdrawn }) else {
+        guard let delivery = loop.deliveries.last(where: { $0.agency == agency && $0.notice == nil }) else {
             try await refuse(.notYours, "\(agency) tried to answer \(answer.rawValue) for a referral it was not sent")
         }
         guard delivery.state.answers.contains(answer.state) else {

@@ -69,6 +69,7 @@ import Testing
             AuditNarrative.attentionResolved(referralId: "r1", item: "a1", at: at, actor: "admin", resolution: "rerouted to mash"),
             AuditNarrative.referralViewed(referralId: "r1", at: at, actor: "spa-key", as: "as sent to spa (agency key)"),
             AuditNarrative.referralsPruned(at: at, actor: "admin", count: 12, before: at),
+            AuditNarrative.referralCancelled(referralId: "r1", at: at, actor: "gp", told: ["spa"], withdrawn: 2, note: "n2"),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -111,6 +112,7 @@ import Testing
                 "item a1 rerouted to mash",
                 "read as sent to spa (agency key)",
                 "12 closed referrals received before 2026-11-18T11:06:40.000Z: personal data and notes removed; ids, deliveries and events kept",
+                "cancelled by the referrer; 2 deliveries withdrawn; telling spa; reason in note n2",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

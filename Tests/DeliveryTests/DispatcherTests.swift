@@ -127,6 +127,19 @@ struct DispatcherHarness {
         #expect(try await harness.auditKinds(id) == ["delivery.attempted", "delivery.delivered", "referral.accepted"])
     }
 
+    @Test func aNoticeIsRenderedWithoutTheReferral() async throws {
+        let context = DeliveryContext(
+            deliveryId: "01a20000-0000-7000-8000-000000000009", referralId: "01a20000-0000-7000-8000-000000000002", agencyId: "spa",
+            rule: "cancellation",
+            receivedAt: Date(timeIntervalSince1970: 1_795_000_000))
+        let adapter = try JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: "spa"))
+        let request = try adapter.renderNotice(
+            ReferralNotice(type: "referral.cancelled", about: "01a20000-0000-7000-8000-000000000001"), context: context)
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
+        #expect(body["type"] as? String == "referral.cancelled")
+        #expect(body["data"] as? [String: String] == ["referralId": context.referralId, "deliveryId": "01a20000-0000-7000-8000-000000000001"])
+    }
+
     @Test func retriesFollowTheBackoffWithinItsJitterBounds() async throws {
         let retry = RetryPolicy(maxAttempts: 5, initialBackoff: 2, maxBackoff: 60)
         let harness = try DispatcherHarness(retry: retry, answer: .respond(status: 503))

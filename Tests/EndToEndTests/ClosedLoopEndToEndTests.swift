@@ -103,4 +103,34 @@ import Testing
         #expect(cut.status != 0)
         #expect(cut.output.contains("are missing: the checkpoint of"), "\(cut.output)")
     }
+
+    @Test func aCancellationReachesTheAgencysOwnSystem() async throws {
+        let deployment = try LocalDeployment()
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+        let (_, council) = try await deployment.submit(try councilReferral())
+        let id = try #require(council["id"] as? String)
+        try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        let (status, cancelled) = try await deployment.call(
+            "/v1/referrals/\(id)/cancel", key: deployment.referrerKey, method: "POST", json: #"{"reason": "The person moved to Wales"}"#)
+        #expect(status == 200)
+        #expect(cancelled["told"] as? [String] == ["oxfordshire-spa"])
+        let report = try await deployment.waitForReport(id, "told") { report in
+            (report["deliveries"] as? [[String: Any]] ?? []).contains {
+                $0["notice"] as? String == "referral.cancelled" && $0["state"] as? String == "delivered"
+            }
+        }
+        #expect(report["status"] as? String == "closed")
+        let first = try #require((report["deliveries"] as? [[String: Any]])?.first?["deliveryId"] as? String)
+        let notices = deployment.deliveries(to: "oxfordshire-spa").compactMap { $0["body"] as? [String: Any] }.filter {
+            $0["type"] as? String == "referral.cancelled"
+        }
+        #expect(notices.count == 1)
+        #expect((notices.first?["data"] as? [String: Any])?["deliveryId"] as? String == first, "it names the delivery the agency received")
+        #expect(deployment.deliveries(to: "oxfordshire-spa").last?["verified"] as? Bool == true, "signed like any delivery")
+        #expect(
+            try await deployment.call("/v1/referrals/\(id)/cancel", key: deployment.referrerKey, method: "POST", json: #"{"reason": "again"}"#).status
+                == 409)
+    }
 }

@@ -230,7 +230,9 @@ import Testing
         try await database.write { db in
             try db.execute(sql: "UPDATE audit_events SET detail = 'rules version x; to nowhere' WHERE seq = 3")
         }
-        let broken = try await deployment.run(["audit", "verify", "--storage", "sqlite:" + deployment.databasePath])
+        let broken = try await deployment.run([
+            "audit", "verify", "--config", deployment.configPath, "--storage", "sqlite:" + deployment.databasePath,
+        ])
         #expect(broken.status != 0)
         #expect(broken.output.contains("BROKEN at event 3"))
     }

@@ -93,6 +93,10 @@ struct ScenarioRequest {
             var fields = headers(key: key)
             fields[.ifMatch] = "*"
             return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: #"{"version": 1}"#))
+        case (.post, "/v1/referrals/{id}/cancel"):
+            return ScenarioRequest(
+                uri: "/v1/referrals/\(Identifier.make())/cancel", headers: headers(key: key),
+                body: ByteBuffer(string: #"{"reason": "the person moved to Wales"}"#))
         case (.post, "/v1/referrals/{id}/status"):
             return ScenarioRequest(
                 uri: "/v1/referrals/\(Identifier.make())/status", headers: headers(key: key), body: ByteBuffer(string: #"{"status": "accepted"}"#))
@@ -141,6 +145,14 @@ struct ScenarioRequest {
         if operation == "POST /v1/referrals/{id}/status", [200, 409].contains(response.status) {
             request.uri = "/v1/referrals/\(try await deliveredToTheCouncil(fixture))/status"
             if response.status == 409 { request.body = ByteBuffer(string: #"{"status": "completed"}"#) }
+        }
+        if operation == "POST /v1/referrals/{id}/cancel", [200, 409].contains(response.status) {
+            let id = try await deliveredToTheCouncil(fixture)
+            request.uri = "/v1/referrals/\(id)/cancel"
+            if response.status == 409 {
+                // Cancelled already: nobody is acting on it.
+                _ = try await fixture.components.loop.cancel(referralId: id, actor: "test-gp", organisations: nil, reason: "first")
+            }
         }
         if operation == "POST /v1/attention/{id}/resolve", response.status == 200 {
             request.uri = "/v1/attention/\(try await attentionItem(fixture))/resolve"
@@ -206,6 +218,7 @@ struct ScenarioRequest {
             case "POST /v1/queue/retry": request.body = ByteBuffer(string: #"{"deliveries": "all"}"#)
             case "POST /v1/agencies/{agency}/pause": request.body = ByteBuffer(string: #"{"reason": 5}"#)
             case "POST /v1/referrals/{id}/status": request.body = ByteBuffer(string: #"{"status": "declined"}"#)
+            case "POST /v1/referrals/{id}/cancel": request.body = ByteBuffer(string: #"{"reason": ""}"#)
             case "GET /v1/agency/referrals": request.uri = "/v1/agency/referrals?limit=0"
             case "POST /v1/attention/{id}/resolve": request.body = ByteBuffer(string: #"{"action": "fly"}"#)
             case "PUT /v1/agencies", "POST /v1/agencies/proposals":
@@ -228,7 +241,7 @@ struct ScenarioRequest {
         case 500:
             // Break the table the operation needs behind the gateway's back.
             let table =
-                response.path.hasSuffix("/status")
+                response.path.hasSuffix("/status") || response.path.hasSuffix("/cancel")
                 ? "referrals"
                 : response.path.hasPrefix("/v1/attention")
                     ? "attention"

@@ -183,4 +183,36 @@ enum LocalAgencies {
         let item = try #require(try await harness.loop.attention().first)
         #expect(item.reason == "oxfordshire-befriending could not be reached (dead-lettered); re-routed to oxfordshire-spa")
     }
+
+    @Test func aCancellationWithdrawsWhatWasNotSentAndTellsEveryAgencyThatHasIt() async throws {
+        let harness = try LoopHarness()
+        let id = try await harness.befriending()
+        try await harness.deliverAll()
+        _ = try await harness.loop.answer(
+            referralId: id, agency: "oxfordshire-befriending", actor: "charity", answer: .accepted, reason: nil, text: nil)
+        await #expect(throws: ReferralLoop.Refusal.notFound) {
+            try await harness.loop.cancel(referralId: id, actor: "another-gp", organisations: ["Q99"], reason: "not mine")
+        }
+        let cancelled = try await harness.loop.cancel(referralId: id, actor: "gp", organisations: nil, reason: "The person moved to Wales")
+        #expect(cancelled.told == ["oxfordshire-befriending"])
+        let report = try #require(await harness.store.report(referralId: id))
+        #expect(report.status == .closed)
+        #expect(
+            report.deliveries.map { "\($0.agency) \($0.state.rawValue) \($0.notice ?? "-")" } == [
+                "oxfordshire-befriending withdrawn -", "oxfordshire-befriending pending referral.cancelled",
+            ])
+        #expect(report.notes?.map(\.kind) == ["cancel"])
+        // The notice goes out like any delivery, and carries none of the referral.
+        let leased = await harness.store.leaseDueDeliveries(
+            now: harness.clock.now(), lanes: [LaneDemand(agency: "oxfordshire-befriending", limit: 5, leaseDuration: 30)])
+        #expect(leased.map { $0.notice?.type } == ["referral.cancelled"])
+        #expect(leased.first?.notice?.about == report.deliveries[0].deliveryId)
+        await #expect(throws: ReferralLoop.Refusal.self) {
+            try await harness.loop.cancel(referralId: id, actor: "gp", organisations: nil, reason: "again")
+        }
+        await #expect(throws: ReferralLoop.Refusal.notAlong(current: .withdrawn)) {
+            try await harness.loop.answer(
+                referralId: id, agency: "oxfordshire-befriending", actor: "charity", answer: .completed, reason: nil, text: nil)
+        }
+    }
 }
