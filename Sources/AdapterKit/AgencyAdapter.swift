@@ -91,11 +91,14 @@ public struct ReferralNotice: Sendable, Equatable {
     /// The delivery of the referral it is about, as the agency received it (its `webhook-id`).
     public var about: String
     public var reason: String?
+    /// The agency it concerns, in a callback to a referrer.
+    public var agency: String?
 
-    public init(type: String, about: String, reason: String? = nil) {
+    public init(type: String, about: String, reason: String? = nil, agency: String? = nil) {
         self.type = type
         self.about = about
         self.reason = reason
+        self.agency = agency
     }
 }
 
@@ -218,6 +221,7 @@ extension AgencyAdapter {
     public func renderNotice(_ notice: ReferralNotice, context: DeliveryContext) throws -> OutboundRequest {
         var data: [String: String] = ["referralId": context.referralId, "deliveryId": notice.about]
         if let reason = notice.reason { data["reason"] = reason }
+        if let agency = notice.agency { data["agency"] = agency }
         let body: [String: Any] = ["type": notice.type, "timestamp": Timestamp.string(context.receivedAt), "data": data]
         let bytes = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
         return OutboundRequest(body: Array(bytes), contentType: "application/json")

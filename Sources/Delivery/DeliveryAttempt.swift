@@ -116,7 +116,7 @@ extension Dispatcher {
         do {
             if let notice = job.notice {
                 rendered = try target.adapter.renderNotice(
-                    ReferralNotice(type: notice.type, about: notice.about, reason: notice.reason), context: context)
+                    ReferralNotice(type: notice.type, about: notice.about, reason: notice.reason, agency: notice.agency), context: context)
             } else {
                 rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
             }

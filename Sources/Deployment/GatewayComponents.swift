@@ -1,6 +1,8 @@
+import AdapterKit
 import Audit
 import Delivery
 import Foundation
+import JSONWebhookAdapter
 import Logging
 import ReferralModel
 import Routing
@@ -56,7 +58,9 @@ public final class GatewayComponents: Sendable {
         intake = ReferralIntake(
             decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock,
             onAccepted: { dispatcher.wake() })
-        loop = ReferralLoop(store: store, rules: live, clock: clock, onRerouted: { dispatcher.wake() })
+        loop = ReferralLoop(
+            store: store, rules: live, clock: clock, callbacks: Set(settings.apiKeys.filter { $0.callback != nil }.map(\.id)),
+            onRerouted: { dispatcher.wake() })
         self.logger = logger
     }
 
@@ -70,6 +74,22 @@ public final class GatewayComponents: Sendable {
 
     /// Each agency as the dispatcher needs it: the agencies.yaml settings mapped into Delivery's own types.
     static func deliveryTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
+        agencyTargets(configuration) + callbackTargets(configuration)
+    }
+
+    /// A lane for each referrer key with a callback: its notices, as JSON, signed with its secret.
+    static func callbackTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
+        configuration.settings.apiKeys.compactMap { key in
+            guard let callback = key.callback,
+                let adapter = try? JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: key.callbackLane))
+            else { return nil }
+            return DeliveryTarget(
+                agencyId: key.callbackLane, endpoint: callback.url, adapter: adapter, signer: callback.secret.flatMap(WebhookSigner.init(secret:)),
+                minimumLease: configuration.settings.delivery.leaseSeconds)
+        }
+    }
+
+    static func agencyTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
         configuration.agencies.agencies.compactMap { agency in
             guard let adapter = configuration.adapters[agency.id] else { return nil }
             let signer = agency.secretEnv.flatMap { configuration.agencySecrets[$0] }.flatMap(WebhookSigner.init(secret:))

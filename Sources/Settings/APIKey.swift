@@ -16,6 +16,25 @@ public struct APIKey: Sendable, Equatable {
     /// For an agency key: the agency it answers for. A key without one (as configurations before
     /// the closed loop wrote them) may do nothing an agency does.
     public var agency: String?
+    /// For a referrer key: where its referrals' state changes are pushed, signed with the secret
+    /// in `secretEnv` (Standard Webhooks), like any delivery.
+    public var callback: Callback?
+
+    public struct Callback: Sendable, Equatable {
+        public var url: String
+        public var secretEnv: String?
+        /// The secret itself, from the environment.
+        public var secret: String?
+
+        public init(url: String, secretEnv: String?, secret: String?) {
+            self.url = url
+            self.secretEnv = secretEnv
+            self.secret = secret
+        }
+    }
+
+    /// The delivery lane a referrer key's callbacks travel in.
+    public var callbackLane: String { "callback:" + id }
 
     public init(id: String, role: Role, digest: [UInt8], organisations: Set<String>? = nil, agency: String? = nil) {
         self.id = id

@@ -254,7 +254,8 @@ private struct SectionReader {
         for item in reader.sequence(node, "api_keys") ?? [] {
             guard
                 let entry = reader.mapping(
-                    item, "an API key", allowed: ["id", "role", "sha256", "key_env", "organisations", "agency"], required: ["id", "role"])
+                    item, "an API key", allowed: ["id", "role", "sha256", "key_env", "organisations", "agency", "callback"],
+                    required: ["id", "role"])
             else { continue }
             let id = reader.string(entry["id"], "id")
             if let id, !seen.insert(id).inserted { reader.fail(entry["id"], "API key id '\(id)' is used twice") }
@@ -267,11 +268,30 @@ private struct SectionReader {
             if agency != nil, let role, role != .agency {
                 reader.fail(entry["agency"], "only an agency key names an agency", hint: "remove agency from this \(role.rawValue) key")
             }
+            let callback = self.callback(entry["callback"], role: role, environment: environment, requireSecrets: requireSecrets)
             if let id, let role, let digest {
-                keys.append(APIKey(id: id, role: role, digest: digest, organisations: organisations, agency: agency))
+                var key = APIKey(id: id, role: role, digest: digest, organisations: organisations, agency: agency)
+                key.callback = callback
+                keys.append(key)
             }
         }
         return keys
+    }
+
+    /// A referrer key's `callback: {url, secret_env}`.
+    private func callback(_ node: Node?, role: Role?, environment: [String: String], requireSecrets: Bool) -> APIKey.Callback? {
+        guard let node, let entries = reader.mapping(node, "callback", allowed: ["url", "secret_env"], required: ["url"]) else { return nil }
+        if let role, role != .referrer { reader.fail(node, "only a referrer key has a callback", hint: "remove callback from this \(role.rawValue) key") }
+        guard let url = reader.string(entries["url"], "url") else { return nil }
+        if !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
+            reader.fail(entries["url"], "callback url '\(url)' is not an http or https URL", hint: "for example https://gp-system.example.nhs.uk/switchboard")
+        }
+        let name = reader.string(entries["secret_env"], "secret_env")
+        let secret = name.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+        if let name, secret == nil, requireSecrets {
+            reader.fail(entries["secret_env"], "environment variable \(name) is not set", hint: "export \(name)=whsec_<base64 key>")
+        }
+        return APIKey.Callback(url: url, secretEnv: name, secret: secret)
     }
 
     /// A referrer key's `organisations`: ODS codes, each once.

@@ -66,11 +66,14 @@ public struct DeliveryNotice: Sendable, Equatable, Codable {
     /// The delivery it is about.
     public var about: String
     public var reason: String?
+    /// The agency it concerns, for a callback to a referrer (`referral.accepted` by whom).
+    public var agency: String?
 
-    public init(type: String, about: String, reason: String? = nil) {
+    public init(type: String, about: String, reason: String? = nil, agency: String? = nil) {
         self.type = type
         self.about = about
         self.reason = reason
+        self.agency = agency
     }
 }
 

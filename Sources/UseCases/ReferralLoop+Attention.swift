@@ -27,7 +27,9 @@ extension ReferralLoop {
             let dead = due.state == .deadLettered
             let why = dead ? "\(due.agency) could not be reached (dead-lettered)" : "\(due.agency) missed its deadline"
             var next: String?
-            if delivery.notice != nil {
+            if due.agency.hasPrefix("callback:") {
+                // The referrer's own system could not be told; the queue view shows the dead letter.
+            } else if delivery.notice != nil {
                 // A notice cannot be re-routed: a person must tell the agency another way.
                 openAttention(
                     loop, delivery: delivery, why: "\(due.agency) could not be told: \(delivery.notice?.type ?? "notice") dead-lettered",

@@ -53,12 +53,17 @@ public struct ReferralLoop: Sendable {
     let rules: LiveRules
     let clock: any WallClock
     let onRerouted: @Sendable () -> Void
+    /// The referrer keys whose referrals' state changes are pushed to their callback.
+    let callbacks: Set<String>
 
-    /// - Parameter onRerouted: called after a re-route is durable (the dispatcher's doorbell).
+    /// - Parameters:
+    ///   - callbacks: the ids of referrer keys with a callback configured.
+    ///   - onRerouted: called after a re-route (or a notice) is durable (the dispatcher's doorbell).
     public init(
-        store: any ReferralLoopStore & ReferralStore & AuditLog, rules: LiveRules, clock: any WallClock = SystemClock(),
+        store: any ReferralLoopStore & ReferralStore & AuditLog, rules: LiveRules, clock: any WallClock = SystemClock(), callbacks: Set<String> = [],
         onRerouted: @escaping @Sendable () -> Void = {}
     ) {
+        self.callbacks = callbacks
         self.store = store
         self.rules = rules
         self.clock = clock
@@ -94,6 +99,7 @@ public struct ReferralLoop: Sendable {
         }
         let reference = AuditNarrative.DeliveryReference(referralId: referralId, deliveryId: delivery.deliveryId, agency: agency)
         change.audit.append(AuditNarrative.referralAnswered(reference, at: now, actor: actor, state: answer.state, reason: reason, note: note))
+        tellReferrer(loop, "referral.\(answer.rawValue)", about: delivery, reason: reason?.rawValue, into: &change)
         var next: String?
         if answer == .declined {
             next = moveOn(loop, from: delivery, why: "declined by \(agency)", actor: actor, into: &change)
@@ -102,7 +108,7 @@ public struct ReferralLoop: Sendable {
             let current = try await store.loopReferral(referralId)?.deliveries.first { $0.deliveryId == delivery.deliveryId }?.state
             throw Refusal.notAlong(current: current ?? delivery.state)
         }
-        if next != nil { onRerouted() }
+        onRerouted()
         return Answered(referralId: referralId, deliveryId: delivery.deliveryId, agency: agency, state: answer.state, reroutedTo: next)
     }
 
@@ -130,7 +136,24 @@ public struct ReferralLoop: Sendable {
             AuditNarrative.referralRerouted(
                 referralId: loop.referralId, deliveryId: id, at: change.at, actor: actor, from: delivery.agency, to: next.agency, why: why,
                 rule: next.rule, rulesVersion: snapshot.version))
+        tellReferrer(loop, "referral.rerouted", about: LoopDelivery(
+            deliveryId: id, agency: next.agency, rule: next.rule, state: .pending, alternatives: [], needs: nil, deadlineAt: nil, escalatedAt: nil),
+            into: &change)
         return next.agency
+    }
+
+    /// Pushes a state change to the referrer's callback, when its key has one: a notice in the same
+    /// transaction as the change, delivered, signed and retried like any delivery.
+    func tellReferrer(_ loop: LoopReferral, _ type: String, about delivery: LoopDelivery?, reason: String? = nil, into change: inout LoopChange) {
+        guard callbacks.contains(loop.submittedBy) else { return }
+        // Ids are time-ordered: a millisecond apart, the notices of one step are sent in the order they happened.
+        let earlier = change.added.filter { $0.route.rule == "callback" }.count
+        let id = Identifier.make(now: change.at.addingTimeInterval(Double(earlier) * 0.001))
+        change.added.append(
+            NewDelivery(
+                route: Route(agency: "callback:" + loop.submittedBy, rule: "callback", deliveryId: id), alternatives: [],
+                needs: nil, deadlineAt: nil, parent: delivery?.deliveryId,
+                notice: DeliveryNotice(type: type, about: delivery?.deliveryId ?? loop.referralId, reason: reason, agency: delivery?.agency)))
     }
 
     func openAttention(_ loop: LoopReferral, delivery: LoopDelivery?, why: String, actor: String, into change: inout LoopChange) {
@@ -139,6 +162,7 @@ public struct ReferralLoop: Sendable {
             id: Identifier.make(now: change.at), referralId: loop.referralId, deliveryId: delivery?.deliveryId, agency: delivery?.agency,
             reason: why, since: Timestamp.string(change.at))
         change.openAttention = item
+        tellReferrer(loop, "referral.needs-attention", about: delivery, into: &change)
         change.audit.append(AuditNarrative.attentionOpened(referralId: loop.referralId, item: item.id, at: change.at, actor: actor, why: why))
     }
 

@@ -133,4 +133,29 @@ import Testing
             try await deployment.call("/v1/referrals/\(id)/cancel", key: deployment.referrerKey, method: "POST", json: #"{"reason": "again"}"#).status
                 == 409)
     }
+
+    @Test func theReferrersOwnSystemIsToldOfEachAnswerSigned() async throws {
+        let deployment = try LocalDeployment(referrerCallback: true)
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startReceiver(
+            "oxfordshire-spa", port: deployment.callbackPort, as: "referrer-system", secretEnv: "E2E_CALLBACK_SECRET")
+        try await deployment.startGateway()
+        let (_, council) = try await deployment.submit(try councilReferral())
+        let id = try #require(council["id"] as? String)
+        try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        let spa = try #require(deployment.agencyKeys["oxfordshire-spa"])
+        #expect(try await deployment.call("/v1/referrals/\(id)/status", key: spa, method: "POST", json: #"{"status": "accepted"}"#).status == 200)
+        try await deployment.waitForReport(id, "told the referrer") { report in
+            (report["deliveries"] as? [[String: Any]] ?? []).contains {
+                $0["agency"] as? String == "callback:e2e-gp" && $0["state"] as? String == "delivered"
+            }
+        }
+        let callback = try #require(deployment.deliveries(to: "referrer-system").first)
+        #expect(callback["verified"] as? Bool == true, "signed with the referrer's own secret")
+        let body = try #require(callback["body"] as? [String: Any])
+        #expect(body["type"] as? String == "referral.accepted")
+        #expect((body["data"] as? [String: Any])?["agency"] as? String == "oxfordshire-spa")
+        #expect((body["data"] as? [String: Any])?["referralId"] as? String == id)
+    }
 }

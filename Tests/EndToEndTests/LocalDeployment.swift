@@ -18,6 +18,8 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     /// The audit checkpoint key (the gateway anchors its chain every second here).
     let auditKey = "e2e-audit-key-0123456789abcdef0123456789"
     var checkpointsPath: String { directory.appendingPathComponent("audit-checkpoints.log").path }
+    /// Where the referrer's callback is sent, when it has one.
+    let callbackPort: Int
     let directory: URL
     let ports: [String: Int]
     var environment: [String: String]
@@ -34,7 +36,8 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     ///   withheld fields) with the endpoints moved to this deployment's ports, instead of plain
     ///   json-webhook agencies with quick retries.
     /// - Parameter watchSeconds: how often the gateway checks its rules file; 0 leaves it to SIGHUP.
-    init(maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2) throws {
+    /// - Parameter referrerCallback: give the referrer key a callback, to `callbackPort`.
+    init(maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2, referrerCallback: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var ports: [String: Int] = [:]
@@ -46,6 +49,9 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         environment["E2E_SPA_KEY"] = agencyKeys["oxfordshire-spa"]
         environment["E2E_BEFRIENDING_KEY"] = agencyKeys["oxfordshire-befriending"]
         environment["E2E_AUDIT_KEY"] = auditKey
+        environment["E2E_CALLBACK_SECRET"] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let callbackPort = freePort()
+        self.callbackPort = callbackPort
         for (_, name) in Self.secretNames {
             environment[name] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         }
@@ -83,7 +89,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         agencies: agencies.yaml
         rules: rules.yaml
         api_keys:
-          - { id: e2e-gp, role: referrer, key_env: E2E_REFERRER_KEY }
+          - { id: e2e-gp, role: referrer, key_env: E2E_REFERRER_KEY\(referrerCallback ? ", callback: { url: 'http://127.0.0.1:\(callbackPort)/callbacks', secret_env: E2E_CALLBACK_SECRET }" : "") }
           - { id: e2e-admin, role: admin, key_env: E2E_ADMIN_KEY }
           - { id: e2e-spa, role: agency, key_env: E2E_SPA_KEY, agency: oxfordshire-spa }
           - { id: e2e-befriending, role: agency, key_env: E2E_BEFRIENDING_KEY, agency: oxfordshire-befriending }
@@ -104,10 +110,13 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     /// - Parameters:
     ///   - port: where it listens, instead of the agency's configured port.
     ///   - name: what `deliveries(to:)` calls it, instead of the agency's id.
-    func startReceiver(_ agency: String, status: Int = 202, delayMilliseconds: Int = 0, port: Int? = nil, as name: String? = nil) async throws {
+    func startReceiver(
+        _ agency: String, status: Int = 202, delayMilliseconds: Int = 0, port: Int? = nil, as name: String? = nil, secretEnv: String? = nil
+    ) async throws {
         let process = try RunningProcess(
             [
-                "receiver", "--port", String(port ?? ports[agency]!), "--secret-env", Self.secretNames[agency]!, "--json", "--status", String(status),
+                "receiver", "--port", String(port ?? ports[agency]!), "--secret-env", secretEnv ?? Self.secretNames[agency]!, "--json", "--status",
+                String(status),
                 "--delay-ms", String(delayMilliseconds),
             ],
             environment: environment, name: "receiver \(agency)")

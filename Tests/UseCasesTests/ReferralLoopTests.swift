@@ -16,9 +16,9 @@ struct LoopHarness {
     var store: InMemoryStore { intakeHarness.store }
     var clock: ManualClock { intakeHarness.clock }
 
-    init(now: Date = Date(timeIntervalSince1970: 1_795_000_000)) throws {
+    init(now: Date = Date(timeIntervalSince1970: 1_795_000_000), callbacks: Set<String> = []) throws {
         intakeHarness = try IntakeHarness(now: now)
-        loop = ReferralLoop(store: intakeHarness.store, rules: intakeHarness.rules, clock: intakeHarness.clock)
+        loop = ReferralLoop(store: intakeHarness.store, rules: intakeHarness.rules, clock: intakeHarness.clock, callbacks: callbacks)
     }
 
     /// A befriending referral for someone in Oxford: it goes to the charity, with the council's
@@ -214,5 +214,22 @@ enum LocalAgencies {
             try await harness.loop.answer(
                 referralId: id, agency: "oxfordshire-befriending", actor: "charity", answer: .completed, reason: nil, text: nil)
         }
+    }
+
+    @Test func aReferrerWithACallbackIsToldOfEachAnswerInTheSameStep() async throws {
+        let harness = try LoopHarness(callbacks: ["gp"])
+        let id = try await harness.befriending()
+        try await harness.deliverAll()
+        _ = try await harness.loop.answer(
+            referralId: id, agency: "oxfordshire-befriending", actor: "charity", answer: .declined, reason: .noCapacity, text: "private")
+        let notices = try #require(await harness.store.report(referralId: id)).deliveries.filter { $0.agency == "callback:gp" }
+        #expect(notices.map(\.notice) == ["referral.declined", "referral.rerouted"])
+        let leased = await harness.store.leaseDueDeliveries(
+            now: harness.clock.now(), lanes: [LaneDemand(agency: "callback:gp", limit: 5, leaseDuration: 30)])
+        #expect(
+            leased.compactMap(\.notice).map { "\($0.type) \($0.agency ?? "-") \($0.reason ?? "-")" } == [
+                "referral.declined oxfordshire-befriending no-capacity", "referral.rerouted oxfordshire-spa -",
+            ])
+        #expect(await harness.store.report(referralId: id)?.status == .routed, "notices do not count towards its status")
     }
 }
