@@ -281,10 +281,13 @@ private struct SectionReader {
     /// A referrer key's `callback: {url, secret_env}`.
     private func callback(_ node: Node?, role: Role?, environment: [String: String], requireSecrets: Bool) -> APIKey.Callback? {
         guard let node, let entries = reader.mapping(node, "callback", allowed: ["url", "secret_env"], required: ["url"]) else { return nil }
-        if let role, role != .referrer { reader.fail(node, "only a referrer key has a callback", hint: "remove callback from this \(role.rawValue) key") }
+        if let role, role != .referrer {
+            reader.fail(node, "only a referrer key has a callback", hint: "remove callback from this \(role.rawValue) key")
+        }
         guard let url = reader.string(entries["url"], "url") else { return nil }
         if !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
-            reader.fail(entries["url"], "callback url '\(url)' is not an http or https URL", hint: "for example https://gp-system.example.nhs.uk/switchboard")
+            reader.fail(
+                entries["url"], "callback url '\(url)' is not an http or https URL", hint: "for example https://gp-system.example.nhs.uk/switchboard")
         }
         let name = reader.string(entries["secret_env"], "secret_env")
         let secret = name.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : $0 }

@@ -136,8 +136,11 @@ public struct ReferralLoop: Sendable {
             AuditNarrative.referralRerouted(
                 referralId: loop.referralId, deliveryId: id, at: change.at, actor: actor, from: delivery.agency, to: next.agency, why: why,
                 rule: next.rule, rulesVersion: snapshot.version))
-        tellReferrer(loop, "referral.rerouted", about: LoopDelivery(
-            deliveryId: id, agency: next.agency, rule: next.rule, state: .pending, alternatives: [], needs: nil, deadlineAt: nil, escalatedAt: nil),
+        tellReferrer(
+            loop, "referral.rerouted",
+            about: LoopDelivery(
+                deliveryId: id, agency: next.agency, rule: next.rule, state: .pending, alternatives: [], needs: nil, deadlineAt: nil, escalatedAt: nil
+            ),
             into: &change)
         return next.agency
     }
