@@ -84,24 +84,6 @@ public struct DeliveryContext: Sendable, Equatable {
     }
 }
 
-/// A notice about a referral the agency already has: it was cancelled.
-public struct ReferralNotice: Sendable, Equatable {
-    /// `referral.cancelled`.
-    public var type: String
-    /// The delivery of the referral it is about, as the agency received it (its `webhook-id`).
-    public var about: String
-    public var reason: String?
-    /// The agency it concerns, in a callback to a referrer.
-    public var agency: String?
-
-    public init(type: String, about: String, reason: String? = nil, agency: String? = nil) {
-        self.type = type
-        self.about = about
-        self.reason = reason
-        self.agency = agency
-    }
-}
-
 /// An agency adapter plugin: turns a referral into the request an agency's system accepts, and
 /// reads that system's reply. Adapters do no I/O of their own.
 ///

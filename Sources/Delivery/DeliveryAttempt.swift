@@ -115,8 +115,7 @@ extension Dispatcher {
         let rendered: OutboundRequest
         do {
             if let notice = job.notice {
-                rendered = try target.adapter.renderNotice(
-                    ReferralNotice(type: notice.type, about: notice.about, reason: notice.reason, agency: notice.agency), context: context)
+                rendered = try target.adapter.renderNotice(notice, context: context)
             } else {
                 rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
             }

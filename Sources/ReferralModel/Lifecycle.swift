@@ -235,3 +235,23 @@ public struct ReferralNote: Sendable, Codable, Equatable {
         self.text = text
     }
 }
+
+/// A message about a referral the delivery engine sends instead of the referral itself (a
+/// cancellation to an agency that has it, a state change to a referrer's callback): signed,
+/// retried and dead-lettered like any delivery, and carrying no personal data.
+public struct ReferralNotice: Sendable, Equatable, Codable {
+    /// `referral.cancelled`, `referral.accepted`, …
+    public var type: String
+    /// The delivery it is about (the `webhook-id` the agency received).
+    public var about: String
+    public var reason: String?
+    /// The agency it concerns, in a callback to a referrer.
+    public var agency: String?
+
+    public init(type: String, about: String, reason: String? = nil, agency: String? = nil) {
+        self.type = type
+        self.about = about
+        self.reason = reason
+        self.agency = agency
+    }
+}

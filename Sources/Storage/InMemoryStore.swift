@@ -31,7 +31,7 @@ public actor InMemoryStore: SwitchboardStore {
         var answeredAt: Date?
         var declineReason: DeclineReason?
         var parent: String?
-        var notice: DeliveryNotice?
+        var notice: ReferralNotice?
     }
 
     private struct IdempotencyKey: Hashable {

@@ -40,11 +40,11 @@ public struct LoopDelivery: Sendable, Equatable {
     /// When it escalated (deadline passed or dead-lettered): it escalates once.
     public var escalatedAt: Date?
     /// Set for a notice about the referral (a cancellation), nil for the referral itself.
-    public var notice: DeliveryNotice?
+    public var notice: ReferralNotice?
 
     public init(
         deliveryId: String, agency: String, rule: String, state: DeliveryState, alternatives: [String], needs: [String]?, deadlineAt: Date?,
-        escalatedAt: Date?, notice: DeliveryNotice? = nil
+        escalatedAt: Date?, notice: ReferralNotice? = nil
     ) {
         self.notice = notice
         self.deliveryId = deliveryId
@@ -58,25 +58,6 @@ public struct LoopDelivery: Sendable, Equatable {
     }
 }
 
-/// A message about a referral the delivery engine sends instead of the referral itself: it is
-/// signed, retried and dead-lettered like any delivery.
-public struct DeliveryNotice: Sendable, Equatable, Codable {
-    /// `referral.cancelled`.
-    public var type: String
-    /// The delivery it is about.
-    public var about: String
-    public var reason: String?
-    /// The agency it concerns, for a callback to a referrer (`referral.accepted` by whom).
-    public var agency: String?
-
-    public init(type: String, about: String, reason: String? = nil, agency: String? = nil) {
-        self.type = type
-        self.about = about
-        self.reason = reason
-        self.agency = agency
-    }
-}
-
 /// A delivery added after intake: a re-route to the next candidate, or a notice.
 public struct NewDelivery: Sendable, Equatable {
     public var route: Route
@@ -85,9 +66,9 @@ public struct NewDelivery: Sendable, Equatable {
     public var deadlineAt: Date?
     /// The delivery it follows on from.
     public var parent: String?
-    public var notice: DeliveryNotice?
+    public var notice: ReferralNotice?
 
-    public init(route: Route, alternatives: [String], needs: [String]?, deadlineAt: Date?, parent: String?, notice: DeliveryNotice? = nil) {
+    public init(route: Route, alternatives: [String], needs: [String]?, deadlineAt: Date?, parent: String?, notice: ReferralNotice? = nil) {
         self.notice = notice
         self.route = route
         self.alternatives = alternatives

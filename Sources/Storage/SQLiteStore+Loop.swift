@@ -175,8 +175,8 @@ extension SQLiteStore {
         json.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
     }
 
-    static func notice(_ json: String?) -> DeliveryNotice? {
-        json.flatMap { try? JSONDecoder().decode(DeliveryNotice.self, from: Data($0.utf8)) }
+    static func notice(_ json: String?) -> ReferralNotice? {
+        json.flatMap { try? JSONDecoder().decode(ReferralNotice.self, from: Data($0.utf8)) }
     }
 
     static func jsonWords(_ words: [String]) -> String { "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + "]" }

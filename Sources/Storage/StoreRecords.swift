@@ -76,11 +76,11 @@ public struct LeasedDelivery: Sendable {
     /// The needs this agency is told of; nil for all the referral names.
     public var needs: [String]?
     /// What is sent: the referral itself, or a notice about it (a cancellation).
-    public var notice: DeliveryNotice?
+    public var notice: ReferralNotice?
 
     public init(
         deliveryId: String, referralId: String, agency: String, rule: String, attempt: Int, leaseToken: String, referral: Referral,
-        receivedAt: Date, needs: [String]? = nil, notice: DeliveryNotice? = nil
+        receivedAt: Date, needs: [String]? = nil, notice: ReferralNotice? = nil
     ) {
         self.notice = notice
         self.needs = needs

@@ -35,7 +35,7 @@ extension ReferralLoop {
                 NewDelivery(
                     route: Route(agency: delivery.agency, rule: "cancellation", deliveryId: Identifier.make(now: now)), alternatives: [], needs: nil,
                     deadlineAt: nil, parent: delivery.deliveryId,
-                    notice: DeliveryNotice(type: "referral.cancelled", about: delivery.deliveryId)))
+                    notice: ReferralNotice(type: "referral.cancelled", about: delivery.deliveryId)))
         }
         var note: String?
         if let reason, !reason.isEmpty {

@@ -156,7 +156,7 @@ public struct ReferralLoop: Sendable {
             NewDelivery(
                 route: Route(agency: "callback:" + loop.submittedBy, rule: "callback", deliveryId: id), alternatives: [],
                 needs: nil, deadlineAt: nil, parent: delivery?.deliveryId,
-                notice: DeliveryNotice(type: type, about: delivery?.deliveryId ?? loop.referralId, reason: reason, agency: delivery?.agency)))
+                notice: ReferralNotice(type: type, about: delivery?.deliveryId ?? loop.referralId, reason: reason, agency: delivery?.agency)))
     }
 
     func openAttention(_ loop: LoopReferral, delivery: LoopDelivery?, why: String, actor: String, into change: inout LoopChange) {
