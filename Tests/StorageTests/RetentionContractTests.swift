@@ -36,3 +36,24 @@ import Testing
                 == 0)
     }
 }
+
+/// Escalation, held by every store: what is overdue or dead-lettered comes up once.
+@Suite struct EscalationContractTests {
+    @Test(arguments: StoreKind.allCases) func overdueAndDeadLetteredDeliveriesEscalateOnce(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let now = Date()
+        var intake = record(at: now.addingTimeInterval(-7_200))
+        intake.deadlines = [intake.routes[0].deliveryId: now.addingTimeInterval(-60), intake.routes[1].deliveryId: now.addingTimeInterval(3_600)]
+        _ = try await store.accept(intake)
+        #expect(try await store.dueEscalations(now: now, limit: 10).map(\.deliveryId) == [intake.routes[0].deliveryId])
+        var change = LoopChange(referralId: intake.referralId, at: now)
+        change.escalated = [intake.routes[0].deliveryId]
+        #expect(try await store.applyLoopChange(change))
+        #expect(try await store.dueEscalations(now: now, limit: 10).isEmpty, "it escalates once")
+        let leased = try await store.lease(now: now, limit: 5).filter { $0.deliveryId == intake.routes[1].deliveryId }
+        _ = try await store.finish(leased.map { DeliveryCompletion(lease: $0, result: .deadLetter(error: "HTTP 404"), audit: [], at: now) })
+        let due = try await store.dueEscalations(now: now, limit: 10)
+        #expect(due.map(\.deliveryId) == [intake.routes[1].deliveryId], "a dead letter escalates before its deadline")
+        #expect(due.first?.state == .deadLettered)
+    }
+}
