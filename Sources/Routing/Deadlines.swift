@@ -14,9 +14,9 @@ public enum AcknowledgementDeadline {
         if let respondBy, let date = parse(respondBy) { return date }
         switch urgency {
         case .emergency: return start.addingTimeInterval(acknowledgement.emergencyMinutes * 60)
-        case .urgent: return addingWorkingTime(acknowledgement.urgentWorkingHours * 3_600, to: start, bankHolidays: bankHolidays)
+        case .urgent: return addingWorkingTime(acknowledgement.urgentWorkingHours * 3_600, to: start, closedDays: days(of: bankHolidays))
         case .routine:
-            return addingWorkingTime(Double(acknowledgement.routineWorkingDays) * workingDay, to: start, bankHolidays: bankHolidays)
+            return addingWorkingTime(Double(acknowledgement.routineWorkingDays) * workingDay, to: start, closedDays: days(of: bankHolidays))
         }
     }
 
@@ -24,15 +24,18 @@ public enum AcknowledgementDeadline {
     static let closes = 17.0 * 3_600
     static var workingDay: Double { closes - opens }
 
+    /// The day numbers of `YYYY-MM-DD` dates: compared as numbers, not formatted as text each day.
+    static func days(of dates: Set<String>) -> Set<Int> { Set(dates.compactMap(LondonTime.dayNumber(ofDate:))) }
+
     /// `seconds` of working time after `start`.
-    static func addingWorkingTime(_ seconds: Double, to start: Date, bankHolidays: Set<String>) -> Date {
+    static func addingWorkingTime(_ seconds: Double, to start: Date, closedDays: Set<Int>) -> Date {
         var remaining = seconds
         var utc = start.timeIntervalSince1970
         while true {
             let local = utc + offset(utc)
             let day = (local / 86_400).rounded(.down)
             let intoDay = local - day * 86_400
-            if !isWorkingDay(Int(day), bankHolidays: bankHolidays) || intoDay >= closes {
+            if !isWorkingDay(Int(day), closedDays: closedDays) || intoDay >= closes {
                 utc = londonToUTC((day + 1) * 86_400 + opens)
                 continue
             }
@@ -58,11 +61,9 @@ public enum AcknowledgementDeadline {
     /// never fall in a clock change (01:00 UTC on a Sunday), so one correction is exact.
     static func londonToUTC(_ local: Double) -> Double { local - offset(local - offset(local)) }
 
-    static func isWorkingDay(_ day: Int, bankHolidays: Set<String>) -> Bool {
+    static func isWorkingDay(_ day: Int, closedDays: Set<Int>) -> Bool {
         let weekday = ((day % 7 + 7) % 7 + 3) % 7 + 1  // ISO: 1 = Monday … 7 = Sunday
-        guard weekday <= 5 else { return false }
-        let (year, month, dayOfMonth) = LondonTime.civil(fromDay: day)
-        return !bankHolidays.contains(String(format: "%04d-%02d-%02d", year, month, dayOfMonth))
+        return weekday <= 5 && !closedDays.contains(day)
     }
 
     /// An RFC 3339 time, as `respondBy` is written.
