@@ -70,8 +70,7 @@ struct ApplyCommand<Kind: GovernedKind>: AsyncParsableCommand {
     func run() async throws {
         let text = try readRulesFile(file)
         let client = Kind.client(options)
-        let expected: String
-        if let ifMatch { expected = ifMatch } else { expected = try await client.live().version }
+        let expected = try await client.version(ifMatch)
         let response = try await client.send(
             client.base, method: "PUT", headers: [("Content-Type", "application/yaml"), ("If-Match", "\"\(expected)\"")], body: Array(text.utf8))
         try client.report(response, file: file)
@@ -122,8 +121,7 @@ struct RollbackCommand<Kind: GovernedKind>: AsyncParsableCommand {
 
     func run() async throws {
         let client = Kind.client(options)
-        let expected: String
-        if let ifMatch { expected = ifMatch } else { expected = try await client.live().version }
+        let expected = try await client.version(ifMatch)
         let response = try await client.send(
             "\(client.base)/rollback", method: "POST", headers: [("Content-Type", "application/json"), ("If-Match", "\"\(expected)\"")],
             body: Array("{\"version\":\(number)}".utf8))

@@ -26,8 +26,7 @@ struct ProposeCommand<Kind: GovernedKind>: AsyncParsableCommand {
     func run() async throws {
         let text = try readRulesFile(file)
         let client = Kind.client(options)
-        let expected: String
-        if let ifMatch { expected = ifMatch } else { expected = try await client.live().version }
+        let expected = try await client.version(ifMatch)
         let response = try await client.send(
             "\(client.base)/proposals", method: "POST", headers: [("Content-Type", "application/yaml"), ("If-Match", "\"\(expected)\"")],
             body: Array(text.utf8))

@@ -26,6 +26,12 @@ struct RulesClient {
         }
     }
 
+    /// The version a change is made against: the one given, else the one live now.
+    func version(_ ifMatch: String?) async throws -> String {
+        if let ifMatch { return ifMatch }
+        return try await live().version
+    }
+
     func get<Answer: Decodable>(_ path: String, as: Answer.Type) async throws -> Answer {
         let response = try await send(path, method: "GET", headers: [], body: [])
         guard response.status == 200 else { throw reportRulesProblem(response, file: nil) }
