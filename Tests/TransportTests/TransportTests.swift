@@ -64,7 +64,9 @@ func closedPort() throws -> Int {
         } throws: { error in
             (error as? TransportError)?.kind == .timedOut
         }
-        #expect(started.duration(to: .now) < .seconds(5), "the total timeout bounds the wait")
+        // A liveness check, not a speed target: without the timeout this would wait forever. The bound
+        // is loose because the full suite shares two cores with many processes (5.3 s was seen).
+        #expect(started.duration(to: .now) < .seconds(20), "the total timeout bounds the wait")
     }
 
     @Test func onlyHTTPAndHTTPSAreSpoken() async throws {
