@@ -61,14 +61,8 @@ struct LoopRoutes: Sendable {
 
     /// `POST /v1/referrals/{id}/status` with `{"status": "accepted" | "declined" | "completed", "reason": code, "text": "…"}`.
     func answer(_ request: Request, context: GatewayContext) async throws -> Response {
-        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
-        let id = context.parameters.get("id") ?? ""
-        guard Identifier.isWellFormed(id) else { throw ProblemResponse(.notFound, detail: "There is no referral with this id.") }
-        try JSONResponse.requireJSON(request, what: "the status")
-        let object = try await RulesRoutes.jsonObject(request)
-        var issues = object.members.map(\.key).filter { !["status", "reason", "text"].contains($0) }.map {
-            FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows; use status, reason and text.")
-        }
+        var (principal, id, object, issues) = try await Self.jsonCommand(
+            request, context, what: "the status", members: ["status", "reason", "text"], missing: "There is no referral with this id.")
         var answer: ReferralLoop.Answer?
         switch object["status"] {
         case .string(let text)?:
@@ -101,9 +95,7 @@ struct LoopRoutes: Sendable {
         case .string(let value)? where (1...2_000).contains(value.count): text = value
         case let other?: issues.append(FieldIssue(pointer: "/text", detail: "must be text of 1 to 2000 characters, not \(other.kindName)."))
         }
-        guard issues.isEmpty, let answer else {
-            throw ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
-        }
+        guard issues.isEmpty, let answer else { throw Self.invalid(issues) }
         do {
             let answered = try await loop.answer(
                 referralId: id, agency: principal.agency, actor: principal.keyId, answer: answer, reason: reason, text: text)
@@ -115,22 +107,14 @@ struct LoopRoutes: Sendable {
 
     /// `POST /v1/referrals/{id}/cancel` with `{"reason": "…"}`, by its referrer.
     func cancel(_ request: Request, context: GatewayContext) async throws -> Response {
-        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
-        let id = context.parameters.get("id") ?? ""
-        guard Identifier.isWellFormed(id) else { throw ProblemResponse(.notFound, detail: "There is no referral with this id.") }
-        try JSONResponse.requireJSON(request, what: "the cancellation")
-        let object = try await RulesRoutes.jsonObject(request)
-        var issues = object.members.map(\.key).filter { $0 != "reason" }.map {
-            FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows; use reason.")
-        }
+        var (principal, id, object, issues) = try await Self.jsonCommand(
+            request, context, what: "the cancellation", members: ["reason"], missing: "There is no referral with this id.")
         var reason: String?
         switch object["reason"] {
         case .string(let text)? where (1...2_000).contains(text.count): reason = text
         default: issues.append(FieldIssue(pointer: "/reason", detail: "is required: why, in 1 to 2000 characters, for the agencies and the record."))
         }
-        guard issues.isEmpty else {
-            throw ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
-        }
+        guard issues.isEmpty else { throw Self.invalid(issues) }
         do {
             let cancelled = try await loop.cancel(referralId: id, actor: principal.keyId, organisations: principal.organisations, reason: reason)
             return try JSONResponse.make(cancelled, status: .ok)
@@ -152,14 +136,9 @@ struct LoopRoutes: Sendable {
 
     /// `POST /v1/attention/{id}/resolve` with `{"action": "reroute", "agency": A}` or `{"action": "close", "reason": "…"}`.
     func resolve(_ request: Request, context: GatewayContext) async throws -> Response {
-        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
-        let id = context.parameters.get("id") ?? ""
-        guard Identifier.isWellFormed(id) else { throw ProblemResponse(.notFound, detail: "There is no open attention item with this id.") }
-        try JSONResponse.requireJSON(request, what: "the resolution")
-        let object = try await RulesRoutes.jsonObject(request)
-        var issues = object.members.map(\.key).filter { !["action", "agency", "reason"].contains($0) }.map {
-            FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows; use action, agency and reason.")
-        }
+        var (principal, id, object, issues) = try await Self.jsonCommand(
+            request, context, what: "the resolution", members: ["action", "agency", "reason"],
+            missing: "There is no open attention item with this id.")
         var resolution: ReferralLoop.Resolution?
         switch (object["action"], object["agency"], object["reason"]) {
         case (.string("reroute")?, .string(let agency)?, nil) where QueueRoutes.isAgencyId(agency): resolution = .reroute(agency: agency)
@@ -169,14 +148,36 @@ struct LoopRoutes: Sendable {
                 FieldIssue(
                     pointer: "/action", detail: "must be reroute with an agency id, or close with a reason of 1 to 2000 characters."))
         }
-        guard issues.isEmpty, let resolution else {
-            throw ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
-        }
+        guard issues.isEmpty, let resolution else { throw Self.invalid(issues) }
         do {
             return try JSONResponse.make(try await loop.resolve(id, resolution, actor: principal.keyId), status: .ok)
         } catch let refusal as ReferralLoop.Refusal {
             throw Self.problem(refusal)
         }
+    }
+
+    /// What every command on one item (`/{id}/…` with a JSON body) starts with: the caller, a
+    /// well-formed id (404 otherwise), the body as a JSON object, and a problem for each member
+    /// the command does not know.
+    static func jsonCommand(
+        _ request: Request, _ context: GatewayContext, what: String, members: [String], missing: String
+    ) async throws -> (Principal, String, JSONObject, [FieldIssue]) {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        let id = context.parameters.get("id") ?? ""
+        guard Identifier.isWellFormed(id) else { throw ProblemResponse(.notFound, detail: missing) }
+        try JSONResponse.requireJSON(request, what: what)
+        let object = try await RulesRoutes.jsonObject(request)
+        let names = members.count == 1 ? members[0] : members.dropLast().joined(separator: ", ") + " and " + (members.last ?? "")
+        let issues = object.members.map(\.key).filter { !members.contains($0) }.map {
+            FieldIssue(
+                pointer: jsonPointer("", $0),
+                detail: "is not a member this request knows; use \(names).")
+        }
+        return (principal, id, object, issues)
+    }
+
+    static func invalid(_ issues: [FieldIssue]) -> ProblemResponse {
+        ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
     }
 
     static func problem(_ refusal: ReferralLoop.Refusal) -> ProblemResponse {
