@@ -177,9 +177,21 @@ public enum AuditNarrative {
 
     // MARK: The gateway
 
-    /// A request refused before any work: why, and the method and path (never the query or a key).
-    public static func authenticationRefused(at: Date, reason: String, method: String, path: String) -> AuditEntry {
-        AuditEntry(at: Timestamp.string(at), kind: .authRejected, detail: "\(reason): \(method) \(path)")
+    /// Requests refused before any work, counted per client address and minute: one event however
+    /// many arrived, so a flood of bad keys costs a bounded number of rows. It names the address, the
+    /// minute and the reasons; never a path, a query or anything a key holder sent.
+    /// - Parameters:
+    ///   - minuteStart: the start of the minute counted.
+    ///   - reasons: how many requests were refused for each reason.
+    ///   - limited: how many of them were answered 429 because the address was over its allowance.
+    public static func authenticationRefused(at: Date, source: String, minuteStart: Date, reasons: [String: Int], limited: Int) -> AuditEntry {
+        let total = reasons.values.reduce(0, +)
+        let minute = Timestamp.string(minuteStart).prefix(16)
+        let causes = reasons.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let limitedText = limited == 0 ? "" : "; \(limited) answered 429 because the address was over its allowance of refusals"
+        return AuditEntry(
+            at: Timestamp.string(at), kind: .authRejected,
+            detail: "\(total) request\(total == 1 ? "" : "s") from \(source) refused in the minute from \(minute) UTC: \(causes)\(limitedText)")
     }
 
     public static func gatewayStarted(at: Date, rulesVersion: String, agencies: Int) -> AuditEntry {

@@ -56,18 +56,18 @@ final class RateLimiter: Sendable {
     }
 }
 
-/// Requires a valid bearer key with one of `roles`; records refusals in the audit log.
+/// Requires a valid bearer key with one of `roles`. A refusal is counted at the front door, which
+/// answers 429 once the client's address is over its allowance of refusals.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     let keyring: Keyring
     let limiter: RateLimiter
-    let auditLog: any AuditLog
-    let clock: any WallClock
+    let frontDoor: FrontDoor
     let roles: Set<Role>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let principal = try await authenticate(request)
+        let principal = try await authenticate(request, context: context)
         guard roles.contains(principal.role) else {
             throw ProblemResponse(
                 .forbidden,
@@ -76,41 +76,45 @@ struct AuthenticationMiddleware: RouterMiddleware {
             )
         }
         if let wait = limiter.delay(for: principal.keyId) {
-            var headers = HTTPFields()
-            headers[.retryAfter] = String(Int(wait.rounded(.up)))
             throw ProblemResponse(
                 .tooManyRequests, detail: "This API key is over its request rate; try again after the Retry-After delay.",
-                headers: headers)
+                headers: Self.retryAfter(wait))
         }
         context.principal = principal
         return try await next(request, context)
     }
 
-    private func authenticate(_ request: Request) async throws -> Principal {
+    private func authenticate(_ request: Request, context: Context) async throws -> Principal {
+        let reason: String
         var challenge = HTTPFields()
         challenge[.wwwAuthenticate] = "Bearer realm=\"switchboard\""
-        guard let header = request.headers[.authorization] else {
-            try await audit(request, "no Authorization header")
+        let detail: String
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                if let principal = keyring.principal(forToken: String(parts[1])) { return principal }
+                challenge[.wwwAuthenticate] = "Bearer realm=\"switchboard\", error=\"invalid_token\""
+                (reason, detail) = ("unknown API key", "The API key is not recognised.")
+            } else {
+                (reason, detail) = ("Authorization header is not a bearer token", "The Authorization header must be 'Bearer <key>'.")
+            }
+        } else {
+            (reason, detail) = ("no Authorization header", "Send an API key as 'Authorization: Bearer <key>'.")
+        }
+        let refusal = frontDoor.refuse(source: context.clientAddress, reason: reason)
+        await frontDoor.flush()
+        if let wait = refusal {
             throw ProblemResponse(
-                .unauthorised, detail: "Send an API key as 'Authorization: Bearer <key>'.", headers: challenge)
+                .tooManyRequests,
+                detail: "Too many requests from this address were refused for want of a valid API key; try again after the Retry-After delay.",
+                headers: Self.retryAfter(wait))
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            try await audit(request, "Authorization header is not a bearer token")
-            throw ProblemResponse(.unauthorised, detail: "The Authorization header must be 'Bearer <key>'.", headers: challenge)
-        }
-        guard let principal = keyring.principal(forToken: String(parts[1])) else {
-            challenge[.wwwAuthenticate] = "Bearer realm=\"switchboard\", error=\"invalid_token\""
-            try await audit(request, "unknown API key")
-            throw ProblemResponse(.unauthorised, detail: "The API key is not recognised.", headers: challenge)
-        }
-        return principal
+        throw ProblemResponse(.unauthorised, detail: detail, headers: challenge)
     }
 
-    private func audit(_ request: Request, _ reason: String) async throws {
-        // The path, not the query, and never the presented key.
-        try await auditLog.appendAudit([
-            AuditNarrative.authenticationRefused(at: clock.now(), reason: reason, method: request.method.rawValue, path: request.uri.path)
-        ])
+    static func retryAfter(_ wait: Double) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.retryAfter] = String(max(1, Int(wait.rounded(.up))))
+        return headers
     }
 }

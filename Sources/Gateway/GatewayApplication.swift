@@ -13,6 +13,8 @@ import Settings
 public struct GatewayApplication {
     public let components: GatewayComponents
     public let router: Router<GatewayContext>
+    /// Counts and audits refused authentications.
+    public let frontDoor: FrontDoor
 
     /// The routes the router serves, in OpenAPI form.
     public var routes: [DocumentedRoute] {
@@ -21,10 +23,13 @@ public struct GatewayApplication {
 
     public init(components: GatewayComponents, logger: Logger) {
         self.components = components
-        router = Self.buildRouter(components: components, logger: logger)
+        frontDoor = FrontDoor(
+            refusedPerMinute: components.configuration.settings.rateLimit.refusedPerMinute, auditLog: components.store,
+            clock: components.clock, logger: logger)
+        router = Self.buildRouter(components: components, frontDoor: frontDoor, logger: logger)
     }
 
-    static func buildRouter(components: GatewayComponents, logger: Logger) -> Router<GatewayContext> {
+    static func buildRouter(components: GatewayComponents, frontDoor: FrontDoor, logger: Logger) -> Router<GatewayContext> {
         let settings = components.configuration.settings
         let index = RouteIndex()
         let router = Router(context: GatewayContext.self)
@@ -33,7 +38,7 @@ public struct GatewayApplication {
         let keyring = Keyring(keys: settings.apiKeys)
         let limiter = RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst)
         func requiring(_ roles: Set<Role>) -> AuthenticationMiddleware {
-            AuthenticationMiddleware(keyring: keyring, limiter: limiter, auditLog: components.store, clock: components.clock, roles: roles)
+            AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, roles: roles)
         }
         let loopAPI = LoopRoutes(loop: components.loop)
         let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger)
@@ -109,7 +114,7 @@ public struct GatewayApplication {
         return Application(
             router: router,
             configuration: .init(address: .hostname(server.host, port: server.port), serverName: nil),
-            services: components.services,
+            services: components.services + [RefusalAuditService(frontDoor: frontDoor)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -125,11 +130,24 @@ enum JSONResponse {
             status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    /// Requires a JSON body, else 415.
+    /// Requires a JSON body in UTF-8, else 415. JSON exchanged between systems is UTF-8 (RFC 8259 §8.1);
+    /// a body declared in another charset would be misread, so it is refused, not guessed at.
     static func requireJSON(_ request: Request, what: String = "the referral") throws {
-        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard type == "application/json" else {
+        let parts = (request.headers[.contentType] ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.first?.lowercased() == "application/json" else {
             throw ProblemResponse(.unsupportedMediaType, detail: "Send \(what) as JSON with 'Content-Type: application/json'.")
+        }
+        for parameter in parts.dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, pair[0].lowercased() == "charset" else { continue }
+            let charset = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+            guard charset == "utf-8" || charset == "utf8" else {
+                throw ProblemResponse(
+                    .unsupportedMediaType,
+                    detail:
+                        "Send \(what) as UTF-8 JSON: 'Content-Type: application/json' or 'application/json; charset=utf-8'. Other character sets are not read."
+                )
+            }
         }
     }
 }

@@ -16,8 +16,12 @@ public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
 
+    /// The address the connection comes from, without its port: the key refusals are counted by.
+    public let clientAddress: String
+
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "an unknown address"
     }
 
     /// Bodies are read with an explicit limit by `BodyLimitMiddleware`; this matches it.

@@ -168,10 +168,14 @@ struct LoopRoutes: Sendable {
         try JSONResponse.requireJSON(request, what: what)
         let object = try await RulesRoutes.jsonObject(request)
         let names = members.count == 1 ? members[0] : members.dropLast().joined(separator: ", ") + " and " + (members.last ?? "")
-        let issues = object.members.map(\.key).filter { !members.contains($0) }.map {
+        var issues = object.members.map(\.key).filter { !members.contains($0) }.map {
             FieldIssue(
                 pointer: jsonPointer("", $0),
                 detail: "is not a member this request knows; use \(names).")
+        }
+        for (key, value) in object.members where members.contains(key) {
+            guard case .string(let text) = value, let refused = TextCharacters.firstRefused(in: text, freeText: true) else { continue }
+            issues.append(FieldIssue(pointer: jsonPointer("", key), detail: TextCharacters.detail(refused, freeText: true)))
         }
         return (principal, id, object, issues)
     }

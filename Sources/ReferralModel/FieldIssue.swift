@@ -83,18 +83,24 @@ struct ObjectReader {
     }
 
     /// A string member with its length checked in Unicode code points, as JSON Schema counts them.
+    /// Control characters are refused; `freeText` members may keep tab, line feed and carriage return.
     mutating func string(
-        _ key: String, required: Bool, minLength: Int = 1, maxLength: Int, issues: inout [FieldIssue]
+        _ key: String, required: Bool, minLength: Int = 1, maxLength: Int, freeText: Bool = false, issues: inout [FieldIssue]
     ) -> String? {
         guard let value = value(key, required: required, issues: &issues) else { return nil }
-        return Self.string(value, at: path(key), minLength: minLength, maxLength: maxLength, issues: &issues)
+        return Self.string(value, at: path(key), minLength: minLength, maxLength: maxLength, freeText: freeText, issues: &issues)
     }
 
     static func string(
-        _ value: JSONValue, at pointer: @autoclosure () -> String, minLength: Int = 1, maxLength: Int, issues: inout [FieldIssue]
+        _ value: JSONValue, at pointer: @autoclosure () -> String, minLength: Int = 1, maxLength: Int, freeText: Bool = false,
+        issues: inout [FieldIssue]
     ) -> String? {
         guard case .string(let text) = value else {
             issues.append(FieldIssue(pointer: pointer(), detail: "must be a string, not \(value.kindName)."))
+            return nil
+        }
+        if let control = TextCharacters.firstRefused(in: text, freeText: freeText) {
+            issues.append(FieldIssue(pointer: pointer(), detail: TextCharacters.detail(control, freeText: freeText)))
             return nil
         }
         let length = text.unicodeScalars.count

@@ -53,7 +53,7 @@ public struct ReferralDecoder: Sendable {
         let subject = decodeSubject(&root, today: today, issues: &issues)
         let needs = decodeNeeds(&root, issues: &issues)
         let urgency = root.code("urgency", as: Urgency.self, issues: &issues)
-        let reason = root.string("reason", required: true, maxLength: ReferralLimits.reasonLength, issues: &issues)
+        let reason = root.string("reason", required: true, maxLength: ReferralLimits.reasonLength, freeText: true, issues: &issues)
         let consent = decodeConsent(&root, issues: &issues)
         let safeguarding = root.bool("safeguarding", issues: &issues)
         let externalReference = root.string(
@@ -124,7 +124,7 @@ public struct ReferralDecoder: Sendable {
                 birthDate = nil
             }
         }
-        let address = reader.string("address", required: false, maxLength: ReferralLimits.addressLength, issues: &issues)
+        let address = reader.string("address", required: false, maxLength: ReferralLimits.addressLength, freeText: true, issues: &issues)
         var postcode = reader.string("postcode", required: true, maxLength: 8, issues: &issues)
         if let text = postcode {
             postcode = Postcode.normalise(text)

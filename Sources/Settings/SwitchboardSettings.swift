@@ -51,10 +51,13 @@ public struct SwitchboardSettings: Sendable {
         public var requestsPerSecond = 200.0
         /// How many requests a key may save up.
         public var burst = 400.0
+        /// Requests without a valid key each client address may make a minute before it is answered 429.
+        public var refusedPerMinute = 30.0
 
-        public init(requestsPerSecond: Double = 200, burst: Double = 400) {
+        public init(requestsPerSecond: Double = 200, burst: Double = 400, refusedPerMinute: Double = 30) {
             self.requestsPerSecond = requestsPerSecond
             self.burst = burst
+            self.refusedPerMinute = refusedPerMinute
         }
     }
 
@@ -358,10 +361,12 @@ private struct SectionReader {
 
     func rateLimit(_ node: Node?) -> SwitchboardSettings.RateLimit {
         var limit = SwitchboardSettings.RateLimit()
-        guard let entries = reader.mapping(node, "limits", allowed: ["requests_per_second", "burst"]) else { return limit }
+        guard let entries = reader.mapping(node, "limits", allowed: ["requests_per_second", "burst", "refused_per_minute"]) else { return limit }
         limit.requestsPerSecond =
             reader.number(entries["requests_per_second"], "requests_per_second", range: 0.01...1_000_000) ?? limit.requestsPerSecond
         limit.burst = reader.number(entries["burst"], "burst", range: 1...10_000_000) ?? limit.burst
+        limit.refusedPerMinute =
+            reader.number(entries["refused_per_minute"], "refused_per_minute", range: 1...1_000_000) ?? limit.refusedPerMinute
         return limit
     }
 

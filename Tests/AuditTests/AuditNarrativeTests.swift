@@ -22,7 +22,8 @@ import Testing
                 milliseconds: 31, fieldsSent: ["/needs", "/subject/nhsNumber"]),
             AuditNarrative.deliveryDelivered(delivery, at: at, referenceLength: 9),
             AuditNarrative.deliveryDeadLettered(delivery, at: at, reason: "HTTP 422: the agency refused the request"),
-            AuditNarrative.authenticationRefused(at: at, reason: "unknown API key", method: "GET", path: "/v1/referrals/x"),
+            AuditNarrative.authenticationRefused(
+                at: at, source: "203.0.113.9", minuteStart: at, reasons: ["unknown API key": 30, "no Authorization header": 2], limited: 12),
             AuditNarrative.gatewayStarted(at: at, rulesVersion: "sha256:abc", agencies: 5),
             AuditNarrative.rulesApplied(
                 at: at, actor: "admin", number: 2, version: "sha256:def", replacing: "sha256:abc", note: "through the API", ruleCount: 5,
@@ -83,7 +84,7 @@ import Testing
                 "attempt 2 of 12: HTTP 503 after 31 ms; next attempt at 2026-11-18T11:06:44.000Z; fields sent: /needs, /subject/nhsNumber",
                 "agency reference recorded (9 characters)",
                 "HTTP 422: the agency refused the request",
-                "unknown API key: GET /v1/referrals/x",
+                "32 requests from 203.0.113.9 refused in the minute from 2026-11-18T11:06 UTC: 30 unknown API key, 2 no Authorization header; 12 answered 429 because the address was over its allowance of refusals",
                 "rules version sha256:abc; 5 agencies",
                 "version 2 (sha256:def) replaces sha256:abc; through the API; 5 rules, fallback spa; rules changed: care; text sha256 00ff",
                 "rules.yaml (SIGHUP) refused with 2 problems; first: rules.yaml:4:15: unknown agency 'x'; version sha256:abc stays live",

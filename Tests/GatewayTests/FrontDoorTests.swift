@@ -1,0 +1,131 @@
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ReferralModel
+import Storage
+import Synchronization
+import Testing
+
+/// What the gateway refuses before it does any work, and what such refusals cost.
+@Suite struct FrontDoorTests {
+    /// The example referral with some of its members replaced.
+    func referral(_ change: (inout [String: Any]) -> Void) throws -> ByteBuffer {
+        var object = try #require(try JSONSerialization.jsonObject(with: exampleReferral()) as? [String: Any])
+        change(&object)
+        return ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
+    }
+
+    @Test func aControlCharacterInATextFieldIs422WithTheFieldsPointer() async throws {
+        let fixture = try GatewayFixture()
+        let body = try referral { object in
+            var subject = object["subject"] as? [String: Any] ?? [:]
+            subject["givenName"] = "Marg\u{0}aret"
+            subject["address"] = "12 Example Road\r\nHeadington\u{1B}[2J"
+            object["subject"] = subject
+            object["reason"] = "Two falls.\n\tLives alone.\u{85}"
+            object["externalReference"] = "REF\t42"
+        }
+        try await fixture.test { client in
+            try await client.execute(uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: body) {
+                response in
+                #expect(response.status == .unprocessableContent)
+                let problem = try response.problem()
+                let byPointer = Dictionary((problem.errors ?? []).map { ($0.pointer, $0.detail) }, uniquingKeysWith: { first, _ in first })
+                #expect(byPointer.keys.sorted() == ["/externalReference", "/reason", "/subject/address", "/subject/givenName"])
+                #expect(byPointer["/subject/givenName"] == "must not contain control characters; it holds U+0000.")
+                #expect(byPointer["/subject/address"]?.contains("U+001B") == true)
+                #expect(byPointer["/reason"]?.contains("U+0085") == true)
+                #expect(byPointer["/externalReference"]?.contains("U+0009") == true, "a tab is allowed in free text only")
+                #expect(!String(buffer: response.body).contains("Marg"), "the problem names the character, not the text")
+            }
+        }
+        #expect(try fixture.count("referrals") == 0)
+    }
+
+    @Test func freeTextKeepsLineBreaksAndTabs() async throws {
+        let fixture = try GatewayFixture()
+        let body = try referral { object in
+            object["reason"] = "Two falls.\r\n\tLives alone."
+        }
+        try await fixture.test { client in
+            try await client.execute(uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: body) {
+                #expect($0.status == .accepted)
+            }
+        }
+    }
+
+    @Test(arguments: ["application/json; charset=utf-16", "application/json; charset=iso-8859-1", "application/json;charset=\"UTF-32\""])
+    func aCharsetOtherThanUTF8Is415(contentType: String) async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.test { client in
+            var fields = headers(key: GatewayFixture.referrerKey)
+            fields[.contentType] = contentType
+            try await client.execute(uri: "/v1/referrals", method: .post, headers: fields, body: ByteBuffer(data: try exampleReferral())) {
+                response in
+                #expect(response.status == .unsupportedMediaType)
+                try expectProblem(response, "urn:switchboard:problem:unsupported-media-type")
+            }
+        }
+        #expect(try fixture.count("referrals") == 0)
+    }
+
+    @Test(arguments: ["application/json; charset=utf-8", "application/json; charset=\"UTF-8\"", "Application/JSON"])
+    func utf8JSONIsRead(contentType: String) async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.test { client in
+            var fields = headers(key: GatewayFixture.referrerKey)
+            fields[.contentType] = contentType
+            try await client.execute(uri: "/v1/referrals", method: .post, headers: fields, body: ByteBuffer(data: try exampleReferral())) {
+                #expect($0.status == .accepted)
+            }
+        }
+    }
+
+    @Test func aFloodOfBadKeysIsAnswered429AndCostsOneAuditEventPerAddressAndMinute() async throws {
+        let fixture = try GatewayFixture()
+        let personal = "/v1/referrals/Margaret-Testperson-9434765919"
+        let collected = Mutex<[HTTPResponse.Status]>([])
+        try await fixture.test { client in
+            for index in 0..<200 {
+                var fields = headers(key: "sb_not_a_key_\(index)")
+                if index % 4 == 0 { fields[.authorization] = nil }
+                try await client.execute(uri: personal, method: .get, headers: fields) { response in
+                    collected.withLock { $0.append(response.status) }
+                    if response.status == .tooManyRequests {
+                        #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+                        try expectProblem(response, "urn:switchboard:problem:too-many-requests")
+                    }
+                }
+            }
+            // A valid key is never held back by the address it comes from.
+            try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: ByteBuffer(data: try exampleReferral())
+            ) { #expect($0.status == .accepted) }
+        }
+        let statuses = collected.withLock { $0 }
+        #expect(statuses.prefix(30).allSatisfy { $0 == .unauthorized }, "an allowance of 30 refusals a minute")
+        // Past the allowance, refusals earn back one every two seconds: on a busy machine a few more 401s.
+        #expect(statuses.filter { $0 == .unauthorized }.count < 45)
+        #expect(statuses.dropFirst(30).allSatisfy { $0 == .tooManyRequests || $0 == .unauthorized })
+        #expect(statuses.last == .tooManyRequests)
+        // The refusals cost no audit row until their minute is over, then one.
+        let before = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 1_000).filter { $0.kind == "auth.rejected" }
+        #expect(before.count <= 1, "the flood may straddle a minute's end, never more")
+        await fixture.application.frontDoor.flush(all: true)
+        let refusals = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 1_000).filter { $0.kind == "auth.rejected" }
+        #expect((1...2).contains(refusals.count))
+        let counted = refusals.compactMap { Int($0.detail.prefix { $0.isNumber }) }.reduce(0, +)
+        #expect(counted == 200)
+        for event in refusals {
+            #expect(event.detail.contains("unknown API key") && event.detail.contains("no Authorization header"))
+            #expect(!event.detail.contains("Margaret") && !event.detail.contains("9434765919") && !event.detail.contains("sb_not_a_key"))
+        }
+        guard case .intact = try await fixture.components.store.verifyAudit() else {
+            Issue.record("the audit chain does not verify")
+            return
+        }
+    }
+}
