@@ -127,7 +127,7 @@ let package = Package(
         // Test doubles every test target may use: a clock the test moves, a transport it scripts.
         .target(
             name: "SwitchboardTesting",
-            dependencies: ["ReferralModel", "Settings", "Transport"],
+            dependencies: ["ReferralModel", "Settings", "Transport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SwitchboardTesting"
         ),
         // Benchmark tools (bench/run): baselines and an open-loop load generator. Not part of the product.

@@ -26,8 +26,8 @@ public struct ConformanceFailure: Sendable, CustomStringConvertible {
 ///
 /// It renders every example referral (complete, only required fields, and awkward text), checks
 /// each request is well formed and parses as its content type, that awkward text survives escaping,
-/// that rendering is repeatable, that withheld fields are not sent, and that replies map to
-/// outcomes as HTTP means them.
+/// that rendering is repeatable, that withheld fields are not sent, that replies map to outcomes
+/// as HTTP means them, and that a reason never quotes an agency's reply, which may name the person.
 public enum AdapterConformance {
     public static func check(_ adapter: any AgencyAdapter) -> [ConformanceFailure] {
         var failures: [ConformanceFailure] = []
@@ -183,6 +183,36 @@ public enum AdapterConformance {
                 }
             if actual != expected {
                 failures.append(.init(check: "outcomes", example: "HTTP \(status)", detail: "read as \(actual), expected \(expected)"))
+            }
+        }
+        failures += repliesNotQuoted(adapter, context: context)
+        return failures
+    }
+
+    /// An agency's error reply may name the person; a reason is logged and audited, so it must
+    /// not quote the reply's text (the delivery keeps the reply itself for administrators).
+    static func repliesNotQuoted(_ adapter: any AgencyAdapter, context: DeliveryContext) -> [ConformanceFailure] {
+        let personal = ["Zebedee", "Quixotic-Marsh", "9434765919", "ZZ99 3WZ"]
+        let text = "Zebedee Quixotic-Marsh, NHS 9434765919, ZZ99 3WZ"
+        let bodies = [
+            #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"\#(text)","details":{"text":"\#(text)","coding":[{"code":"\#(text)","display":"\#(text)"}]}}]}"#,
+            #"{"error":"\#(text)","message":"\#(text)","reference":"\#(text)","status":"\#(text)"}"#,
+            "<error><message>\(text)</message></error>", text,
+        ]
+        var failures: [ConformanceFailure] = []
+        for status in [400, 409, 422, 429, 500, 503] {
+            for body in bodies {
+                let reason: String? =
+                    switch adapter.interpret(AgencyReply(status: status, body: Array(body.utf8)), context: context) {
+                    case .retryable(let reason, _), .permanent(let reason): reason
+                    case .delivered, .accepted: nil
+                    }
+                if let reason, let quoted = personal.first(where: { reason.contains($0) }) {
+                    failures.append(
+                        .init(
+                            check: "replies-not-quoted", example: "HTTP \(status)",
+                            detail: "the reason quotes the agency's reply ('\(quoted)'); name codes only"))
+                }
             }
         }
         return failures

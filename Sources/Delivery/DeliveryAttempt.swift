@@ -21,7 +21,9 @@ extension Dispatcher {
         // A notice carries no field of the referral.
         let sent = job.notice != nil ? [] : (sendable[job.agency] ?? []).filter { $0.isPresent(in: referral) }
         let started = ContinuousClock.now
-        let (outcome, health) = await attempt(job, target: target, context: context)
+        let (answer, health, reply) = await attempt(job, target: target, context: context)
+        // Logs, the audit trail and the referrer's view name the reply by size and digest only.
+        let outcome = reply.map { answer.citing($0) } ?? answer
         let elapsed = started.duration(to: .now)
         let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         let now = clock.now()
@@ -71,7 +73,8 @@ extension Dispatcher {
         if let change { laneChangeSink.yield(change) }
         doorbell.ring()
         do {
-            let held = try await recorder.record(DeliveryCompletion(lease: job, result: result, audit: audit, at: now))
+            let kept: String? = if case .delivered = result { nil } else if case .accepted = result { nil } else { reply?.kept }
+            let held = try await recorder.record(DeliveryCompletion(lease: job, result: result, audit: audit, at: now, agencyReply: kept))
             log(job, result: result, milliseconds: milliseconds, leaseHeld: held)
         } catch {
             // The lease expires and the job runs again: at-least-once.
@@ -111,7 +114,9 @@ extension Dispatcher {
         logger.info("Delivery attempt", metadata: metadata)
     }
 
-    private func attempt(_ job: LeasedDelivery, target: DeliveryTarget, context: DeliveryContext) async -> (DeliveryOutcome, Health) {
+    private func attempt(_ job: LeasedDelivery, target: DeliveryTarget, context: DeliveryContext) async -> (
+        DeliveryOutcome, Health, AgencyReplyEvidence?
+    ) {
         let rendered: OutboundRequest
         do {
             if let notice = job.notice {
@@ -120,7 +125,7 @@ extension Dispatcher {
                 rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
             }
         } catch {
-            return (.permanent(reason: "the \(type(of: target.adapter).name) adapter could not render the referral: \(error)"), .answered)
+            return (.permanent(reason: "the \(type(of: target.adapter).name) adapter could not render the referral: \(error)"), .answered, nil)
         }
         var headers: [(name: String, value: String)] = [
             ("Content-Type", rendered.contentType), ("User-Agent", "Switchboard/1"),
@@ -140,32 +145,49 @@ extension Dispatcher {
             response = try await transport.send(request)
         } catch {
             let reason = "transport: \(error.message)"
-            return (.retryable(reason: reason, retryAfter: nil), .failing(reason: reason))
+            return (.retryable(reason: reason, retryAfter: nil), .failing(reason: reason), nil)
         }
         let reply = AgencyReply(status: response.status, headers: response.headers.map { .init($0.name, $0.value) }, body: response.body)
+        let evidence = AgencyReplyEvidence(body: response.body)
         switch response.status {
         case 300..<400:
             // Redirects are never followed: the referral goes only where agencies.yaml says.
-            let location = reply.header("Location").map { " to \(Self.withoutQuery($0))" } ?? ""
-            return (.permanent(reason: "HTTP \(response.status): the agency's system redirected\(location); redirects are not followed"), .answered)
+            // Only where it pointed: the rest of a Location may carry anything.
+            let location = reply.header("Location").flatMap(Self.origin).map { " to \($0)" } ?? ""
+            return (
+                .permanent(reason: "HTTP \(response.status): the agency's system redirected\(location); redirects are not followed"), .answered,
+                evidence
+            )
         case 410:
             return (
                 .retryable(reason: "HTTP 410 Gone: the endpoint no longer exists; agency disabled until an operator resumes it", retryAfter: nil),
-                .gone
+                .gone, evidence
             )
         default:
             break
         }
         let outcome = target.adapter.interpret(reply, context: context)
         switch outcome {
-        case .delivered, .accepted: return (outcome, .healthy)
-        case .retryable(let reason, _) where response.status >= 500 || response.status == 408: return (outcome, .failing(reason: reason))
-        case .retryable, .permanent: return (outcome, .answered)
+        case .delivered, .accepted: return (outcome, .healthy, evidence)
+        case .retryable(let reason, _) where response.status >= 500 || response.status == 408:
+            return (outcome, .failing(reason: reason), evidence)
+        case .retryable, .permanent: return (outcome, .answered, evidence)
         }
     }
 
     /// A URL without its query or fragment (they may carry anything), at most 200 characters.
     static func withoutQuery(_ url: String) -> String {
         String(url.prefix { $0 != "?" && $0 != "#" }.prefix(200))
+    }
+
+    /// A URL's scheme and host (`https://elsewhere.example`), or nil when it has none that is plain.
+    static func origin(_ url: String) -> String? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host,
+            !host.isEmpty, host.count <= 100,
+            host.unicodeScalars.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".-".unicodeScalars.contains($0))
+            })
+        else { return nil }
+        return "\(scheme)://\(host)"
     }
 }

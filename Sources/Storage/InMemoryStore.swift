@@ -21,6 +21,7 @@ public actor InMemoryStore: SwitchboardStore {
         var leaseToken: String?
         var leaseExpiresAt: Date?
         var lastError: String?
+        var agencyReply: String?
         var deliveredAt: Date?
         var agencyReference: String?
         var deadLetteredAt: Date?
@@ -153,12 +154,15 @@ public actor InMemoryStore: SwitchboardStore {
             job.deliveredAt = completion.at
             job.agencyReference = reference
             job.lastError = nil
+            job.agencyReply = nil
         case .retry(let at, let error):
             job.nextAttemptAt = at
             job.lastError = error
+            job.agencyReply = completion.agencyReply
         case .deadLetter(let error):
             job.state = .deadLettered
             job.lastError = error
+            job.agencyReply = completion.agencyReply
             job.deadLetteredAt = completion.at
         }
         job.leaseToken = nil
@@ -242,7 +246,7 @@ public actor InMemoryStore: SwitchboardStore {
     private static func deadLetter(_ job: Job) -> DeadLetter {
         DeadLetter(
             deliveryId: job.deliveryId, referralId: job.referralId, agency: job.agency, rule: job.rule, attempts: job.attempts,
-            reason: job.lastError ?? "", deadLetteredAt: job.deadLetteredAt)
+            reason: job.lastError ?? "", deadLetteredAt: job.deadLetteredAt, agencyReply: job.agencyReply)
     }
 
     // MARK: AuditLog

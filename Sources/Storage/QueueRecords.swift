@@ -23,12 +23,16 @@ public struct DeliveryCompletion: Sendable {
     public var result: AttemptResult
     public var audit: [AuditEntry]
     public var at: Date
+    /// What the agency's system answered to a failed attempt (bounded), kept with the delivery for
+    /// administrators and nowhere else; nil after a success.
+    public var agencyReply: String?
 
-    public init(lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry], at: Date) {
+    public init(lease: LeasedDelivery, result: AttemptResult, audit: [AuditEntry], at: Date, agencyReply: String? = nil) {
         self.lease = lease
         self.result = result
         self.audit = audit
         self.at = at
+        self.agencyReply = agencyReply
     }
 }
 
@@ -121,10 +125,15 @@ public struct DeadLetter: Sendable, Equatable, Codable {
     public var attempts: Int
     public var reason: String
     public var deadLetteredAt: Date?
+    /// What the agency's system last answered, as it was sent (bounded). It may name the person, so
+    /// only administrators see it, and it is never logged or audited.
+    public var agencyReply: String?
 
     public init(
-        deliveryId: String, referralId: String, agency: String, rule: String, attempts: Int, reason: String, deadLetteredAt: Date?
+        deliveryId: String, referralId: String, agency: String, rule: String, attempts: Int, reason: String, deadLetteredAt: Date?,
+        agencyReply: String? = nil
     ) {
+        self.agencyReply = agencyReply
         self.deliveryId = deliveryId
         self.referralId = referralId
         self.agency = agency

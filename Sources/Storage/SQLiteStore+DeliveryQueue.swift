@@ -97,21 +97,25 @@ extension SQLiteStore {
             let accepted = if case .accepted = completion.result { true } else { false }
             try db.cachedStatement(
                 sql: """
-                    UPDATE deliveries SET state = ?, attempts = ?, delivered_at = ?, agency_reference = ?, last_error = NULL, answered_at = ?
+                    UPDATE deliveries SET state = ?, attempts = ?, delivered_at = ?, agency_reference = ?, last_error = NULL, answered_at = ?,
+                      agency_reply = NULL
                     WHERE id = ? AND state = 'pending'
                     """
             ).execute(arguments: [accepted ? "accepted" : "delivered", lease.attempt, at, reference, accepted ? at : nil, lease.deliveryId])
         case .retry(let next, let error):
             try db.cachedStatement(
-                sql: "UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'"
-            ).execute(arguments: [lease.attempt, next.timeIntervalSince1970, error, lease.deliveryId])
+                sql: """
+                    UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?, agency_reply = ?
+                    WHERE id = ? AND state = 'pending'
+                    """
+            ).execute(arguments: [lease.attempt, next.timeIntervalSince1970, error, completion.agencyReply, lease.deliveryId])
         case .deadLetter(let error):
             try db.cachedStatement(
                 sql: """
-                    UPDATE deliveries SET state = 'dead-lettered', attempts = ?, last_error = ?, dead_lettered_at = ?
+                    UPDATE deliveries SET state = 'dead-lettered', attempts = ?, last_error = ?, dead_lettered_at = ?, agency_reply = ?
                     WHERE id = ? AND state = 'pending'
                     """
-            ).execute(arguments: [lease.attempt, error, at, lease.deliveryId])
+            ).execute(arguments: [lease.attempt, error, at, completion.agencyReply, lease.deliveryId])
         }
     }
 
@@ -192,7 +196,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, referral_id, agency, rule, attempts, last_error, dead_lettered_at FROM deliveries
+                    SELECT id, referral_id, agency, rule, attempts, last_error, dead_lettered_at, agency_reply FROM deliveries
                     WHERE state = 'dead-lettered' AND (?1 IS NULL OR agency = ?1)
                     ORDER BY COALESCE(dead_lettered_at, next_attempt_at) DESC, id DESC LIMIT ?2
                     """, arguments: [agency, limit]
@@ -204,7 +208,7 @@ extension SQLiteStore {
         -> [DeadLetter]
     {
         try await writer.perform { db, cursor in
-            let columns = "id, referral_id, agency, rule, attempts, last_error, dead_lettered_at"
+            let columns = "id, referral_id, agency, rule, attempts, last_error, dead_lettered_at, agency_reply"
             let found: [DeadLetter]
             switch selection {
             case .deliveries(let ids):
@@ -236,7 +240,7 @@ extension SQLiteStore {
         let at: Double? = row["dead_lettered_at"]
         return DeadLetter(
             deliveryId: row["id"], referralId: row["referral_id"], agency: row["agency"], rule: row["rule"], attempts: row["attempts"],
-            reason: row["last_error"] ?? "", deadLetteredAt: at.map { Date(timeIntervalSince1970: $0) })
+            reason: row["last_error"] ?? "", deadLetteredAt: at.map { Date(timeIntervalSince1970: $0) }, agencyReply: row["agency_reply"])
     }
 
     static let laneCoder: (encoder: JSONEncoder, decoder: JSONDecoder) = {

@@ -199,6 +199,10 @@ public final class SQLiteStore: SwitchboardStore {
             // referral itself; NULL for every delivery of a referral.
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN notice TEXT")
         }
+        migrator.registerMigration("v12-agency-replies") { db in
+            // What the agency's system answered to the last failed attempt, bounded; for administrators.
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN agency_reply TEXT")
+        }
         return migrator
     }
 

@@ -156,6 +156,8 @@ public struct DeadLetterDocument: Codable, Sendable, Equatable {
     public var attempts: Int
     public var reason: String
     public var deadLetteredAt: String?
+    /// What the agency's system last answered, bounded; for administrators only.
+    public var agencyReply: String?
 
     init(_ letter: DeadLetter) {
         deliveryId = letter.deliveryId
@@ -165,6 +167,7 @@ public struct DeadLetterDocument: Codable, Sendable, Equatable {
         attempts = letter.attempts
         reason = letter.reason
         deadLetteredAt = letter.deadLetteredAt.map(Timestamp.string)
+        agencyReply = letter.agencyReply
     }
 }
 

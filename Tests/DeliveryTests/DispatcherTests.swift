@@ -1,5 +1,6 @@
 import AdapterKit
 import Audit
+import Crypto
 import Foundation
 import JSONWebhookAdapter
 import Logging
@@ -39,14 +40,14 @@ struct DispatcherHarness {
 
     init(
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: 2, maxBackoff: 60), adapter: (any AgencyAdapter)? = nil,
-        circuit: CircuitPolicy = .init(), answer: ScriptedTransport.Answer
+        circuit: CircuitPolicy = .init(), answer: ScriptedTransport.Answer, logger: Logger = Logger(label: "test")
     ) throws {
-        try self.init(retry: retry, adapter: adapter, circuit: circuit, transport: ScriptedTransport(always: answer))
+        try self.init(retry: retry, adapter: adapter, circuit: circuit, transport: ScriptedTransport(always: answer), logger: logger)
     }
 
     init(
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: 2, maxBackoff: 60), adapter: (any AgencyAdapter)? = nil,
-        circuit: CircuitPolicy = .init(), transport: ScriptedTransport
+        circuit: CircuitPolicy = .init(), transport: ScriptedTransport, logger: Logger = Logger(label: "test")
     ) throws {
         self.retry = retry
         self.transport = transport
@@ -56,7 +57,7 @@ struct DispatcherHarness {
             signer: WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), retry: retry, circuit: circuit)
         dispatcher = Dispatcher(
             queue: store, targets: [target], transport: transport, clock: clock, configuration: .init(concurrency: 4),
-            logger: Logger(label: "test"))
+            logger: logger)
     }
 
     /// Accepts one referral for the agency and returns its referral id.
@@ -186,6 +187,35 @@ struct DispatcherHarness {
         try await greedy.submit()
         _ = try await greedy.attemptDue()
         #expect(try #require(await greedy.store.nextDueDate(agencies: ["spa"])).timeIntervalSince(greedy.clock.now()) == 120, "capped at max_backoff")
+    }
+
+    @Test func anAgencysErrorReplyIsKeptForAdministratorsAndNeverLoggedOrAudited() async throws {
+        let personal = ["Margaret", "Testperson", "943 476 5919"]
+        let outcome =
+            #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Margaret Testperson (NHS 943 476 5919) is not known here"}]}"#
+        let log = RecordingLogHandler.Lines()
+        let harness = try DispatcherHarness(
+            retry: RetryPolicy(maxAttempts: 2, initialBackoff: 1, maxBackoff: 1),
+            answer: .respond(status: 503, body: outcome), logger: log.logger())
+        let id = try await harness.submit()
+        _ = try await harness.attemptDue()
+        harness.clock.advance(by: 1)
+        _ = try await harness.attemptDue()
+        let report = try await harness.report(id)
+        let delivery = report.deliveries[0]
+        #expect(delivery.state == .deadLettered)
+        // The referrer's view, the trail and the log name the status, the size and a digest.
+        let digest = SHA256.hash(data: Array(outcome.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+        #expect(delivery.lastError == "HTTP 503 (reply \(outcome.utf8.count) bytes, sha256:\(digest)); gave up after 2 attempts")
+        let trail = report.history.compactMap(\.detail).joined(separator: "\n")
+        #expect(trail.contains("sha256:\(digest)"))
+        #expect(log.text.contains("sha256:\(digest)"))
+        for text in personal {
+            #expect(!trail.contains(text) && !(delivery.lastError ?? "").contains(text) && !log.text.contains(text), "\(text) leaked")
+        }
+        // Administrators see what the agency said, as it said it.
+        let letters = await harness.store.deadLetters(agency: "spa", limit: 10)
+        #expect(letters.first?.agencyReply == outcome)
     }
 
     @Test func aPermanentRefusalDeadLettersAtOnce() async throws {

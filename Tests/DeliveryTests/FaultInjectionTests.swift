@@ -191,7 +191,7 @@ final class ResettingListener: Sendable {
         try await harness.attemptDue()
         let delivery = try await harness.delivery(id)
         #expect(delivery.state == .deadLettered)
-        #expect(delivery.lastError == "HTTP 302: the agency's system redirected to https://elsewhere.example/intake; redirects are not followed")
+        #expect(delivery.lastError == "HTTP 302: the agency's system redirected to https://elsewhere.example; redirects are not followed")
         #expect(receiver.sent.value == 1)
     }
 

@@ -133,13 +133,14 @@ import Transport
 
     @Test func aRedirectIsNotFollowedAndNamesWhereItPointed() async throws {
         let harness = try DispatcherHarness(
-            answer: .respond(status: 302, headers: [("Location", "https://elsewhere.example/in?token=secret")]))
+            answer: .respond(status: 302, headers: [("Location", "https://elsewhere.example/in/Margaret-Testperson?token=secret")]))
         let id = try await harness.submit()
         _ = try await harness.attemptDue()
         let delivery = try await harness.report(id).deliveries[0]
         #expect(delivery.state == .deadLettered)
-        #expect(delivery.lastError?.contains("https://elsewhere.example/in") == true)
+        #expect(delivery.lastError?.contains("redirected to https://elsewhere.example;") == true)
         #expect(delivery.lastError?.contains("secret") == false, "the query is left out")
+        #expect(delivery.lastError?.contains("Margaret") == false, "and the path, which may carry anything")
         #expect(harness.transport.requests.count == 1)
     }
 }

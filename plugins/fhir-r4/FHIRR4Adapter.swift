@@ -93,12 +93,13 @@ public struct FHIRR4Adapter: AgencyAdapter {
         }
         let base = HTTPReplyClassifier.classify(reply)
         guard object?["resourceType"] as? String == "OperationOutcome", let issues = object?["issue"] as? [[String: Any]] else { return base }
+        // Codes only: an OperationOutcome's text (diagnostics, display, details.text) is the
+        // agency's own and often quotes the patient. The delivery keeps the whole reply for
+        // administrators; the reason, which is logged and audited, names codes alone.
         let summary = issues.prefix(3).map { issue -> String in
-            var parts = [issue["severity"] as? String ?? "error", issue["code"] as? String ?? "unknown"]
+            var parts = [Self.token(issue["severity"]) ?? "error", Self.token(issue["code"]) ?? "unknown"]
             let codings = ((issue["details"] as? [String: Any])?["coding"] as? [[String: Any]]) ?? []
-            parts += codings.compactMap { coding in
-                (coding["code"] as? String).map { code in (coding["display"] as? String).map { "\(code) (\($0))" } ?? code }
-            }
+            parts += codings.prefix(3).compactMap { Self.token($0["code"]) }
             return parts.joined(separator: " ")
         }.joined(separator: "; ")
         switch base {
@@ -106,6 +107,17 @@ public struct FHIRR4Adapter: AgencyAdapter {
         case .permanent(let reason): return .permanent(reason: "\(reason); OperationOutcome: \(summary)")
         case .delivered, .accepted: return base
         }
+    }
+
+    /// A FHIR code as the reply gave it, when it looks like one (a short token of letters, digits
+    /// and `-._:`); nil for anything else, which may be free text.
+    static func token(_ value: Any?) -> String? {
+        guard let text = value as? String, (1...64).contains(text.count),
+            text.unicodeScalars.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-._:".unicodeScalars.contains($0))
+            })
+        else { return nil }
+        return text
     }
 
     static func priority(_ urgency: Urgency) -> String {

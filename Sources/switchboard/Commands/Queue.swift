@@ -108,6 +108,11 @@ extension Switchboard.Queue {
             for letter in list.deadLetters {
                 print("\(letter.deliveryId)  \(letter.agency)  referral \(letter.referralId)  \(letter.deadLetteredAt ?? "")")
                 print("    after \(letter.attempts) attempts: \(letter.reason)")
+                if let reply = letter.agencyReply {
+                    // On one line, without control characters: the text is the agency's.
+                    let line = String(reply.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+                    print("    the agency answered: \(line.prefix(300))\(line.count > 300 ? "…" : "")")
+                }
             }
         }
     }
