@@ -31,19 +31,19 @@ public struct RoutingInput: Sendable {
     }
 }
 
-/// A compiled regular expression. NSRegularExpression is immutable and documented as safe to use
-/// from several threads.
-public final class RulePattern: @unchecked Sendable, Equatable {
+/// A compiled regular expression, run in time linear in the text (`LinearPattern`), so no rule
+/// can be written that burns the intake's CPU on a crafted field.
+public struct RulePattern: Sendable, Equatable {
     public let source: String
-    let expression: NSRegularExpression
+    let pattern: LinearPattern
 
-    init(_ source: String) throws {
+    init(_ source: String) throws(LinearPattern.SyntaxError) {
         self.source = source
-        expression = try NSRegularExpression(pattern: source)
+        pattern = try LinearPattern(source)
     }
 
     func matches(_ text: String) -> Bool {
-        expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        pattern.matches(text)
     }
 
     public static func == (lhs: RulePattern, rhs: RulePattern) -> Bool { lhs.source == rhs.source }

@@ -83,7 +83,11 @@ struct ConditionParser {
             do {
                 return .field(field, .matches(try RulePattern(source)))
             } catch {
-                reader.fail(value, "'\(source)' is not a valid regular expression", hint: "ICU syntax; quote it in YAML, for example '^(pl|ro)$'")
+                reader.fail(
+                    value, "'\(source)' is not a pattern this gateway can run: \(error.message)",
+                    hint:
+                        "patterns run in linear time: literals, ., [classes], \\d \\w \\s, groups, |, * + ? {n,m}, ^ $ \\b, (?i); quote it in YAML, for example '^(pl|ro)$'"
+                )
                 return nil
             }
         }
