@@ -111,8 +111,15 @@ public struct GatewayApplication {
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let server = components.configuration.settings.server
+        let connections = ConnectionCount(limit: server.maxConnections)
+        let headerTimeout = TimeAmount.milliseconds(Int64(server.headerTimeoutSeconds * 1_000))
+        let bodyTimeout = TimeAmount.milliseconds(Int64(server.bodyTimeoutSeconds * 1_000))
         return Application(
             router: router,
+            server: .http1(
+                configuration: .init(additionalChannelHandlers: [
+                    ConnectionGuard(connections: connections, headerTimeout: headerTimeout, bodyTimeout: bodyTimeout)
+                ])),
             configuration: .init(address: .hostname(server.host, port: server.port), serverName: nil),
             services: components.services + [RefusalAuditService(frontDoor: frontDoor)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

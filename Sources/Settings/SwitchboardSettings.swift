@@ -26,10 +26,22 @@ public struct SwitchboardSettings: Sendable {
     public struct Server: Sendable, Equatable {
         public var host = "127.0.0.1"
         public var port = 8080
+        /// Connections served at once; more are closed as they arrive.
+        public var maxConnections = 1_024
+        /// How long a client has to send a request's headers, and to wait idle between requests.
+        public var headerTimeoutSeconds = 10.0
+        /// How long a client has to send a request's body once its headers are in.
+        public var bodyTimeoutSeconds = 30.0
 
-        public init(host: String = "127.0.0.1", port: Int = 8080) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 1_024, headerTimeoutSeconds: Double = 10,
+            bodyTimeoutSeconds: Double = 30
+        ) {
             self.host = host
             self.port = port
+            self.maxConnections = maxConnections
+            self.headerTimeoutSeconds = headerTimeoutSeconds
+            self.bodyTimeoutSeconds = bodyTimeoutSeconds
         }
     }
 
@@ -182,9 +194,17 @@ private struct SectionReader {
 
     func server(_ node: Node?) -> SwitchboardSettings.Server {
         var server = SwitchboardSettings.Server()
-        guard let entries = reader.mapping(node, "server", allowed: ["host", "port"]) else { return server }
+        guard
+            let entries = reader.mapping(
+                node, "server", allowed: ["host", "port", "max_connections", "header_timeout_seconds", "body_timeout_seconds"])
+        else { return server }
         server.host = reader.string(entries["host"], "host") ?? server.host
         server.port = reader.integer(entries["port"], "port", range: 0...65535) ?? server.port
+        server.maxConnections = reader.integer(entries["max_connections"], "max_connections", range: 1...1_000_000) ?? server.maxConnections
+        server.headerTimeoutSeconds =
+            reader.number(entries["header_timeout_seconds"], "header_timeout_seconds", range: 0.1...3_600) ?? server.headerTimeoutSeconds
+        server.bodyTimeoutSeconds =
+            reader.number(entries["body_timeout_seconds"], "body_timeout_seconds", range: 0.1...3_600) ?? server.bodyTimeoutSeconds
         return server
     }
 

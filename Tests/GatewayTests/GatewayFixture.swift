@@ -54,7 +54,8 @@ struct GatewayFixture {
     }
 
     /// - Parameter approval: the documents whose changes need a second administrator's approval.
-    init(rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = []) throws {
+    /// - Parameter server: the `server` section's extra settings (timeouts, connection cap).
+    init(rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = [], server: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = repositoryRoot.appendingPathComponent("config")
@@ -64,7 +65,7 @@ struct GatewayFixture {
             try FileManager.default.copyItem(at: config.appendingPathComponent(name), to: directory.appendingPathComponent(name))
         }
         let yaml = """
-            server: { host: 127.0.0.1, port: 0 }
+            server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
             storage: { url: "sqlite:gateway.sqlite" }
             agencies: { file: agencies.yaml, approval: \(approval.contains(.agencies) ? "required" : "none") }
             rules: { file: rules.yaml, approval: \(approval.contains(.rules) ? "required" : "none") }
