@@ -50,6 +50,10 @@ public final class Dispatcher: Service {
     let logger: Logger
     let doorbell = Doorbell()
     private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
+
+    /// Whether the delivery loop is running: what `/readyz` reports.
+    public var isRunning: Bool { running.load(ordering: .relaxed) }
     let book: Mutex<LaneBook>
     private let restored = Atomic<Bool>(false)
     let recorder: OutcomeRecorder
@@ -108,6 +112,8 @@ public final class Dispatcher: Service {
     }
 
     public func run() async throws {
+        running.store(true, ordering: .relaxed)
+        defer { running.store(false, ordering: .relaxed) }
         do { try await restoreLanes() } catch {
             logger.error("Could not read the agencies' stored lane states", metadata: ["error.type": "\(type(of: error))"])
         }

@@ -37,7 +37,10 @@ public final class GatewayComponents: Sendable {
     ) throws {
         self.configuration = configuration
         self.clock = clock
-        let store = try store ?? Self.openStore(configuration.settings.storage, exclusive: true)
+        let store =
+            try store
+            ?? Self.openStore(
+                configuration.settings.storage, exclusive: true, reserveBytes: Int64(configuration.settings.storageReserveMB) << 20)
         self.store = store
         transport = CurlTransport(maxHostConnections: configuration.settings.delivery.concurrency)
         let settings = configuration.settings
@@ -66,9 +69,10 @@ public final class GatewayComponents: Sendable {
 
     /// Opens (creating and migrating if needed) the store at `location`.
     /// - Parameter exclusive: claim the store for this process, as a delivering gateway must.
-    public static func openStore(_ location: StorageLocation, exclusive: Bool = false) throws -> any SwitchboardStore {
+    /// - Parameter reserveBytes: free space to keep on the store's disk; intake is refused below it.
+    public static func openStore(_ location: StorageLocation, exclusive: Bool = false, reserveBytes: Int64 = 0) throws -> any SwitchboardStore {
         switch location {
-        case .sqlite(let path): try SQLiteStore(path: path, exclusive: exclusive)
+        case .sqlite(let path): try SQLiteStore(path: path, exclusive: exclusive, reserveBytes: reserveBytes)
         }
     }
 

@@ -49,6 +49,8 @@ public struct GatewayApplication {
         router.get("/healthz") { _, _ in
             try JSONResponse.make(["status": "ok"], status: .ok)
         }
+        let health = HealthRoutes(store: components.store, dispatcher: components.dispatcher, rules: components.rules)
+        router.get("/readyz") { request, context in try await health.ready(request, context: context) }
         router.get("/openapi.yaml") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/yaml"],

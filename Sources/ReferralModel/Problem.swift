@@ -38,6 +38,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
     case unsupportedMediaType = "unsupported-media-type"
     case tooManyRequests = "too-many-requests"
     case internalError = "internal-error"
+    case storageUnavailable = "storage-unavailable"
 
     public var uri: String { "urn:switchboard:problem:\(rawValue)" }
 
@@ -58,6 +59,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .unsupportedMediaType: 415
         case .tooManyRequests: 429
         case .internalError: 500
+        case .storageUnavailable: 503
         }
     }
 
@@ -82,6 +84,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .unsupportedMediaType: "Unsupported media type"
         case .tooManyRequests: "Too many requests"
         case .internalError: "Internal error"
+        case .storageUnavailable: "The gateway cannot store anything just now"
         }
     }
 }

@@ -75,6 +75,9 @@ public struct SwitchboardSettings: Sendable {
 
     public var server = Server()
     public var storage: StorageLocation
+    /// Free space kept on the database's disk, in MB: below it, intake answers 503 and `/readyz`
+    /// reports not ready, so deliveries, answers and the audit trail can still be written.
+    public var storageReserveMB = 64
     public var vocabulary = NeedsVocabulary.standard
     public var apiKeys: [APIKey] = []
     public var delivery = Delivery()
@@ -134,6 +137,7 @@ public struct SwitchboardSettings: Sendable {
         settings.rulesApprovalRequired = rulesApproval
         settings.agenciesApprovalRequired = agenciesApproval
         settings.server = sections.server(top?["server"])
+        settings.storageReserveMB = sections.storageReserve(top?["storage"])
         settings.vocabulary = sections.vocabulary(top?["needs"])
         settings.apiKeys = sections.apiKeys(top?["api_keys"], environment: environment, requireSecrets: requireSecrets)
         settings.delivery = sections.delivery(top?["delivery"])
@@ -208,8 +212,13 @@ private struct SectionReader {
         return server
     }
 
+    func storageReserve(_ node: Node?) -> Int {
+        guard case .mapping(let entries)? = node else { return 64 }
+        return reader.integer(entries["reserve_mb"], "reserve_mb", range: 0...1_000_000) ?? 64
+    }
+
     func storage(_ node: Node?) -> StorageLocation? {
-        guard let entries = reader.mapping(node, "storage", allowed: ["url"], required: ["url"]),
+        guard let entries = reader.mapping(node, "storage", allowed: ["url", "reserve_mb"], required: ["url"]),
             let url = reader.string(entries["url"], "url")
         else { return nil }
         guard let location = StorageLocation.parse(url, relativeTo: base) else {

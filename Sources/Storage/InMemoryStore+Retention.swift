@@ -19,3 +19,8 @@ extension InMemoryStore {
         return ids.count
     }
 }
+
+extension InMemoryStore {
+    /// Memory always takes writes.
+    public func checkWritable() async throws {}
+}

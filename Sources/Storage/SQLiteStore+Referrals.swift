@@ -5,7 +5,8 @@ import ReferralModel
 
 extension SQLiteStore {
     public func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
-        try await writer.perform { db, cursor in try Self.write(record, in: db, audit: &cursor) }
+        try space.requireReserve()
+        return try await writer.perform { db, cursor in try Self.write(record, in: db, audit: &cursor) }
     }
 
     public func report(referralId: String) async throws -> ReferralReport? {

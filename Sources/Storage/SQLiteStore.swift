@@ -25,12 +25,17 @@ public final class SQLiteStore: SwitchboardStore {
 
     /// Held while this store is the one that delivers from its file.
     private let lock: StoreLock?
+    /// Watches the free space on the database's disk against the reserve.
+    let space: DiskSpace
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Parameter exclusive: claim the file for this process (the gateway does): fails with a clear
     ///   message while another process holds it.
-    public init(path: String, exclusive: Bool = false) throws {
+    /// - Parameter reserveBytes: free space to keep on the disk: below it, new referrals are refused
+    ///   (`StoreUnavailable`) while every other write goes on, so work in hand can finish.
+    public init(path: String, exclusive: Bool = false, reserveBytes: Int64 = 0) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        space = DiskSpace(directory: directory.path, reserve: reserveBytes)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         lock = exclusive ? try StoreLock(database: path) : nil
         var configuration = Configuration()
@@ -203,7 +208,23 @@ public final class SQLiteStore: SwitchboardStore {
             // What the agency's system answered to the last failed attempt, bounded; for administrators.
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN agency_reply TEXT")
         }
+        migrator.registerMigration("v13-readiness") { db in
+            // One row `/readyz` rewrites to prove the store takes writes.
+            try db.execute(sql: "CREATE TABLE readiness (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL)")
+        }
         return migrator
     }
 
+}
+
+extension SQLiteStore {
+    public func checkWritable() async throws {
+        // Ready only with room to work: at least the reserve, and a megabyte whatever it is.
+        try space.requireReserve(atLeast: 1 << 20)
+        try await writer.perform { db, _ in
+            try db.execute(
+                sql: "INSERT INTO readiness (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                arguments: [Date().timeIntervalSince1970])
+        }
+    }
 }

@@ -166,7 +166,13 @@ public protocol RetentionStore: Sendable {
 /// A store that does every job: what a gateway runs on. SQLite and the in-memory twin are both
 /// one, and the shared store contract tests hold them to the same behaviour.
 public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
-    & ReferralLoopStore & RetentionStore
+    & ReferralLoopStore & RetentionStore & StoreHealth
+
+/// Whether the store can take writes now: what `/readyz` asks before a load balancer sends work.
+public protocol StoreHealth: Sendable {
+    /// Makes a small write through the same path as every other; throws what that write threw.
+    func checkWritable() async throws
+}
 
 extension AuditLog {
     /// Checks the whole audit chain, reading it a page at a time, in constant memory.

@@ -46,7 +46,8 @@ struct ScenarioRequest {
 @Suite struct DocumentedResponseTests {
     @Test(arguments: try documentedResponses())
     func everyDocumentedResponseHappens(_ response: DocumentedResponse) async throws {
-        let fixture = try GatewayFixture(rateLimit: 0.01, burst: 3)
+        // A 503 is a store that cannot take writes: one whose reserve of free space no disk here meets.
+        let fixture = try GatewayFixture(rateLimit: 0.01, burst: 3, storageReserveMB: response.status == 503 ? 1_000_000 : 0)
         try await fixture.components.start()
         let observed = try await cause(response, fixture: fixture)
         #expect(observed == response.status, "\(response.testDescription): got \(observed.map(String.init) ?? "no way to cause it")")
@@ -235,6 +236,8 @@ struct ScenarioRequest {
             }
         case 428:
             request.headers[.ifMatch] = nil
+        case 503:
+            break
         case 429:
             // The fixture allows a burst of three requests a key.
             before += Array(repeating: request, count: 3)
@@ -260,6 +263,11 @@ struct ScenarioRequest {
         default:
             return nil
         }
+        // Ready means delivering too, as under `serve`.
+        let dispatcher = fixture.components.dispatcher
+        let delivering = operation == "GET /readyz" ? Task { try await dispatcher.run() } : nil
+        defer { delivering?.cancel() }
+        while delivering != nil, !dispatcher.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         // A test delivery needs the transport running, as it is under `serve`.
         let curl = fixture.components.transport
         let transport = operation.hasSuffix("/ping") ? Task { try await curl.run() } : nil

@@ -55,8 +55,13 @@ struct GatewayFixture {
 
     /// - Parameter approval: the documents whose changes need a second administrator's approval.
     /// - Parameter server: the `server` section's extra settings (timeouts, connection cap).
-    init(rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = [], server: String = "") throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
+    /// - Parameter storageReserveMB: free space the store keeps on its disk (none by default).
+    /// - Parameter under: the folder to make the fixture's own in (a small disk), else the temporary folder.
+    init(
+        rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = [], server: String = "",
+        storageReserveMB: Int = 0, under: URL? = nil
+    ) throws {
+        directory = (under ?? FileManager.default.temporaryDirectory).appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = repositoryRoot.appendingPathComponent("config")
         try FileManager.default.copyItem(at: config.appendingPathComponent("rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
@@ -66,7 +71,7 @@ struct GatewayFixture {
         }
         let yaml = """
             server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
-            storage: { url: "sqlite:gateway.sqlite" }
+            storage: { url: "sqlite:gateway.sqlite", reserve_mb: \(storageReserveMB) }
             agencies: { file: agencies.yaml, approval: \(approval.contains(.agencies) ? "required" : "none") }
             rules: { file: rules.yaml, approval: \(approval.contains(.rules) ? "required" : "none") }
             api_keys:

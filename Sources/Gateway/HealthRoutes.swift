@@ -1,0 +1,70 @@
+import Delivery
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Storage
+import Synchronization
+import UseCases
+
+/// `GET /readyz`: whether this gateway should be sent work. 200 when the store takes a write, the
+/// configuration is loaded and the dispatcher is running; otherwise 503 with `Retry-After`, which
+/// tells a load balancer to send requests elsewhere until it passes. `/healthz` says only that the
+/// process answers.
+final class HealthRoutes: Sendable {
+    struct Readiness: Codable, Sendable {
+        var status: String
+        var store: String
+        var dispatcher: String
+        var rulesVersion: String
+    }
+
+    let store: any StoreHealth
+    let dispatcher: Dispatcher
+    let rules: RulesAdministrator
+    /// A probe writes; answers within a second of each other share one.
+    private let recent = Mutex<(at: ContinuousClock.Instant, store: String?)?>(nil)
+
+    init(store: any StoreHealth, dispatcher: Dispatcher, rules: RulesAdministrator) {
+        self.store = store
+        self.dispatcher = dispatcher
+        self.rules = rules
+    }
+
+    func ready(_ request: Request, context: GatewayContext) async throws -> Response {
+        let problem = await storeProblem()
+        let running = dispatcher.isRunning
+        let readiness = Readiness(
+            status: problem == nil && running ? "ready" : "not-ready", store: problem ?? "writable",
+            dispatcher: running ? "running" : "stopped", rulesVersion: rules.live.current.rules.version)
+        var response = try JSONResponse.make(readiness, status: readiness.status == "ready" ? .ok : .serviceUnavailable)
+        if readiness.status != "ready" { response.headers[.retryAfter] = "5" }
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// Nil when a small write commits within two seconds; else what stopped it.
+    private func storeProblem() async -> String? {
+        let now = ContinuousClock.now
+        if let last = recent.withLock({ $0 }), last.at.duration(to: now) < .seconds(1) { return last.store }
+        let store = self.store
+        let problem = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    try await store.checkWritable()
+                    return nil
+                } catch {
+                    return StoreFault.summary(error)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return "a write did not finish within 2 seconds"
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        recent.withLock { $0 = (now, problem) }
+        return problem
+    }
+}

@@ -1,0 +1,39 @@
+import GRDB
+
+/// Sorts storage errors: those that mean the store cannot take writes for now (a full disk, an
+/// I/O error, a database file that cannot be opened or is read-only, a lock held past the busy
+/// timeout) from faults in the gateway. The first are answered 503 with `Retry-After`, never a
+/// false 202, and pass when the cause does, without a restart.
+public enum StoreFault {
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        if error is StoreUnavailable { return true }
+        guard let error = error as? DatabaseError else { return false }
+        switch error.resultCode {
+        case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_BUSY, .SQLITE_LOCKED: return true
+        default: return false
+        }
+    }
+
+    /// A sentence an operator can act on, naming no data: what kind of failure it was.
+    public static func summary(_ error: any Error) -> String {
+        if let error = error as? StoreUnavailable { return error.reason }
+        guard let error = error as? DatabaseError else { return "\(type(of: error))" }
+        switch error.resultCode {
+        case .SQLITE_FULL: return "the disk holding the database is full"
+        case .SQLITE_IOERR: return "the disk holding the database reported an I/O error"
+        case .SQLITE_CANTOPEN: return "the database file cannot be opened"
+        case .SQLITE_READONLY: return "the database is read-only"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return "the database is locked by another process"
+        default: return "SQLite error \(error.resultCode.rawValue)"
+        }
+    }
+}
+
+/// The store cannot take writes for now, for a reason the store names.
+public struct StoreUnavailable: Error, Sendable {
+    public var reason: String
+
+    public init(_ reason: String) {
+        self.reason = reason
+    }
+}
