@@ -32,6 +32,9 @@ public struct SwitchboardSettings: Sendable {
         public var headerTimeoutSeconds = 10.0
         /// How long a client has to send a request's body once its headers are in.
         public var bodyTimeoutSeconds = 30.0
+        /// On SIGTERM, how long deliveries in flight have to finish before they are abandoned (a
+        /// restart sends them again, with the same webhook-id).
+        public var shutdownSeconds = 30.0
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 1_024, headerTimeoutSeconds: Double = 10,
@@ -200,7 +203,8 @@ private struct SectionReader {
         var server = SwitchboardSettings.Server()
         guard
             let entries = reader.mapping(
-                node, "server", allowed: ["host", "port", "max_connections", "header_timeout_seconds", "body_timeout_seconds"])
+                node, "server",
+                allowed: ["host", "port", "max_connections", "header_timeout_seconds", "body_timeout_seconds", "shutdown_seconds"])
         else { return server }
         server.host = reader.string(entries["host"], "host") ?? server.host
         server.port = reader.integer(entries["port"], "port", range: 0...65535) ?? server.port
@@ -209,6 +213,7 @@ private struct SectionReader {
             reader.number(entries["header_timeout_seconds"], "header_timeout_seconds", range: 0.1...3_600) ?? server.headerTimeoutSeconds
         server.bodyTimeoutSeconds =
             reader.number(entries["body_timeout_seconds"], "body_timeout_seconds", range: 0.1...3_600) ?? server.bodyTimeoutSeconds
+        server.shutdownSeconds = reader.number(entries["shutdown_seconds"], "shutdown_seconds", range: 0...3_600) ?? server.shutdownSeconds
         return server
     }
 

@@ -228,3 +228,26 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// What a backup copied.
+    public struct BackupSummary: Sendable {
+        public var referrals: Int
+        public var bytes: Int64
+    }
+
+    /// Copies the database to `path` as one consistent moment (SQLite's online backup inside a
+    /// read transaction), while writers go on. Written to `path.partial`, then renamed into place.
+    public func backup(to path: String) async throws -> BackupSummary {
+        let partial = path + ".partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        let destination = try DatabaseQueue(path: partial)
+        try pool.backup(to: destination)
+        // Counted in the copy: the moment it holds, whatever has been written since.
+        let referrals = try await destination.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM referrals") ?? 0 }
+        try destination.close()
+        try FileManager.default.moveItem(atPath: partial, toPath: path)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber
+        return BackupSummary(referrals: referrals, bytes: size?.int64Value ?? 0)
+    }
+}

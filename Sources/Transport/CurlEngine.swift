@@ -51,6 +51,8 @@ final class CurlEngine: Sendable {
         var incoming: [Transfer] = []
         var started = false
         var stopping = false
+        /// Stopping without waiting: transfers in flight end at once, failed.
+        var abandoning = false
         /// The multi handle has been cleaned up; nothing may touch it.
         var closed = false
         /// Waiting for the thread to finish its transfers and exit.
@@ -126,12 +128,34 @@ final class CurlEngine: Sendable {
         }
     }
 
+    /// Stops at once: transfers in flight fail with "abandoned", so their callers can record that
+    /// and go; the agency may still have received them (a retry sends the same webhook-id).
+    func abandon() {
+        shared.withLock { state in
+            state.abandoning = true
+            state.stopping = true
+            if !state.closed { curl_multi_wakeup(multi) }
+        }
+        stop()
+    }
+
     private func run() {
         var active: [UnsafeMutableRawPointer: Transfer] = [:]
         while true {
-            let (incoming, stopping) = shared.withLock { state in
+            let (incoming, stopping, abandoning) = shared.withLock { state in
                 defer { state.incoming.removeAll() }
-                return (state.incoming, state.stopping)
+                return (state.incoming, state.stopping, state.abandoning)
+            }
+            if abandoning {
+                for (handle, transfer) in active {
+                    curl_multi_remove_handle(multi, handle)
+                    cleanUp(transfer, handle: handle)
+                    transfer.continuation.resume(returning: .failure(TransportError(kind: .other, message: "abandoned at shutdown")))
+                }
+                for transfer in incoming {
+                    transfer.continuation.resume(returning: .failure(TransportError(kind: .other, message: "the HTTP client is shut down")))
+                }
+                break
             }
             for transfer in incoming {
                 if let handle = start(transfer) { active[handle] = transfer }

@@ -3,8 +3,8 @@ import ServiceLifecycle
 /// The HTTP transport over libcurl's multi interface. One dedicated thread drives every transfer,
 /// so blocking I/O never runs on Swift's cooperative pool; connections to the same host are reused.
 ///
-/// It is a service: `run()` starts the thread and, on graceful shutdown or cancellation, lets the
-/// transfers in flight finish and stops it. Code outside a service group (the command line, tests)
+/// It is a service: `run()` starts the thread and, on graceful shutdown, lets the transfers in
+/// flight finish and stops it; on cancellation (a shutdown past its grace) it abandons them. Code outside a service group (the command line, tests)
 /// uses `withRunning`, which does the same around a closure.
 public final class CurlTransport: HTTPTransport, Service {
     private let engine: CurlEngine
@@ -20,7 +20,7 @@ public final class CurlTransport: HTTPTransport, Service {
             await withTaskCancellationHandler {
                 await engine.waitUntilStopped()
             } onCancel: {
-                engine.stop()
+                engine.abandon()
             }
         } onGracefulShutdown: {
             self.engine.stop()

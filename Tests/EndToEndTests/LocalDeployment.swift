@@ -37,7 +37,10 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     ///   json-webhook agencies with quick retries.
     /// - Parameter watchSeconds: how often the gateway checks its rules file; 0 leaves it to SIGHUP.
     /// - Parameter referrerCallback: give the referrer key a callback, to `callbackPort`.
-    init(maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2, referrerCallback: Bool = false) throws {
+    /// - Parameter server: extra settings for the `server` section (timeouts, shutdown).
+    init(
+        maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2, referrerCallback: Bool = false, server: String = ""
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var ports: [String: Int] = [:]
@@ -84,7 +87,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         try FileManager.default.copyItem(
             at: repositoryRoot.appendingPathComponent("config/rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
         try """
-        server: { host: 127.0.0.1, port: 0 }
+        server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
         storage: { url: "sqlite:switchboard.sqlite" }
         agencies: agencies.yaml
         rules: rules.yaml

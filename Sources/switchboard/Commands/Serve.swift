@@ -4,7 +4,9 @@ import Foundation
 import Gateway
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Settings
+import UnixSignals
 
 extension Switchboard {
     struct Serve: AsyncParsableCommand {
@@ -54,7 +56,27 @@ extension Switchboard {
             let app = GatewayApplication(components: components, logger: logger).application(logger: logger) { port in
                 emit("Switchboard listening on http://\(host):\(port) (rules \(rulesVersion))")
             }
-            try await app.runService()
+            // SIGTERM or SIGINT: stop accepting, let deliveries in flight finish for at most
+            // shutdown_seconds, then abandon them (their leases end with the process; a restart
+            // sends them again with the same webhook-id).
+            let grace = configuration.settings.server.shutdownSeconds
+            var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            group.maximumGracefulShutdownDuration = .milliseconds(Int64(grace * 1_000))
+            group.maximumCancellationDuration = .seconds(5)
+            let stopping = Task {
+                for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                    emit("Switchboard stopping: no new requests; deliveries in flight have \(Int(grace)) s to finish")
+                    break
+                }
+            }
+            defer { stopping.cancel() }
+            do {
+                try await ServiceGroup(configuration: group).run()
+            } catch let error as ServiceGroupError {
+                emit("Switchboard stopped: deliveries still in flight after \(Int(grace)) s were abandoned and will be sent again (\(error))")
+                return
+            }
+            emit("Switchboard stopped")
         }
     }
 }

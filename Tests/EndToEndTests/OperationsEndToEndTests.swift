@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What an operator does to a running gateway: stop it, back it up, restore it, and use the
+/// commands the README names.
+@Suite(.serialized) struct OperationsEndToEndTests {
+    /// Every `switchboard …` command line the README shows, as its command words.
+    static func readmeCommands() throws -> [[String]] {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        var commands: Set<[String]> = []
+        for line in readme.split(separator: "\n") {
+            var rest = Substring(line)
+            while let range = rest.range(of: "switchboard ") {
+                let words = rest[range.upperBound...].split(separator: " ").prefix { word in
+                    !word.isEmpty && word.allSatisfy { $0.isLowercase && $0.isLetter }
+                }
+                // A command word is followed by its own words until an option, an argument or the end.
+                if let first = words.first, first.count > 2 { commands.insert(words.prefix(2).map(String.init)) }
+                rest = rest[range.upperBound...]
+            }
+        }
+        return commands.sorted { $0.joined(separator: " ") < $1.joined(separator: " ") }
+    }
+
+    @Test func everyCommandTheREADMENamesExists() async throws {
+        let deployment = try LocalDeployment()
+        let commands = try Self.readmeCommands()
+        #expect(commands.count > 20, "the README shows the commands: \(commands)")
+        for words in commands {
+            // `--help` on the first word alone when the second is an argument, not a subcommand.
+            let result = try await deployment.run(words + ["--help"])
+            let alone = result.status == 0 ? result : try await deployment.run([words[0], "--help"])
+            #expect(alone.status == 0, "switchboard \(words.joined(separator: " ")): \(alone.errors)")
+            #expect(!alone.output.hasPrefix("OVERVIEW: Routes health and social care referrals"), "'\(words[0])' is not a command of its own")
+        }
+    }
+
+    @Test func aBackupTakenWhileTheGatewayWorksVerifiesAndRestores() async throws {
+        let deployment = try LocalDeployment()
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway()
+        let body = try example("referral-falls")
+        var before: [String] = []
+        for _ in 0..<10 {
+            let (status, answer) = try await deployment.submit(body)
+            #expect(status == 202)
+            if let id = answer["id"] as? String { before.append(id) }
+        }
+        // Referrals keep arriving while the copy is taken.
+        let backupPath = deployment.directory.appendingPathComponent("backup.sqlite").path
+        async let during: [Int] = withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<20 { group.addTask { try await deployment.submit(body).status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let backup = try await deployment.run(["backup", "--config", deployment.configPath, backupPath])
+        #expect(try await during.allSatisfy { $0 == 202 })
+        #expect(backup.status == 0, "\(backup.errors)")
+        #expect(backup.output.contains("the copy's audit chain is intact"), "\(backup.output)")
+        let again = try await deployment.run(["backup", "--config", deployment.configPath, backupPath])
+        #expect(again.status != 0 && again.errors.contains("already exists"), "a backup is never overwritten")
+        let verified = try await deployment.run(["audit", "verify", "--config", deployment.configPath, "--storage", "sqlite:\(backupPath)"])
+        #expect(verified.status == 0 && verified.output.contains("Audit chain intact"), "\(verified.output) \(verified.errors)")
+
+        // Restore as the README says: stop; set the checkpoint file aside; copy the backup over.
+        deployment.gateway?.kill(SIGTERM)
+        #expect(try await deployment.gateway?.exitStatus() == 0)
+        let archived = deployment.checkpointsPath + ".before-restore"
+        try FileManager.default.moveItem(atPath: deployment.checkpointsPath, toPath: archived)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: deployment.databasePath + suffix) }
+        try FileManager.default.copyItem(atPath: backupPath, toPath: deployment.databasePath)
+        // The old checkpoints show what the restore lost: the events written after the backup.
+        let lost = try await deployment.run(["audit", "verify", "--config", deployment.configPath, "--checkpoints", archived])
+        #expect(lost.status != 0 && lost.output.contains("are missing") && !lost.output.contains("rewritten"), "\(lost.output) \(lost.errors)")
+        // Started again, it works from the copy and anchors a new chain of checkpoints.
+        try await deployment.startGateway()
+        for id in before {
+            let report = try await deployment.report(id)
+            #expect(report["id"] as? String == id)
+        }
+        #expect(try await deployment.submit(body).status == 202)
+        try await Task.sleep(for: .milliseconds(1_500))
+        let restored = try await deployment.run(["audit", "verify", "--config", deployment.configPath])
+        #expect(restored.status == 0 && restored.output.contains("matches every signed checkpoint"), "\(restored.output) \(restored.errors)")
+    }
+
+    @Test func sigtermFinishesDeliveriesInFlightWithinItsGraceThenExits() async throws {
+        let deployment = try LocalDeployment(server: "shutdown_seconds: 3")
+        defer { deployment.stopAll() }
+        // Each agency answers after 1 s: the attempts are in flight when SIGTERM comes.
+        try await deployment.startReceiver("oxford-falls", delayMilliseconds: 1_000)
+        try await deployment.startReceiver("oxfordshire-spa", delayMilliseconds: 1_000)
+        try await deployment.startGateway()
+        let (status, answer) = try await deployment.submit(try example("referral-falls"))
+        #expect(status == 202)
+        let id = try #require(answer["id"] as? String)
+        try await Task.sleep(for: .milliseconds(300))
+        let gateway = try #require(deployment.gateway)
+        let stopped = ContinuousClock.now
+        gateway.kill(SIGTERM)
+        try await gateway.waitForLine("stopping line") { $0.hasPrefix("Switchboard stopping") }
+        #expect(try await gateway.exitStatus(timeout: 10) == 0)
+        #expect(stopped.duration(to: .now) < .seconds(4), "within its grace")
+        #expect(gateway.lines.contains("Switchboard stopped"))
+        // The attempts in flight finished and were recorded: a restart sends nothing again.
+        try await deployment.startGateway()
+        let report = try await deployment.report(id)
+        #expect(deliveryStates(report) == ["oxford-falls": "delivered", "oxfordshire-spa": "delivered"])
+        try await Task.sleep(for: .seconds(1))
+        #expect(deployment.deliveries(to: "oxford-falls").count == 1)
+        #expect(deployment.deliveries(to: "oxfordshire-spa").count == 1)
+    }
+
+    @Test func sigtermAbandonsWhatCannotFinishInItsGraceAndARestartSendsItAgain() async throws {
+        let deployment = try LocalDeployment(server: "shutdown_seconds: 1")
+        defer { deployment.stopAll() }
+        // Slower than the grace (but within the agencies' 5 s timeout).
+        try await deployment.startReceiver("oxford-falls", delayMilliseconds: 4_000)
+        try await deployment.startReceiver("oxfordshire-spa", delayMilliseconds: 4_000)
+        try await deployment.startGateway()
+        let (status, answer) = try await deployment.submit(try example("referral-falls"))
+        #expect(status == 202)
+        let id = try #require(answer["id"] as? String)
+        try await Task.sleep(for: .milliseconds(300))
+        let gateway = try #require(deployment.gateway)
+        let stopped = ContinuousClock.now
+        gateway.kill(SIGTERM)
+        _ = try await gateway.exitStatus(timeout: 15)
+        #expect(stopped.duration(to: .now) < .seconds(3.5), "it did not wait for the agencies")
+        // Abandoned, not lost: the next gateway sends each again at once, with the same webhook-id.
+        for receiver in deployment.receivers.values { receiver.kill(SIGKILL) }
+        deployment.receivers = [:]
+        try await deployment.startReceiver("oxford-falls", as: "oxford-falls-after")
+        try await deployment.startReceiver("oxfordshire-spa", as: "oxfordshire-spa-after")
+        try await deployment.startGateway()
+        let report = try await deployment.waitForReport(id, "delivered after the restart") { $0["status"] as? String == "delivered" }
+        #expect(deliveryStates(report) == ["oxford-falls": "delivered", "oxfordshire-spa": "delivered"])
+    }
+}
