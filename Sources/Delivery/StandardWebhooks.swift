@@ -2,15 +2,28 @@ import Crypto
 import Foundation
 
 /// Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`,
-/// keyed by a secret written `whsec_<base64>`.
+/// keyed by a secret written `whsec_<base64>`. While a secret is being rotated the signer holds
+/// the new one and the old one, and each delivery carries both signatures, space-separated, as
+/// the standard allows: an agency verifies with whichever secret it has, so the switch needs no
+/// moment when both sides change at once.
 public struct WebhookSigner: Sendable {
-    private let key: SymmetricKey
+    private let keys: [SymmetricKey]
 
     /// - Parameter secret: `whsec_` followed by the base64 key, as agencies are given it.
     public init?(secret: String) {
-        guard secret.hasPrefix("whsec_"), let bytes = Data(base64Encoded: String(secret.dropFirst(6))), bytes.count >= 16
-        else { return nil }
-        key = SymmetricKey(data: bytes)
+        self.init(secrets: [secret])
+    }
+
+    /// - Parameter secrets: the current secret first, then any still being retired.
+    public init?(secrets: [String]) {
+        var keys: [SymmetricKey] = []
+        for secret in secrets {
+            guard secret.hasPrefix("whsec_"), let bytes = Data(base64Encoded: String(secret.dropFirst(6))), bytes.count >= 16
+            else { return nil }
+            keys.append(SymmetricKey(data: bytes))
+        }
+        guard !keys.isEmpty else { return nil }
+        self.keys = keys
     }
 
     /// A fresh random secret in `whsec_` form.
@@ -18,11 +31,14 @@ public struct WebhookSigner: Sendable {
         "whsec_" + SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
     }
 
+    /// One `v1,` signature per secret, space-separated, the current secret's first.
     public func signature(id: String, timestamp: Int, body: [UInt8]) -> String {
-        var mac = HMAC<SHA256>(key: key)
-        mac.update(data: Array("\(id).\(timestamp).".utf8))
-        mac.update(data: body)
-        return "v1," + Data(mac.finalize()).base64EncodedString()
+        keys.map { key in
+            var mac = HMAC<SHA256>(key: key)
+            mac.update(data: Array("\(id).\(timestamp).".utf8))
+            mac.update(data: body)
+            return "v1," + Data(mac.finalize()).base64EncodedString()
+        }.joined(separator: " ")
     }
 
     /// The three headers a signed delivery carries.
@@ -55,7 +71,7 @@ public struct WebhookSigner: Sendable {
         let signed = Array("\(id).\(timestamp).".utf8) + body
         for candidate in signatures.split(separator: " ") where candidate.hasPrefix("v1,") {
             if let provided = Data(base64Encoded: String(candidate.dropFirst(3))),
-                HMAC<SHA256>.isValidAuthenticationCode(provided, authenticating: signed, using: key)
+                keys.contains(where: { HMAC<SHA256>.isValidAuthenticationCode(provided, authenticating: signed, using: $0) })
             {
                 return
             }

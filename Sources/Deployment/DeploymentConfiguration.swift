@@ -1,4 +1,5 @@
 import AdapterKit
+import Delivery
 import Foundation
 import ReferralModel
 import Routing
@@ -131,9 +132,16 @@ public struct DeploymentConfiguration: Sendable {
         var secrets: [String: String] = [:]
         var issues: [ConfigIssue] = []
         for agency in directory.agencies {
-            if let name = agency.secretEnv {
+            for name in [agency.secretEnv, agency.previousSecretEnv].compactMap(\.self) {
                 if let secret = environment[name], !secret.isEmpty {
                     secrets[name] = secret
+                    if !secret.hasPrefix("whsec_") || WebhookSigner(secret: secret) == nil {
+                        issues.append(
+                            ConfigIssue(
+                                file: file, line: 1, column: 1,
+                                message: "agency '\(agency.id)': environment variable \(name) does not hold a signing secret",
+                                hint: "a secret is whsec_ followed by at least 16 bytes in base64; `switchboard receiver --new-secret` makes one"))
+                    }
                 } else if requireSecrets {
                     issues.append(
                         ConfigIssue(

@@ -96,7 +96,9 @@ public final class GatewayComponents: Sendable {
     static func agencyTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
         configuration.agencies.agencies.compactMap { agency in
             guard let adapter = configuration.adapters[agency.id] else { return nil }
-            let signer = agency.secretEnv.flatMap { configuration.agencySecrets[$0] }.flatMap(WebhookSigner.init(secret:))
+            // The current secret first; during a rotation, the one being retired too.
+            let secrets = [agency.secretEnv, agency.previousSecretEnv].compactMap { $0.flatMap { configuration.agencySecrets[$0] } }
+            let signer = agency.secretEnv == nil ? nil : WebhookSigner(secrets: secrets)
             return DeliveryTarget(
                 agencyId: agency.id, endpoint: agency.endpoint, adapter: adapter, signer: signer, withheld: agency.withhold,
                 retry: RetryPolicy(

@@ -52,6 +52,9 @@ public struct Agency: Sendable, Equatable {
     public var endpoint: String
     /// The environment variable holding the Standard Webhooks signing secret (`whsec_…`).
     public var secretEnv: String?
+    /// While a signing secret is rotated: the variable holding the secret being retired. Each
+    /// delivery is then signed with both, so the agency can switch at its own moment.
+    public var previousSecretEnv: String?
     public var retry: Retry
     public var connectTimeout: Double
     public var requestTimeout: Double

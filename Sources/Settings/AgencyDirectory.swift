@@ -43,7 +43,8 @@ public struct AgencyDirectory: Sendable, Equatable {
                 let entry = reader.mapping(
                     node, "an agency",
                     allowed: [
-                        "id", "name", "adapter", "endpoint", "secret_env", "retry", "timeouts", "options", "withhold", "services",
+                        "id", "name", "adapter", "endpoint", "secret_env", "previous_secret_env", "retry", "timeouts", "options", "withhold",
+                        "services",
                         "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker", "auth", "tls", "acknowledge",
                     ],
                     required: ["id", "name", "adapter", "endpoint"])
@@ -76,6 +77,17 @@ public struct AgencyDirectory: Sendable, Equatable {
                 reader.fail(
                     entry["secret_env"], "secret_env must name an environment variable, such as SPA_WEBHOOK_SECRET",
                     hint: "never write the secret itself in this file")
+            }
+            let previousSecretEnv = reader.string(entry["previous_secret_env"], "previous_secret_env")
+            if let previousSecretEnv, !isEnvironmentName(previousSecretEnv) {
+                reader.fail(
+                    entry["previous_secret_env"], "previous_secret_env must name an environment variable, such as SPA_WEBHOOK_SECRET_OLD",
+                    hint: "never write the secret itself in this file")
+            }
+            if previousSecretEnv != nil, secretEnv == nil {
+                reader.fail(
+                    entry["previous_secret_env"], "previous_secret_env is for rotating a secret, and this agency has no secret_env",
+                    hint: "set secret_env to the new secret's variable and previous_secret_env to the old one's")
             }
             var retry = Agency.Retry()
             if let retryEntry = reader.mapping(
@@ -143,6 +155,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                         receivesAllNeeds: allNeeds, concurrency: concurrency, circuitBreaker: breaker,
                         authorization: authorization, tls: tls)
                 agency.acknowledgement = acknowledgement
+                agency.previousSecretEnv = previousSecretEnv
                 agencies.append(agency)
             }
         }

@@ -40,4 +40,24 @@ import Testing
         #expect(WebhookSigner(secret: "whsec_!!!") == nil)
         #expect(WebhookSigner(secret: WebhookSigner.generateSecret()) != nil)
     }
+
+    @Test func duringARotationEachDeliveryCarriesBothSignaturesAndEitherSecretVerifies() throws {
+        let next = WebhookSigner.generateSecret()
+        let rotating = try #require(WebhookSigner(secrets: [next, secret]))
+        let header = rotating.signature(id: id, timestamp: timestamp, body: body)
+        let parts = header.split(separator: " ")
+        #expect(parts.count == 2)
+        #expect(parts.last.map(String.init) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "the old secret's signature is unchanged")
+        let now = Date(timeIntervalSince1970: Double(timestamp) + 60)
+        // An agency that has not switched yet, and one that has, both accept it.
+        for held in [secret, next] {
+            let receiver = try #require(WebhookSigner(secret: held))
+            #expect(throws: Never.self) { try receiver.verify(id: id, timestamp: String(timestamp), signatures: header, body: body, now: now) }
+        }
+        let stranger = try #require(WebhookSigner(secret: WebhookSigner.generateSecret()))
+        #expect(throws: WebhookSigner.VerificationFailure.signatureMismatch) {
+            try stranger.verify(id: id, timestamp: String(timestamp), signatures: header, body: body, now: now)
+        }
+        #expect(WebhookSigner(secrets: [next, "not-a-secret"]) == nil, "one bad secret spoils the rotation, loudly")
+    }
 }

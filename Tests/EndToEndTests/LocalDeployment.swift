@@ -38,8 +38,11 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     /// - Parameter watchSeconds: how often the gateway checks its rules file; 0 leaves it to SIGHUP.
     /// - Parameter referrerCallback: give the referrer key a callback, to `callbackPort`.
     /// - Parameter server: extra settings for the `server` section (timeouts, shutdown).
+    /// - Parameter rotating: oxford-falls's signing secret is being rotated: `OXFORD_FALLS_SECRET` is
+    ///   the new one and `OXFORD_FALLS_SECRET_OLD` the one being retired.
     init(
-        maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2, referrerCallback: Bool = false, server: String = ""
+        maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2, referrerCallback: Bool = false, server: String = "",
+        rotating: Bool = false
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -55,7 +58,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         environment["E2E_CALLBACK_SECRET"] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let callbackPort = freePort()
         self.callbackPort = callbackPort
-        for (_, name) in Self.secretNames {
+        for name in Self.secretNames.values + ["OXFORD_FALLS_SECRET_OLD"] {
             environment[name] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         }
         self.environment = environment
@@ -66,7 +69,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
                 name: \(agency) receiver
                 adapter: json-webhook
                 endpoint: http://127.0.0.1:\(ports[agency]!)/referrals
-                secret_env: \(Self.secretNames[agency]!)
+                secret_env: \(Self.secretNames[agency]!)\(rotating && agency == "oxford-falls" ? "\n    previous_secret_env: OXFORD_FALLS_SECRET_OLD" : "")
                 retry: { max_attempts: \(maxAttempts), initial_backoff_seconds: 0.2, max_backoff_seconds: 1 }
                 timeouts: { connect_seconds: 2, total_seconds: 5 }
             \(agency == "oxfordshire-befriending" ? "    withhold: [subject/nhsNumber, reason]" : "")

@@ -141,3 +141,28 @@ import Testing
         #expect(deliveryStates(report) == ["oxford-falls": "delivered", "oxfordshire-spa": "delivered"])
     }
 }
+
+/// Rotating an agency's signing secret without a moment when both sides must change at once.
+@Suite(.serialized) struct SecretRotationEndToEndTests {
+    @Test func duringARotationTheAgencyVerifiesWithTheOldSecretAndThenWithTheNew() async throws {
+        let deployment = try LocalDeployment(rotating: true)
+        defer { deployment.stopAll() }
+        try await deployment.startReceiver("oxfordshire-spa")
+        // The agency has not switched yet: it still holds the old secret.
+        try await deployment.startReceiver("oxford-falls", secretEnv: "OXFORD_FALLS_SECRET_OLD")
+        try await deployment.startGateway()
+        let body = try example("referral-falls")
+        let first = try #require(try await deployment.submit(body).body["id"] as? String)
+        _ = try await deployment.waitForReport(first, "delivered") { $0["status"] as? String == "delivered" }
+        let before = try #require(deployment.deliveries(to: "oxford-falls").first)
+        #expect(before["verified"] as? Bool == true, "verified with the old secret")
+        // Now it switches, at its own moment: the same gateway's deliveries verify with the new one.
+        deployment.receivers["oxford-falls"]?.kill(SIGKILL)
+        try await Task.sleep(for: .milliseconds(200))
+        try await deployment.startReceiver("oxford-falls")
+        let second = try #require(try await deployment.submit(body).body["id"] as? String)
+        _ = try await deployment.waitForReport(second, "delivered") { $0["status"] as? String == "delivered" }
+        let after = try #require(deployment.deliveries(to: "oxford-falls").last)
+        #expect(after["verified"] as? Bool == true, "verified with the new secret")
+    }
+}
