@@ -73,6 +73,11 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case referralsPruned = "referrals.pruned"
     /// The referrer cancelled the referral; every agency that had it is told.
     case referralCancelled = "referral.cancelled"
+    /// An API key was made, revoked or given a new secret; or switchboard.yaml's keys were reloaded.
+    case keyCreated = "key.created"
+    case keyRevoked = "key.revoked"
+    case keyRotated = "key.rotated"
+    case keysReloaded = "keys.reloaded"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

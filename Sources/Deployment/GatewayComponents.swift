@@ -29,13 +29,20 @@ public final class GatewayComponents: Sendable {
     let logger: Logger
     /// The operators' queue commands: per-agency queues, dead letters, pause and resume.
     public let queue: QueueOperations
+    /// The API keys in force, and the commands that manage them.
+    public let keys: LiveKeys
+    public let keyAdministration: KeyAdministration
+    /// The environment the configuration was read with: SIGHUP reads switchboard.yaml again with it.
+    let environment: [String: String]
 
     /// - Parameter store: the store to use instead of the one the configuration names (tests pass
     ///   an in-memory one).
     public init(
-        configuration: DeploymentConfiguration, store: (any SwitchboardStore)? = nil, clock: any WallClock = SystemClock(), logger: Logger
+        configuration: DeploymentConfiguration, store: (any SwitchboardStore)? = nil, clock: any WallClock = SystemClock(), logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
         self.configuration = configuration
+        self.environment = environment
         self.clock = clock
         let store =
             try store
@@ -64,6 +71,8 @@ public final class GatewayComponents: Sendable {
         loop = ReferralLoop(
             store: store, rules: live, clock: clock, callbacks: Set(settings.apiKeys.filter { $0.callback != nil }.map(\.id)),
             onRerouted: { dispatcher.wake() })
+        keys = LiveKeys(configured: settings.apiKeys)
+        keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         self.logger = logger
     }
 
@@ -126,6 +135,7 @@ public final class GatewayComponents: Sendable {
     /// newest) and audits the start. Call once before serving.
     public func start() async throws {
         try await dispatcher.restoreLanes()
+        try await keyAdministration.refresh()
         do {
             try await rules.recordStartUp()
         } catch RulesAdministrator.Refusal.invalid(let issues) {
@@ -137,6 +147,13 @@ public final class GatewayComponents: Sendable {
         ])
     }
 
+    /// Reloads switchboard.yaml's keys on SIGHUP, and the managed keys every few seconds.
+    public var keysWatcher: KeysWatcher {
+        KeysWatcher(
+            keys: keys, administration: keyAdministration, audit: store, configPath: configuration.settings.path, environment: environment,
+            clock: clock, logger: logger)
+    }
+
     /// The services that run beside the HTTP server, in start order; they shut down in reverse, so
     /// the dispatcher finishes its attempts before the transport stops.
     public var services: [any Service] {
@@ -144,6 +161,7 @@ public final class GatewayComponents: Sendable {
         let watch = configuration.settings.rulesApprovalRequired ? 0 : configuration.settings.rulesWatchSeconds
         var services: [any Service] = [
             transport, dispatcher, RulesReloader(administrator: rules, interval: watch), DeadlineWatcher(loop: loop, logger: logger),
+            keysWatcher,
         ]
         if let anchor { services.append(anchor) }
         return services

@@ -7,18 +7,19 @@ import ReferralModel
 import Settings
 import Storage
 import Synchronization
+import UseCases
 
-/// Checks bearer API keys against the configured digests.
+/// Checks bearer API keys against the live keys (configured and managed), by digest.
 struct Keyring: Sendable {
-    private let keysByDigest: [[UInt8]: APIKey]
+    let keys: LiveKeys
+    let clock: any WallClock
 
-    init(keys: [APIKey]) {
-        keysByDigest = Dictionary(keys.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
-    }
-
-    /// The key a bearer token belongs to. Tokens are compared by digest, so no timing reveals a key.
+    /// The key a bearer token belongs to, if it is live. Tokens are compared by digest, so no
+    /// timing reveals a key.
     func principal(forToken token: String) -> Principal? {
-        keysByDigest[APIKey.digest(of: token)].map { Principal(keyId: $0.id, role: $0.role, organisations: $0.organisations, agency: $0.agency) }
+        keys.holder(digest: APIKey.digest(of: token), now: clock.now()).map {
+            Principal(keyId: $0.id, role: $0.role, organisations: $0.organisations, agency: $0.agency, owner: $0.owner)
+        }
     }
 }
 

@@ -35,7 +35,7 @@ public struct GatewayApplication {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: ProblemMiddleware(routes: index, logger: logger))
         router.add(middleware: BodyLimitMiddleware())
-        let keyring = Keyring(keys: settings.apiKeys)
+        let keyring = Keyring(keys: components.keys, clock: components.clock)
         let limiter = RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst)
         func requiring(_ roles: Set<Role>) -> AuthenticationMiddleware {
             AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, roles: roles)
@@ -76,6 +76,13 @@ public struct GatewayApplication {
         admin.get("versions") { request, context in try await rulesAPI.history(request, context: context) }
         admin.get("versions/{number}") { request, context in try await rulesAPI.version(request, context: context) }
         addProposals(admin, rulesAPI)
+
+        let keysAPI = KeyRoutes(administration: components.keyAdministration)
+        let keys = router.group("/v1/keys").add(middleware: requiring([.admin]))
+        keys.get { request, context in try await keysAPI.list(request, context: context) }
+        keys.post { request, context in try await keysAPI.create(request, context: context) }
+        keys.post("{id}/revoke") { request, context in try await keysAPI.revoke(request, context: context) }
+        keys.post("{id}/rotate") { request, context in try await keysAPI.rotate(request, context: context) }
 
         let queueAPI = QueueRoutes(operations: components.queue)
         let queue = router.group("/v1/queue").add(middleware: requiring([.admin]))

@@ -9,6 +9,12 @@ public struct Principal: Sendable, Equatable {
     public var organisations: Set<String>?
     /// For an agency key: the agency it answers for; nil for a key configured without one.
     public var agency: String? = nil
+    /// The person or system that holds the key; nil for a configured key written without one.
+    public var owner: String? = nil
+
+    /// Who the audit trail says did something: the key's owner, or its id for a key without one.
+    /// Approval compares these, so one person's two keys cannot approve that person's own change.
+    public var actor: String { owner ?? keyId }
 }
 
 /// The request context every route sees.

@@ -53,7 +53,7 @@ struct LoopRoutes: Sendable {
     /// `GET /v1/referrals/{id}` with an agency key: only that agency's view.
     func view(_ id: String, context: GatewayContext) async throws -> Response {
         let agency = try Self.agency(context)
-        guard let view = try await loop.view(referralId: id, agency: agency, actor: context.principal?.keyId ?? agency) else {
+        guard let view = try await loop.view(referralId: id, agency: agency, actor: context.principal?.actor ?? agency) else {
             throw ProblemResponse(.notFound, detail: "There is no referral with this id delivered to \(agency).")
         }
         return try JSONResponse.make(view, status: .ok)
@@ -98,7 +98,7 @@ struct LoopRoutes: Sendable {
         guard issues.isEmpty, let answer else { throw Self.invalid(issues) }
         do {
             let answered = try await loop.answer(
-                referralId: id, agency: principal.agency, actor: principal.keyId, answer: answer, reason: reason, text: text)
+                referralId: id, agency: principal.agency, actor: principal.actor, answer: answer, reason: reason, text: text)
             return try JSONResponse.make(answered, status: .ok)
         } catch let refusal as ReferralLoop.Refusal {
             throw Self.problem(refusal)
@@ -116,7 +116,8 @@ struct LoopRoutes: Sendable {
         }
         guard issues.isEmpty else { throw Self.invalid(issues) }
         do {
-            let cancelled = try await loop.cancel(referralId: id, actor: principal.keyId, organisations: principal.organisations, reason: reason)
+            let cancelled = try await loop.cancel(
+                referralId: id, actor: principal.actor, keyId: principal.keyId, organisations: principal.organisations, reason: reason)
             return try JSONResponse.make(cancelled, status: .ok)
         } catch ReferralLoop.Refusal.notAlong(let current) {
             throw ProblemResponse(
@@ -150,7 +151,7 @@ struct LoopRoutes: Sendable {
         }
         guard issues.isEmpty, let resolution else { throw Self.invalid(issues) }
         do {
-            return try JSONResponse.make(try await loop.resolve(id, resolution, actor: principal.keyId), status: .ok)
+            return try JSONResponse.make(try await loop.resolve(id, resolution, actor: principal.actor), status: .ok)
         } catch let refusal as ReferralLoop.Refusal {
             throw Self.problem(refusal)
         }

@@ -40,7 +40,7 @@ extension RulesRoutes {
     func approve(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         let id = try await stored(context).id
-        return try await answer { try await administrator.approve(id, actor: principal.keyId) }
+        return try await answer { try await administrator.approve(id, actor: principal.actor) }
     }
 
     /// `POST /v1/rules/proposals/{id}/reject` with `{"reason": "…"}` (optional): rejects it, or
@@ -64,7 +64,7 @@ extension RulesRoutes {
             throw ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
         }
         do {
-            let rejected = try await administrator.reject(id, actor: principal.keyId, reason: reason)
+            let rejected = try await administrator.reject(id, actor: principal.actor, reason: reason)
             return try JSONResponse.make(ProposalDocument(proposal: rejected, diff: ""), status: .ok)
         } catch let refusal as RulesAdministrator.Refusal {
             throw problem(refusal)

@@ -92,7 +92,7 @@ struct QueueRoutes: Sendable {
         guard issues.isEmpty, let selection else {
             throw ProblemResponse(.invalidRequest, detail: "The selection is not valid.", errors: issues)
         }
-        return try JSONResponse.make(try await operations.retry(selection, by: principal.keyId), status: .ok)
+        return try JSONResponse.make(try await operations.retry(selection, by: principal.actor), status: .ok)
     }
 
     /// `POST /v1/agencies/{agency}/pause` with an optional `{"reason": text}`.
@@ -118,7 +118,7 @@ struct QueueRoutes: Sendable {
             }
             guard issues.isEmpty else { throw ProblemResponse(.invalidRequest, detail: "The pause request is not valid.", errors: issues) }
         }
-        guard let queue = try await operations.pause(agency: agency, reason: reason, by: principal.keyId) else { throw Self.unknownAgency }
+        guard let queue = try await operations.pause(agency: agency, reason: reason, by: principal.actor) else { throw Self.unknownAgency }
         return try JSONResponse.make(queue, status: .ok)
     }
 
@@ -126,7 +126,7 @@ struct QueueRoutes: Sendable {
     func resume(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         let agency = try Self.agency(context)
-        guard let queue = try await operations.resume(agency: agency, by: principal.keyId) else { throw Self.unknownAgency }
+        guard let queue = try await operations.resume(agency: agency, by: principal.actor) else { throw Self.unknownAgency }
         return try JSONResponse.make(queue, status: .ok)
     }
 
@@ -134,7 +134,7 @@ struct QueueRoutes: Sendable {
     func ping(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         let agency = try Self.agency(context)
-        guard let result = try await operations.ping(agency: agency, by: principal.keyId) else { throw Self.unknownAgency }
+        guard let result = try await operations.ping(agency: agency, by: principal.actor) else { throw Self.unknownAgency }
         return try JSONResponse.make(result, status: .ok)
     }
 
@@ -156,9 +156,6 @@ struct QueueRoutes: Sendable {
     }
 
     static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        Timestamp.parse(text)
     }
 }

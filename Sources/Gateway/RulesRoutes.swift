@@ -67,7 +67,7 @@ struct RulesRoutes: Sendable {
             throw ProblemResponse(
                 invalidKind, detail: "The \(noun) are not UTF-8 text.", errors: [FieldIssue(pointer: "", detail: "is not UTF-8 text.")])
         }
-        return (text, ifMatch, principal.keyId)
+        return (text, ifMatch, principal.actor)
     }
 
     var invalidKind: ProblemType { document == .rules ? .invalidRules : .invalidAgencies }
@@ -89,7 +89,7 @@ struct RulesRoutes: Sendable {
                 .invalidRequest, detail: "The body may hold only version.",
                 errors: unknown.map { FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows.") })
         }
-        return try await answer { try await administrator.rollback(to: Int(value), of: document, ifMatch: ifMatch, actor: principal.keyId) }
+        return try await answer { try await administrator.rollback(to: Int(value), of: document, ifMatch: ifMatch, actor: principal.actor) }
     }
 
     /// `POST /v1/rules/test`: how a referral would be routed, rule by rule, by the live rules or by

@@ -42,6 +42,15 @@ public enum Identifier {
 
 /// Timestamps as the API and the audit log write them: RFC 3339 in UTC with milliseconds.
 public enum Timestamp {
+    /// An RFC 3339 time, with or without fractions of a second.
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
     public static func string(_ date: Date) -> String {
         let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         var seconds = time_t(totalMilliseconds / 1000)

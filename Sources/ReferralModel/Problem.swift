@@ -39,6 +39,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
     case tooManyRequests = "too-many-requests"
     case internalError = "internal-error"
     case storageUnavailable = "storage-unavailable"
+    case keyConflict = "key-conflict"
 
     public var uri: String { "urn:switchboard:problem:\(rawValue)" }
 
@@ -47,7 +48,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .malformedJSON: 400
         case .invalidReferral, .invalidRequest, .invalidRules, .invalidAgencies: 422
         case .approvalRequired: 403
-        case .proposalDecided, .lifecycleConflict: 409
+        case .proposalDecided, .lifecycleConflict, .keyConflict: 409
         case .preconditionFailed: 412
         case .preconditionRequired: 428
         case .unauthorised: 401
@@ -85,6 +86,7 @@ public enum ProblemType: String, Sendable, CaseIterable {
         case .tooManyRequests: "Too many requests"
         case .internalError: "Internal error"
         case .storageUnavailable: "The gateway cannot store anything just now"
+        case .keyConflict: "The key cannot be made or changed that way"
         }
     }
 }

@@ -68,10 +68,6 @@ public enum AcknowledgementDeadline {
 
     /// An RFC 3339 time, as `respondBy` is written.
     public static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        Timestamp.parse(text)
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// What an API key may do.
 public enum Role: String, Sendable, CaseIterable {
@@ -19,6 +20,11 @@ public struct APIKey: Sendable, Equatable {
     /// For a referrer key: where its referrals' state changes are pushed, signed with the secret
     /// in `secretEnv` (Standard Webhooks), like any delivery.
     public var callback: Callback?
+    /// Who holds it: a person or a system. The audit trail names the owner for what the key does;
+    /// a key configured without one is named by its id, as before owners existed.
+    public var owner: String?
+    /// After this moment the key is refused.
+    public var expiresAt: Date?
 
     public struct Callback: Sendable, Equatable {
         public var url: String

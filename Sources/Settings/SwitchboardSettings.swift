@@ -291,7 +291,7 @@ private struct SectionReader {
         for item in reader.sequence(node, "api_keys") ?? [] {
             guard
                 let entry = reader.mapping(
-                    item, "an API key", allowed: ["id", "role", "sha256", "key_env", "organisations", "agency", "callback"],
+                    item, "an API key", allowed: ["id", "role", "sha256", "key_env", "organisations", "agency", "callback", "owner", "expires"],
                     required: ["id", "role"])
             else { continue }
             let id = reader.string(entry["id"], "id")
@@ -306,9 +306,19 @@ private struct SectionReader {
                 reader.fail(entry["agency"], "only an agency key names an agency", hint: "remove agency from this \(role.rawValue) key")
             }
             let callback = self.callback(entry["callback"], role: role, environment: environment, requireSecrets: requireSecrets)
+            let owner = entry["owner"].flatMap { reader.string($0, "owner") }
+            var expiresAt: Date?
+            if let node = entry["expires"], let text = reader.string(node, "expires") {
+                expiresAt = SwitchboardSettings.instant(text)
+                if expiresAt == nil {
+                    reader.fail(node, "expires '\(text)' is not a date", hint: "write YYYY-MM-DD (the end of that day, UK time) or an RFC 3339 time")
+                }
+            }
             if let id, let role, let digest {
                 var key = APIKey(id: id, role: role, digest: digest, organisations: organisations, agency: agency)
                 key.callback = callback
+                key.owner = owner
+                key.expiresAt = expiresAt
                 keys.append(key)
             }
         }
@@ -407,5 +417,21 @@ private struct SectionReader {
     func rulesWatchSeconds(_ node: Node?) -> Double {
         guard let entries = reader.mapping(node, "rules_reload", allowed: ["watch_seconds"]) else { return 2 }
         return reader.number(entries["watch_seconds"], "watch_seconds", range: 0...3_600) ?? 2
+    }
+}
+
+extension SwitchboardSettings {
+    /// `YYYY-MM-DD` (the end of that day in Europe/London) or an RFC 3339 time.
+    public static func instant(_ text: String) -> Date? {
+        if CalendarDate.isValid(text) {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "Europe/London") ?? .gmt
+            let parts = text.split(separator: "-").compactMap { Int($0) }
+            guard parts.count == 3, let start = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) else {
+                return nil
+            }
+            return calendar.date(byAdding: .day, value: 1, to: start)
+        }
+        return Timestamp.parse(text)
     }
 }

@@ -49,6 +49,7 @@ public actor InMemoryStore: SwitchboardStore {
     var referralNotes: [String: [ReferralNote]] = [:]
     private var versions: [GovernedDocument: [RulesVersionRecord]] = [:]
     var changeProposals: [ChangeProposal] = []
+    var keys: [ManagedKey] = []
     private var lanes: [String: AgencyLaneState] = [:]
     var postcodeImports = PostcodeImports()
 

@@ -212,6 +212,17 @@ public final class SQLiteStore: SwitchboardStore {
             // One row `/readyz` rewrites to prove the store takes writes.
             try db.execute(sql: "CREATE TABLE readiness (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL)")
         }
+        migrator.registerMigration("v14-managed-keys") { db in
+            // API keys made through the API, each with its owner; digests only, never the key.
+            try db.execute(
+                sql: """
+                    CREATE TABLE api_keys (
+                        id TEXT PRIMARY KEY, owner TEXT NOT NULL, role TEXT NOT NULL, digest TEXT NOT NULL UNIQUE,
+                        organisations TEXT, agency TEXT, created_at REAL NOT NULL, created_by TEXT NOT NULL, expires_at REAL,
+                        revoked_at REAL, revoked_by TEXT, previous_digest TEXT, previous_expires_at REAL
+                    )
+                    """)
+        }
         return migrator
     }
 

@@ -166,7 +166,7 @@ public protocol RetentionStore: Sendable {
 /// A store that does every job: what a gateway runs on. SQLite and the in-memory twin are both
 /// one, and the shared store contract tests hold them to the same behaviour.
 public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
-    & ReferralLoopStore & RetentionStore & StoreHealth
+    & ReferralLoopStore & RetentionStore & StoreHealth & KeyStore
 
 /// Whether the store can take writes now: what `/readyz` asks before a load balancer sends work.
 public protocol StoreHealth: Sendable {

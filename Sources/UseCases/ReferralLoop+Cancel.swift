@@ -18,9 +18,14 @@ extension ReferralLoop {
     /// withdrawn, and every agency that has it is sent a `referral.cancelled` notice through the
     /// delivery engine, signed and retried like any delivery. Only the key that submitted it, or a
     /// key for its referring organisation, may; for any other it does not exist (404).
-    public func cancel(referralId: String, actor: String, organisations: Set<String>?, reason: String?) async throws -> Cancelled {
+    /// - Parameters:
+    ///   - actor: who the audit trail names (the key's owner).
+    ///   - keyId: the key it is asked with: a referral is its submitting key's (or its organisations').
+    public func cancel(
+        referralId: String, actor: String, keyId: String? = nil, organisations: Set<String>?, reason: String?
+    ) async throws -> Cancelled {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
-        let own = loop.submittedBy == actor || (organisations?.contains(loop.referral.referrer.organisation) ?? false)
+        let own = loop.submittedBy == (keyId ?? actor) || (organisations?.contains(loop.referral.referrer.organisation) ?? false)
         guard own else { throw Refusal.notFound }
         let deliveries = loop.deliveries.filter { $0.notice == nil }
         if let completed = deliveries.first(where: { $0.state == .completed }) { throw Refusal.notAlong(current: completed.state) }

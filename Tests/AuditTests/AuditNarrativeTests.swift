@@ -71,6 +71,12 @@ import Testing
             AuditNarrative.referralViewed(referralId: "r1", at: at, actor: "spa-key", as: "as sent to spa (agency key)"),
             AuditNarrative.referralsPruned(at: at, actor: "admin", count: 12, before: at),
             AuditNarrative.referralCancelled(referralId: "r1", at: at, actor: "gp", told: ["spa"], withdrawn: 2, note: "n2"),
+            AuditNarrative.keyCreated(
+                at: at, actor: "Alex Admin", id: "botley", owner: "Botley reception", role: "referrer", organisations: ["K84001"], agency: nil,
+                expiresAt: at),
+            AuditNarrative.keyRevoked(at: at, actor: "Alex Admin", id: "botley", owner: "Botley reception"),
+            AuditNarrative.keyRotated(at: at, actor: "Alex Admin", id: "botley", owner: "Botley reception", previousUntil: at.addingTimeInterval(60)),
+            AuditNarrative.keysReloaded(at: at, count: 3, added: ["new-gp"], removed: ["old-gp"], changed: []),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -114,6 +120,10 @@ import Testing
                 "read as sent to spa (agency key)",
                 "12 closed referrals received before 2026-11-18T11:06:40.000Z: personal data and notes removed; ids, deliveries and events kept",
                 "cancelled by the referrer; 2 deliveries withdrawn; telling spa; reason in note n2",
+                "key botley (referrer for K84001) for Botley reception; expires 2026-11-18T11:06:40.000Z",
+                "key botley of Botley reception revoked; it is refused from now",
+                "key botley of Botley reception has a new secret; the old secret is accepted until 2026-11-18T11:07:40.000Z",
+                "3 keys in switchboard.yaml; added: new-gp; removed, and refused from now: old-gp",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

@@ -122,6 +122,14 @@ struct ScenarioRequest {
                 uri: "/v1/agencies/oxfordshire-spa/pause", headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "upgrade"}"#))
         case (.post, "/v1/agencies/{agency}/ping"):
             return ScenarioRequest(uri: "/v1/agencies/oxfordshire-spa/ping", headers: headers(key: key, json: false))
+        case (.post, "/v1/keys"):
+            return ScenarioRequest(
+                uri: response.path, headers: headers(key: key), body: ByteBuffer(string: #"{"owner": "Dr Test", "role": "referrer"}"#))
+        case (.post, "/v1/keys/{id}/revoke"):
+            return ScenarioRequest(uri: "/v1/keys/no-such-key/revoke", headers: headers(key: key, json: false))
+        case (.post, "/v1/keys/{id}/rotate"):
+            return ScenarioRequest(
+                uri: "/v1/keys/no-such-key/rotate", headers: headers(key: key), body: ByteBuffer(string: #"{"overlapSeconds": 60}"#))
         case (.post, "/v1/agencies/{agency}/resume"):
             return ScenarioRequest(uri: "/v1/agencies/oxfordshire-spa/resume", headers: headers(key: key, json: false))
         default:
@@ -154,6 +162,19 @@ struct ScenarioRequest {
                 // Cancelled already: nobody is acting on it.
                 _ = try await fixture.components.loop.cancel(referralId: id, actor: "test-gp", organisations: nil, reason: "first")
             }
+        }
+        // Revoking and rotating need a managed key; a key written in switchboard.yaml is a conflict.
+        if response.path.hasPrefix("/v1/keys/{id}") {
+            if response.status == 409 {
+                request.uri = request.uri.replacingOccurrences(of: "no-such-key", with: "test-admin")
+            } else if response.status != 404 {
+                let made = try await fixture.components.keyAdministration.create(
+                    .init(id: "made-for-test", owner: "Dr Test", role: "referrer", organisations: nil, agency: nil, expiresAt: nil), by: "test")
+                request.uri = request.uri.replacingOccurrences(of: "no-such-key", with: made.details.id)
+            }
+        }
+        if operation == "POST /v1/keys", response.status == 409 {
+            request.body = ByteBuffer(string: #"{"id": "test-admin", "owner": "Dr Test", "role": "admin"}"#)
         }
         if operation == "POST /v1/attention/{id}/resolve", response.status == 200 {
             request.uri = "/v1/attention/\(try await attentionItem(fixture))/resolve"
@@ -190,6 +211,8 @@ struct ScenarioRequest {
             case "GET /v1/agencies/versions/{number}": request.uri = "/v1/agencies/versions/99"
             default: break  // an id nobody was given
             }
+        case 409 where response.path.hasPrefix("/v1/keys"):
+            break
         case 409 where response.path.contains("/proposals/{id}"):
             // Decided already: rejected before this request.
             let id = String(request.uri.split(separator: "/")[3])
@@ -222,6 +245,8 @@ struct ScenarioRequest {
             case "POST /v1/referrals/{id}/cancel": request.body = ByteBuffer(string: #"{"reason": ""}"#)
             case "GET /v1/agency/referrals": request.uri = "/v1/agency/referrals?limit=0"
             case "POST /v1/attention/{id}/resolve": request.body = ByteBuffer(string: #"{"action": "fly"}"#)
+            case "POST /v1/keys": request.body = ByteBuffer(string: #"{"owner": "Dr Test", "role": "wizard"}"#)
+            case "POST /v1/keys/{id}/rotate": request.body = ByteBuffer(string: #"{"overlapSeconds": -1}"#)
             case "PUT /v1/agencies", "POST /v1/agencies/proposals":
                 request.body = ByteBuffer(string: "agencies:\n  - {id: x, name: X, adapter: carrier-pigeon, endpoint: 'http://127.0.0.1:1/'}\n")
             case "POST /v1/rules/proposals": request.body = ByteBuffer(string: "rules: []\nfallback: the-moon\n")
@@ -246,16 +271,18 @@ struct ScenarioRequest {
             let table =
                 response.path.hasSuffix("/status") || response.path.hasSuffix("/cancel")
                 ? "referrals"
-                : response.path.hasPrefix("/v1/attention")
-                    ? "attention"
-                    : response.path.contains("/proposals")
-                        ? "change_proposals"
-                        : response.path.hasPrefix("/v1/rules")
-                            ? "rule_versions"
-                            : response.path.hasSuffix("/ping")
-                                ? "audit_events"
-                                : response.path.contains("{agency}")
-                                    ? "agency_lanes" : response.path.hasPrefix("/v1/agencies") ? "agency_versions" : "deliveries"
+                : response.path.hasPrefix("/v1/keys")
+                    ? "api_keys"
+                    : response.path.hasPrefix("/v1/attention")
+                        ? "attention"
+                        : response.path.contains("/proposals")
+                            ? "change_proposals"
+                            : response.path.hasPrefix("/v1/rules")
+                                ? "rule_versions"
+                                : response.path.hasSuffix("/ping")
+                                    ? "audit_events"
+                                    : response.path.contains("{agency}")
+                                        ? "agency_lanes" : response.path.hasPrefix("/v1/agencies") ? "agency_versions" : "deliveries"
             if operation == "GET /v1/referrals/{id}" {
                 request.uri = "/v1/referrals/\(try await submit(fixture).id)"
             }

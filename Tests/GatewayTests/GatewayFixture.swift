@@ -50,7 +50,8 @@ struct GatewayFixture {
     func restarted() throws -> GatewayComponents {
         let configuration = try DeploymentConfiguration.load(
             path: directory.appendingPathComponent("switchboard.yaml").path, environment: Self.environment)
-        return try GatewayComponents(configuration: configuration, store: components.store, logger: Logger(label: "test"))
+        return try GatewayComponents(
+            configuration: configuration, store: components.store, logger: Logger(label: "test"), environment: Self.environment)
     }
 
     /// - Parameter approval: the documents whose changes need a second administrator's approval.
@@ -86,7 +87,7 @@ struct GatewayFixture {
         let path = directory.appendingPathComponent("switchboard.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let configuration = try DeploymentConfiguration.load(path: path, environment: Self.environment)
-        components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"))
+        components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"), environment: Self.environment)
         application = GatewayApplication(components: components, logger: Logger(label: "test"))
     }
 

@@ -1,0 +1,36 @@
+import Audit
+import Foundation
+
+extension InMemoryStore {
+    public func managedKeys() -> [ManagedKey] {
+        keys.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    public func createKey(_ key: ManagedKey, audit: AuditEntry) -> Bool {
+        guard !keys.contains(where: { $0.id == key.id }) else { return false }
+        keys.append(key)
+        append([audit])
+        return true
+    }
+
+    public func revokeKey(id: String, at: Date, by: String, audit: @escaping @Sendable (ManagedKey) -> AuditEntry) -> ManagedKey? {
+        guard let index = keys.firstIndex(where: { $0.id == id && $0.revokedAt == nil }) else { return nil }
+        keys[index].revokedAt = at
+        keys[index].revokedBy = by
+        append([audit(keys[index])])
+        return keys[index]
+    }
+
+    public func rotateKey(
+        id: String, digest: [UInt8], at: Date, previousValidUntil: Date, audit: @escaping @Sendable (ManagedKey) -> AuditEntry
+    ) -> ManagedKey? {
+        guard
+            let index = keys.firstIndex(where: { $0.id == id && $0.revokedAt == nil && ($0.expiresAt.map { $0 > at } ?? true) })
+        else { return nil }
+        keys[index].previousDigest = keys[index].digest
+        keys[index].previousExpiresAt = previousValidUntil
+        keys[index].digest = digest
+        append([audit(keys[index])])
+        return keys[index]
+    }
+}
