@@ -106,8 +106,8 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     }
 
     /// Starts the gateway on a free port and waits until it listens.
-    func startGateway() async throws {
-        let process = try RunningProcess(["serve", "--config", configPath, "--log-level", "warning"], environment: environment, name: "gateway")
+    func startGateway(logLevel: String = "warning") async throws {
+        let process = try RunningProcess(["serve", "--config", configPath, "--log-level", logLevel], environment: environment, name: "gateway")
         let line = try await process.waitForLine("listening line") { $0.hasPrefix("Switchboard listening on ") }
         gatewayURL = String(line.dropFirst("Switchboard listening on ".count).prefix { $0 != " " })
         gateway = process
