@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
@@ -70,11 +72,18 @@ let package = Package(
             name: "Storage",
             dependencies: ["ReferralModel", "Audit", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // What a gateway counts (swift-metrics), in a Prometheus registry of its own, for /metrics.
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // The dispatcher: leasing, rendering, signing, retries, dead letters.
         .target(
             name: "Delivery",
             dependencies: [
-                "AdapterKit", "Transport", "Storage", "Audit",
+                "AdapterKit", "Transport", "Storage", "Audit", "Observability",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,7 +105,7 @@ let package = Package(
             name: "Deployment",
             dependencies: [
                 "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter",
-                "Transport", "Storage", "Audit", "Delivery", "UseCases",
+                "Transport", "Storage", "Audit", "Delivery", "UseCases", "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -105,7 +114,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "UseCases", "Deployment",
+                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "UseCases", "Deployment", "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -175,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "DeliveryTests",
             dependencies: [
-                "Delivery", "Transport", "AdapterKit", "JSONWebhookAdapter", "Storage", "Audit", "ReferralModel", "SwitchboardTesting",
+                "Delivery", "Transport", "AdapterKit", "JSONWebhookAdapter", "Storage", "Audit", "ReferralModel", "SwitchboardTesting", "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // A real misbehaving agency for the fault-injection tests.

@@ -2,6 +2,7 @@ import AdapterKit
 import Audit
 import Foundation
 import Logging
+import Observability
 import ReferralModel
 import Storage
 import Transport
@@ -63,6 +64,16 @@ extension Dispatcher {
             result = .deadLetter(error: reason)
             audit.append(attempted(.failed(reason: reason)))
             audit.append(AuditNarrative.deliveryDeadLettered(reference, at: now, reason: reason))
+        }
+        if let metrics {
+            let counted: GatewayMetrics.Outcome =
+                switch result {
+                case .delivered: .delivered
+                case .accepted: .accepted
+                case .retry: .retry
+                case .deadLetter: .deadLettered
+                }
+            metrics.deliveryAttempted(agency: job.agency, outcome: counted, duration: elapsed)
         }
         // The agency is done with this slot: the next attempt may start while this result commits.
         // The lease stays held until it has, so no one else takes the job meanwhile.

@@ -2,6 +2,7 @@ import AdapterKit
 import Audit
 import Foundation
 import Logging
+import Observability
 import ReferralModel
 import ServiceLifecycle
 import Storage
@@ -48,6 +49,8 @@ public final class Dispatcher: Service {
     let clock: any WallClock
     let configuration: Configuration
     let logger: Logger
+    /// Counts each attempt by agency and outcome, and how long it took.
+    let metrics: GatewayMetrics?
     let doorbell = Doorbell()
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
@@ -62,8 +65,9 @@ public final class Dispatcher: Service {
 
     public init(
         queue: any DeliveryQueue, targets: [DeliveryTarget], transport: any HTTPTransport, clock: any WallClock = SystemClock(),
-        configuration: Configuration = .init(), logger: Logger
+        configuration: Configuration = .init(), logger: Logger, metrics: GatewayMetrics? = nil
     ) {
+        self.metrics = metrics
         self.queue = queue
         configured = Mutex(Agencies(targets))
         self.transport = transport

@@ -4,6 +4,7 @@ import Delivery
 import Foundation
 import JSONWebhookAdapter
 import Logging
+import Observability
 import ReferralModel
 import Routing
 import ServiceLifecycle
@@ -29,6 +30,8 @@ public final class GatewayComponents: Sendable {
     let logger: Logger
     /// The operators' queue commands: per-agency queues, dead letters, pause and resume.
     public let queue: QueueOperations
+    /// What this gateway counts, for /metrics.
+    public let metrics = GatewayMetrics()
     /// The API keys in force, and the commands that manage them.
     public let keys: LiveKeys
     public let keyAdministration: KeyAdministration
@@ -54,7 +57,7 @@ public final class GatewayComponents: Sendable {
         let dispatcher = Dispatcher(
             queue: store, targets: Self.deliveryTargets(configuration), transport: transport, clock: clock,
             configuration: .init(concurrency: settings.delivery.concurrency),
-            logger: logger)
+            logger: logger, metrics: metrics)
         self.dispatcher = dispatcher
         queue = QueueOperations(queue: store, audit: store, lanes: dispatcher, clock: clock)
         let live = LiveRules(configuration.rules)

@@ -1,6 +1,7 @@
 import Audit
 import Foundation
 import Logging
+import Observability
 import ReferralModel
 import ServiceLifecycle
 import Storage
@@ -34,8 +35,10 @@ public final class FrontDoor: Sendable {
     private let auditLog: any AuditLog
     private let clock: any WallClock
     private let logger: Logger
+    private let metrics: GatewayMetrics?
 
-    init(refusedPerMinute: Double, auditLog: any AuditLog, clock: any WallClock, logger: Logger) {
+    init(refusedPerMinute: Double, auditLog: any AuditLog, clock: any WallClock, logger: Logger, metrics: GatewayMetrics? = nil) {
+        self.metrics = metrics
         limiter = RateLimiter(rate: refusedPerMinute / 60, burst: refusedPerMinute)
         self.auditLog = auditLog
         self.clock = clock
@@ -45,6 +48,7 @@ public final class FrontDoor: Sendable {
     /// Counts one refusal from `source`; the seconds to wait when the address is over its allowance.
     func refuse(source: String, reason: String) -> Double? {
         let wait = limiter.delay(for: source)
+        metrics?.authenticationRefused(reason: reason, limited: wait != nil)
         let minute = Int64((clock.now().timeIntervalSince1970 / 60).rounded(.down))
         windows.withLock { windows in
             var window = Window(minute: minute, source: source)

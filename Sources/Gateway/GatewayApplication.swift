@@ -25,7 +25,7 @@ public struct GatewayApplication {
         self.components = components
         frontDoor = FrontDoor(
             refusedPerMinute: components.configuration.settings.rateLimit.refusedPerMinute, auditLog: components.store,
-            clock: components.clock, logger: logger)
+            clock: components.clock, logger: logger, metrics: components.metrics)
         router = Self.buildRouter(components: components, frontDoor: frontDoor, logger: logger)
     }
 
@@ -41,7 +41,7 @@ public struct GatewayApplication {
             AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, roles: roles)
         }
         let loopAPI = LoopRoutes(loop: components.loop)
-        let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger)
+        let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger, metrics: components.metrics)
         let rulesAPI = RulesRoutes(
             administrator: components.rules, versions: components.store, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
             clock: components.clock)
@@ -49,8 +49,12 @@ public struct GatewayApplication {
         router.get("/healthz") { _, _ in
             try JSONResponse.make(["status": "ok"], status: .ok)
         }
-        let health = HealthRoutes(store: components.store, dispatcher: components.dispatcher, rules: components.rules)
+        let health = HealthRoutes(
+            store: components.store, dispatcher: components.dispatcher, rules: components.rules, queue: components.queue,
+            metrics: components.metrics)
         router.get("/readyz") { request, context in try await health.ready(request, context: context) }
+        router.group("/metrics").add(middleware: requiring([.admin]))
+            .get { request, context in try await health.metrics(request, context: context) }
         router.get("/openapi.yaml") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/yaml"],

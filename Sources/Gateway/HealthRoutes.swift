@@ -2,6 +2,7 @@ import Delivery
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Observability
 import Storage
 import Synchronization
 import UseCases
@@ -21,10 +22,14 @@ final class HealthRoutes: Sendable {
     let store: any StoreHealth
     let dispatcher: Dispatcher
     let rules: RulesAdministrator
+    let queue: QueueOperations
+    let metrics: GatewayMetrics
     /// A probe writes; answers within a second of each other share one.
     private let recent = Mutex<(at: ContinuousClock.Instant, store: String?)?>(nil)
 
-    init(store: any StoreHealth, dispatcher: Dispatcher, rules: RulesAdministrator) {
+    init(store: any StoreHealth, dispatcher: Dispatcher, rules: RulesAdministrator, queue: QueueOperations, metrics: GatewayMetrics) {
+        self.queue = queue
+        self.metrics = metrics
         self.store = store
         self.dispatcher = dispatcher
         self.rules = rules
@@ -40,6 +45,21 @@ final class HealthRoutes: Sendable {
         if readiness.status != "ready" { response.headers[.retryAfter] = "5" }
         response.headers[.cacheControl] = "no-store"
         return response
+    }
+
+    /// `GET /metrics`: the counters, and the queues and rules as of now, in Prometheus text format.
+    func metrics(_ request: Request, context: GatewayContext) async throws -> Response {
+        let overview = try await queue.overview()
+        metrics.observe(
+            queues: overview.agencies.map { agency in
+                GatewayMetrics.Queue(
+                    agency: agency.agency, pending: agency.pending, inFlight: agency.inFlight, deadLettered: agency.deadLettered,
+                    oldestPendingSeconds: Double(agency.oldestPendingSeconds ?? 0),
+                    circuit: agency.circuit == "open" ? 2 : agency.circuit == "half-open" ? 1 : 0, paused: agency.paused != nil)
+            }, rulesVersion: rules.live.current.rules.version)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
     }
 
     /// Nil when a small write commits within two seconds; else what stopped it.

@@ -3,7 +3,9 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Observability
 import ReferralModel
+import Storage
 import UseCases
 
 /// `POST /v1/referrals` and `GET /v1/referrals/{id}`: requests into intake calls, outcomes into
@@ -12,10 +14,38 @@ struct ReferralRoutes: Sendable {
     let intake: ReferralIntake
     let loop: LoopRoutes
     let logger: Logger
+    let metrics: GatewayMetrics
 
     static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
 
+    /// Counts each submission: accepted and routed by rule, or rejected and why.
     func submit(_ request: Request, context: GatewayContext) async throws -> Response {
+        do {
+            let response = try await accept(request, context: context)
+            if response.status == .accepted { metrics.referralReceived() }
+            return response
+        } catch let problem as ProblemResponse {
+            let reason: GatewayMetrics.Rejection =
+                switch problem.problem.status {
+                case 400: .malformed
+                case 401: .unauthorised
+                case 403: .forbidden
+                case 409: .conflict
+                case 413: .tooLarge
+                case 415: .unsupportedMediaType
+                case 422: .invalid
+                case 429: .rateLimited
+                default: .other
+                }
+            metrics.referralRejected(reason)
+            throw problem
+        } catch {
+            metrics.referralRejected(StoreFault.isUnavailable(error) ? .storageUnavailable : .other)
+            throw error
+        }
+    }
+
+    private func accept(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         try JSONResponse.requireJSON(request)
         let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
@@ -29,6 +59,7 @@ struct ReferralRoutes: Sendable {
         }
         let receipt = accepted.receipt
         if !accepted.replayed {
+            metrics.referralRouted(rules: receipt.routes.isEmpty ? ["none"] : receipt.routes.map(\.rule))
             logger.info(
                 "Referral accepted",
                 metadata: [

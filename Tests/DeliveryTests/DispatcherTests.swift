@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import JSONWebhookAdapter
 import Logging
+import Observability
 import ReferralModel
 import ServiceLifecycle
 import Storage
@@ -40,14 +41,17 @@ struct DispatcherHarness {
 
     init(
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: 2, maxBackoff: 60), adapter: (any AgencyAdapter)? = nil,
-        circuit: CircuitPolicy = .init(), answer: ScriptedTransport.Answer, logger: Logger = Logger(label: "test")
+        circuit: CircuitPolicy = .init(), answer: ScriptedTransport.Answer, logger: Logger = Logger(label: "test"),
+        metrics: GatewayMetrics? = nil
     ) throws {
-        try self.init(retry: retry, adapter: adapter, circuit: circuit, transport: ScriptedTransport(always: answer), logger: logger)
+        try self.init(
+            retry: retry, adapter: adapter, circuit: circuit, transport: ScriptedTransport(always: answer), logger: logger, metrics: metrics)
     }
 
     init(
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: 2, maxBackoff: 60), adapter: (any AgencyAdapter)? = nil,
-        circuit: CircuitPolicy = .init(), transport: ScriptedTransport, logger: Logger = Logger(label: "test")
+        circuit: CircuitPolicy = .init(), transport: ScriptedTransport, logger: Logger = Logger(label: "test"),
+        metrics: GatewayMetrics? = nil
     ) throws {
         self.retry = retry
         self.transport = transport
@@ -57,7 +61,7 @@ struct DispatcherHarness {
             signer: WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), retry: retry, circuit: circuit)
         dispatcher = Dispatcher(
             queue: store, targets: [target], transport: transport, clock: clock, configuration: .init(concurrency: 4),
-            logger: logger)
+            logger: logger, metrics: metrics)
     }
 
     /// Accepts one referral for the agency and returns its referral id.
@@ -216,6 +220,20 @@ struct DispatcherHarness {
         // Administrators see what the agency said, as it said it.
         let letters = await harness.store.deadLetters(agency: "spa", limit: 10)
         #expect(letters.first?.agencyReply == outcome)
+    }
+
+    @Test func eachAttemptIsCountedByAgencyAndOutcomeWithItsLatency() async throws {
+        let metrics = GatewayMetrics()
+        let harness = try DispatcherHarness(
+            retry: RetryPolicy(maxAttempts: 2, initialBackoff: 1, maxBackoff: 1), answer: .respond(status: 503), metrics: metrics)
+        try await harness.submit()
+        _ = try await harness.attemptDue()
+        harness.clock.advance(by: 1)
+        _ = try await harness.attemptDue()
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains(#"switchboard_delivery_attempts_total{agency="spa",outcome="retry"} 1"#), "\(text)")
+        #expect(text.contains(#"switchboard_delivery_attempts_total{agency="spa",outcome="dead-lettered"} 1"#))
+        #expect(text.contains(#"switchboard_delivery_duration_seconds_count{agency="spa"} 2"#))
     }
 
     @Test func aPermanentRefusalDeadLettersAtOnce() async throws {

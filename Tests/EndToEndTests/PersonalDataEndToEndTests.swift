@@ -5,7 +5,7 @@ import Testing
     import Glibc
 #endif
 
-/// Personal data never reaches the logs or the audit trail, wherever it comes from: referrals full
+/// Personal data never reaches the logs, the metrics or the audit trail, wherever it comes from: referrals full
 /// of recognisable details, valid and invalid; agencies whose every refusal quotes what they were
 /// sent (FHIR, HTML, JSON, a redirect naming the patient, a busy page); refused keys with a name in
 /// the path. Logged at debug, the most the gateway says.
@@ -106,6 +106,10 @@ import Testing
             for detail in Self.personal { #expect(!text.contains(detail), "the report quotes \(detail)") }
         }
 
+        let scraped = try await deployment.client.send(
+            .init(url: deployment.gatewayURL + "/metrics", method: "GET", headers: [("Authorization", "Bearer \(deployment.adminKey)")], body: []))
+        let metrics = String(decoding: scraped.body, as: UTF8.self)
+        #expect(scraped.status == 200 && metrics.contains("switchboard_delivery_attempts_total"))
         let gateway = try #require(deployment.gateway)
         gateway.kill(SIGTERM)
         _ = try await gateway.exitStatus()
@@ -117,6 +121,7 @@ import Testing
         for detail in Self.personal {
             #expect(!logs.contains(detail), "the log holds \(detail)")
             #expect(!exported.output.contains(detail), "the audit trail holds \(detail)")
+            #expect(!metrics.contains(detail), "/metrics holds \(detail)")
         }
     }
 }
