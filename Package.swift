@@ -72,11 +72,12 @@ let package = Package(
             name: "Storage",
             dependencies: ["ReferralModel", "Audit", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        // What a gateway counts (swift-metrics), in a Prometheus registry of its own, for /metrics.
+        // What a gateway counts (swift-metrics), in a Prometheus registry of its own, for /metrics; logs as JSON lines.
         .target(
             name: "Observability",
             dependencies: [
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The dispatcher: leasing, rendering, signing, retries, dead letters.
@@ -128,6 +129,7 @@ let package = Package(
             name: "switchboard",
             dependencies: [
                 "Gateway", "Deployment", "ReferralModel", "Settings", "Transport", "Delivery", "Audit", "Storage", "Routing", "AdapterKit",
+                "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

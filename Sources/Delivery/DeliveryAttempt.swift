@@ -105,7 +105,7 @@ extension Dispatcher {
     private func log(_ job: LeasedDelivery, result: AttemptResult, milliseconds: Int, leaseHeld: Bool) {
         guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
-            "referral": "\(job.referralId)", "delivery": "\(job.deliveryId)", "agency": "\(job.agency)",
+            "referral": "\(job.referralId)", "delivery": "\(job.deliveryId)", "agency": "\(job.agency)", "request": "\(job.requestId ?? "-")",
             "attempt": "\(job.attempt)", "latency_ms": "\(milliseconds)",
         ]
         switch result {
@@ -142,6 +142,9 @@ extension Dispatcher {
             ("Content-Type", rendered.contentType), ("User-Agent", "Switchboard/1"),
         ]
         headers += rendered.headers.map { ($0.name, $0.value) }
+        // The gateway's id for the request that brought the referral in (never one a client chose),
+        // so an agency's logs and ours can be matched.
+        if let requestId = job.requestId { headers.append(("X-Request-Id", requestId)) }
         if let authorization = target.authorization { headers.append(authorization) }
         if let signer = target.signer {
             headers += signer.headers(id: job.deliveryId, timestamp: Int(clock.now().timeIntervalSince1970), body: rendered.body)

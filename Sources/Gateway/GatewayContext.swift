@@ -1,4 +1,5 @@
 import Hummingbird
+import ReferralModel
 import Settings
 
 /// Who is calling: the API key's id and role, once the bearer token is checked.
@@ -24,10 +25,16 @@ public struct GatewayContext: RequestContext {
 
     /// The address the connection comes from, without its port: the key refusals are counted by.
     public let clientAddress: String
+    /// This request's id: in every log line about it, its `X-Request-Id` response header, and the
+    /// logs of each delivery of a referral it brings. Made here, never taken from the client, so
+    /// nothing a client sends reaches a log this way.
+    public let requestId: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         clientAddress = source.channel.remoteAddress?.ipAddress ?? "an unknown address"
+        requestId = Identifier.make()
+        logger[metadataKey: "request"] = "\(requestId)"
     }
 
     /// Bodies are read with an explicit limit by `BodyLimitMiddleware`; this matches it.

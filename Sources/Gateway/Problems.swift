@@ -36,6 +36,14 @@ struct ProblemMiddleware: RouterMiddleware {
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await answer(request, context: context, next: next)
+        response.headers[Self.requestIdHeader] = context.requestId
+        return response
+    }
+
+    static let requestIdHeader = HTTPField.Name("X-Request-Id")!
+
+    private func answer(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let problem as ProblemResponse {

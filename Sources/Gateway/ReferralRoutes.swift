@@ -53,14 +53,15 @@ struct ReferralRoutes: Sendable {
         let accepted: ReferralIntake.Accepted
         do {
             accepted = try await intake.submit(
-                body.readableBytesView, actor: principal.keyId, organisations: principal.organisations, idempotencyKey: key)
+                body.readableBytesView, actor: principal.keyId, organisations: principal.organisations, idempotencyKey: key,
+                requestId: context.requestId)
         } catch let refusal as ReferralIntake.Refusal {
             throw Self.problem(refusal)
         }
         let receipt = accepted.receipt
         if !accepted.replayed {
             metrics.referralRouted(rules: receipt.routes.isEmpty ? ["none"] : receipt.routes.map(\.rule))
-            logger.info(
+            context.logger.info(
                 "Referral accepted",
                 metadata: [
                     "referral": "\(receipt.id)", "actor": "\(principal.keyId)", "routes": "\(receipt.routes.count)",

@@ -125,11 +125,12 @@ public actor InMemoryStore: SwitchboardStore {
                 job.leaseToken = token
                 job.leaseExpiresAt = now.addingTimeInterval(lane.leaseDuration)
                 jobs[job.deliveryId] = job
-                leased.append(
-                    LeasedDelivery(
-                        deliveryId: job.deliveryId, referralId: job.referralId, agency: job.agency, rule: job.rule,
-                        attempt: job.attempts + 1, leaseToken: token, referral: record.referral, receivedAt: record.receivedAt,
-                        needs: job.needs, notice: job.notice))
+                var lease = LeasedDelivery(
+                    deliveryId: job.deliveryId, referralId: job.referralId, agency: job.agency, rule: job.rule,
+                    attempt: job.attempts + 1, leaseToken: token, referral: record.referral, receivedAt: record.receivedAt,
+                    needs: job.needs, notice: job.notice)
+                lease.requestId = record.requestId
+                leased.append(lease)
             }
         }
         return leased

@@ -15,7 +15,7 @@ extension SQLiteStore {
             var found: [(LeasedDelivery, TimeInterval)] = []
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT d.id, d.referral_id, d.rule, d.attempts, d.needs, d.notice, r.body, r.received_at
+                    SELECT d.id, d.referral_id, d.rule, d.attempts, d.needs, d.notice, r.body, r.received_at, r.request_id
                     FROM deliveries d JOIN referrals r ON r.id = d.referral_id
                     WHERE d.state = 'pending' AND d.agency = ? AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at LIMIT ?
@@ -29,11 +29,12 @@ extension SQLiteStore {
                     let id: String = row["id"]
                     if held.ids.contains(id) { continue }
                     let body: Data = row["body"]
-                    let lease = LeasedDelivery(
+                    var lease = LeasedDelivery(
                         deliveryId: id, referralId: row["referral_id"], agency: lane.agency, rule: row["rule"],
                         attempt: row["attempts"] + 1, leaseToken: "", referral: try ReferralDecoder.decodeStored(body),
                         receivedAt: Date(timeIntervalSince1970: row["received_at"]), needs: Self.needs(row["needs"]),
                         notice: Self.notice(row["notice"]))
+                    lease.requestId = row["request_id"]
                     found.append((lease, lane.leaseDuration))
                     taken += 1
                 }

@@ -84,12 +84,12 @@ extension SQLiteStore {
         let needs = jsonList(record.referral.needs)
         try db.cachedStatement(
             sql: """
-                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             record.referralId, record.receivedAt.timeIntervalSince1970, record.actor, record.referral.urgency.rawValue, needs,
-            record.rulesVersion, record.referral.canonicalJSON(), record.held?.rawValue,
+            record.rulesVersion, record.referral.canonicalJSON(), record.held?.rawValue, record.requestId,
         ])
         let insertDelivery = try db.cachedStatement(
             sql: """

@@ -223,6 +223,10 @@ public final class SQLiteStore: SwitchboardStore {
                     )
                     """)
         }
+        migrator.registerMigration("v15-request-ids") { db in
+            // The id of the request that brought each referral, for logs to follow it through its deliveries.
+            try db.execute(sql: "ALTER TABLE referrals ADD COLUMN request_id TEXT")
+        }
         return migrator
     }
 

@@ -22,6 +22,8 @@ public struct IntakeRecord: Sendable {
     public var held: ReferralStatus?
     /// When each route's agency must have taken it on, by delivery id.
     public var deadlines: [String: Date] = [:]
+    /// The id of the HTTP request that brought it, which every log line of its deliveries carries.
+    public var requestId: String?
 
     public init(
         referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, routes: [Route],
@@ -77,6 +79,8 @@ public struct LeasedDelivery: Sendable {
     public var needs: [String]?
     /// What is sent: the referral itself, or a notice about it (a cancellation).
     public var notice: ReferralNotice?
+    /// The id of the request that brought the referral in; nil for referrals stored before ids were kept.
+    public var requestId: String?
 
     public init(
         deliveryId: String, referralId: String, agency: String, rule: String, attempt: Int, leaseToken: String, referral: Referral,

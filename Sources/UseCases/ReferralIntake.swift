@@ -56,7 +56,7 @@ public struct ReferralIntake: Sendable {
     ///   - organisations: the ODS codes the key may submit for; nil when it may name any.
     ///   - idempotencyKey: the referrer's key for safe retries, if it gave one.
     public func submit<Body: Collection>(
-        _ body: Body, actor: String, organisations: Set<String>? = nil, idempotencyKey: String?
+        _ body: Body, actor: String, organisations: Set<String>? = nil, idempotencyKey: String?, requestId: String? = nil
     ) async throws -> Accepted where Body.Element == UInt8 {
         let receivedAt = clock.now()
         let referral: Referral
@@ -79,8 +79,9 @@ public struct ReferralIntake: Sendable {
         // One snapshot of the rules routes the referral, and is the version its receipt names.
         let rules = self.rules.current.rules
         let authorities = rules.namesLocalAuthorities ? try await store.localAuthorities(of: referral.subject.postcode) : []
-        let record = intakeRecord(
+        var record = intakeRecord(
             referral, rules: rules, localAuthorities: authorities, bytes: body.count, actor: actor, receivedAt: receivedAt, claim: claim)
+        record.requestId = requestId
         switch try await store.accept(record) {
         case .accepted(let receipt):
             onAccepted()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Transport
 
 #if canImport(Glibc)
     import Glibc
@@ -164,5 +165,42 @@ import Testing
         _ = try await deployment.waitForReport(second, "delivered") { $0["status"] as? String == "delivered" }
         let after = try #require(deployment.deliveries(to: "oxford-falls").last)
         #expect(after["verified"] as? Bool == true, "verified with the new secret")
+    }
+}
+
+/// Logs a log shipper can read: JSON lines when not on a terminal, each request's id in every line
+/// about it, carried from intake into every delivery attempt of the referral it brought.
+@Suite(.serialized) struct StructuredLogEndToEndTests {
+    @Test func oneRequestIdFollowsAReferralFromIntakeThroughEveryDeliveryAttempt() async throws {
+        let deployment = try LocalDeployment()
+        defer { deployment.stopAll() }
+        try await deployment.startAllReceivers()
+        try await deployment.startGateway(logLevel: "info")
+        let response = try await deployment.client.send(
+            HTTPRequest(
+                url: deployment.gatewayURL + "/v1/referrals", method: "POST",
+                headers: [
+                    ("Authorization", "Bearer \(deployment.referrerKey)"), ("Content-Type", "application/json"),
+                    ("X-Request-Id", "Quintessa-chose-this"),
+                ],
+                body: Array(try example("referral-falls"))))
+        #expect(response.status == 202)
+        let requestId = try #require(response.headers.first { $0.name.lowercased() == "x-request-id" }?.value)
+        #expect(requestId != "Quintessa-chose-this", "the gateway makes its own ids: nothing a client sends reaches a log that way")
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["id"] as? String)
+        _ = try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        let gateway = try #require(deployment.gateway)
+        gateway.kill(SIGTERM)
+        _ = try await gateway.exitStatus()
+        let lines = gateway.standardError.split(separator: "\n").filter { !$0.isEmpty }
+        let objects = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        #expect(!lines.isEmpty && objects.count == lines.count, "every log line is one JSON object: \(lines.prefix(3))")
+        #expect(objects.allSatisfy { $0["time"] is String && $0["level"] is String && $0["message"] is String })
+        let accepted = objects.filter { $0["message"] as? String == "Referral accepted" && $0["referral"] as? String == id }
+        #expect(accepted.count == 1 && accepted.first?["request"] as? String == requestId)
+        let attempts = objects.filter { $0["message"] as? String == "Delivery attempt" && $0["referral"] as? String == id }
+        #expect(attempts.count == 2, "one attempt to each of its two agencies")
+        #expect(attempts.allSatisfy { $0["request"] as? String == requestId })
+        #expect(!gateway.standardError.contains("Quintessa"))
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Hummingbird
 import Logging
+import Observability
 import ServiceLifecycle
 import Settings
 import UnixSignals
@@ -27,7 +28,17 @@ extension Switchboard {
         @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
 
+        @Option(help: "Log format: json (one object a line), text, or auto: json unless standard error is a terminal.")
+        var logFormat: String = "auto"
+
+        func validate() throws {
+            guard ["auto", "json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be auto, json or text.") }
+        }
+
         func run() async throws {
+            if logFormat == "json" || (logFormat == "auto" && isatty(STDERR_FILENO) == 0) {
+                LoggingSystem.bootstrap { JSONLinesLogHandler(label: $0) }
+            }
             var logger = Logger(label: "switchboard")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             var configuration = try options.load(requireSecrets: true, failure: "The configuration is not valid; the gateway did not start.")
