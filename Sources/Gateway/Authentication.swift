@@ -82,7 +82,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 headers: Self.retryAfter(wait))
         }
         context.principal = principal
-        return try await next(request, context)
+        return try await BodyLimitMiddleware.handle(request, context: context, next: next)
     }
 
     private func authenticate(_ request: Request, context: Context) async throws -> Principal {

@@ -2,6 +2,7 @@ import Deployment
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ReferralModel
@@ -34,7 +35,6 @@ public struct GatewayApplication {
         let index = RouteIndex()
         let router = Router(context: GatewayContext.self)
         router.add(middleware: ProblemMiddleware(routes: index, logger: logger))
-        router.add(middleware: BodyLimitMiddleware())
         let keyring = Keyring(keys: components.keys, clock: components.clock)
         let limiter = RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst)
         func requiring(_ roles: Set<Role>) -> AuthenticationMiddleware {
@@ -118,26 +118,40 @@ public struct GatewayApplication {
         return router
     }
 
-    /// The Hummingbird application: the HTTP server plus the components' services (transport,
-    /// dispatcher, rules reloader), shut down in reverse order.
+    /// The Hummingbird application: the HTTP server (HTTPS when `server.tls` is set) plus the
+    /// components' services (transport, dispatcher, rules reloader), shut down in reverse order.
+    /// Throws when the TLS certificate or key cannot be read.
     public func application(
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let server = components.configuration.settings.server
         let connections = ConnectionCount(limit: server.maxConnections)
         let headerTimeout = TimeAmount.milliseconds(Int64(server.headerTimeoutSeconds * 1_000))
         let bodyTimeout = TimeAmount.milliseconds(Int64(server.bodyTimeoutSeconds * 1_000))
+        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [
+            ConnectionGuard(connections: connections, headerTimeout: headerTimeout, bodyTimeout: bodyTimeout)
+        ])
+        var services = components.services + [RefusalAuditService(frontDoor: frontDoor)]
+        let builder: HTTPServerBuilder
+        if let certificate = server.tlsCertificateFile, let key = server.tlsKeyFile {
+            let credentials = try TLSCredentials(certificatePath: certificate, keyPath: key)
+            builder = HTTPServerBuilder { responder in
+                ReloadableTLSChannel(base: HTTP1Channel(responder: responder, configuration: http), credentials: credentials)
+            }
+            services.append(TLSReloader(credentials: credentials, logger: logger))
+        } else {
+            builder = .http1(configuration: http)
+        }
         return Application(
-            router: router,
-            server: .http1(
-                configuration: .init(additionalChannelHandlers: [
-                    ConnectionGuard(connections: connections, headerTimeout: headerTimeout, bodyTimeout: bodyTimeout)
-                ])),
+            router: router, server: builder,
             configuration: .init(address: .hostname(server.host, port: server.port), serverName: nil),
-            services: components.services + [RefusalAuditService(frontDoor: frontDoor)],
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
+
+    /// `https` when the gateway terminates TLS, else `http`.
+    public var scheme: String { components.configuration.settings.server.tlsCertificateFile == nil ? "http" : "https" }
 }
 
 /// JSON bodies with sorted keys, as every route answers.

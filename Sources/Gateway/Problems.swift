@@ -88,12 +88,14 @@ struct ProblemMiddleware: RouterMiddleware {
 }
 
 /// Rejects bodies over 1 MiB before reading them where `Content-Length` says so, and while reading
-/// them otherwise (chunked), so no handler ever holds more.
-struct BodyLimitMiddleware: RouterMiddleware {
-    typealias Context = GatewayContext
+/// them otherwise (chunked), so no handler ever holds more. Runs after authentication (it is
+/// called by `AuthenticationMiddleware`), so a request without a valid key never has its body read.
+enum BodyLimitMiddleware {
     static let limit = 1 << 20
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    static func handle(
+        _ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response
+    ) async throws -> Response {
         let tooLarge = ProblemResponse(.bodyTooLarge, detail: "The body is larger than the limit of \(Self.limit) bytes (1 MiB).")
         if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.limit { throw tooLarge }
         var request = request

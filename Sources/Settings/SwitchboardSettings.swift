@@ -35,6 +35,10 @@ public struct SwitchboardSettings: Sendable {
         /// On SIGTERM, how long deliveries in flight have to finish before they are abandoned (a
         /// restart sends them again, with the same webhook-id).
         public var shutdownSeconds = 30.0
+        /// When the gateway terminates TLS itself: the PEM certificate chain and private key files,
+        /// resolved against the configuration's folder. Both or neither.
+        public var tlsCertificateFile: String?
+        public var tlsKeyFile: String?
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 1_024, headerTimeoutSeconds: Double = 10,
@@ -204,7 +208,7 @@ private struct SectionReader {
         guard
             let entries = reader.mapping(
                 node, "server",
-                allowed: ["host", "port", "max_connections", "header_timeout_seconds", "body_timeout_seconds", "shutdown_seconds"])
+                allowed: ["host", "port", "max_connections", "header_timeout_seconds", "body_timeout_seconds", "shutdown_seconds", "tls"])
         else { return server }
         server.host = reader.string(entries["host"], "host") ?? server.host
         server.port = reader.integer(entries["port"], "port", range: 0...65535) ?? server.port
@@ -214,6 +218,16 @@ private struct SectionReader {
         server.bodyTimeoutSeconds =
             reader.number(entries["body_timeout_seconds"], "body_timeout_seconds", range: 0.1...3_600) ?? server.bodyTimeoutSeconds
         server.shutdownSeconds = reader.number(entries["shutdown_seconds"], "shutdown_seconds", range: 0...3_600) ?? server.shutdownSeconds
+        if let tls = reader.mapping(entries["tls"], "tls", allowed: ["certificate_file", "key_file"], required: ["certificate_file", "key_file"]) {
+            for (key, label) in [("certificate_file", "certificate"), ("key_file", "private key")] {
+                guard let name = reader.string(tls[key], key) else { continue }
+                let path = name.hasPrefix("/") ? name : base.appendingPathComponent(name).path
+                if !FileManager.default.isReadableFile(atPath: path) {
+                    reader.fail(tls[key], "the TLS \(label) file \(path) cannot be read", hint: "give a PEM file the gateway's user may read")
+                }
+                if key == "certificate_file" { server.tlsCertificateFile = path } else { server.tlsKeyFile = path }
+            }
+        }
         return server
     }
 

@@ -204,3 +204,77 @@ import Transport
         #expect(!gateway.standardError.contains("Quintessa"))
     }
 }
+
+/// The gateway terminating TLS itself, for deployments without a proxy: a renewed certificate is
+/// read on SIGHUP and serves new connections without a restart; a broken one leaves the old.
+@Suite(.serialized) struct TLSEndToEndTests {
+    /// A CA and a certificate for 127.0.0.1 signed by it, written as NAME-ca.pem, NAME.pem, NAME.key.
+    func certificate(_ name: String, in folder: URL, deployment: LocalDeployment) async throws {
+        let path = { (file: String) in folder.appendingPathComponent(file).path }
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: path("san.ext"), atomically: true, encoding: .utf8)
+        for arguments in [
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=\(name) CA", "-keyout", path("\(name)-ca.key"),
+                "-out", path("\(name)-ca.pem"),
+            ],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", path("\(name).key"), "-out", path("\(name).csr")],
+            [
+                "x509", "-req", "-in", path("\(name).csr"), "-CA", path("\(name)-ca.pem"), "-CAkey", path("\(name)-ca.key"), "-CAcreateserial",
+                "-days", "2", "-extfile", path("san.ext"), "-out", path("\(name).pem"),
+            ],
+        ] {
+            _ = try await deployment.runTool("/usr/bin/openssl", arguments)
+        }
+    }
+
+    @Test func itServesHTTPSAndReadsARenewedCertificateOnSIGHUP() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let served = folder.appendingPathComponent("served")
+        try FileManager.default.createDirectory(at: served, withIntermediateDirectories: true)
+        let deployment = try LocalDeployment(
+            server: "tls: { certificate_file: '\(served.path)/server.pem', key_file: '\(served.path)/server.key' }")
+        defer { deployment.stopAll() }
+        try await certificate("first", in: folder, deployment: deployment)
+        try await certificate("second", in: folder, deployment: deployment)
+        func serve(_ name: String) throws {
+            for (from, to) in [("\(name).pem", "server.pem"), ("\(name).key", "server.key")] {
+                try? FileManager.default.removeItem(at: served.appendingPathComponent(to))
+                try FileManager.default.copyItem(at: folder.appendingPathComponent(from), to: served.appendingPathComponent(to))
+            }
+        }
+        try serve("first")
+        try await deployment.startGateway()
+        #expect(deployment.gatewayURL.hasPrefix("https://127.0.0.1:"))
+        func ready(trusting ca: String?) async -> Int? {
+            let request = HTTPRequest(
+                url: deployment.gatewayURL + "/readyz", tls: ca.map { TLSOptions(caFile: folder.appendingPathComponent("\($0)-ca.pem").path) })
+            // A new client each time: a new connection, which gets the certificate served now (an open
+            // connection keeps the one it began with).
+            let client = CurlTransport.started()
+            defer { client.shutdown() }
+            return try? await client.send(request).status
+        }
+        #expect(await ready(trusting: "first") == 200)
+        #expect(await ready(trusting: nil) == nil, "a certificate the system does not trust is refused")
+        let plain = deployment.gatewayURL.replacingOccurrences(of: "https://", with: "http://")
+        #expect((try? await deployment.client.send(HTTPRequest(url: plain + "/readyz")).status) != 200, "no plain HTTP")
+
+        // Renewed: the next connection gets the new certificate, without a restart.
+        try serve("second")
+        deployment.gateway?.kill(SIGHUP)
+        var renewed = false
+        for _ in 0..<50 where !renewed {
+            try await Task.sleep(for: .milliseconds(100))
+            renewed = await ready(trusting: "second") == 200
+        }
+        #expect(renewed)
+        #expect(await ready(trusting: "first") == nil)
+        // A broken file is refused and the certificate in use stays.
+        try "not a certificate".write(to: served.appendingPathComponent("server.pem"), atomically: true, encoding: .utf8)
+        deployment.gateway?.kill(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await ready(trusting: "second") == 200)
+        #expect(deployment.gateway?.standardError.contains("could not be read; the one in use stays") == true)
+    }
+}

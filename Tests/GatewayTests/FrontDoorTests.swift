@@ -128,4 +128,21 @@ import Testing
             return
         }
     }
+
+    @Test func aRequestWithoutAValidKeyIsRefusedBeforeItsBodyIsRead() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.test { client in
+            var fields = headers(key: "not-a-key-we-know")
+            fields[.contentLength] = String(1 << 21)
+            // Two megabytes declared: refused for the key (401), not read and refused for its size (413).
+            try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: fields, body: ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 21)
+            ) { #expect($0.status == .unauthorized) }
+            // With a valid key the size is what is wrong.
+            fields[.authorization] = "Bearer \(GatewayFixture.referrerKey)"
+            try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: fields, body: ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 21)
+            ) { #expect($0.status == .contentTooLarge) }
+        }
+    }
 }

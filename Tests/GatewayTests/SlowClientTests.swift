@@ -61,7 +61,7 @@ final class RawConnection {
 @Suite struct SlowClientTests {
     func live(_ server: String, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
         let fixture = try GatewayFixture(server: server)
-        let app = fixture.application.application(logger: Logger(label: "test"))
+        let app = try fixture.application.application(logger: Logger(label: "test"))
         try await app.test(.live) { client in try await body(try #require(client.port)) }
     }
 

@@ -3,6 +3,7 @@
 // queueing (no coordinated omission). Prints achieved rate, p50, p99 and errors.
 //
 //   intake-load URL BODY_FILE RATE SECONDS [BEARER_KEY]
+//   (BENCH_METHOD=GET sends GETs without the body, as a flood of requests with a bad key would.)
 import Foundation
 import Synchronization
 import Transport
@@ -17,7 +18,8 @@ else {
 let url = arguments[1]
 var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
 if arguments.count > 5 { headers.append(("Authorization", "Bearer \(arguments[5])")) }
-let request = HTTPRequest(url: url, method: "POST", headers: headers, body: Array(body), totalTimeout: 30)
+let method = ProcessInfo.processInfo.environment["BENCH_METHOD"] ?? "POST"
+let request = HTTPRequest(url: url, method: method, headers: headers, body: method == "POST" ? Array(body) : [], totalTimeout: 30)
 let client = CurlTransport.started()
 let total = Int(rate * seconds)
 let interval = 1.0 / rate

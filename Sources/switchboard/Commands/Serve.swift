@@ -64,8 +64,16 @@ extension Switchboard {
             }
             let host = configuration.settings.server.host
             let rulesVersion = configuration.rules.version
-            let app = GatewayApplication(components: components, logger: logger).application(logger: logger) { port in
-                emit("Switchboard listening on http://\(host):\(port) (rules \(rulesVersion))")
+            let gateway = GatewayApplication(components: components, logger: logger)
+            let scheme = gateway.scheme
+            let app: any ApplicationProtocol
+            do {
+                app = try gateway.application(logger: logger) { port in
+                    emit("Switchboard listening on \(scheme)://\(host):\(port) (rules \(rulesVersion))")
+                }
+            } catch {
+                printError("The gateway did not start: the TLS certificate or key could not be used (\(error)).")
+                throw ExitCode(78)
             }
             // SIGTERM or SIGINT: stop accepting, let deliveries in flight finish for at most
             // shutdown_seconds, then abandon them (their leases end with the process; a restart
