@@ -110,7 +110,8 @@ func rulesSendingFallsToTheHubToo(_ text: String) -> String {
         // SIGHUP reads it again, and refuses it again.
         deployment.gateway?.kill(SIGHUP)
         try await waitFor("a second rejection, on SIGHUP") {
-            deployment.gateway?.standardError.components(separatedBy: "trigger=SIGHUP").count == 2
+            // The log is JSON lines (standard error is not a terminal here).
+            deployment.gateway?.standardError.components(separatedBy: #""trigger":"SIGHUP""#).count == 2
         }
         let (_, still) = try await deployment.admin("/v1/rules")
         #expect(still["version"] as? String == before, "a bad file never replaces good rules")
