@@ -20,13 +20,17 @@ func run(_ arguments: [String], in directory: URL) throws -> String {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
     process.currentDirectoryURL = directory
-    let output = Pipe()
+    // Output to a file, not a pipe: a process another test starts at the same moment can inherit a
+    // pipe's write end, and reading the pipe to its end would then wait for that process to exit.
+    let log = directory.appendingPathComponent(".run-\(UUID().uuidString).log")
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+    let output = try FileHandle(forWritingTo: log)
+    defer { try? output.close() }
     process.standardOutput = output
     process.standardError = output
     try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    for _ in 0..<500 where process.isRunning { usleep(10_000) }
-    let text = String(decoding: data, as: UTF8.self)
+    for _ in 0..<3_000 where process.isRunning { usleep(10_000) }
+    let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
     guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: text]) }
     return text
 }

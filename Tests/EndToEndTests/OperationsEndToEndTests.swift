@@ -67,6 +67,9 @@ import Transport
         let verified = try await deployment.run(["audit", "verify", "--config", deployment.configPath, "--storage", "sqlite:\(backupPath)"])
         #expect(verified.status == 0 && verified.output.contains("Audit chain intact"), "\(verified.output) \(verified.errors)")
 
+        // Work goes on after the backup, and a checkpoint (every second here) anchors it.
+        #expect(try await deployment.submit(body).status == 202)
+        try await Task.sleep(for: .milliseconds(2_500))
         // Restore as the README says: stop; set the checkpoint file aside; copy the backup over.
         deployment.gateway?.kill(SIGTERM)
         #expect(try await deployment.gateway?.exitStatus() == 0)
