@@ -178,6 +178,7 @@ let package = Package(
         ),
         .executableTarget(name: "rules-bench", dependencies: ["Routing", "Settings", "ReferralModel"], path: "bench/RulesBench"),
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings", "ReferralModel", "SwitchboardTesting"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "ReferralModel", "SwitchboardTesting"]),
         .testTarget(
