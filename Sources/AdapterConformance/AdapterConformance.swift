@@ -192,8 +192,8 @@ public enum AdapterConformance {
     /// An agency's error reply may name the person; a reason is logged and audited, so it must
     /// not quote the reply's text (the delivery keeps the reply itself for administrators).
     static func repliesNotQuoted(_ adapter: any AgencyAdapter, context: DeliveryContext) -> [ConformanceFailure] {
-        let personal = ["Zebedee", "Quixotic-Marsh", "9434765919", "ZZ99 3WZ"]
-        let text = "Zebedee Quixotic-Marsh, NHS 9434765919, ZZ99 3WZ"
+        let personal = ["Zebedee", "Quixotic-Marsh", "9997654323", "ZZ99 3WZ"]
+        let text = "Zebedee Quixotic-Marsh, NHS 9997654323, ZZ99 3WZ"
         let bodies = [
             #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"\#(text)","details":{"text":"\#(text)","coding":[{"code":"\#(text)","display":"\#(text)"}]}}]}"#,
             #"{"error":"\#(text)","message":"\#(text)","reference":"\#(text)","status":"\#(text)"}"#,

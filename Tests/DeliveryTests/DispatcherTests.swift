@@ -194,9 +194,9 @@ struct DispatcherHarness {
     }
 
     @Test func anAgencysErrorReplyIsKeptForAdministratorsAndNeverLoggedOrAudited() async throws {
-        let personal = ["Margaret", "Testperson", "943 476 5919"]
+        let personal = ["Margaret", "Testperson", "999 765 4323"]
         let outcome =
-            #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Margaret Testperson (NHS 943 476 5919) is not known here"}]}"#
+            #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Margaret Testperson (NHS 999 765 4323) is not known here"}]}"#
         let log = RecordingLogHandler.Lines()
         let harness = try DispatcherHarness(
             retry: RetryPolicy(maxAttempts: 2, initialBackoff: 1, maxBackoff: 1),

@@ -12,7 +12,7 @@ import Testing
 @Suite(.serialized) struct PersonalDataEndToEndTests {
     /// Details no gateway text would contain by chance.
     static let personal = [
-        "Quintessa", "Zephyrine-Oddbody", "9434765919", "943 476 5919", "77 Marigold Crescent", "07700 900461", "quintessa@example.org",
+        "Quintessa", "Zephyrine-Oddbody", "9997654323", "999 765 4323", "77 Marigold Crescent", "07700 900461", "quintessa@example.org",
         "Oswin Vantablack", "fell on the Marigold stairs", "EXT-QZO-77",
     ]
 
@@ -25,7 +25,7 @@ import Testing
         var subject = try #require(object["subject"] as? [String: Any])
         subject["givenName"] = "Quintessa"
         subject["familyName"] = "Zephyrine-Oddbody"
-        subject["nhsNumber"] = "943 476 5919"
+        subject["nhsNumber"] = "999 765 4323"
         subject["address"] = "77 Marigold Crescent, Headington"
         subject["phone"] = "07700 900461"
         object["subject"] = subject
@@ -67,20 +67,20 @@ import Testing
         // Invalid ones, each with the details in it.
         var badNumber = try Self.referral()
         var subject = badNumber["subject"] as? [String: Any] ?? [:]
-        subject["nhsNumber"] = "943 476 5918"
+        subject["nhsNumber"] = "999 765 4324"
         badNumber["subject"] = subject
         var unknownMember = try Self.referral()
-        unknownMember["Quintessa Zephyrine-Oddbody"] = "9434765919"
+        unknownMember["Quintessa Zephyrine-Oddbody"] = "9997654323"
         var controlCharacter = try Self.referral()
         controlCharacter["reason"] = "Quintessa fell on the Marigold stairs\u{0}"
         for body in [try Self.json(badNumber), try Self.json(unknownMember), try Self.json(controlCharacter)] {
             #expect(try await deployment.submit(body).status == 422)
         }
-        #expect(try await deployment.submit(Data(#"{"subject": {"givenName": "Quintessa", "nhsNumber": "9434765919""#.utf8)).status == 400)
+        #expect(try await deployment.submit(Data(#"{"subject": {"givenName": "Quintessa", "nhsNumber": "9997654323""#.utf8)).status == 400)
         // Refused keys, and unknown paths, with the details in the path.
-        let paths = ["/v1/referrals/Quintessa-Zephyrine-Oddbody-9434765919", "/v1/Quintessa/77-Marigold-Crescent"]
+        let paths = ["/v1/referrals/Quintessa-Zephyrine-Oddbody-9997654323", "/v1/Quintessa/77-Marigold-Crescent"]
         for path in paths {
-            for key in ["not-a-key-Quintessa-9434765919", deployment.adminKey] {
+            for key in ["not-a-key-Quintessa-9997654323", deployment.adminKey] {
                 let response = try await deployment.client.send(
                     .init(url: deployment.gatewayURL + path, method: "GET", headers: [("Authorization", "Bearer \(key)")], body: []))
                 #expect([401, 404].contains(response.status))

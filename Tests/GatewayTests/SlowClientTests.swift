@@ -45,15 +45,21 @@ final class RawConnection {
         }
     }
 
-    /// Reads what the server sent until it pauses.
-    func received() -> String {
+    /// Reads what the server sent until it pauses, waiting up to `seconds` for the first bytes (a
+    /// busy machine may take a while to answer).
+    func received(within seconds: Double = 10) -> String {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var text = ""
-        while true {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
             let read = recv(socket, &buffer, buffer.count, 0)
-            guard read > 0 else { return text }
-            text += String(decoding: buffer[..<read], as: UTF8.self)
+            if read > 0 {
+                text += String(decoding: buffer[..<read], as: UTF8.self)
+            } else if read == 0 || !text.isEmpty {
+                break
+            }
         }
+        return text
     }
 }
 

@@ -12,7 +12,7 @@ import Testing
     ]
     static let texts = [
         "", "A12345", "a12345", "urgent", "emergency", "urgently", "pl", "ro", "en", "nhs trust", "NHS", "abbbc", "bc", "ac", "my gp here",
-        "gpx", "943 476 5919", "9434765919", "abc", "abcbc", "xxxy", "xxxxy", "xy", "word word", "a-b", "a.b", "ab", "ba", "café", "cafe",
+        "gpx", "999 765 4323", "9997654323", "abc", "abcbc", "xxxy", "xxxxy", "xy", "word word", "a-b", "a.b", "ab", "ba", "café", "cafe",
         "color", "colour", "(123)", "aaab", "aaa", "]", "a", "--a", "Straße", "a\n", "line\nbreak", "ＡＢ", "١٢٣",
     ]
 
