@@ -92,12 +92,13 @@ import Transport
         #expect(restored.status == 0 && restored.output.contains("matches every signed checkpoint"), "\(restored.output) \(restored.errors)")
     }
 
-    @Test func sigtermFinishesDeliveriesInFlightWithinItsGraceThenExits() async throws {
-        let deployment = try LocalDeployment(server: "shutdown_seconds: 3")
-        defer { deployment.stopAll() }
-        // Each agency answers after 1 s: the attempts are in flight when SIGTERM comes.
-        try await deployment.startReceiver("oxford-falls", delayMilliseconds: 1_000)
-        try await deployment.startReceiver("oxfordshire-spa", delayMilliseconds: 1_000)
+    /// Starts the gateway with its two falls agencies answering after `delay` ms, submits a referral
+    /// and sends SIGTERM while its deliveries to them are in flight.
+    func stopWithDeliveriesInFlight(
+        _ deployment: LocalDeployment, delay: Int
+    ) async throws -> (id: String, gateway: RunningProcess, stopped: ContinuousClock.Instant) {
+        try await deployment.startReceiver("oxford-falls", delayMilliseconds: delay)
+        try await deployment.startReceiver("oxfordshire-spa", delayMilliseconds: delay)
         try await deployment.startGateway()
         let (status, answer) = try await deployment.submit(try example("referral-falls"))
         #expect(status == 202)
@@ -106,6 +107,14 @@ import Transport
         let gateway = try #require(deployment.gateway)
         let stopped = ContinuousClock.now
         gateway.kill(SIGTERM)
+        return (id, gateway, stopped)
+    }
+
+    @Test func sigtermFinishesDeliveriesInFlightWithinItsGraceThenExits() async throws {
+        let deployment = try LocalDeployment(server: "shutdown_seconds: 3")
+        defer { deployment.stopAll() }
+        // Each agency answers after 1 s: the attempts are in flight when SIGTERM comes.
+        let (id, gateway, stopped) = try await stopWithDeliveriesInFlight(deployment, delay: 1_000)
         try await gateway.waitForLine("stopping line") { $0.hasPrefix("Switchboard stopping") }
         #expect(try await gateway.exitStatus(timeout: 10) == 0)
         #expect(stopped.duration(to: .now) < .seconds(4), "within its grace")
@@ -123,16 +132,7 @@ import Transport
         let deployment = try LocalDeployment(server: "shutdown_seconds: 1")
         defer { deployment.stopAll() }
         // Slower than the grace (but within the agencies' 5 s timeout).
-        try await deployment.startReceiver("oxford-falls", delayMilliseconds: 4_000)
-        try await deployment.startReceiver("oxfordshire-spa", delayMilliseconds: 4_000)
-        try await deployment.startGateway()
-        let (status, answer) = try await deployment.submit(try example("referral-falls"))
-        #expect(status == 202)
-        let id = try #require(answer["id"] as? String)
-        try await Task.sleep(for: .milliseconds(300))
-        let gateway = try #require(deployment.gateway)
-        let stopped = ContinuousClock.now
-        gateway.kill(SIGTERM)
+        let (id, gateway, stopped) = try await stopWithDeliveriesInFlight(deployment, delay: 4_000)
         _ = try await gateway.exitStatus(timeout: 15)
         #expect(stopped.duration(to: .now) < .seconds(3.5), "it did not wait for the agencies")
         // Abandoned, not lost: the next gateway sends each again at once, with the same webhook-id.
