@@ -64,6 +64,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let keyring: Keyring
     let limiter: RateLimiter
     let frontDoor: FrontDoor
+    let addresses: ClientAddress
     let roles: Set<Role>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -102,7 +103,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         } else {
             (reason, detail) = ("no Authorization header", "Send an API key as 'Authorization: Bearer <key>'.")
         }
-        let refusal = frontDoor.refuse(source: context.clientAddress, reason: reason)
+        let refusal = frontDoor.refuse(source: addresses.source(peer: context.clientAddress, headers: request.headers), reason: reason)
         await frontDoor.flush()
         if let wait = refusal {
             throw ProblemResponse(

@@ -36,9 +36,10 @@ public struct GatewayApplication {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: ProblemMiddleware(routes: index, logger: logger))
         let keyring = Keyring(keys: components.keys, clock: components.clock)
+        let addresses = ClientAddress(trusted: settings.server.trustedProxies.compactMap(ClientAddress.Network.init))
         let limiter = RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst)
         func requiring(_ roles: Set<Role>) -> AuthenticationMiddleware {
-            AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, roles: roles)
+            AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, addresses: addresses, roles: roles)
         }
         let loopAPI = LoopRoutes(loop: components.loop)
         let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger, metrics: components.metrics)

@@ -2,6 +2,10 @@ import Foundation
 import ReferralModel
 import Yams
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `config/switchboard.yaml` as typed values: the server, the store, the needs vocabulary, the API
 /// keys and the limits, and where the agencies and rules files are. Every problem is reported
 /// with its file, line and column; the other files are read by their own readers.
@@ -39,6 +43,9 @@ public struct SwitchboardSettings: Sendable {
         /// resolved against the configuration's folder. Both or neither.
         public var tlsCertificateFile: String?
         public var tlsKeyFile: String?
+        /// Proxies in front of the gateway (addresses or CIDR blocks): behind one, the front door
+        /// counts a request under the client address `X-Forwarded-For` gives.
+        public var trustedProxies: [String] = []
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxConnections: Int = 1_024, headerTimeoutSeconds: Double = 10,
@@ -208,7 +215,9 @@ struct SectionReader {
         guard
             let entries = reader.mapping(
                 node, "server",
-                allowed: ["host", "port", "max_connections", "header_timeout_seconds", "body_timeout_seconds", "shutdown_seconds", "tls"])
+                allowed: [
+                    "host", "port", "max_connections", "header_timeout_seconds", "body_timeout_seconds", "shutdown_seconds", "tls", "trusted_proxies",
+                ])
         else { return server }
         server.host = reader.string(entries["host"], "host") ?? server.host
         server.port = reader.integer(entries["port"], "port", range: 0...65535) ?? server.port
@@ -218,6 +227,14 @@ struct SectionReader {
         server.bodyTimeoutSeconds =
             reader.number(entries["body_timeout_seconds"], "body_timeout_seconds", range: 0.1...3_600) ?? server.bodyTimeoutSeconds
         server.shutdownSeconds = reader.number(entries["shutdown_seconds"], "shutdown_seconds", range: 0...3_600) ?? server.shutdownSeconds
+        for (index, entry) in (reader.sequence(entries["trusted_proxies"], "trusted_proxies") ?? []).enumerated() {
+            guard let text = reader.string(entry, "trusted_proxies[\(index)]") else { continue }
+            if Self.isNetwork(text) {
+                server.trustedProxies.append(text)
+            } else {
+                reader.fail(entry, "'\(text)' is not an IP address or CIDR block", hint: "for example 10.0.0.0/8, 192.0.2.10 or 2001:db8::/32")
+            }
+        }
         if let tls = reader.mapping(entries["tls"], "tls", allowed: ["certificate_file", "key_file"], required: ["certificate_file", "key_file"]) {
             for (key, label) in [("certificate_file", "certificate"), ("key_file", "private key")] {
                 guard let name = reader.string(tls[key], key) else { continue }
@@ -229,6 +246,16 @@ struct SectionReader {
             }
         }
         return server
+    }
+
+    /// An IP address, or one with a prefix length (`10.0.0.0/8`).
+    static func isNetwork(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        let bits = inet_pton(AF_INET, parts[0], &v4) == 1 ? 32 : inet_pton(AF_INET6, parts[0], &v6) == 1 ? 128 : 0
+        guard bits > 0 else { return false }
+        return parts.count == 1 || Int(parts[1]).map { (0...bits).contains($0) } == true
     }
 
     func storageReserve(_ node: Node?) -> Int {

@@ -3,6 +3,7 @@ import Gateway
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import ReferralModel
 import Storage
@@ -144,5 +145,37 @@ import Testing
                 uri: "/v1/referrals", method: .post, headers: fields, body: ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 21)
             ) { #expect($0.status == .contentTooLarge) }
         }
+    }
+
+    @Test func behindATrustedProxyRefusalsAreCountedByTheForwardedClientAndOnlyAnAddressIsTaken() async throws {
+        let fixture = try GatewayFixture(server: "trusted_proxies: [127.0.0.1, '10.0.0.0/8']")
+        let app = try fixture.application.application(logger: Logger(label: "test"))
+        try await app.test(.live) { (client: any TestClientProtocol) async throws in
+            func refuse(forwardedFor: String) async throws -> HTTPResponse.Status {
+                var fields = headers(key: "not-a-key")
+                fields[HTTPField.Name("X-Forwarded-For")!] = forwardedFor
+                return try await client.execute(uri: "/v1/referrals/x", method: .get, headers: fields) { $0.status }
+            }
+            // One client, through two trusted proxies, uses up its allowance...
+            // (Refusals earn back one every two seconds, so a slow machine may need a few more.)
+            var first: [HTTPResponse.Status] = []
+            while first.last != .tooManyRequests, first.count < 100 {
+                first.append(try await refuse(forwardedFor: "203.0.113.5, 10.1.2.3"))
+            }
+            #expect(first.prefix(30).allSatisfy { $0 == .unauthorized } && first.last == .tooManyRequests)
+            // ...which another client behind the same proxy still has.
+            let other = try await refuse(forwardedFor: "198.51.100.7")
+            #expect(other == .unauthorized)
+            // What is not an address is not taken: counted under the proxy's own.
+            let named = try await refuse(forwardedFor: "Margaret Testperson")
+            #expect(named == .unauthorized)
+        }
+        await fixture.application.frontDoor.flush(all: true)
+        let details = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 100).filter { $0.kind == "auth.rejected" }
+            .map(\.detail)
+        #expect(details.contains { $0.contains(" requests from 203.0.113.5 ") && $0.contains("1 answered 429") })
+        #expect(details.contains { $0.hasPrefix("1 request from 198.51.100.7 ") })
+        #expect(details.contains { $0.hasPrefix("1 request from 127.0.0.1 ") })
+        #expect(!details.contains { $0.contains("Margaret") })
     }
 }
