@@ -67,8 +67,10 @@ func rulesSendingFallsToTheHubToo(_ text: String) -> String {
         for receipt in receipts {
             try await deployment.waitForReport(receipt.id, "delivered") { $0["status"] as? String == "delivered" }
         }
-        #expect(deployment.deliveries(to: "oxfordshire-mash").count == toHub)
-        #expect(deployment.deliveries(to: "oxford-falls").count == receipts.count)
+        // At least once: a delivery may arrive twice under load, always with the same webhook-id.
+        func distinct(_ agency: String) -> Int { Set(deployment.deliveries(to: agency).compactMap { $0["webhookId"] as? String }).count }
+        #expect(distinct("oxfordshire-mash") == toHub)
+        #expect(distinct("oxford-falls") == receipts.count)
         // The referral's own audit record names the version that routed it.
         let last = try await deployment.report(try #require(receipts.last?.id))
         let routed = (last["history"] as? [[String: Any]] ?? []).first { $0["event"] as? String == "referral.routed" }
