@@ -32,6 +32,9 @@ public final class FrontDoor: Sendable {
     static let overflowSource = "other addresses"
     private let limiter: RateLimiter
     private let windows = Mutex<[Window: Tally]>([:])
+    /// The earliest minute counted and not yet written: a refusal in the same minute finds nothing
+    /// to flush without looking through every address counted.
+    private let earliest = Atomic<Int64>(.max)
     private let auditLog: any AuditLog
     private let clock: any WallClock
     private let logger: Logger
@@ -53,6 +56,7 @@ public final class FrontDoor: Sendable {
         windows.withLock { windows in
             var window = Window(minute: minute, source: source)
             if windows[window] == nil, windows.count >= Self.maxSources { window.source = Self.overflowSource }
+            if windows[window] == nil { earliest.min(minute, ordering: .relaxed) }
             windows[window, default: Tally()].reasons[reason, default: 0] += 1
             if wait != nil { windows[window, default: Tally()].limited += 1 }
         }
@@ -62,10 +66,13 @@ public final class FrontDoor: Sendable {
     /// Writes one audit event for each address and minute that is over; every one when `all`.
     public func flush(all: Bool = false) async {
         let current = Int64((clock.now().timeIntervalSince1970 / 60).rounded(.down))
+        guard all || earliest.load(ordering: .relaxed) < current else { return }
         let due = windows.withLock { windows -> [(Window, Tally)] in
-            windows.keys.filter { all || $0.minute < current }.sorted().compactMap { window in
+            let due = windows.keys.filter { all || $0.minute < current }.sorted().compactMap { window in
                 windows.removeValue(forKey: window).map { (window, $0) }
             }
+            earliest.store(windows.keys.map(\.minute).min() ?? .max, ordering: .relaxed)
+            return due
         }
         guard !due.isEmpty else { return }
         let now = clock.now()
