@@ -227,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ReferralModel", "Transport", "Storage", "Audit", "Delivery",
+                "ReferralModel", "Transport", "Storage", "Audit", "Delivery", "SwitchboardTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

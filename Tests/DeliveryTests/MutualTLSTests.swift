@@ -4,6 +4,7 @@ import JSONWebhookAdapter
 import Logging
 import ReferralModel
 import Storage
+import SwitchboardTesting
 import Testing
 import Transport
 
@@ -28,7 +29,7 @@ func run(_ arguments: [String], in directory: URL) throws -> String {
     defer { try? output.close() }
     process.standardOutput = output
     process.standardError = output
-    try process.run()
+    try ProcessLaunch.run(process)
     for _ in 0..<3_000 where process.isRunning { usleep(10_000) }
     let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
     guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: text]) }
@@ -89,7 +90,7 @@ final class MutualTLSAgency: @unchecked Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
         var line = Data()
         while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
         port = Int(String(decoding: line, as: UTF8.self)) ?? 0

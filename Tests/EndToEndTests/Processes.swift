@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardTesting
 import Synchronization
 
 #if canImport(Glibc)
@@ -66,12 +67,9 @@ final class RunningProcess: @unchecked Sendable {  // Process is not Sendable; i
                 buffer.errors.withLock { $0 += String(decoding: data, as: UTF8.self) }
             }
         }
-        // One launch at a time: Foundation's Process.run() on Linux crashed (a bad memcpy inside it)
-        // when several suites started processes at the same moment.
-        try Self.launching.withLock { _ in try process.run() }
+        // One launch at a time, across every suite (ProcessLaunch says why).
+        try ProcessLaunch.run(process)
     }
-
-    private static let launching = Mutex<Void>(())
 
     var lines: [String] { buffer.output.withLock { $0 } }
     var standardError: String { buffer.errors.withLock { $0 } }
