@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The canonical referral, its strict decoding and validation, lifecycle states, problem details, the clock.
@@ -73,6 +74,15 @@ let package = Package(
             name: "Storage",
             dependencies: ["ReferralModel", "Audit", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The PostgreSQL store, for several gateways on one database: the same protocols and contract as SQLite.
+        .target(
+            name: "PostgresStorage",
+            dependencies: [
+                "Storage", "ReferralModel", "Audit", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // What a gateway counts (swift-metrics), in a Prometheus registry of its own, for /metrics; logs as JSON lines.
         .target(
             name: "Observability",
@@ -107,7 +117,7 @@ let package = Package(
             name: "Deployment",
             dependencies: [
                 "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter",
-                "Transport", "Storage", "Audit", "Delivery", "UseCases", "Observability",
+                "Transport", "Storage", "PostgresStorage", "Audit", "Delivery", "UseCases", "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -191,7 +201,10 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "ReferralModel"]),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "Audit", "ReferralModel", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Storage", "PostgresStorage", "Audit", "ReferralModel", "SwitchboardTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: []
         ),
         .testTarget(

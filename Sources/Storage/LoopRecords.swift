@@ -146,4 +146,12 @@ public struct DueEscalation: Sendable, Equatable {
     public var agency: String
     public var state: DeliveryState
     public var deadlineAt: Date?
+
+    public init(referralId: String, deliveryId: String, agency: String, state: DeliveryState, deadlineAt: Date?) {
+        self.referralId = referralId
+        self.deliveryId = deliveryId
+        self.agency = agency
+        self.state = state
+        self.deadlineAt = deadlineAt
+    }
 }

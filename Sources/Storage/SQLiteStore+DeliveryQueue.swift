@@ -32,8 +32,8 @@ extension SQLiteStore {
                     var lease = LeasedDelivery(
                         deliveryId: id, referralId: row["referral_id"], agency: lane.agency, rule: row["rule"],
                         attempt: row["attempts"] + 1, leaseToken: "", referral: try ReferralDecoder.decodeStored(body),
-                        receivedAt: Date(timeIntervalSince1970: row["received_at"]), needs: Self.needs(row["needs"]),
-                        notice: Self.notice(row["notice"]))
+                        receivedAt: Date(timeIntervalSince1970: row["received_at"]), needs: StoredText.words(row["needs"]),
+                        notice: StoredText.notice(row["notice"]))
                     lease.requestId = row["request_id"]
                     found.append((lease, lane.leaseDuration))
                     taken += 1
@@ -144,14 +144,12 @@ extension SQLiteStore {
 
     public func laneStates() async throws -> [AgencyLaneState] {
         try await pool.read { db in
-            try String.fetchAll(db, sql: "SELECT state FROM agency_lanes ORDER BY agency").compactMap {
-                try? Self.laneCoder.decoder.decode(AgencyLaneState.self, from: Data($0.utf8))
-            }
+            try String.fetchAll(db, sql: "SELECT state FROM agency_lanes ORDER BY agency").compactMap(StoredText.laneState)
         }
     }
 
     public func saveLaneState(_ state: AgencyLaneState, audit: [AuditEntry]) async throws {
-        let json = String(decoding: try Self.laneCoder.encoder.encode(state), as: UTF8.self)
+        let json = try StoredText.laneJSON(state)
         try await writer.perform { db, cursor in
             try db.execute(
                 sql: "INSERT INTO agency_lanes (agency, state) VALUES (?, ?) ON CONFLICT(agency) DO UPDATE SET state = excluded.state",
@@ -242,20 +240,5 @@ extension SQLiteStore {
         return DeadLetter(
             deliveryId: row["id"], referralId: row["referral_id"], agency: row["agency"], rule: row["rule"], attempts: row["attempts"],
             reason: row["last_error"] ?? "", deadLetteredAt: at.map { Date(timeIntervalSince1970: $0) }, agencyReply: row["agency_reply"])
-    }
-
-    static let laneCoder: (encoder: JSONEncoder, decoder: JSONDecoder) = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        encoder.outputFormatting = .sortedKeys
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return (encoder, decoder)
-    }()
-
-    /// A stored list of need codes (a JSON array of plain words), or nil for NULL.
-    static func needs(_ stored: String?) -> [String]? {
-        guard let stored else { return nil }
-        return (try? JSONDecoder().decode([String].self, from: Data(stored.utf8))) ?? nil
     }
 }

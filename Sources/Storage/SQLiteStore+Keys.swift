@@ -19,7 +19,7 @@ extension SQLiteStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    key.id, key.owner, key.role, Hex.encode(key.digest), key.organisations.map { Self.json($0) }, key.agency,
+                    key.id, key.owner, key.role, Hex.encode(key.digest), key.organisations.map { StoredText.json($0) }, key.agency,
                     key.createdAt.timeIntervalSince1970, key.createdBy, key.expiresAt?.timeIntervalSince1970,
                 ])
             try Self.append([audit], in: db, cursor: &cursor)
@@ -71,9 +71,5 @@ extension SQLiteStore {
         key.previousDigest = (row["previous_digest"] as String?).flatMap(Hex.decode)
         key.previousExpiresAt = date("previous_expires_at")
         return key
-    }
-
-    private static func json(_ values: [String]) -> String {
-        String(decoding: (try? JSONEncoder().encode(values)) ?? Data("[]".utf8), as: UTF8.self)
     }
 }

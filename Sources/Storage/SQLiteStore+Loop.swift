@@ -26,9 +26,9 @@ extension SQLiteStore {
                 let escalated: Double? = row["escalated_at"]
                 return LoopDelivery(
                     deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
-                    alternatives: Self.words(row["alternatives"]) ?? [], needs: Self.words(row["needs"]),
+                    alternatives: StoredText.words(row["alternatives"]) ?? [], needs: StoredText.words(row["needs"]),
                     deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)), escalatedAt: escalated.map(Date.init(timeIntervalSince1970:)),
-                    notice: Self.notice(row["notice"]))
+                    notice: StoredText.notice(row["notice"]))
             }
             let attention = try Row.fetchOne(
                 db, sql: "SELECT * FROM attention WHERE referral_id = ? AND resolved_at IS NULL ORDER BY since LIMIT 1", arguments: [id]
@@ -73,8 +73,8 @@ extension SQLiteStore {
                             """,
                         arguments: [
                             added.route.deliveryId, change.referralId, position + 1 + offset, added.route.agency, added.route.rule, at,
-                            Self.jsonWords(added.alternatives), added.needs.map(Self.jsonWords), added.deadlineAt?.timeIntervalSince1970,
-                            added.parent, try added.notice.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
+                            StoredText.jsonWords(added.alternatives), added.needs.map(StoredText.jsonWords), added.deadlineAt?.timeIntervalSince1970,
+                            added.parent, try StoredText.noticeJSON(added.notice),
                         ])
                 }
             }
@@ -177,15 +177,4 @@ extension SQLiteStore {
             id: row["id"], referralId: row["referral_id"], deliveryId: row["delivery_id"], agency: row["agency"], reason: row["reason"],
             since: row["since"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"], resolution: row["resolution"])
     }
-
-    /// Agency ids and need codes, stored as a JSON array of plain words.
-    static func words(_ json: String?) -> [String]? {
-        json.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-    }
-
-    static func notice(_ json: String?) -> ReferralNotice? {
-        json.flatMap { try? JSONDecoder().decode(ReferralNotice.self, from: Data($0.utf8)) }
-    }
-
-    static func jsonWords(_ words: [String]) -> String { "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
 }

@@ -38,7 +38,7 @@ extension SQLiteStore {
                 delivery.answeredAt = answered.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
                 delivery.deadlineAt = deadline.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
                 delivery.declineReason = reason.flatMap(DeclineReason.init(rawValue:))
-                delivery.notice = Self.notice(row["notice"])?.type
+                delivery.notice = StoredText.notice(row["notice"])?.type
                 return delivery
             }
             let attention = try Row.fetchOne(
@@ -55,9 +55,7 @@ extension SQLiteStore {
             let held: String? = row["held"]
             var report = ReferralReport(
                 id: referralId,
-                status: deliveries.isEmpty
-                    ? held.flatMap(ReferralStatus.init(rawValue:)) ?? .routed
-                    : ReferralStatus.derive(from: deliveries.filter { $0.notice == nil }.map(\.state), attention: attention != nil),
+                status: StoredText.status(held: held, deliveries: deliveries, attention: attention != nil),
                 receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
                 rulesVersion: row["rules_version"], urgency: Urgency(rawValue: row["urgency"]) ?? .routine, needs: needs,
                 deliveries: deliveries, history: history)
@@ -80,7 +78,7 @@ extension SQLiteStore {
             return .replayed(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt))
         }
         // Need codes and agency ids are plain words (letters, digits, hyphens): nothing to escape.
-        let jsonList = Self.jsonWords
+        let jsonList = StoredText.jsonWords
         let needs = jsonList(record.referral.needs)
         try db.cachedStatement(
             sql: """

@@ -1,23 +1,40 @@
 import Audit
 import Foundation
+import Logging
+import PostgresStorage
 import ReferralModel
 import Storage
+import SwitchboardTesting
 import Testing
 
 /// Every store implementation, for the shared contract: each test here runs against all of them,
-/// so the in-memory twin the unit tests use cannot drift from the SQLite store a gateway runs on.
+/// so the in-memory twin the unit tests use cannot drift from the SQLite store a gateway runs on,
+/// nor the PostgreSQL store several gateways share (each test gets a new database on a real server
+/// the tests start).
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case sqlite
     case memory
+    case postgres
 
     func make() throws -> any SwitchboardStore {
         switch self {
-        case .sqlite: try SQLiteStore(path: temporaryDatabase())
-        case .memory: InMemoryStore()
+        case .sqlite: return try SQLiteStore(path: temporaryDatabase())
+        case .memory: return InMemoryStore()
+        case .postgres: return try makePostgresStore()
         }
     }
 
     var testDescription: String { rawValue }
+}
+
+/// A PostgreSQL store on a new database of the tests' shared server.
+func makePostgresStore() throws -> PostgresStore {
+    let server = try TestPostgres.shared()
+    let database = try server.makeDatabase()
+    var logger = Logger(label: "contract.postgres")
+    logger.logLevel = .warning
+    return try PostgresStore(
+        options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4), logger: logger)
 }
 
 extension DeliveryQueue {

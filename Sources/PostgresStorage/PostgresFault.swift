@@ -1,0 +1,71 @@
+import PostgresNIO
+import Storage
+
+/// Sorts PostgreSQL's errors as `StoreFault` sorts SQLite's: a database that cannot be reached, is
+/// shutting down, is out of disk or connections, or did not answer within the statement timeout
+/// becomes `StoreUnavailable` (503 with `Retry-After`, never a false 202); anything else is a fault.
+enum PostgresFault {
+    /// SQLSTATE classes and codes that mean "not now": connection exceptions (08), insufficient
+    /// resources (53: disk full, out of memory, too many connections), operator intervention (57:
+    /// shutdown, statement timeout as query_canceled 57014), lock timeouts (55P03), deadlocks and
+    /// serialisation failures (40001, 40P01), and the system errors of class 58.
+    static func isUnavailable(sqlState: String) -> Bool {
+        ["08", "53", "57", "58"].contains(String(sqlState.prefix(2))) || ["55P03", "40001", "40P01"].contains(sqlState)
+    }
+
+    static func sqlState(_ error: any Error) -> String? {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] }
+        if let error = error as? PostgresTransactionError {
+            return [error.closureError, error.commitError, error.beginError].lazy.compactMap { $0.flatMap(sqlState) }.first
+        }
+        return nil
+    }
+
+    /// Whether a whole batch may simply run again: the database broke a deadlock or a serialisation conflict.
+    static func isRetryable(_ error: any Error) -> Bool {
+        guard let state = sqlState(error) else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    /// The error to throw to the store's callers.
+    static func translate(_ error: any Error) -> any Error {
+        if error is StoreUnavailable || error is CancellationError { return error }
+        if let state = sqlState(error) {
+            guard isUnavailable(sqlState: state) else { return error }
+            return StoreUnavailable(reason(sqlState: state))
+        }
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .server: return error
+            case .serverClosedConnection, .connectionError, .clientClosedConnection, .poolClosed, .uncleanShutdown, .queryCancelled:
+                return StoreUnavailable("the database server cannot be reached")
+            default: return error
+            }
+        }
+        if let error = error as? PostgresTransactionError {
+            for inner in [error.beginError, error.closureError, error.commitError].compactMap({ $0 }) {
+                let translated = translate(inner)
+                if translated is StoreUnavailable { return translated }
+            }
+            return error
+        }
+        // Connecting failed below PostgresNIO (refused, unreachable, timed out).
+        let name = "\(type(of: error))"
+        if name.contains("Connect") || name.contains("IOError") || name.contains("ChannelError") {
+            return StoreUnavailable("the database server cannot be reached")
+        }
+        return error
+    }
+
+    /// A sentence an operator can act on, naming no data.
+    static func reason(sqlState: String) -> String {
+        switch sqlState.prefix(2) {
+        case "08": return "the connection to the database server failed"
+        case "53": return sqlState == "53100" ? "the disk holding the database is full" : "the database server is out of resources"
+        case "57": return sqlState == "57014" ? "the database did not answer within the statement timeout" : "the database server is shutting down"
+        default:
+            return sqlState.hasPrefix("40") || sqlState == "55P03"
+                ? "the database is busy with conflicting writes" : "the database server reported a system error"
+        }
+    }
+}

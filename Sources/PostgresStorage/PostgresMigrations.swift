@@ -1,0 +1,140 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema, as numbered migrations applied at start. Each runs in one transaction
+/// under an advisory lock, so gateways starting together migrate once; a migration is never edited
+/// once released, only followed by another. The first is the SQLite store's fifteen as one.
+enum PostgresMigrations {
+    static let lock: Int64 = 0x5357_4244_4D49_4752
+
+    static let migrations: [(version: Int, name: String, sql: [String])] = [
+        (
+            1, "schema",
+            [
+                """
+                CREATE TABLE referrals (
+                    id TEXT PRIMARY KEY, received_at DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, urgency TEXT NOT NULL,
+                    needs TEXT NOT NULL, rules_version TEXT NOT NULL, body BYTEA NOT NULL, held TEXT, pruned_at DOUBLE PRECISION,
+                    request_id TEXT
+                )
+                """,
+                """
+                CREATE TABLE deliveries (
+                    id TEXT PRIMARY KEY, referral_id TEXT NOT NULL REFERENCES referrals(id), position INTEGER NOT NULL,
+                    agency TEXT NOT NULL, rule TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at DOUBLE PRECISION NOT NULL, lease_token TEXT, lease_expires_at DOUBLE PRECISION, last_error TEXT,
+                    delivered_at DOUBLE PRECISION, agency_reference TEXT, alternatives TEXT NOT NULL DEFAULT '[]', needs TEXT,
+                    dead_lettered_at DOUBLE PRECISION, answered_at DOUBLE PRECISION, decline_reason TEXT, deadline_at DOUBLE PRECISION,
+                    escalated_at DOUBLE PRECISION, parent_delivery TEXT, notice TEXT, agency_reply TEXT,
+                    created BIGSERIAL
+                )
+                """,
+                "CREATE INDEX deliveries_lane ON deliveries(state, agency, next_attempt_at)",
+                "CREATE INDEX deliveries_leased ON deliveries(agency, lease_expires_at) WHERE lease_token IS NOT NULL",
+                "CREATE INDEX deliveries_referral ON deliveries(referral_id)",
+                "CREATE INDEX deliveries_escalation ON deliveries(escalated_at, deadline_at)",
+                "CREATE INDEX deliveries_agency ON deliveries(agency, id)",
+                """
+                CREATE TABLE idempotency_keys (
+                    actor TEXT NOT NULL, key TEXT NOT NULL, body_digest TEXT NOT NULL,
+                    referral_id TEXT NOT NULL REFERENCES referrals(id) DEFERRABLE INITIALLY DEFERRED, receipt BYTEA NOT NULL,
+                    PRIMARY KEY (actor, key)
+                )
+                """,
+                """
+                CREATE TABLE audit_events (
+                    seq BIGINT PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT, referral_id TEXT, delivery_id TEXT,
+                    agency TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_referral ON audit_events(referral_id)",
+                """
+                CREATE TABLE rule_versions (
+                    number INTEGER PRIMARY KEY, version TEXT NOT NULL, applied_at TEXT NOT NULL, applied_by TEXT NOT NULL,
+                    source TEXT NOT NULL, summary TEXT NOT NULL, text TEXT NOT NULL
+                )
+                """,
+                "CREATE TABLE agency_versions (LIKE rule_versions INCLUDING ALL)",
+                "CREATE TABLE agency_lanes (agency TEXT PRIMARY KEY, state TEXT NOT NULL)",
+                """
+                CREATE TABLE postcode_imports (
+                    number BIGSERIAL PRIMARY KEY, current BOOLEAN NOT NULL DEFAULT FALSE, imported_at DOUBLE PRECISION, imported_by TEXT,
+                    source TEXT, postcodes INTEGER, local_authorities INTEGER
+                )
+                """,
+                """
+                CREATE TABLE postcode_places (
+                    postcode TEXT NOT NULL, import BIGINT NOT NULL, authorities TEXT NOT NULL, PRIMARY KEY (postcode, import)
+                )
+                """,
+                """
+                CREATE TABLE change_proposals (
+                    id TEXT PRIMARY KEY, document TEXT NOT NULL, base_version TEXT NOT NULL, version TEXT NOT NULL,
+                    proposed_by TEXT NOT NULL, proposed_at TEXT NOT NULL, summary TEXT NOT NULL, state TEXT NOT NULL,
+                    decided_by TEXT, decided_at TEXT, reason TEXT, text TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX change_proposals_document ON change_proposals(document, proposed_at)",
+                """
+                CREATE TABLE referral_notes (
+                    id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, delivery_id TEXT, at TEXT NOT NULL, author TEXT NOT NULL,
+                    kind TEXT NOT NULL, text TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX referral_notes_referral ON referral_notes(referral_id)",
+                """
+                CREATE TABLE attention (
+                    id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, delivery_id TEXT, agency TEXT, reason TEXT NOT NULL,
+                    since TEXT NOT NULL, resolved_at TEXT, resolved_by TEXT, resolution TEXT
+                )
+                """,
+                "CREATE INDEX attention_open ON attention(resolved_at, since)",
+                "CREATE INDEX attention_referral ON attention(referral_id)",
+                "CREATE TABLE readiness (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at DOUBLE PRECISION NOT NULL)",
+                """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY, owner TEXT NOT NULL, role TEXT NOT NULL, digest TEXT NOT NULL UNIQUE, organisations TEXT,
+                    agency TEXT, created_at DOUBLE PRECISION NOT NULL, created_by TEXT NOT NULL, expires_at DOUBLE PRECISION,
+                    revoked_at DOUBLE PRECISION, revoked_by TEXT, previous_digest TEXT, previous_expires_at DOUBLE PRECISION
+                )
+                """,
+            ]
+        )
+    ]
+
+    static func migrate(client: PostgresClient, logger: Logger) async throws {
+        try await client.withConnection { connection in
+            let session = PostgresSession(connection: connection, logger: logger)
+            try await session.execute("BEGIN")
+            do {
+                try await session.execute("SELECT pg_advisory_xact_lock(\(lock))")
+                try await session.execute(
+                    "CREATE TABLE IF NOT EXISTS switchboard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+                let applied = Set(try await session.rows("SELECT version FROM switchboard_migrations").map { try $0("version", as: Int.self) })
+                for migration in migrations where !applied.contains(migration.version) {
+                    for statement in migration.sql { try await session.execute(PostgresQuery(unsafeSQL: statement)) }
+                    try await session.execute("INSERT INTO switchboard_migrations (version, name) VALUES (\(migration.version), \(migration.name))")
+                    logger.notice("Database migrated", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                }
+                if let newest = applied.max(), newest > migrations.last?.version ?? 0 {
+                    throw NewerSchema(found: newest, known: migrations.last?.version ?? 0)
+                }
+                try await session.execute("COMMIT")
+            } catch {
+                try? await session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// A newer gateway migrated this database: running an older one on it could lose what it stores.
+    struct NewerSchema: Error, CustomStringConvertible {
+        var found: Int
+        var known: Int
+        var description: String {
+            "the database schema is version \(found), newer than this gateway knows (\(known)): run the newer gateway, or restore a backup"
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Audit
+import Foundation
+import PostgresNIO
+import Storage
+
+extension PostgresStore {
+    public func appendAudit(_ entries: [AuditEntry]) async throws {
+        guard !entries.isEmpty else { return }
+        try await write { session in session.append(entries) }
+    }
+
+    public func auditHead() async throws -> (sequence: Int64, hash: String)? {
+        try await single { session in
+            try await session.one("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").map { (try $0("seq"), try $0("hash")) }
+        }
+    }
+
+    public func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent] {
+        try await single { session in
+            try await session.rows(
+                """
+                SELECT seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash
+                FROM audit_events WHERE seq > \(afterSequence) ORDER BY seq LIMIT \(limit)
+                """
+            ).map {
+                AuditEvent(
+                    sequence: try $0("seq"), at: try $0("at"), kind: try $0("kind"), actor: try $0("actor"), referralId: try $0("referral_id"),
+                    deliveryId: try $0("delivery_id"), agency: try $0("agency"), detail: try $0("detail"), previousHash: try $0("prev_hash"),
+                    hash: try $0("hash"))
+            }
+        }
+    }
+}

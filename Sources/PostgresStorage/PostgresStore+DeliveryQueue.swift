@@ -1,0 +1,210 @@
+import Audit
+import Foundation
+import PostgresNIO
+import ReferralModel
+import Storage
+
+extension PostgresStore {
+    /// Claims every lane's due jobs in one statement: for each lane, its oldest due jobs that no
+    /// live lease holds, locked with `SKIP LOCKED` so gateways claiming at once take different
+    /// jobs, each given this claim's token and its lane's expiry as it is taken. An expired lease
+    /// is claimed like a job never leased: its worker died or hung.
+    public func leaseDueDeliveries(now: Date, lanes: [LaneDemand]) async throws -> [LeasedDelivery] {
+        let lanes = lanes.filter { $0.limit > 0 }
+        guard !lanes.isEmpty else { return [] }
+        let token = Identifier.make(now: now)
+        let at = now.timeIntervalSince1970
+        let rows = try await single { session in
+            try await session.rows(
+                """
+                WITH lane AS (
+                    SELECT * FROM unnest(\(lanes.map(\.agency))::text[], \(lanes.map(\.limit))::bigint[], \(lanes.map(\.leaseDuration))::float8[])
+                        AS l(agency, lim, duration)
+                ), claim AS (
+                    SELECT c.id, lane.duration FROM lane CROSS JOIN LATERAL (
+                        SELECT id FROM deliveries
+                        WHERE state = 'pending' AND agency = lane.agency AND next_attempt_at <= \(at)
+                          AND (lease_token IS NULL OR lease_expires_at <= \(at))
+                        ORDER BY next_attempt_at LIMIT lane.lim FOR UPDATE SKIP LOCKED
+                    ) c
+                )
+                UPDATE deliveries d SET lease_token = \(token), lease_expires_at = \(at) + claim.duration
+                FROM claim, referrals r
+                WHERE d.id = claim.id AND r.id = d.referral_id
+                RETURNING d.id, d.referral_id, d.agency, d.rule, d.attempts, d.needs, d.notice, d.next_attempt_at, r.body, r.received_at,
+                          r.request_id
+                """)
+        }
+        return try rows.sorted { try ($0("next_attempt_at", as: Double.self), $0("id", as: String.self)) < ($1("next_attempt_at"), $1("id")) }
+            .map { row in
+                var lease = LeasedDelivery(
+                    deliveryId: try row("id"), referralId: try row("referral_id"), agency: try row("agency"), rule: try row("rule"),
+                    attempt: try row("attempts", as: Int.self) + 1, leaseToken: token,
+                    referral: try ReferralDecoder.decodeStored(try row("body", as: Data.self)), receivedAt: try row.date("received_at") ?? now,
+                    needs: StoredText.words(try row("needs")), notice: StoredText.notice(try row("notice")))
+                lease.requestId = try row("request_id")
+                return lease
+            }
+    }
+
+    public func finish(_ completions: [DeliveryCompletion]) async throws -> [Bool] {
+        guard !completions.isEmpty else { return [] }
+        return try await write { session in
+            var recorded: [Bool] = []
+            for completion in completions {
+                // A lost lease means another worker owns the job now: write nothing for it.
+                let written = try await Self.record(completion, in: session)
+                if written { session.append(completion.audit) }
+                if written, case .retry = completion.result { session.addsDueWork = true }
+                recorded.append(written)
+            }
+            return recorded
+        }
+    }
+
+    private static func record(_ completion: DeliveryCompletion, in session: PostgresSession) async throws -> Bool {
+        let lease = completion.lease
+        let at = completion.at.timeIntervalSince1970
+        switch completion.result {
+        case .delivered(let reference), .accepted(let reference):
+            let accepted = if case .accepted = completion.result { true } else { false }
+            return try await session.changes(
+                """
+                UPDATE deliveries SET state = \(accepted ? "accepted" : "delivered"), attempts = \(lease.attempt), delivered_at = \(at),
+                  agency_reference = \(reference), last_error = NULL, answered_at = \(accepted ? at : nil), agency_reply = NULL,
+                  lease_token = NULL, lease_expires_at = NULL
+                WHERE id = \(lease.deliveryId) AND state = 'pending' AND lease_token = \(lease.leaseToken)
+                """) == 1
+        case .retry(let next, let error):
+            return try await session.changes(
+                """
+                UPDATE deliveries SET attempts = \(lease.attempt), next_attempt_at = \(next.timeIntervalSince1970), last_error = \(error),
+                  agency_reply = \(completion.agencyReply), lease_token = NULL, lease_expires_at = NULL
+                WHERE id = \(lease.deliveryId) AND state = 'pending' AND lease_token = \(lease.leaseToken)
+                """) == 1
+        case .deadLetter(let error):
+            return try await session.changes(
+                """
+                UPDATE deliveries SET state = 'dead-lettered', attempts = \(lease.attempt), last_error = \(error), dead_lettered_at = \(at),
+                  agency_reply = \(completion.agencyReply), lease_token = NULL, lease_expires_at = NULL
+                WHERE id = \(lease.deliveryId) AND state = 'pending' AND lease_token = \(lease.leaseToken)
+                """) == 1
+        }
+    }
+
+    /// The earliest of: a job not leased, due at its time; a leased job, due when its lease runs out.
+    public func nextDueDate(agencies: [String]) async throws -> Date? {
+        guard !agencies.isEmpty else { return nil }
+        return try await single { session in
+            try await session.one(
+                """
+                SELECT LEAST(
+                    (SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND agency = ANY(\(agencies)) AND lease_token IS NULL),
+                    (SELECT MIN(GREATEST(next_attempt_at, lease_expires_at)) FROM deliveries
+                     WHERE lease_token IS NOT NULL AND state = 'pending' AND agency = ANY(\(agencies)))
+                ) AS due
+                """)?.date("due")
+        }
+    }
+
+    public func laneStates() async throws -> [AgencyLaneState] {
+        try await single { session in
+            try await session.rows("SELECT state FROM agency_lanes ORDER BY agency").compactMap { StoredText.laneState(try $0("state")) }
+        }
+    }
+
+    public func saveLaneState(_ state: AgencyLaneState, audit: [AuditEntry]) async throws {
+        let json = try StoredText.laneJSON(state)
+        try await write { session in
+            try await session.execute(
+                "INSERT INTO agency_lanes (agency, state) VALUES (\(state.agency), \(json)) ON CONFLICT (agency) DO UPDATE SET state = excluded.state"
+            )
+            session.append(audit)
+            // A resumed agency's jobs are due again on every gateway.
+            session.addsDueWork = true
+        }
+    }
+
+    public func queueCounts(now: Date) async throws -> [LaneCounts] {
+        let at = now.timeIntervalSince1970
+        return try await read { session in
+            var counts: [String: LaneCounts] = [:]
+            for row in try await session.rows(
+                """
+                SELECT d.agency, COUNT(*) AS pending, COUNT(*) FILTER (WHERE d.next_attempt_at <= \(at)) AS due,
+                       COUNT(*) FILTER (WHERE d.lease_token IS NOT NULL AND d.lease_expires_at > \(at)) AS leased,
+                       MIN(r.received_at) AS oldest
+                FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.state = 'pending' GROUP BY d.agency
+                """)
+            {
+                let agency: String = try row("agency")
+                let pending: Int = try row("pending")
+                let due: Int = try row("due")
+                counts[agency] = LaneCounts(
+                    agency: agency, pending: pending, due: due, scheduled: pending - due, inFlight: try row("leased"),
+                    oldestPendingSince: try row.date("oldest"))
+            }
+            for row in try await session.rows("SELECT agency, COUNT(*) AS dead FROM deliveries WHERE state = 'dead-lettered' GROUP BY agency") {
+                let agency: String = try row("agency")
+                counts[agency, default: LaneCounts(agency: agency)].deadLettered = try row("dead")
+            }
+            return counts.values.sorted { $0.agency < $1.agency }
+        }
+    }
+
+    static let deadLetterColumns = "id, referral_id, agency, rule, attempts, last_error, dead_lettered_at, agency_reply"
+
+    public func deadLetters(agency: String?, limit: Int) async throws -> [DeadLetter] {
+        try await read { session in
+            try await session.rows(
+                """
+                SELECT \(unescaped: Self.deadLetterColumns) FROM deliveries
+                WHERE state = 'dead-lettered' AND (\(agency)::text IS NULL OR agency = \(agency))
+                ORDER BY COALESCE(dead_lettered_at, next_attempt_at) DESC, id DESC LIMIT \(limit)
+                """
+            ).map(Self.deadLetter)
+        }
+    }
+
+    public func requeue(_ selection: DeadLetterSelection, now: Date, audit: @escaping @Sendable (DeadLetter) -> AuditEntry) async throws
+        -> [DeadLetter]
+    {
+        try await write { session in
+            let found: [DeadLetter]
+            switch selection {
+            case .deliveries(let ids):
+                found = try await session.rows(
+                    """
+                    SELECT \(unescaped: Self.deadLetterColumns) FROM deliveries WHERE id = ANY(\(ids)) AND state = 'dead-lettered'
+                    ORDER BY array_position(\(ids), id) FOR UPDATE
+                    """
+                ).map(Self.deadLetter)
+            case .agency(let agency, let since):
+                found = try await session.rows(
+                    """
+                    SELECT \(unescaped: Self.deadLetterColumns) FROM deliveries WHERE state = 'dead-lettered' AND agency = \(agency)
+                      AND COALESCE(dead_lettered_at, 0) >= \(since?.timeIntervalSince1970 ?? 0) ORDER BY id FOR UPDATE
+                    """
+                ).map(Self.deadLetter)
+            }
+            for letter in found {
+                try await session.execute(
+                    """
+                    UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = \(now.timeIntervalSince1970), dead_lettered_at = NULL,
+                      lease_token = NULL, lease_expires_at = NULL
+                    WHERE id = \(letter.deliveryId) AND state = 'dead-lettered'
+                    """)
+                session.append([audit(letter)])
+            }
+            if !found.isEmpty { session.addsDueWork = true }
+            return found
+        }
+    }
+
+    private static func deadLetter(_ row: PGRow) throws -> DeadLetter {
+        DeadLetter(
+            deliveryId: try row("id"), referralId: try row("referral_id"), agency: try row("agency"), rule: try row("rule"),
+            attempts: try row("attempts"), reason: try row("last_error") ?? "", deadLetteredAt: try row.date("dead_lettered_at"),
+            agencyReply: try row("agency_reply"))
+    }
+}

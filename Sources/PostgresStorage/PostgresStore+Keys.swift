@@ -1,0 +1,72 @@
+import Audit
+import Foundation
+import PostgresNIO
+import ReferralModel
+import Storage
+
+extension PostgresStore {
+    public func managedKeys() async throws -> [ManagedKey] {
+        try await single { session in try await session.rows("SELECT * FROM api_keys ORDER BY created_at, id").map(Self.managedKey) }
+    }
+
+    public func createKey(_ key: ManagedKey, audit: AuditEntry) async throws -> Bool {
+        try await write { session in
+            let inserted = try await session.rows(
+                """
+                INSERT INTO api_keys (id, owner, role, digest, organisations, agency, created_at, created_by, expires_at)
+                VALUES (\(key.id), \(key.owner), \(key.role), \(Hex.encode(key.digest)), \(key.organisations.map(StoredText.json)), \(key.agency),
+                        \(key.createdAt.timeIntervalSince1970), \(key.createdBy), \(key.expiresAt?.timeIntervalSince1970))
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """)
+            guard !inserted.isEmpty else { return false }
+            session.append([audit])
+            return true
+        }
+    }
+
+    public func revokeKey(id: String, at: Date, by: String, audit: @escaping @Sendable (ManagedKey) -> AuditEntry) async throws -> ManagedKey? {
+        try await write { session in
+            guard
+                let row = try await session.one(
+                    """
+                    UPDATE api_keys SET revoked_at = \(at.timeIntervalSince1970), revoked_by = \(by) WHERE id = \(id) AND revoked_at IS NULL
+                    RETURNING *
+                    """)
+            else { return nil }
+            let key = try Self.managedKey(row)
+            session.append([audit(key)])
+            return key
+        }
+    }
+
+    public func rotateKey(
+        id: String, digest: [UInt8], at: Date, previousValidUntil: Date, audit: @escaping @Sendable (ManagedKey) -> AuditEntry
+    ) async throws -> ManagedKey? {
+        try await write { session in
+            guard
+                let row = try await session.one(
+                    """
+                    UPDATE api_keys SET previous_digest = digest, previous_expires_at = \(previousValidUntil.timeIntervalSince1970),
+                      digest = \(Hex.encode(digest))
+                    WHERE id = \(id) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > \(at.timeIntervalSince1970))
+                    RETURNING *
+                    """)
+            else { return nil }
+            let key = try Self.managedKey(row)
+            session.append([audit(key)])
+            return key
+        }
+    }
+
+    private static func managedKey(_ row: PGRow) throws -> ManagedKey {
+        var key = ManagedKey(
+            id: try row("id"), owner: try row("owner"), role: try row("role"), digest: Hex.decode(try row("digest")) ?? [],
+            organisations: StoredText.words(try row("organisations")), agency: try row("agency"),
+            createdAt: try row.date("created_at") ?? .distantPast, createdBy: try row("created_by"), expiresAt: try row.date("expires_at"))
+        key.revokedAt = try row.date("revoked_at")
+        key.revokedBy = try row("revoked_by")
+        key.previousDigest = (try row("previous_digest", as: String?.self)).flatMap(Hex.decode)
+        key.previousExpiresAt = try row.date("previous_expires_at")
+        return key
+    }
+}

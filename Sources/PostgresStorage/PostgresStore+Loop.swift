@@ -1,0 +1,168 @@
+import Audit
+import Foundation
+import PostgresNIO
+import ReferralModel
+import Storage
+
+extension PostgresStore {
+    public func loopReferral(_ id: String) async throws -> LoopReferral? {
+        try await read { session in
+            // None, or its personal data was removed under the retention policy.
+            guard let row = try await session.one("SELECT received_at, actor, body FROM referrals WHERE id = \(id) AND pruned_at IS NULL")
+            else { return nil }
+            let referral = try ReferralDecoder.decodeStored(try row("body", as: Data.self))
+            let deliveries = try await session.rows(
+                """
+                SELECT id, agency, rule, state, alternatives, needs, deadline_at, escalated_at, notice
+                FROM deliveries WHERE referral_id = \(id) ORDER BY position
+                """
+            ).map { row in
+                LoopDelivery(
+                    deliveryId: try row("id"), agency: try row("agency"), rule: try row("rule"),
+                    state: DeliveryState(rawValue: try row("state")) ?? .pending, alternatives: StoredText.words(try row("alternatives")) ?? [],
+                    needs: StoredText.words(try row("needs")), deadlineAt: try row.date("deadline_at"), escalatedAt: try row.date("escalated_at"),
+                    notice: StoredText.notice(try row("notice")))
+            }
+            let attention = try await session.one(
+                "SELECT * FROM attention WHERE referral_id = \(id) AND resolved_at IS NULL ORDER BY since LIMIT 1"
+            ).map(Self.attentionItem)
+            return LoopReferral(
+                referralId: id, referral: referral, receivedAt: try row.date("received_at") ?? .distantPast, submittedBy: try row("actor"),
+                deliveries: deliveries, attention: attention)
+        }
+    }
+
+    public func applyLoopChange(_ change: LoopChange) async throws -> Bool {
+        try await write { session in
+            let at = change.at.timeIntervalSince1970
+            if let transition = change.transition {
+                let changed = try await session.changes(
+                    """
+                    UPDATE deliveries SET state = \(transition.to.rawValue), answered_at = \(at),
+                      decline_reason = COALESCE(\(transition.declineReason?.rawValue)::text, decline_reason)
+                    WHERE id = \(transition.deliveryId) AND referral_id = \(change.referralId) AND state = ANY(\(transition.from.map(\.rawValue)))
+                    """)
+                guard changed == 1 else { return false }
+            }
+            for id in change.escalated {
+                try await session.execute("UPDATE deliveries SET escalated_at = \(at) WHERE id = \(id) AND escalated_at IS NULL")
+            }
+            for id in change.withdrawn {
+                try await session.execute(
+                    """
+                    UPDATE deliveries SET state = 'withdrawn', answered_at = \(at), lease_token = NULL, lease_expires_at = NULL
+                    WHERE id = \(id) AND state IN ('pending', 'delivered', 'accepted', 'dead-lettered')
+                    """)
+            }
+            if !change.added.isEmpty {
+                let position =
+                    try await session.one("SELECT MAX(position) AS last FROM deliveries WHERE referral_id = \(change.referralId)")
+                    .map { try $0("last", as: Int?.self) } ?? nil
+                for (offset, added) in change.added.enumerated() {
+                    try await session.execute(
+                        """
+                        INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs,
+                                                deadline_at, parent_delivery, notice)
+                        VALUES (\(added.route.deliveryId), \(change.referralId), \((position ?? -1) + 1 + offset), \(added.route.agency),
+                                \(added.route.rule), 'pending', 0, \(at), \(StoredText.jsonWords(added.alternatives)),
+                                \(added.needs.map(StoredText.jsonWords)), \(added.deadlineAt?.timeIntervalSince1970), \(added.parent),
+                                \(try StoredText.noticeJSON(added.notice)))
+                        """)
+                }
+                session.addsDueWork = true
+            }
+            for note in change.notes {
+                try await session.execute(
+                    """
+                    INSERT INTO referral_notes (id, referral_id, delivery_id, at, author, kind, text)
+                    VALUES (\(note.id), \(change.referralId), \(note.deliveryId), \(note.at), \(note.author), \(note.kind), \(note.text))
+                    """)
+            }
+            if let item = change.openAttention {
+                try await session.execute(
+                    """
+                    INSERT INTO attention (id, referral_id, delivery_id, agency, reason, since)
+                    VALUES (\(item.id), \(change.referralId), \(item.deliveryId), \(item.agency), \(item.reason), \(item.since))
+                    """)
+            }
+            if let resolve = change.resolveAttention {
+                try await session.execute(
+                    """
+                    UPDATE attention SET resolved_at = \(Timestamp.string(change.at)), resolved_by = \(resolve.by), resolution = \(resolve.resolution)
+                    WHERE id = \(resolve.id) AND resolved_at IS NULL
+                    """)
+            }
+            session.append(change.audit)
+            return true
+        }
+    }
+
+    public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem] {
+        try await read { session in
+            try await session.rows(
+                """
+                SELECT d.id, d.referral_id, d.state, d.delivered_at, r.urgency, r.received_at, r.body
+                FROM deliveries d JOIN referrals r ON r.id = d.referral_id
+                WHERE d.agency = \(agency) AND d.notice IS NULL
+                  AND (\(states == nil) OR d.state = ANY(\((states ?? []).map(\.rawValue))))
+                  AND (\(before)::text IS NULL OR d.id < \(before))
+                ORDER BY d.id DESC LIMIT \(limit)
+                """
+            ).map { row in
+                WorkItem(
+                    referralId: try row("referral_id"), deliveryId: try row("id"), state: DeliveryState(rawValue: try row("state")) ?? .pending,
+                    urgency: Urgency(rawValue: try row("urgency")) ?? .routine,
+                    receivedAt: Timestamp.string(try row.date("received_at") ?? .distantPast),
+                    deliveredAt: try row.date("delivered_at").map(Timestamp.string),
+                    respondBy: (try? ReferralDecoder.decodeStored(try row("body", as: Data.self)))?.respondBy)
+            }
+        }
+    }
+
+    public func attention(limit: Int) async throws -> [AttentionItem] {
+        try await single { session in
+            try await session.rows("SELECT * FROM attention WHERE resolved_at IS NULL ORDER BY since, id LIMIT \(limit)").map(Self.attentionItem)
+        }
+    }
+
+    public func dueEscalations(now: Date, limit: Int) async throws -> [DueEscalation] {
+        try await read { session in
+            let rows =
+                try await session.rows(
+                    """
+                    SELECT referral_id, id, agency, state, deadline_at FROM deliveries
+                    WHERE state = 'dead-lettered' AND escalated_at IS NULL LIMIT \(limit)
+                    """)
+                + session.rows(
+                    """
+                    SELECT referral_id, id, agency, state, deadline_at FROM deliveries
+                    WHERE escalated_at IS NULL AND deadline_at <= \(now.timeIntervalSince1970) AND state IN ('pending', 'delivered')
+                    ORDER BY deadline_at LIMIT \(limit)
+                    """)
+            return try rows.prefix(limit).map { row in
+                DueEscalation(
+                    referralId: try row("referral_id"), deliveryId: try row("id"), agency: try row("agency"),
+                    state: DeliveryState(rawValue: try row("state")) ?? .pending, deadlineAt: try row.date("deadline_at"))
+            }
+        }
+    }
+
+    public func notes(referralId: String) async throws -> [ReferralNote] {
+        try await single { session in
+            try await session.rows("SELECT * FROM referral_notes WHERE referral_id = \(referralId) ORDER BY at, id").map(Self.note)
+        }
+    }
+
+    static func note(_ row: PGRow) throws -> ReferralNote {
+        ReferralNote(
+            id: try row("id"), deliveryId: try row("delivery_id"), at: try row("at"), author: try row("author"), kind: try row("kind"),
+            text: try row("text"))
+    }
+
+    static func attentionItem(_ row: PGRow) throws -> AttentionItem {
+        AttentionItem(
+            id: try row("id"), referralId: try row("referral_id"), deliveryId: try row("delivery_id"), agency: try row("agency"),
+            reason: try row("reason"), since: try row("since"), resolvedAt: try row("resolved_at"), resolvedBy: try row("resolved_by"),
+            resolution: try row("resolution"))
+    }
+}

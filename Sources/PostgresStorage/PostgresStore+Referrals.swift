@@ -1,0 +1,110 @@
+import Audit
+import Foundation
+import PostgresNIO
+import ReferralModel
+import Storage
+
+extension PostgresStore {
+    public func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
+        try await write { session in try await Self.write(record, in: session) }
+    }
+
+    /// Stores one accepted referral with its jobs, idempotency claim and audit events. The claim is
+    /// made first, so of two gateways given the same key at once, one stores the referral and the
+    /// other waits for it and replays its receipt.
+    static func write(_ record: IntakeRecord, in session: PostgresSession) async throws -> IntakeOutcome {
+        let receipt = SubmissionReceipt(
+            id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
+            rulesVersion: record.rulesVersion)
+        if let claim = record.idempotency {
+            let claimed = try await session.rows(
+                """
+                INSERT INTO idempotency_keys (actor, key, body_digest, referral_id, receipt)
+                VALUES (\(record.actor), \(claim.key), \(claim.bodyDigest), \(record.referralId), \(receipt.canonicalJSON()))
+                ON CONFLICT (actor, key) DO NOTHING RETURNING key
+                """)
+            if claimed.isEmpty {
+                guard
+                    let previous = try await session.one(
+                        "SELECT body_digest, receipt FROM idempotency_keys WHERE actor = \(record.actor) AND key = \(claim.key)")
+                else { throw StoreUnavailable("the database is busy with conflicting writes") }
+                guard try previous("body_digest", as: String.self) == claim.bodyDigest else { return .idempotencyConflict }
+                return .replayed(try JSONDecoder().decode(SubmissionReceipt.self, from: try previous("receipt", as: Data.self)))
+            }
+        }
+        let received = record.receivedAt.timeIntervalSince1970
+        try await session.execute(
+            """
+            INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id)
+            VALUES (\(record.referralId), \(received), \(record.actor), \(record.referral.urgency.rawValue),
+                    \(StoredText.jsonWords(record.referral.needs)), \(record.rulesVersion), \(record.referral.canonicalJSON()),
+                    \(record.held?.rawValue), \(record.requestId))
+            """)
+        if !record.routes.isEmpty {
+            var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
+            var tuples: [String] = []
+            for (position, route) in record.routes.enumerated() {
+                let base = values.count
+                tuples.append("(" + (1...9).map { "$\(base + $0)" }.joined(separator: ", ") + ", 'pending', 0)")
+                values += [
+                    route.deliveryId, record.referralId, position, route.agency, route.rule, received,
+                    StoredText.jsonWords(record.alternatives[route.deliveryId] ?? []), record.needs[route.deliveryId].map(StoredText.jsonWords),
+                    record.deadlines[route.deliveryId]?.timeIntervalSince1970,
+                ]
+            }
+            try await session.execute(
+                .bound(
+                    """
+                    INSERT INTO deliveries (id, referral_id, position, agency, rule, next_attempt_at, alternatives, needs, deadline_at, state, attempts)
+                    VALUES
+                    """ + tuples.joined(separator: ", "), values))
+            session.addsDueWork = true
+        }
+        session.append(record.audit)
+        return .accepted(receipt)
+    }
+
+    public func report(referralId: String) async throws -> ReferralReport? {
+        try await read { session in
+            guard
+                let row = try await session.one(
+                    "SELECT received_at, actor, rules_version, urgency, needs, held FROM referrals WHERE id = \(referralId)")
+            else { return nil }
+            let deliveries = try await session.rows(
+                """
+                SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at, alternatives, answered_at,
+                       decline_reason, deadline_at, notice
+                FROM deliveries WHERE referral_id = \(referralId) ORDER BY position
+                """
+            ).map { row -> ReferralReport.Delivery in
+                let state = DeliveryState(rawValue: try row("state")) ?? .pending
+                var delivery = ReferralReport.Delivery(
+                    deliveryId: try row("id"), agency: try row("agency"), rule: try row("rule"), state: state, attempts: try row("attempts"),
+                    lastError: try row("last_error"),
+                    nextAttemptAt: state == .pending ? try row.date("next_attempt_at").map(Timestamp.string) : nil,
+                    deliveredAt: try row.date("delivered_at").map(Timestamp.string),
+                    alternatives: StoredText.words(try row("alternatives")) ?? [])
+                delivery.answeredAt = try row.date("answered_at").map(Timestamp.string)
+                delivery.deadlineAt = try row.date("deadline_at").map(Timestamp.string)
+                delivery.declineReason = (try row("decline_reason", as: String?.self)).flatMap(DeclineReason.init(rawValue:))
+                delivery.notice = StoredText.notice(try row("notice"))?.type
+                return delivery
+            }
+            let attention = try await session.one(
+                "SELECT * FROM attention WHERE referral_id = \(referralId) AND resolved_at IS NULL ORDER BY since LIMIT 1"
+            ).map(Self.attentionItem)
+            let notes = try await session.rows("SELECT * FROM referral_notes WHERE referral_id = \(referralId) ORDER BY at, id").map(Self.note)
+            let history = try await session.rows(
+                "SELECT at, kind, agency, detail FROM audit_events WHERE referral_id = \(referralId) ORDER BY seq"
+            ).map { ReferralReport.HistoryEntry(at: try $0("at"), event: try $0("kind"), agency: try $0("agency"), detail: try $0("detail")) }
+            var report = ReferralReport(
+                id: referralId, status: StoredText.status(held: try row("held"), deliveries: deliveries, attention: attention != nil),
+                receivedAt: Timestamp.string(try row.date("received_at") ?? .distantPast), submittedBy: try row("actor"),
+                rulesVersion: try row("rules_version"), urgency: Urgency(rawValue: try row("urgency")) ?? .routine,
+                needs: StoredText.words(try row("needs")) ?? [], deliveries: deliveries, history: history)
+            report.attention = attention
+            report.notes = notes.isEmpty ? nil : notes
+            return report
+        }
+    }
+}

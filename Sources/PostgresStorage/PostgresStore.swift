@@ -1,0 +1,196 @@
+import Audit
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+import ReferralModel
+import Storage
+import Synchronization
+
+/// The store for several gateways on one PostgreSQL database. Every promise the SQLite store makes
+/// holds across processes:
+/// - jobs are claimed with `FOR UPDATE SKIP LOCKED`, a lease token and expiry set in the same
+///   statement, so two gateways never hold one job, and a completion is written only under the
+///   lease that made it;
+/// - writes are grouped into one transaction per batch, as with SQLite, and the audit events of a
+///   batch are appended at its end under a transaction-scoped advisory lock, so the chain stays one
+///   chain with many writers and each event commits with the change it records;
+/// - a batch that adds due work sends one `NOTIFY`, a hint other gateways' dispatchers wake on;
+///   they poll as well, so a lost notification costs latency, not work.
+public final class PostgresStore: SwitchboardStore {
+    public struct Options: Sendable {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var password: String?
+        public var database: String
+        public var tls: TLSMode
+        /// Connections this gateway may open to the database.
+        public var poolSize: Int
+        /// The longest one statement may run before the server cancels it.
+        public var statementTimeout: Duration
+        public var connectTimeout: Duration
+
+        public enum TLSMode: String, Sendable { case disable, prefer, require }
+
+        public init(
+            host: String, port: Int = 5432, user: String, password: String? = nil, database: String, tls: TLSMode = .disable,
+            poolSize: Int = 10, statementTimeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(5)
+        ) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.password = password
+            self.database = database
+            self.tls = tls
+            self.poolSize = poolSize
+            self.statementTimeout = statementTimeout
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    /// The channel a batch that adds due work notifies.
+    static let deliveriesChannel = "switchboard_deliveries"
+
+    let client: PostgresClient
+    let logger: Logger
+    let options: Options
+    let writer: PostgresWriter
+    private let runner: Task<Void, Never>
+    /// Schema migration, started with the store; every operation waits for it.
+    private let migration: Task<Void, any Error>
+    /// Called when another gateway (or this one) committed due work.
+    private let listeners = Mutex<[@Sendable () -> Void]>([])
+    private let listening = Mutex<Task<Void, Never>?>(nil)
+
+    public init(options: Options, logger: Logger = Logger(label: "switchboard.postgres")) throws {
+        self.options = options
+        self.logger = logger
+        var configuration = PostgresClient.Configuration(
+            host: options.host, port: options.port, username: options.user, password: options.password, database: options.database,
+            tls: try Self.tls(options.tls))
+        configuration.options.maximumConnections = max(2, options.poolSize)
+        configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = options.connectTimeout
+        let milliseconds =
+            options.statementTimeout.components.seconds * 1000 + options.statementTimeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(milliseconds)"), ("lock_timeout", "\(milliseconds)"), ("application_name", "switchboard"),
+        ]
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        runner = Task { await client.run() }
+        writer = PostgresWriter(client: client, logger: logger, connectTimeout: options.connectTimeout)
+        migration = Task { try await PostgresMigrations.migrate(client: client, logger: logger) }
+    }
+
+    deinit {
+        runner.cancel()
+        listening.withLock { $0?.cancel() }
+    }
+
+    /// Closes the pool. The store cannot be used afterwards.
+    public func close() {
+        listening.withLock { $0?.cancel() }
+        runner.cancel()
+    }
+
+    private static func tls(_ mode: Options.TLSMode) throws -> PostgresClient.Configuration.TLS {
+        switch mode {
+        case .disable: return .disable
+        case .prefer: return .prefer(.makeClientConfiguration())
+        case .require: return .require(.makeClientConfiguration())
+        }
+    }
+
+    /// Waits for the schema, then runs `work`, turning a database that cannot be reached into
+    /// `StoreUnavailable` (answered 503 with `Retry-After`).
+    func ready() async throws {
+        do { try await migration.value } catch { throw PostgresFault.translate(error) }
+    }
+
+    /// Runs reads on one connection inside a repeatable-read, read-only transaction: one moment.
+    func read<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
+        try await ready()
+        do {
+            return try await client.withConnection(within: options.connectTimeout) { [logger] connection in
+                let session = PostgresSession(connection: connection, logger: logger)
+                try await session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                do {
+                    let value = try await work(session)
+                    try await session.execute("COMMIT")
+                    return value
+                } catch {
+                    try? await session.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch {
+            throw PostgresFault.translate(error)
+        }
+    }
+
+    /// Runs one statement on any connection, outside a transaction.
+    func single<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
+        try await ready()
+        do {
+            return try await client.withConnection(within: options.connectTimeout) { [logger] connection in
+                try await work(PostgresSession(connection: connection, logger: logger))
+            }
+        } catch {
+            throw PostgresFault.translate(error)
+        }
+    }
+
+    /// Runs `work` in the next group transaction and returns its result once that has committed.
+    func write<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
+        try await ready()
+        do {
+            return try await writer.perform(work)
+        } catch {
+            throw PostgresFault.translate(error)
+        }
+    }
+
+    /// Calls `handler` whenever any gateway on the database commits work that may be due (a hint:
+    /// it may be late or lost, so the dispatcher polls as well). Starts listening on first use, and
+    /// listens again after the connection drops.
+    public func onDeliveriesAdded(_ handler: @escaping @Sendable () -> Void) {
+        listeners.withLock { $0.append(handler) }
+        listening.withLock { task in
+            guard task == nil else { return }
+            task = Task { [weak self] in await self?.listen() }
+        }
+    }
+
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await ready()
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.deliveriesChannel) { notifications in
+                        // Whatever was committed while not listening may be due now.
+                        self.notifyListeners()
+                        for try await _ in notifications { self.notifyListeners() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("Listening for new deliveries stopped; listening again", metadata: ["error.type": "\(type(of: error))"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func notifyListeners() {
+        for handler in listeners.withLock({ $0 }) { handler() }
+    }
+
+    public func checkWritable() async throws {
+        try await write { session in
+            try await session.execute(
+                "INSERT INTO readiness (id, checked_at) VALUES (1, \(Date().timeIntervalSince1970)) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"
+            )
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import Audit
+import Foundation
+import Logging
+import PostgresStorage
+import ReferralModel
+import Storage
+import SwitchboardTesting
+import Testing
+
+/// What only a store several gateways share must promise: each test opens several stores on one
+/// database, as several gateway processes would, and makes them race.
+@Suite struct PostgresStoreTests {
+    static func stores(_ count: Int, on server: TestPostgres? = nil, poolSize: Int = 4) throws -> [PostgresStore] {
+        let server = try server ?? TestPostgres.shared()
+        let database = try server.makeDatabase()
+        var logger = Logger(label: "postgres-tests")
+        logger.logLevel = .warning
+        return try (0..<count).map { _ in
+            try PostgresStore(
+                options: .init(
+                    host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: poolSize,
+                    statementTimeout: .seconds(5), connectTimeout: .seconds(2)), logger: logger)
+        }
+    }
+
+    @Test func gatewaysClaimingAtOnceNeverTakeTheSameJob() async throws {
+        let stores = try Self.stores(3)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        for index in 0..<120 { _ = try await stores[index % 3].accept(record(agencies: ["spa"], at: now.addingTimeInterval(Double(index) - 200))) }
+        // Every store claims in small batches, all at once, until nothing is left.
+        let claims = try await withThrowingTaskGroup(of: [String].self) { group in
+            for store in stores {
+                for _ in 0..<2 {
+                    group.addTask {
+                        var mine: [String] = []
+                        while true {
+                            let leased = try await store.leaseDueDeliveries(now: now, lanes: [LaneDemand(agency: "spa", limit: 7, leaseDuration: 60)])
+                            if leased.isEmpty { return mine }
+                            mine += leased.map(\.deliveryId)
+                        }
+                    }
+                }
+            }
+            return try await group.reduce(into: [[String]]()) { $0.append($1) }
+        }
+        let all = claims.flatMap { $0 }
+        #expect(all.count == 120, "every job claimed")
+        #expect(Set(all).count == 120, "no job claimed twice")
+        #expect(claims.filter { !$0.isEmpty }.count > 1, "the claims were spread over the claimers")
+    }
+
+    @Test func aCompletionUnderALostLeaseIsRefusedWhicheverGatewaySendsIt() async throws {
+        let stores = try Self.stores(2)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        _ = try await stores[0].accept(record(agencies: ["spa"], at: now))
+        let first = try await stores[0].leaseDueDeliveries(now: now, lanes: [LaneDemand(agency: "spa", limit: 1, leaseDuration: 30)])
+        #expect(first.count == 1)
+        #expect(
+            try await stores[1].leaseDueDeliveries(now: now.addingTimeInterval(10), lanes: [LaneDemand(agency: "spa", limit: 1, leaseDuration: 30)])
+                .isEmpty)
+        #expect(try await stores[1].nextDueDate(agencies: ["spa"]) == now.addingTimeInterval(30), "due again when the lease runs out")
+        // The first gateway hung; the second rescues the job after the lease ran out.
+        let rescued = try await stores[1].leaseDueDeliveries(
+            now: now.addingTimeInterval(31), lanes: [LaneDemand(agency: "spa", limit: 1, leaseDuration: 30)])
+        #expect(rescued.map(\.deliveryId) == first.map(\.deliveryId))
+        #expect(rescued.first?.attempt == 1, "the same attempt made again, so the agency sees the same webhook-id")
+        #expect(try await !stores[0].finish(first[0], result: .delivered(agencyReference: "LATE"), audit: [], now: now.addingTimeInterval(32)))
+        #expect(try await stores[1].finish(rescued[0], result: .delivered(agencyReference: "REF"), audit: [], now: now.addingTimeInterval(32)))
+        #expect(try await stores[0].report(referralId: first[0].referralId)?.deliveries.first?.state == .delivered)
+    }
+
+    @Test func theAuditChainStaysOneChainWithManyWriters() async throws {
+        let stores = try Self.stores(3)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, store) in stores.enumerated() {
+                group.addTask {
+                    for _ in 0..<40 { _ = try await store.accept(record(agencies: ["spa"])) }
+                    try await store.appendAudit([
+                        AuditEntry(at: Timestamp.string(Date()), kind: .gatewayStarted, actor: "gateway-\(index)", detail: "x")
+                    ])
+                }
+            }
+            try await group.waitForAll()
+        }
+        let verdict = try await stores[0].verifyAudit()
+        guard case .intact(let events, _) = verdict else {
+            Issue.record("the chain is broken: \(verdict)")
+            return
+        }
+        #expect(events == 123)
+    }
+
+    @Test func theSameIdempotencyKeyAtTwoGatewaysAtOnceStoresOneReferral() async throws {
+        let stores = try Self.stores(2)
+        for round in 0..<10 {
+            let outcomes = try await withThrowingTaskGroup(of: IntakeOutcome.self) { group in
+                for store in stores { group.addTask { try await store.accept(record(key: "key-\(round)", digest: "same")) } }
+                return try await group.reduce(into: [IntakeOutcome]()) { $0.append($1) }
+            }
+            let accepted = outcomes.compactMap { if case .accepted(let receipt) = $0 { receipt } else { nil } }
+            let replayed = outcomes.compactMap { if case .replayed(let receipt) = $0 { receipt } else { nil } }
+            #expect(accepted.count == 1 && replayed == accepted, "round \(round): \(outcomes)")
+        }
+        #expect(try await stores[0].auditEvents(afterSequence: 0, limit: 100).count == 10)
+    }
+
+    @Test func twoGatewaysApplyingOverTheSameVersionStoreOne() async throws {
+        let stores = try Self.stores(2)
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for (index, store) in stores.enumerated() {
+                group.addTask {
+                    try await store.recordRules(
+                        RulesVersionRecord(
+                            number: 1, version: "sha256:\(index)", appliedAt: "2026-11-26T10:00:00.000Z", appliedBy: "admin-\(index)",
+                            source: "api", summary: "s", text: "text \(index)"), expectedLatest: nil,
+                        audit: [AuditEntry(at: "2026-11-26T10:00:00.000Z", kind: .rulesApplied, actor: "admin-\(index)", detail: "v1")])
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.filter { $0 }.count == 1 && results.count == 2)
+        #expect(try await stores[1].rulesHistory(limit: 5).count == 1)
+        #expect(try await stores[0].auditEvents(afterSequence: 0, limit: 10).count == 1, "the refused version wrote no audit event")
+    }
+
+    @Test func aDatabaseThatGoesAwayIsUnavailableNotAFaultAndComesBackWithoutARestart() async throws {
+        let server = try TestPostgres()
+        let store = try Self.stores(1, on: server)[0]
+        _ = try await store.accept(record(agencies: ["spa"]))
+        try server.stop()
+        do {
+            _ = try await store.accept(record(agencies: ["spa"]))
+            Issue.record("accepted with the database stopped")
+        } catch {
+            #expect(error is StoreUnavailable, "\(type(of: error)): \(error)")
+        }
+        await #expect(throws: StoreUnavailable.self) { try await store.checkWritable() }
+        try server.start()
+        // The pool reconnects by itself.
+        var recovered = false
+        for _ in 0..<50 where !recovered {
+            recovered = (try? await store.checkWritable()) != nil
+            if !recovered { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(recovered)
+        _ = try await store.accept(record(agencies: ["spa"]))
+        #expect(try await store.queueCounts(now: Date()).first?.pending == 2)
+        try server.stop()
+    }
+
+    @Test func gatewaysStartingTogetherMigrateOnce() async throws {
+        let stores = try Self.stores(4)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in stores { group.addTask { _ = try await store.laneStates() } }
+            try await group.waitForAll()
+        }
+        #expect(try await stores[3].auditHead() == nil)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real PostgreSQL server for tests: `initdb` into a temporary directory and `pg_ctl` on a free
+/// loopback port, run as the `postgres` user when the tests run as root (initdb refuses root).
+/// A watchdog stops the server when the test process ends, however it ends.
+///
+/// `shared` serves every test that only needs a database of its own (`makeDatabase()`); a test that
+/// stops and starts the server makes one of its own.
+public final class TestPostgres: Sendable {
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let directory: String
+    public let port: Int
+    public let user = "switchboard"
+    private let binaries: String
+    private let databases = Atomic<Int>(0)
+
+    /// One server for the whole test process, started on first use.
+    public static func shared() throws -> TestPostgres {
+        try sharedServer.withLock { server in
+            if let server { return server }
+            let started = try TestPostgres()
+            server = started
+            return started
+        }
+    }
+
+    private static let sharedServer = Mutex<TestPostgres?>(nil)
+
+    public init() throws {
+        guard let binaries = Self.findBinaries() else {
+            throw Unavailable(description: "PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)")
+        }
+        self.binaries = binaries
+        directory = "/tmp/switchboard-pg-\(UUID().uuidString.prefix(8))"
+        port = LoopbackPort.free()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if getuid() == 0 { try Self.run(["/bin/chown", "postgres:postgres", directory]) }
+        try asServerUser(["\(binaries)/initdb", "-D", "\(directory)/data", "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"])
+        try start()
+        // Stops the server once this process is gone, even after a SIGKILL.
+        _ = try Spawn.start(
+            [
+                "/bin/sh", "-c",
+                "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(serverUserPrefix)\(binaries)/pg_ctl -D \(directory)/data -m immediate stop; rm -rf \(directory)",
+            ], output: "/dev/null")
+    }
+
+    /// Starts (or starts again) the server and waits until it takes connections.
+    public func start() throws {
+        let options =
+            "-p \(port) -c listen_addresses=127.0.0.1 -k \(directory) -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        try asServerUser(["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server at once, as a crash or an operator would: connections are cut.
+    public func stop() throws {
+        try asServerUser(["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
+    }
+
+    /// A new, empty database on this server; its `postgres://` URL.
+    public func makeDatabase(prefix: String = "t") throws -> (name: String, url: String) {
+        let name = "\(prefix)_\(getpid())_\(databases.add(1, ordering: .relaxed).newValue)"
+        try asServerUser([
+            "\(binaries)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", "postgres", "-q", "-c", "CREATE DATABASE \(name)",
+        ])
+        return (name, "postgres://\(user)@127.0.0.1:\(port)/\(name)")
+    }
+
+    /// Runs SQL against `database` with psql; what it printed.
+    @discardableResult
+    public func psql(_ sql: String, database: String) throws -> String {
+        try asServerUser(["\(binaries)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-A", "-t", "-q", "-c", sql])
+    }
+
+    private var serverUserPrefix: String { getuid() == 0 ? "/usr/sbin/runuser -u postgres -- " : "" }
+
+    @discardableResult
+    private func asServerUser(_ arguments: [String]) throws -> String {
+        try Self.run(getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments : arguments)
+    }
+
+    /// Runs a command to its end; its output, or an error with it. Through posix_spawn and waitpid
+    /// rather than Foundation's Process, whose waitUntilExit was seen to miss the exit of a command
+    /// (pg_ctl) that leaves a daemon behind.
+    @discardableResult
+    static func run(_ arguments: [String]) throws -> String {
+        let output = "/tmp/pg-command-\(UUID().uuidString).log"
+        defer { unlink(output) }
+        let status = try Spawn.run(arguments, output: output)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw Unavailable(description: "\(arguments.joined(separator: " ")) failed (\(status)): \(text)")
+        }
+        return text
+    }
+
+    private static func findBinaries() -> String? {
+        let candidates =
+            (ProcessInfo.processInfo.environment["SWITCHBOARD_PG_BIN"].map { [$0] } ?? [])
+            + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted {
+                $0.compare($1, options: .numeric) == .orderedDescending
+            }
+            .map { "/usr/lib/postgresql/\($0)/bin" }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") }
+    }
+}
+
+/// Starts programs with posix_spawn, output to a file, from /tmp (readable to every user).
+public enum Spawn {
+    public struct Failed: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Starts a program and returns its pid; it runs on by itself.
+    public static func start(_ arguments: [String], output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // From /tmp: the postgres user may not be able to read the tests' working directory.
+        let arguments = ["/bin/sh", "-c", "cd /tmp && exec \"$@\"", "sh"] + arguments
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard result == 0 else { throw Failed(description: "cannot start \(arguments[0]): \(String(cString: strerror(result)))") }
+        return pid
+    }
+
+    /// Runs a program to its end and returns its exit status.
+    public static func run(_ arguments: [String], output: String) throws -> Int32 {
+        let pid = try start(arguments, output: output)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw Failed(description: "lost \(arguments[0]): \(String(cString: strerror(errno)))") }
+        }
+        // Exited normally: its code; killed by a signal: 128 and the signal, as a shell says.
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+}
+
+/// Loopback ports for tests.
+public enum LoopbackPort {
+    /// A loopback port nothing is listening on right now.
+    public static func free() -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
