@@ -21,10 +21,14 @@ public final class Dispatcher: Service {
         public var concurrency: Int
         /// The longest the dispatcher sleeps before looking for due jobs again.
         public var idlePoll: TimeInterval
+        /// Where several gateways share the queue: how often to read the lane states the others
+        /// stored (pauses, resumes, circuits), in seconds; nil where this gateway is the only one.
+        public var followLanes: TimeInterval?
 
-        public init(concurrency: Int = 64, idlePoll: TimeInterval = 1) {
+        public init(concurrency: Int = 64, idlePoll: TimeInterval = 1, followLanes: TimeInterval? = nil) {
             self.concurrency = concurrency
             self.idlePoll = idlePoll
+            self.followLanes = followLanes
         }
     }
 
@@ -124,6 +128,9 @@ public final class Dispatcher: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { services in
                 services.addTask { await self.storeLaneChanges() }
+                if let interval = configuration.followLanes {
+                    services.addTask { await self.followLanes(every: interval) }
+                }
                 await withDiscardingTaskGroup { deliveries in
                     while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                         if await leaseAndStart(in: &deliveries) { continue }
@@ -178,6 +185,19 @@ public final class Dispatcher: Service {
         return wakeAt
     }
 
+    /// Reads the lane states every gateway on the store wrote, until the dispatcher stops, and
+    /// adopts those another gateway changed: an agency paused through one gateway is paused on all.
+    private func followLanes(every interval: TimeInterval) async {
+        while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+            // In tenths of a second, so a stopping dispatcher is not held up.
+            for _ in 0..<max(1, Int(interval * 10)) where !stopping.load(ordering: .relaxed) {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            guard let stored = try? await queue.laneStates() else { continue }
+            if book.withLock({ $0.adopt(stored: stored) }) { doorbell.ring() }
+        }
+    }
+
     /// Stores lane changes one at a time, in order, each with its audit events, and logs them.
     private func storeLaneChanges() async {
         for await change in laneChanges {
@@ -185,6 +205,7 @@ public final class Dispatcher: Service {
             let current = book.withLock { $0.lanes[change.state.agency]?.state } ?? change.state
             do {
                 try await queue.saveLaneState(current, audit: change.audit)
+                book.withLock { $0.stored(current) }
             } catch {
                 logger.error(
                     "Could not store an agency's lane state", metadata: ["agency": "\(current.agency)", "error.type": "\(type(of: error))"])
@@ -207,6 +228,7 @@ public final class Dispatcher: Service {
             return nil
         }
         try await queue.saveLaneState(state, audit: [AuditNarrative.agencyPaused(agency: agency, at: now, by: actor, reason: reason)])
+        book.withLock { $0.stored(state) }
         logger.notice("Agency paused by an operator", metadata: ["agency": "\(agency)", "by": "\(actor)"])
         return state
     }
@@ -218,6 +240,7 @@ public final class Dispatcher: Service {
         else { return nil }
         let was = before.paused != nil ? "paused" : before.disabled != nil ? "disabled" : "running, circuit \(before.circuit.rawValue)"
         try await queue.saveLaneState(state, audit: [AuditNarrative.agencyResumed(agency: agency, at: now, by: actor, was: was)])
+        book.withLock { $0.stored(state) }
         logger.notice("Agency resumed by an operator", metadata: ["agency": "\(agency)", "by": "\(actor)"])
         doorbell.ring()
         return state

@@ -96,9 +96,13 @@ struct LaneBook: Sendable {
     /// Attempts the agency has answered whose results are not committed yet. Their slots are free
     /// (the agency is done with them), so the next attempts overlap the commit; this bounds how far.
     private(set) var recording = 0
+    /// Each lane's state as last read from or written to the store: a stored state that differs
+    /// from it was written by another gateway, and is adopted.
+    private var known: [String: AgencyLaneState] = [:]
 
     init(targets: [DeliveryTarget], stored: [AgencyLaneState]) {
         let stored = Dictionary(stored.map { ($0.agency, $0) }, uniquingKeysWith: { _, last in last })
+        known = stored
         for target in targets {
             lanes[target.agencyId] = Lane(
                 concurrency: target.concurrency, leaseDuration: target.leaseDuration, policy: target.circuit,
@@ -126,6 +130,25 @@ struct LaneBook: Sendable {
         order = targets.map(\.agencyId)
         let listed = Set(order)
         for (agency, lane) in lanes where !listed.contains(agency) && lane.inFlight == 0 { lanes[agency] = nil }
+    }
+
+    /// Notes a state this gateway stored, so reading it back is not taken for another's change.
+    mutating func stored(_ state: AgencyLaneState) { known[state.agency] = state }
+
+    /// Adopts the lane states other gateways stored since this one last looked (paused, resumed,
+    /// disabled, a circuit opened or closed), keeping the attempts this gateway has in flight.
+    /// - Returns: whether any lane changed.
+    mutating func adopt(stored: [AgencyLaneState]) -> Bool {
+        var changed = false
+        for state in stored where known[state.agency] != state {
+            known[state.agency] = state
+            guard var lane = lanes[state.agency], lane.state != state else { continue }
+            if state.circuit == .closed && lane.state.circuit != .closed { lane.failuresInARow = 0 }
+            lane.state = state
+            lanes[state.agency] = lane
+            changed = true
+        }
+        return changed
     }
 
     /// What to lease with `globalFree` slots left under the global cap: slots handed out one at a

@@ -5,6 +5,7 @@ import Foundation
 import JSONWebhookAdapter
 import Logging
 import Observability
+import PostgresStorage
 import ReferralModel
 import Routing
 import ServiceLifecycle
@@ -50,13 +51,16 @@ public final class GatewayComponents: Sendable {
         let store =
             try store
             ?? Self.openStore(
-                configuration.settings.storage, exclusive: true, reserveBytes: Int64(configuration.settings.storageReserveMB) << 20)
+                configuration.settings.storage, exclusive: true, reserveBytes: Int64(configuration.settings.storageReserveMB) << 20,
+                environment: environment, logger: logger)
         self.store = store
+        // Several gateways on one store: each follows the lane states, rules and agencies the others store.
+        let shared = configuration.settings.storage.isShared
         transport = CurlTransport(maxHostConnections: configuration.settings.delivery.concurrency)
         let settings = configuration.settings
         let dispatcher = Dispatcher(
             queue: store, targets: Self.deliveryTargets(configuration), transport: transport, clock: clock,
-            configuration: .init(concurrency: settings.delivery.concurrency),
+            configuration: .init(concurrency: settings.delivery.concurrency, followLanes: shared ? 1 : nil),
             logger: logger, metrics: metrics)
         self.dispatcher = dispatcher
         queue = QueueOperations(queue: store, audit: store, lanes: dispatcher, clock: clock)
@@ -66,8 +70,8 @@ public final class GatewayComponents: Sendable {
         if settings.agenciesApprovalRequired { approval.insert(.agencies) }
         rules = RulesAdministrator(
             live: live, store: store, vocabulary: settings.vocabulary, path: settings.rulesPath, agenciesPath: settings.agenciesPath,
-            installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher), approvalRequired: approval, clock: clock,
-            logger: logger)
+            installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher), approvalRequired: approval,
+            followsStore: shared, clock: clock, logger: logger)
         intake = ReferralIntake(
             decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock,
             onAccepted: { dispatcher.wake() })
@@ -77,14 +81,42 @@ public final class GatewayComponents: Sendable {
         keys = LiveKeys(configured: settings.apiKeys)
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         self.logger = logger
+        // Work another gateway committed wakes this one's dispatcher at once; its poll is the fallback.
+        (store as? PostgresStore)?.onDeliveriesAdded { dispatcher.wake() }
     }
 
     /// Opens (creating and migrating if needed) the store at `location`.
     /// - Parameter exclusive: claim the store for this process, as a delivering gateway must.
     /// - Parameter reserveBytes: free space to keep on the store's disk; intake is refused below it.
-    public static func openStore(_ location: StorageLocation, exclusive: Bool = false, reserveBytes: Int64 = 0) throws -> any SwitchboardStore {
+    /// - Parameter environment: where a PostgreSQL store's password is read from.
+    public static func openStore(
+        _ location: StorageLocation, exclusive: Bool = false, reserveBytes: Int64 = 0,
+        environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "switchboard.store")
+    ) throws -> any SwitchboardStore {
         switch location {
-        case .sqlite(let path): try SQLiteStore(path: path, exclusive: exclusive, reserveBytes: reserveBytes)
+        case .sqlite(let path):
+            return try SQLiteStore(path: path, exclusive: exclusive, reserveBytes: reserveBytes)
+        case .postgres(let postgres):
+            var password: String?
+            if let name = postgres.passwordEnv {
+                guard let value = environment[name], !value.isEmpty else {
+                    throw ConfigError(issues: [
+                        ConfigIssue(
+                            file: "switchboard.yaml", line: 1, column: 1, message: "storage.password_env names \(name), which is not set",
+                            hint: "export \(name) with the database password before starting the gateway")
+                    ])
+                }
+                password = value
+            }
+            var storeLogger = logger
+            // PostgresNIO reports every connection at debug; the store logs what operators need.
+            storeLogger.logLevel = max(logger.logLevel, .notice)
+            return try PostgresStore(
+                options: .init(
+                    host: postgres.host, port: postgres.port, user: postgres.user, password: password, database: postgres.database,
+                    tls: PostgresStore.Options.TLSMode(rawValue: postgres.tls.rawValue) ?? .require, poolSize: postgres.poolSize,
+                    statementTimeout: .seconds(postgres.statementTimeoutSeconds)),
+                logger: storeLogger)
         }
     }
 
@@ -162,10 +194,11 @@ public final class GatewayComponents: Sendable {
     public var services: [any Service] {
         // Where rules changes need approval the file is not watched (SIGHUP still reports an edit).
         let watch = configuration.settings.rulesApprovalRequired ? 0 : configuration.settings.rulesWatchSeconds
-        var services: [any Service] = [
-            transport, dispatcher, RulesReloader(administrator: rules, interval: watch), DeadlineWatcher(loop: loop, logger: logger),
-            keysWatcher,
-        ]
+        var services: [any Service] = [transport, dispatcher, DeadlineWatcher(loop: loop, logger: logger), keysWatcher]
+        // Where gateways share a store the stored versions govern: follow them, and leave the files alone.
+        services.insert(
+            configuration.settings.storage.isShared
+                ? StoredVersionFollower(administrator: rules) : RulesReloader(administrator: rules, interval: watch), at: 2)
         if let anchor { services.append(anchor) }
         return services
     }

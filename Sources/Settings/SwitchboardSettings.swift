@@ -264,15 +264,33 @@ struct SectionReader {
     }
 
     func storage(_ node: Node?) -> StorageLocation? {
-        guard let entries = reader.mapping(node, "storage", allowed: ["url", "reserve_mb"], required: ["url"]),
+        guard
+            let entries = reader.mapping(
+                node, "storage", allowed: ["url", "reserve_mb", "password_env", "pool_size", "statement_timeout_seconds"], required: ["url"]),
             let url = reader.string(entries["url"], "url")
         else { return nil }
-        guard let location = StorageLocation.parse(url, relativeTo: base) else {
+        if url.contains("://"), URLComponents(string: url)?.password != nil {
             reader.fail(
-                entries["url"], "storage url '\(url)' is not supported", hint: "use sqlite:PATH, for example sqlite:../var/switchboard.sqlite")
+                entries["url"], "storage url has a password written in it",
+                hint: "keep the password out of this file: put it in an environment variable and name it in storage.password_env")
             return nil
         }
-        return location
+        guard let location = StorageLocation.parse(url, relativeTo: base) else {
+            reader.fail(
+                entries["url"], "storage url '\(url)' is not supported",
+                hint: "use sqlite:PATH (for example sqlite:../var/switchboard.sqlite) or postgres://USER@HOST:PORT/DATABASE")
+            return nil
+        }
+        guard case .postgres(var postgres) = location else {
+            for key in ["password_env", "pool_size", "statement_timeout_seconds"] where entries[key] != nil {
+                reader.fail(entries[key], "storage.\(key) applies to PostgreSQL only", hint: "remove it, or use a postgres:// url")
+            }
+            return location
+        }
+        postgres.passwordEnv = reader.string(entries["password_env"], "password_env")
+        postgres.poolSize = reader.integer(entries["pool_size"], "pool_size", range: 2...500) ?? 10
+        postgres.statementTimeoutSeconds = reader.integer(entries["statement_timeout_seconds"], "statement_timeout_seconds", range: 1...600) ?? 5
+        return .postgres(postgres)
     }
 
     /// `needs`: each a code, or `{code: …, consent_required: false, snomed: {code: …, display: …}}`:

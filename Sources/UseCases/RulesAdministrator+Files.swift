@@ -20,6 +20,15 @@ extension RulesAdministrator {
     private func startUp(_ document: GovernedDocument) async throws {
         let snapshot = live.current
         let latest = try await store.latestVersion(of: document)
+        if followsStore, let latest {
+            try await adopt(latest, of: document)
+            if latest.text != snapshot.text(of: document) {
+                logger.notice(
+                    "\(fileName(of: document)) differs from the stored version, which is live: where gateways share a store the stored versions govern",
+                    metadata: ["document": "\(document.rawValue)", "number": "\(latest.number)", "version": "\(latest.version)"])
+            }
+            return
+        }
         var rules = snapshot.rules
         if approvalRequired.contains(document), let latest, latest.version != snapshot.version(of: document), let text = latest.text {
             rules = try prepare(text, for: document)

@@ -65,6 +65,11 @@ public actor RulesAdministrator {
     let installer: (any AgencyInstaller)?
     /// The documents whose changes need a second administrator's approval.
     public nonisolated let approvalRequired: Set<GovernedDocument>
+    /// Several gateways share the store: the stored versions govern, the files only seed an empty
+    /// store and are never written, and each gateway follows what the others apply.
+    public nonisolated let followsStore: Bool
+    /// The newest stored version this gateway could not install, reported once.
+    var reportedUninstallable: [GovernedDocument: Int] = [:]
     let logger: Logger
     /// The last bad text the watcher reported, so one bad save is reported once, not every poll.
     var reportedBadText: String?
@@ -81,8 +86,9 @@ public actor RulesAdministrator {
     public init(
         live: LiveRules, store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore & ProposalStore, vocabulary: NeedsVocabulary,
         path: String, agenciesPath: String = "agencies.yaml", installer: (any AgencyInstaller)? = nil,
-        approvalRequired: Set<GovernedDocument> = [], clock: any WallClock = SystemClock(), logger: Logger
+        approvalRequired: Set<GovernedDocument> = [], followsStore: Bool = false, clock: any WallClock = SystemClock(), logger: Logger
     ) {
+        self.followsStore = followsStore
         self.live = live
         self.store = store
         self.vocabulary = vocabulary
@@ -266,6 +272,7 @@ public actor RulesAdministrator {
     /// Replaces a document's file in one step (a new file renamed over the old), so a reader never
     /// sees half of it.
     func write(_ text: String, to document: GovernedDocument) throws {
+        guard !followsStore else { return }
         try Data(text.utf8).write(to: URL(fileURLWithPath: file(of: document)), options: .atomic)
     }
 }

@@ -25,7 +25,12 @@ extension Switchboard {
 
         func run() async throws {
             let location = try configuration.storageLocation(override: storage)
-            guard case .sqlite(let path) = location else { return }
+            guard case .sqlite(let path) = location else {
+                printError(
+                    "This gateway's store is PostgreSQL: back it up with the database's own tools (pg_dump, or continuous archiving with pg_basebackup), then check a restored copy with `switchboard audit verify --storage postgres://…`."
+                )
+                throw ExitCode.failure
+            }
             guard FileManager.default.fileExists(atPath: path) else {
                 printError("There is no database at \(path): has the gateway run with this configuration?")
                 throw ExitCode.failure
