@@ -123,7 +123,7 @@ enum PostgresMigrations {
                 }
                 try await session.execute("COMMIT")
             } catch {
-                try? await session.execute("ROLLBACK")
+                await session.rollBack(after: error)
                 throw error
             }
         }

@@ -39,6 +39,24 @@ final class PostgresSession: @unchecked Sendable {
 
     func one(_ query: PostgresQuery) async throws -> PGRow? { try await rows(query).first }
 
+    /// Rolls back after `error`, where the connection is still there to hear it. After a
+    /// connection-level failure nothing more is sent: the server rolls back a transaction whose
+    /// connection is gone, and a statement sent on a dead connection was seen never to answer.
+    func rollBack(after error: any Error) async {
+        guard !connectionLost(error) else { return }
+        try? await execute("ROLLBACK")
+    }
+
+    /// Whether `error` means the connection is gone (closed, cut, or the server shutting down),
+    /// rather than one statement failing on a connection that is still there.
+    func connectionLost(_ error: any Error) -> Bool {
+        if connection.isClosed { return true }
+        guard let error = error as? PSQLError else { return false }
+        guard error.code == .server else { return true }
+        let state = error.serverInfo?[.sqlState] ?? ""
+        return state.hasPrefix("08") || state.hasPrefix("57P")
+    }
+
     /// Runs an UPDATE or DELETE and says how many rows it changed.
     func changes(_ query: PostgresQuery) async throws -> Int {
         let result = try await connection.query(query, logger: logger).get()
@@ -101,7 +119,42 @@ extension PostgresClient {
     }
 }
 
-/// Whether a connection was leased in time.
-private final class LeaseFlag: Sendable {
+/// A flag set once: whether a connection was leased in time, whether a caller was answered.
+final class LeaseFlag: Sendable {
     let value = Atomic<Bool>(false)
+
+    /// True for the one caller that sets it.
+    func claim() -> Bool { value.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged }
+}
+
+/// Bounds a whole store operation, whatever it waits on: past `limit` its caller is told the
+/// store is unavailable (503 with `Retry-After`) and the operation is cancelled and left to end
+/// by itself. Never a false success: a write that commits after its caller was told 503 is one the
+/// caller may send again, and idempotency keys make that safe.
+enum Deadline {
+    static func run<Value: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        let answered = LeaseFlag()
+        let work = TaskBox()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                guard !Task.isCancelled, answered.claim() else { return }
+                work.task.withLock { $0?.cancel() }
+                continuation.resume(throwing: StoreUnavailable("the database did not answer in time"))
+            }
+            work.task.withLock { task in
+                task = Task {
+                    let result: Result<Value, any Error>
+                    do { result = .success(try await operation()) } catch { result = .failure(error) }
+                    timer.cancel()
+                    if answered.claim() { continuation.resume(with: result) }
+                }
+            }
+        }
+    }
+}
+
+/// The task doing an operation, for its deadline to cancel.
+private final class TaskBox: Sendable {
+    let task = Mutex<Task<Void, Never>?>(nil)
 }

@@ -29,13 +29,18 @@ public final class PostgresStore: SwitchboardStore {
         public var poolSize: Int
         /// The longest one statement may run before the server cancels it.
         public var statementTimeout: Duration
+        /// The longest an operation waits for a connection: while the database is unreachable,
+        /// requests are answered 503 after this long rather than waiting for it.
         public var connectTimeout: Duration
+
+        /// The longest a whole operation may take: a connection, and a few statements.
+        var operationLimit: Duration { connectTimeout + statementTimeout + .seconds(1) }
 
         public enum TLSMode: String, Sendable { case disable, prefer, require }
 
         public init(
             host: String, port: Int = 5432, user: String, password: String? = nil, database: String, tls: TLSMode = .disable,
-            poolSize: Int = 10, statementTimeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(5)
+            poolSize: Int = 10, statementTimeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(2)
         ) {
             self.host = host
             self.port = port
@@ -80,7 +85,7 @@ public final class PostgresStore: SwitchboardStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         runner = Task { await client.run() }
-        writer = PostgresWriter(client: client, logger: logger, connectTimeout: options.connectTimeout)
+        writer = PostgresWriter(client: client, logger: logger, connectTimeout: options.connectTimeout, limit: options.operationLimit)
         migration = Task { try await PostgresMigrations.migrate(client: client, logger: logger) }
     }
 
@@ -112,17 +117,20 @@ public final class PostgresStore: SwitchboardStore {
     /// Runs reads on one connection inside a repeatable-read, read-only transaction: one moment.
     func read<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
         try await ready()
+        let (client, logger, options) = (client, logger, options)
         do {
-            return try await client.withConnection(within: options.connectTimeout) { [logger] connection in
-                let session = PostgresSession(connection: connection, logger: logger)
-                try await session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                do {
-                    let value = try await work(session)
-                    try await session.execute("COMMIT")
-                    return value
-                } catch {
-                    try? await session.execute("ROLLBACK")
-                    throw error
+            return try await Deadline.run(options.operationLimit) {
+                try await client.withConnection(within: options.connectTimeout) { connection in
+                    let session = PostgresSession(connection: connection, logger: logger)
+                    try await session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    do {
+                        let value = try await work(session)
+                        try await session.execute("COMMIT")
+                        return value
+                    } catch {
+                        await session.rollBack(after: error)
+                        throw error
+                    }
                 }
             }
         } catch {
@@ -133,9 +141,12 @@ public final class PostgresStore: SwitchboardStore {
     /// Runs one statement on any connection, outside a transaction.
     func single<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
         try await ready()
+        let (client, logger, options) = (client, logger, options)
         do {
-            return try await client.withConnection(within: options.connectTimeout) { [logger] connection in
-                try await work(PostgresSession(connection: connection, logger: logger))
+            return try await Deadline.run(options.operationLimit) {
+                try await client.withConnection(within: options.connectTimeout) { connection in
+                    try await work(PostgresSession(connection: connection, logger: logger))
+                }
             }
         } catch {
             throw PostgresFault.translate(error)

@@ -17,7 +17,7 @@ import PostgresNIO
 actor PostgresWriter {
     private struct Job: Sendable {
         /// Runs the write inside the transaction; returns what to tell its caller after the commit.
-        let run: @Sendable (PostgresSession) async -> (failed: Bool, answer: @Sendable () -> Void)
+        let run: @Sendable (PostgresSession) async -> (error: (any Error)?, answer: @Sendable () -> Void)
         /// Tells the caller the transaction did not commit.
         let fail: @Sendable (any Error) -> Void
     }
@@ -32,11 +32,14 @@ actor PostgresWriter {
     private let maximumBatch = 256
 
     private let connectTimeout: Duration
+    /// The longest one batch may take, from asking for a connection to its commit.
+    private let limit: Duration
 
-    init(client: PostgresClient, logger: Logger, connectTimeout: Duration) {
+    init(client: PostgresClient, logger: Logger, connectTimeout: Duration, limit: Duration) {
         self.client = client
         self.logger = logger
         self.connectTimeout = connectTimeout
+        self.limit = limit
     }
 
     func perform<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
@@ -45,8 +48,8 @@ actor PostgresWriter {
                 run: { session in
                     let outcome: Result<Value, any Error>
                     do { outcome = .success(try await work(session)) } catch { outcome = .failure(error) }
-                    let failed = if case .failure = outcome { true } else { false }
-                    return (failed, { continuation.resume(with: outcome) })
+                    let error: (any Error)? = if case .failure(let error) = outcome { error } else { nil }
+                    return (error, { continuation.resume(with: outcome) })
                 },
                 fail: { error in continuation.resume(throwing: error) })
             pending.append(job)
@@ -65,7 +68,9 @@ actor PostgresWriter {
             while true {
                 attempt += 1
                 do {
-                    let answers = try await commit(batch)
+                    // A batch that outlives its limit is abandoned (its writes told 503), so one stuck
+                    // connection cannot hold up every write after it.
+                    let answers = try await Deadline.run(limit + .milliseconds(50 * batch.count)) { try await self.commit(batch) }
                     for answer in answers { answer() }
                     break
                 } catch  where attempt < 3 && PostgresFault.isRetryable(error) {
@@ -91,17 +96,18 @@ actor PostgresWriter {
                     let alone = batch.count == 1
                     let audited = session.audit.count
                     if !alone { try await session.execute("SAVEPOINT write") }
-                    let (failed, answer) = await job.run(session)
-                    if failed { session.rollBack(auditTo: audited) }
-                    if alone && failed {
-                        try await session.execute("ROLLBACK")
-                        return [answer]
+                    let (error, answer) = await job.run(session)
+                    if let error {
+                        session.rollBack(auditTo: audited)
+                        // The connection is gone: the whole batch fails, and the server rolls it back.
+                        if session.connectionLost(error) { throw error }
+                        if alone {
+                            await session.rollBack(after: error)
+                            return [answer]
+                        }
+                        try await session.execute("ROLLBACK TO SAVEPOINT write")
                     }
-                    if !alone {
-                        // Rolled back only if the write failed; the savepoint is released either way.
-                        if failed { try await session.execute("ROLLBACK TO SAVEPOINT write") }
-                        try await session.execute("RELEASE SAVEPOINT write")
-                    }
+                    if !alone { try await session.execute("RELEASE SAVEPOINT write") }
                     answers.append(answer)
                 }
                 try await Self.appendAudit(session)
@@ -109,7 +115,7 @@ actor PostgresWriter {
                 try await session.execute("COMMIT")
                 return answers
             } catch {
-                try? await session.execute("ROLLBACK")
+                await session.rollBack(after: error)
                 throw error
             }
         }

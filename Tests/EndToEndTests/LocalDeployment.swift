@@ -40,9 +40,10 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     /// - Parameter server: extra settings for the `server` section (timeouts, shutdown).
     /// - Parameter rotating: oxford-falls's signing secret is being rotated: `OXFORD_FALLS_SECRET` is
     ///   the new one and `OXFORD_FALLS_SECRET_OLD` the one being retired.
+    /// - Parameter storage: the storage URL (a `postgres://` one for several gateways), instead of a SQLite file.
     init(
         maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2, referrerCallback: Bool = false, server: String = "",
-        rotating: Bool = false
+        rotating: Bool = false, storage: String? = nil
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -91,7 +92,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
             at: repositoryRoot.appendingPathComponent("config/rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
         try """
         server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
-        storage: { url: "sqlite:switchboard.sqlite" }
+        storage: { url: "\(storage ?? "sqlite:switchboard.sqlite")" }
         agencies: agencies.yaml
         rules: rules.yaml
         api_keys:
@@ -107,10 +108,15 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
 
     /// Starts the gateway on a free port and waits until it listens.
     func startGateway(logLevel: String = "warning") async throws {
-        let process = try RunningProcess(["serve", "--config", configPath, "--log-level", logLevel], environment: environment, name: "gateway")
+        (gateway, gatewayURL) = try await launchGateway(logLevel: logLevel)
+    }
+
+    /// Starts one more gateway process on this configuration (several share a PostgreSQL store);
+    /// the caller owns it.
+    func launchGateway(logLevel: String = "warning", name: String = "gateway") async throws -> (process: RunningProcess, url: String) {
+        let process = try RunningProcess(["serve", "--config", configPath, "--log-level", logLevel], environment: environment, name: name)
         let line = try await process.waitForLine("listening line") { $0.hasPrefix("Switchboard listening on ") }
-        gatewayURL = String(line.dropFirst("Switchboard listening on ".count).prefix { $0 != " " })
-        gateway = process
+        return (process, String(line.dropFirst("Switchboard listening on ".count).prefix { $0 != " " }))
     }
 
     /// - Parameters:
@@ -157,19 +163,21 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     }
 
     /// Submits a referral over HTTP and returns the status and body.
-    func submit(_ body: Data, key: String? = nil) async throws -> (status: Int, body: [String: Any]) {
+    func submit(_ body: Data, key: String? = nil, to url: String? = nil) async throws -> (status: Int, body: [String: Any]) {
         let response = try await client.send(
             HTTPRequest(
-                url: gatewayURL + "/v1/referrals", method: "POST",
+                url: (url ?? gatewayURL) + "/v1/referrals", method: "POST",
                 headers: [("Authorization", "Bearer \(key ?? referrerKey)"), ("Content-Type", "application/json")], body: Array(body)))
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
     }
 
     /// Calls the gateway with `key`.
-    func call(_ path: String, key: String, method: String = "GET", json: String? = nil) async throws -> (status: Int, body: [String: Any]) {
+    func call(_ path: String, key: String, method: String = "GET", json: String? = nil, at url: String? = nil) async throws -> (
+        status: Int, body: [String: Any]
+    ) {
         let response = try await client.send(
             HTTPRequest(
-                url: gatewayURL + path, method: method,
+                url: (url ?? gatewayURL) + path, method: method,
                 headers: [("Authorization", "Bearer \(key)")] + (json != nil ? [("Content-Type", "application/json")] : []),
                 body: Array((json ?? "").utf8)))
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
@@ -184,19 +192,21 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
     }
 
-    func report(_ id: String) async throws -> [String: Any] {
+    func report(_ id: String, at url: String? = nil) async throws -> [String: Any] {
         let response = try await client.send(
-            HTTPRequest(url: gatewayURL + "/v1/referrals/\(id)", headers: [("Authorization", "Bearer \(adminKey)")]))
+            HTTPRequest(url: (url ?? gatewayURL) + "/v1/referrals/\(id)", headers: [("Authorization", "Bearer \(adminKey)")]))
         return (try JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
     }
 
     /// Polls the referral until `predicate` holds for its report.
     @discardableResult
-    func waitForReport(_ id: String, timeout: Double = 30, _ what: String, until predicate: ([String: Any]) -> Bool) async throws -> [String: Any] {
+    func waitForReport(_ id: String, timeout: Double = 30, _ what: String, at url: String? = nil, until predicate: ([String: Any]) -> Bool)
+        async throws -> [String: Any]
+    {
         let deadline = ContinuousClock.now + .seconds(timeout)
         var last: [String: Any] = [:]
         while ContinuousClock.now < deadline {
-            last = try await report(id)
+            last = try await report(id, at: url)
             if predicate(last) { return last }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -65,6 +65,9 @@ extension Switchboard {
             }
             let signer = configuredSigner
             let seen = Mutex<Set<String>>([])
+            // Deliveries being answered now, by webhook-id: one arriving while it is already in
+            // hand is an overlap (two senders at once), which a queue's leases must never allow.
+            let inHand = Mutex<[String: Int]>([:])
             let counter = Atomic<Int>(0)
             let json = json
             let status = status
@@ -87,12 +90,20 @@ extension Switchboard {
                     }
                 }
                 let duplicate = id.map { key in seen.withLock { !$0.insert(key).inserted } } ?? false
+                let overlap =
+                    id.map { key in
+                        inHand.withLock { hands in
+                            hands[key, default: 0] += 1
+                            return hands[key, default: 0] > 1
+                        }
+                    } ?? false
+                defer { if let id { inHand.withLock { $0[id, default: 1] -= 1 } } }
                 let answer = verified == false ? 401 : status
                 let number = counter.add(1, ordering: .relaxed).newValue
                 let parsed = try? JSONSerialization.jsonObject(with: Data(body))
                 if json {
                     var line: [String: Any] = [
-                        "webhookId": id ?? NSNull(), "path": request.uri.path, "status": answer, "duplicate": duplicate,
+                        "webhookId": id ?? NSNull(), "path": request.uri.path, "status": answer, "duplicate": duplicate, "overlap": overlap,
                         "body": parsed ?? String(decoding: body, as: UTF8.self),
                     ]
                     if let verified { line["verified"] = verified }
@@ -102,7 +113,7 @@ extension Switchboard {
                 } else {
                     let signature = verified.map { $0 ? "signature verified" : "SIGNATURE REJECTED (\(failure ?? ""))" } ?? "signature not checked"
                     emit(
-                        "[\(number)] delivery \(id ?? "(no webhook-id)") on \(request.uri.path): \(signature)\(duplicate ? "; DUPLICATE, already received" : ""); answering \(answer)"
+                        "[\(number)] delivery \(id ?? "(no webhook-id)") on \(request.uri.path): \(signature)\(duplicate ? "; DUPLICATE, already received" : "")\(overlap ? "; OVERLAP, the same delivery is in hand" : ""); answering \(answer)"
                     )
                     if let parsed,
                         let pretty = try? JSONSerialization.data(
