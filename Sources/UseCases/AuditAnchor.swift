@@ -35,7 +35,8 @@ public struct AuditAnchor: Service {
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             await record()
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            // Woken by a shutdown, so it never waits out a whole interval before the last checkpoint.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(interval * 1000))) }
         }
         // The last events before a shutdown are anchored too.
         await record()
