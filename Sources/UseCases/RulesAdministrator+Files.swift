@@ -52,9 +52,16 @@ extension RulesAdministrator {
             return
         }
         let previous = latest.map { Previous(text: $0.text ?? "", version: $0.version, number: $0.number) } ?? .none
-        _ = try await install(
-            rules, document: document, over: previous, source: .startUp, actor: "gateway",
-            note: "loaded from \(fileName(of: document)) at start-up", writeFile: false)
+        do {
+            _ = try await install(
+                rules, document: document, over: previous, source: .startUp, actor: "gateway",
+                note: "loaded from \(fileName(of: document)) at start-up", writeFile: false)
+        } catch Refusal.stale where followsStore {
+            // Gateways starting together on an empty shared store: another seeded it first, and
+            // what it stored governs.
+            guard let seeded = try await store.latestVersion(of: document) else { throw Refusal.stale(live: "none") }
+            try await adopt(seeded, of: document)
+        }
     }
 
     /// Reads the rules file again. A valid change goes live; a bad file is logged and audited and
