@@ -108,6 +108,9 @@ enum PostgresMigrations {
             let session = PostgresSession(connection: connection, logger: logger)
             try await session.execute("BEGIN")
             do {
+                // Another gateway may be migrating: wait for it, longer than an ordinary statement may take.
+                try await session.execute("SET LOCAL statement_timeout = '120s'")
+                try await session.execute("SET LOCAL lock_timeout = '120s'")
                 try await session.execute("SELECT pg_advisory_xact_lock(\(lock))")
                 try await session.execute(
                     "CREATE TABLE IF NOT EXISTS switchboard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"

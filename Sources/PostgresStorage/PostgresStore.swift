@@ -62,8 +62,9 @@ public final class PostgresStore: SwitchboardStore {
     let options: Options
     let writer: PostgresWriter
     private let runner: Task<Void, Never>
-    /// Schema migration, started with the store; every operation waits for it.
-    private let migration: Task<Void, any Error>
+    /// Schema migration, started with the store; every operation waits for it. One that failed (the
+    /// database was down at start) is tried again by the next operation.
+    private let migration = Mutex<Task<Void, any Error>?>(nil)
     /// Called when another gateway (or this one) committed due work.
     private let listeners = Mutex<[@Sendable () -> Void]>([])
     private let listening = Mutex<Task<Void, Never>?>(nil)
@@ -86,7 +87,7 @@ public final class PostgresStore: SwitchboardStore {
         self.client = client
         runner = Task { await client.run() }
         writer = PostgresWriter(client: client, logger: logger, connectTimeout: options.connectTimeout, limit: options.operationLimit)
-        migration = Task { try await PostgresMigrations.migrate(client: client, logger: logger) }
+        migration.withLock { $0 = Task { try await PostgresMigrations.migrate(client: client, logger: logger) } }
     }
 
     deinit {
@@ -111,7 +112,19 @@ public final class PostgresStore: SwitchboardStore {
     /// Waits for the schema, then runs `work`, turning a database that cannot be reached into
     /// `StoreUnavailable` (answered 503 with `Retry-After`).
     func ready() async throws {
-        do { try await migration.value } catch { throw PostgresFault.translate(error) }
+        let (client, logger) = (client, logger)
+        let task = migration.withLock { current in
+            if let current { return current }
+            let started = Task { try await PostgresMigrations.migrate(client: client, logger: logger) }
+            current = started
+            return started
+        }
+        do {
+            try await task.value
+        } catch {
+            migration.withLock { if $0 == task { $0 = nil } }
+            throw PostgresFault.translate(error)
+        }
     }
 
     /// Runs reads on one connection inside a repeatable-read, read-only transaction: one moment.
