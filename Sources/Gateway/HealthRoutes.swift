@@ -57,6 +57,10 @@ final class HealthRoutes: Sendable {
                     oldestPendingSeconds: Double(agency.oldestPendingSeconds ?? 0),
                     circuit: agency.circuit == "open" ? 2 : agency.circuit == "half-open" ? 1 : 0, paused: agency.paused != nil)
             }, rulesVersion: rules.live.current.rules.version)
+        if let shared = store as? any SharedAuditChain {
+            let figures = shared.auditChainLock
+            metrics.observe(auditChainLock: figures.appends, waitedSeconds: figures.waitedSeconds, heldSeconds: figures.heldSeconds)
+        }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))

@@ -117,6 +117,14 @@ public final class GatewayMetrics: Sendable {
         Gauge(label: "switchboard_rules_info", dimensions: [("version", version)], factory: factory).record(1)
     }
 
+    /// What appending to a shared audit chain has cost, as totals: appends, seconds waiting for
+    /// the chain's lock, seconds holding it.
+    public func observe(auditChainLock appends: Int, waitedSeconds: Double, heldSeconds: Double) {
+        Gauge(label: "switchboard_audit_chain_appends", factory: factory).record(Double(appends))
+        Gauge(label: "switchboard_audit_chain_lock_wait_seconds", factory: factory).record(waitedSeconds)
+        Gauge(label: "switchboard_audit_chain_lock_held_seconds", factory: factory).record(heldSeconds)
+    }
+
     /// Everything counted, in the Prometheus text format.
     public func render() -> [UInt8] { registry.emitToBuffer() }
 }

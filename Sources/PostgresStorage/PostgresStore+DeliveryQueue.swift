@@ -47,49 +47,83 @@ extension PostgresStore {
             }
     }
 
+    /// Records a batch of attempts in one statement: each row is written only if the delivery is
+    /// still pending under the lease that made the attempt.
     public func finish(_ completions: [DeliveryCompletion]) async throws -> [Bool] {
         guard !completions.isEmpty else { return [] }
         return try await write { session in
+            var written: Set<String> = []
+            for chunk in stride(from: 0, to: completions.count, by: 1000) {
+                written.formUnion(try await Self.record(completions[chunk..<min(chunk + 1000, completions.count)], in: session))
+            }
             var recorded: [Bool] = []
             for completion in completions {
-                // A lost lease means another worker owns the job now: write nothing for it.
-                let written = try await Self.record(completion, in: session)
-                if written { session.append(completion.audit) }
-                if written, case .retry = completion.result { session.addsDueWork = true }
-                recorded.append(written)
+                // A lost lease means another worker owns the job now: nothing was written for it.
+                let held = written.remove(completion.lease.deliveryId) != nil
+                if held { session.append(completion.audit) }
+                if held, case .retry = completion.result { session.addsDueWork = true }
+                recorded.append(held)
             }
             return recorded
         }
     }
 
-    private static func record(_ completion: DeliveryCompletion, in session: PostgresSession) async throws -> Bool {
-        let lease = completion.lease
-        let at = completion.at.timeIntervalSince1970
-        switch completion.result {
-        case .delivered(let reference), .accepted(let reference):
-            let accepted = if case .accepted = completion.result { true } else { false }
-            return try await session.changes(
-                """
-                UPDATE deliveries SET state = \(accepted ? "accepted" : "delivered"), attempts = \(lease.attempt), delivered_at = \(at),
-                  agency_reference = \(reference), last_error = NULL, answered_at = \(accepted ? at : nil), agency_reply = NULL,
-                  lease_token = NULL, lease_expires_at = NULL
-                WHERE id = \(lease.deliveryId) AND state = 'pending' AND lease_token = \(lease.leaseToken)
-                """) == 1
-        case .retry(let next, let error):
-            return try await session.changes(
-                """
-                UPDATE deliveries SET attempts = \(lease.attempt), next_attempt_at = \(next.timeIntervalSince1970), last_error = \(error),
-                  agency_reply = \(completion.agencyReply), lease_token = NULL, lease_expires_at = NULL
-                WHERE id = \(lease.deliveryId) AND state = 'pending' AND lease_token = \(lease.leaseToken)
-                """) == 1
-        case .deadLetter(let error):
-            return try await session.changes(
-                """
-                UPDATE deliveries SET state = 'dead-lettered', attempts = \(lease.attempt), last_error = \(error), dead_lettered_at = \(at),
-                  agency_reply = \(completion.agencyReply), lease_token = NULL, lease_expires_at = NULL
-                WHERE id = \(lease.deliveryId) AND state = 'pending' AND lease_token = \(lease.leaseToken)
-                """) == 1
+    /// Writes the completions whose leases still hold; the delivery ids written.
+    private static func record(_ completions: ArraySlice<DeliveryCompletion>, in session: PostgresSession) async throws -> Set<String> {
+        var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
+        var tuples: [String] = []
+        for completion in completions {
+            let lease = completion.lease
+            let at = completion.at.timeIntervalSince1970
+            var state = "pending"
+            var nextAttempt: Double?
+            var deliveredAt: Double?
+            var answeredAt: Double?
+            var deadAt: Double?
+            var reference: String?
+            var error: String?
+            var reply: String? = completion.agencyReply
+            switch completion.result {
+            case .delivered(let agencyReference), .accepted(let agencyReference):
+                let accepted = if case .accepted = completion.result { true } else { false }
+                state = accepted ? "accepted" : "delivered"
+                deliveredAt = at
+                answeredAt = accepted ? at : nil
+                reference = agencyReference
+                reply = nil
+            case .retry(let next, let reason):
+                nextAttempt = next.timeIntervalSince1970
+                error = reason
+            case .deadLetter(let reason):
+                state = "dead-lettered"
+                deadAt = at
+                error = reason
+            }
+            // The first row names the types; NULLs in the rest take them.
+            let casts = ["text", "text", "text", "int", "float8", "float8", "float8", "float8", "text", "text", "text"]
+            let first = tuples.isEmpty
+            tuples.append(
+                "(" + (0..<11).map { "$\(values.count + $0 + 1)" + (first ? "::" + casts[$0] : "") }.joined(separator: ", ") + ")")
+            values += [
+                lease.deliveryId, lease.leaseToken, state, lease.attempt, nextAttempt, deliveredAt, answeredAt, deadAt, reference, error, reply,
+            ]
         }
+        let rows = try await session.rows(
+            .bound(
+                """
+                UPDATE deliveries d SET state = v.state, attempts = v.attempts, next_attempt_at = COALESCE(v.next_at, d.next_attempt_at),
+                  delivered_at = COALESCE(v.delivered_at, d.delivered_at), answered_at = COALESCE(v.answered_at, d.answered_at),
+                  dead_lettered_at = COALESCE(v.dead_at, d.dead_lettered_at),
+                  agency_reference = CASE WHEN v.state IN ('delivered', 'accepted') THEN v.reference ELSE d.agency_reference END,
+                  last_error = v.error, agency_reply = v.reply, lease_token = NULL, lease_expires_at = NULL
+                FROM (VALUES
+                """ + tuples.joined(separator: ", ")
+                    + """
+                    ) AS v(id, token, state, attempts, next_at, delivered_at, answered_at, dead_at, reference, error, reply)
+                    WHERE d.id = v.id AND d.state = 'pending' AND d.lease_token = v.token
+                    RETURNING d.id
+                    """, values))
+        return Set(try rows.map { try $0("id", as: String.self) })
     }
 
     /// The earliest of: a job not leased, due at its time; a leased job, due when its lease runs out.

@@ -6,16 +6,83 @@ import Storage
 
 extension PostgresStore {
     public func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
-        try await write { session in try await Self.write(record, in: session) }
+        try await ready()
+        do {
+            return try await writer.accept(record)
+        } catch {
+            throw PostgresFault.translate(error)
+        }
+    }
+
+    static func receipt(_ record: IntakeRecord) -> SubmissionReceipt {
+        SubmissionReceipt(
+            id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
+            rulesVersion: record.rulesVersion)
+    }
+
+    /// Stores referrals without idempotency claims together: one statement for the referrals, one
+    /// for all their deliveries.
+    static func write(_ records: [IntakeRecord], in session: PostgresSession) async throws {
+        var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
+        var tuples: [String] = []
+        for record in records {
+            tuples.append(placeholders(9, after: values.count))
+            values += [
+                record.referralId, record.receivedAt.timeIntervalSince1970, record.actor, record.referral.urgency.rawValue,
+                StoredText.jsonWords(record.referral.needs), record.rulesVersion, record.referral.canonicalJSON(), record.held?.rawValue,
+                record.requestId,
+            ]
+        }
+        try await session.execute(
+            .bound(
+                "INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id) VALUES "
+                    + tuples.joined(separator: ", "), values))
+        try await insertDeliveries(records, in: session)
+        for record in records { session.append(record.audit) }
+    }
+
+    /// One tuple of numbered placeholders, `($n+1, …, $n+count)`.
+    static func placeholders(_ count: Int, after base: Int, then fixed: String = "") -> String {
+        "(" + (1...count).map { "$\(base + $0)" }.joined(separator: ", ") + fixed + ")"
+    }
+
+    /// Inserts the delivery jobs of `records`, in one statement (in chunks, under the protocol's
+    /// limit on values).
+    static func insertDeliveries(_ records: [IntakeRecord], in session: PostgresSession) async throws {
+        var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
+        var tuples: [String] = []
+        func flush() async throws {
+            guard !tuples.isEmpty else { return }
+            try await session.execute(
+                .bound(
+                    """
+                    INSERT INTO deliveries (id, referral_id, position, agency, rule, next_attempt_at, alternatives, needs, deadline_at, state, attempts)
+                    VALUES
+                    """ + tuples.joined(separator: ", "), values))
+            values.removeAll()
+            tuples.removeAll()
+            session.addsDueWork = true
+        }
+        for record in records {
+            let received = record.receivedAt.timeIntervalSince1970
+            for (position, route) in record.routes.enumerated() {
+                tuples.append(placeholders(9, after: values.count, then: ", 'pending', 0"))
+                values += [
+                    route.deliveryId, record.referralId, position, route.agency, route.rule, received,
+                    StoredText.jsonWords(record.alternatives[route.deliveryId] ?? []), record.needs[route.deliveryId].map(StoredText.jsonWords),
+                    record.deadlines[route.deliveryId]?.timeIntervalSince1970,
+                ]
+            }
+            if values.count > 60_000 { try await flush() }
+        }
+        try await flush()
     }
 
     /// Stores one accepted referral with its jobs, idempotency claim and audit events. The claim is
     /// made first, so of two gateways given the same key at once, one stores the referral and the
     /// other waits for it and replays its receipt.
     static func write(_ record: IntakeRecord, in session: PostgresSession) async throws -> IntakeOutcome {
-        let receipt = SubmissionReceipt(
-            id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
-            rulesVersion: record.rulesVersion)
+        let receipt = receipt(record)
         if let claim = record.idempotency {
             let claimed = try await session.rows(
                 """
@@ -40,26 +107,7 @@ extension PostgresStore {
                     \(StoredText.jsonWords(record.referral.needs)), \(record.rulesVersion), \(record.referral.canonicalJSON()),
                     \(record.held?.rawValue), \(record.requestId))
             """)
-        if !record.routes.isEmpty {
-            var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
-            var tuples: [String] = []
-            for (position, route) in record.routes.enumerated() {
-                let base = values.count
-                tuples.append("(" + (1...9).map { "$\(base + $0)" }.joined(separator: ", ") + ", 'pending', 0)")
-                values += [
-                    route.deliveryId, record.referralId, position, route.agency, route.rule, received,
-                    StoredText.jsonWords(record.alternatives[route.deliveryId] ?? []), record.needs[route.deliveryId].map(StoredText.jsonWords),
-                    record.deadlines[route.deliveryId]?.timeIntervalSince1970,
-                ]
-            }
-            try await session.execute(
-                .bound(
-                    """
-                    INSERT INTO deliveries (id, referral_id, position, agency, rule, next_attempt_at, alternatives, needs, deadline_at, state, attempts)
-                    VALUES
-                    """ + tuples.joined(separator: ", "), values))
-            session.addsDueWork = true
-        }
+        try await insertDeliveries([record], in: session)
         session.append(record.audit)
         return .accepted(receipt)
     }

@@ -17,7 +17,7 @@ import Synchronization
 ///   chain with many writers and each event commits with the change it records;
 /// - a batch that adds due work sends one `NOTIFY`, a hint other gateways' dispatchers wake on;
 ///   they poll as well, so a lost notification costs latency, not work.
-public final class PostgresStore: SwitchboardStore {
+public final class PostgresStore: SwitchboardStore, SharedAuditChain {
     public struct Options: Sendable {
         public var host: String
         public var port: Int
@@ -208,6 +208,12 @@ public final class PostgresStore: SwitchboardStore {
 
     private func notifyListeners() {
         for handler in listeners.withLock({ $0 }) { handler() }
+    }
+
+    public var auditChainLock: AuditChainLockFigures {
+        let figures = writer.lockFigures.withLock { $0 }
+        return AuditChainLockFigures(
+            appends: figures.appends, waitedSeconds: Double(figures.waited) / 1e9, heldSeconds: Double(figures.held) / 1e9)
     }
 
     public func checkWritable() async throws {

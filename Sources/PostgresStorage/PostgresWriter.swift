@@ -2,10 +2,16 @@ import Audit
 import Foundation
 import Logging
 import PostgresNIO
+import Storage
+import Synchronization
 
 /// Every write goes through here, so writes share commits, as with SQLite's group commit: while
-/// one transaction runs, new writes queue, and the next transaction takes all of them, each inside
-/// its own savepoint. A write that fails rolls back alone; a commit that fails fails every write in it.
+/// one transaction runs, new writes queue, and the next transaction takes all of them. Referrals
+/// without an idempotency key are stored together, a statement for all their referrals and one
+/// for all their deliveries, so a batch costs a handful of round trips however many it holds.
+/// Should any write in a batch fail, the batch is rolled back and run again carefully: each write
+/// in a savepoint of its own, so the one that fails rolls back alone. A commit that fails fails
+/// every write in it.
 ///
 /// The audit events of the whole batch are appended last, after
 /// `pg_advisory_xact_lock`: every gateway appending to the chain takes that one lock, reads the
@@ -20,7 +26,12 @@ actor PostgresWriter {
         let run: @Sendable (PostgresSession) async -> (error: (any Error)?, answer: @Sendable () -> Void)
         /// Tells the caller the transaction did not commit.
         let fail: @Sendable (any Error) -> Void
+        /// A referral that may be stored with the batch's others, and what to tell its caller then.
+        var intake: (record: IntakeRecord, accepted: @Sendable () -> Void)?
     }
+
+    /// A write in a batch failed: run the batch again, each write in a savepoint.
+    private struct RunCarefully: Error {}
 
     /// The key of the advisory lock that serialises appends to the audit chain.
     static let auditChainLock: Int64 = 0x5357_4244_4155_4454
@@ -28,6 +39,8 @@ actor PostgresWriter {
     private let client: PostgresClient
     private let logger: Logger
     private var pending: [Job] = []
+    /// What the chain's lock has cost, in nanoseconds (read by `/metrics` while writes go on).
+    nonisolated let lockFigures = Mutex<(appends: Int, waited: Int64, held: Int64)>((0, 0, 0))
     private var flushing = false
     private let maximumBatch = 256
 
@@ -44,19 +57,40 @@ actor PostgresWriter {
 
     func perform<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
-            let job = Job(
-                run: { session in
-                    let outcome: Result<Value, any Error>
-                    do { outcome = .success(try await work(session)) } catch { outcome = .failure(error) }
-                    let error: (any Error)? = if case .failure(let error) = outcome { error } else { nil }
-                    return (error, { continuation.resume(with: outcome) })
-                },
-                fail: { error in continuation.resume(throwing: error) })
-            pending.append(job)
-            if !flushing {
-                flushing = true
-                Task { await self.flush() }
+            enqueue(Self.job(work, continuation))
+        }
+    }
+
+    /// Stores a referral; without an idempotency claim, together with the batch's other referrals.
+    func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<IntakeOutcome, any Error>) in
+            var job = Self.job({ session in try await PostgresStore.write(record, in: session) }, continuation)
+            if record.idempotency == nil {
+                let receipt = PostgresStore.receipt(record)
+                job.intake = (record, { continuation.resume(returning: .accepted(receipt)) })
             }
+            enqueue(job)
+        }
+    }
+
+    private static func job<Value: Sendable>(
+        _ work: @escaping @Sendable (PostgresSession) async throws -> Value, _ continuation: CheckedContinuation<Value, any Error>
+    ) -> Job {
+        Job(
+            run: { session in
+                let outcome: Result<Value, any Error>
+                do { outcome = .success(try await work(session)) } catch { outcome = .failure(error) }
+                let error: (any Error)? = if case .failure(let error) = outcome { error } else { nil }
+                return (error, { continuation.resume(with: outcome) })
+            },
+            fail: { error in continuation.resume(throwing: error) })
+    }
+
+    private func enqueue(_ job: Job) {
+        pending.append(job)
+        if !flushing {
+            flushing = true
+            Task { await self.flush() }
         }
     }
 
@@ -65,14 +99,21 @@ actor PostgresWriter {
             let batch = Array(pending.prefix(maximumBatch))
             pending.removeFirst(batch.count)
             var attempt = 0
+            var carefully = batch.count == 1
             while true {
                 attempt += 1
                 do {
                     // A batch that outlives its limit is abandoned (its writes told 503), so one stuck
                     // connection cannot hold up every write after it.
-                    let answers = try await Deadline.run(limit + .milliseconds(50 * batch.count)) { try await self.commit(batch) }
+                    let careful = carefully
+                    let answers = try await Deadline.run(limit + .milliseconds(50 * batch.count)) {
+                        try await self.commit(batch, carefully: careful)
+                    }
                     for answer in answers { answer() }
                     break
+                } catch is RunCarefully {
+                    carefully = true
+                    attempt -= 1
                 } catch  where attempt < 3 && PostgresFault.isRetryable(error) {
                     logger.debug("A write batch met a deadlock or serialisation failure; running it again", metadata: ["attempt": "\(attempt)"])
                 } catch {
@@ -84,35 +125,59 @@ actor PostgresWriter {
         flushing = false
     }
 
-    private func commit(_ batch: [Job]) async throws -> [@Sendable () -> Void] {
+    private func commit(_ batch: [Job], carefully: Bool) async throws -> [@Sendable () -> Void] {
         let logger = logger
         return try await client.withConnection(within: connectTimeout) { connection in
             let session = PostgresSession(connection: connection, logger: logger)
             try await session.execute("BEGIN")
             do {
                 var answers: [@Sendable () -> Void] = []
-                for job in batch {
+                var each = batch
+                if !carefully {
+                    let together = batch.compactMap(\.intake)
+                    if together.count > 1 {
+                        do {
+                            try await PostgresStore.write(together.map(\.record), in: session)
+                        } catch  where !session.connectionLost(error) {
+                            throw RunCarefully()
+                        }
+                        answers += together.map(\.accepted)
+                        each = batch.filter { $0.intake == nil }
+                    }
+                }
+                for job in each {
                     // A lone write needs no savepoint: if it fails, the transaction holds nothing else.
-                    let alone = batch.count == 1
+                    let savepoint = carefully && batch.count > 1
                     let audited = session.audit.count
-                    if !alone { try await session.execute("SAVEPOINT write") }
+                    if savepoint { try await session.execute("SAVEPOINT write") }
                     let (error, answer) = await job.run(session)
                     if let error {
                         session.rollBack(auditTo: audited)
                         // The connection is gone: the whole batch fails, and the server rolls it back.
                         if session.connectionLost(error) { throw error }
-                        if alone {
+                        // Run the batch again, each write on its own, so this one fails alone.
+                        if !carefully { throw RunCarefully() }
+                        if batch.count == 1 {
                             await session.rollBack(after: error)
                             return [answer]
                         }
                         try await session.execute("ROLLBACK TO SAVEPOINT write")
                     }
-                    if !alone { try await session.execute("RELEASE SAVEPOINT write") }
+                    if savepoint { try await session.execute("RELEASE SAVEPOINT write") }
                     answers.append(answer)
                 }
-                try await Self.appendAudit(session)
+                let asked = ContinuousClock.now
+                let locked = try await Self.appendAudit(session)
                 if session.addsDueWork { try await session.execute("SELECT pg_notify('\(unescaped: PostgresStore.deliveriesChannel)', '')") }
                 try await session.execute("COMMIT")
+                if let locked {
+                    let committed = ContinuousClock.now
+                    self.lockFigures.withLock { figures in
+                        figures.appends += 1
+                        figures.waited += asked.duration(to: locked).nanoseconds
+                        figures.held += locked.duration(to: committed).nanoseconds
+                    }
+                }
                 return answers
             } catch {
                 await session.rollBack(after: error)
@@ -122,9 +187,11 @@ actor PostgresWriter {
     }
 
     /// Appends the batch's audit events after the chain's head, under the chain's lock.
-    private static func appendAudit(_ session: PostgresSession) async throws {
-        guard !session.audit.isEmpty else { return }
+    /// - Returns: when the lock was granted; nil when the batch had no events.
+    private static func appendAudit(_ session: PostgresSession) async throws -> ContinuousClock.Instant? {
+        guard !session.audit.isEmpty else { return nil }
         try await session.execute("SELECT pg_advisory_xact_lock(\(auditChainLock))")
+        let locked = ContinuousClock.now
         let head = try await session.one("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
         var sequence: Int64 = try head?("seq") ?? 0
         var hash: String = try head?("hash") ?? AuditChain.genesis
@@ -149,5 +216,10 @@ actor PostgresWriter {
                     "INSERT INTO audit_events (seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash) VALUES "
                         + tuples.joined(separator: ", "), values))
         }
+        return locked
     }
+}
+
+extension Duration {
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

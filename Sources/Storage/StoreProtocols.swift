@@ -197,3 +197,25 @@ extension AuditLog {
         }
     }
 }
+
+/// What appending to the audit chain has cost a store several gateways share, which serialises
+/// appends on the chain's head: totals since the store was opened, for `/metrics`.
+public struct AuditChainLockFigures: Sendable, Equatable {
+    /// Transactions that appended to the chain.
+    public var appends: Int = 0
+    /// Time spent waiting for the chain's lock, in all.
+    public var waitedSeconds: Double = 0
+    /// Time the lock was held (reading the head, appending, committing), in all.
+    public var heldSeconds: Double = 0
+
+    public init(appends: Int = 0, waitedSeconds: Double = 0, heldSeconds: Double = 0) {
+        self.appends = appends
+        self.waitedSeconds = waitedSeconds
+        self.heldSeconds = heldSeconds
+    }
+}
+
+/// A store whose audit chain several gateways append to, under a lock.
+public protocol SharedAuditChain: Sendable {
+    var auditChainLock: AuditChainLockFigures { get }
+}

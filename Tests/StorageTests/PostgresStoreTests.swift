@@ -148,6 +148,40 @@ import Testing
         try server.stop()
     }
 
+    @Test func concurrentReferralsAreStoredTogetherAndABadOneFailsAlone() async throws {
+        let store = try Self.stores(1, poolSize: 8)[0]
+        let first = record(agencies: ["spa", "falls"])
+        _ = try await store.accept(first)
+        var duplicate = record(agencies: ["spa"])
+        duplicate.referralId = first.referralId  // its id is taken: this write must fail, and only it
+        let taken = duplicate
+        let outcomes = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let intake = index == 100 ? taken : record(agencies: ["spa", "falls"], key: index % 10 == 0 ? "k\(index)" : nil)
+                    do {
+                        _ = try await store.accept(intake)
+                        return (intake.referralId, true)
+                    } catch {
+                        return (intake.referralId, false)
+                    }
+                }
+            }
+            return try await group.reduce(into: [(String, Bool)]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { !$0.1 }.map(\.0) == [first.referralId], "only the duplicate failed")
+        for (id, stored) in outcomes where stored {
+            #expect(try await store.report(referralId: id)?.deliveries.count == 2)
+        }
+        guard case .intact(let events, _) = try await store.verifyAudit() else {
+            Issue.record("the chain is broken")
+            return
+        }
+        #expect(events == 200, "one event per stored referral, none for the one that failed")
+        #expect(try await store.queueCounts(now: Date()).map(\.pending).reduce(0, +) == 400)
+        #expect(store.auditChainLock.appends < 150, "referrals arriving together shared commits: \(store.auditChainLock.appends)")
+    }
+
     @Test func gatewaysStartingTogetherMigrateOnce() async throws {
         let stores = try Self.stores(4)
         try await withThrowingTaskGroup(of: Void.self) { group in
