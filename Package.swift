@@ -228,7 +228,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Deployment", "Settings", "ReferralModel", "Storage", "Transport", "Audit", "UseCases",
+                "Gateway", "Deployment", "Settings", "ReferralModel", "Storage", "Transport", "Audit", "UseCases", "SwitchboardTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),

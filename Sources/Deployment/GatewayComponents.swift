@@ -111,12 +111,12 @@ public final class GatewayComponents: Sendable {
             var storeLogger = logger
             // PostgresNIO reports every connection at debug; the store logs what operators need.
             storeLogger.logLevel = max(logger.logLevel, .notice)
-            return try PostgresStore(
-                options: .init(
-                    host: postgres.host, port: postgres.port, user: postgres.user, password: password, database: postgres.database,
-                    tls: PostgresStore.Options.TLSMode(rawValue: postgres.tls.rawValue) ?? .require, poolSize: postgres.poolSize,
-                    statementTimeout: .seconds(postgres.statementTimeoutSeconds)),
-                logger: storeLogger)
+            var options = PostgresStore.Options(
+                host: postgres.host, port: postgres.port, user: postgres.user, password: password, database: postgres.database,
+                tls: PostgresStore.Options.TLSMode(rawValue: postgres.tls.rawValue) ?? .verifyFull, poolSize: postgres.poolSize,
+                statementTimeout: .seconds(postgres.statementTimeoutSeconds))
+            options.caFile = postgres.caFile
+            return try PostgresStore(options: options, logger: storeLogger)
         }
     }
 

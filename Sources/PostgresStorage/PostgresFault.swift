@@ -1,3 +1,4 @@
+import NIOSSL
 import PostgresNIO
 import Storage
 
@@ -55,6 +56,37 @@ enum PostgresFault {
             return StoreUnavailable("the database server cannot be reached")
         }
         return error
+    }
+
+    /// Why a connection could not be made, as a sentence an operator can act on: the address,
+    /// the user or password, TLS, or the database's name. It is `StoreUnavailable` (a request
+    /// meanwhile gets 503); at start-up the gateway prints it and stops.
+    static func connecting(_ error: any Error, to configuration: PostgresConnection.Configuration) -> any Error {
+        let user = configuration.username
+        let database = configuration.database ?? user
+        let place = "\(configuration.host ?? "the database server"):\(configuration.port ?? 5432)"
+        if let error = error as? PSQLError {
+            let state = error.serverInfo?[.sqlState] ?? ""
+            switch (error.code, state.prefix(2), state) {
+            case (.server, "28", _):
+                return StoreUnavailable(
+                    "the database server at \(place) refused user \(user): check the password (storage.password_env) and its pg_hba.conf")
+            case (.server, _, "3D000"): return StoreUnavailable("there is no database \(database) at \(place): create it, or correct storage.url")
+            case (.sslUnsupported, _, _):
+                return StoreUnavailable("the database server at \(place) does not offer TLS, which the url's sslmode asks for")
+            case (.authMechanismRequiresPassword, _, _):
+                return StoreUnavailable("the database server at \(place) asks user \(user) for a password: name its variable in storage.password_env")
+            case (.server, _, _): return StoreUnavailable(reason(sqlState: state) + " (at \(place))")
+            default: break
+            }
+        }
+        let underlying = (error as? PSQLError)?.underlying
+        if [error, underlying].contains(where: { $0 is NIOSSLError || $0.map { "\(type(of: $0))".contains("SSL") } == true }) {
+            return StoreUnavailable(
+                "a TLS connection to the database server at \(place) failed: its certificate is not trusted (storage.ca_file), or does not name the host"
+            )
+        }
+        return StoreUnavailable("cannot connect to the database server at \(place): is it running, and does it listen there?")
     }
 
     /// A sentence an operator can act on, naming no data.

@@ -103,32 +103,40 @@ enum PostgresMigrations {
         )
     ]
 
-    static func migrate(client: PostgresClient, logger: Logger) async throws {
-        try await client.withConnection { connection in
-            let session = PostgresSession(connection: connection, logger: logger)
-            try await session.execute("BEGIN")
-            do {
-                // Another gateway may be migrating: wait for it, longer than an ordinary statement may take.
-                try await session.execute("SET LOCAL statement_timeout = '120s'")
-                try await session.execute("SET LOCAL lock_timeout = '120s'")
-                try await session.execute("SELECT pg_advisory_xact_lock(\(lock))")
-                try await session.execute(
-                    "CREATE TABLE IF NOT EXISTS switchboard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-                )
-                let applied = Set(try await session.rows("SELECT version FROM switchboard_migrations").map { try $0("version", as: Int.self) })
-                for migration in migrations where !applied.contains(migration.version) {
-                    for statement in migration.sql { try await session.execute(PostgresQuery(unsafeSQL: statement)) }
-                    try await session.execute("INSERT INTO switchboard_migrations (version, name) VALUES (\(migration.version), \(migration.name))")
-                    logger.notice("Database migrated", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
-                }
-                if let newest = applied.max(), newest > migrations.last?.version ?? 0 {
-                    throw NewerSchema(found: newest, known: migrations.last?.version ?? 0)
-                }
-                try await session.execute("COMMIT")
-            } catch {
-                await session.rollBack(after: error)
-                throw error
+    /// Migrates over a connection of its own, made directly rather than through the pool, so a
+    /// gateway that cannot reach its database says why (refused, the password, TLS, no such
+    /// database) instead of timing out waiting for the pool.
+    static func migrate(configuration: PostgresConnection.Configuration, logger: Logger) async throws {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw PostgresFault.connecting(error, to: configuration)
+        }
+        defer { Task { try? await connection.close() } }
+        let session = PostgresSession(connection: connection, logger: logger)
+        try await session.execute("BEGIN")
+        do {
+            // Another gateway may be migrating: wait for it, longer than an ordinary statement may take.
+            try await session.execute("SET LOCAL statement_timeout = '120s'")
+            try await session.execute("SET LOCAL lock_timeout = '120s'")
+            try await session.execute("SELECT pg_advisory_xact_lock(\(lock))")
+            try await session.execute(
+                "CREATE TABLE IF NOT EXISTS switchboard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            let applied = Set(try await session.rows("SELECT version FROM switchboard_migrations").map { try $0("version", as: Int.self) })
+            for migration in migrations where !applied.contains(migration.version) {
+                for statement in migration.sql { try await session.execute(PostgresQuery(unsafeSQL: statement)) }
+                try await session.execute("INSERT INTO switchboard_migrations (version, name) VALUES (\(migration.version), \(migration.name))")
+                logger.notice("Database migrated", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
+            if let newest = applied.max(), newest > migrations.last?.version ?? 0 {
+                throw NewerSchema(found: newest, known: migrations.last?.version ?? 0)
+            }
+            try await session.execute("COMMIT")
+        } catch {
+            await session.rollBack(after: error)
+            throw error
         }
     }
 

@@ -36,7 +36,14 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
         /// The longest a whole operation may take: a connection, and a few statements.
         var operationLimit: Duration { connectTimeout + statementTimeout + .seconds(1) }
 
-        public enum TLSMode: String, Sendable { case disable, prefer, require }
+        /// As libpq's `sslmode`: `require` encrypts without checking the server's certificate;
+        /// `verifyFull` checks it and its name, against `caFile` or else the system's roots.
+        public enum TLSMode: String, Sendable {
+            case disable, prefer, require
+            case verifyFull = "verify-full"
+        }
+        /// The certificate authority (PEM file) for `verifyFull`.
+        public var caFile: String?
 
         public init(
             host: String, port: Int = 5432, user: String, password: String? = nil, database: String, tls: TLSMode = .disable,
@@ -61,6 +68,8 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
     let logger: Logger
     let options: Options
     let writer: PostgresWriter
+    /// How to connect without the pool: for the migration at start, which then says why it cannot.
+    let direct: PostgresConnection.Configuration
     private let runner: Task<Void, Never>
     /// Schema migration, started with the store; every operation waits for it. One that failed (the
     /// database was down at start) is tried again by the next operation.
@@ -74,7 +83,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
         self.logger = logger
         var configuration = PostgresClient.Configuration(
             host: options.host, port: options.port, username: options.user, password: options.password, database: options.database,
-            tls: try Self.tls(options.tls))
+            tls: try Self.tls(options.tls, caFile: options.caFile))
         configuration.options.maximumConnections = max(2, options.poolSize)
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = options.connectTimeout
@@ -83,11 +92,17 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
         configuration.options.additionalStartupParameters = [
             ("statement_timeout", "\(milliseconds)"), ("lock_timeout", "\(milliseconds)"), ("application_name", "switchboard"),
         ]
+        var direct = PostgresConnection.Configuration(
+            host: options.host, port: options.port, username: options.user, password: options.password, database: options.database,
+            tls: try Self.connectionTLS(options.tls, caFile: options.caFile))
+        direct.options.connectTimeout = .init(options.connectTimeout)
+        self.direct = direct
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         runner = Task { await client.run() }
         writer = PostgresWriter(client: client, logger: logger, connectTimeout: options.connectTimeout, limit: options.operationLimit)
-        migration.withLock { $0 = Task { try await PostgresMigrations.migrate(client: client, logger: logger) } }
+        let start = direct
+        migration.withLock { $0 = Task { try await PostgresMigrations.migrate(configuration: start, logger: logger) } }
     }
 
     deinit {
@@ -101,21 +116,51 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
         runner.cancel()
     }
 
-    private static func tls(_ mode: Options.TLSMode) throws -> PostgresClient.Configuration.TLS {
+    private static func connectionTLS(_ mode: Options.TLSMode, caFile: String?) throws -> PostgresConnection.Configuration.TLS {
+        switch try tlsConfiguration(mode, caFile: caFile) {
+        case nil: return .disable
+        case (let configuration, let required)?:
+            let context = try NIOSSLContext(configuration: configuration)
+            return required ? .require(context) : .prefer(context)
+        }
+    }
+
+    /// The TLS settings `mode` asks for, and whether TLS is required; nil for none.
+    private static func tlsConfiguration(_ mode: Options.TLSMode, caFile: String?) throws -> (TLSConfiguration, Bool)? {
+        var unchecked = TLSConfiguration.makeClientConfiguration()
+        unchecked.certificateVerification = .none
+        switch mode {
+        case .disable: return nil
+        case .prefer: return (unchecked, false)
+        case .require: return (unchecked, true)
+        case .verifyFull:
+            var checked = TLSConfiguration.makeClientConfiguration()
+            if let caFile { checked.trustRoots = .file(caFile) }
+            return (checked, true)
+        }
+    }
+
+    private static func tls(_ mode: Options.TLSMode, caFile: String?) throws -> PostgresClient.Configuration.TLS {
+        var unchecked = TLSConfiguration.makeClientConfiguration()
+        unchecked.certificateVerification = .none
         switch mode {
         case .disable: return .disable
-        case .prefer: return .prefer(.makeClientConfiguration())
-        case .require: return .require(.makeClientConfiguration())
+        case .prefer: return .prefer(unchecked)
+        case .require: return .require(unchecked)
+        case .verifyFull:
+            var checked = TLSConfiguration.makeClientConfiguration()
+            if let caFile { checked.trustRoots = .file(caFile) }
+            return .require(checked)
         }
     }
 
     /// Waits for the schema, then runs `work`, turning a database that cannot be reached into
     /// `StoreUnavailable` (answered 503 with `Retry-After`).
     func ready() async throws {
-        let (client, logger) = (client, logger)
+        let (direct, logger) = (direct, logger)
         let task = migration.withLock { current in
             if let current { return current }
-            let started = Task { try await PostgresMigrations.migrate(client: client, logger: logger) }
+            let started = Task { try await PostgresMigrations.migrate(configuration: direct, logger: logger) }
             current = started
             return started
         }

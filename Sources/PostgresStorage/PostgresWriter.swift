@@ -166,9 +166,10 @@ actor PostgresWriter {
                     if savepoint { try await session.execute("RELEASE SAVEPOINT write") }
                     answers.append(answer)
                 }
+                // Queued now, sent at the commit: outside the chain's lock.
+                if session.addsDueWork { try await session.execute("SELECT pg_notify('\(unescaped: PostgresStore.deliveriesChannel)', '')") }
                 let asked = ContinuousClock.now
                 let locked = try await Self.appendAudit(session)
-                if session.addsDueWork { try await session.execute("SELECT pg_notify('\(unescaped: PostgresStore.deliveriesChannel)', '')") }
                 try await session.execute("COMMIT")
                 if let locked {
                     let committed = ContinuousClock.now

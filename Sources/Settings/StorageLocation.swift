@@ -50,6 +50,7 @@ public enum StorageLocation: Sendable, Equatable {
         {
             if case .postgres(var postgres) = location {
                 postgres.passwordEnv = entries["password_env"]?.string
+                postgres.caFile = entries["ca_file"]?.string.map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path }
                 location = .postgres(postgres)
             }
             return location
@@ -63,7 +64,12 @@ public enum StorageLocation: Sendable, Equatable {
 /// and the storage section's other settings. The password is never in the file: `password_env`
 /// names the environment variable that holds it.
 public struct PostgresLocation: Sendable, Equatable {
-    public enum TLS: String, Sendable, Equatable, CaseIterable { case disable, prefer, require }
+    /// As libpq's `sslmode`: `require` encrypts without checking who answers; `verify-full` also
+    /// checks the server's certificate and name (against `ca_file`, else the system's roots).
+    public enum TLS: String, Sendable, Equatable, CaseIterable {
+        case disable, prefer, require
+        case verifyFull = "verify-full"
+    }
 
     public var host: String
     public var port: Int
@@ -72,6 +78,8 @@ public struct PostgresLocation: Sendable, Equatable {
     public var tls: TLS
     /// The environment variable holding the password; nil where the server needs none (trust or peer).
     public var passwordEnv: String?
+    /// The certificate authority (PEM) to check the server's certificate against, for `verify-full`.
+    public var caFile: String?
     /// Connections each gateway may open.
     public var poolSize: Int = 10
     /// The longest one statement may run before the database cancels it (and the request gets 503).

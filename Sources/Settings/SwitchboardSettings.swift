@@ -266,7 +266,8 @@ struct SectionReader {
     func storage(_ node: Node?) -> StorageLocation? {
         guard
             let entries = reader.mapping(
-                node, "storage", allowed: ["url", "reserve_mb", "password_env", "pool_size", "statement_timeout_seconds"], required: ["url"]),
+                node, "storage", allowed: ["url", "reserve_mb", "password_env", "pool_size", "statement_timeout_seconds", "ca_file"],
+                required: ["url"]),
             let url = reader.string(entries["url"], "url")
         else { return nil }
         if url.contains("://"), URLComponents(string: url)?.password != nil {
@@ -278,11 +279,13 @@ struct SectionReader {
         guard let location = StorageLocation.parse(url, relativeTo: base) else {
             reader.fail(
                 entries["url"], "storage url '\(url)' is not supported",
-                hint: "use sqlite:PATH (for example sqlite:../var/switchboard.sqlite) or postgres://USER@HOST:PORT/DATABASE")
+                hint:
+                    "use sqlite:PATH (for example sqlite:../var/switchboard.sqlite) or postgres://USER@HOST:PORT/DATABASE, with ?sslmode=disable, prefer, require or verify-full"
+            )
             return nil
         }
         guard case .postgres(var postgres) = location else {
-            for key in ["password_env", "pool_size", "statement_timeout_seconds"] where entries[key] != nil {
+            for key in ["password_env", "pool_size", "statement_timeout_seconds", "ca_file"] where entries[key] != nil {
                 reader.fail(entries[key], "storage.\(key) applies to PostgreSQL only", hint: "remove it, or use a postgres:// url")
             }
             return location
@@ -290,6 +293,12 @@ struct SectionReader {
         postgres.passwordEnv = reader.string(entries["password_env"], "password_env")
         postgres.poolSize = reader.integer(entries["pool_size"], "pool_size", range: 2...500) ?? 10
         postgres.statementTimeoutSeconds = reader.integer(entries["statement_timeout_seconds"], "statement_timeout_seconds", range: 1...600) ?? 5
+        if let file = reader.string(entries["ca_file"], "ca_file") {
+            postgres.caFile = file.hasPrefix("/") ? file : base.appendingPathComponent(file).path
+            if postgres.tls != .verifyFull {
+                reader.fail(entries["ca_file"], "storage.ca_file is used only with sslmode=verify-full", hint: "add ?sslmode=verify-full to the url")
+            }
+        }
         return .postgres(postgres)
     }
 

@@ -30,8 +30,10 @@ public enum StoreFault {
 }
 
 /// The store cannot take writes for now, for a reason the store names.
-public struct StoreUnavailable: Error, Sendable {
+public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
     public var reason: String
+
+    public var description: String { reason }
 
     public init(_ reason: String) {
         self.reason = reason

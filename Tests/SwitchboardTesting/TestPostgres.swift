@@ -14,6 +14,8 @@ import Synchronization
 public final class TestPostgres: Sendable {
     public struct Unavailable: Error, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) { self.description = description }
     }
 
     public let directory: String
@@ -34,7 +36,13 @@ public final class TestPostgres: Sendable {
 
     private static let sharedServer = Mutex<TestPostgres?>(nil)
 
-    public init() throws {
+    /// With `tls`, the server offers TLS with a certificate for 127.0.0.1 signed by a CA of the
+    /// test's own, `caFile`.
+    public let tls: Bool
+    public var caFile: String { "\(directory)/ca.pem" }
+
+    public init(tls: Bool = false) throws {
+        self.tls = tls
         guard let binaries = Self.findBinaries() else {
             throw Unavailable(description: "PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)")
         }
@@ -44,6 +52,7 @@ public final class TestPostgres: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if getuid() == 0 { try Self.run(["/bin/chown", "postgres:postgres", directory]) }
         try asServerUser(["\(binaries)/initdb", "-D", "\(directory)/data", "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"])
+        if tls { try makeCertificates() }
         try start()
         // Stops the server once this process is gone, even after a SIGKILL.
         _ = try Spawn.start(
@@ -55,8 +64,9 @@ public final class TestPostgres: Sendable {
 
     /// Starts (or starts again) the server and waits until it takes connections.
     public func start() throws {
-        let options =
+        var options =
             "-p \(port) -c listen_addresses=127.0.0.1 -k \(directory) -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        if tls { options += " -c ssl=on -c ssl_cert_file=\(directory)/data/server.pem -c ssl_key_file=\(directory)/data/server.key" }
         try asServerUser(["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "60", "start"])
     }
 
@@ -66,12 +76,42 @@ public final class TestPostgres: Sendable {
     }
 
     /// A new, empty database on this server; its `postgres://` URL.
-    public func makeDatabase(prefix: String = "t") throws -> (name: String, url: String) {
+    public func makeDatabase(prefix: String = "t", owner: String? = nil) throws -> (name: String, url: String) {
         let name = "\(prefix)_\(getpid())_\(databases.add(1, ordering: .relaxed).newValue)"
         try asServerUser([
-            "\(binaries)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", "postgres", "-q", "-c", "CREATE DATABASE \(name)",
+            "\(binaries)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", "postgres", "-q", "-c",
+            "CREATE DATABASE \(name)" + (owner.map { " OWNER \($0)" } ?? ""),
         ])
-        return (name, "postgres://\(user)@127.0.0.1:\(port)/\(name)")
+        return (name, "postgres://\(owner ?? user)@127.0.0.1:\(port)/\(name)")
+    }
+
+    /// A role that must sign in with `password` (SCRAM) over TCP, as a production server asks.
+    public func addPasswordRole(_ name: String, password: String) throws {
+        try psql("CREATE ROLE \(name) LOGIN PASSWORD '\(password)'", database: "postgres")
+        let hba = "\(directory)/data/pg_hba.conf"
+        try asServerUser([
+            "/bin/sh", "-c",
+            "printf 'host all \(name) 127.0.0.1/32 scram-sha-256\\n' > \(hba).new && cat \(hba) >> \(hba).new && mv \(hba).new \(hba)",
+        ])
+        try asServerUser(["\(binaries)/pg_ctl", "-D", "\(directory)/data", "reload"])
+        Thread.sleep(forTimeInterval: 0.5)
+    }
+
+    /// A CA, and a server certificate for 127.0.0.1 it signs, for the server's TLS.
+    private func makeCertificates() throws {
+        let data = "\(directory)/data"
+        let script = """
+            set -e
+            cd \(directory)
+            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=switchboard-test-ca -keyout ca.key -out ca.pem 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1' > san.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.pem 2>/dev/null
+            cp server.pem server.key \(data)/
+            """
+        try Self.run(["/bin/sh", "-c", script])
+        if getuid() == 0 { try Self.run(["/bin/chown", "postgres:postgres", "\(data)/server.pem", "\(data)/server.key"]) }
+        try Self.run(["/bin/chmod", "600", "\(data)/server.key"])
     }
 
     /// Runs SQL against `database` with psql; what it printed.

@@ -7,6 +7,7 @@ import Logging
 import Observability
 import ServiceLifecycle
 import Settings
+import Storage
 import UnixSignals
 
 extension Switchboard {
@@ -46,7 +47,7 @@ extension Switchboard {
             if let port { configuration.settings.server.port = port }
             if let storage {
                 guard let location = StorageLocation.parse(storage, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-                else { throw ValidationError("--storage must be sqlite:PATH.") }
+                else { throw ValidationError("--storage must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE.") }
                 configuration.settings.storage = location
             }
             let components: GatewayComponents
@@ -61,6 +62,9 @@ extension Switchboard {
             } catch let error as ConfigError {
                 printError("The gateway did not start.\n\(error)")
                 throw ExitCode(78)
+            } catch let error as StoreUnavailable {
+                printError("The gateway did not start: \(error.reason)")
+                throw ExitCode.failure
             }
             let host = configuration.settings.server.host
             let rulesVersion = configuration.rules.version
