@@ -104,6 +104,24 @@ import Transport
         // The rules file was only the seed: it was not rewritten.
         #expect(try String(contentsOfFile: deployment.rulesPath, encoding: .utf8) != rulesSendingFallsToTheHubToo(live["text"] as? String ?? ""))
 
+        // An agency changed through the third gateway is changed on the first.
+        let (_, agencies) = try await deployment.call("/v1/agencies", key: deployment.adminKey, at: gateways[2].url)
+        let agenciesBefore = try #require(agencies["version"] as? String)
+        let renamed = try #require(agencies["text"] as? String).replacingOccurrences(
+            of: "name: oxford-falls receiver", with: "name: Oxford falls service")
+        let put = try await deployment.client.send(
+            HTTPRequest(
+                url: gateways[2].url + "/v1/agencies", method: "PUT",
+                headers: [
+                    ("Authorization", "Bearer \(deployment.adminKey)"), ("Content-Type", "application/yaml"),
+                    ("If-Match", "\"\(agenciesBefore)\""),
+                ], body: Array(renamed.utf8)))
+        #expect(put.status == 200, "\(String(decoding: put.body, as: UTF8.self))")
+        try await waitFor("the first gateway to have the changed agencies", timeout: 5) {
+            let version = try? await deployment.call("/v1/agencies", key: deployment.adminKey, at: gateways[0].url).body["version"] as? String
+            return version != nil && version != agenciesBefore
+        }
+
         // An agency paused through the second gateway is paused on the first.
         let paused = try await deployment.call(
             "/v1/agencies/oxford-falls/pause", key: deployment.adminKey, method: "POST", json: #"{"reason": "upgrade"}"#, at: gateways[1].url)
