@@ -13,7 +13,7 @@ import Transport
     static let examples = ["referral-falls", "referral-crisis", "referral-safeguarding"]
 
     @Test func threeGatewaysShareTheWorkAndOneKilledMidRunLosesNothingAndSendsNothingTwiceAtOnce() async throws {
-        let database = try TestPostgres.shared().makeDatabase(prefix: "e2e")
+        let database = try await TestPostgres.shared().makeDatabase(prefix: "e2e")
         let deployment = try LocalDeployment(storage: database.url)
         defer { deployment.stopAll() }
         // Each agency takes a while to answer, so deliveries are in flight when a gateway dies.
@@ -70,7 +70,7 @@ import Transport
     }
 
     @Test func changesMadeThroughOneGatewayGovernEveryGateway() async throws {
-        let database = try TestPostgres.shared().makeDatabase(prefix: "e2e")
+        let database = try await TestPostgres.shared().makeDatabase(prefix: "e2e")
         let deployment = try LocalDeployment(storage: database.url)
         defer { deployment.stopAll() }
         try await deployment.startAllReceivers()
@@ -150,9 +150,9 @@ import Transport
     }
 
     @Test func aDatabaseStoppedForTenSecondsUnderLoadLosesNothingAndTheGatewaysRecoverWithoutARestart() async throws {
-        let server = try TestPostgres()
-        defer { try? server.stop() }
-        let database = try server.makeDatabase(prefix: "e2e")
+        let server = try await TestPostgres.started()
+        defer { server.stopLater() }
+        let database = try await server.makeDatabase(prefix: "e2e")
         let deployment = try LocalDeployment(storage: database.url)
         defer { deployment.stopAll() }
         try await deployment.startAllReceivers()
@@ -168,9 +168,9 @@ import Transport
         while started.duration(to: .now) < .seconds(18) {
             if outage == nil, started.duration(to: .now) > .seconds(2) {
                 outage = Task.detached {
-                    try server.stop()
+                    try await server.stop()
                     try await Task.sleep(for: .seconds(10))
-                    try server.start()
+                    try await server.start()
                 }
             }
             let sent = ContinuousClock.now

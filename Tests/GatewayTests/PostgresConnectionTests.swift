@@ -21,15 +21,15 @@ import Testing
     }
 
     @Test func aPasswordFromTheEnvironmentAndACheckedCertificateReachTheDatabaseOverTLS() async throws {
-        let server = try TestPostgres(tls: true)
-        defer { try? server.stop() }
-        try server.addPasswordRole("gateway_app", password: Self.password)
-        let database = try server.makeDatabase(owner: "gateway_app")
+        let server = try await TestPostgres.started(tls: true)
+        defer { server.stopLater() }
+        try await server.addPasswordRole("gateway_app", password: Self.password)
+        let database = try await server.makeDatabase(owner: "gateway_app")
         let location = try Self.location(server, database: database.name, user: "gateway_app", sslmode: "verify-full", caFile: server.caFile)
         let store = try GatewayComponents.openStore(location, environment: ["TEST_DATABASE_PASSWORD": Self.password])
         try await store.checkWritable()
         #expect(try await store.auditHead() == nil)
-        let encrypted = try server.psql(
+        let encrypted = try await server.psql(
             "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'gateway_app'", database: "postgres")
         #expect(encrypted.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "the gateway's connections are encrypted")
 
@@ -48,8 +48,8 @@ import Testing
     }
 
     @Test func aMissingPasswordVariableOrAServerWithoutTLSIsSaidPlainly() async throws {
-        let server = try TestPostgres.shared()
-        let database = try server.makeDatabase()
+        let server = try await TestPostgres.shared()
+        let database = try await server.makeDatabase()
         let location = try Self.location(server, database: database.name, user: server.user, sslmode: "require")
         #expect(throws: ConfigError.self) { try GatewayComponents.openStore(location, environment: [:]) }
         let store = try GatewayComponents.openStore(location, environment: ["TEST_DATABASE_PASSWORD": "unused"])

@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases) func keysAreMadeRevokedAndRotatedOnceEachAndAudited(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_795_000_000)
         let first = ManagedKey(
             id: "gp-portal", owner: "Dr Ada Example", role: "referrer", digest: Array(repeating: 1, count: 32), organisations: ["K84001"],

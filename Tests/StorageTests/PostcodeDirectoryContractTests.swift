@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases) func anImportIsInvisibleUntilFinishedThenReplacesTheOldOneWhole(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         #expect(try await store.postcodeDirectory() == nil)
         #expect(try await store.localAuthorities(of: "OX1 2JD") == [])
 

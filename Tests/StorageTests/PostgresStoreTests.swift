@@ -10,9 +10,10 @@ import Testing
 /// What only a store several gateways share must promise: each test opens several stores on one
 /// database, as several gateway processes would, and makes them race.
 @Suite struct PostgresStoreTests {
-    static func stores(_ count: Int, on server: TestPostgres? = nil, poolSize: Int = 4) throws -> [PostgresStore] {
-        let server = try server ?? TestPostgres.shared()
-        let database = try server.makeDatabase()
+    static func stores(_ count: Int, on server: TestPostgres? = nil, poolSize: Int = 4) async throws -> [PostgresStore] {
+        let shared = server == nil ? try await TestPostgres.shared() : nil
+        let server = try #require(server ?? shared)
+        let database = try await server.makeDatabase()
         var logger = Logger(label: "postgres-tests")
         logger.logLevel = .warning
         return try (0..<count).map { _ in
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test func gatewaysClaimingAtOnceNeverTakeTheSameJob() async throws {
-        let stores = try Self.stores(3)
+        let stores = try await Self.stores(3)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         for index in 0..<120 { _ = try await stores[index % 3].accept(record(agencies: ["spa"], at: now.addingTimeInterval(Double(index) - 200))) }
         // Every store claims in small batches, all at once, until nothing is left.
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func aCompletionUnderALostLeaseIsRefusedWhicheverGatewaySendsIt() async throws {
-        let stores = try Self.stores(2)
+        let stores = try await Self.stores(2)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         _ = try await stores[0].accept(record(agencies: ["spa"], at: now))
         let first = try await stores[0].leaseDueDeliveries(now: now, lanes: [LaneDemand(agency: "spa", limit: 1, leaseDuration: 30)])
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func theAuditChainStaysOneChainWithManyWriters() async throws {
-        let stores = try Self.stores(3)
+        let stores = try await Self.stores(3)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, store) in stores.enumerated() {
                 group.addTask {
@@ -91,7 +92,7 @@ import Testing
     }
 
     @Test func theSameIdempotencyKeyAtTwoGatewaysAtOnceStoresOneReferral() async throws {
-        let stores = try Self.stores(2)
+        let stores = try await Self.stores(2)
         for round in 0..<10 {
             let outcomes = try await withThrowingTaskGroup(of: IntakeOutcome.self) { group in
                 for store in stores { group.addTask { try await store.accept(record(key: "key-\(round)", digest: "same")) } }
@@ -105,7 +106,7 @@ import Testing
     }
 
     @Test func twoGatewaysApplyingOverTheSameVersionStoreOne() async throws {
-        let stores = try Self.stores(2)
+        let stores = try await Self.stores(2)
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for (index, store) in stores.enumerated() {
                 group.addTask {
@@ -124,10 +125,10 @@ import Testing
     }
 
     @Test func aDatabaseThatGoesAwayIsUnavailableNotAFaultAndComesBackWithoutARestart() async throws {
-        let server = try TestPostgres()
-        let store = try Self.stores(1, on: server)[0]
+        let server = try await TestPostgres.started()
+        let store = try await Self.stores(1, on: server)[0]
         _ = try await store.accept(record(agencies: ["spa"]))
-        try server.stop()
+        try await server.stop()
         do {
             _ = try await store.accept(record(agencies: ["spa"]))
             Issue.record("accepted with the database stopped")
@@ -135,7 +136,7 @@ import Testing
             #expect(error is StoreUnavailable, "\(type(of: error)): \(error)")
         }
         await #expect(throws: StoreUnavailable.self) { try await store.checkWritable() }
-        try server.start()
+        try await server.start()
         // The pool reconnects by itself.
         var recovered = false
         for _ in 0..<50 where !recovered {
@@ -145,11 +146,11 @@ import Testing
         #expect(recovered)
         _ = try await store.accept(record(agencies: ["spa"]))
         #expect(try await store.queueCounts(now: Date()).first?.pending == 2)
-        try server.stop()
+        try await server.stop()
     }
 
     @Test func concurrentReferralsAreStoredTogetherAndABadOneFailsAlone() async throws {
-        let store = try Self.stores(1, poolSize: 8)[0]
+        let store = try await Self.stores(1, poolSize: 8)[0]
         let first = record(agencies: ["spa", "falls"])
         _ = try await store.accept(first)
         var duplicate = record(agencies: ["spa"])
@@ -183,7 +184,7 @@ import Testing
     }
 
     @Test func gatewaysStartingTogetherMigrateOnce() async throws {
-        let stores = try Self.stores(4)
+        let stores = try await Self.stores(4)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for store in stores { group.addTask { _ = try await store.laneStates() } }
             try await group.waitForAll()

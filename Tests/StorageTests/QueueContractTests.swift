@@ -7,7 +7,7 @@ import Testing
 /// The delivery queue's lanes and operator views, held to the same behaviour in every store.
 @Suite struct QueueContractTests {
     @Test(arguments: StoreKind.allCases) func eachLaneLeasesOnlyItsOwnAgencysJobsUpToItsLimit(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         // A backlog for a silent agency, older than the healthy agency's one job.
         for index in 0..<30 { _ = try await store.accept(record(agencies: ["silent"], at: now.addingTimeInterval(Double(index) - 100))) }
@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases) func lanesStatesAreStoredWithTheirAuditEvents(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         #expect(try await store.laneStates().isEmpty)
         let at = Date(timeIntervalSince1970: 1_800_000_000)
         var state = AgencyLaneState(agency: "spa", paused: .init(reason: "upgrade", by: "ops", at: at))
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases) func queueCountsShowEachAgencysPendingDueInFlightAndDead(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let oldest = record(agencies: ["spa"], at: now.addingTimeInterval(-600))
         _ = try await store.accept(oldest)
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases) func deadLettersAreListedAndReplayedEachOnce(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         for _ in 0..<3 { _ = try await store.accept(record(agencies: ["spa"], at: now)) }
         _ = try await store.accept(record(agencies: ["falls"], at: now))
@@ -102,7 +102,7 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases) func replayingAnAgencySinceATimeTakesOnlyLaterLetters(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         for _ in 0..<2 { _ = try await store.accept(record(agencies: ["spa"], at: now)) }
         let leased = try await store.leaseDueDeliveries(now: now, lanes: [LaneDemand(agency: "spa", limit: 10, leaseDuration: 60)])

@@ -8,7 +8,7 @@ import Testing
 /// personal data; ids, deliveries and the audit chain stay.
 @Suite struct RetentionContractTests {
     @Test(arguments: StoreKind.allCases) func onlyClosedReferralsBeforeTheCutOffArePruned(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let closed = record()
         let open = record()
         _ = try await store.accept(closed)
@@ -40,7 +40,7 @@ import Testing
 /// Escalation, held by every store: what is overdue or dead-lettered comes up once.
 @Suite struct EscalationContractTests {
     @Test(arguments: StoreKind.allCases) func overdueAndDeadLetteredDeliveriesEscalateOnce(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date()
         var intake = record(at: now.addingTimeInterval(-7_200))
         intake.deadlines = [intake.routes[0].deliveryId: now.addingTimeInterval(-60), intake.routes[1].deliveryId: now.addingTimeInterval(3_600)]

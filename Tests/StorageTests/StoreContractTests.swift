@@ -16,11 +16,11 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case memory
     case postgres
 
-    func make() throws -> any SwitchboardStore {
+    func make() async throws -> any SwitchboardStore {
         switch self {
         case .sqlite: return try SQLiteStore(path: temporaryDatabase())
         case .memory: return InMemoryStore()
-        case .postgres: return try makePostgresStore()
+        case .postgres: return try await makePostgresStore()
         }
     }
 
@@ -28,9 +28,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 }
 
 /// A PostgreSQL store on a new database of the tests' shared server.
-func makePostgresStore() throws -> PostgresStore {
-    let server = try TestPostgres.shared()
-    let database = try server.makeDatabase()
+func makePostgresStore() async throws -> PostgresStore {
+    let server = try await TestPostgres.shared()
+    let database = try await server.makeDatabase()
     var logger = Logger(label: "contract.postgres")
     logger.logLevel = .warning
     return try PostgresStore(
@@ -52,7 +52,7 @@ extension DeliveryQueue {
 /// The behaviour every store promises, whatever it is built on.
 @Suite struct StoreContractTests {
     @Test(arguments: StoreKind.allCases) func acceptedReferralsAreReadBackWithTheirDeliveries(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let intake = record()
         guard case .accepted(let receipt) = try await store.accept(intake) else {
             Issue.record("not accepted")
@@ -68,7 +68,7 @@ extension DeliveryQueue {
     }
 
     @Test(arguments: StoreKind.allCases) func theSameIdempotencyKeyReplaysOrConflicts(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         guard case .accepted(let first) = try await store.accept(record(key: "k1", digest: "body-a")) else {
             Issue.record("not accepted")
             return
@@ -79,7 +79,7 @@ extension DeliveryQueue {
     }
 
     @Test(arguments: StoreKind.allCases) func aLeaseHidesAJobUntilItExpires(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date()
         _ = try await store.accept(record(agencies: ["spa"], at: now))
         let first = try await store.lease(now: now, limit: 10)
@@ -100,7 +100,7 @@ extension DeliveryQueue {
     }
 
     @Test(arguments: StoreKind.allCases) func retriesWaitAndDeadLettersStop(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date()
         _ = try await store.accept(record(agencies: ["spa"], at: now))
         let job = try await store.lease(now: now, limit: 1)[0]
@@ -117,7 +117,7 @@ extension DeliveryQueue {
     }
 
     @Test(arguments: StoreKind.allCases) func aRulesVersionIsStoredOnlyOverTheVersionItWasMadeAgainst(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         func version(_ number: Int, _ text: String) -> RulesVersionRecord {
             RulesVersionRecord(
                 number: number, version: "sha256:\(number)", appliedAt: "2026-11-24T10:00:00.000Z", appliedBy: "admin", source: "api",
@@ -142,7 +142,7 @@ extension DeliveryQueue {
     }
 
     @Test(arguments: StoreKind.allCases) func theAuditChainIsSealedInOrderAndVerifiedPageByPage(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         for index in 0..<25 {
             try await store.appendAudit([
                 AuditEntry(at: "2026-11-24T10:00:00.000Z", kind: .gatewayStarted, actor: "gateway", detail: "start \(index)")
@@ -157,7 +157,7 @@ extension DeliveryQueue {
     }
 
     @Test(arguments: StoreKind.allCases) func theEarliestDueJobsAreLeasedFirstUpToTheLimit(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let later = record(agencies: ["later"], at: now.addingTimeInterval(5))
         let earlier = record(agencies: ["earlier"], at: now)
@@ -176,7 +176,7 @@ extension DeliveryQueue {
     }
 
     @Test(arguments: StoreKind.allCases) func aDeliveredJobRecordsItsTimeAndKeepsItsAlternatives(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var intake = record(agencies: ["charity"], at: now)
         intake.alternatives = [intake.routes[0].deliveryId: ["council", "hub"]]
@@ -197,7 +197,7 @@ extension DeliveryQueue {
     }
 
     @Test(arguments: StoreKind.allCases) func eachDeliveryLeasesWithTheNeedsItsAgencyIsToldOf(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var intake = record(agencies: ["falls", "spa"], at: now)
         intake.needs = [intake.routes[0].deliveryId: ["falls-prevention"]]

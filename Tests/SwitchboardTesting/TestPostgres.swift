@@ -25,23 +25,29 @@ public final class TestPostgres: Sendable {
     private let databases = Atomic<Int>(0)
 
     /// One server for the whole test process, started on first use.
-    public static func shared() throws -> TestPostgres {
-        try sharedServer.withLock { server in
-            if let server { return server }
-            let started = try TestPostgres()
-            server = started
-            return started
-        }
+    public static func shared() async throws -> TestPostgres { try await sharedServer.value }
+
+    private static let sharedServer = Task { try await offThread { try TestPostgres() } }
+
+    /// A server of the test's own (to stop and start, or with TLS), started off the test's thread.
+    public static func started(tls: Bool = false) async throws -> TestPostgres {
+        try await offThread { try TestPostgres(tls: tls) }
     }
 
-    private static let sharedServer = Mutex<TestPostgres?>(nil)
+    /// Runs blocking work (initdb, pg_ctl, psql and waiting for them) on a thread of its own, so
+    /// it never holds one of the few threads every other test's tasks run on.
+    static func offThread<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
+    }
 
     /// With `tls`, the server offers TLS with a certificate for 127.0.0.1 signed by a CA of the
     /// test's own, `caFile`.
     public let tls: Bool
     public var caFile: String { "\(directory)/ca.pem" }
 
-    public init(tls: Bool = false) throws {
+    init(tls: Bool = false) throws {
         self.tls = tls
         guard let binaries = Self.findBinaries() else {
             throw Unavailable(description: "PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)")
@@ -53,7 +59,7 @@ public final class TestPostgres: Sendable {
         if getuid() == 0 { try Self.run(["/bin/chown", "postgres:postgres", directory]) }
         try asServerUser(["\(binaries)/initdb", "-D", "\(directory)/data", "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"])
         if tls { try makeCertificates() }
-        try start()
+        try startNow()
         // Stops the server once this process is gone, even after a SIGKILL.
         _ = try Spawn.start(
             [
@@ -62,23 +68,36 @@ public final class TestPostgres: Sendable {
             ], output: "/dev/null")
     }
 
-    /// Starts (or starts again) the server and waits until it takes connections.
-    public func start() throws {
+    /// Starts the server again and waits until it takes connections.
+    public func start() async throws { try await Self.offThread { try self.startNow() } }
+
+    /// Stops the server at once, as a crash or an operator would: connections are cut.
+    public func stop() async throws { try await Self.offThread { try self.stopNow() } }
+
+    /// Stops the server without waiting (for a `defer`).
+    public func stopLater() {
+        _ = try? Spawn.start(
+            (getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + [
+                "\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "stop",
+            ],
+            output: "/dev/null")
+    }
+
+    private func startNow() throws {
         var options =
             "-p \(port) -c listen_addresses=127.0.0.1 -k \(directory) -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         if tls { options += " -c ssl=on -c ssl_cert_file=\(directory)/data/server.pem -c ssl_key_file=\(directory)/data/server.key" }
         try asServerUser(["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "60", "start"])
     }
 
-    /// Stops the server at once, as a crash or an operator would: connections are cut.
-    public func stop() throws {
+    private func stopNow() throws {
         try asServerUser(["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
     }
 
     /// A new, empty database on this server; its `postgres://` URL.
-    public func makeDatabase(prefix: String = "t", owner: String? = nil) throws -> (name: String, url: String) {
+    public func makeDatabase(prefix: String = "t", owner: String? = nil) async throws -> (name: String, url: String) {
         let name = "\(prefix)_\(getpid())_\(databases.add(1, ordering: .relaxed).newValue)"
-        try asServerUser([
+        try await runAsServerUser([
             "\(binaries)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", "postgres", "-q", "-c",
             "CREATE DATABASE \(name)" + (owner.map { " OWNER \($0)" } ?? ""),
         ])
@@ -86,15 +105,15 @@ public final class TestPostgres: Sendable {
     }
 
     /// A role that must sign in with `password` (SCRAM) over TCP, as a production server asks.
-    public func addPasswordRole(_ name: String, password: String) throws {
-        try psql("CREATE ROLE \(name) LOGIN PASSWORD '\(password)'", database: "postgres")
+    public func addPasswordRole(_ name: String, password: String) async throws {
+        try await psql("CREATE ROLE \(name) LOGIN PASSWORD '\(password)'", database: "postgres")
         let hba = "\(directory)/data/pg_hba.conf"
-        try asServerUser([
+        try await runAsServerUser([
             "/bin/sh", "-c",
             "printf 'host all \(name) 127.0.0.1/32 scram-sha-256\\n' > \(hba).new && cat \(hba) >> \(hba).new && mv \(hba).new \(hba)",
         ])
-        try asServerUser(["\(binaries)/pg_ctl", "-D", "\(directory)/data", "reload"])
-        Thread.sleep(forTimeInterval: 0.5)
+        try await runAsServerUser(["\(binaries)/pg_ctl", "-D", "\(directory)/data", "reload"])
+        try await Task.sleep(for: .milliseconds(500))
     }
 
     /// A CA, and a server certificate for 127.0.0.1 it signs, for the server's TLS.
@@ -116,8 +135,13 @@ public final class TestPostgres: Sendable {
 
     /// Runs SQL against `database` with psql; what it printed.
     @discardableResult
-    public func psql(_ sql: String, database: String) throws -> String {
-        try asServerUser(["\(binaries)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-A", "-t", "-q", "-c", sql])
+    public func psql(_ sql: String, database: String) async throws -> String {
+        try await runAsServerUser(["\(binaries)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-A", "-t", "-q", "-c", sql])
+    }
+
+    @discardableResult
+    private func runAsServerUser(_ arguments: [String]) async throws -> String {
+        try await Self.offThread { try self.asServerUser(arguments) }
     }
 
     private var serverUserPrefix: String { getuid() == 0 ? "/usr/sbin/runuser -u postgres -- " : "" }
