@@ -191,8 +191,16 @@ public enum Spawn {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // From /tmp: the postgres user may not be able to read the tests' working directory.
-        let arguments = ["/bin/sh", "-c", "cd /tmp && exec \"$@\"", "sh"] + arguments
+        // From /tmp (the postgres user may not be able to read the tests' working directory), and
+        // with nothing else the test process has open: a daemon (the server pg_ctl starts) that
+        // inherited one of the test servers' sockets would hold that connection open after the
+        // test's server closed it, as it once did to the slow-client tests.
+        let arguments =
+            [
+                "/bin/bash", "-c",
+                #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; cd /tmp && exec "$@""#,
+                "bash",
+            ] + arguments
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
