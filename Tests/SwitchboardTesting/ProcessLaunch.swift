@@ -9,4 +9,10 @@ public enum ProcessLaunch {
     public static func run(_ process: Process) throws {
         try lock.withLock { _ in try process.run() }
     }
+
+    /// Runs another way of starting a process (posix_spawn) under the same lock: Foundation's
+    /// launch was seen to crash while a posix_spawn ran on another thread.
+    public static func locked<Value>(_ launch: () throws -> Value) rethrows -> Value {
+        try lock.withLock { _ in try launch() }
+    }
 }

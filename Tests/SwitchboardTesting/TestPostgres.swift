@@ -204,7 +204,7 @@ public enum Spawn {
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        let result = ProcessLaunch.locked { posix_spawn(&pid, arguments[0], &actions, nil, argv, environ) }
         guard result == 0 else { throw Failed(description: "cannot start \(arguments[0]): \(String(cString: strerror(result)))") }
         return pid
     }
