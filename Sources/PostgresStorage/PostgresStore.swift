@@ -174,29 +174,21 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
 
     /// Runs reads on one connection inside a repeatable-read, read-only transaction: one moment.
     func read<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
-        try await ready()
-        let (client, logger, options) = (client, logger, options)
-        do {
-            return try await Deadline.run(options.operationLimit) {
-                try await client.withConnection(within: options.connectTimeout) { connection in
-                    let session = PostgresSession(connection: connection, logger: logger)
-                    try await session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    do {
-                        let value = try await work(session)
-                        try await session.execute("COMMIT")
-                        return value
-                    } catch {
-                        await session.rollBack(after: error)
-                        throw error
-                    }
-                }
+        try await single { session in
+            try await session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            do {
+                let value = try await work(session)
+                try await session.execute("COMMIT")
+                return value
+            } catch {
+                await session.rollBack(after: error)
+                throw error
             }
-        } catch {
-            throw PostgresFault.translate(error)
         }
     }
 
-    /// Runs one statement on any connection, outside a transaction.
+    /// Runs `work` on any connection (one statement, or a transaction `work` opens), within the
+    /// store's deadlines.
     func single<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
         try await ready()
         let (client, logger, options) = (client, logger, options)
