@@ -87,8 +87,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
         configuration.options.maximumConnections = max(2, options.poolSize)
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = options.connectTimeout
-        let milliseconds =
-            options.statementTimeout.components.seconds * 1000 + options.statementTimeout.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = options.statementTimeout.nanoseconds / 1_000_000
         configuration.options.additionalStartupParameters = [
             ("statement_timeout", "\(milliseconds)"), ("lock_timeout", "\(milliseconds)"), ("application_name", "switchboard"),
         ]
@@ -141,16 +140,9 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
     }
 
     private static func tls(_ mode: Options.TLSMode, caFile: String?) throws -> PostgresClient.Configuration.TLS {
-        var unchecked = TLSConfiguration.makeClientConfiguration()
-        unchecked.certificateVerification = .none
-        switch mode {
-        case .disable: return .disable
-        case .prefer: return .prefer(unchecked)
-        case .require: return .require(unchecked)
-        case .verifyFull:
-            var checked = TLSConfiguration.makeClientConfiguration()
-            if let caFile { checked.trustRoots = .file(caFile) }
-            return .require(checked)
+        switch try tlsConfiguration(mode, caFile: caFile) {
+        case nil: return .disable
+        case (let configuration, let required)?: return required ? .require(configuration) : .prefer(configuration)
         }
     }
 
