@@ -266,6 +266,17 @@ public actor InMemoryStore: SwitchboardStore {
         return Array(events[start..<min(events.count, start + limit)])
     }
 
+    public func auditActivity(since: Date, kinds: Set<String>) -> [AuditHourCount] {
+        let since = Timestamp.string(since)
+        var counts: [String: [String: Int]] = [:]
+        for event in events where event.at >= since && kinds.contains(event.kind) {
+            counts[String(event.at.prefix(13)), default: [:]][event.kind, default: 0] += 1
+        }
+        return counts.keys.sorted().flatMap { hour in
+            counts[hour, default: [:]].sorted { $0.key < $1.key }.map { AuditHourCount(hour: hour, kind: $0.key, count: $0.value) }
+        }
+    }
+
     func append(_ entries: [AuditEntry]) {
         for entry in entries {
             let previous = events.last

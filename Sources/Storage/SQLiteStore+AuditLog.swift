@@ -31,6 +31,30 @@ extension SQLiteStore {
         }
     }
 
+    public func auditActivity(since: Date, kinds: Set<String>) async throws -> [AuditHourCount] {
+        let since = Timestamp.string(since)
+        let kinds = kinds.sorted()
+        guard !kinds.isEmpty else { return [] }
+        return try await pool.read { db in
+            // Sequences follow time, so the first event since then is found by halving, with no index on `at`.
+            let atOrAfter = "SELECT at FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT 1"
+            var low = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM audit_events") ?? 0
+            var high = (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_events") ?? 0) + 1
+            while low < high {
+                let middle = low + (high - low) / 2
+                if let at = try String.fetchOne(db, sql: atOrAfter, arguments: [middle]), at < since { low = middle + 1 } else { high = middle }
+            }
+            let marks = kinds.map { _ in "?" }.joined(separator: ", ")
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT substr(at, 1, 13) AS hour, kind, count(*) AS n FROM audit_events
+                    WHERE seq >= ? AND kind IN (\(marks)) GROUP BY hour, kind ORDER BY hour
+                    """, arguments: StatementArguments([low] + kinds.map { $0 as any DatabaseValueConvertible })
+            ).map { AuditHourCount(hour: $0["hour"], kind: $0["kind"], count: $0["n"]) }
+        }
+    }
+
     /// The last event of the chain, or the genesis when the log is empty.
     static func auditHead(_ db: Database) throws -> AuditCursor {
         let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")

@@ -68,6 +68,25 @@ public protocol AuditLog: Sendable {
 
     /// The newest event's sequence and hash: the chain's head, for anchoring it outside the store.
     func auditHead() async throws -> (sequence: Int64, hash: String)?
+
+    /// Events of `kinds` counted by UTC hour, from the first event stamped at or after `since`:
+    /// what the console's activity chart draws, from the store's own record, so it survives
+    /// restarts and agrees across gateways.
+    func auditActivity(since: Date, kinds: Set<String>) async throws -> [AuditHourCount]
+}
+
+/// How many audit events of one kind fall in one UTC hour.
+public struct AuditHourCount: Sendable, Equatable {
+    /// The hour as the audit timestamps begin: `2026-11-26T03`.
+    public var hour: String
+    public var kind: String
+    public var count: Int
+
+    public init(hour: String, kind: String, count: Int) {
+        self.hour = hour
+        self.kind = kind
+        self.count = count
+    }
 }
 
 /// The versions of the governed configuration documents (the routing rules, the agencies) as
