@@ -50,6 +50,7 @@ let package = Package(
             path: "plugins/json-webhook"
         ),
         .target(name: "FHIRR4Adapter", dependencies: ["AdapterKit", "ReferralModel"], path: "plugins/fhir-r4"),
+        .target(name: "PortalAdapter", dependencies: ["AdapterKit", "ReferralModel"], path: "plugins/portal"),
         .target(
             name: "TemplateAdapter",
             dependencies: ["AdapterKit", "ReferralModel", .product(name: "Mustache", package: "swift-mustache")],
@@ -116,7 +117,7 @@ let package = Package(
         .target(
             name: "Deployment",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter",
+                "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "PortalAdapter",
                 "Transport", "Storage", "PostgresStorage", "Audit", "Delivery", "UseCases", "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

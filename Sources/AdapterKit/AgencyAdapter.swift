@@ -123,9 +123,15 @@ public protocol AgencyAdapter: Sendable {
     /// Reads the agency's reply. The default follows HTTP: 2xx delivered; 408, 429 and 5xx retryable;
     /// any other status permanent.
     func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome
+
+    /// True for an adapter whose agency has no system to push to: a delivery is placed in the
+    /// agency's web inbox instead of sent, and no request is made. False by default.
+    static var deliversToInbox: Bool { get }
 }
 
 extension AgencyAdapter {
+    public static var deliversToInbox: Bool { false }
+
     public func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome {
         HTTPReplyClassifier.classify(reply)
     }

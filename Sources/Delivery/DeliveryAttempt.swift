@@ -128,6 +128,8 @@ extension Dispatcher {
     private func attempt(_ job: LeasedDelivery, target: DeliveryTarget, context: DeliveryContext) async -> (
         DeliveryOutcome, Health, AgencyReplyEvidence?
     ) {
+        // An agency without a system of its own: the delivery is placed in its web inbox, unsent.
+        if type(of: target.adapter).deliversToInbox { return (.delivered(agencyReference: nil), .healthy, nil) }
         let rendered: OutboundRequest
         do {
             if let notice = job.notice {

@@ -31,6 +31,11 @@ extension Dispatcher {
     public func ping(agency: String) async -> PingResult? {
         guard let target = targets[agency] else { return nil }
         let now = clock.now()
+        if type(of: target.adapter).deliversToInbox {
+            return PingResult(
+                agency: agency, endpoint: "web inbox", status: nil, outcome: "accepted", milliseconds: 0, tls: false, signed: false,
+                webhookId: "none", detail: "this agency has no endpoint: its referrals wait in its web inbox at the console")
+        }
         let id = "test_" + Identifier.make(now: now)
         let body = Array(
             """

@@ -1,6 +1,7 @@
 import AdapterKit
 import FHIRR4Adapter
 import JSONWebhookAdapter
+import PortalAdapter
 import TemplateAdapter
 
 /// The adapter plugins compiled into this build. Adding a plugin is one line here.
@@ -10,6 +11,7 @@ public enum AdapterCatalogue {
         registry.register(JSONWebhookAdapter.self)
         registry.register(FHIRR4Adapter.self)
         registry.register(TemplateAdapter.self)
+        registry.register(PortalAdapter.self)
         return registry
     }()
 }

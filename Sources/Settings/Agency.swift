@@ -44,6 +44,9 @@ public struct Agency: Sendable, Equatable {
         }
     }
 
+    /// The adapter of an agency without a system of its own: referrals wait in its web inbox.
+    public static let inboxAdapter = "portal"
+
     public var id: String
     public var name: String
     /// The adapter plugin that renders its requests, for example `json-webhook`.

@@ -47,7 +47,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                         "services",
                         "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker", "auth", "tls", "acknowledge",
                     ],
-                    required: ["id", "name", "adapter", "endpoint"])
+                    required: ["id", "name", "adapter"])
             else { continue }
             let id = reader.string(entry["id"], "id")
             if let id, let idNode = entry["id"] {
@@ -67,8 +67,23 @@ public struct AgencyDirectory: Sendable, Equatable {
                     entry["adapter"], "unknown adapter '\(adapter)'",
                     hint: "this build has: \(adapters.sorted().joined(separator: ", "))")
             }
-            let endpoint = reader.string(entry["endpoint"], "endpoint")
-            if let endpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) || URL(string: endpoint)?.host == nil {
+            // An agency on the `portal` adapter has no system of its own: its referrals wait in its
+            // web inbox at the console, so it has no endpoint. Every other agency needs one.
+            let inbox = adapter == Agency.inboxAdapter
+            var endpoint = reader.string(entry["endpoint"], "endpoint")
+            if inbox, let node = entry["endpoint"] {
+                reader.fail(
+                    node, "an agency on the portal adapter has no endpoint: its referrals wait in its web inbox at the console",
+                    hint: "remove endpoint, or choose the adapter its system takes (switchboard adapters lists them)")
+            } else if !inbox, entry["endpoint"] == nil {
+                reader.fail(
+                    node, "an agency is missing 'endpoint'",
+                    hint:
+                        "where its requests go, such as https://spa.example.gov.uk/referrals; or adapter: portal for an agency without a system of its own"
+                )
+            }
+            if inbox { endpoint = endpoint ?? "" }
+            if !inbox, let endpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) || URL(string: endpoint)?.host == nil {
                 reader.fail(
                     entry["endpoint"], "endpoint '\(endpoint)' is not an http or https URL", hint: "for example https://spa.example.gov.uk/referrals")
             }
