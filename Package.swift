@@ -123,7 +123,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The HTTP API (Hummingbird): routes as openapi.yaml documents them, authentication, problems.
+        // The HTTP API (Hummingbird): routes as openapi.yaml documents them, authentication, problems; and the
+        // web console, server-rendered from the templates in Resources/console.
         .target(
             name: "Gateway",
             dependencies: [
@@ -138,8 +139,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
-            resources: [.copy("Resources/openapi.yaml")]
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/console")]
         ),
         .executableTarget(
             name: "switchboard",

@@ -17,9 +17,11 @@ public struct GatewayApplication {
     /// Counts and audits refused authentications.
     public let frontDoor: FrontDoor
 
-    /// The routes the router serves, in OpenAPI form.
+    /// The API routes the router serves, in OpenAPI form: the console's pages are not part of the API.
     public var routes: [DocumentedRoute] {
-        router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) }
+        router.routes.filter { !$0.path.description.hasPrefix("/console") }.map {
+            DocumentedRoute(method: $0.method.rawValue, path: $0.path.description)
+        }
     }
 
     public init(components: GatewayComponents, logger: Logger) {
@@ -115,6 +117,7 @@ public struct GatewayApplication {
             group.post("proposals/{id}/approve") { request, context in try await api.approve(request, context: context) }
             group.post("proposals/{id}/reject") { request, context in try await api.reject(request, context: context) }
         }
+        Console(components: components, frontDoor: frontDoor, addresses: addresses, logger: logger).addRoutes(to: router)
         index.set(router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) })
         return router
     }

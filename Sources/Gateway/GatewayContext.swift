@@ -22,6 +22,8 @@ public struct Principal: Sendable, Equatable {
 public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// At the console: the signed-in person's session, whose CSRF token every form carries.
+    var console: ConsoleSession?
 
     /// The address the connection comes from, without its port: the key refusals are counted by.
     public let clientAddress: String

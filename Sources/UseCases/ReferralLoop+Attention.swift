@@ -121,7 +121,8 @@ public struct AgencyReferralView: Sendable, Codable, Equatable {
 
 extension ReferralLoop {
     /// The referral as `agency` may see it, or nil when it was never delivered to that agency.
-    public func view(referralId: String, agency: String, actor: String) async throws -> AgencyReferralView? {
+    /// - Parameter via: how it was opened, for the audit trail: `agency key`, or `web inbox`.
+    public func view(referralId: String, agency: String, actor: String, via: String = "agency key") async throws -> AgencyReferralView? {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId),
             let report = try await store.report(referralId: referralId),
             let mine = loop.deliveries.last(where: { $0.agency == agency && $0.notice == nil && $0.state != .pending && $0.state != .withdrawn }),
@@ -131,7 +132,7 @@ extension ReferralLoop {
         var referral = loop.referral.withholding(settings?.withhold ?? [])
         if settings?.receivesAllNeeds != true, let needs = mine.needs { referral.needs = needs }
         try await store.appendAudit([
-            AuditNarrative.referralViewed(referralId: referralId, at: clock.now(), actor: actor, as: "as sent to \(agency) (agency key)")
+            AuditNarrative.referralViewed(referralId: referralId, at: clock.now(), actor: actor, as: "as sent to \(agency) (\(via))")
         ])
         return AgencyReferralView(referralId: referralId, receivedAt: report.receivedAt, delivery: delivery, referral: referral)
     }

@@ -1,0 +1,196 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ReferralModel
+import Storage
+import UseCases
+
+/// The administrators' pages: the overview, what needs attention, dead letters, pausing and
+/// resuming an agency, and one referral's timeline.
+extension Console {
+    func addAdminRoutes(_ admin: RouterGroup<GatewayContext>) {
+        admin.get { _, context in try await overview(context: context) }
+        admin.get("attention") { _, context in try await attention(context: context) }
+        admin.post("attention/{id}") { request, context in try await resolve(request, context: context) }
+        admin.get("dead") { _, context in try await deadLetters(context: context) }
+        admin.post("dead/retry") { request, context in try await retry(request, context: context) }
+        admin.post("agencies/{agency}/pause") { request, context in try await pause(request, context: context, pausing: true) }
+        admin.post("agencies/{agency}/resume") { request, context in try await pause(request, context: context, pausing: false) }
+        admin.get("referral") { request, _ in
+            let id = Self.query(request, "id")?.trimmingCharacters(in: .whitespaces) ?? ""
+            return ConsolePages.redirect("/console/admin/referrals/\(Self.percentEncoded(id))")
+        }
+        admin.get("referrals/{id}") { _, context in try await referral(context: context) }
+        addRulesRoutes(admin, document: .rules)
+        addRulesRoutes(admin, document: .agencies)
+        addAuditRoutes(admin)
+    }
+
+    func overview(context: GatewayContext) async throws -> Response {
+        let now = clock.now()
+        let queues = try await components.queue.overview().agencies
+        let attention = try await components.loop.attention(limit: 500)
+        let counts = try await components.store.auditActivity(
+            since: ActivityChart.since(now), kinds: ["delivery.attempted", "delivery.delivered"])
+        let chart = ActivityChart(counts: counts, now: now)
+        let directory = components.rules.live.current.agencies
+        let rows: [(attention: Bool, values: [String: Any])] = queues.map { queue in
+            let problems = Self.problems(queue)
+            var values: [String: Any] = [
+                "id": queue.agency, "name": directory[queue.agency]?.name ?? queue.agency, "status": queue.status,
+                "circuit": queue.circuit, "pending": queue.pending, "deadLettered": queue.deadLettered,
+                "oldest": queue.oldestPendingSeconds.map(Self.age) ?? "none waiting", "problems": problems.joined(separator: "; "),
+                "attention": !problems.isEmpty, "paused": queue.paused != nil, "configured": queue.configured,
+                "inbox": directory[queue.agency]?.adapter == "portal",
+            ]
+            if let stop = queue.paused ?? queue.disabled { values["stop"] = "\(stop.reason) (\(stop.by), \(stop.at))" }
+            return (!problems.isEmpty, Self.present(values))
+        }
+        // Needs attention first, then by name.
+        let ordered = rows.sorted { ($0.attention ? 0 : 1, "\($0.values["name"]!)") < ($1.attention ? 0 : 1, "\($1.values["name"]!)") }
+        return pages.page(
+            "admin-overview",
+            frame(
+                context, title: "Overview",
+                values: [
+                    "agencies": ordered.map(\.values), "attentionCount": attention.count, "hasAttention": !attention.isEmpty, "chart": chart.svg,
+                    "chartRows": chart.rows,
+                    "deliveredTotal": chart.hours.map(\.delivered).reduce(0, +), "failedTotal": chart.hours.map(\.failed).reduce(0, +),
+                    "at": Timestamp.string(now),
+                ], current: "/console/admin"))
+    }
+
+    /// Why an agency's queue needs someone to look, in words; empty when it does not.
+    static func problems(_ queue: AgencyQueue) -> [String] {
+        var problems: [String] = []
+        if queue.status == "disabled" { problems.append("disabled: nothing is sent until it is resumed") }
+        if queue.status == "paused" { problems.append("paused") }
+        if queue.status == "not-configured" { problems.append("no longer configured, with jobs waiting") }
+        if queue.circuit != "closed" { problems.append("circuit \(queue.circuit): its system is failing") }
+        if queue.deadLettered > 0 { problems.append("\(queue.deadLettered) dead letter\(queue.deadLettered == 1 ? "" : "s")") }
+        if let oldest = queue.oldestPendingSeconds, oldest > 3_600 { problems.append("oldest job waiting \(age(oldest))") }
+        return problems
+    }
+
+    static func age(_ seconds: Int) -> String {
+        switch seconds {
+        case ..<60: "\(seconds) s"
+        case ..<3_600: "\(seconds / 60) min"
+        case ..<172_800: "\(seconds / 3_600) h \(seconds % 3_600 / 60) min"
+        default: "\(seconds / 86_400) days"
+        }
+    }
+
+    func attention(context: GatewayContext) async throws -> Response {
+        let items = try await components.loop.attention(limit: 500)
+        let agencies = components.rules.live.current.agencies.agencies.map { ["id": $0.id, "name": $0.name] }
+        return pages.page(
+            "admin-attention",
+            frame(
+                context, title: "Needs attention",
+                values: [
+                    "items": items.map { item -> [String: Any] in
+                        Self.present([
+                            "id": item.id, "referralId": item.referralId, "agency": item.agency ?? "", "reason": item.reason, "since": item.since,
+                        ])
+                    },
+                    "agencies": agencies,
+                ], current: "/console/admin/attention"))
+    }
+
+    func resolve(_ request: Request, context: GatewayContext) async throws -> Response {
+        let form = try await FormBody.read(request)
+        let id = context.parameters.get("id") ?? ""
+        let actor = context.principal?.actor ?? "administrator"
+        let resolution: ReferralLoop.Resolution
+        switch form["action"] {
+        case "reroute":
+            guard let agency = form.trimmed("agency") else { throw ConsoleRefusal(status: .badRequest, message: "Choose the agency to send it to.") }
+            resolution = .reroute(agency: agency)
+        case "close":
+            guard let reason = form.trimmed("reason"), reason.count <= 2_000 else {
+                throw ConsoleRefusal(status: .badRequest, message: "Say why the referral is closed (up to 2,000 characters): the record keeps it.")
+            }
+            resolution = .close(reason: reason)
+        default:
+            throw ConsoleRefusal(status: .badRequest, message: "Choose re-route or close.")
+        }
+        do {
+            let item = try await components.loop.resolve(id, resolution, actor: actor)
+            tell(context, "Referral \(item.referralId) \(item.resolution ?? "resolved").")
+        } catch let refusal as ReferralLoop.Refusal {
+            throw LoopRoutes.problem(refusal)
+        }
+        return ConsolePages.redirect("/console/admin/attention")
+    }
+
+    func deadLetters(context: GatewayContext) async throws -> Response {
+        let letters = try await components.queue.deadLetters(agency: nil, limit: 200).deadLetters
+        return pages.page(
+            "admin-dead",
+            frame(
+                context, title: "Dead letters",
+                values: [
+                    "hasLetters": !letters.isEmpty,
+                    "letters": letters.map { letter -> [String: Any] in
+                        [
+                            "deliveryId": letter.deliveryId, "referralId": letter.referralId, "agency": letter.agency, "attempts": letter.attempts,
+                            "reason": letter.reason, "at": letter.deadLetteredAt ?? "",
+                        ]
+                    },
+                ], current: "/console/admin/dead"))
+    }
+
+    func retry(_ request: Request, context: GatewayContext) async throws -> Response {
+        let form = try await FormBody.read(request)
+        let ids = form.all("delivery").filter(Identifier.isWellFormed)
+        guard !ids.isEmpty else { throw ConsoleRefusal(status: .badRequest, message: "Tick the dead letters to put back in the queue.") }
+        let result = try await components.queue.retry(.deliveries(ids), by: context.principal?.actor ?? "administrator")
+        tell(context, "\(result.requeued.count) dead letter\(result.requeued.count == 1 ? "" : "s") put back in the queue.")
+        return ConsolePages.redirect("/console/admin/dead")
+    }
+
+    func pause(_ request: Request, context: GatewayContext, pausing: Bool) async throws -> Response {
+        let form = try await FormBody.read(request)
+        let agency = context.parameters.get("agency") ?? ""
+        let actor = context.principal?.actor ?? "administrator"
+        let changed =
+            pausing
+            ? try await components.queue.pause(agency: agency, reason: form.trimmed("reason"), by: actor)
+            : try await components.queue.resume(agency: agency, by: actor)
+        guard changed != nil else { throw ConsoleRefusal(status: .notFound, message: "There is no agency \(agency) in the configuration.") }
+        tell(context, pausing ? "Deliveries to \(agency) are paused; they wait in its queue." : "Deliveries to \(agency) resumed.")
+        return ConsolePages.redirect("/console/admin")
+    }
+
+    func referral(context: GatewayContext) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        guard let principal = context.principal, Identifier.isWellFormed(id),
+            let report = try await components.intake.report(referralId: id, viewer: principal.actor, role: .admin)
+        else {
+            throw ConsoleRefusal(status: .notFound, message: "There is no referral with the id \(String(id.prefix(40))).")
+        }
+        return pages.page(
+            "admin-referral",
+            frame(context, title: "Referral \(report.id)", values: ["referral": Self.reportValues(report)]))
+    }
+
+    /// A referral's status, deliveries and history as the pages show them.
+    static func reportValues(_ report: ReferralReport) -> [String: Any] {
+        [
+            "id": report.id, "status": report.status.rawValue, "receivedAt": report.receivedAt, "submittedBy": report.submittedBy,
+            "rulesVersion": report.rulesVersion, "urgency": report.urgency.rawValue, "needs": report.needs.joined(separator: ", "),
+            "deliveries": report.deliveries.filter { $0.notice == nil }.map { delivery -> [String: Any] in
+                present([
+                    "agency": delivery.agency, "rule": delivery.rule, "state": delivery.state.rawValue, "attempts": delivery.attempts,
+                    "deliveredAt": delivery.deliveredAt ?? "", "answeredAt": delivery.answeredAt ?? "",
+                    "declineReason": delivery.declineReason?.rawValue ?? "", "lastError": delivery.lastError ?? "",
+                ])
+            },
+            "history": report.history.map { entry -> [String: Any] in
+                present(["at": entry.at, "event": entry.event, "agency": entry.agency ?? "", "detail": entry.detail ?? ""])
+            },
+            "final": [.completed, .closed].contains(report.status),
+        ]
+    }
+}

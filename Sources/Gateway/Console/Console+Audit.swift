@@ -1,0 +1,81 @@
+import Audit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ReferralModel
+import Storage
+import UseCases
+
+/// The audit trail's page: check the chain (against the signed checkpoints when configured) and
+/// export events between two dates, as the CLI's `audit verify` and `audit export` do.
+extension Console {
+    func addAuditRoutes(_ admin: RouterGroup<GatewayContext>) {
+        admin.get("audit") { _, context in
+            pages.page("admin-audit", frame(context, title: "Audit trail", values: [:], current: "/console/admin/audit"))
+        }
+        admin.post("audit/verify") { _, context in try await verify(context: context) }
+        admin.get("audit/export") { request, context in try await export(request, context: context) }
+    }
+
+    func verify(context: GatewayContext) async throws -> Response {
+        let store = components.store
+        var anchored = false
+        let verdict: AuditChain.Verdict
+        if let checkpoints = components.configuration.settings.auditCheckpoints, let key = checkpoints.key {
+            verdict = try await store.verifyAudit(against: CheckpointFile(path: checkpoints.file, secret: key))
+            anchored = true
+        } else {
+            verdict = try await store.verifyAudit()
+        }
+        let result: [String: Any]
+        switch verdict {
+        case .intact(let events, let head):
+            result = [
+                "intact": true,
+                "text":
+                    "The audit chain is intact: \(events) events, head \(head)."
+                    + (anchored
+                        ? " It matches every signed checkpoint."
+                        : " No checkpoint file is configured, so deleting the newest events would not show.")
+                    ,
+            ]
+        case .broken(let sequence, let reason):
+            result = ["intact": false, "text": "The audit chain is BROKEN at event \(sequence): \(reason)."]
+        }
+        return pages.page("admin-audit", frame(context, title: "Audit trail", values: ["verdict": result], current: "/console/admin/audit"))
+    }
+
+    /// The events from `since` to `until` (dates, inclusive) as a CSV or JSON Lines download.
+    func export(_ request: Request, context: GatewayContext) async throws -> Response {
+        let format = AuditExport.Format(rawValue: Self.query(request, "format") ?? "csv") ?? .csv
+        func day(_ name: String) throws -> String? {
+            guard let text = Self.query(request, name), !text.isEmpty else { return nil }
+            guard CalendarDate.isValid(text) else {
+                throw ConsoleRefusal(status: .badRequest, message: "The \(name) date must be a date such as 2026-11-26.")
+            }
+            return text
+        }
+        let since = try day("since")
+        // Until the end of that day: the first moment of the next.
+        let until = try day("until").flatMap(Self.nextDay)
+        var text = ""
+        let count = try await AuditExport.export(from: components.store, since: since, until: until, format: format) { text += $0 }
+        var headers: HTTPFields = [
+            .contentType: format == .csv ? "text/csv; charset=utf-8" : "application/jsonl; charset=utf-8",
+            .contentDisposition: "attachment; filename=\"switchboard-audit.\(format == .csv ? "csv" : "jsonl")\"",
+        ]
+        headers[HTTPField.Name("X-Audit-Events")!] = String(count)
+        ConsolePages.securityHeaders(&headers)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// The day after `day` (YYYY-MM-DD), in UTC as the audit trail's times are.
+    static func nextDay(_ day: String) -> String? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        return formatter.date(from: day).map { formatter.string(from: $0.addingTimeInterval(86_400)) }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ReferralModel
+import Storage
+import UseCases
+
+/// The web inbox of an agency without a system of its own (or any agency's staff): its
+/// referrals, each opened (the read is audited) as the agency may see it, and accepted, declined
+/// with a reason, or completed through the same lifecycle as the API.
+extension Console {
+    func addInboxRoutes(_ inbox: RouterGroup<GatewayContext>) {
+        inbox.get { request, context in try await worklist(request, context: context) }
+        inbox.get("{id}") { _, context in try await openReferral(context: context) }
+        inbox.post("{id}/answer") { request, context in try await answer(request, context: context) }
+    }
+
+    /// The agency the signed-in key answers for.
+    static func agency(_ context: GatewayContext) throws -> String {
+        guard let agency = context.principal?.agency else {
+            throw ConsoleRefusal(status: .forbidden, message: "Your key answers for no agency. Ask an administrator to name your agency on it.")
+        }
+        return agency
+    }
+
+    func worklist(_ request: Request, context: GatewayContext) async throws -> Response {
+        let agency = try Self.agency(context)
+        let show = Self.query(request, "show") ?? "open"
+        let states: Set<DeliveryState>? =
+            switch show {
+            case "all": nil
+            case "accepted": [.accepted]
+            case "closed": [.declined, .completed, .withdrawn]
+            default: [.delivered]
+            }
+        let items = try await components.loop.worklist(agency: agency, states: states, limit: 200, before: nil)
+        let tabs = [("open", "To answer"), ("accepted", "Accepted"), ("closed", "Closed"), ("all", "All")]
+        return pages.page(
+            "inbox",
+            frame(
+                context, title: "Inbox",
+                values: [
+                    "agencyName": components.rules.live.current.agencies[agency]?.name ?? agency,
+                    "tabs": tabs.map { ["show": $0.0, "label": $0.1, "current": $0.0 == show] as [String: Any] },
+                    "items": items.map { item -> [String: Any] in
+                        Self.present([
+                            "referralId": item.referralId, "state": item.state.rawValue, "urgency": item.urgency.rawValue,
+                            "receivedAt": item.receivedAt, "respondBy": item.respondBy ?? "", "urgent": item.urgency != .routine,
+                        ])
+                    },
+                ], current: "/console/inbox"))
+    }
+
+    func openReferral(context: GatewayContext, extra: [String: Any] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
+        let agency = try Self.agency(context)
+        let id = context.parameters.get("id") ?? ""
+        guard
+            let view = try await components.loop.view(
+                referralId: id, agency: agency, actor: context.principal?.actor ?? agency, via: "web inbox")
+        else {
+            throw ConsoleRefusal(status: .notFound, message: "There is no referral with this id in your agency's inbox.")
+        }
+        let state = view.delivery.state
+        var values: [String: Any] = [
+            "referralId": view.referralId, "receivedAt": view.receivedAt, "state": state.rawValue, "fields": Self.fields(view.referral),
+            "canAnswer": state == .delivered, "canComplete": state == .accepted,
+            "reasons": DeclineReason.allCases.map { ["code": $0.rawValue, "label": Self.words($0)] },
+            "respondBy": view.delivery.deadlineAt ?? "",
+        ]
+        values.merge(extra) { _, new in new }
+        return pages.page(
+            "inbox-referral", frame(context, title: "Referral \(view.referralId)", values: Self.present(values), current: "/console/inbox"),
+            status: status)
+    }
+
+    func answer(_ request: Request, context: GatewayContext) async throws -> Response {
+        let agency = try Self.agency(context)
+        let id = context.parameters.get("id") ?? ""
+        let form = try await FormBody.read(request)
+        guard let answer = form["status"].flatMap(ReferralLoop.Answer.init(rawValue:)) else {
+            throw ConsoleRefusal(status: .badRequest, message: "Choose accept, decline or complete.")
+        }
+        let reason = form.trimmed("reason").flatMap(DeclineReason.init(rawValue:))
+        let text = form.trimmed("text")
+        if answer == .declined, reason == nil {
+            return try await openReferral(
+                context: context, extra: ["problem": "Choose why you are declining this referral."], status: .unprocessableContent)
+        }
+        if let text, text.count > 2_000 {
+            return try await openReferral(
+                context: context, extra: ["problem": "The note is too long: keep it to 2,000 characters."], status: .unprocessableContent)
+        }
+        do {
+            let answered = try await components.loop.answer(
+                referralId: id, agency: agency, actor: context.principal?.actor ?? agency, answer: answer,
+                reason: answer == .declined ? reason : nil, text: text)
+            let rerouted = answered.reroutedTo.map { " It goes next to \($0)." } ?? ""
+            tell(context, "Referral \(id) is \(answered.state.rawValue).\(rerouted)")
+        } catch let refusal as ReferralLoop.Refusal {
+            throw LoopRoutes.problem(refusal)
+        }
+        return ConsolePages.redirect(answer == .accepted ? "/console/inbox/\(id)" : "/console/inbox")
+    }
+
+    static func words(_ reason: DeclineReason) -> String {
+        switch reason {
+        case .outOfArea: "The person lives outside our area"
+        case .notEligible: "The person is not eligible for our service"
+        case .noCapacity: "We have no capacity"
+        case .duplicate: "We already have this referral"
+        case .personDeclined: "The person does not want our service"
+        case .insufficientInformation: "There is not enough information"
+        case .other: "Another reason (say in the note)"
+        }
+    }
+
+    /// The referral's fields as labelled rows, leaving out those absent (or withheld from this agency).
+    static func fields(_ referral: Referral) -> [[String: String]] {
+        let subject = referral.subject
+        let rows: [(String, String?)] = [
+            ("Name", "\(subject.givenName) \(subject.familyName)"), ("Date of birth", subject.birthDate), ("NHS number", subject.nhsNumber),
+            ("Address", subject.address), ("Postcode", subject.postcode), ("Phone", subject.phone),
+            ("Preferred language", subject.preferredLanguage),
+            ("Interpreter needed", subject.interpreterNeeded.map { $0 ? "Yes" : "No" }), ("Gender", subject.gender?.rawValue),
+            ("GP practice", subject.registeredPractice), ("Needs", referral.needs.joined(separator: ", ")),
+            ("Urgency", "\(referral.urgency.rawValue): \(referral.urgency.definition)"), ("Reason", referral.reason),
+            ("Consent", referral.consent.status.rawValue), ("Lawful basis", referral.consent.lawfulBasis?.rawValue),
+            ("Safeguarding concern", referral.safeguarding.map { $0 ? "Yes" : "No" }), ("Respond by", referral.respondBy),
+            ("Expected discharge", referral.expectedDischargeDate),
+            ("Referred by", [referral.referrer.name, referral.referrer.role].compactMap { $0 }.joined(separator: ", ")),
+            ("Organisation", referral.referrer.organisationName ?? referral.referrer.organisation), ("Referrer phone", referral.referrer.phone),
+            ("Referrer email", referral.referrer.email), ("Their reference", referral.externalReference),
+        ]
+        return rows.compactMap { label, value in value.map { ["label": label, "value": $0] } }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ReferralModel
+import Storage
+import UseCases
+
+/// The referral form for referrers without a system: every problem shown beside its field, in the
+/// API's words; then the receipt and the referral's live status.
+extension Console {
+    func addReferRoutes(_ refer: RouterGroup<GatewayContext>) {
+        refer.get { _, context in referralForm(context: context, form: nil, issues: []) }
+        refer.post { request, context in try await submit(request, context: context) }
+        refer.get("follow") { request, _ in
+            let id = Self.query(request, "id")?.trimmingCharacters(in: .whitespaces) ?? ""
+            return ConsolePages.redirect("/console/refer/\(Self.percentEncoded(id))")
+        }
+        refer.get("{id}") { _, context in try await followReferral(context: context) }
+    }
+
+    func form(for context: GatewayContext) -> ReferralForm {
+        ReferralForm(vocabulary: components.configuration.settings.vocabulary, organisations: context.principal?.organisations)
+    }
+
+    func referralForm(context: GatewayContext, form submitted: FormBody?, issues: [FieldIssue], status: HTTPResponse.Status = .ok) -> Response {
+        let (sections, unplaced) = form(for: context).values(submitted, issues: issues)
+        var values: [String: Any] = [
+            "sections": sections, "unplaced": unplaced,
+            // One submission of this form makes one referral, however often it is sent.
+            "submission": submitted?["submission"] ?? ConsoleSessions.randomToken(),
+        ]
+        if !issues.isEmpty { values["problemCount"] = "\(issues.count) problem\(issues.count == 1 ? "" : "s")" }
+        return pages.page("refer", frame(context, title: "Make a referral", values: values, current: "/console/refer"), status: status)
+    }
+
+    func submit(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
+        let submitted = try await FormBody.read(request)
+        let body = form(for: context).json(submitted)
+        let key = submitted["submission"].flatMap { (1...255).contains($0.utf8.count) ? "console-" + $0 : nil }
+        do {
+            let accepted = try await components.intake.submit(
+                body, actor: principal.keyId, organisations: principal.organisations, idempotencyKey: key, requestId: context.requestId)
+            if !accepted.replayed {
+                components.metrics.referralReceived()
+                logger.info(
+                    "Referral accepted", metadata: ["referral": "\(accepted.receipt.id)", "actor": "\(principal.keyId)", "via": "console"])
+            }
+            tell(context, "Your referral is received. Its reference is \(accepted.receipt.id): keep it to follow the referral.")
+            return ConsolePages.redirect("/console/refer/\(accepted.receipt.id)")
+        } catch let refusal as ReferralIntake.Refusal {
+            switch refusal {
+            case .invalid(let issues):
+                return referralForm(context: context, form: submitted, issues: issues, status: .unprocessableContent)
+            case .organisationNotAllowed:
+                let issue = FieldIssue(pointer: "/referrer/organisation", detail: "is not an organisation your key may refer for.")
+                return referralForm(context: context, form: submitted, issues: [issue], status: .forbidden)
+            case .idempotencyConflict:
+                return referralForm(
+                    context: context, form: nil,
+                    issues: [FieldIssue(pointer: "", detail: "was already sent from this form with other answers: please start a new one.")],
+                    status: .conflict)
+            case .malformed(let description):
+                throw ConsoleRefusal(status: .badRequest, message: "The form could not be read: \(description)")
+            }
+        }
+    }
+
+    func followReferral(context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
+        let id = context.parameters.get("id") ?? ""
+        guard
+            let report = try await components.intake.report(
+                referralId: id, viewer: principal.keyId, role: .referrer, organisations: principal.organisations)
+        else {
+            throw ConsoleRefusal(status: .notFound, message: "There is no referral with this reference that you made.")
+        }
+        let values = Self.reportValues(report)
+        // Until it is settled, the page reloads itself (no script) to show the status live.
+        return pages.page(
+            "refer-status",
+            frame(context, title: "Referral \(report.id)", values: ["referral": values, "refresh": !(values["final"] as? Bool ?? false)]))
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ReferralModel
+import Routing
+import Settings
+import Storage
+import UseCases
+
+/// The rules and agencies editors: the live text, a change checked as it is submitted (every
+/// problem with its line), its diff against the live version and a dry run against a referral,
+/// then apply (or propose, where a second administrator must approve), history and rollback.
+extension Console {
+    func addRulesRoutes(_ admin: RouterGroup<GatewayContext>, document: GovernedDocument) {
+        let name = document.rawValue
+        admin.get(.init(stringLiteral: name)) { _, context in try await editor(document, context: context) }
+        admin.post(.init(stringLiteral: "\(name)/check")) { request, context in try await check(document, request, context: context) }
+        admin.get(.init(stringLiteral: "\(name)/history")) { _, context in try await history(document, context: context) }
+        admin.post(.init(stringLiteral: "\(name)/rollback")) { request, context in try await rollback(document, request, context: context) }
+        admin.post(.init(stringLiteral: "\(name)/proposals/{id}/approve")) { request, context in
+            try await decide(document, request, context: context, approving: true)
+        }
+        admin.post(.init(stringLiteral: "\(name)/proposals/{id}/reject")) { request, context in
+            try await decide(document, request, context: context, approving: false)
+        }
+        if document == .agencies {
+            admin.post("agencies/{agency}/test") { _, context in try await testDelivery(context: context) }
+        }
+    }
+
+    static func title(_ document: GovernedDocument) -> String { document == .rules ? "Routing rules" : "Agencies" }
+
+    /// The live version of `document`: its version, text and record.
+    func live(_ document: GovernedDocument) -> (version: String, text: String, record: RulesVersionRecord?) {
+        let snapshot = components.rules.live.current
+        return document == .rules
+            ? (snapshot.rules.version, snapshot.rules.text, snapshot.record)
+            : (snapshot.agencies.version, snapshot.agencies.text, snapshot.agenciesRecord)
+    }
+
+    func editor(_ document: GovernedDocument, context: GatewayContext, values extra: [String: Any] = [:], status: HTTPResponse.Status = .ok)
+        async throws -> Response
+    {
+        let live = live(document)
+        var values: [String: Any] = [
+            "document": document.rawValue, "documentTitle": Self.title(document), "liveVersion": live.version, "text": live.text,
+            "base": live.version, "approvalRequired": components.rules.approvalRequired.contains(document),
+            "appliedBy": live.record?.appliedBy ?? "", "appliedAt": live.record?.appliedAt ?? "", "number": live.record?.number ?? 0,
+            "isAgencies": document == .agencies,
+        ]
+        let proposals = try await components.store.proposals(of: document, limit: 50).filter { $0.state == .pending }
+        values["proposals"] = proposals.map { proposal -> [String: Any] in
+            [
+                "id": proposal.id, "by": proposal.proposedBy, "at": proposal.proposedAt, "summary": proposal.summary,
+                "stale": proposal.baseVersion != live.version,
+                "mine": proposal.proposedBy == context.principal?.actor,
+            ]
+        }
+        if document == .agencies {
+            values["agencies"] = components.rules.live.current.agencies.agencies.map { ["id": $0.id, "name": $0.name, "endpoint": $0.endpoint] }
+        }
+        values.merge(extra) { _, new in new }
+        return pages.page(
+            "admin-editor", frame(context, title: Self.title(document), values: Self.present(values), current: "/console/admin/\(document.rawValue)"),
+            status: status)
+    }
+
+    /// Checks a submitted text; with `action=apply`, makes it live (or proposes it) when it is valid.
+    func check(_ document: GovernedDocument, _ request: Request, context: GatewayContext) async throws -> Response {
+        let form = try await FormBody.read(request)
+        let text = (form["text"] ?? "").replacingOccurrences(of: "\r\n", with: "\n")
+        let base = form["base"] ?? ""
+        let actor = context.principal?.actor ?? "administrator"
+        var values: [String: Any] = ["text": text, "base": base, "referral": form["referral"] ?? "", "referralId": form["referralId"] ?? ""]
+        let live = live(document)
+        if base != live.version {
+            values["stale"] =
+                "The live \(document.rawValue) changed (to \(live.version)) since you started this change. The diff below is against what is live now; check it before you apply."
+            values["base"] = live.version
+        }
+        let rules: RuleSet
+        do {
+            rules = try components.rules.prepare(text, for: document)
+        } catch .invalid(let issues) {
+            values["problems"] = issues.map { issue -> [String: Any] in
+                Self.present(["line": issue.line, "column": issue.column, "message": issue.message, "hint": issue.hint ?? ""])
+            }
+            values["problemCount"] = "\(issues.count) problem\(issues.count == 1 ? "" : "s")"
+            return try await editor(document, context: context, values: values, status: .unprocessableContent)
+        } catch {
+            throw ConsoleRefusal(status: .forbidden, message: "This gateway cannot change its \(document.rawValue) from the console.")
+        }
+        let change = components.rules.change(document, from: live.text, to: text)
+        values["valid"] = true
+        values["summary"] = change.summary
+        values["diff"] = Self.diffLines(change.lineDiff)
+        values["unchanged"] = live.text == text
+        if let referralText = form.trimmed("referral") ?? form.trimmed("referralId") {
+            values["dryRun"] = try await dryRun(referralText, proposed: rules)
+        }
+        guard form["action"] == "apply", !(values["unchanged"] as? Bool ?? false), values["stale"] == nil else {
+            return try await editor(document, context: context, values: values)
+        }
+        do {
+            if components.rules.approvalRequired.contains(document) {
+                let proposed = try await components.rules.propose(text, to: document, ifMatch: [base], actor: actor)
+                tell(context, "Your change is proposed (\(proposed.change.summary)). Another administrator must approve it before it goes live.")
+                return ConsolePages.redirect("/console/admin/\(document.rawValue)")
+            }
+            let outcome = try await components.rules.apply(text, to: document, ifMatch: [base], actor: actor)
+            tell(context, "Version \(outcome.record.number) is live: \(outcome.change.summary).")
+            return ConsolePages.redirect("/console/admin/\(document.rawValue)/history")
+        } catch let refusal as RulesAdministrator.Refusal {
+            values["refusal"] = Self.words(refusal, document)
+            return try await editor(document, context: context, values: values, status: .conflict)
+        }
+    }
+
+    /// How a referral would be routed by the live rules and by `proposed`, rule by rule.
+    func dryRun(_ input: String, proposed: RuleSet) async throws -> [String: Any] {
+        let referral: Referral
+        let now = clock.now()
+        if Identifier.isWellFormed(input) {
+            guard let stored = try await components.store.loopReferral(input) else {
+                return ["problem": "There is no stored referral \(input)."]
+            }
+            referral = stored.referral
+        } else {
+            do {
+                referral = try ReferralDecoder(vocabulary: components.configuration.settings.vocabulary).decode(
+                    try JSONParser.parse(Array(input.utf8)), today: CalendarDate.string(from: now))
+            } catch let error as ReferralDecoder.Failure {
+                switch error {
+                case .syntax(let syntax): return ["problem": "The referral is not JSON: \(syntax.description)"]
+                case .invalid(let failure):
+                    return ["problem": "The referral has problems: " + failure.issues.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; ")]
+                }
+            } catch let syntax as JSONSyntaxError {
+                return ["problem": "The referral is not JSON: \(syntax.description)"]
+            }
+        }
+        func outcome(_ rules: RuleSet) async throws -> [String: Any] {
+            let authorities = try await components.rules.localAuthorities(of: referral.subject.postcode, for: rules)
+            let (decision, traces) = rules.explain(referral, at: now, localAuthorities: authorities)
+            let routes = decision.targets.map { "\($0.agency) (\(decision.usedFallback ? "the fallback" : "rule \($0.rule)"))" }
+            return [
+                "routes": decision.outOfArea ? "held: out of area" : routes.isEmpty ? "nobody" : routes.joined(separator: ", "),
+                "rules": traces.map { trace -> [String: Any] in
+                    [
+                        "id": trace.rule, "matched": !trace.skipped && trace.failure == nil,
+                        "why": trace.skipped
+                            ? "not considered: an earlier rule stopped the search"
+                            : trace.failure.map { "not matched: \($0)" } ?? "matched: sends it to \(trace.agencies.joined(separator: ", "))",
+                    ]
+                },
+            ]
+        }
+        return ["live": try await outcome(components.rules.live.current.rules), "proposed": try await outcome(proposed)]
+    }
+
+    /// A unified diff's lines, each marked added, removed or context for the page to colour.
+    static func diffLines(_ diff: String) -> [[String: Any]] {
+        diff.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            let kind = line.hasPrefix("+++") || line.hasPrefix("---") ? "head" : line.hasPrefix("+") ? "add" : line.hasPrefix("-") ? "del" : "same"
+            return ["line": String(line), "kind": kind]
+        }
+    }
+
+    static func words(_ refusal: RulesAdministrator.Refusal, _ document: GovernedDocument) -> String {
+        switch refusal {
+        case .stale(let live):
+            "Someone changed the \(document.rawValue) (now \(live)) while you worked: check your change against them and submit it again."
+        case .invalid(let issues): "The change has \(issues.count) problems; nothing changed."
+        case .noSuchVersion(let number): "There is no version \(number)."
+        case .approvalRequired: "Changes here need a second administrator's approval: propose it instead."
+        case .noSuchProposal: "There is no such proposal."
+        case .notPending(let state): "That proposal is already \(state.rawValue); nothing changed."
+        case .sameAdministrator: "You proposed this change: another administrator must approve it. You may withdraw it."
+        case .agenciesFixed: "This gateway cannot change its agencies from the console."
+        }
+    }
+
+    func history(_ document: GovernedDocument, context: GatewayContext) async throws -> Response {
+        let versions = try await components.store.versionHistory(of: document, limit: 200)
+        let live = live(document)
+        return pages.page(
+            "admin-history",
+            frame(
+                context, title: "\(Self.title(document)): history",
+                values: [
+                    "document": document.rawValue, "documentTitle": Self.title(document), "base": live.version,
+                    "versions": versions.map { record -> [String: Any] in
+                        [
+                            "number": record.number, "version": record.version, "at": record.appliedAt, "by": record.appliedBy,
+                            "source": record.source, "summary": record.summary, "live": record.version == live.version,
+                        ]
+                    },
+                ], current: "/console/admin/\(document.rawValue)"))
+    }
+
+    func rollback(_ document: GovernedDocument, _ request: Request, context: GatewayContext) async throws -> Response {
+        let form = try await FormBody.read(request)
+        guard let number = form["number"].flatMap(Int.init), number >= 1 else {
+            throw ConsoleRefusal(status: .badRequest, message: "Choose the version to roll back to.")
+        }
+        do {
+            let outcome = try await components.rules.rollback(
+                to: number, of: document, ifMatch: [form["base"] ?? ""], actor: context.principal?.actor ?? "administrator")
+            tell(context, "Version \(number) is live again, as version \(outcome.record.number).")
+        } catch let refusal as RulesAdministrator.Refusal {
+            tell(context, Self.words(refusal, document))
+        }
+        return ConsolePages.redirect("/console/admin/\(document.rawValue)/history")
+    }
+
+    func decide(_ document: GovernedDocument, _ request: Request, context: GatewayContext, approving: Bool) async throws -> Response {
+        let form = try await FormBody.read(request)
+        let id = context.parameters.get("id") ?? ""
+        let actor = context.principal?.actor ?? "administrator"
+        do {
+            if approving {
+                let outcome = try await components.rules.approve(id, actor: actor)
+                tell(context, "Approved: version \(outcome.record.number) is live (\(outcome.change.summary)).")
+                return ConsolePages.redirect("/console/admin/\(document.rawValue)/history")
+            }
+            _ = try await components.rules.reject(id, actor: actor, reason: form.trimmed("reason"))
+            tell(context, "The proposal is rejected; nothing changed.")
+        } catch let refusal as RulesAdministrator.Refusal {
+            tell(context, Self.words(refusal, document))
+        }
+        return ConsolePages.redirect("/console/admin/\(document.rawValue)")
+    }
+
+    /// A test delivery (no personal data) to an agency's endpoint, with its own signing and TLS.
+    func testDelivery(context: GatewayContext) async throws -> Response {
+        let agency = context.parameters.get("agency") ?? ""
+        guard let result = try await components.queue.ping(agency: agency, by: context.principal?.actor ?? "administrator") else {
+            throw ConsoleRefusal(status: .notFound, message: "There is no agency \(agency) in the configuration.")
+        }
+        let status = result.status.map { "HTTP \($0)" } ?? "no answer"
+        tell(
+            context,
+            "Test delivery to \(agency) at \(result.endpoint): \(result.outcome) (\(status), \(result.milliseconds) ms)\(result.detail.map { ": \($0)" } ?? ".")"
+        )
+        return ConsolePages.redirect("/console/admin/agencies")
+    }
+}

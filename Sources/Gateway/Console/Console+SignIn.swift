@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Settings
+
+/// Signing in with a person's own API key, and signing out.
+extension Console {
+    /// The sign-in form. Before there is a session, its CSRF token is kept in a short-lived
+    /// cookie of its own and must come back with the form.
+    func signInForm(_ request: Request, context: GatewayContext, message: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
+        if message == nil, let (_, principal) = signedIn(request) { return ConsolePages.redirect(Self.home(principal.role)) }
+        let token = ConsoleSessions.randomToken()
+        var headers = HTTPFields()
+        headers[.setCookie] = ConsoleCookies.make(ConsoleSessions.signInCookieName, value: token, maxAge: 3_600, secure: secure)
+        var values: [String: Any] = ["title": "Sign in", "csrf": token, "next": Self.safeNext(Self.query(request, "next")) ?? ""]
+        if let message { values["problem"] = message }
+        if Self.query(request, "signed-out") != nil { values["notice"] = "You are signed out." }
+        return pages.page("sign-in", values, status: status, headers: headers)
+    }
+
+    func signIn(_ request: Request, context: GatewayContext) async throws -> Response {
+        var request = request
+        do {
+            _ = try await request.collectBody(upTo: 64 * 1024)
+        } catch {
+            return signInForm(request, context: context, message: "The form was too large.", status: .contentTooLarge)
+        }
+        let form = try await FormBody.read(request)
+        guard let expected = ConsoleCookies.value(ConsoleSessions.signInCookieName, in: request.headers[.cookie]), let token = form["csrf"],
+            ConsoleSessions.same(expected, token)
+        else {
+            return signInForm(
+                request, context: context, message: "The sign-in form had expired or did not come from this console. Please sign in again.",
+                status: .forbidden)
+        }
+        let now = clock.now()
+        let key = form.trimmed("key") ?? ""
+        let digest = APIKey.digest(of: key)
+        guard !key.isEmpty, let holder = keys.holder(digest: digest, now: now) else {
+            // Counted and audited at the front door like a refused API key, and limited the same way.
+            let source = addresses.source(peer: context.clientAddress, headers: request.headers)
+            let wait = frontDoor.refuse(source: source, reason: key.isEmpty ? "console sign-in without a key" : "console sign-in with an unknown key")
+            await frontDoor.flush()
+            if let wait {
+                return signInForm(
+                    request, context: context,
+                    message: "Too many sign-ins from here failed. Wait \(max(1, Int(wait.rounded(.up)))) seconds and try again.",
+                    status: .tooManyRequests)
+            }
+            return signInForm(
+                request, context: context,
+                message: key.isEmpty
+                    ? "Enter your access key."
+                    : "That access key is not recognised, or it has expired or been revoked. Check it and try again, or ask your administrator for a new one.",
+                status: .unauthorized)
+        }
+        let session = sessions.begin(keyDigest: digest, now: now)
+        var headers = HTTPFields()
+        headers.append(
+            HTTPField(
+                name: .setCookie,
+                value: ConsoleCookies.make(ConsoleSessions.cookieName, value: session.id, maxAge: Int(sessions.lifetime), secure: secure)))
+        headers.append(
+            HTTPField(name: .setCookie, value: ConsoleCookies.make(ConsoleSessions.signInCookieName, value: nil, maxAge: 0, secure: secure)))
+        let home = Self.home(holder.role)
+        let next = Self.safeNext(form["next"]).flatMap { $0.hasPrefix(home) ? $0 : nil } ?? home
+        logger.info("Console sign-in", metadata: ["key": "\(holder.id)", "role": "\(holder.role.rawValue)"])
+        return ConsolePages.redirect(next, headers: headers)
+    }
+
+    func signOut(context: GatewayContext) -> Response {
+        if let session = context.console { sessions.end(session.id) }
+        var headers = HTTPFields()
+        headers[.setCookie] = ConsoleCookies.make(ConsoleSessions.cookieName, value: nil, maxAge: 0, secure: secure)
+        return ConsolePages.redirect("/console/sign-in?signed-out=1", headers: headers)
+    }
+
+    /// A console path to return to after sign-in; nil for anything else (another site, a scheme).
+    static func safeNext(_ next: String?) -> String? {
+        guard let next, next.hasPrefix("/console/"), !next.contains("//"), !next.contains("\\"), next.count <= 200 else { return nil }
+        return next
+    }
+}

@@ -1,0 +1,123 @@
+import Deployment
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ReferralModel
+import Settings
+import UseCases
+
+/// The web console: server-rendered pages for administrators, agencies without a system of their
+/// own, and referrers, over the same use cases as the API. No script runs; every form posts back
+/// here with the session's CSRF token.
+struct Console: Sendable {
+    let components: GatewayComponents
+    let pages: ConsolePages
+    let sessions: ConsoleSessions
+    let keys: LiveKeys
+    let clock: any WallClock
+    let frontDoor: FrontDoor
+    let addresses: ClientAddress
+    let logger: Logger
+    /// True when the gateway terminates TLS: cookies are then `Secure`.
+    let secure: Bool
+
+    init(components: GatewayComponents, frontDoor: FrontDoor, addresses: ClientAddress, logger: Logger) {
+        self.components = components
+        pages = ConsolePages()
+        sessions = ConsoleSessions()
+        keys = components.keys
+        clock = components.clock
+        self.frontDoor = frontDoor
+        self.addresses = addresses
+        self.logger = logger
+        secure = components.configuration.settings.server.tlsCertificateFile != nil
+    }
+
+    /// Adds every console page to `router`.
+    func addRoutes(to router: Router<GatewayContext>) {
+        let css = pages.stylesheet
+        router.get("/console/console.css") { _, _ in
+            var headers: HTTPFields = [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"]
+            ConsolePages.securityHeaders(&headers)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: css))
+        }
+        router.get("/console") { request, _ in
+            guard let (_, principal) = signedIn(request) else { return ConsolePages.redirect("/console/sign-in") }
+            return ConsolePages.redirect(Self.home(principal.role))
+        }
+        router.get("/console/sign-in") { request, context in signInForm(request, context: context) }
+        router.post("/console/sign-in") { request, context in try await signIn(request, context: context) }
+        let session = router.group("/console").add(middleware: ConsoleMiddleware(console: self, roles: []))
+        session.post("sign-out") { _, context in signOut(context: context) }
+        addAdminRoutes(router.group("/console/admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin])))
+        addInboxRoutes(router.group("/console/inbox").add(middleware: ConsoleMiddleware(console: self, roles: [.agency])))
+        addReferRoutes(router.group("/console/refer").add(middleware: ConsoleMiddleware(console: self, roles: [.referrer])))
+    }
+
+    /// Where each role starts.
+    static func home(_ role: Role) -> String {
+        switch role {
+        case .admin: "/console/admin"
+        case .agency: "/console/inbox"
+        case .referrer: "/console/refer"
+        }
+    }
+
+    static func roleName(_ role: Role) -> String {
+        switch role {
+        case .admin: "administrators"
+        case .agency: "agency staff"
+        case .referrer: "referrers"
+        }
+    }
+
+    /// The values every signed-in page shows: who is signed in, the navigation for their role, the
+    /// form token, and the sentence saying what their last action did.
+    func frame(_ context: GatewayContext, title: String, values: [String: Any] = [:], current: String? = nil) -> [String: Any] {
+        var frame = values
+        frame["title"] = title
+        if let principal = context.principal, let session = context.console {
+            frame["user"] = ["name": principal.actor, "role": Self.roleName(principal.role)]
+            frame["csrf"] = session.csrfToken
+            if let notice = sessions.takeNotice(session.id) { frame["notice"] = notice }
+            let links: [(String, String)] =
+                switch principal.role {
+                case .admin:
+                    [
+                        ("/console/admin", "Overview"), ("/console/admin/attention", "Needs attention"), ("/console/admin/dead", "Dead letters"),
+                        ("/console/admin/rules", "Rules"), ("/console/admin/agencies", "Agencies"), ("/console/admin/audit", "Audit trail"),
+                    ]
+                case .agency: [("/console/inbox", "Inbox")]
+                case .referrer: [("/console/refer", "New referral")]
+                }
+            frame["nav"] = links.map { link in
+                ["href": link.0, "label": link.1, "current": link.0 == current] as [String: Any]
+            }
+        }
+        return frame
+    }
+
+    /// `values` without its empty strings: a template's `{{#name}}` section treats an empty string
+    /// as present, so an absent value is left out instead.
+    static func present(_ values: [String: Any]) -> [String: Any] {
+        values.filter { !(($0.value as? String)?.isEmpty ?? false) }
+    }
+
+    /// Keeps a sentence for the person's next page.
+    func tell(_ context: GatewayContext, _ text: String) {
+        if let session = context.console { sessions.tell(session.id, text) }
+    }
+
+    static func percentEncoded(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    /// The query parameter `name` of the request, if present.
+    static func query(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters.get(name).map { String($0) }
+    }
+}
