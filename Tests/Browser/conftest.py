@@ -1,0 +1,194 @@
+"""A real gateway (SQLite, its own configuration), a real agency receiver over HTTP, and real
+Chromium driven by Playwright: the console as the people who use it see it."""
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS", ROOT / ".build" / "test-output" / "console"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def binary():
+    path = os.environ.get("SWITCHBOARD_BINARY")
+    if path:
+        return path
+    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return str(Path(out.stdout.strip()) / "switchboard")
+
+
+RULES = """\
+rules:
+  - id: falls
+    when:
+      needs: falls-prevention
+    route_to: falls-service
+  - id: befriending
+    when:
+      needs: befriending
+    route_to: befriending-charity
+    alternatives: [council]
+fallback: council
+"""
+
+AGENCIES = """\
+agencies:
+  - id: council
+    name: Example Council Adult Social Care
+    adapter: json-webhook
+    endpoint: http://127.0.0.1:{council}/referrals
+  - id: falls-service
+    name: Example Falls Prevention Service
+    adapter: json-webhook
+    endpoint: http://127.0.0.1:{falls}/referrals
+  - id: befriending-charity
+    name: Example Befriending Charity
+    adapter: portal
+    receives: contact-only
+"""
+
+SETTINGS = """\
+server:
+  host: 127.0.0.1
+  port: {port}
+storage:
+  url: sqlite:data/switchboard.sqlite
+agencies: agencies.yaml
+rules: {{ file: rules.yaml, approval: required }}
+api_keys:
+  - {{ id: admin-ada, owner: Ada Administrator, role: admin, key_env: KEY_ADMIN_ADA }}
+  - {{ id: admin-ben, owner: Ben Administrator, role: admin, key_env: KEY_ADMIN_BEN }}
+  - {{ id: charity-staff, owner: Cara at the befriending charity, role: agency, key_env: KEY_CHARITY, agency: befriending-charity }}
+  - {{ id: practice, owner: Dev at Example Practice, role: referrer, key_env: KEY_REFERRER }}
+delivery:
+  concurrency: 8
+"""
+
+
+class Gateway:
+    def __init__(self, tmp):
+        self.dir = Path(tmp)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.keys = {name: secrets.token_hex(24) for name in ["admin", "admin2", "charity", "referrer"]}
+        council, falls = free_port(), free_port()
+        (self.dir / "data").mkdir()
+        (self.dir / "rules.yaml").write_text(RULES)
+        (self.dir / "agencies.yaml").write_text(AGENCIES.format(council=council, falls=falls))
+        (self.dir / "switchboard.yaml").write_text(SETTINGS.format(port=self.port))
+        env = dict(os.environ)
+        env.update(
+            KEY_ADMIN_ADA=self.keys["admin"], KEY_ADMIN_BEN=self.keys["admin2"], KEY_CHARITY=self.keys["charity"],
+            KEY_REFERRER=self.keys["referrer"])
+        self.binary = binary()
+        self.logs = open(self.dir / "gateway.log", "w")
+        self.receivers = [
+            subprocess.Popen([self.binary, "receiver", "--port", str(p), "--json"], stdout=self.logs, stderr=subprocess.STDOUT)
+            for p in (council, falls)
+        ]
+        self.process = subprocess.Popen(
+            [self.binary, "serve", "--config", str(self.dir / "switchboard.yaml")], env=env, stdout=self.logs, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1)
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError("the gateway exited: " + (self.dir / "gateway.log").read_text())
+                time.sleep(0.2)
+        raise RuntimeError("the gateway did not start")
+
+    def api(self, method, path, key, body=None, headers=None):
+        import json
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Authorization", "Bearer " + self.keys[key])
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def stop(self):
+        for process in [self.process] + self.receivers:
+            process.terminate()
+        for process in [self.process] + self.receivers:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.logs.close()
+
+
+@pytest.fixture(scope="session")
+def gateway():
+    tmp = tempfile.mkdtemp(prefix="switchboard-console-")
+    gateway = Gateway(tmp)
+    yield gateway
+    gateway.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+        browser = playwright.chromium.launch(executable_path=executable, args=args)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def person(browser, gateway):
+    """Signs a person in, in a browser context of their own; closes it afterwards."""
+    contexts = []
+
+    def sign_in(role):
+        context = browser.new_context(base_url=gateway.url)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/console/sign-in")
+        page.get_by_label("Access key").fill(gateway.keys[role])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def check_accessibility(page, name):
+    """axe-core, run in the page: no violations of WCAG 2 A or AA."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    violations = results.response["violations"]
+    assert not violations, f"{name}: " + "; ".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in violations)
