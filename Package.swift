@@ -197,7 +197,7 @@ let package = Package(
         .testTarget(
             name: "AdapterKitTests",
             dependencies: [
-                "AdapterKit", "AdapterConformance", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "ReferralModel",
+                "AdapterKit", "AdapterConformance", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "PortalAdapter", "ReferralModel",
             ]
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
@@ -213,7 +213,8 @@ let package = Package(
         .testTarget(
             name: "DeliveryTests",
             dependencies: [
-                "Delivery", "Transport", "AdapterKit", "JSONWebhookAdapter", "Storage", "Audit", "ReferralModel", "SwitchboardTesting", "Observability",
+                "Delivery", "Transport", "AdapterKit", "JSONWebhookAdapter", "PortalAdapter", "Storage", "Audit", "ReferralModel", "SwitchboardTesting",
+                "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // A real misbehaving agency for the fault-injection tests.

@@ -3,6 +3,7 @@ import AdapterKit
 import FHIRR4Adapter
 import Foundation
 import JSONWebhookAdapter
+import PortalAdapter
 import ReferralModel
 import TemplateAdapter
 import Testing
@@ -30,6 +31,15 @@ func optionErrors(_ make: () throws(AdapterOptionErrors) -> any AgencyAdapter) -
         return []
     } catch {
         return error.errors
+    }
+}
+
+@Suite struct PortalAdapterTests {
+    @Test func passesTheConformanceKitAndDeliversToTheInbox() throws {
+        let adapter = try PortalAdapter(setup: setup())
+        #expect(AdapterConformance.check(adapter).map(\.description) == [])
+        #expect(PortalAdapter.deliversToInbox)
+        #expect(!JSONWebhookAdapter.deliversToInbox, "every other adapter pushes over HTTP")
     }
 }
 

@@ -5,6 +5,7 @@ import Foundation
 import JSONWebhookAdapter
 import Logging
 import Observability
+import PortalAdapter
 import ReferralModel
 import ServiceLifecycle
 import Storage
@@ -119,6 +120,19 @@ struct DispatcherHarness {
         #expect(report.deliveries[0].state == .delivered)
         #expect(report.deliveries[0].deliveredAt == Timestamp.string(harness.clock.now()))
         #expect(try await harness.auditKinds(id) == ["delivery.attempted", "delivery.delivered"])
+    }
+
+    @Test func anAgencyOnThePortalGetsItInItsInboxAndNothingIsSent() async throws {
+        let setup = AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: "spa")
+        let harness = try DispatcherHarness(adapter: try PortalAdapter(setup: setup), answer: .respond(status: 500, body: ""))
+        let id = try await harness.submit()
+        _ = try await harness.attemptDue()
+        #expect(harness.transport.requests.isEmpty, "an agency without a system is sent nothing")
+        let report = try await harness.report(id)
+        #expect(report.deliveries[0].state == .delivered)
+        #expect(try await harness.auditKinds(id) == ["delivery.attempted", "delivery.delivered"])
+        #expect(await harness.dispatcher.ping(agency: "spa")?.detail?.contains("web inbox") == true)
+        #expect(harness.transport.requests.isEmpty, "a test delivery to the inbox sends nothing either")
     }
 
     @Test func anAgencySystemThatTakesItOnInItsReplyReachesAccepted() async throws {

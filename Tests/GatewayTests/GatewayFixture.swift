@@ -60,7 +60,7 @@ struct GatewayFixture {
     /// - Parameter under: the folder to make the fixture's own in (a small disk), else the temporary folder.
     init(
         rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = [], server: String = "",
-        storageReserveMB: Int = 0, under: URL? = nil
+        storageReserveMB: Int = 0, under: URL? = nil, clock: any WallClock = SystemClock()
     ) throws {
         directory = (under ?? FileManager.default.temporaryDirectory).appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -87,7 +87,7 @@ struct GatewayFixture {
         let path = directory.appendingPathComponent("switchboard.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let configuration = try DeploymentConfiguration.load(path: path, environment: Self.environment)
-        components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"), environment: Self.environment)
+        components = try GatewayComponents(configuration: configuration, clock: clock, logger: Logger(label: "test"), environment: Self.environment)
         application = GatewayApplication(components: components, logger: Logger(label: "test"))
     }
 

@@ -5,6 +5,38 @@ import SwitchboardTesting
 import Testing
 
 @Suite struct AgencyDirectoryTests {
+    @Test func anAgencyWithoutASystemUsesThePortalAndNoEndpoint() throws {
+        let adapters: Set<String> = ["json-webhook", "portal"]
+        let good = """
+            agencies:
+              - id: charity
+                name: A befriending charity
+                adapter: portal
+                receives: contact-only
+            """
+        let agencies = try AgencyDirectory.parse(good, file: "agencies.yaml", adapters: adapters)
+        #expect(agencies["charity"]?.adapter == "portal")
+        #expect(agencies["charity"]?.endpoint == "")
+        let bad = """
+            agencies:
+              - id: charity
+                name: A befriending charity
+                adapter: portal
+                endpoint: https://charity.example.org/referrals
+              - id: council
+                name: A council
+                adapter: json-webhook
+            """
+        do {
+            _ = try AgencyDirectory.parse(bad, file: "agencies.yaml", adapters: adapters)
+            Issue.record("expected errors")
+        } catch {
+            let lines = error.issues.map { "\($0.line): \($0.message) (\($0.hint ?? ""))" }
+            #expect(lines.contains { $0.hasPrefix("5: an agency on the portal adapter has no endpoint") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("6: an agency is missing 'endpoint'") && $0.contains("adapter: portal") }, "\(lines)")
+        }
+    }
+
     @Test func readsAgenciesWithTheirRetryPolicies() throws {
         let agencies = try directory()
         #expect(agencies.agencies.map(\.id) == ["spa", "falls", "mash"])

@@ -36,7 +36,7 @@ public final class TestPostgres: Sendable {
 
     /// Runs blocking work (initdb, pg_ctl, psql and waiting for them) on a thread of its own, so
     /// it never holds one of the few threads every other test's tasks run on.
-    static func offThread<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+    public static func offThread<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
         }
