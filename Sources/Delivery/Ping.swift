@@ -30,6 +30,13 @@ extension Dispatcher {
     /// - Returns: nil for an agency not in the configuration.
     public func ping(agency: String) async -> PingResult? {
         guard let target = targets[agency] else { return nil }
+        return await ping(target)
+    }
+
+    /// The same test for a target not (yet) in the configuration: an agency, or a new endpoint,
+    /// as a proposed agencies.yaml describes it, before it is live.
+    public func ping(_ target: DeliveryTarget) async -> PingResult {
+        let agency = target.agencyId
         let now = clock.now()
         if type(of: target.adapter).deliversToInbox {
             return PingResult(

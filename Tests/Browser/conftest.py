@@ -87,6 +87,7 @@ class Gateway:
         self.url = f"http://127.0.0.1:{self.port}"
         self.keys = {name: secrets.token_hex(24) for name in ["admin", "admin2", "charity", "referrer"]}
         council, falls = free_port(), free_port()
+        self.receiver_ports = {"council": council, "falls": falls}
         (self.dir / "data").mkdir()
         (self.dir / "rules.yaml").write_text(RULES)
         (self.dir / "agencies.yaml").write_text(AGENCIES.format(council=council, falls=falls))

@@ -169,6 +169,27 @@ def test_an_administrator_changes_the_rules_with_a_second_administrators_approva
     assert status == 202 and receipt["routes"][0]["agency"] == "befriending-charity"
 
 
+def test_an_administrator_tests_a_new_agencys_endpoint_then_adds_it(person, gateway):
+    admin = person("admin")
+    admin.get_by_role("link", name="Agencies").click()
+    editor = admin.get_by_label("The agencies file (YAML)")
+    port = gateway.receiver_ports["falls"]
+    editor.fill(editor.input_value() + (
+        "  - id: housing-team\n    name: Example Housing Team\n    adapter: json-webhook\n"
+        f"    endpoint: http://127.0.0.1:{port}/housing\n"))
+    admin.get_by_role("button", name="Check the change").click()
+    assert "agencies added: housing-team" in admin.get_by_role("heading", level=2).first.inner_text()
+    admin.get_by_role("button", name=re.compile("Test delivery to new agency housing-team")).click()
+    result = admin.locator("#test-result").inner_text()
+    assert f"Test delivery to housing-team at http://127.0.0.1:{port}/housing: accepted (HTTP 202" in result, result
+    check_accessibility(admin, "agencies editor")
+    screenshot(admin, "14-agencies-test-delivery")
+    admin.get_by_role("button", name="Apply this change").click()
+    assert re.search(r"Version \d+ is live", admin.get_by_role("status").first.inner_text())
+    status, agencies = gateway.api("GET", "/v1/agencies", "admin")
+    assert "housing-team" in agencies["agencies"]
+
+
 def test_agency_staff_accept_one_referral_and_decline_another_which_reroutes(person, gateway):
     ids = []
     for name in ["Joan", "Ivy"]:

@@ -1,3 +1,4 @@
+import Deployment
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -57,7 +58,9 @@ extension Console {
             ]
         }
         if document == .agencies {
-            values["agencies"] = components.rules.live.current.agencies.agencies.map { ["id": $0.id, "name": $0.name, "endpoint": $0.endpoint] }
+            values["agencies"] = components.rules.live.current.agencies.agencies.map {
+                ["id": $0.id, "name": $0.name, "endpoint": $0.endpoint, "inbox": $0.adapter == Agency.inboxAdapter] as [String: Any]
+            }
         }
         values.merge(extra) { _, new in new }
         return pages.page(
@@ -97,6 +100,11 @@ extension Console {
         values["unchanged"] = live.text == text
         if let referralText = form.trimmed("referral") ?? form.trimmed("referralId") {
             values["dryRun"] = try await dryRun(referralText, proposed: rules)
+        }
+        if document == .agencies {
+            let (endpoints, result) = try await testDeliveries(form, text: text, actor: actor)
+            values["newEndpoints"] = endpoints
+            if let result { values["testResult"] = result }
         }
         guard form["action"] == "apply", !(values["unchanged"] as? Bool ?? false), values["stale"] == nil else {
             return try await editor(document, context: context, values: values)
@@ -156,6 +164,39 @@ extension Console {
             ]
         }
         return ["live": try await outcome(components.rules.live.current.rules), "proposed": try await outcome(proposed)]
+    }
+
+    /// The agencies a proposed agencies text adds or sends somewhere new, which the page offers to
+    /// test before the change is applied; and, when the form asked (`action=test-ID`), the result
+    /// of a test delivery to one of them.
+    func testDeliveries(_ form: FormBody, text: String, actor: String) async throws -> (endpoints: [[String: Any]], result: String?) {
+        let live = components.rules.live.current.agencies
+        let proposed =
+            (try? AgencyDirectory.parse(
+                text, file: "agencies.yaml", adapters: DeploymentConfiguration.adapterNames,
+                vocabulary: components.configuration.settings.vocabulary))?.agencies ?? []
+        // New, or reaching its system differently: where, with which adapter, secret, credentials or TLS.
+        let changed = proposed.filter { agency in
+            guard agency.adapter != Agency.inboxAdapter else { return false }
+            guard let old = live[agency.id] else { return true }
+            return old.endpoint != agency.endpoint || old.adapter != agency.adapter || old.secretEnv != agency.secretEnv
+                || old.authorization != agency.authorization || old.tls != agency.tls
+        }
+        var result: String?
+        if let action = form["action"], action.hasPrefix("test-") {
+            let agency = String(action.dropFirst("test-".count))
+            if changed.contains(where: { $0.id == agency }),
+                let ping = try await components.testDelivery(agency: agency, proposedAgencies: text, by: actor)
+            {
+                let status = ping.status.map { "HTTP \($0)" } ?? "no answer"
+                result =
+                    "Test delivery to \(agency) at \(ping.endpoint): \(ping.outcome) (\(status), \(ping.milliseconds) ms)\(ping.detail.map { ": \($0)" } ?? ".")"
+            }
+        }
+        let endpoints = changed.map { agency -> [String: Any] in
+            ["id": agency.id, "name": agency.name, "endpoint": agency.endpoint, "new": live[agency.id] == nil]
+        }
+        return (endpoints, result)
     }
 
     /// A unified diff's lines, each marked added, removed or context for the page to colour.
