@@ -230,6 +230,7 @@ extension Console {
                 context, title: "\(Self.title(document)): history",
                 values: [
                     "document": document.rawValue, "documentTitle": Self.title(document), "base": live.version,
+                    "approvalRequired": components.rules.approvalRequired.contains(document),
                     "versions": versions.map { record -> [String: Any] in
                         [
                             "number": record.number, "version": record.version, "at": record.appliedAt, "by": record.appliedBy,
@@ -244,9 +245,21 @@ extension Console {
         guard let number = form["number"].flatMap(Int.init), number >= 1 else {
             throw ConsoleRefusal(status: .badRequest, message: "Choose the version to roll back to.")
         }
+        let actor = context.principal?.actor ?? "administrator"
         do {
-            let outcome = try await components.rules.rollback(
-                to: number, of: document, ifMatch: [form["base"] ?? ""], actor: context.principal?.actor ?? "administrator")
+            if components.rules.approvalRequired.contains(document) {
+                // Going back is a change like any other here: the old text is proposed for approval.
+                guard let record = try await components.store.version(number, of: document), let text = record.text else {
+                    throw RulesAdministrator.Refusal.noSuchVersion(number)
+                }
+                let proposed = try await components.rules.propose(text, to: document, ifMatch: [form["base"] ?? ""], actor: actor)
+                tell(
+                    context,
+                    "Going back to version \(number) is proposed (\(proposed.change.summary)). Another administrator must approve it before it goes live."
+                )
+                return ConsolePages.redirect("/console/admin/\(document.rawValue)")
+            }
+            let outcome = try await components.rules.rollback(to: number, of: document, ifMatch: [form["base"] ?? ""], actor: actor)
             tell(context, "Version \(number) is live again, as version \(outcome.record.number).")
         } catch let refusal as RulesAdministrator.Refusal {
             tell(context, Self.words(refusal, document))

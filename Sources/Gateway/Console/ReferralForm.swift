@@ -59,7 +59,7 @@ struct ReferralForm {
                     Field(pointer: "/subject/birthDate", label: "Date of birth", kind: .date, hint: nil, required: true),
                     Field(
                         pointer: "/subject/nhsNumber", label: "NHS number", kind: .text,
-                        hint: "10 digits, such as 943 476 5919. Leave blank if you do not know it."),
+                        hint: "10 digits, such as 999 765 4323. Leave blank if you do not know it."),
                     Field(pointer: "/subject/address", label: "Address", kind: .textarea, hint: "Without the postcode."),
                     Field(pointer: "/subject/postcode", label: "Postcode", kind: .text, hint: "Such as OX1 2JD.", required: true),
                     Field(pointer: "/subject/phone", label: "Their phone number", kind: .telephone, hint: nil),
