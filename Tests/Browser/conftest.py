@@ -43,6 +43,10 @@ rules:
       needs: befriending
     route_to: befriending-charity
     alternatives: [council]
+  - id: substance-misuse
+    when:
+      needs: substance-misuse
+    route_to: closed-service
 fallback: council
 """
 
@@ -60,6 +64,10 @@ agencies:
     name: Example Befriending Charity
     adapter: portal
     receives: contact-only
+  - id: closed-service
+    name: Example Service That Refuses Everything
+    adapter: json-webhook
+    endpoint: http://127.0.0.1:{closed}/referrals
 """
 
 SETTINGS = """\
@@ -74,6 +82,7 @@ api_keys:
   - {{ id: admin-ada, owner: Ada Administrator, role: admin, key_env: KEY_ADMIN_ADA }}
   - {{ id: admin-ben, owner: Ben Administrator, role: admin, key_env: KEY_ADMIN_BEN }}
   - {{ id: charity-staff, owner: Cara at the befriending charity, role: agency, key_env: KEY_CHARITY, agency: befriending-charity }}
+  - {{ id: council-staff, owner: Cy at the council, role: agency, key_env: KEY_COUNCIL, agency: council }}
   - {{ id: practice, owner: Dev at Example Practice, role: referrer, key_env: KEY_REFERRER }}
 delivery:
   concurrency: 8
@@ -85,22 +94,22 @@ class Gateway:
         self.dir = Path(tmp)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.keys = {name: secrets.token_hex(24) for name in ["admin", "admin2", "charity", "referrer"]}
-        council, falls = free_port(), free_port()
-        self.receiver_ports = {"council": council, "falls": falls}
+        self.keys = {name: secrets.token_hex(24) for name in ["admin", "admin2", "charity", "council", "referrer"]}
+        council, falls, closed = free_port(), free_port(), free_port()
+        self.receiver_ports = {"council": council, "falls": falls, "closed": closed}
         (self.dir / "data").mkdir()
         (self.dir / "rules.yaml").write_text(RULES)
-        (self.dir / "agencies.yaml").write_text(AGENCIES.format(council=council, falls=falls))
+        (self.dir / "agencies.yaml").write_text(AGENCIES.format(council=council, falls=falls, closed=closed))
         (self.dir / "switchboard.yaml").write_text(SETTINGS.format(port=self.port))
         env = dict(os.environ)
         env.update(
-            KEY_ADMIN_ADA=self.keys["admin"], KEY_ADMIN_BEN=self.keys["admin2"], KEY_CHARITY=self.keys["charity"],
+            KEY_ADMIN_ADA=self.keys["admin"], KEY_ADMIN_BEN=self.keys["admin2"], KEY_CHARITY=self.keys["charity"], KEY_COUNCIL=self.keys["council"],
             KEY_REFERRER=self.keys["referrer"])
         self.binary = binary()
         self.logs = open(self.dir / "gateway.log", "w")
         self.receivers = [
-            subprocess.Popen([self.binary, "receiver", "--port", str(p), "--json"], stdout=self.logs, stderr=subprocess.STDOUT)
-            for p in (council, falls)
+            subprocess.Popen([self.binary, "receiver", "--port", str(p), "--json"] + extra, stdout=self.logs, stderr=subprocess.STDOUT)
+            for p, extra in ((council, []), (falls, []), (closed, ["--status", "400"]))
         ]
         self.process = subprocess.Popen(
             [self.binary, "serve", "--config", str(self.dir / "switchboard.yaml")], env=env, stdout=self.logs, stderr=subprocess.STDOUT)

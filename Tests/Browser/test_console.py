@@ -168,6 +168,14 @@ def test_an_administrator_changes_the_rules_with_a_second_administrators_approva
     status, receipt = gateway.api("POST", "/v1/referrals", "referrer", referral)
     assert status == 202 and receipt["routes"][0]["agency"] == "befriending-charity"
 
+    # Going back is a change too: proposed by one, approved by the other.
+    ben.get_by_role("button", name="Propose going back to 1").click()
+    assert "Going back to version 1 is proposed" in ben.get_by_role("status").first.inner_text()
+    ada.reload()
+    ada.locator(".card", has_text="proposed by Ben Administrator").get_by_role("button", name="Approve and make live").click()
+    status, rules = gateway.api("GET", "/v1/rules", "admin")
+    assert "carers" not in rules["rules"]
+
 
 def test_an_administrator_tests_a_new_agencys_endpoint_then_adds_it(person, gateway):
     admin = person("admin")
@@ -188,6 +196,12 @@ def test_an_administrator_tests_a_new_agencys_endpoint_then_adds_it(person, gate
     assert re.search(r"Version \d+ is live", admin.get_by_role("status").first.inner_text())
     status, agencies = gateway.api("GET", "/v1/agencies", "admin")
     assert "housing-team" in agencies["agencies"]
+    assert "/console/admin/agencies/history" in admin.url
+    check_accessibility(admin, "agencies history")
+    admin.get_by_role("button", name="Roll back to 1").click()
+    assert re.search(r"Version 1 is live again, as version \d+", admin.get_by_role("status").first.inner_text())
+    status, agencies = gateway.api("GET", "/v1/agencies", "admin")
+    assert "housing-team" not in agencies["agencies"]
 
 
 def test_agency_staff_accept_one_referral_and_decline_another_which_reroutes(person, gateway):
@@ -295,3 +309,74 @@ def test_the_referral_form_is_accessible(person):
     check_accessibility(page, "referral form")
     page.get_by_role("button", name="Send the referral").click()
     check_accessibility(page, "referral form with problems")
+
+
+def test_an_administrator_reroutes_a_declined_referral_from_the_attention_list(person, gateway):
+    body = dict(BEFRIENDING_REFERRAL, needs=["housing-support"])
+    status, receipt = gateway.api("POST", "/v1/referrals", "referrer", body)
+    assert status == 202 and receipt["routes"][0]["agency"] == "council"
+    referral = receipt["id"]
+    council = person("council")
+    deadline = time.time() + 15
+    while referral not in council.content() and time.time() < deadline:
+        time.sleep(0.3)
+        council.reload()
+    council.get_by_role("link", name=f"Referral {referral}").click()
+    council.get_by_label("The person is not eligible for our service").check()
+    council.get_by_role("button", name="Decline this referral").click()
+    assert "is declined" in council.get_by_role("status").first.inner_text()
+
+    admin = person("admin")
+    admin.goto("/console/admin")
+    assert "need attention" in admin.locator("p.problem").inner_text()
+    admin.get_by_role("link", name="Needs attention").click()
+    card = admin.locator("section.card", has_text=referral)
+    check_accessibility(admin, "attention with an item")
+    screenshot(admin, "15-admin-attention-item")
+    card.get_by_label("Send it to").select_option("falls-service")
+    card.get_by_role("button", name="Re-route").click()
+    assert f"Referral {referral} rerouted to falls-service" in admin.get_by_role("status").first.inner_text()
+    assert admin.locator("section.card", has_text=referral).count() == 0, "a resolved item leaves the list"
+    status, report = gateway.api("GET", f"/v1/referrals/{referral}", "admin")
+    assert any(d["agency"] == "falls-service" for d in report["deliveries"]), report["deliveries"]
+
+
+def test_an_administrator_retries_a_dead_letter(person, gateway):
+    body = dict(BEFRIENDING_REFERRAL, needs=["substance-misuse"])
+    status, receipt = gateway.api("POST", "/v1/referrals", "referrer", body)
+    assert status == 202
+    admin = person("admin")
+    deadline = time.time() + 15
+    admin.goto("/console/admin/dead")
+    while receipt["id"] not in admin.content() and time.time() < deadline:
+        time.sleep(0.3)
+        admin.reload()
+    letter = admin.locator(".card", has_text=receipt["id"])
+    assert "HTTP 400" in letter.inner_text()
+    check_accessibility(admin, "dead letters")
+    screenshot(admin, "16-admin-dead-letter")
+    letter.get_by_role("checkbox").check()
+    admin.get_by_role("button", name="Retry the ticked deliveries").click()
+    assert "1 dead letter put back in the queue" in admin.get_by_role("status").first.inner_text()
+    export = admin.request.get("/console/admin/audit/export?format=csv").text()
+    assert "delivery.requeued" in export
+    admin.goto("/console/admin")
+    row = admin.locator("tr", has_text="Example Service That Refuses Everything")
+    assert row.get_attribute("class") == "attention"
+    assert "svg" in admin.locator("section", has_text="Deliveries in the last 12 hours").inner_html()
+    screenshot(admin, "17-admin-overview-after-deliveries")
+
+
+def test_the_pages_fit_a_phone(browser, gateway):
+    for role, path, name in [("admin", "/console/admin", "phone-overview"), ("referrer", "/console/refer", "phone-referral-form"),
+                             ("charity", "/console/inbox?show=all", "phone-inbox")]:
+        context = browser.new_context(base_url=gateway.url, viewport={"width": 390, "height": 844}, is_mobile=True)
+        page = context.new_page()
+        page.goto("/console/sign-in")
+        page.get_by_label("Access key").fill(gateway.keys[role])
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name}: the page is {overflow} px wider than the phone"
+        screenshot(page, name)
+        context.close()
