@@ -78,6 +78,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case keyRevoked = "key.revoked"
     case keyRotated = "key.rotated"
     case keysReloaded = "keys.reloaded"
+    /// A key's holder set or changed their console password (never recorded).
+    case keyPasswordSet = "key.password-set"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

@@ -24,6 +24,13 @@ extension AuditNarrative {
         return AuditEntry(at: Timestamp.string(at), kind: .keyRotated, actor: actor, detail: "key \(id) of \(owner) has a new secret; \(overlap)")
     }
 
+    /// A key's holder set their console password. Neither the password nor its hash is recorded.
+    public static func keyPasswordSet(at: Date, actor: String, id: String, replaced: Bool) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .keyPasswordSet, actor: actor,
+            detail: "console password for key \(id) \(replaced ? "changed" : "set") by its holder")
+    }
+
     /// switchboard.yaml's keys were read again (SIGHUP): which were added and which removed.
     public static func keysReloaded(at: Date, count: Int, added: [String], removed: [String], changed: [String]) -> AuditEntry {
         var parts = ["\(count) keys in switchboard.yaml"]

@@ -100,7 +100,11 @@ enum PostgresMigrations {
                 )
                 """,
             ]
-        )
+        ),
+        (
+            2, "console-passwords",
+            ["CREATE TABLE console_passwords (key_id TEXT PRIMARY KEY, hash TEXT NOT NULL, set_at DOUBLE PRECISION NOT NULL)"]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a

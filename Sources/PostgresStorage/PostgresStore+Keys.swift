@@ -69,4 +69,19 @@ extension PostgresStore {
         key.previousExpiresAt = try row.date("previous_expires_at")
         return key
     }
+
+    public func consolePassword(keyId: String) async throws -> String? {
+        try await single { session in try await session.one("SELECT hash FROM console_passwords WHERE key_id = \(keyId)")?("hash") }
+    }
+
+    public func setConsolePassword(keyId: String, hash: String, at: Date, audit: AuditEntry) async throws {
+        try await write { session in
+            try await session.execute(
+                """
+                INSERT INTO console_passwords (key_id, hash, set_at) VALUES (\(keyId), \(hash), \(at.timeIntervalSince1970))
+                ON CONFLICT (key_id) DO UPDATE SET hash = EXCLUDED.hash, set_at = EXCLUDED.set_at
+                """)
+            session.append([audit])
+        }
+    }
 }

@@ -33,4 +33,11 @@ extension InMemoryStore {
         append([audit(keys[index])])
         return keys[index]
     }
+
+    public func consolePassword(keyId: String) -> String? { consolePasswords[keyId] }
+
+    public func setConsolePassword(keyId: String, hash: String, at: Date, audit: AuditEntry) {
+        consolePasswords[keyId] = hash
+        append([audit])
+    }
 }

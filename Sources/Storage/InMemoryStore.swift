@@ -50,6 +50,8 @@ public actor InMemoryStore: SwitchboardStore {
     private var versions: [GovernedDocument: [RulesVersionRecord]] = [:]
     var changeProposals: [ChangeProposal] = []
     var keys: [ManagedKey] = []
+    /// Console passwords' hashes by key id.
+    var consolePasswords: [String: String] = [:]
     private var lanes: [String: AgencyLaneState] = [:]
     var postcodeImports = PostcodeImports()
 

@@ -51,4 +51,8 @@ public protocol KeyStore: Sendable {
     func rotateKey(
         id: String, digest: [UInt8], at: Date, previousValidUntil: Date, audit: @escaping @Sendable (ManagedKey) -> AuditEntry
     ) async throws -> ManagedKey?
+    /// The console password a key's holder set, as its slow hash; nil when they set none.
+    func consolePassword(keyId: String) async throws -> String?
+    /// Keeps a key holder's console password (its slow hash, never the password), replacing any.
+    func setConsolePassword(keyId: String, hash: String, at: Date, audit: AuditEntry) async throws
 }

@@ -72,4 +72,19 @@ extension SQLiteStore {
         key.previousExpiresAt = date("previous_expires_at")
         return key
     }
+
+    public func consolePassword(keyId: String) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT hash FROM console_passwords WHERE key_id = ?", arguments: [keyId]) }
+    }
+
+    public func setConsolePassword(keyId: String, hash: String, at: Date, audit: AuditEntry) async throws {
+        try await writer.perform { db, cursor in
+            try db.execute(
+                sql: """
+                    INSERT INTO console_passwords (key_id, hash, set_at) VALUES (?, ?, ?)
+                    ON CONFLICT (key_id) DO UPDATE SET hash = excluded.hash, set_at = excluded.set_at
+                    """, arguments: [keyId, hash, at.timeIntervalSince1970])
+            try Self.append([audit], in: db, cursor: &cursor)
+        }
+    }
 }

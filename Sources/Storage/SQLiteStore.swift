@@ -227,6 +227,10 @@ public final class SQLiteStore: SwitchboardStore {
             // The id of the request that brought each referral, for logs to follow it through its deliveries.
             try db.execute(sql: "ALTER TABLE referrals ADD COLUMN request_id TEXT")
         }
+        migrator.registerMigration("v16-console-passwords") { db in
+            // A key holder's console password, as a slow hash (scrypt), by key id; never the password.
+            try db.execute(sql: "CREATE TABLE console_passwords (key_id TEXT PRIMARY KEY, hash TEXT NOT NULL, set_at REAL NOT NULL)")
+        }
         return migrator
     }
 

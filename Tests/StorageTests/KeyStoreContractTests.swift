@@ -11,6 +11,18 @@ import Testing
         AuditEntry(at: "2026-11-25T10:00:00.000Z", kind: .keyCreated, actor: "admin", detail: text)
     }
 
+    @Test(arguments: StoreKind.allCases) func aConsolePasswordHashIsKeptPerKeyAndReplacedWithItsAuditEvent(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let now = Date(timeIntervalSince1970: 1_795_000_000)
+        #expect(try await store.consolePassword(keyId: "charity-staff") == nil)
+        try await store.setConsolePassword(keyId: "charity-staff", hash: "scrypt$1$1$1$a$b", at: now, audit: entry("set"))
+        try await store.setConsolePassword(keyId: "other", hash: "scrypt$1$1$1$c$d", at: now, audit: entry("set"))
+        try await store.setConsolePassword(keyId: "charity-staff", hash: "scrypt$1$1$1$e$f", at: now, audit: entry("changed"))
+        #expect(try await store.consolePassword(keyId: "charity-staff") == "scrypt$1$1$1$e$f")
+        #expect(try await store.consolePassword(keyId: "other") == "scrypt$1$1$1$c$d")
+        #expect(try await store.auditEvents(afterSequence: 0, limit: 10).map(\.detail) == ["set", "set", "changed"])
+    }
+
     @Test(arguments: StoreKind.allCases) func keysAreMadeRevokedAndRotatedOnceEachAndAudited(_ kind: StoreKind) async throws {
         let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_795_000_000)

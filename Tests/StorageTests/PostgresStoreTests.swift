@@ -1,11 +1,12 @@
 import Audit
 import Foundation
 import Logging
-import PostgresStorage
 import ReferralModel
 import Storage
 import SwitchboardTesting
 import Testing
+
+@testable import PostgresStorage
 
 /// What only a store several gateways share must promise: each test opens several stores on one
 /// database, as several gateway processes would, and makes them race.
@@ -190,5 +191,31 @@ import Testing
             try await group.waitForAll()
         }
         #expect(try await stores[3].auditHead() == nil)
+    }
+
+    @Test func aDatabaseThePreviousVersionMadeIsMigratedAndKeepsItsData() async throws {
+        let server = try await TestPostgres.shared()
+        let database = try await server.makeDatabase()
+        // What the previous version left: the first migration only, with a managed key in it.
+        let previous = PostgresMigrations.migrations[0]
+        let made =
+            previous.sql + [
+                "CREATE TABLE switchboard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                "INSERT INTO switchboard_migrations (version, name) VALUES (1, 'schema')",
+                "INSERT INTO api_keys (id, owner, role, digest, created_at, created_by) VALUES ('old-key', 'Old Owner', 'admin', '0101', 1795000000, 'admin')",
+            ]
+        _ = try await server.psql(made.joined(separator: ";\n") + ";", database: database.name)
+        var logger = Logger(label: "postgres-tests")
+        logger.logLevel = .warning
+        let store = try PostgresStore(
+            options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2), logger: logger)
+        #expect(try await store.managedKeys().map(\.id) == ["old-key"])
+        let at = Date(timeIntervalSince1970: 1_795_000_100)
+        try await store.setConsolePassword(
+            keyId: "old-key", hash: "scrypt$1$1$1$a$b", at: at, audit: AuditEntry(at: Timestamp.string(at), kind: .keyPasswordSet, detail: "set"))
+        #expect(try await store.consolePassword(keyId: "old-key") == "scrypt$1$1$1$a$b")
+        let versions = try await server.psql(
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM switchboard_migrations", database: database.name)
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "1,2")
     }
 }
