@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "ReferralModel", "Settings", "Routing", "Storage", "Audit", "Delivery",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -36,6 +36,8 @@ public final class GatewayComponents: Sendable {
     /// The API keys in force, and the commands that manage them.
     public let keys: LiveKeys
     public let keyAdministration: KeyAdministration
+    /// Key holders' console passwords.
+    public let consolePasswords: ConsolePasswords
     /// The environment the configuration was read with: SIGHUP reads switchboard.yaml again with it.
     let environment: [String: String]
 
@@ -80,6 +82,7 @@ public final class GatewayComponents: Sendable {
             onRerouted: { dispatcher.wake() })
         keys = LiveKeys(configured: settings.apiKeys)
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
+        consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
         self.logger = logger
         // Work another gateway committed wakes this one's dispatcher at once; its poll is the fallback.
         (store as? PostgresStore)?.onDeliveriesAdded { dispatcher.wake() }

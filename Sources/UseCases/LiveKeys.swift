@@ -64,6 +64,18 @@ public final class LiveKeys: Sendable {
         }
     }
 
+    /// The current digest of the live key with this id (configured or managed, not revoked, not
+    /// expired at `now`): what a person signing in by password is signed in as.
+    public func liveDigest(id: String, now: Date) -> [UInt8]? {
+        state.withLock { state in
+            let digest =
+                state.configured.first { $0.id == id }?.digest ?? state.managed.first { $0.id == id && $0.revokedAt == nil }?.digest
+            guard let digest, let entry = state.byDigest[digest], entry.holder.id == id else { return nil }
+            if let until = entry.validUntil, until <= now { return nil }
+            return digest
+        }
+    }
+
     public var configured: [APIKey] { state.withLock { $0.configured } }
     public var managed: [ManagedKey] { state.withLock { $0.managed } }
 
