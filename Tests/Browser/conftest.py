@@ -180,7 +180,7 @@ def person(browser, gateway):
         page = context.new_page()
         page.goto("/console/sign-in")
         page.get_by_label("Access key").fill(gateway.keys[role])
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         page.wait_for_load_state()
         return page
 

@@ -37,6 +37,26 @@ def test_each_role_signs_in_to_its_own_pages_and_signs_out(person, gateway):
         assert "/console/sign-in" in page.url, "after sign-out the pages ask for sign-in again"
 
 
+def test_agency_staff_choose_a_password_and_sign_in_with_it(person, browser, gateway):
+    charity = person("charity")
+    charity.get_by_role("link", name="Cara at the befriending charity").click()
+    assert charity.get_by_role("heading", level=1).inner_text() == "Your account"
+    charity.get_by_label("Password", exact=True).fill("violet kettle harbour moss")
+    charity.get_by_label("The same password again").fill("violet kettle harbour moss")
+    charity.get_by_role("button", name="Set my password").click()
+    assert "Your password is set" in charity.get_by_role("status").first.inner_text()
+    check_accessibility(charity, "account")
+    screenshot(charity, "18-account")
+    context = browser.new_context(base_url=gateway.url)
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    page.get_by_label("Your key's name").fill("charity-staff")
+    page.get_by_label("Password").fill("violet kettle harbour moss")
+    page.get_by_role("button", name="Sign in with password").click()
+    assert page.url.endswith("/console/inbox") and "Cara at the befriending charity" in page.content()
+    context.close()
+
+
 def test_a_wrong_key_is_refused_with_a_sentence(browser, gateway):
     context = browser.new_context(base_url=gateway.url)
     page = context.new_page()
@@ -44,7 +64,7 @@ def test_a_wrong_key_is_refused_with_a_sentence(browser, gateway):
     check_accessibility(page, "sign-in")
     screenshot(page, "01-sign-in")
     page.get_by_label("Access key").fill("not-a-key")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     assert "That access key is not recognised" in page.get_by_role("alert").inner_text()
     assert not [c for c in context.cookies() if c["name"] == "switchboard_session"]
     context.close()
@@ -257,7 +277,7 @@ def test_a_referrer_fixes_two_mistakes_and_follows_the_referral_to_delivered(bro
     page = context.new_page()
     page.goto("/console/sign-in")
     page.get_by_label("Access key").fill(gateway.keys["referrer"])
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_label("Your organisation's code").fill("K84001")
     page.get_by_label("Your name").fill("Dev Referrer")
     page.get_by_label("Given name").fill("Ada")
@@ -374,7 +394,7 @@ def test_the_pages_fit_a_phone(browser, gateway):
         page = context.new_page()
         page.goto("/console/sign-in")
         page.get_by_label("Access key").fill(gateway.keys[role])
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         page.goto(path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{name}: the page is {overflow} px wider than the phone"

@@ -285,6 +285,50 @@ struct ConsoleBrowser {
         }
     }
 
+    @Test func aPersonSetsAPasswordThenSignsInWithTheirKeysNameAndIt() async throws {
+        let fixture = try GatewayFixture()
+        let password = "violet kettle harbour moss"
+        try await fixture.test { client in
+            var agency = ConsoleBrowser(client)
+            _ = try await agency.signIn(GatewayFixture.agencyKey)
+            let account = try await agency.get("/console/account")
+            #expect(account.status == 200 && account.body.contains("test-agency") && account.body.contains("Set my password"))
+            let mismatch = try await agency.post("/console/account/password", [("password", password), ("repeat", password + "s")])
+            #expect(mismatch.status == 422 && mismatch.body.contains("The two new passwords are not the same."))
+            let set = try await agency.post("/console/account/password", [("password", password), ("repeat", password)])
+            #expect(set.status == 303)
+            #expect(try await agency.get("/console/account").body.contains("Your password is set"))
+            _ = try await agency.post("/console/sign-out", [])
+
+            var again = ConsoleBrowser(client)
+            _ = try await again.get("/console/sign-in")
+            let wrong = try await again.post("/console/sign-in", [("method", "password"), ("name", "test-agency"), ("password", "guess")])
+            #expect(wrong.status == 401 && wrong.body.contains("That name and password do not match"))
+            let right = try await again.post("/console/sign-in", [("method", "password"), ("name", "test-agency"), ("password", password)])
+            #expect(right.status == 303 && right.headers[.location] == "/console/inbox")
+            #expect(try await again.get("/console/inbox").status == 200)
+        }
+        let events = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 1_000)
+        #expect(events.contains { $0.kind == "key.password-set" && $0.actor == "test-agency" })
+        #expect(!events.contains { $0.detail.contains("violet") })
+    }
+
+    @Test func passwordGuessesAreLimitedBeforeAnyIsChecked() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.test { client in
+            var guesser = ConsoleBrowser(client)
+            var statuses: [Int] = []
+            for attempt in 0..<11 {
+                _ = try await guesser.get("/console/sign-in")
+                statuses.append(
+                    try await guesser.post(
+                        "/console/sign-in", [("method", "password"), ("name", "test-admin"), ("password", "guess \(attempt)")]
+                    ).status)
+            }
+            #expect(statuses.prefix(10).allSatisfy { $0 == 401 } && statuses.last == 429, "\(statuses)")
+        }
+    }
+
     @Test func theConsoleIsNotPartOfTheAPIContract() throws {
         let fixture = try GatewayFixture()
         #expect(!fixture.application.routes.contains { $0.path.hasPrefix("/console") })

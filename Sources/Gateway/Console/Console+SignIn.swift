@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Settings
+import UseCases
 
 /// Signing in with a person's own API key, and signing out.
 extension Console {
@@ -34,6 +35,7 @@ extension Console {
                 status: .forbidden)
         }
         let now = clock.now()
+        if form["method"] == "password" { return try await signInWithPassword(request, form: form, context: context) }
         let key = form.trimmed("key") ?? ""
         let digest = APIKey.digest(of: key)
         guard !key.isEmpty, let holder = keys.holder(digest: digest, now: now) else {
@@ -54,7 +56,43 @@ extension Console {
                     : "That access key is not recognised, or it has expired or been revoked. Check it and try again, or ask your administrator for a new one.",
                 status: .unauthorized)
         }
-        let session = sessions.begin(keyDigest: digest, now: now)
+        return startSession(digest: digest, holder: holder, next: form["next"])
+    }
+
+    /// Signs in with a key's name and its holder's console password.
+    func signInWithPassword(_ request: Request, form: FormBody, context: GatewayContext) async throws -> Response {
+        let source = addresses.source(peer: context.clientAddress, headers: request.headers)
+        if let wait = passwordAttempts.delay(for: source) {
+            return signInForm(
+                request, context: context,
+                message: "Too many password sign-ins from here. Wait \(max(1, Int(wait.rounded(.up)))) seconds and try again.",
+                status: .tooManyRequests)
+        }
+        let name = form.trimmed("name") ?? ""
+        let password = form["password"] ?? ""
+        if !name.isEmpty, !password.isEmpty, let digest = try await components.consolePasswords.verify(password, keyId: name),
+            let holder = keys.holder(digest: digest, now: clock.now())
+        {
+            return startSession(digest: digest, holder: holder, next: form["next"])
+        }
+        let wait = frontDoor.refuse(source: source, reason: "console sign-in with a wrong name or password")
+        await frontDoor.flush()
+        if let wait {
+            return signInForm(
+                request, context: context,
+                message: "Too many sign-ins from here failed. Wait \(max(1, Int(wait.rounded(.up)))) seconds and try again.",
+                status: .tooManyRequests)
+        }
+        return signInForm(
+            request, context: context,
+            message:
+                "That name and password do not match, or the key has been revoked or has expired. Check them and try again, or sign in with your access key.",
+            status: .unauthorized)
+    }
+
+    /// A new session for the holder of the key with `digest`, and the way back to where they were going.
+    func startSession(digest: [UInt8], holder: KeyHolder, next: String?) -> Response {
+        let session = sessions.begin(keyDigest: digest, now: clock.now())
         var headers = HTTPFields()
         headers.append(
             HTTPField(
@@ -63,7 +101,7 @@ extension Console {
         headers.append(
             HTTPField(name: .setCookie, value: ConsoleCookies.make(ConsoleSessions.signInCookieName, value: nil, maxAge: 0, secure: secure)))
         let home = Self.home(holder.role)
-        let next = Self.safeNext(form["next"]).flatMap { $0.hasPrefix(home) ? $0 : nil } ?? home
+        let next = Self.safeNext(next).flatMap { $0.hasPrefix(home) || $0 == "/console/account" ? $0 : nil } ?? home
         logger.info("Console sign-in", metadata: ["key": "\(holder.id)", "role": "\(holder.role.rawValue)"])
         return ConsolePages.redirect(next, headers: headers)
     }

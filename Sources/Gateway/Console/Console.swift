@@ -22,6 +22,9 @@ struct Console: Sendable {
     let logger: Logger
     /// True when the gateway terminates TLS: cookies are then `Secure`.
     let secure: Bool
+    /// Password sign-ins per client address, before any is checked: each costs a slow hash, so
+    /// guessing cannot be fast, nor keep the gateway busy.
+    let passwordAttempts = RateLimiter(rate: 10.0 / 60, burst: 10)
 
     init(components: GatewayComponents, frontDoor: FrontDoor, addresses: ClientAddress, logger: Logger) {
         self.components = components
@@ -51,6 +54,7 @@ struct Console: Sendable {
         router.post("/console/sign-in") { request, context in try await signIn(request, context: context) }
         let session = router.group("/console").add(middleware: ConsoleMiddleware(console: self, roles: []))
         session.post("sign-out") { _, context in signOut(context: context) }
+        addAccountRoutes(session)
         addAdminRoutes(router.group("/console/admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin])))
         addInboxRoutes(router.group("/console/inbox").add(middleware: ConsoleMiddleware(console: self, roles: [.agency])))
         addReferRoutes(router.group("/console/refer").add(middleware: ConsoleMiddleware(console: self, roles: [.referrer])))
