@@ -80,6 +80,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case keysReloaded = "keys.reloaded"
     /// A key's holder set or changed their console password (never recorded).
     case keyPasswordSet = "key.password-set"
+    /// A person signed in to the web console.
+    case consoleSignedIn = "console.signed-in"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

@@ -31,6 +31,13 @@ extension AuditNarrative {
             detail: "console password for key \(id) \(replaced ? "changed" : "set") by its holder")
     }
 
+    /// A key's holder signed in to the web console, with the key itself or with their password.
+    public static func consoleSignedIn(at: Date, actor: String, id: String, withPassword: Bool) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .consoleSignedIn, actor: actor,
+            detail: "signed in to the web console as key \(id), with \(withPassword ? "their password" : "the key")")
+    }
+
     /// switchboard.yaml's keys were read again (SIGHUP): which were added and which removed.
     public static func keysReloaded(at: Date, count: Int, added: [String], removed: [String], changed: [String]) -> AuditEntry {
         var parts = ["\(count) keys in switchboard.yaml"]

@@ -78,6 +78,7 @@ import Testing
             AuditNarrative.keyRotated(at: at, actor: "Alex Admin", id: "botley", owner: "Botley reception", previousUntil: at.addingTimeInterval(60)),
             AuditNarrative.keysReloaded(at: at, count: 3, added: ["new-gp"], removed: ["old-gp"], changed: []),
             AuditNarrative.keyPasswordSet(at: at, actor: "Botley reception", id: "botley", replaced: false),
+            AuditNarrative.consoleSignedIn(at: at, actor: "Botley reception", id: "botley", withPassword: true),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -126,6 +127,7 @@ import Testing
                 "key botley of Botley reception has a new secret; the old secret is accepted until 2026-11-18T11:07:40.000Z",
                 "3 keys in switchboard.yaml; added: new-gp; removed, and refused from now: old-gp",
                 "console password for key botley set by its holder",
+                "signed in to the web console as key botley, with their password",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

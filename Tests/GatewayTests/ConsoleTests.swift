@@ -310,11 +310,17 @@ struct ConsoleBrowser {
         }
         let events = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 1_000)
         #expect(events.contains { $0.kind == "key.password-set" && $0.actor == "test-agency" })
+        #expect(
+            events.filter { $0.kind == "console.signed-in" }.map(\.detail) == [
+                "signed in to the web console as key test-agency, with the key",
+                "signed in to the web console as key test-agency, with their password",
+            ])
         #expect(!events.contains { $0.detail.contains("violet") })
     }
 
     @Test func passwordGuessesAreLimitedBeforeAnyIsChecked() async throws {
-        let fixture = try GatewayFixture()
+        let clock = ManualClock()
+        let fixture = try GatewayFixture(clock: clock)
         try await fixture.test { client in
             var guesser = ConsoleBrowser(client)
             var statuses: [Int] = []
@@ -326,6 +332,10 @@ struct ConsoleBrowser {
                     ).status)
             }
             #expect(statuses.prefix(10).allSatisfy { $0 == 401 } && statuses.last == 429, "\(statuses)")
+            clock.advance(by: 61)
+            _ = try await guesser.get("/console/sign-in")
+            let later = try await guesser.post("/console/sign-in", [("method", "password"), ("name", "test-admin"), ("password", "guess")])
+            #expect(later.status == 401, "one more try a minute later")
         }
     }
 

@@ -191,6 +191,9 @@ extension Console {
                 present(["at": entry.at, "event": entry.event, "agency": entry.agency ?? "", "detail": entry.detail ?? ""])
             },
             "final": [.completed, .closed].contains(report.status),
-        ]
+            "notes": (report.notes ?? []).map { ["at": $0.at, "author": $0.author, "kind": $0.kind, "text": $0.text] },
+        ].merging(report.attention.map { ["attention": "Needs attention since \($0.since): \($0.reason)"] as [String: Any] } ?? [:]) { first, _ in
+            first
+        }
     }
 }

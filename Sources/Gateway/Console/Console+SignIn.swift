@@ -1,3 +1,4 @@
+import Audit
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -56,13 +57,13 @@ extension Console {
                     : "That access key is not recognised, or it has expired or been revoked. Check it and try again, or ask your administrator for a new one.",
                 status: .unauthorized)
         }
-        return startSession(digest: digest, holder: holder, next: form["next"])
+        return try await startSession(digest: digest, holder: holder, next: form["next"], withPassword: false)
     }
 
     /// Signs in with a key's name and its holder's console password.
     func signInWithPassword(_ request: Request, form: FormBody, context: GatewayContext) async throws -> Response {
         let source = addresses.source(peer: context.clientAddress, headers: request.headers)
-        if let wait = passwordAttempts.delay(for: source) {
+        if let wait = passwordAttempts.take(for: source, now: clock.now()) {
             return signInForm(
                 request, context: context,
                 message: "Too many password sign-ins from here. Wait \(max(1, Int(wait.rounded(.up)))) seconds and try again.",
@@ -73,7 +74,7 @@ extension Console {
         if !name.isEmpty, !password.isEmpty, let digest = try await components.consolePasswords.verify(password, keyId: name),
             let holder = keys.holder(digest: digest, now: clock.now())
         {
-            return startSession(digest: digest, holder: holder, next: form["next"])
+            return try await startSession(digest: digest, holder: holder, next: form["next"], withPassword: true)
         }
         let wait = frontDoor.refuse(source: source, reason: "console sign-in with a wrong name or password")
         await frontDoor.flush()
@@ -91,7 +92,11 @@ extension Console {
     }
 
     /// A new session for the holder of the key with `digest`, and the way back to where they were going.
-    func startSession(digest: [UInt8], holder: KeyHolder, next: String?) -> Response {
+    func startSession(digest: [UInt8], holder: KeyHolder, next: String?, withPassword: Bool) async throws -> Response {
+        // Who signed in, and when, is part of the record; the session itself is not.
+        try await components.store.appendAudit([
+            AuditNarrative.consoleSignedIn(at: clock.now(), actor: holder.owner ?? holder.id, id: holder.id, withPassword: withPassword)
+        ])
         let session = sessions.begin(keyDigest: digest, now: clock.now())
         var headers = HTTPFields()
         headers.append(

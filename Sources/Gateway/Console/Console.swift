@@ -23,8 +23,8 @@ struct Console: Sendable {
     /// True when the gateway terminates TLS: cookies are then `Secure`.
     let secure: Bool
     /// Password sign-ins per client address, before any is checked: each costs a slow hash, so
-    /// guessing cannot be fast, nor keep the gateway busy.
-    let passwordAttempts = RateLimiter(rate: 10.0 / 60, burst: 10)
+    /// guessing cannot be fast, nor keep the gateway busy. Ten at once, then one a minute.
+    let passwordAttempts = SignInAllowance(burst: 10, perMinute: 1)
 
     init(components: GatewayComponents, frontDoor: FrontDoor, addresses: ClientAddress, logger: Logger) {
         self.components = components
