@@ -168,6 +168,14 @@ def test_an_administrator_changes_the_rules_with_a_second_administrators_approva
     assert "matched: sends it to befriending-charity" in ada.locator("ul.trace").inner_text()
     check_accessibility(ada, "rules diff and dry run")
     screenshot(ada, "07-rules-diff-dry-run")
+    # The same dry run against a referral already stored, by its reference.
+    status, stored = gateway.api("POST", "/v1/referrals", "referrer", referral)
+    assert status == 202 and stored["routes"][0]["agency"] == "council"
+    ada.get_by_label("Or paste a referral (JSON, as the API takes it)").fill("")
+    ada.get_by_label("A stored referral's reference").fill(stored["id"])
+    ada.get_by_role("button", name="Check the change").click()
+    assert ada.locator(".route-live").inner_text() == "council (the fallback)"
+    assert ada.locator(".route-proposed").inner_text() == "befriending-charity (rule carers)"
     ada.get_by_role("button", name="Propose this change").click()
     assert "Another administrator must approve it" in ada.get_by_role("status").first.inner_text()
     proposal = ada.locator(".card", has_text="proposed by Ada Administrator")
@@ -248,6 +256,9 @@ def test_agency_staff_accept_one_referral_and_decline_another_which_reroutes(per
     screenshot(charity, "10-inbox-referral")
     charity.get_by_role("button", name="Accept this referral").click()
     assert charity.locator("#state").inner_text() == "accepted"
+    charity.get_by_label("A closing note (optional)").fill("First visit arranged for Tuesday.")
+    charity.get_by_role("button", name="Mark as completed").click()
+    assert f"Referral {ids[0]} is completed" in charity.get_by_role("status").first.inner_text()
 
     charity.goto(f"/console/inbox/{ids[1]}")
     charity.get_by_role("button", name="Decline this referral").click()
@@ -261,7 +272,7 @@ def test_agency_staff_accept_one_referral_and_decline_another_which_reroutes(per
     states = {d["agency"]: d["state"] for d in report["deliveries"] if not d.get("notice")}
     assert states["befriending-charity"] == "declined" and states["council"] in ("pending", "delivered"), states
     status, report = gateway.api("GET", f"/v1/referrals/{ids[0]}", "admin")
-    assert report["status"] == "accepted"
+    assert report["status"] == "completed"
     admin = person("admin")
     export = admin.request.get("/console/admin/audit/export?format=csv").text()
     assert f'"{ids[0]}"' in export and "as sent to befriending-charity (web inbox)" in export, "opening a referral is audited"
@@ -359,6 +370,25 @@ def test_an_administrator_reroutes_a_declined_referral_from_the_attention_list(p
     assert admin.locator("section.card", has_text=referral).count() == 0, "a resolved item leaves the list"
     status, report = gateway.api("GET", f"/v1/referrals/{referral}", "admin")
     assert any(d["agency"] == "falls-service" for d in report["deliveries"]), report["deliveries"]
+
+    # Another with nowhere to go is closed, with the reason kept as a note.
+    status, receipt = gateway.api("POST", "/v1/referrals", "referrer", body)
+    second = receipt["id"]
+    deadline = time.time() + 15
+    council.goto("/console/inbox")
+    while second not in council.content() and time.time() < deadline:
+        time.sleep(0.3)
+        council.reload()
+    council.get_by_role("link", name=f"Referral {second}").click()
+    council.get_by_label("The person does not want our service").check()
+    council.get_by_role("button", name="Decline this referral").click()
+    admin.goto("/console/admin/attention")
+    card = admin.locator("section.card", has_text=second)
+    card.get_by_label("Or close it, because").fill("Spoke to her: she has family support now.")
+    card.get_by_role("button", name="Close").click()
+    assert f"Referral {second} closed" in admin.get_by_role("status").first.inner_text()
+    admin.goto(f"/console/admin/referrals/{second}")
+    assert "Spoke to her: she has family support now." in admin.locator("main").inner_text()
 
 
 def test_an_administrator_retries_a_dead_letter(person, gateway):
