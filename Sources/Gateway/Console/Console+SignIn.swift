@@ -40,22 +40,12 @@ extension Console {
         let key = form.trimmed("key") ?? ""
         let digest = APIKey.digest(of: key)
         guard !key.isEmpty, let holder = keys.holder(digest: digest, now: now) else {
-            // Counted and audited at the front door like a refused API key, and limited the same way.
-            let source = addresses.source(peer: context.clientAddress, headers: request.headers)
-            let wait = frontDoor.refuse(source: source, reason: key.isEmpty ? "console sign-in without a key" : "console sign-in with an unknown key")
-            await frontDoor.flush()
-            if let wait {
-                return signInForm(
-                    request, context: context,
-                    message: "Too many sign-ins from here failed. Wait \(max(1, Int(wait.rounded(.up)))) seconds and try again.",
-                    status: .tooManyRequests)
-            }
-            return signInForm(
-                request, context: context,
+            return await refuse(
+                request, context: context, reason: key.isEmpty ? "console sign-in without a key" : "console sign-in with an unknown key",
                 message: key.isEmpty
                     ? "Enter your access key."
-                    : "That access key is not recognised, or it has expired or been revoked. Check it and try again, or ask your administrator for a new one.",
-                status: .unauthorized)
+                    : "That access key is not recognised, or it has expired or been revoked. Check it and try again, or ask your administrator for a new one."
+            )
         }
         return try await startSession(digest: digest, holder: holder, next: form["next"], withPassword: false)
     }
@@ -76,7 +66,18 @@ extension Console {
         {
             return try await startSession(digest: digest, holder: holder, next: form["next"], withPassword: true)
         }
-        let wait = frontDoor.refuse(source: source, reason: "console sign-in with a wrong name or password")
+        return await refuse(
+            request, context: context, reason: "console sign-in with a wrong name or password",
+            message:
+                "That name and password do not match, or the key has been revoked or has expired. Check them and try again, or sign in with your access key."
+        )
+    }
+
+    /// A failed sign-in: counted and audited at the front door like a refused API key, and limited
+    /// the same way; the form again with `message`, or with how long to wait once over the limit.
+    func refuse(_ request: Request, context: GatewayContext, reason: String, message: String) async -> Response {
+        let source = addresses.source(peer: context.clientAddress, headers: request.headers)
+        let wait = frontDoor.refuse(source: source, reason: reason)
         await frontDoor.flush()
         if let wait {
             return signInForm(
@@ -84,11 +85,7 @@ extension Console {
                 message: "Too many sign-ins from here failed. Wait \(max(1, Int(wait.rounded(.up)))) seconds and try again.",
                 status: .tooManyRequests)
         }
-        return signInForm(
-            request, context: context,
-            message:
-                "That name and password do not match, or the key has been revoked or has expired. Check them and try again, or sign in with your access key.",
-            status: .unauthorized)
+        return signInForm(request, context: context, message: message, status: .unauthorized)
     }
 
     /// A new session for the holder of the key with `digest`, and the way back to where they were going.
