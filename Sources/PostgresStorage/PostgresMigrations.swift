@@ -105,6 +105,13 @@ enum PostgresMigrations {
             2, "console-passwords",
             ["CREATE TABLE console_passwords (key_id TEXT PRIMARY KEY, hash TEXT NOT NULL, set_at DOUBLE PRECISION NOT NULL)"]
         ),
+        (
+            3, "audit-hourly",
+            [
+                "CREATE TABLE audit_hourly (hour TEXT NOT NULL, kind TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (hour, kind))",
+                "INSERT INTO audit_hourly (hour, kind, n) SELECT substr(at, 1, 13), kind, count(*) FROM audit_events GROUP BY 1, 2",
+            ]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a

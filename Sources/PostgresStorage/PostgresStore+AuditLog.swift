@@ -33,25 +33,12 @@ extension PostgresStore {
     }
 
     public func auditActivity(since: Date, kinds: Set<String>) async throws -> [AuditHourCount] {
-        let since = Timestamp.string(since)
+        let since = String(Timestamp.string(since).prefix(13))
         let kinds = kinds.sorted()
         guard !kinds.isEmpty else { return [] }
         return try await single { session in
-            // Sequences follow time (within a commit's moment across gateways), so the first event
-            // since then is found by halving, with no index on `at`.
-            let bounds = try await session.one("SELECT min(seq) AS low, max(seq) AS high FROM audit_events")
-            var low: Int64 = try bounds?("low", as: Int64?.self) ?? 0
-            var high: Int64 = (try bounds?("high", as: Int64?.self) ?? 0) + 1
-            while low < high {
-                let middle = low + (high - low) / 2
-                let at = try await session.one("SELECT at FROM audit_events WHERE seq >= \(middle) ORDER BY seq LIMIT 1")?("at", as: String.self)
-                if let at, at < since { low = middle + 1 } else { high = middle }
-            }
-            return try await session.rows(
-                """
-                SELECT substr(at, 1, 13) AS hour, kind, count(*)::BIGINT AS n FROM audit_events
-                WHERE seq >= \(low) AND kind = ANY(\(kinds)) GROUP BY hour, kind ORDER BY hour
-                """
+            try await session.rows(
+                "SELECT hour, kind, n FROM audit_hourly WHERE hour >= \(since) AND kind = ANY(\(kinds)) ORDER BY hour, kind"
             ).map { AuditHourCount(hour: try $0("hour"), kind: try $0("kind"), count: Int(try $0("n", as: Int64.self))) }
         }
     }

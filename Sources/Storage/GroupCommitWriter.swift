@@ -7,6 +7,14 @@ import GRDB
 struct AuditCursor: Sendable {
     var sequence: Int64
     var hash: String
+    /// The transaction's events counted by UTC hour and kind, added to `audit_hourly` once at its end.
+    var hourly: [AuditHour: Int] = [:]
+}
+
+/// An hour (`2026-11-26T03`, as audit timestamps begin) and an event kind.
+struct AuditHour: Hashable, Sendable {
+    var hour: String
+    var kind: String
 }
 
 /// Every write to the database goes through here, so writes share commits. While one transaction
@@ -69,7 +77,9 @@ actor GroupCommitWriter {
             do {
                 let answers = try await pool.write { db in
                     var cursor = try SQLiteStore.auditHead(db)
-                    return batch.map { $0.run(db, &cursor) }
+                    let answers = batch.map { $0.run(db, &cursor) }
+                    try SQLiteStore.countHourly(cursor.hourly, in: db)
+                    return answers
                 }
                 for answer in answers { answer() }
             } catch {

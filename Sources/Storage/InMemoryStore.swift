@@ -269,9 +269,9 @@ public actor InMemoryStore: SwitchboardStore {
     }
 
     public func auditActivity(since: Date, kinds: Set<String>) -> [AuditHourCount] {
-        let since = Timestamp.string(since)
+        let since = String(Timestamp.string(since).prefix(13))
         var counts: [String: [String: Int]] = [:]
-        for event in events where event.at >= since && kinds.contains(event.kind) {
+        for event in events where event.at.prefix(13) >= since && kinds.contains(event.kind) {
             counts[String(event.at.prefix(13)), default: [:]][event.kind, default: 0] += 1
         }
         return counts.keys.sorted().flatMap { hour in

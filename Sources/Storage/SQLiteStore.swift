@@ -231,6 +231,15 @@ public final class SQLiteStore: SwitchboardStore {
             // A key holder's console password, as a slow hash (scrypt), by key id; never the password.
             try db.execute(sql: "CREATE TABLE console_passwords (key_id TEXT PRIMARY KEY, hash TEXT NOT NULL, set_at REAL NOT NULL)")
         }
+        migrator.registerMigration("v17-audit-hourly") { db in
+            // The audit trail's events counted by hour and kind, kept as events are appended, for the
+            // console's chart; counted once here from the trail an earlier version wrote.
+            try db.execute(
+                sql: """
+                    CREATE TABLE audit_hourly (hour TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, kind)) WITHOUT ROWID;
+                    INSERT INTO audit_hourly (hour, kind, n) SELECT substr(at, 1, 13), kind, count(*) FROM audit_events GROUP BY 1, 2;
+                    """)
+        }
         return migrator
     }
 

@@ -69,9 +69,10 @@ public protocol AuditLog: Sendable {
     /// The newest event's sequence and hash: the chain's head, for anchoring it outside the store.
     func auditHead() async throws -> (sequence: Int64, hash: String)?
 
-    /// Events of `kinds` counted by UTC hour, from the first event stamped at or after `since`:
-    /// what the console's activity chart draws, from the store's own record, so it survives
-    /// restarts and agrees across gateways.
+    /// Events of `kinds` counted by UTC hour, from the hour that holds `since`: what the console's
+    /// activity chart draws, from the store's own record (counted as events are appended, in the
+    /// same transaction), so it survives restarts, agrees across gateways, and costs the same
+    /// however long the trail grows.
     func auditActivity(since: Date, kinds: Set<String>) async throws -> [AuditHourCount]
 }
 

@@ -6,7 +6,7 @@ import Testing
 
 /// The counts the console's activity chart draws, the same from every store.
 @Suite struct AuditActivityContractTests {
-    @Test(arguments: StoreKind.allCases) func eventsAreCountedByHourFromTheFirstAtOrAfterTheStart(_ kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.allCases) func eventsAreCountedByHourFromTheHourThatHoldsTheStart(_ kind: StoreKind) async throws {
         let store = try await kind.make()
         let start = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11-17T...
         func entry(_ hours: Double, _ kind: AuditKind) -> AuditEntry {
@@ -28,6 +28,10 @@ import Testing
                 "\(second) delivery.delivered": 1,
             ])
         #expect(try await store.auditActivity(since: start.addingTimeInterval(86_400), kinds: ["delivery.attempted"]).isEmpty)
+        // Counted in the transaction of each change: a delivery result's events count too.
+        try await store.appendAudit([entry(1.5, .deliveryAttempted)])
+        let again = try await store.auditActivity(since: start, kinds: ["delivery.attempted"])
+        #expect(again.map(\.count) == [2, 4])
         #expect(try await kind.make().auditActivity(since: start, kinds: ["delivery.attempted"]).isEmpty, "an empty log counts nothing")
     }
 }

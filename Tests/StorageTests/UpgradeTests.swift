@@ -49,6 +49,16 @@ func copyOfFixtureDatabase(_ name: String) throws -> String {
         #expect(try await store.queueCounts(now: Date()).reduce(0) { $0 + $1.deadLettered } == 4)
         #expect(try await store.deadLetters(agency: nil, limit: 10).count == 4, "dead letters from before the upgrade are listed")
         #expect(leased.allSatisfy { $0.referral.subject.nhsNumber?.hasPrefix("999") ?? true })
+        // The chart's hourly counts are made from the trail the landed version wrote.
+        let written: [(kind: String, count: Int)] = try await DatabaseQueue(path: path).read { db in
+            try Row.fetchAll(db, sql: "SELECT kind, count(*) AS n FROM audit_events GROUP BY kind").map { row in
+                (kind: row["kind"] as String, count: row["n"] as Int)
+            }
+        }
+        let counted = try await store.auditActivity(since: Date(timeIntervalSince1970: 0), kinds: Set(written.map(\.kind)))
+        var byKind: [String: Int] = [:]
+        for entry in counted { byKind[entry.kind, default: 0] += entry.count }
+        #expect(byKind == Dictionary(uniqueKeysWithValues: written.map { ($0.kind, $0.count) }))
         // And the upgraded database takes new writes on the same chain.
         try await store.appendAudit([AuditEntry(at: Timestamp.string(Date()), kind: .gatewayStarted, actor: "gateway", detail: "upgraded")])
         guard case .intact(let after, _) = try await store.verifyAudit() else {
