@@ -241,15 +241,15 @@ final class ResettingListener: Sendable {
         defer { receiver.stop() }
         let harness = try RealHarness(
             endpoint: "http://127.0.0.1:\(receiver.port)/status/503",
-            circuit: CircuitPolicy(failuresToOpen: 3, coolDown: 0.2, maximumCoolDown: 0.2, disableAfter: 86_400))
+            // A rest long enough that a busy machine still asks again before it ends.
+            circuit: CircuitPolicy(failuresToOpen: 3, coolDown: 1.5, maximumCoolDown: 1.5, disableAfter: 86_400))
         defer { harness.stop() }
         for _ in 0..<6 { _ = try await harness.submit() }
         #expect(try await harness.attemptDue() == 6)
         #expect(harness.dispatcher.lanes.first?.circuit == .open)
         #expect(try await harness.attemptDue() == 0)
-        try await Task.sleep(for: .milliseconds(250))
-        // Their backoff is at most a second; the probe waits for a job that is due.
-        try await Task.sleep(for: .seconds(1))
+        // After the rest (their backoff is at most a second, so a job is due by then), one probe goes.
+        try await Task.sleep(for: .seconds(1.75))
         #expect(try await harness.attemptDue() == 1, "after the rest, exactly one delivery probes")
         #expect(receiver.sent.value == 7)
     }
