@@ -339,6 +339,29 @@ struct ConsoleBrowser {
         }
     }
 
+    @Test func anInboxIsReadAPageAtATime() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.test { client in
+            for _ in 0..<51 {
+                let status = try await client.execute(
+                    uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey),
+                    body: ByteBuffer(data: try exampleReferral())
+                ) { Int($0.status.code) }
+                #expect(status == 202)
+            }
+            var agency = ConsoleBrowser(client)
+            _ = try await agency.signIn(GatewayFixture.agencyKey)
+            let first = try await agency.get("/console/inbox?show=all")
+            #expect(first.body.components(separatedBy: "<div class=\"card\">").count - 1 == 50)
+            let range = try #require(
+                first.body.range(of: #"<a href="(/console/inbox\?show=all&amp;before=[^"]+)">Older referrals"#, options: .regularExpression))
+            let link = String(first.body[range]).replacingOccurrences(of: "&amp;", with: "&").split(separator: "\"")[1]
+            let second = try await agency.get(String(link))
+            #expect(second.body.components(separatedBy: "<div class=\"card\">").count - 1 == 1)
+            #expect(second.body.contains("Back to the newest") && !second.body.contains("Older referrals"))
+        }
+    }
+
     @Test func theConsoleIsNotPartOfTheAPIContract() throws {
         let fixture = try GatewayFixture()
         #expect(!fixture.application.routes.contains { $0.path.hasPrefix("/console") })

@@ -33,13 +33,18 @@ extension Console {
             case "closed": [.declined, .completed, .withdrawn]
             default: [.delivered]
             }
-        let items = try await components.loop.worklist(agency: agency, states: states, limit: 200, before: nil)
+        // A page at a time, newest first; "older" carries on from the last one shown.
+        let before = Self.query(request, "before").flatMap { Identifier.isWellFormed($0) ? $0 : nil }
+        let items = try await components.loop.worklist(agency: agency, states: states, limit: Self.inboxPage, before: before)
+        var values: [String: Any] = [:]
+        if items.count == Self.inboxPage, let last = items.last?.deliveryId { values["older"] = "/console/inbox?show=\(show)&before=\(last)" }
+        if before != nil { values["newest"] = "/console/inbox?show=\(show)" }
         let tabs = [("open", "To answer"), ("accepted", "Accepted"), ("closed", "Closed"), ("all", "All")]
         return pages.page(
             "inbox",
             frame(
                 context, title: "Inbox",
-                values: [
+                values: values.merging([
                     "agencyName": components.rules.live.current.agencies[agency]?.name ?? agency,
                     "tabs": tabs.map { ["show": $0.0, "label": $0.1, "current": $0.0 == show] as [String: Any] },
                     "items": items.map { item -> [String: Any] in
@@ -48,8 +53,11 @@ extension Console {
                             "receivedAt": item.receivedAt, "respondBy": item.respondBy ?? "", "urgent": item.urgency != .routine,
                         ])
                     },
-                ], current: "/console/inbox"))
+                ]) { first, _ in first }, current: "/console/inbox"))
     }
+
+    /// Referrals an inbox page lists.
+    static let inboxPage = 50
 
     func openReferral(context: GatewayContext, extra: [String: Any] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
         let agency = try Self.agency(context)
