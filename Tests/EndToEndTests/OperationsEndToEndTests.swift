@@ -52,6 +52,11 @@ import Transport
             #expect(status == 202)
             if let id = answer["id"] as? String { before.append(id) }
         }
+        // The checkpoints anchored before the copy is taken: every one of them is within the copy.
+        // (Those anchored after it name the events written since, as the restore below shows.)
+        let anchoredBefore = deployment.checkpointsPath + ".before-backup"
+        let anchored = FileManager.default.contents(atPath: deployment.checkpointsPath) ?? Data()
+        #expect(FileManager.default.createFile(atPath: anchoredBefore, contents: anchored))
         // Referrals keep arriving while the copy is taken.
         let backupPath = deployment.directory.appendingPathComponent("backup.sqlite").path
         async let during: [Int] = withThrowingTaskGroup(of: Int.self) { group in
@@ -64,7 +69,9 @@ import Transport
         #expect(backup.output.contains("the copy's audit chain is intact"), "\(backup.output)")
         let again = try await deployment.run(["backup", "--config", deployment.configPath, backupPath])
         #expect(again.status != 0 && again.errors.contains("already exists"), "a backup is never overwritten")
-        let verified = try await deployment.run(["audit", "verify", "--config", deployment.configPath, "--storage", "sqlite:\(backupPath)"])
+        let verified = try await deployment.run([
+            "audit", "verify", "--config", deployment.configPath, "--storage", "sqlite:\(backupPath)", "--checkpoints", anchoredBefore,
+        ])
         #expect(verified.status == 0 && verified.output.contains("Audit chain intact"), "\(verified.output) \(verified.errors)")
 
         // Work goes on after the backup, and a checkpoint (every second here) anchors it.
