@@ -22,6 +22,15 @@ def text(page, selector):
     return page.locator(selector).inner_text()
 
 
+def reload_until(page, shown, seconds=15):
+    """Reloads the page, as a person would, until `shown()` holds or `seconds` pass."""
+    deadline = time.time() + seconds
+    while not shown() and time.time() < deadline:
+        time.sleep(0.3)
+        page.reload()
+    return shown()
+
+
 def test_each_role_signs_in_to_its_own_pages_and_signs_out(person, gateway):
     for role, home, heading in [
         ("admin", "/console/admin", "Overview"), ("charity", "/console/inbox", "Inbox"), ("referrer", "/console/refer", "Make a referral"),
@@ -241,11 +250,7 @@ def test_agency_staff_accept_one_referral_and_decline_another_which_reroutes(per
         ids.append(receipt["id"])
     charity = person("charity")
     for referral in ids:
-        deadline = time.time() + 15
-        while referral not in charity.content() and time.time() < deadline:
-            time.sleep(0.3)
-            charity.reload()
-        assert referral in charity.content(), "the referral reached the inbox"
+        assert reload_until(charity, lambda: referral in charity.content()), "the referral reached the inbox"
     check_accessibility(charity, "inbox")
     screenshot(charity, "09-inbox")
 
@@ -323,11 +328,7 @@ def test_a_referrer_fixes_two_mistakes_and_follows_the_referral_to_delivered(bro
     page.get_by_role("button", name="Send the referral").click()
     assert "Your referral is received" in page.get_by_role("status").first.inner_text()
     reference = page.url.rsplit("/", 1)[1]
-    deadline = time.time() + 20
-    while page.locator("#status").inner_text() != "delivered" and time.time() < deadline:
-        time.sleep(0.5)
-        page.reload()
-    assert page.locator("#status").inner_text() == "delivered"
+    assert reload_until(page, lambda: page.locator("#status").inner_text() == "delivered", seconds=20)
     assert "falls-service" in page.locator("ul.deliveries").inner_text()
     screenshot(page, "13-refer-status")
     status, report = gateway.api("GET", f"/v1/referrals/{reference}", "referrer")
@@ -348,10 +349,7 @@ def test_an_administrator_reroutes_a_declined_referral_from_the_attention_list(p
     assert status == 202 and receipt["routes"][0]["agency"] == "council"
     referral = receipt["id"]
     council = person("council")
-    deadline = time.time() + 15
-    while referral not in council.content() and time.time() < deadline:
-        time.sleep(0.3)
-        council.reload()
+    assert reload_until(council, lambda: referral in council.content())
     council.get_by_role("link", name=f"Referral {referral}").click()
     council.get_by_label("The person is not eligible for our service").check()
     council.get_by_role("button", name="Decline this referral").click()
@@ -374,11 +372,8 @@ def test_an_administrator_reroutes_a_declined_referral_from_the_attention_list(p
     # Another with nowhere to go is closed, with the reason kept as a note.
     status, receipt = gateway.api("POST", "/v1/referrals", "referrer", body)
     second = receipt["id"]
-    deadline = time.time() + 15
     council.goto("/console/inbox")
-    while second not in council.content() and time.time() < deadline:
-        time.sleep(0.3)
-        council.reload()
+    assert reload_until(council, lambda: second in council.content())
     council.get_by_role("link", name=f"Referral {second}").click()
     council.get_by_label("The person does not want our service").check()
     council.get_by_role("button", name="Decline this referral").click()
@@ -396,11 +391,8 @@ def test_an_administrator_retries_a_dead_letter(person, gateway):
     status, receipt = gateway.api("POST", "/v1/referrals", "referrer", body)
     assert status == 202
     admin = person("admin")
-    deadline = time.time() + 15
     admin.goto("/console/admin/dead")
-    while receipt["id"] not in admin.content() and time.time() < deadline:
-        time.sleep(0.3)
-        admin.reload()
+    assert reload_until(admin, lambda: receipt["id"] in admin.content())
     letter = admin.locator(".card", has_text=receipt["id"])
     assert "HTTP 400" in letter.inner_text()
     check_accessibility(admin, "dead letters")
