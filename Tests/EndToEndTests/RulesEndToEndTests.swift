@@ -105,9 +105,13 @@ func rulesSendingFallsToTheHubToo(_ text: String) -> String {
         // An administrator saves a file with a mistake in it.
         try good.replacingOccurrences(of: "route_to: oxford-falls\n", with: "route_to: oxford-fals\n").write(
             toFile: deployment.rulesPath, atomically: true, encoding: .utf8)
-        try await waitFor("the rejection in the log") { deployment.gateway?.standardError.contains("Rules file rejected") == true }
         let line =
             try #require(good.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("route_to: oxford-falls") }) + 1
+        // The rejection and its reason may reach the log a moment apart: wait for both.
+        try await waitFor("the rejection in the log") {
+            deployment.gateway?.standardError.contains("Rules file rejected") == true
+                && deployment.gateway?.standardError.contains("rules.yaml:\(line):15: error: unknown agency 'oxford-fals'") == true
+        }
         #expect(deployment.gateway?.standardError.contains("rules.yaml:\(line):15: error: unknown agency 'oxford-fals'") == true)
         // SIGHUP reads it again, and refuses it again.
         deployment.gateway?.kill(SIGHUP)
