@@ -158,10 +158,12 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        // Test doubles every test target may use: a clock the test moves, a transport it scripts.
+        // How tests start programs (gateways, receivers, openssl, PostgreSQL) without Foundation's Process.
+        .target(name: "CSpawn", path: "Tests/CSpawn"),
+        // Test doubles every test target may use: a clock the test moves, a transport it scripts; starting programs.
         .target(
             name: "SwitchboardTesting",
-            dependencies: ["ReferralModel", "Settings", "Transport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ReferralModel", "Settings", "Transport", "CSpawn", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SwitchboardTesting"
         ),
         // Benchmark tools (bench/run): baselines and an open-loop load generator. Not part of the product.

@@ -17,32 +17,16 @@ import Transport
 /// Runs a program to the end and fails the test if it fails.
 @discardableResult
 func run(_ arguments: [String], in directory: URL) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    // Output to a file, not a pipe: a process another test starts at the same moment can inherit a
-    // pipe's write end, and reading the pipe to its end would then wait for that process to exit.
-    let log = directory.appendingPathComponent(".run-\(UUID().uuidString).log")
-    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-    let output = try FileHandle(forWritingTo: log)
-    defer { try? output.close() }
-    process.standardOutput = output
-    process.standardError = output
-    try ProcessLaunch.run(process)
-    for _ in 0..<3_000 where process.isRunning { usleep(10_000) }
-    let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-    guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: text]) }
-    return text
+    try ChildProcess.check(arguments, directory: directory.path)
 }
 
 /// A test CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl; and
 /// an https agency (Python's ssl module) that requires a client certificate from that CA and
 /// records each delivery's Authorization header.
-final class MutualTLSAgency: @unchecked Sendable {
+final class MutualTLSAgency: Sendable {
     let folder: URL
     let port: Int
-    private let process: Process
+    private let process: ChildProcess
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-mtls-\(UUID().uuidString)")
@@ -83,17 +67,15 @@ final class MutualTLSAgency: @unchecked Sendable {
             server.serve_forever()
             """
         try script.write(to: folder.appendingPathComponent("agency.py"), atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "agency.py"]
-        process.currentDirectoryURL = folder
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-        port = Int(String(decoding: line, as: UTF8.self)) ?? 0
+        // The agency prints its port once it listens.
+        let announced = folder.appendingPathComponent("port.txt").path
+        process = try ChildProcess(["python3", "agency.py"], directory: folder.path, output: .file(announced))
+        var line = ""
+        for _ in 0..<2_000 where !line.hasSuffix("\n") && process.isRunning {
+            usleep(10_000)
+            line = (try? String(contentsOfFile: announced, encoding: .utf8)) ?? ""
+        }
+        port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
@@ -103,11 +85,10 @@ final class MutualTLSAgency: @unchecked Sendable {
         ((try? String(contentsOf: folder.appendingPathComponent("received.log"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    /// Kills the agency. (Foundation's `waitUntilExit` can spin forever when called from a
-    /// concurrency thread on Linux, so this polls instead.)
+    /// Kills the agency.
     func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+        process.signal(SIGKILL)
+        process.waitUntilExit()
     }
 }
 

@@ -26,33 +26,34 @@ final class OutputBuffer: Sendable {
 }
 
 /// A child process whose output is collected line by line.
-final class RunningProcess: @unchecked Sendable {  // Process is not Sendable; it is only started, signalled and read.
-    private let process: Process
+final class RunningProcess: Sendable {
+    private let process: ChildProcess
     private let buffer = OutputBuffer()
     let name: String
 
     /// - Parameter executable: the program to run; the `switchboard` executable unless another is named.
     init(_ arguments: [String], environment: [String: String], name: String, executable: String = switchboardBinary) throws {
         self.name = name
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        // Blocking reads on threads of their own rather than `readabilityHandler`: a dispatch source
-        // whose pipe is closed while it is still registered crashes libdispatch's event loop on Linux.
-        // Each thread holds its pipe until end of file, so nothing is closed under it.
+        let output = try ChildProcess.Pipe()
+        let errors = try ChildProcess.Pipe()
+        defer {
+            // The child has its own copies of the write ends; the test's go, so a read ends at the child's exit.
+            close(output.write)
+            close(errors.write)
+        }
+        do {
+            process = try ChildProcess(
+                [executable] + arguments, environment: environment, output: .descriptor(output.write), errors: .descriptor(errors.write))
+        } catch {
+            close(output.read)
+            close(errors.read)
+            throw error
+        }
+        // Blocking reads on threads of their own, each holding its pipe until end of file.
         let buffer = self.buffer
-        let output = stdout.fileHandleForReading
-        let errors = stderr.fileHandleForReading
         Thread.detachNewThread {
             var partial = ""
-            while true {
-                let data = output.availableData
-                if data.isEmpty { break }
+            Self.read(output.read) { data in
                 partial += String(decoding: data, as: UTF8.self)
                 let pieces = partial.split(separator: "\n", omittingEmptySubsequences: false)
                 partial = String(pieces.last ?? "")
@@ -61,20 +62,26 @@ final class RunningProcess: @unchecked Sendable {  // Process is not Sendable; i
             if !partial.isEmpty { buffer.output.withLock { $0.append(partial) } }
         }
         Thread.detachNewThread {
-            while true {
-                let data = errors.availableData
-                if data.isEmpty { break }
-                buffer.errors.withLock { $0 += String(decoding: data, as: UTF8.self) }
-            }
+            Self.read(errors.read) { data in buffer.errors.withLock { $0 += String(decoding: data, as: UTF8.self) } }
         }
-        // One launch at a time, across every suite (ProcessLaunch says why).
-        try ProcessLaunch.run(process)
+    }
+
+    /// Reads `descriptor` to its end, handing each piece to `take`, then closes it.
+    private static func read(_ descriptor: Int32, _ take: ([UInt8]) -> Void) {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            take(Array(chunk[0..<count]))
+        }
+        close(descriptor)
     }
 
     var lines: [String] { buffer.output.withLock { $0 } }
     var standardError: String { buffer.errors.withLock { $0 } }
     var isRunning: Bool { process.isRunning }
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     /// Waits for an output line that satisfies `predicate`.
     @discardableResult
@@ -90,24 +97,14 @@ final class RunningProcess: @unchecked Sendable {  // Process is not Sendable; i
         throw TimedOut(description: "\(name): no \(what) within \(timeout) s; stderr: \(standardError.suffix(2000))")
     }
 
-    func kill(_ signal: Int32) {
-        if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
-    }
+    func kill(_ signal: Int32) { process.signal(signal) }
 
     /// Waits for the process to end and returns its exit status.
     func exitStatus(timeout: Double = 30) async throws -> Int32 {
-        let deadline = ContinuousClock.now + .seconds(timeout)
-        while process.isRunning {
-            if ContinuousClock.now > deadline { throw TimedOut(description: "\(name) did not exit") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let status = try await process.exit(timeout: .seconds(timeout))
         // Let the pipes drain.
         try await Task.sleep(for: .milliseconds(100))
-        return process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        return status
     }
 }
 

@@ -97,16 +97,12 @@ struct ConsoleBrowser {
         let files = FileManager.default.temporaryDirectory.appendingPathComponent("console-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: files) }
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.currentDirectoryURL = files
-        openssl.arguments = [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem",
-        ]
-        openssl.standardError = FileHandle.nullDevice
-        try await TestPostgres.offThread {
-            try ProcessLaunch.run(openssl)
-            openssl.waitUntilExit()
+        _ = try await TestPostgres.offThread {
+            try ChildProcess.check(
+                [
+                    "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", "key.pem", "-out",
+                    "cert.pem",
+                ], directory: files.path)
         }
         let certificate = files.appendingPathComponent("cert.pem").path
         let key = files.appendingPathComponent("key.pem").path

@@ -61,11 +61,12 @@ public final class TestPostgres: Sendable {
         if tls { try makeCertificates() }
         try startNow()
         // Stops the server once this process is gone, even after a SIGKILL.
-        _ = try Spawn.start(
+        // (pg_ctl starts the server as a daemon, so the parent-death signal cannot reach it.)
+        _ = try ChildProcess(
             [
                 "/bin/sh", "-c",
                 "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(serverUserPrefix)\(binaries)/pg_ctl -D \(directory)/data -m immediate stop; rm -rf \(directory)",
-            ], output: "/dev/null")
+            ], directory: "/tmp", diesWithTests: false)
     }
 
     /// Starts the server again and waits until it takes connections.
@@ -76,11 +77,11 @@ public final class TestPostgres: Sendable {
 
     /// Stops the server without waiting (for a `defer`).
     public func stopLater() {
-        _ = try? Spawn.start(
+        _ = try? ChildProcess(
             (getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + [
                 "\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "stop",
             ],
-            output: "/dev/null")
+            directory: "/tmp", diesWithTests: false)
     }
 
     private func startNow() throws {
@@ -151,15 +152,13 @@ public final class TestPostgres: Sendable {
         try Self.run(getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments : arguments)
     }
 
-    /// Runs a command to its end; its output, or an error with it. Through posix_spawn and waitpid
-    /// rather than Foundation's Process, whose waitUntilExit was seen to miss the exit of a command
-    /// (pg_ctl) that leaves a daemon behind.
+    /// Runs a command to its end, from /tmp (the postgres user may not be able to read the tests'
+    /// working directory); its output, or an error with it. A daemon it leaves behind (the server
+    /// pg_ctl starts) holds none of the test process's descriptors, so it never keeps a test
+    /// server's connection open.
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
-        let output = "/tmp/pg-command-\(UUID().uuidString).log"
-        defer { unlink(output) }
-        let status = try Spawn.run(arguments, output: output)
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let (status, text) = try ChildProcess.run(arguments, directory: "/tmp")
         guard status == 0 else {
             throw Unavailable(description: "\(arguments.joined(separator: " ")) failed (\(status)): \(text)")
         }
@@ -174,50 +173,6 @@ public final class TestPostgres: Sendable {
             }
             .map { "/usr/lib/postgresql/\($0)/bin" }
         return candidates.first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") }
-    }
-}
-
-/// Starts programs with posix_spawn, output to a file, from /tmp (readable to every user).
-public enum Spawn {
-    public struct Failed: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    /// Starts a program and returns its pid; it runs on by itself.
-    public static func start(_ arguments: [String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // From /tmp (the postgres user may not be able to read the tests' working directory), and
-        // with nothing else the test process has open: a daemon (the server pg_ctl starts) that
-        // inherited one of the test servers' sockets would hold that connection open after the
-        // test's server closed it, as it once did to the slow-client tests.
-        let arguments =
-            [
-                "/bin/bash", "-c",
-                #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; cd /tmp && exec "$@""#,
-                "bash",
-            ] + arguments
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let result = ProcessLaunch.locked { posix_spawn(&pid, arguments[0], &actions, nil, argv, environ) }
-        guard result == 0 else { throw Failed(description: "cannot start \(arguments[0]): \(String(cString: strerror(result)))") }
-        return pid
-    }
-
-    /// Runs a program to its end and returns its exit status.
-    public static func run(_ arguments: [String], output: String) throws -> Int32 {
-        let pid = try start(arguments, output: output)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw Failed(description: "lost \(arguments[0]): \(String(cString: strerror(errno)))") }
-        }
-        // Exited normally: its code; killed by a signal: 128 and the signal, as a shell says.
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }
 
