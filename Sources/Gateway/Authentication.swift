@@ -23,30 +23,34 @@ struct Keyring: Sendable {
     }
 }
 
-/// Per-key token buckets: `rate` requests a second, saving up at most `burst`.
+/// Per-key token buckets: `rate` requests a second, saving up at most `burst`. Time is the
+/// gateway's clock, so a test that holds the clock still sees exactly the allowance it set.
 final class RateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
-        var updated: ContinuousClock.Instant
+        var updated: Date
     }
 
     private let rate: Double
     private let burst: Double
+    private let clock: any WallClock
     private let buckets = Mutex<[String: Bucket]>([:])
 
-    init(rate: Double, burst: Double) {
+    init(rate: Double, burst: Double, clock: any WallClock) {
         self.rate = rate
         self.burst = burst
+        self.clock = clock
     }
 
     /// Nil when the request may go ahead, else the seconds until it could.
-    func delay(for key: String, now: ContinuousClock.Instant = .now) -> Double? {
-        buckets.withLock { buckets in
+    func delay(for key: String) -> Double? {
+        let now = clock.now()
+        return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
-            let elapsed = bucket.updated.duration(to: now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            // A wall clock set back refills nothing.
+            let seconds = max(0, now.timeIntervalSince(bucket.updated))
             bucket.tokens = min(burst, bucket.tokens + seconds * rate)
-            bucket.updated = now
+            bucket.updated = max(bucket.updated, now)
             defer { buckets[key] = bucket }
             if bucket.tokens >= 1 {
                 bucket.tokens -= 1

@@ -42,7 +42,7 @@ public final class FrontDoor: Sendable {
 
     init(refusedPerMinute: Double, auditLog: any AuditLog, clock: any WallClock, logger: Logger, metrics: GatewayMetrics? = nil) {
         self.metrics = metrics
-        limiter = RateLimiter(rate: refusedPerMinute / 60, burst: refusedPerMinute)
+        limiter = RateLimiter(rate: refusedPerMinute / 60, burst: refusedPerMinute, clock: clock)
         self.auditLog = auditLog
         self.clock = clock
         self.logger = logger

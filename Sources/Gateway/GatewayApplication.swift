@@ -39,7 +39,7 @@ public struct GatewayApplication {
         router.add(middleware: ProblemMiddleware(routes: index, logger: logger))
         let keyring = Keyring(keys: components.keys, clock: components.clock)
         let addresses = ClientAddress(trusted: settings.server.trustedProxies.compactMap(ClientAddress.Network.init))
-        let limiter = RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst)
+        let limiter = RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst, clock: components.clock)
         func requiring(_ roles: Set<Role>) -> AuthenticationMiddleware {
             AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, addresses: addresses, roles: roles)
         }
