@@ -229,6 +229,8 @@ let package = Package(
             name: "UseCasesTests",
             dependencies: [
                 "UseCases", "Routing", "Settings", "Storage", "Audit", "ReferralModel", "SwitchboardTesting",
+                // The emergency path runs through the real dispatcher on a scripted transport.
+                "Delivery", "AdapterKit", "JSONWebhookAdapter", "Transport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

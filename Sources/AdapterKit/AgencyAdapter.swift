@@ -127,10 +127,34 @@ public protocol AgencyAdapter: Sendable {
     /// True for an adapter whose agency has no system to push to: a delivery is placed in the
     /// agency's web inbox instead of sent, and no request is made. False by default.
     static var deliversToInbox: Bool { get }
+
+    /// Renders an update to a referral the agency already has (its referrer amended it): the
+    /// referral as it now stands, in the agency's own form, naming the delivery it updates
+    /// (`notice.about`). By default the same request `render` makes.
+    func renderUpdate(_ referral: Referral, notice: ReferralNotice, context: DeliveryContext) throws -> OutboundRequest
+
+    /// Renders a notice about a referral the agency already has (`referral.cancelled`,
+    /// `referral.withdrawn`). `referral` is the referral as the agency may see it, for adapters whose
+    /// receivers need the resource itself; by default it is not used and the JSON notice is sent.
+    func renderNotice(_ notice: ReferralNotice, referral: Referral, context: DeliveryContext) throws -> OutboundRequest
+
+    /// True when this adapter's notices carry the referral's fields (the audit trail then records
+    /// them as sent). False by default.
+    static var noticesCarryReferral: Bool { get }
 }
 
 extension AgencyAdapter {
     public static var deliversToInbox: Bool { false }
+
+    public static var noticesCarryReferral: Bool { false }
+
+    public func renderUpdate(_ referral: Referral, notice: ReferralNotice, context: DeliveryContext) throws -> OutboundRequest {
+        try render(referral, context: context)
+    }
+
+    public func renderNotice(_ notice: ReferralNotice, referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
+        try renderNotice(notice, context: context)
+    }
 
     public func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome {
         HTTPReplyClassifier.classify(reply)
@@ -204,12 +228,15 @@ public struct AdapterRegistry: Sendable {
 
 extension AgencyAdapter {
     /// A notice about a referral the agency already has, as JSON:
-    /// `{"type": "referral.cancelled", "referralId", "deliveryId" (the one it received), "reason"}`.
-    /// No personal data. An adapter whose receivers expect another form overrides it.
+    /// `{"type": "referral.cancelled", "referralId", "deliveryId" (the one it received), "reason"}`;
+    /// an alert also names the urgency and when a person must act (`due`). No personal data. An
+    /// adapter whose receivers expect another form overrides it.
     public func renderNotice(_ notice: ReferralNotice, context: DeliveryContext) throws -> OutboundRequest {
         var data: [String: String] = ["referralId": context.referralId, "deliveryId": notice.about]
         if let reason = notice.reason { data["reason"] = reason }
         if let agency = notice.agency { data["agency"] = agency }
+        if let urgency = notice.urgency { data["urgency"] = urgency.rawValue }
+        if let due = notice.due { data["due"] = due }
         let body: [String: Any] = ["type": notice.type, "timestamp": Timestamp.string(context.receivedAt), "data": data]
         let bytes = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
         return OutboundRequest(body: Array(bytes), contentType: "application/json")

@@ -82,6 +82,19 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case keyPasswordSet = "key.password-set"
     /// A person signed in to the web console.
     case consoleSignedIn = "console.signed-in"
+    /// An emergency or urgent referral went to another agency instead of one whose people could not
+    /// act now (paused, disabled, unreachable, closed): who, instead of whom, and why.
+    case referralRedirected = "referral.redirected"
+    /// A delivery was taken back because the referral moved on (a missed deadline, an agency that
+    /// could not act, an administrator's re-route); the agency is told when it had it.
+    case deliveryWithdrawn = "delivery.withdrawn"
+    /// A decline that ends the referral for that service or agency: the person said no, or the
+    /// agency already has them. Nothing is sent on.
+    case referralClosedForService = "referral.closed-for-service"
+    /// An agency sent the referral back to its referrer with a question (its text is a note).
+    case referralReturned = "referral.returned"
+    /// The referrer amended the referral; each agency that has it is sent the update.
+    case referralAmended = "referral.amended"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

@@ -34,6 +34,47 @@ extension AuditNarrative {
             detail: "from \(from) to \(to) (\(why)); rule \(rule), rules version \(rulesVersion); consent and minimum necessary applied")
     }
 
+    /// A delivery taken back because the referral moved on; `told` when the agency had it and is sent a notice.
+    public static func deliveryWithdrawn(_ delivery: DeliveryReference, at: Date, actor: String, why: String, told: Bool) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .deliveryWithdrawn, actor: actor, referralId: delivery.referralId, deliveryId: delivery.deliveryId,
+            agency: delivery.agency,
+            detail: "withdrawn from \(delivery.agency) (\(why))"
+                + (told ? "; the agency is sent referral.withdrawn" : "; it never reached the agency"))
+    }
+
+    /// A decline that sends the referral nowhere else.
+    public static func referralClosedForService(_ delivery: DeliveryReference, at: Date, actor: String, reason: DeclineReason, needs: [String]?)
+        -> AuditEntry
+    {
+        let why =
+            reason == .personDeclined
+            ? "the person declined the service" + (needs.map { " (\($0.joined(separator: ", ")))" } ?? "")
+                + ": their details are sent nowhere else for it"
+            : "\(delivery.agency) already has the person (duplicate): not sent on"
+        return AuditEntry(
+            at: Timestamp.string(at), kind: .referralClosedForService, actor: actor, referralId: delivery.referralId,
+            deliveryId: delivery.deliveryId, agency: delivery.agency, detail: why)
+    }
+
+    public static func referralReturned(_ delivery: DeliveryReference, at: Date, actor: String, note: String) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralReturned, actor: actor, referralId: delivery.referralId, deliveryId: delivery.deliveryId,
+            agency: delivery.agency,
+            detail: "returned to the referrer by \(delivery.agency) for more information; its question is note \(note)")
+    }
+
+    /// The referrer amended the referral: the fields changed (their pointers, never their values), and who is sent the update.
+    public static func referralAmended(referralId: String, at: Date, actor: String, fields: [String], updating: [String], note: String?)
+        -> AuditEntry
+    {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralAmended, actor: actor, referralId: referralId,
+            detail: "amended: \(fields.joined(separator: ", "))"
+                + (updating.isEmpty ? "; no agency had it yet" : "; the update goes to \(updating.joined(separator: ", "))")
+                + (note.map { "; the referrer's answer is note \($0)" } ?? ""))
+    }
+
     public static func answerRefused(referralId: String, at: Date, actor: String, agency: String?, why: String) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .answerRefused, actor: actor, referralId: referralId, agency: agency, detail: why)
     }

@@ -47,8 +47,16 @@ public enum AuditNarrative {
     }
 
     /// - Parameter lawfulBasis: the basis recorded for sharing without consent, when there is one.
-    public static func referralValidated(referralId: String, actor: String, at: Date, lawfulBasis: String? = nil) -> AuditEntry {
-        let basis = lawfulBasis.map { "; shared without consent on the lawful basis \($0), decision recorded" } ?? ""
+    /// - Parameter decidedAt: when the decision to share without consent was made, as recorded.
+    public static func referralValidated(
+        referralId: String, actor: String, at: Date, lawfulBasis: String? = nil, decidedAt: String? = nil
+    ) -> AuditEntry {
+        // The decision-maker is a person's name: the trail points to where it is recorded, never copies it.
+        let basis =
+            lawfulBasis.map {
+                "; shared without consent on the lawful basis \($0), decided by the decision-maker recorded with the referral"
+                    + (decidedAt.map { " at \($0)" } ?? "")
+            } ?? ""
         return AuditEntry(
             at: Timestamp.string(at), kind: .referralValidated, actor: actor, referralId: referralId, detail: "valid against referral v1" + basis)
     }
@@ -67,10 +75,23 @@ public enum AuditNarrative {
     }
 
     /// The rules chose `agency`, but it may not receive this referral.
-    public static func referralWithheld(referralId: String, actor: String, at: Date, agency: String, rule: String, reason: String) -> AuditEntry {
+    /// - Parameter sharedWith: for a share without consent, who it may go to instead; nil for another reason (age).
+    public static func referralWithheld(
+        referralId: String, actor: String, at: Date, agency: String, rule: String, reason: String,
+        sharedWith: String? = "safeguarding recipients"
+    ) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralWithheld, actor: actor, referralId: referralId, agency: agency,
-            detail: "withheld from \(agency) (rule \(rule)): \(reason); shared only with safeguarding recipients")
+            detail: "withheld from \(agency) (rule \(rule)): \(reason)" + (sharedWith.map { "; shared only with \($0)" } ?? ""))
+    }
+
+    /// An emergency or urgent referral went to `to` because `from`'s people could not act now.
+    public static func referralRedirected(
+        referralId: String, deliveryId: String?, actor: String, at: Date, from: String, to: String, rule: String, why: String
+    ) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralRedirected, actor: actor, referralId: referralId, deliveryId: deliveryId, agency: to,
+            detail: "\(why): sent to \(to) instead of \(from) (rule \(rule))")
     }
 
     /// A key submitted a referral naming an organisation it may not submit for. Nothing was stored.

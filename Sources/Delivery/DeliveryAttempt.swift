@@ -16,11 +16,12 @@ extension Dispatcher {
         let context = DeliveryContext(
             deliveryId: job.deliveryId, referralId: job.referralId, agencyId: job.agency, rule: job.rule, receivedAt: job.receivedAt,
             withheld: target.withheld)
-        let policy = target.retry
+        let policy = target.retry(for: leased.referral.urgency)
         // What this agency is sent: the adapter's fields, less those withheld, that the referral has.
         let referral = job.referral
-        // A notice carries no field of the referral.
-        let sent = job.notice != nil ? [] : (sendable[job.agency] ?? []).filter { $0.isPresent(in: referral) }
+        // A notice carries no field of the referral, but an update (and any notice an adapter renders with the referral).
+        let carries = job.notice == nil || job.notice?.type == "referral.updated" || type(of: target.adapter).noticesCarryReferral
+        let sent = carries ? (sendable[job.agency] ?? []).filter { $0.isPresent(in: referral) } : []
         let started = ContinuousClock.now
         let (answer, health, reply) = await attempt(job, target: target, context: context)
         // Logs, the audit trail and the referrer's view name the reply by size and digest only.
@@ -132,8 +133,10 @@ extension Dispatcher {
         if type(of: target.adapter).deliversToInbox { return (.delivered(agencyReference: nil), .healthy, nil) }
         let rendered: OutboundRequest
         do {
-            if let notice = job.notice {
-                rendered = try target.adapter.renderNotice(notice, context: context)
+            if let notice = job.notice, notice.type == "referral.updated" {
+                rendered = try target.adapter.renderUpdate(job.referral.withholding(context.withheld), notice: notice, context: context)
+            } else if let notice = job.notice {
+                rendered = try target.adapter.renderNotice(notice, referral: job.referral.withholding(context.withheld), context: context)
             } else {
                 rendered = try target.adapter.render(job.referral.withholding(context.withheld), context: context)
             }

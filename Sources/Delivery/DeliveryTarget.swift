@@ -15,7 +15,12 @@ public struct DeliveryTarget: Sendable {
     public var withheld: Set<ReferralField>
     /// True when the agency is told every need a referral names, not only those that routed it here.
     public var receivesAllNeeds: Bool
+    /// Retries for a routine referral.
     public var retry: RetryPolicy
+    /// Retries for an urgent referral: fewer and sooner, so it escalates within minutes.
+    public var urgentRetry = RetryPolicy.urgent
+    /// Retries for an emergency: given up within about two minutes, then escalated to a person.
+    public var emergencyRetry = RetryPolicy.emergency
     /// Seconds to establish the connection, TLS included.
     public var connectTimeout: Double
     /// Seconds for the whole exchange.
@@ -52,5 +57,14 @@ public struct DeliveryTarget: Sendable {
         self.retry = retry
         self.connectTimeout = connectTimeout
         self.totalTimeout = totalTimeout
+    }
+
+    /// The retries a referral of `urgency` gets.
+    public func retry(for urgency: Urgency) -> RetryPolicy {
+        switch urgency {
+        case .emergency: emergencyRetry
+        case .urgent: urgentRetry
+        case .routine: retry
+        }
     }
 }

@@ -17,6 +17,12 @@ public struct RetryPolicy: Sendable, Equatable {
         self.maxBackoff = maxBackoff
     }
 
+    /// An urgent referral's default: eight attempts, delays up to five minutes; given up within about ten.
+    public static let urgent = RetryPolicy(maxAttempts: 8, initialBackoff: 5, maxBackoff: 300)
+    /// An emergency's default: five attempts, delays of at most 10, 20, 40 and 60 s; given up within
+    /// about two minutes, when the dead letter escalates to the next agency and a person.
+    public static let emergency = RetryPolicy(maxAttempts: 5, initialBackoff: 10, maxBackoff: 60)
+
     /// The delay before attempt `attempt + 1`: full jitter, uniform in [0, base], never below 50 ms.
     public func backoff(afterAttempt attempt: Int, random: Double = Double.random(in: 0...1)) -> Double {
         let exponent = min(max(attempt - 1, 0), 30)

@@ -74,12 +74,15 @@ public final class GatewayComponents: Sendable {
             live: live, store: store, vocabulary: settings.vocabulary, path: settings.rulesPath, agenciesPath: settings.agenciesPath,
             installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher), approvalRequired: approval,
             followsStore: shared, clock: clock, logger: logger)
+        // Emergency and urgent referrals are routed around lanes the dispatchers have stopped.
+        let lanes = StoredLaneConditions(queue: store, clock: clock)
+        let alerts = settings.alerts.map { Alerts(urgencies: $0.urgencies) }
         intake = ReferralIntake(
-            decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock,
+            decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock, lanes: lanes, alerts: alerts,
             onAccepted: { dispatcher.wake() })
         loop = ReferralLoop(
-            store: store, rules: live, clock: clock, callbacks: Set(settings.apiKeys.filter { $0.callback != nil }.map(\.id)),
-            onRerouted: { dispatcher.wake() })
+            store: store, rules: live, clock: clock, callbacks: Set(settings.apiKeys.filter { $0.callback != nil }.map(\.id)), lanes: lanes,
+            alerts: alerts, decoder: ReferralDecoder(vocabulary: settings.vocabulary), onRerouted: { dispatcher.wake() })
         keys = LiveKeys(configured: settings.apiKeys)
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
@@ -125,7 +128,21 @@ public final class GatewayComponents: Sendable {
 
     /// Each agency as the dispatcher needs it: the agencies.yaml settings mapped into Delivery's own types.
     static func deliveryTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
-        agencyTargets(configuration) + callbackTargets(configuration)
+        agencyTargets(configuration) + callbackTargets(configuration) + alertTargets(configuration)
+    }
+
+    /// The on-call system's lane, where alerts is configured: its notices as JSON, signed with its secret.
+    static func alertTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
+        guard let alerts = configuration.settings.alerts,
+            let adapter = try? JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: Alerts.lane))
+        else { return [] }
+        var target = DeliveryTarget(
+            agencyId: Alerts.lane, endpoint: alerts.url, adapter: adapter, signer: alerts.secret.flatMap(WebhookSigner.init(secret:)),
+            minimumLease: configuration.settings.delivery.leaseSeconds)
+        // An alert is worth sending for longer than the emergency it is about takes to escalate.
+        target.emergencyRetry = RetryPolicy(maxAttempts: 12, initialBackoff: 2, maxBackoff: 60)
+        target.urgentRetry = target.emergencyRetry
+        return [target]
     }
 
     /// A lane for each referrer key with a callback: its notices, as JSON, signed with its secret.
@@ -146,10 +163,13 @@ public final class GatewayComponents: Sendable {
             // The current secret first; during a rotation, the one being retired too.
             let secrets = [agency.secretEnv, agency.previousSecretEnv].compactMap { $0.flatMap { configuration.agencySecrets[$0] } }
             let signer = agency.secretEnv == nil ? nil : WebhookSigner(secrets: secrets)
-            return DeliveryTarget(
+            func policy(_ urgency: Urgency) -> RetryPolicy {
+                let schedule = agency.retry.schedule(for: urgency)
+                return RetryPolicy(maxAttempts: schedule.maxAttempts, initialBackoff: schedule.initialBackoff, maxBackoff: schedule.maxBackoff)
+            }
+            var target = DeliveryTarget(
                 agencyId: agency.id, endpoint: agency.endpoint, adapter: adapter, signer: signer, withheld: agency.withhold,
-                retry: RetryPolicy(
-                    maxAttempts: agency.retry.maxAttempts, initialBackoff: agency.retry.initialBackoff, maxBackoff: agency.retry.maxBackoff),
+                retry: policy(.routine),
                 connectTimeout: agency.connectTimeout, totalTimeout: agency.requestTimeout, receivesAllNeeds: agency.receivesAllNeeds,
                 concurrency: agency.concurrency,
                 circuit: CircuitPolicy(
@@ -159,6 +179,9 @@ public final class GatewayComponents: Sendable {
                 minimumLease: configuration.settings.delivery.leaseSeconds,
                 authorization: agency.authorization.flatMap { auth in configuration.agencySecrets[auth.environmentName].map(auth.header(secret:)) },
                 tls: agency.tls.map { TLSOptions(caFile: $0.caFile, certificateFile: $0.clientCertificate, keyFile: $0.clientKey) })
+            target.urgentRetry = policy(.urgent)
+            target.emergencyRetry = policy(.emergency)
+            return target
         }
     }
 

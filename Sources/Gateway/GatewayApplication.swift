@@ -54,7 +54,7 @@ public struct GatewayApplication {
         }
         let health = HealthRoutes(
             store: components.store, dispatcher: components.dispatcher, rules: components.rules, queue: components.queue,
-            metrics: components.metrics)
+            loop: components.loop, metrics: components.metrics)
         router.get("/readyz") { request, context in try await health.ready(request, context: context) }
         router.group("/metrics").add(middleware: requiring([.admin]))
             .get { request, context in try await health.metrics(request, context: context) }
@@ -66,6 +66,7 @@ public struct GatewayApplication {
         let referrerOnly = router.group("/v1/referrals").add(middleware: requiring([.referrer]))
         referrerOnly.post { request, context in try await referrals.submit(request, context: context) }
         referrerOnly.post("{id}/cancel") { request, context in try await loopAPI.cancel(request, context: context) }
+        referrerOnly.post("{id}/amendments") { request, context in try await loopAPI.amend(request, context: context) }
         router.group("/v1/referrals").add(middleware: requiring([.referrer, .admin, .agency]))
             .get("{id}") { request, context in try await referrals.show(request, context: context) }
         router.group("/v1/referrals").add(middleware: requiring([.agency]))
@@ -170,10 +171,12 @@ enum JSONResponse {
 
     /// Requires a JSON body in UTF-8, else 415. JSON exchanged between systems is UTF-8 (RFC 8259 §8.1);
     /// a body declared in another charset would be misread, so it is refused, not guessed at.
-    static func requireJSON(_ request: Request, what: String = "the referral") throws {
+    /// - Parameter types: the media types accepted; `application/json` unless another JSON type is named too.
+    static func requireJSON(_ request: Request, what: String = "the referral", types: [String] = ["application/json"]) throws {
         let parts = (request.headers[.contentType] ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts.first?.lowercased() == "application/json" else {
-            throw ProblemResponse(.unsupportedMediaType, detail: "Send \(what) as JSON with 'Content-Type: application/json'.")
+        guard let type = parts.first?.lowercased(), types.contains(type) else {
+            throw ProblemResponse(
+                .unsupportedMediaType, detail: "Send \(what) as JSON with 'Content-Type: \(types.joined(separator: "' or '"))'.")
         }
         for parameter in parts.dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }

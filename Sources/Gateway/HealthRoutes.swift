@@ -23,12 +23,16 @@ final class HealthRoutes: Sendable {
     let dispatcher: Dispatcher
     let rules: RulesAdministrator
     let queue: QueueOperations
+    let loop: ReferralLoop
     let metrics: GatewayMetrics
     /// A probe writes; answers within a second of each other share one.
     private let recent = Mutex<(at: ContinuousClock.Instant, store: String?)?>(nil)
 
-    init(store: any StoreHealth, dispatcher: Dispatcher, rules: RulesAdministrator, queue: QueueOperations, metrics: GatewayMetrics) {
+    init(
+        store: any StoreHealth, dispatcher: Dispatcher, rules: RulesAdministrator, queue: QueueOperations, loop: ReferralLoop, metrics: GatewayMetrics
+    ) {
         self.queue = queue
+        self.loop = loop
         self.metrics = metrics
         self.store = store
         self.dispatcher = dispatcher
@@ -57,6 +61,7 @@ final class HealthRoutes: Sendable {
                     oldestPendingSeconds: Double(agency.oldestPendingSeconds ?? 0),
                     circuit: agency.circuit == "open" ? 2 : agency.circuit == "half-open" ? 1 : 0, paused: agency.paused != nil)
             }, rulesVersion: rules.live.current.rules.version)
+        metrics.observe(attention: try await loop.attentionSummary().map { ($0.urgency.rawValue, $0.open, $0.overdue) })
         if let shared = store as? any SharedAuditChain {
             let figures = shared.auditChainLock
             metrics.observe(auditChainLock: figures.appends, waitedSeconds: figures.waitedSeconds, heldSeconds: figures.heldSeconds)

@@ -59,10 +59,12 @@ struct LoopRoutes: Sendable {
         return try JSONResponse.make(view, status: .ok)
     }
 
-    /// `POST /v1/referrals/{id}/status` with `{"status": "accepted" | "declined" | "completed", "reason": code, "text": "…"}`.
+    /// `POST /v1/referrals/{id}/status` with `{"status": "accepted" | "declined" | "completed", "reason": code, "text": "…"}`
+    /// (and for a duplicate, `"reference"`: the agency's own reference for the case it already has).
     func answer(_ request: Request, context: GatewayContext) async throws -> Response {
         var (principal, id, object, issues) = try await Self.jsonCommand(
-            request, context, what: "the status", members: ["status", "reason", "text"], missing: "There is no referral with this id.")
+            request, context, what: "the status", members: ["status", "reason", "text", "reference"],
+            missing: "There is no referral with this id.")
         var answer: ReferralLoop.Answer?
         switch object["status"] {
         case .string(let text)?:
@@ -95,11 +97,50 @@ struct LoopRoutes: Sendable {
         case .string(let value)? where (1...2_000).contains(value.count): text = value
         case let other?: issues.append(FieldIssue(pointer: "/text", detail: "must be text of 1 to 2000 characters, not \(other.kindName)."))
         }
+        var reference: String?
+        switch object["reference"] {
+        case nil: break
+        case .string(let value)? where reason == .duplicate:
+            if (1...ReferralLimits.externalReferenceLength).contains(value.count), TextCharacters.firstRefused(in: value, freeText: false) == nil {
+                reference = value
+            } else {
+                issues.append(
+                    FieldIssue(
+                        pointer: "/reference",
+                        detail: "must be your reference on one line, 1 to \(ReferralLimits.externalReferenceLength) characters."))
+            }
+        default:
+            issues.append(
+                FieldIssue(pointer: "/reference", detail: "is your own reference for a duplicate: given only with declined, reason duplicate."))
+        }
         guard issues.isEmpty, let answer else { throw Self.invalid(issues) }
         do {
             let answered = try await loop.answer(
-                referralId: id, agency: principal.agency, actor: principal.actor, answer: answer, reason: reason, text: text)
+                referralId: id, agency: principal.agency, actor: principal.actor, answer: answer, reason: reason, text: text, reference: reference)
             return try JSONResponse.make(answered, status: .ok)
+        } catch let refusal as ReferralLoop.Refusal {
+            throw Self.problem(refusal)
+        }
+    }
+
+    /// `POST /v1/referrals/{id}/amendments`: the referrer's JSON Merge Patch of the fields it may
+    /// change, validated as at intake; every agency that has the referral is sent the update.
+    func amend(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        let id = context.parameters.get("id") ?? ""
+        guard Identifier.isWellFormed(id) else { throw ProblemResponse(.notFound, detail: "There is no referral with this id.") }
+        try JSONResponse.requireJSON(
+            request, what: "the amendment, a JSON Merge Patch,", types: ["application/merge-patch+json", "application/json"])
+        let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
+        do {
+            let amended = try await loop.amend(
+                referralId: id, patch: body.readableBytesView, actor: principal.actor, keyId: principal.keyId, organisations: principal.organisations)
+            return try JSONResponse.make(amended, status: .ok)
+        } catch let refusal as ReferralIntake.Refusal {
+            throw ReferralRoutes.problem(refusal)
+        } catch ReferralLoop.Refusal.notAlong {
+            throw ProblemResponse(
+                .lifecycleConflict, detail: "This referral is completed or closed: nobody is acting on it, so there is nothing to amend.")
         } catch let refusal as ReferralLoop.Refusal {
             throw Self.problem(refusal)
         }
@@ -130,7 +171,7 @@ struct LoopRoutes: Sendable {
         }
     }
 
-    /// `GET /v1/attention`: what needs a person, oldest first.
+    /// `GET /v1/attention`: what needs a person: emergencies first, then urgent, then routine; the soonest due first.
     func attention(_ request: Request, context: GatewayContext) async throws -> Response {
         try JSONResponse.make(AttentionList(items: try await loop.attention()), status: .ok)
     }
@@ -199,6 +240,13 @@ struct LoopRoutes: Sendable {
             )
         case .agencyNotAllowed(let agency, let why):
             ProblemResponse(.invalidRequest, detail: "It cannot go to \(agency): \(why).", errors: [FieldIssue(pointer: "/agency", detail: why)])
+        case .questionRequired:
+            ProblemResponse(
+                .invalidRequest, detail: "A referral returned for more information must say what is missing.",
+                errors: [
+                    FieldIssue(
+                        pointer: "/text", detail: "is required with reason insufficient-information: the question the referrer is to answer.")
+                ])
         }
     }
 

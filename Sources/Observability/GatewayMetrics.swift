@@ -119,6 +119,16 @@ public final class GatewayMetrics: Sendable {
 
     /// What appending to a shared audit chain has cost, as totals: appends, seconds waiting for
     /// the chain's lock, seconds holding it.
+    /// Open attention items by urgency, and how many are past their due time: what an on-call
+    /// alert watches (config/alerts.rules.yml). Every urgency is reported, zero when none is open.
+    public func observe(attention: [(urgency: String, open: Int, overdue: Int)]) {
+        for urgency in ["emergency", "urgent", "routine"] {
+            let counts = attention.first { $0.urgency == urgency }
+            Gauge(label: "switchboard_attention_open", dimensions: [("urgency", urgency)], factory: factory).record(Double(counts?.open ?? 0))
+            Gauge(label: "switchboard_overdue", dimensions: [("urgency", urgency)], factory: factory).record(Double(counts?.overdue ?? 0))
+        }
+    }
+
     public func observe(auditChainLock appends: Int, waitedSeconds: Double, heldSeconds: Double) {
         Gauge(label: "switchboard_audit_chain_appends", factory: factory).record(Double(appends))
         Gauge(label: "switchboard_audit_chain_lock_wait_seconds", factory: factory).record(waitedSeconds)

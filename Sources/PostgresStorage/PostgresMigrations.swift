@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ReferralModel
+import Storage
 
 /// The PostgreSQL schema, as numbered migrations applied at start. Each runs in one transaction
 /// under an advisory lock, so gateways starting together migrate once; a migration is never edited
@@ -110,6 +112,24 @@ enum PostgresMigrations {
             [
                 "CREATE TABLE audit_hourly (hour TEXT NOT NULL, kind TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (hour, kind))",
                 "INSERT INTO audit_hourly (hour, kind, n) SELECT substr(at, 1, 13), kind, count(*) FROM audit_events GROUP BY 1, 2",
+            ]
+        ),
+        (
+            // Urgency changes delivery: each delivery keeps its referral's urgency and is leased by due
+            // time less the urgency's head start; attention items keep the urgency and a due time.
+            4, "urgency",
+            [
+                "ALTER TABLE deliveries ADD COLUMN urgency TEXT",
+                "ALTER TABLE deliveries ADD COLUMN head_start DOUBLE PRECISION NOT NULL DEFAULT 0",
+                "UPDATE deliveries d SET urgency = r.urgency FROM referrals r WHERE r.id = d.referral_id",
+                """
+                UPDATE deliveries SET head_start = CASE urgency WHEN 'emergency' THEN \(LeaseOrder.headStart(.emergency))
+                  WHEN 'urgent' THEN \(LeaseOrder.headStart(.urgent)) ELSE 0 END
+                """,
+                "CREATE INDEX deliveries_lease_order ON deliveries(agency, (next_attempt_at - head_start)) WHERE state = 'pending'",
+                "ALTER TABLE attention ADD COLUMN urgency TEXT",
+                "ALTER TABLE attention ADD COLUMN due_at TEXT",
+                "UPDATE attention a SET urgency = r.urgency FROM referrals r WHERE r.id = a.referral_id",
             ]
         ),
     ]

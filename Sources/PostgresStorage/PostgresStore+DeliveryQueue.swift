@@ -23,19 +23,19 @@ extension PostgresStore {
                 ), claim AS (
                     SELECT c.id, lane.duration FROM lane CROSS JOIN LATERAL (
                         SELECT id FROM deliveries
-                        WHERE state = 'pending' AND agency = lane.agency AND next_attempt_at <= \(at)
+                        WHERE state = 'pending' AND agency = lane.agency AND next_attempt_at - head_start <= \(at) AND next_attempt_at <= \(at)
                           AND (lease_token IS NULL OR lease_expires_at <= \(at))
-                        ORDER BY next_attempt_at LIMIT lane.lim FOR UPDATE SKIP LOCKED
+                        ORDER BY next_attempt_at - head_start LIMIT lane.lim FOR UPDATE SKIP LOCKED
                     ) c
                 )
                 UPDATE deliveries d SET lease_token = \(token), lease_expires_at = \(at) + claim.duration
                 FROM claim, referrals r
                 WHERE d.id = claim.id AND r.id = d.referral_id
-                RETURNING d.id, d.referral_id, d.agency, d.rule, d.attempts, d.needs, d.notice, d.next_attempt_at, r.body, r.received_at,
-                          r.request_id
+                RETURNING d.id, d.referral_id, d.agency, d.rule, d.attempts, d.needs, d.notice, d.next_attempt_at - d.head_start AS lease_order,
+                          r.body, r.received_at, r.request_id
                 """)
         }
-        return try rows.sorted { try ($0("next_attempt_at", as: Double.self), $0("id", as: String.self)) < ($1("next_attempt_at"), $1("id")) }
+        return try rows.sorted { try ($0("lease_order", as: Double.self), $0("id", as: String.self)) < ($1("lease_order"), $1("id")) }
             .map { row in
                 var lease = LeasedDelivery(
                     deliveryId: try row("id"), referralId: try row("referral_id"), agency: try row("agency"), rule: try row("rule"),
@@ -222,13 +222,24 @@ extension PostgresStore {
                 ).map(Self.deadLetter)
             }
             for letter in found {
+                // Back in the queue, it escalates again if it fails again.
                 try await session.execute(
                     """
                     UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = \(now.timeIntervalSince1970), dead_lettered_at = NULL,
-                      lease_token = NULL, lease_expires_at = NULL
+                      lease_token = NULL, lease_expires_at = NULL, escalated_at = NULL
                     WHERE id = \(letter.deliveryId) AND state = 'dead-lettered'
                     """)
-                session.append([audit(letter)])
+                let entry = audit(letter)
+                var entries = [entry]
+                // Someone acted on it: the item it raised is resolved.
+                let items = try await session.rows(
+                    """
+                    UPDATE attention SET resolved_at = \(Timestamp.string(now)), resolved_by = \(entry.actor ?? "operator"),
+                      resolution = \(DeadLetter.requeuedResolution)
+                    WHERE delivery_id = \(letter.deliveryId) AND resolved_at IS NULL RETURNING id
+                    """)
+                for item in items { entries.append(DeadLetter.attentionResolved(try item("id"), letter: letter, at: now, by: entry.actor)) }
+                session.append(entries)
             }
             if !found.isEmpty { session.addsDueWork = true }
             return found

@@ -39,10 +39,23 @@ extension PostgresStore {
                 let changed = try await session.changes(
                     """
                     UPDATE deliveries SET state = \(transition.to.rawValue), answered_at = \(at),
-                      decline_reason = COALESCE(\(transition.declineReason?.rawValue)::text, decline_reason)
+                      decline_reason = COALESCE(\(transition.declineReason?.rawValue)::text, decline_reason),
+                      agency_reference = COALESCE(\(transition.agencyReference)::text, agency_reference)
                     WHERE id = \(transition.deliveryId) AND referral_id = \(change.referralId) AND state = ANY(\(transition.from.map(\.rawValue)))
                     """)
                 guard changed == 1 else { return false }
+            }
+            if let amended = change.amendedReferral {
+                let changed = try await session.changes(
+                    "UPDATE referrals SET body = \(amended.canonicalJSON()) WHERE id = \(change.referralId) AND pruned_at IS NULL")
+                guard changed == 1 else { return false }
+            }
+            for (id, deadline) in change.redelivered {
+                try await session.execute(
+                    """
+                    UPDATE deliveries SET state = 'delivered', deadline_at = \(deadline.timeIntervalSince1970), escalated_at = NULL, answered_at = NULL
+                    WHERE id = \(id) AND referral_id = \(change.referralId) AND state = 'returned'
+                    """)
             }
             for id in change.escalated {
                 try await session.execute("UPDATE deliveries SET escalated_at = \(at) WHERE id = \(id) AND escalated_at IS NULL")
@@ -51,22 +64,24 @@ extension PostgresStore {
                 try await session.execute(
                     """
                     UPDATE deliveries SET state = 'withdrawn', answered_at = \(at), lease_token = NULL, lease_expires_at = NULL
-                    WHERE id = \(id) AND state IN ('pending', 'delivered', 'accepted', 'dead-lettered')
+                    WHERE id = \(id) AND state IN ('pending', 'delivered', 'accepted', 'dead-lettered', 'returned')
                     """)
             }
             if !change.added.isEmpty {
                 let position =
                     try await session.one("SELECT MAX(position) AS last FROM deliveries WHERE referral_id = \(change.referralId)")
                     .map { try $0("last", as: Int?.self) } ?? nil
+                let urgency = try await session.one("SELECT urgency FROM referrals WHERE id = \(change.referralId)")
+                    .flatMap { Urgency(rawValue: try $0("urgency")) }
                 for (offset, added) in change.added.enumerated() {
                     try await session.execute(
                         """
                         INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs,
-                                                deadline_at, parent_delivery, notice)
+                                                deadline_at, parent_delivery, notice, urgency, head_start)
                         VALUES (\(added.route.deliveryId), \(change.referralId), \((position ?? -1) + 1 + offset), \(added.route.agency),
                                 \(added.route.rule), 'pending', 0, \(at), \(StoredText.jsonWords(added.alternatives)),
                                 \(added.needs.map(StoredText.jsonWords)), \(added.deadlineAt?.timeIntervalSince1970), \(added.parent),
-                                \(try StoredText.noticeJSON(added.notice)))
+                                \(try StoredText.noticeJSON(added.notice)), \(urgency?.rawValue), \(LeaseOrder.headStart(urgency)))
                         """)
                 }
                 session.addsDueWork = true
@@ -78,13 +93,7 @@ extension PostgresStore {
                     VALUES (\(note.id), \(change.referralId), \(note.deliveryId), \(note.at), \(note.author), \(note.kind), \(note.text))
                     """)
             }
-            if let item = change.openAttention {
-                try await session.execute(
-                    """
-                    INSERT INTO attention (id, referral_id, delivery_id, agency, reason, since)
-                    VALUES (\(item.id), \(change.referralId), \(item.deliveryId), \(item.agency), \(item.reason), \(item.since))
-                    """)
-            }
+            if let item = change.openAttention { try await Self.insertAttention(item, referralId: change.referralId, in: session) }
             if let resolve = change.resolveAttention {
                 try await session.execute(
                     """
@@ -101,7 +110,7 @@ extension PostgresStore {
         try await read { session in
             try await session.rows(
                 """
-                SELECT d.id, d.referral_id, d.state, d.delivered_at, r.urgency, r.received_at, r.body
+                SELECT d.id, d.referral_id, d.state, d.delivered_at, d.deadline_at, r.urgency, r.received_at, r.body
                 FROM deliveries d JOIN referrals r ON r.id = d.referral_id
                 WHERE d.agency = \(agency) AND d.notice IS NULL
                   AND (\(states == nil) OR d.state = ANY(\((states ?? []).map(\.rawValue))))
@@ -109,20 +118,71 @@ extension PostgresStore {
                 ORDER BY d.id DESC LIMIT \(limit)
                 """
             ).map { row in
-                WorkItem(
+                var item = WorkItem(
                     referralId: try row("referral_id"), deliveryId: try row("id"), state: DeliveryState(rawValue: try row("state")) ?? .pending,
                     urgency: Urgency(rawValue: try row("urgency")) ?? .routine,
                     receivedAt: Timestamp.string(try row.date("received_at") ?? .distantPast),
                     deliveredAt: try row.date("delivered_at").map(Timestamp.string),
                     respondBy: (try? ReferralDecoder.decodeStored(try row("body", as: Data.self)))?.respondBy)
+                item.deadlineAt = try row.date("deadline_at").map(Timestamp.string)
+                return item
             }
         }
     }
 
     public func attention(limit: Int) async throws -> [AttentionItem] {
         try await single { session in
-            try await session.rows("SELECT * FROM attention WHERE resolved_at IS NULL ORDER BY since, id LIMIT \(limit)").map(Self.attentionItem)
+            try await session.rows(
+                """
+                SELECT * FROM attention WHERE resolved_at IS NULL
+                ORDER BY CASE urgency WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, due_at IS NULL, due_at COLLATE "C", since, id
+                LIMIT \(limit)
+                """
+            ).map(Self.attentionItem)
         }
+    }
+
+    public func attentionSummary(now: Date) async throws -> [AttentionSummary] {
+        try await single { session in
+            try await session.rows(
+                """
+                SELECT COALESCE(urgency, 'routine') AS urgency, COUNT(*) AS open,
+                       COUNT(*) FILTER (WHERE due_at IS NOT NULL AND due_at COLLATE "C" < \(Timestamp.string(now))) AS overdue
+                FROM attention WHERE resolved_at IS NULL GROUP BY 1
+                """
+            ).compactMap { row -> AttentionSummary? in
+                guard let urgency = Urgency(rawValue: try row("urgency")) else { return nil }
+                return AttentionSummary(
+                    urgency: urgency, open: Int(try row("open", as: Int64.self)), overdue: Int(try row("overdue", as: Int64.self)))
+            }
+        }
+    }
+
+    public func waitingUrgentDeliveries(agencies: [String], limit: Int) async throws -> [DueEscalation] {
+        guard !agencies.isEmpty else { return [] }
+        return try await read { session in
+            try await session.rows(
+                """
+                SELECT referral_id, id, agency, deadline_at FROM deliveries
+                WHERE state = 'pending' AND agency = ANY(\(agencies)) AND notice IS NULL AND escalated_at IS NULL
+                  AND urgency IN ('emergency', 'urgent')
+                ORDER BY head_start DESC, id LIMIT \(limit)
+                """
+            ).map { row in
+                DueEscalation(
+                    referralId: try row("referral_id"), deliveryId: try row("id"), agency: try row("agency"), state: .pending,
+                    deadlineAt: try row.date("deadline_at"))
+            }
+        }
+    }
+
+    static func insertAttention(_ item: AttentionItem, referralId: String, in session: PostgresSession) async throws {
+        try await session.execute(
+            """
+            INSERT INTO attention (id, referral_id, delivery_id, agency, reason, since, urgency, due_at)
+            VALUES (\(item.id), \(referralId), \(item.deliveryId), \(item.agency), \(item.reason), \(item.since), \(item.urgency?.rawValue),
+                    \(item.dueAt))
+            """)
     }
 
     public func dueEscalations(now: Date, limit: Int) async throws -> [DueEscalation] {
@@ -136,7 +196,7 @@ extension PostgresStore {
                 + session.rows(
                     """
                     SELECT referral_id, id, agency, state, deadline_at FROM deliveries
-                    WHERE escalated_at IS NULL AND deadline_at <= \(now.timeIntervalSince1970) AND state IN ('pending', 'delivered')
+                    WHERE escalated_at IS NULL AND deadline_at <= \(now.timeIntervalSince1970) AND state IN ('pending', 'delivered', 'returned')
                     ORDER BY deadline_at LIMIT \(limit)
                     """)
             return try rows.prefix(limit).map { row in
@@ -163,6 +223,7 @@ extension PostgresStore {
         AttentionItem(
             id: try row("id"), referralId: try row("referral_id"), deliveryId: try row("delivery_id"), agency: try row("agency"),
             reason: try row("reason"), since: try row("since"), resolvedAt: try row("resolved_at"), resolvedBy: try row("resolved_by"),
-            resolution: try row("resolution"))
+            resolution: try row("resolution"), urgency: (try row("urgency", as: String?.self)).flatMap(Urgency.init(rawValue:)),
+            dueAt: try row("due_at"))
     }
 }

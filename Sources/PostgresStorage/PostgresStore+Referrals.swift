@@ -38,7 +38,10 @@ extension PostgresStore {
                 "INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id) VALUES "
                     + tuples.joined(separator: ", "), values))
         try await insertDeliveries(records, in: session)
-        for record in records { session.append(record.audit) }
+        for record in records {
+            if let item = record.attention { try await insertAttention(item, referralId: record.referralId, in: session) }
+            session.append(record.audit)
+        }
     }
 
     /// One tuple of numbered placeholders, `($n+1, …, $n+count)`.
@@ -56,7 +59,8 @@ extension PostgresStore {
             try await session.execute(
                 .bound(
                     """
-                    INSERT INTO deliveries (id, referral_id, position, agency, rule, next_attempt_at, alternatives, needs, deadline_at, state, attempts)
+                    INSERT INTO deliveries (id, referral_id, position, agency, rule, next_attempt_at, alternatives, needs, deadline_at, urgency,
+                                            head_start, parent_delivery, notice, state, attempts)
                     VALUES
                     """ + tuples.joined(separator: ", "), values))
             values.removeAll()
@@ -65,12 +69,13 @@ extension PostgresStore {
         }
         for record in records {
             let received = record.receivedAt.timeIntervalSince1970
-            for (position, route) in record.routes.enumerated() {
-                tuples.append(placeholders(9, after: values.count, then: ", 'pending', 0"))
+            for (position, delivery) in record.deliveries.enumerated() {
+                let route = delivery.route
+                tuples.append(placeholders(13, after: values.count, then: ", 'pending', 0"))
                 values += [
-                    route.deliveryId, record.referralId, position, route.agency, route.rule, received,
-                    StoredText.jsonWords(record.alternatives[route.deliveryId] ?? []), record.needs[route.deliveryId].map(StoredText.jsonWords),
-                    record.deadlines[route.deliveryId]?.timeIntervalSince1970,
+                    route.deliveryId, record.referralId, position, route.agency, route.rule, received, StoredText.jsonWords(delivery.alternatives),
+                    delivery.needs.map(StoredText.jsonWords), delivery.deadlineAt?.timeIntervalSince1970, record.referral.urgency.rawValue,
+                    LeaseOrder.headStart(record.referral.urgency), delivery.parent, try StoredText.noticeJSON(delivery.notice),
                 ]
             }
             if values.count > 60_000 { try await flush() }
@@ -108,6 +113,7 @@ extension PostgresStore {
                     \(record.held?.rawValue), \(record.requestId))
             """)
         try await insertDeliveries([record], in: session)
+        if let item = record.attention { try await insertAttention(item, referralId: record.referralId, in: session) }
         session.append(record.audit)
         return .accepted(receipt)
     }
@@ -121,7 +127,7 @@ extension PostgresStore {
             let deliveries = try await session.rows(
                 """
                 SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at, alternatives, answered_at,
-                       decline_reason, deadline_at, notice
+                       decline_reason, deadline_at, notice, agency_reference
                 FROM deliveries WHERE referral_id = \(referralId) ORDER BY position
                 """
             ).map { row -> ReferralReport.Delivery in
@@ -136,6 +142,7 @@ extension PostgresStore {
                 delivery.deadlineAt = try row.date("deadline_at").map(Timestamp.string)
                 delivery.declineReason = (try row("decline_reason", as: String?.self)).flatMap(DeclineReason.init(rawValue:))
                 delivery.notice = StoredText.notice(try row("notice"))?.type
+                delivery.agencyReference = try row("agency_reference")
                 return delivery
             }
             let attention = try await session.one(

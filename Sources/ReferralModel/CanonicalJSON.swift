@@ -92,7 +92,9 @@ extension Referral {
                 .object([
                     ("capacityAssessedBy", consent.capacityAssessedBy.map { .string($0) }),
                     ("decidedAt", consent.decidedAt.map { .string($0) }), ("decisionMaker", consent.decisionMaker.map { .string($0) }),
-                    ("lawfulBasis", consent.lawfulBasis.map { .string($0.rawValue) }), ("status", .string(consent.status.rawValue)),
+                    ("gillickCompetent", consent.gillickCompetent.map { .bool($0) }),
+                    ("lawfulBasis", consent.lawfulBasis.map { .string($0.rawValue) }),
+                    ("parentalResponsibility", consent.parentalResponsibility.map { .string($0) }), ("status", .string(consent.status.rawValue)),
                 ])
             ),
             ("expectedDischargeDate", expectedDischargeDate.map { .string($0) }),

@@ -7,7 +7,8 @@ extension ReferralDecoder {
         guard var reader = root.object("consent", required: true, issues: &issues) else { return nil }
         let status = reader.code("status", as: ConsentStatus.self, issues: &issues)
         var basis: LawfulBasis?
-        if let text = reader.string("lawfulBasis", required: false, maxLength: 64, issues: &issues) {
+        let basisText = reader.string("lawfulBasis", required: false, maxLength: 64, issues: &issues)
+        if let text = basisText {
             basis = LawfulBasis(rawValue: text)
             if basis == nil {
                 issues.append(
@@ -24,6 +25,8 @@ extension ReferralDecoder {
             decidedAt = nil
         }
         let assessor = reader.string("capacityAssessedBy", required: false, maxLength: ReferralLimits.nameLength, issues: &issues)
+        let parental = reader.string("parentalResponsibility", required: false, maxLength: ReferralLimits.nameLength, issues: &issues)
+        let gillick = reader.bool("gillickCompetent", issues: &issues)
         reader.rejectUnknownMembers(issues: &issues)
         if status == .given, basis != nil {
             issues.append(
@@ -37,19 +40,87 @@ extension ReferralDecoder {
                     pointer: reader.path("capacityAssessedBy"),
                     detail: "records a capacity assessment, which only a \"best-interests\" decision has."))
         }
+        // A share without consent is a decision someone made on a lawful basis: both are recorded.
+        if status == .refused, !readingStored {
+            if basisText == nil, !issues.contains(where: { $0.pointer == reader.path("lawfulBasis") }) {
+                issues.append(
+                    FieldIssue(
+                        pointer: reader.path("lawfulBasis"),
+                        detail:
+                            "is required when consent is refused: the basis for sharing anyway (\(LawfulBasis.allCases.map(\.rawValue).joined(separator: ", ")))."
+                    ))
+            }
+            if decisionMaker == nil, !issues.contains(where: { $0.pointer == reader.path("decisionMaker") }) {
+                issues.append(
+                    FieldIssue(
+                        pointer: reader.path("decisionMaker"),
+                        detail: "is required when consent is refused: who decided to share without it, a name and role."))
+            }
+        }
+        if parental != nil || gillick != nil, status != .given {
+            issues.append(
+                FieldIssue(
+                    pointer: reader.path(parental != nil ? "parentalResponsibility" : "gillickCompetent"),
+                    detail: "records who gave a child's consent, so it goes with status \"given\"."))
+        }
         guard let status else { return nil }
         return Referral.Consent(
-            status: status, lawfulBasis: basis, decisionMaker: decisionMaker, decidedAt: decidedAt, capacityAssessedBy: assessor)
+            status: status, lawfulBasis: basis, decisionMaker: decisionMaker, decidedAt: decidedAt, capacityAssessedBy: assessor,
+            parentalResponsibility: parental, gillickCompetent: gillick)
+    }
+
+    /// The rules of consent for a child, which need the person's age on the day of referral: the
+    /// Mental Capacity Act (and so a best-interests decision) applies from 16; under 16, consent
+    /// comes from a person with parental responsibility or from a Gillick-competent child; both
+    /// are for children only.
+    func checkChildConsent(_ consent: Referral.Consent, birthDate: String, today: String, issues: inout [FieldIssue]) {
+        guard !readingStored, let age = CalendarDate.age(birthDate: birthDate, on: today) else { return }
+        if age < 16, consent.status == .bestInterests {
+            issues.append(
+                FieldIssue(
+                    pointer: "/consent/status",
+                    detail:
+                        "is \"best-interests\", a Mental Capacity Act decision, which applies from 16; this child is \(age). Record consent from a person with parental responsibility (status \"given\" with parentalResponsibility), or from the child if Gillick competent (gillickCompetent: true)."
+                ))
+        }
+        if age < 16, consent.status == .given, consent.parentalResponsibility == nil, consent.gillickCompetent != true {
+            issues.append(
+                FieldIssue(
+                    pointer: "/consent",
+                    detail:
+                        "is given for a child of \(age): say who gave it, with parentalResponsibility (a person with parental responsibility, a name and relationship), or that the child is Gillick competent (gillickCompetent: true)."
+                ))
+        }
+        if age >= 18, consent.parentalResponsibility != nil {
+            issues.append(
+                FieldIssue(pointer: "/consent/parentalResponsibility", detail: "is for a child's consent; this person is \(age), an adult."))
+        }
+        if age >= 16, consent.gillickCompetent != nil {
+            issues.append(
+                FieldIssue(
+                    pointer: "/consent/gillickCompetent",
+                    detail: "is for a child under 16; this person is \(age), and consents for themselves under the Mental Capacity Act."))
+        }
     }
 
     /// `respondBy` (an RFC 3339 time, not in the past) and `expectedDischargeDate` (a calendar date).
-    func decodeTimes(_ root: inout ObjectReader, today: String, issues: inout [FieldIssue]) -> (String?, String?) {
+    /// - Parameter now: the moment of receipt: a `respondBy` before its minute is in the past. Without
+    ///   it, only a day before `today` is.
+    func decodeTimes(_ root: inout ObjectReader, today: String, now: Date?, issues: inout [FieldIssue]) -> (String?, String?) {
         var respondBy = root.string("respondBy", required: false, maxLength: 40, issues: &issues)
         if let time = respondBy {
             if !Self.isDateTime(time) {
                 issues.append(FieldIssue(pointer: "/respondBy", detail: "must be an RFC 3339 time such as 2026-11-27T17:00:00Z."))
                 respondBy = nil
-            } else if !readingStored, String(time.prefix(10)) < today {
+            } else if !readingStored, let now, let instant = Timestamp.parse(time),
+                instant < Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 60).rounded(.down) * 60)
+            {
+                issues.append(
+                    FieldIssue(
+                        pointer: "/respondBy",
+                        detail: "is in the past (it is now \(Timestamp.minute(now))); give the time a response is needed by."))
+                respondBy = nil
+            } else if !readingStored, now == nil, String(time.prefix(10)) < today {
                 issues.append(FieldIssue(pointer: "/respondBy", detail: "is in the past (today is \(today)); give the time a response is needed by."))
                 respondBy = nil
             }

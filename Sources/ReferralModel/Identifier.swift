@@ -51,6 +51,9 @@ public enum Timestamp {
         return formatter.date(from: text)
     }
 
+    /// A time to the minute, UTC: `2026-12-06T06:40Z`.
+    public static func minute(_ date: Date) -> String { String(string(date).prefix(16)) + "Z" }
+
     public static func string(_ date: Date) -> String {
         let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         var seconds = time_t(totalMilliseconds / 1000)

@@ -13,24 +13,28 @@ public enum DeliveryState: String, Sendable, Codable, CaseIterable {
     case declined
     /// The agency has done what was asked.
     case completed
-    /// Taken back before the agency answered: the referral was cancelled, or an administrator
-    /// re-routed it elsewhere.
+    /// Taken back before the agency answered: the referral was cancelled, re-routed elsewhere by an
+    /// administrator, or superseded (a missed deadline, an agency that could not act).
     case withdrawn
+    /// Sent back to the referrer with a question (declined for insufficient information): the
+    /// agency waits for the referrer's amendment, which returns it to `delivered`.
+    case returned
 
     /// The states an agency's answer may move a delivery to from this one.
     public var answers: Set<DeliveryState> {
         switch self {
-        case .delivered: [.accepted, .declined]
+        case .delivered, .returned: [.accepted, .declined]
         case .accepted: [.completed]
         default: []
         }
     }
 
     /// Still someone's to act on: not declined, withdrawn or dead.
-    public var isOpen: Bool { [.pending, .delivered, .accepted].contains(self) }
+    public var isOpen: Bool { [.pending, .delivered, .accepted, .returned].contains(self) }
 }
 
-/// Why an agency declines a referral: one documented code, with free text beside it.
+/// Why an agency declines a referral: one documented code, with free text beside it. The reason
+/// decides what happens next (`next`).
 public enum DeclineReason: String, Sendable, Codable, CaseIterable {
     case outOfArea = "out-of-area"
     case notEligible = "not-eligible"
@@ -39,6 +43,28 @@ public enum DeclineReason: String, Sendable, Codable, CaseIterable {
     case personDeclined = "person-declined"
     case insufficientInformation = "insufficient-information"
     case other
+
+    /// What a decline for this reason does to the referral.
+    public enum Consequence: Sendable, Equatable {
+        /// On to the next alternative (then the fallback; then a person).
+        case reroute
+        /// Closed for the needs this agency was sent: the person said no, and their "no" is final
+        /// for that service; their details go nowhere else for it.
+        case closeForNeed
+        /// Closed for this agency only: it already has the person (under its own reference).
+        case closeForAgency
+        /// Back to the referrer with the agency's question, to amend and send again.
+        case returnToReferrer
+    }
+
+    public var consequence: Consequence {
+        switch self {
+        case .outOfArea, .notEligible, .noCapacity, .other: .reroute
+        case .personDeclined: .closeForNeed
+        case .duplicate: .closeForAgency
+        case .insufficientInformation: .returnToReferrer
+        }
+    }
 }
 
 /// Where a referral stands as a whole, derived from its deliveries.
@@ -51,8 +77,11 @@ public enum ReferralStatus: String, Sendable, Codable, CaseIterable {
     /// go: a person must act (the attention list says why).
     case needsAttention = "needs-attention"
     /// The subject lives outside the service area and no agency takes such referrals: held, sent to
-    /// no one, for the referrer to send to the right area.
+    /// no one, for the referrer to send to the right area (and on the attention list meanwhile).
     case outOfArea = "out-of-area"
+    /// An agency sent it back with a question (insufficient information): the referrer answers by
+    /// amending it.
+    case returned
     /// At least one agency has taken it on.
     case accepted
     /// Every agency that took it on has done what was asked.
@@ -63,6 +92,7 @@ public enum ReferralStatus: String, Sendable, Codable, CaseIterable {
     /// - Parameter attention: an unresolved attention item is open for the referral.
     public static func derive(from states: [DeliveryState], attention: Bool = false) -> ReferralStatus {
         if attention || states.contains(.deadLettered) { return .needsAttention }
+        if states.contains(.returned) { return .returned }
         let live = states.filter { $0 != .declined && $0 != .withdrawn }
         if live.isEmpty { return states.isEmpty ? .routed : .closed }
         if live.allSatisfy({ $0 == .completed }) { return .completed }
@@ -119,6 +149,8 @@ public struct ReferralReport: Sendable, Codable, Equatable {
         public var deadlineAt: String?
         /// For a notice about the referral (`referral.cancelled`) rather than the referral itself.
         public var notice: String?
+        /// The agency's own reference for the referral (or, for a duplicate, for the case it already has).
+        public var agencyReference: String?
         /// The agencies to try, in order, if this one declines: fixed when the referral was routed,
         /// so a later rules change does not alter them.
         public var alternatives: [String]
@@ -198,11 +230,18 @@ public struct AttentionItem: Sendable, Codable, Equatable {
     public var resolvedBy: String?
     /// `rerouted to AGENCY`, or `closed` (the reason is a note on the referral).
     public var resolution: String?
+    /// The referral's urgency: the list puts emergencies first. Nil for items opened before it was kept.
+    public var urgency: Urgency?
+    /// When a person must have acted, by the urgency's allowance from `since`. Nil for items opened
+    /// before it was kept.
+    public var dueAt: String?
 
     public init(
         id: String, referralId: String, deliveryId: String?, agency: String?, reason: String, since: String, resolvedAt: String? = nil,
-        resolvedBy: String? = nil, resolution: String? = nil
+        resolvedBy: String? = nil, resolution: String? = nil, urgency: Urgency? = nil, dueAt: String? = nil
     ) {
+        self.urgency = urgency
+        self.dueAt = dueAt
         self.id = id
         self.referralId = referralId
         self.deliveryId = deliveryId
@@ -222,7 +261,7 @@ public struct ReferralNote: Sendable, Codable, Equatable {
     public var deliveryId: String?
     public var at: String
     public var author: String
-    /// `decline`, `close` or `cancel`.
+    /// `declined`, `close`, `cancel`, `returned` (an agency's question) or `amended` (the referrer's answer).
     public var kind: String
     public var text: String
 
@@ -237,8 +276,9 @@ public struct ReferralNote: Sendable, Codable, Equatable {
 }
 
 /// A message about a referral the delivery engine sends instead of the referral itself (a
-/// cancellation to an agency that has it, a state change to a referrer's callback): signed,
-/// retried and dead-lettered like any delivery, and carrying no personal data.
+/// cancellation or withdrawal to an agency that has it, an amendment's update, a state change to a
+/// referrer's callback, an alert to the on-call system): signed, retried and dead-lettered like any
+/// delivery. Only an update (`referral.updated`) carries the referral, through the agency's own adapter.
 public struct ReferralNotice: Sendable, Equatable, Codable {
     /// `referral.cancelled`, `referral.accepted`, …
     public var type: String
@@ -247,11 +287,17 @@ public struct ReferralNotice: Sendable, Equatable, Codable {
     public var reason: String?
     /// The agency it concerns, in a callback to a referrer.
     public var agency: String?
+    /// The referral's urgency, in an alert to the on-call system.
+    public var urgency: Urgency?
+    /// When a person must have acted, in an alert.
+    public var due: String?
 
-    public init(type: String, about: String, reason: String? = nil, agency: String? = nil) {
+    public init(type: String, about: String, reason: String? = nil, agency: String? = nil, urgency: Urgency? = nil, due: String? = nil) {
         self.type = type
         self.about = about
         self.reason = reason
         self.agency = agency
+        self.urgency = urgency
+        self.due = due
     }
 }

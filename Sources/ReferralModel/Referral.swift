@@ -38,10 +38,14 @@ public enum ConsentStatus: String, Sendable, Codable, CaseIterable {
 public enum LawfulBasis: String, Sendable, Codable, CaseIterable {
     /// To protect someone's life (Article 6(1)(d)).
     case vitalInterests = "vital-interests"
-    /// A statutory duty such as a Care Act 2014 section 42 safeguarding enquiry (Article 6(1)(e)).
+    /// A public function or statutory duty other than safeguarding (Article 6(1)(e)).
     case publicTask = "public-task"
     /// A legal obligation, such as a court order (Article 6(1)(c)).
     case legalObligation = "legal-obligation"
+    /// The statutory duty to safeguard: a Care Act 2014 section 42 enquiry for an adult, a Children
+    /// Act 1989 section 47 enquiry for a child (Article 6(1)(e), with the duty to share of Caldicott
+    /// principle 7).
+    case safeguarding
 }
 
 /// The canonical referral, version 1: one referral about one person, as referrers send it and
@@ -122,11 +126,18 @@ public struct Referral: Sendable, Codable, Equatable {
         public var decidedAt: String?
         /// For a best-interests decision: who assessed that the person lacks capacity to decide.
         public var capacityAssessedBy: String?
+        /// For a child's consent: who, with parental responsibility for the child, gave it (a name
+        /// and relationship).
+        public var parentalResponsibility: String?
+        /// For a child under 16 who gave consent themselves: assessed as Gillick competent.
+        public var gillickCompetent: Bool?
 
         public init(
             status: ConsentStatus, lawfulBasis: LawfulBasis? = nil, decisionMaker: String? = nil, decidedAt: String? = nil,
-            capacityAssessedBy: String? = nil
+            capacityAssessedBy: String? = nil, parentalResponsibility: String? = nil, gillickCompetent: Bool? = nil
         ) {
+            self.parentalResponsibility = parentalResponsibility
+            self.gillickCompetent = gillickCompetent
             self.status = status
             self.lawfulBasis = lawfulBasis
             self.decisionMaker = decisionMaker
@@ -202,7 +213,7 @@ public struct NeedsVocabulary: Sendable, Equatable {
 
     /// The vocabulary `config/schema/referral.v1.json` publishes, from DOMAIN.md.
     public static let standard = NeedsVocabulary([
-        "adult-social-care", "safeguarding-adult", "falls-prevention", "reablement", "district-nursing",
+        "adult-social-care", "safeguarding-adult", "safeguarding-child", "falls-prevention", "reablement", "district-nursing",
         "mental-health-crisis", "housing-support", "carers-support", "befriending", "substance-misuse",
     ])
 }

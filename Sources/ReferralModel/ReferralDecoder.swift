@@ -22,6 +22,13 @@ public struct ReferralDecoder: Sendable {
         return try decoder.decode(canonical, today: "9999-12-31")
     }
 
+    /// The same, from a parsed document.
+    public static func decodeStored(_ document: JSONValue) throws(Failure) -> Referral {
+        var decoder = ReferralDecoder(vocabulary: .standard)
+        decoder.readingStored = true
+        return try decoder.decode(document, today: "9999-12-31")
+    }
+
     public enum Failure: Error, Sendable, Equatable {
         /// Not JSON at all (HTTP 400).
         case syntax(JSONSyntaxError)
@@ -29,11 +36,19 @@ public struct ReferralDecoder: Sendable {
         case invalid(ValidationFailure)
     }
 
+    /// Decodes and validates a body received at `now`: birth dates are checked against its day in
+    /// Europe/London, and `respondBy` against its minute.
+    public func decode<Bytes: Collection>(_ body: Bytes, at now: Date) throws(Failure) -> Referral where Bytes.Element == UInt8 {
+        try decode(body, today: CalendarDate.string(from: now), now: now)
+    }
+
     /// Decodes and validates a body.
     /// - Parameters:
     ///   - body: UTF-8 JSON bytes.
-    ///   - today: the date birth dates are checked against, `YYYY-MM-DD` in Europe/London.
-    public func decode<Bytes: Collection>(_ body: Bytes, today: String = ReferralDecoder.today()) throws(Failure) -> Referral
+    ///   - today: the date birth dates (and ages) are checked against, `YYYY-MM-DD` in Europe/London.
+    ///   - now: the moment of receipt, when known: `respondBy` may not be before its minute; without
+    ///     it, not before `today`.
+    public func decode<Bytes: Collection>(_ body: Bytes, today: String = ReferralDecoder.today(), now: Date? = nil) throws(Failure) -> Referral
     where Bytes.Element == UInt8 {
         let document: JSONValue
         do {
@@ -41,10 +56,10 @@ public struct ReferralDecoder: Sendable {
         } catch {
             throw .syntax(error)
         }
-        return try decode(document, today: today)
+        return try decode(document, today: today, now: now)
     }
 
-    public func decode(_ document: JSONValue, today: String = ReferralDecoder.today()) throws(Failure) -> Referral {
+    public func decode(_ document: JSONValue, today: String = ReferralDecoder.today(), now: Date? = nil) throws(Failure) -> Referral {
         var issues: [FieldIssue] = []
         guard var root = ObjectReader.open(document, at: "", issues: &issues) else {
             throw .invalid(ValidationFailure(issues: issues))
@@ -58,8 +73,9 @@ public struct ReferralDecoder: Sendable {
         let safeguarding = root.bool("safeguarding", issues: &issues)
         let externalReference = root.string(
             "externalReference", required: false, maxLength: ReferralLimits.externalReferenceLength, issues: &issues)
-        let (respondBy, expectedDischargeDate) = decodeTimes(&root, today: today, issues: &issues)
+        let (respondBy, expectedDischargeDate) = decodeTimes(&root, today: today, now: now, issues: &issues)
         root.rejectUnknownMembers(issues: &issues)
+        if let consent, let subject { checkChildConsent(consent, birthDate: subject.birthDate, today: today, issues: &issues) }
 
         if consent?.status == .refused, safeguarding != true {
             issues.append(
@@ -235,6 +251,20 @@ public enum CalendarDate {
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
         let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         return day <= lengths[month - 1]
+    }
+
+    /// Whole years from `birthDate` to `date` (both `YYYY-MM-DD`): someone born on 29 February
+    /// has their birthday on 1 March in other years. Nil when either is not a date.
+    public static func age(birthDate: String, on date: String) -> Int? {
+        guard isValid(birthDate), isValid(date) else { return nil }
+        func parts(_ text: String) -> (Int, Int, Int) {
+            let numbers = text.split(separator: "-").compactMap { Int($0) }
+            return (numbers[0], numbers[1], numbers[2])
+        }
+        let (birthYear, birthMonth, birthDay) = parts(birthDate)
+        let (year, month, day) = parts(date)
+        let beforeBirthday = (month, day) < (birthMonth, birthDay)
+        return max(0, year - birthYear - (beforeBirthday ? 1 : 0))
     }
 
     public static func string(from date: Date) -> String {

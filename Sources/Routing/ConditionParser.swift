@@ -171,28 +171,20 @@ struct ConditionParser {
         else { return nil }
         var days = Set(1...5)
         if let names = reader.strings(entries["days"], "days") {
-            days = []
-            for name in names {
-                let lower = name.lowercased()
-                if lower == "weekdays" {
-                    days.formUnion(1...5)
-                } else if lower == "weekends" {
-                    days.formUnion(6...7)
-                } else if let index = TimeWindow.dayNames.firstIndex(where: { $0 == lower || $0.prefix(3) == lower }) {
-                    days.insert(index + 1)
-                } else {
-                    reader.fail(entries["days"], "'\(name)' is not a day", hint: "monday … sunday, mon … sun, weekdays or weekends")
-                    return nil
-                }
+            guard let named = WeeklyTime.days(names) else {
+                let bad = names.first { WeeklyTime.days([$0]) == nil } ?? ""
+                reader.fail(entries["days"], "'\(bad)' is not a day", hint: "monday … sunday, mon … sun, weekdays or weekends")
+                return nil
             }
+            days = named
         }
         let from = reader.string(entries["from"], "from").flatMap { text -> Int? in
-            let value = TimeWindow.minutes(text)
+            let value = WeeklyTime.minutes(text)
             if value == nil { reader.fail(entries["from"], "from '\(text)' is not a time of day", hint: "HH:MM, 24-hour, for example 09:00") }
             return value
         }
         let to = reader.string(entries["to"], "to").flatMap { text -> Int? in
-            let value = TimeWindow.minutes(text)
+            let value = WeeklyTime.minutes(text)
             if value == nil { reader.fail(entries["to"], "to '\(text)' is not a time of day", hint: "HH:MM, 24-hour, for example 17:00") }
             return value
         }

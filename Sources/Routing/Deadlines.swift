@@ -2,22 +2,23 @@ import Foundation
 import ReferralModel
 import Settings
 
-/// When an agency must have taken a referral on: the referral's own `respondBy` when it gave one;
-/// otherwise, from when it was routed to the agency, its urgency's allowance in the agency's
-/// `acknowledge` settings: emergency in wall-clock minutes at any time, urgent in working hours,
-/// routine in working days of eight hours. Working time is Monday to Friday 09:00 to 17:00
-/// Europe/London, the rules' bank holidays excepted.
+/// When an agency must have taken a referral on: from when it was routed to the agency, its
+/// urgency's allowance in the agency's `acknowledge` settings (emergency in wall-clock minutes at
+/// any time, urgent in working hours, routine in working days of eight hours), or the referral's own
+/// `respondBy` when that is sooner: a `respondBy` next June never holds an emergency back. Working
+/// time is Monday to Friday 09:00 to 17:00 Europe/London, the rules' bank holidays excepted.
 public enum AcknowledgementDeadline {
     public static func due(
         urgency: Urgency, respondBy: String?, from start: Date, acknowledgement: Agency.Acknowledgement, bankHolidays: Set<String>
     ) -> Date {
-        if let respondBy, let date = parse(respondBy) { return date }
-        switch urgency {
-        case .emergency: return start.addingTimeInterval(acknowledgement.emergencyMinutes * 60)
-        case .urgent: return addingWorkingTime(acknowledgement.urgentWorkingHours * 3_600, to: start, closedDays: days(of: bankHolidays))
-        case .routine:
-            return addingWorkingTime(Double(acknowledgement.routineWorkingDays) * workingDay, to: start, closedDays: days(of: bankHolidays))
-        }
+        let allowance: Date =
+            switch urgency {
+            case .emergency: start.addingTimeInterval(acknowledgement.emergencyMinutes * 60)
+            case .urgent: addingWorkingTime(acknowledgement.urgentWorkingHours * 3_600, to: start, closedDays: days(of: bankHolidays))
+            case .routine: addingWorkingTime(Double(acknowledgement.routineWorkingDays) * workingDay, to: start, closedDays: days(of: bankHolidays))
+            }
+        guard let respondBy, let date = parse(respondBy) else { return allowance }
+        return min(date, allowance)
     }
 
     static let opens = 9.0 * 3_600

@@ -11,27 +11,32 @@ extension RuleSet {
     public static func rerouteRule(_ rule: String) -> String { rule.hasSuffix(":alternative") ? rule : rule + ":alternative" }
 
     /// The next agency for `referral` after one of its deliveries ended, or nil when none is left.
+    /// For an emergency or urgent referral, one whose people cannot act now is passed over while
+    /// another can; when none can, the first that may receive it is chosen, with why it waits.
     /// - Parameters:
     ///   - alternatives: the alternatives kept for the delivery that ended.
     ///   - needs: the needs that delivery's agency was told of; the next one is told the same
     ///     (nil: all), except the fallback, which hears them all, as at first routing.
     ///   - tried: every agency that has or had the referral.
-    public func nextCandidate(for referral: Referral, rule: String, alternatives: [String], needs: [String]?, tried: Set<String>)
-        -> RoutingDecision.Target?
-    {
-        let recipients = Set(directory.agencies.filter(\.safeguardingRecipient).map(\.id))
-        let restricted = consentRestriction(referral) != nil
-        func allowed(_ agency: String) -> Bool {
-            directory[agency] != nil && !tried.contains(agency) && (!restricted || recipients.contains(agency))
+    ///   - lanes: the agencies whose lanes are stopped now.
+    public func nextCandidate(
+        for referral: Referral, rule: String, alternatives: [String], needs: [String]?, tried: Set<String>, at instant: Date = Date(),
+        receivedAt: Date? = nil, lanes: LaneConditions = .none
+    ) -> (target: RoutingDecision.Target, waits: String?)? {
+        let eligibility = eligibility(of: referral, at: receivedAt ?? instant)
+        func allowed(_ agency: String) -> Bool { !tried.contains(agency) && eligibility.mayReceive(agency) }
+        var candidates: [RoutingDecision.Target] = []
+        for (position, agency) in alternatives.enumerated() where allowed(agency) {
+            candidates.append(
+                .init(
+                    agency: agency, rule: Self.rerouteRule(rule), alternatives: Array(alternatives[(position + 1)...]).filter(allowed), needs: needs))
         }
-        if let position = alternatives.firstIndex(where: allowed) {
-            return .init(
-                agency: alternatives[position], rule: Self.rerouteRule(rule), alternatives: Array(alternatives[(position + 1)...]).filter(allowed),
-                needs: needs)
+        if let last = lastResort(eligibility), !tried.contains(last.agency) {
+            candidates.append(.init(agency: last.agency, rule: last.rule, alternatives: []))
         }
-        let last = restricted ? (safeguardingFallback ?? fallback) : fallback
-        guard allowed(last) else { return nil }
-        return .init(
-            agency: last, rule: restricted && safeguardingFallback != nil ? Self.safeguardingFallbackRuleId : Self.fallbackRuleId, alternatives: [])
+        guard let first = candidates.first else { return nil }
+        guard Self.cannotWait(referral.urgency) else { return (first, nil) }
+        if let ready = candidates.first(where: { whyCannotAct($0.agency, at: instant, lanes: lanes) == nil }) { return (ready, nil) }
+        return (first, whyCannotAct(first.agency, at: instant, lanes: lanes).map { "\(first.agency) \($0)" })
     }
 }

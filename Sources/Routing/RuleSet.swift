@@ -42,22 +42,44 @@ public struct RoutingDecision: Sendable, Equatable {
     /// True when no rule matched and the fallback agency was chosen (or, for a referral shared
     /// without consent, when no safeguarding recipient matched and its fallback was chosen).
     public var usedFallback: Bool
-    /// Agencies the rules chose that may not receive this referral, and why (consent).
+    /// Agencies the rules chose that may not receive this referral, and why (consent, age).
     public var withheld: [Withheld] = []
     /// True when the subject lives outside the service area: the rules were not applied.
     public var outOfArea = false
+    /// Targets replaced because their people could not act now (an emergency or urgent referral
+    /// and an agency paused, disabled, circuit-open or closed), and who acts instead.
+    public var replaced: [Replacement] = []
+    /// Why a person must look at this referral now, when routing alone cannot be trusted with it:
+    /// held with nowhere to go, an agency that cannot act and nobody to act instead, an urgent
+    /// referral from outside the area. Intake opens an attention item with it.
+    public var attention: String?
 
     /// An agency a referral was kept from.
     public struct Withheld: Sendable, Equatable {
         public var agency: String
         public var rule: String
-        /// Why, in words an audit trail can carry: `consent refused`.
+        /// Why, in words an audit trail can carry: `consent refused`, `aged 10; spa serves 18 and over`.
         public var reason: String
 
         public init(agency: String, rule: String, reason: String) {
             self.agency = agency
             self.rule = rule
             self.reason = reason
+        }
+    }
+
+    /// A target that could not act now, and the agency that took its place.
+    public struct Replacement: Sendable, Equatable {
+        public var agency: String
+        /// Who acts instead; already a target when it had the referral anyway.
+        public var by: String
+        /// `oxford-mh-crisis paused by ops (planned upgrade)`, `… closed (open mon,tue… 09:00–17:00 …)`.
+        public var why: String
+
+        public init(agency: String, by: String, why: String) {
+            self.agency = agency
+            self.by = by
+            self.why = why
         }
     }
 }
@@ -96,14 +118,21 @@ public struct RuleSet: Sendable, Equatable {
     public let localAuthorities: Set<String>
     /// The bank holidays (`YYYY-MM-DD`) time windows and working-time deadlines treat as closed.
     public let bankHolidays: Set<String>
+    /// Where a child's referral goes when nothing else may receive it; nil when no agency has an age range.
+    public let childrenFallback: String?
+    /// What an emergency or urgent referral from outside the service area does.
+    public let outOfAreaUrgent: OutOfAreaUrgent
     /// Which needs require the person's consent before a referral is shared.
     let vocabulary: NeedsVocabulary
     private let index: RuleIndex
 
     init(
         rules: [Rule], fallback: String, safeguardingFallback: String?, version: String, text: String, directory: AgencyDirectory,
-        vocabulary: NeedsVocabulary, serviceArea: ServiceArea? = nil, bankHolidays: Set<String> = []
+        vocabulary: NeedsVocabulary, serviceArea: ServiceArea? = nil, bankHolidays: Set<String> = [], childrenFallback: String? = nil,
+        outOfAreaUrgent: OutOfAreaUrgent = .route
     ) {
+        self.childrenFallback = childrenFallback
+        self.outOfAreaUrgent = outOfAreaUrgent
         self.bankHolidays = bankHolidays
         self.serviceArea = serviceArea
         self.rules = rules
@@ -131,39 +160,55 @@ public struct RuleSet: Sendable, Equatable {
 
     /// Routes a referral received at `receivedAt` (time windows and ages use it). Only the rules
     /// the index finds for the referral's needs and postcode are evaluated; the decision is the
-    /// one trying every rule in order would give.
+    /// one trying every rule in order would give. Then who may receive it (consent, ages) and, for
+    /// an emergency or urgent referral, who can act now (`lanes`, opening hours) decide the targets.
     ///
     /// - Parameter localAuthorities: the GSS codes the postcode directory gives the subject's
     ///   postcode; looked up only when the rules name a local authority (`namesLocalAuthorities`).
-    public func route(_ referral: Referral, at receivedAt: Date = Date(), localAuthorities: Set<String> = []) -> RoutingDecision {
-        if let outOfArea = outOfAreaDecision(for: referral, localAuthorities: localAuthorities) { return outOfArea }
-        let input = RoutingInput(referral: referral, receivedAt: receivedAt, localAuthorities: localAuthorities)
-        var decision = Decision()
-        // Rules are read in place, never copied: a copy retains every field.
-        for position in index.candidates(for: input) where rules[position].when.holds(input) {
-            decision.take(rules[position], targets: targets(of: rules[position], for: input), needs: input.referral.needs)
-            if rules[position].stop { break }
+    /// - Parameter lanes: the agencies whose lanes are stopped now; none when routing only explains.
+    public func route(
+        _ referral: Referral, at receivedAt: Date = Date(), localAuthorities: Set<String> = [], lanes: LaneConditions = .none
+    ) -> RoutingDecision {
+        let decision: RoutingDecision
+        if let outOfArea = outOfAreaDecision(for: referral, localAuthorities: localAuthorities) {
+            decision = outOfArea
+        } else {
+            let input = RoutingInput(referral: referral, receivedAt: receivedAt, localAuthorities: localAuthorities)
+            var building = Decision()
+            // Rules are read in place, never copied: a copy retains every field.
+            for position in index.candidates(for: input) where rules[position].when.holds(input) {
+                building.take(rules[position], targets: targets(of: rules[position], for: input), needs: input.referral.needs)
+                if rules[position].stop { break }
+            }
+            decision = building.finish(version: version, fallback: fallback)
         }
-        return applyingConsent(to: decision.finish(version: version, fallback: fallback), for: referral)
+        return finishing(decision, for: referral, at: receivedAt, lanes: lanes)
     }
 
     /// Routes by trying every rule in order, without the index: the reference `route` is tested
     /// against, and the baseline the rules benchmark measures it by.
     public func routeByScanning(_ referral: Referral, at receivedAt: Date = Date(), localAuthorities: Set<String> = []) -> RoutingDecision {
-        if let outOfArea = outOfAreaDecision(for: referral, localAuthorities: localAuthorities) { return outOfArea }
+        if let outOfArea = outOfAreaDecision(for: referral, localAuthorities: localAuthorities) {
+            return finishing(outOfArea, for: referral, at: receivedAt, lanes: .none)
+        }
         let input = RoutingInput(referral: referral, receivedAt: receivedAt, localAuthorities: localAuthorities)
         var decision = Decision()
         for position in rules.indices where rules[position].when.holds(input) {
             decision.take(rules[position], targets: targets(of: rules[position], for: input), needs: input.referral.needs)
             if rules[position].stop { break }
         }
-        return applyingConsent(to: decision.finish(version: version, fallback: fallback), for: referral)
+        return finishing(decision.finish(version: version, fallback: fallback), for: referral, at: receivedAt, lanes: .none)
     }
 
     /// Routes a referral and says, rule by rule, what matched and what failed.
-    public func explain(_ referral: Referral, at receivedAt: Date, localAuthorities: Set<String> = []) -> (RoutingDecision, [RuleTrace]) {
+    public func explain(
+        _ referral: Referral, at receivedAt: Date, localAuthorities: Set<String> = [], lanes: LaneConditions = .none
+    ) -> (RoutingDecision, [RuleTrace]) {
         if let outOfArea = outOfAreaDecision(for: referral, localAuthorities: localAuthorities) {
-            return (outOfArea, rules.map { RuleTrace(rule: $0.id, failure: nil, agencies: [], skipped: true) })
+            return (
+                finishing(outOfArea, for: referral, at: receivedAt, lanes: lanes),
+                rules.map { RuleTrace(rule: $0.id, failure: nil, agencies: [], skipped: true) }
+            )
         }
         let input = RoutingInput(referral: referral, receivedAt: receivedAt, localAuthorities: localAuthorities)
         var decision = Decision()
@@ -183,7 +228,21 @@ public struct RuleSet: Sendable, Equatable {
             traces.append(RuleTrace(rule: rule.id, failure: nil, agencies: chosen.map(\.agency), skipped: false))
             if rule.stop { stopped = true }
         }
-        return (applyingConsent(to: decision.finish(version: version, fallback: fallback), for: referral), traces)
+        return (finishing(decision.finish(version: version, fallback: fallback), for: referral, at: receivedAt, lanes: lanes), traces)
+    }
+
+    /// What the rules chose, made safe: only those who may receive it, and for an emergency or
+    /// urgent referral only those who can act now.
+    private func finishing(_ decision: RoutingDecision, for referral: Referral, at receivedAt: Date, lanes: LaneConditions) -> RoutingDecision {
+        let eligibility = eligibility(of: referral, at: receivedAt)
+        var result = applyingEligibility(to: decision, eligibility: eligibility)
+        if Self.cannotWait(referral.urgency) {
+            result = replacingUnavailable(in: result, eligibility: eligibility, at: receivedAt, lanes: lanes)
+            if result.outOfArea, outOfAreaUrgent == .attention, result.attention == nil {
+                result.attention = "\(referral.urgency.rawValue) referral for someone outside the service area"
+            }
+        }
+        return result
     }
 
     /// The agencies a matching rule sends to, each with the alternatives to try if it declines.
@@ -217,111 +276,5 @@ public struct RuleSet: Sendable, Equatable {
                 rulesVersion: version, targets: [.init(agency: fallback, rule: RuleSet.fallbackRuleId, alternatives: [])],
                 matchedRules: matched, usedFallback: true)
         }
-    }
-
-    public static func load(path: String, agencies: AgencyDirectory, vocabulary: NeedsVocabulary) throws(ConfigError) -> RuleSet {
-        let reader = ConfigReader(file: path)
-        guard let text = readFile(path, reader: reader) else { throw ConfigError(issues: reader.issues) }
-        return try parse(text, file: path, agencies: agencies, vocabulary: vocabulary)
-    }
-
-    /// Parses and validates rules text, reporting every problem with its line and column.
-    public static func parse(
-        _ text: String, file: String, agencies: AgencyDirectory, vocabulary: NeedsVocabulary
-    ) throws(ConfigError) -> RuleSet {
-        let reader = ConfigReader(file: file)
-        let root = reader.compose(text)
-        let top = reader.mapping(
-            root, "the rules file", allowed: ["rules", "fallback", "safeguarding_fallback", "bank_holidays", "service_area", "out_of_area"],
-            required: ["rules", "fallback"])
-        var holidays: Set<String> = []
-        for (date, node) in zip(reader.strings(top?["bank_holidays"], "bank_holidays") ?? [], listItems(top?["bank_holidays"])) {
-            if CalendarDate.isValid(date) {
-                holidays.insert(date)
-            } else {
-                reader.fail(node, "bank holiday '\(date)' is not a date", hint: "YYYY-MM-DD")
-            }
-        }
-        let parser = ConditionParser(reader: reader, vocabulary: vocabulary, holidays: holidays)
-        let knownAgencies = Set(agencies.agencies.map(\.id))
-        func checkAgencies(_ node: Node?, _ what: String) -> [String] {
-            guard let node, let ids = reader.strings(node, what) else { return [] }
-            for (id, item) in zip(ids, listItems(node)) where !knownAgencies.contains(id) {
-                reader.fail(item, "unknown agency '\(id)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")
-            }
-            return ids
-        }
-        var rules: [Rule] = []
-        var ruleNodes: [Node] = []
-        var ids: Set<String> = []
-        for node in reader.sequence(top?["rules"], "rules") ?? [] {
-            guard
-                let entry = reader.mapping(
-                    node, "a rule", allowed: ["id", "description", "when", "route_to", "route_to_service", "alternatives", "stop"],
-                    required: ["id", "when"])
-            else { continue }
-            let id = reader.string(entry["id"], "id")
-            if let id {
-                if !isIdentifier(id) || id == fallbackRuleId || id == safeguardingFallbackRuleId {
-                    reader.fail(
-                        entry["id"], "rule id '\(id)' must be lower-case letters, digits and hyphens, and not 'fallback' or 'safeguarding-fallback'")
-                }
-                if !ids.insert(id).inserted {
-                    reader.fail(entry["id"], "rule id '\(id)' is used twice", hint: "audit records name rules by id, so each must be unique")
-                }
-            }
-            let description = entry["description"].flatMap { reader.string($0, "description") }
-            let condition = parser.parse(entry["when"])
-            let routeTo = checkAgencies(entry["route_to"], "route_to")
-            var services: [String] = []
-            if let node = entry["route_to_service"], let listed = reader.strings(node, "route_to_service") {
-                for (service, item) in zip(listed, listItems(node)) {
-                    if !vocabulary.codes.contains(service) {
-                        reader.fail(
-                            item, "unknown service '\(service)'", hint: "services are need codes: \(vocabulary.codes.joined(separator: ", "))")
-                    } else if !agencies.agencies.contains(where: { $0.services.contains(service) }) {
-                        reader.fail(item, "no agency offers '\(service)'", hint: "add it to an agency's services in agencies.yaml")
-                    }
-                }
-                services = listed
-            }
-            if entry["route_to"] == nil, entry["route_to_service"] == nil {
-                reader.fail(
-                    node, "a rule needs route_to, route_to_service or both",
-                    hint: "route_to names agencies; route_to_service names a service the directory places by postcode")
-            }
-            let alternatives = checkAgencies(entry["alternatives"], "alternatives")
-            let stop = entry["stop"].flatMap { reader.bool($0, "stop") } ?? false
-            if let id, let condition {
-                var rule = Rule(
-                    id: id, description: description, when: condition, routeTo: routeTo, routeToService: services,
-                    alternatives: alternatives, stop: stop)
-                rule.namedNeeds = condition.namedNeeds.union(services)
-                rules.append(rule)
-                ruleNodes.append(node)
-            }
-        }
-        // A rule after a `stop` rule that matches everything it would is dead: say so.
-        var stopRules: [Rule] = []
-        for (index, rule) in rules.enumerated() {
-            defer { if rule.stop { stopRules.append(rule) } }
-            if let earlier = stopRules.first(where: { $0.when == .always || $0.when == rule.when }) {
-                reader.fail(
-                    ruleNodes[index],
-                    "rule '\(rule.id)' can never match: the earlier rule '\(earlier.id)' has stop: true and matches every referral it would",
-                    hint: "move it above '\(earlier.id)', or remove stop from '\(earlier.id)'")
-            }
-        }
-        let fallback = reader.string(top?["fallback"], "fallback")
-        if let fallback, !knownAgencies.contains(fallback) {
-            reader.fail(
-                top?["fallback"], "unknown agency '\(fallback)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")
-        }
-        let safeguardingFallback = checkSafeguardingFallback(top?["safeguarding_fallback"], top: root, agencies: agencies, reader: reader)
-        let serviceArea = Self.serviceArea(top, agencies: knownAgencies, reader: reader)
-        guard reader.issues.isEmpty, let fallback else { throw ConfigError(issues: reader.issues) }
-        return RuleSet(
-            rules: rules, fallback: fallback, safeguardingFallback: safeguardingFallback, version: version(of: text), text: text,
-            directory: agencies, vocabulary: vocabulary, serviceArea: serviceArea, bankHolidays: holidays)
     }
 }

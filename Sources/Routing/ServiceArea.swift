@@ -40,22 +40,42 @@ extension RuleSet {
 
     /// The decision for a referral from outside the service area, or nil when it is inside (or no
     /// area is set). A safeguarding concern is routed by the rules wherever the person lives: the
-    /// duty falls on the area the adult is in, and the hub passes it on if it belongs elsewhere. The
-    /// consent policy still applies: a referral shared without consent goes only to a safeguarding
-    /// recipient.
+    /// duty falls on the area the adult is in, and the hub passes it on if it belongs elsewhere. So
+    /// is an emergency or urgent referral, unless `out_of_area_urgent: attention`: crisis care is
+    /// owed where the person is, not where they live. The consent policy still applies afterwards.
     func outOfAreaDecision(for referral: Referral, localAuthorities: Set<String>) -> RoutingDecision? {
         guard let serviceArea, serviceArea.excludes(referral.subject.postcode, localAuthorities: localAuthorities) else { return nil }
         let safeguardingConcern = referral.safeguarding == true || referral.needs.contains { $0.hasPrefix("safeguarding") }
         guard !safeguardingConcern else { return nil }
+        if Self.cannotWait(referral.urgency), outOfAreaUrgent == .route { return nil }
         var decision = RoutingDecision(rulesVersion: version, targets: [], matchedRules: [], usedFallback: false)
         decision.outOfArea = true
         if let agency = serviceArea.outOfAreaAgency {
             decision.targets = [.init(agency: agency, rule: Self.outOfAreaRuleId, alternatives: [])]
         }
-        guard consentRestriction(referral) != nil else { return decision }
-        var restricted = applyingConsent(to: decision, for: referral)
-        restricted.outOfArea = true
-        return restricted
+        return decision
+    }
+
+    /// What an emergency or urgent referral from outside the service area does: `route`, by the
+    /// rules as if it were inside (the default); `attention`, held (or sent to the out-of-area
+    /// agency) like a routine one, and put in front of a person at once.
+    public enum OutOfAreaUrgent: String, Sendable, Equatable {
+        case route, attention
+    }
+
+    /// `out_of_area_urgent: route | attention`.
+    static func outOfAreaUrgent(_ top: [String: Node]?, serviceArea: ServiceArea?, reader: ConfigReader) -> OutOfAreaUrgent {
+        guard let node = top?["out_of_area_urgent"], let text = reader.string(node, "out_of_area_urgent") else { return .route }
+        guard let value = OutOfAreaUrgent(rawValue: text) else {
+            reader.fail(
+                node, "out_of_area_urgent must be route or attention, not '\(text)'",
+                hint: "route: the rules apply as if the person were in the area; attention: held for a person to act on at once")
+            return .route
+        }
+        if serviceArea == nil {
+            reader.fail(node, "out_of_area_urgent needs a service_area", hint: "without one, every referral is routed by the rules")
+        }
+        return value
     }
 
     /// `service_area: [postcode prefixes and GSS codes]` and `out_of_area: hold | AGENCY`.

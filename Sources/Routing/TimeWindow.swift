@@ -1,5 +1,6 @@
 import Foundation
 import ReferralModel
+import Settings
 
 /// A weekly window of local time in Europe/London (GMT in winter, BST in summer), with bank
 /// holidays from configuration: office hours, or by `not`, out of hours.
@@ -39,7 +40,7 @@ public struct TimeWindow: Sendable, Equatable {
         return calendar
     }()
 
-    static let dayNames = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    static let dayNames = WeeklyTime.dayNames
 
     /// Whether `instant` falls in the window. An overnight window belongs to the day it starts on.
     public func contains(_ instant: Date) -> Bool { contains(LondonTime(instant)) }
@@ -69,21 +70,12 @@ public struct TimeWindow: Sendable, Equatable {
         return "\(names) \(Self.clock(from))–\(Self.clock(to)) Europe/London\(bank)"
     }
 
-    static func clock(_ minutes: Int) -> String { String(format: "%02d:%02d", minutes / 60, minutes % 60) }
+    static func clock(_ minutes: Int) -> String { WeeklyTime.clock(minutes) }
 
     static func describe(_ instant: Date) -> String {
         let parts = london.dateComponents([.weekday, .hour, .minute], from: instant)
         let weekday = ((parts.weekday ?? 1) + 5) % 7
         return "\(dayNames[weekday].capitalized) \(clock((parts.hour ?? 0) * 60 + (parts.minute ?? 0))) Europe/London"
-    }
-
-    /// Parses `HH:MM` (00:00 to 24:00).
-    static func minutes(_ text: String) -> Int? {
-        let parts = text.split(separator: ":")
-        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let hours = Int(parts[0]), let minutes = Int(parts[1]),
-            (0...24).contains(hours), (0...59).contains(minutes), hours * 60 + minutes <= 24 * 60
-        else { return nil }
-        return hours * 60 + minutes
     }
 }
 

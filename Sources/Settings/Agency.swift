@@ -2,19 +2,53 @@ import ReferralModel
 
 /// An organisation that receives referrals, as `config/agencies.yaml` describes it.
 public struct Agency: Sendable, Equatable {
-    /// How often and how patiently deliveries to this agency are retried, as agencies.yaml says.
+    /// How often and how patiently deliveries to this agency are retried, as agencies.yaml says:
+    /// the top-level settings for routine referrals, and a shorter schedule for each of urgent and
+    /// emergency, so an emergency that cannot be delivered escalates to a person within minutes.
     public struct Retry: Sendable, Equatable {
-        /// Attempts in all, the first included, before a job is dead-lettered.
+        /// One urgency's retries.
+        public struct Schedule: Sendable, Equatable {
+            /// Attempts in all, the first included, before a job is dead-lettered (and escalates).
+            public var maxAttempts: Int
+            /// Delay before the second attempt; each later delay doubles, with jitter.
+            public var initialBackoff: Double
+            /// No delay grows beyond this.
+            public var maxBackoff: Double
+
+            public init(maxAttempts: Int, initialBackoff: Double, maxBackoff: Double) {
+                self.maxAttempts = maxAttempts
+                self.initialBackoff = initialBackoff
+                self.maxBackoff = maxBackoff
+            }
+
+            /// Five attempts with delays of at most 10, 20, 40 and 60 s: given up within about two minutes.
+            public static let emergency = Schedule(maxAttempts: 5, initialBackoff: 10, maxBackoff: 60)
+            /// Eight attempts with delays up to five minutes: given up within about ten.
+            public static let urgent = Schedule(maxAttempts: 8, initialBackoff: 5, maxBackoff: 300)
+        }
+
+        /// Attempts in all for a routine referral, the first included, before a job is dead-lettered.
         public var maxAttempts: Int
         /// Delay before the second attempt; each later delay doubles, with jitter.
         public var initialBackoff: Double
         /// No delay grows beyond this.
         public var maxBackoff: Double
+        public var urgent = Schedule.urgent
+        public var emergency = Schedule.emergency
 
         public init(maxAttempts: Int = 12, initialBackoff: Double = 2, maxBackoff: Double = 900) {
             self.maxAttempts = maxAttempts
             self.initialBackoff = initialBackoff
             self.maxBackoff = maxBackoff
+        }
+
+        /// The schedule a referral of `urgency` is retried on.
+        public func schedule(for urgency: Urgency) -> Schedule {
+            switch urgency {
+            case .emergency: emergency
+            case .urgent: urgent
+            case .routine: Schedule(maxAttempts: maxAttempts, initialBackoff: initialBackoff, maxBackoff: maxBackoff)
+            }
         }
     }
 
@@ -89,6 +123,16 @@ public struct Agency: Sendable, Equatable {
     public var safeguardingRecipient: Bool
     /// How long it has to take a referral on, and what happens when it does not.
     public var acknowledgement = Acknowledgement()
+    /// When its people are there to act; nil: always.
+    public var hours: OpeningHours?
+    /// Who acts for it while it is closed, for emergency and urgent referrals.
+    public var outOfHours: String?
+    /// May receive a referral shared without consent to protect someone's life (lawful basis
+    /// `vital-interests`, or `safeguarding` for a safeguarding need), as well as the safeguarding
+    /// recipients: a crisis team, say.
+    public var vitalInterests = false
+    /// The ages it serves; nil: any.
+    public var ages: AgeRange?
 
     public init(
         id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),

@@ -38,6 +38,7 @@ public struct AgencyDirectory: Sendable, Equatable {
         let top = reader.mapping(root, "the agencies file", allowed: ["agencies"], required: ["agencies"])
         var agencies: [Agency] = []
         var seen: [String: Node] = [:]
+        var coverNodes: [String: Node] = [:]
         for node in reader.sequence(top?["agencies"], "agencies") ?? [] {
             guard
                 let entry = reader.mapping(
@@ -46,6 +47,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                         "id", "name", "adapter", "endpoint", "secret_env", "previous_secret_env", "retry", "timeouts", "options", "withhold",
                         "services",
                         "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker", "auth", "tls", "acknowledge",
+                        "hours", "out_of_hours", "vital_interests", "ages",
                     ],
                     required: ["id", "name", "adapter"])
             else { continue }
@@ -106,8 +108,10 @@ public struct AgencyDirectory: Sendable, Equatable {
             }
             var retry = Agency.Retry()
             if let retryEntry = reader.mapping(
-                entry["retry"], "retry", allowed: ["max_attempts", "initial_backoff_seconds", "max_backoff_seconds"])
+                entry["retry"], "retry", allowed: ["max_attempts", "initial_backoff_seconds", "max_backoff_seconds", "urgent", "emergency"])
             {
+                retry.urgent = Self.retrySchedule(retryEntry["urgent"], "urgent", default: retry.urgent, reader: reader)
+                retry.emergency = Self.retrySchedule(retryEntry["emergency"], "emergency", default: retry.emergency, reader: reader)
                 retry.maxAttempts = reader.integer(retryEntry["max_attempts"], "max_attempts", range: 1...1000) ?? retry.maxAttempts
                 retry.initialBackoff =
                     reader.number(retryEntry["initial_backoff_seconds"], "initial_backoff_seconds", range: 0.01...86_400) ?? retry.initialBackoff
@@ -171,9 +175,15 @@ public struct AgencyDirectory: Sendable, Equatable {
                         authorization: authorization, tls: tls)
                 agency.acknowledgement = acknowledgement
                 agency.previousSecretEnv = previousSecretEnv
+                agency.hours = Self.openingHours(entry["hours"], reader: reader)
+                agency.outOfHours = reader.string(entry["out_of_hours"], "out_of_hours")
+                agency.vitalInterests = entry["vital_interests"].flatMap { reader.bool($0, "vital_interests") } ?? false
+                agency.ages = Self.ages(entry["ages"], reader: reader)
+                if agency.outOfHours != nil { coverNodes[id] = entry["out_of_hours"] }
                 agencies.append(agency)
             }
         }
+        checkCover(agencies, nodes: coverNodes, reader: reader)
         if top?["agencies"] != nil, agencies.isEmpty, reader.issues.isEmpty {
             reader.fail(top?["agencies"], "no agencies are defined", hint: "a gateway with no agencies can route nothing")
         }

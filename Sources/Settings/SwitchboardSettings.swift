@@ -110,6 +110,8 @@ public struct SwitchboardSettings: Sendable {
     public var retentionDays = 2_920
     /// Where the audit chain's head is anchored outside the database, if it is.
     public var auditCheckpoints: AuditCheckpoints?
+    /// Where a person on call is alerted to emergency and urgent attention items, if anywhere.
+    public var alerts: AlertSettings?
     public var rulesApprovalRequired = false
     public var agenciesApprovalRequired = false
     /// The configuration file itself, for messages.
@@ -141,6 +143,7 @@ public struct SwitchboardSettings: Sendable {
             reader.compose(text), "switchboard.yaml",
             allowed: [
                 "server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload", "audit", "retention_days",
+                "alerts",
             ],
             required: ["storage", "agencies", "rules", "api_keys"])
         let storage = sections.storage(top?["storage"])
@@ -159,6 +162,7 @@ public struct SwitchboardSettings: Sendable {
         settings.rulesWatchSeconds = sections.rulesWatchSeconds(top?["rules_reload"])
         settings.retentionDays = reader.integer(top?["retention_days"], "retention_days", range: 30...36_500) ?? settings.retentionDays
         settings.auditCheckpoints = sections.auditCheckpoints(top?["audit"], environment: environment, requireSecrets: requireSecrets)
+        settings.alerts = sections.alerts(top?["alerts"], environment: environment, requireSecrets: requireSecrets)
         // Without the other files' paths the caller cannot go on; a broken storage URL is already an issue.
         return (agencies != nil && rules != nil ? settings : nil, reader.issues)
     }

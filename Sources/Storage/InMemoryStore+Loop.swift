@@ -24,10 +24,21 @@ extension InMemoryStore {
             job.state = transition.to
             job.answeredAt = change.at
             job.declineReason = transition.declineReason ?? job.declineReason
+            job.agencyReference = transition.agencyReference ?? job.agencyReference
             jobs[job.deliveryId] = job
         }
+        if let amended = change.amendedReferral {
+            guard !prunedReferrals.contains(change.referralId) else { return false }
+            stored.record.referral = amended
+        }
+        for (id, deadline) in change.redelivered where jobs[id]?.state == .returned && jobs[id]?.referralId == change.referralId {
+            jobs[id]?.state = .delivered
+            jobs[id]?.deadlineAt = deadline
+            jobs[id]?.escalatedAt = nil
+            jobs[id]?.answeredAt = nil
+        }
         for id in change.escalated where jobs[id]?.escalatedAt == nil { jobs[id]?.escalatedAt = change.at }
-        for id in change.withdrawn where [.pending, .delivered, .accepted, .deadLettered].contains(jobs[id]?.state) {
+        for id in change.withdrawn where [.pending, .delivered, .accepted, .deadLettered, .returned].contains(jobs[id]?.state) {
             jobs[id]?.state = .withdrawn
             jobs[id]?.answeredAt = change.at
         }
@@ -59,22 +70,62 @@ extension InMemoryStore {
             .prefix(limit)
             .compactMap { job in
                 guard let record = referrals[job.referralId]?.record else { return nil }
-                return WorkItem(
+                var item = WorkItem(
                     referralId: job.referralId, deliveryId: job.deliveryId, state: job.state, urgency: record.referral.urgency,
                     receivedAt: Timestamp.string(record.receivedAt), deliveredAt: job.deliveredAt.map(Timestamp.string),
                     respondBy: record.referral.respondBy)
+                item.deadlineAt = job.deadlineAt.map(Timestamp.string)
+                return item
             }
     }
 
     public func attention(limit: Int) -> [AttentionItem] {
-        Array(attentionItems.filter { $0.resolvedAt == nil }.sorted { ($0.since, $0.id) < ($1.since, $1.id) }.prefix(limit))
+        func rank(_ item: AttentionItem) -> Int {
+            switch item.urgency {
+            case .emergency: 0
+            case .urgent: 1
+            default: 2
+            }
+        }
+        // Emergencies first, then the soonest due (items without a due time after those with one), then the oldest.
+        return Array(
+            attentionItems.filter { $0.resolvedAt == nil }
+                .sorted {
+                    (rank($0), $0.dueAt == nil ? 1 : 0, $0.dueAt ?? "", $0.since, $0.id) < (
+                        rank($1), $1.dueAt == nil ? 1 : 0, $1.dueAt ?? "", $1.since, $1.id
+                    )
+                }
+                .prefix(limit))
+    }
+
+    public func attentionSummary(now: Date) -> [AttentionSummary] {
+        let open = attentionItems.filter { $0.resolvedAt == nil }
+        let stamp = Timestamp.string(now)
+        return Dictionary(grouping: open, by: { $0.urgency ?? .routine }).map { urgency, items in
+            AttentionSummary(urgency: urgency, open: items.count, overdue: items.filter { ($0.dueAt ?? stamp) < stamp }.count)
+        }.sorted { $0.urgency.rawValue < $1.urgency.rawValue }
+    }
+
+    public func waitingUrgentDeliveries(agencies: [String], limit: Int) -> [DueEscalation] {
+        let wanted = Set(agencies)
+        return jobs.values
+            .filter { job in
+                job.state == .pending && wanted.contains(job.agency) && job.notice == nil && job.escalatedAt == nil
+                    && referrals[job.referralId].map { $0.record.referral.urgency != .routine } == true
+            }
+            .sorted { $0.deliveryId < $1.deliveryId }
+            .prefix(limit)
+            .map {
+                DueEscalation(referralId: $0.referralId, deliveryId: $0.deliveryId, agency: $0.agency, state: .pending, deadlineAt: $0.deadlineAt)
+            }
     }
 
     public func dueEscalations(now: Date, limit: Int) -> [DueEscalation] {
         jobs.values
             .filter { job in
                 job.escalatedAt == nil
-                    && (job.state == .deadLettered || ([.pending, .delivered].contains(job.state) && (job.deadlineAt.map { $0 <= now } ?? false)))
+                    && (job.state == .deadLettered
+                        || ([.pending, .delivered, .returned].contains(job.state) && (job.deadlineAt.map { $0 <= now } ?? false)))
             }
             .sorted { ($0.deadlineAt ?? .distantPast, $0.deliveryId) < ($1.deadlineAt ?? .distantPast, $1.deliveryId) }
             .prefix(limit)

@@ -63,12 +63,13 @@ public actor InMemoryStore: SwitchboardStore {
         if let claim = record.idempotency, let previous = idempotency[IdempotencyKey(actor: record.actor, key: claim.key)] {
             return previous.digest == claim.bodyDigest ? .replayed(previous.receipt) : .idempotencyConflict
         }
-        referrals[record.referralId] = StoredReferral(record: record, deliveryIds: record.routes.map(\.deliveryId))
-        for route in record.routes {
+        referrals[record.referralId] = StoredReferral(record: record, deliveryIds: record.deliveries.map(\.route.deliveryId))
+        for delivery in record.deliveries {
+            let route = delivery.route
             jobs[route.deliveryId] = Job(
                 deliveryId: route.deliveryId, referralId: record.referralId, agency: route.agency, rule: route.rule,
-                nextAttemptAt: record.receivedAt, alternatives: record.alternatives[route.deliveryId] ?? [],
-                needs: record.needs[route.deliveryId], deadlineAt: record.deadlines[route.deliveryId])
+                nextAttemptAt: record.receivedAt, alternatives: delivery.alternatives, needs: delivery.needs, deadlineAt: delivery.deadlineAt,
+                parent: delivery.parent, notice: delivery.notice)
         }
         let receipt = SubmissionReceipt(
             id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
@@ -76,6 +77,7 @@ public actor InMemoryStore: SwitchboardStore {
         if let claim = record.idempotency {
             idempotency[IdempotencyKey(actor: record.actor, key: claim.key)] = (claim.bodyDigest, receipt)
         }
+        if let item = record.attention { attentionItems.append(item) }
         append(record.audit)
         return .accepted(receipt)
     }
@@ -91,6 +93,7 @@ public actor InMemoryStore: SwitchboardStore {
             delivery.deadlineAt = job.deadlineAt.map(Timestamp.string)
             delivery.declineReason = job.declineReason
             delivery.notice = job.notice?.type
+            delivery.agencyReference = job.agencyReference
             return delivery
         }
         let attention = attentionItems.first { $0.referralId == referralId && $0.resolvedAt == nil }
@@ -117,10 +120,13 @@ public actor InMemoryStore: SwitchboardStore {
     public func leaseDueDeliveries(now: Date, lanes: [LaneDemand]) -> [LeasedDelivery] {
         let token = Identifier.make(now: now)
         var leased: [LeasedDelivery] = []
+        func order(_ job: Job) -> Date {
+            job.nextAttemptAt.addingTimeInterval(-LeaseOrder.headStart(referrals[job.referralId]?.record.referral.urgency))
+        }
         for lane in lanes where lane.limit > 0 {
             let due = jobs.values
                 .filter { $0.agency == lane.agency && $0.state == .pending && $0.nextAttemptAt <= now && !isLeased($0, now: now) }
-                .sorted { ($0.nextAttemptAt, $0.deliveryId) < ($1.nextAttemptAt, $1.deliveryId) }
+                .sorted { (order($0), $0.deliveryId) < (order($1), $1.deliveryId) }
                 .prefix(lane.limit)
             for var job in due {
                 guard let record = referrals[job.referralId]?.record else { continue }
@@ -206,7 +212,7 @@ public actor InMemoryStore: SwitchboardStore {
                 }
             case .deadLettered:
                 lane.deadLettered += 1
-            case .delivered, .accepted, .declined, .completed, .withdrawn:
+            case .delivered, .accepted, .declined, .completed, .withdrawn, .returned:
                 continue
             }
             counts[job.agency] = lane
@@ -241,8 +247,17 @@ public actor InMemoryStore: SwitchboardStore {
             requeued.attempts = 0
             requeued.nextAttemptAt = now
             requeued.deadLetteredAt = nil
+            requeued.escalatedAt = nil
             jobs[job.deliveryId] = requeued
-            append([audit(letter)])
+            let entry = audit(letter)
+            var entries = [entry]
+            for index in attentionItems.indices where attentionItems[index].deliveryId == job.deliveryId && attentionItems[index].resolvedAt == nil {
+                attentionItems[index].resolvedAt = Timestamp.string(now)
+                attentionItems[index].resolvedBy = entry.actor ?? "operator"
+                attentionItems[index].resolution = DeadLetter.requeuedResolution
+                entries.append(DeadLetter.attentionResolved(attentionItems[index].id, letter: letter, at: now, by: entry.actor))
+            }
+            append(entries)
             return letter
         }
     }

@@ -86,8 +86,14 @@ public struct LoopChange: Sendable {
         public var from: Set<DeliveryState>
         public var to: DeliveryState
         public var declineReason: DeclineReason?
+        /// The agency's own reference for the person or referral (a duplicate names the case it
+        /// already has), kept with the delivery.
+        public var agencyReference: String?
 
-        public init(deliveryId: String, from: Set<DeliveryState>, to: DeliveryState, declineReason: DeclineReason? = nil) {
+        public init(
+            deliveryId: String, from: Set<DeliveryState>, to: DeliveryState, declineReason: DeclineReason? = nil, agencyReference: String? = nil
+        ) {
+            self.agencyReference = agencyReference
             self.deliveryId = deliveryId
             self.from = from
             self.to = to
@@ -98,6 +104,11 @@ public struct LoopChange: Sendable {
     public var referralId: String
     public var at: Date
     public var transition: Transition?
+    /// The referral as amended by its referrer, stored in place of the one before.
+    public var amendedReferral: Referral?
+    /// Deliveries sent back with a question (`returned`) that go back to their agency, now
+    /// `delivered` again with a new deadline, by delivery id.
+    public var redelivered: [String: Date] = [:]
     /// Deliveries that escalated now (deadline passed, dead-lettered), so they escalate once.
     public var escalated: [String] = []
     /// Deliveries taken back: pending, delivered or dead-lettered ones become `withdrawn`.
@@ -124,6 +135,8 @@ public struct WorkItem: Sendable, Codable, Equatable {
     public var receivedAt: String
     public var deliveredAt: String?
     public var respondBy: String?
+    /// When the agency must have taken it on.
+    public var deadlineAt: String?
 
     public init(
         referralId: String, deliveryId: String, state: DeliveryState, urgency: Urgency, receivedAt: String, deliveredAt: String?,
@@ -153,5 +166,19 @@ public struct DueEscalation: Sendable, Equatable {
         self.agency = agency
         self.state = state
         self.deadlineAt = deadlineAt
+    }
+}
+
+/// Open attention items of one urgency, and how many of them are past their due time: what
+/// `/metrics` reports for an on-call system to alert on.
+public struct AttentionSummary: Sendable, Equatable {
+    public var urgency: Urgency
+    public var open: Int
+    public var overdue: Int
+
+    public init(urgency: Urgency, open: Int, overdue: Int) {
+        self.urgency = urgency
+        self.open = open
+        self.overdue = overdue
     }
 }

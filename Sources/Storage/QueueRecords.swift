@@ -2,6 +2,21 @@ import Audit
 import Foundation
 import ReferralModel
 
+/// The order jobs are leased in within a lane: by due time less a head start for their urgency,
+/// so an emergency overtakes routine work that has waited less than an hour and urgent work that
+/// has waited less than three quarters of one. Nothing starves: a job's place only improves while
+/// it waits, so a routine job due an hour ago goes before an emergency due now.
+public enum LeaseOrder {
+    /// Seconds a job of `urgency` is treated as due before it is: emergency 3,600, urgent 900, routine 0.
+    public static func headStart(_ urgency: Urgency?) -> Double {
+        switch urgency {
+        case .emergency: 3_600
+        case .urgent: 900
+        case .routine, nil: 0
+        }
+    }
+}
+
 /// One agency's share of a lease: up to `limit` of its due jobs, each held for `leaseDuration`.
 public struct LaneDemand: Sendable, Equatable {
     public var agency: String
@@ -141,6 +156,17 @@ public struct DeadLetter: Sendable, Equatable, Codable {
         self.attempts = attempts
         self.reason = reason
         self.deadLetteredAt = deadLetteredAt
+    }
+}
+
+extension DeadLetter {
+    /// How an attention item raised by a dead letter is resolved when the dead letter is put back in the queue.
+    public static let requeuedResolution = "the dead letter was put back in the queue"
+
+    /// The audit event for that resolution, in the same transaction as the requeue.
+    public static func attentionResolved(_ item: String, letter: DeadLetter, at: Date, by actor: String?) -> AuditEntry {
+        AuditNarrative.attentionResolved(
+            referralId: letter.referralId, item: item, at: at, actor: actor ?? "operator", resolution: requeuedResolution)
     }
 }
 

@@ -17,14 +17,14 @@ extension SQLiteStore {
                 sql: """
                     SELECT d.id, d.referral_id, d.rule, d.attempts, d.needs, d.notice, r.body, r.received_at, r.request_id
                     FROM deliveries d JOIN referrals r ON r.id = d.referral_id
-                    WHERE d.state = 'pending' AND d.agency = ? AND d.next_attempt_at <= ?
-                    ORDER BY d.next_attempt_at LIMIT ?
+                    WHERE d.state = 'pending' AND d.agency = ?3 AND d.next_attempt_at - d.head_start <= ?1 AND d.next_attempt_at <= ?1
+                    ORDER BY d.next_attempt_at - d.head_start LIMIT ?2
                     """)
             for lane in lanes {
                 // Jobs leased already still look pending: read past as many as this lane holds.
                 let skip = held.byAgency[lane.agency, default: 0]
                 var taken = 0
-                let rows = try Row.fetchCursor(statement, arguments: [lane.agency, nowSeconds, lane.limit + skip])
+                let rows = try Row.fetchCursor(statement, arguments: [nowSeconds, lane.limit + skip, lane.agency])
                 while taken < lane.limit, let row = try rows.next() {
                     let id: String = row["id"]
                     if held.ids.contains(id) { continue }
@@ -224,12 +224,24 @@ extension SQLiteStore {
                 ).map(Self.deadLetter)
             }
             for letter in found {
+                // Back in the queue, it escalates again if it fails again.
                 try db.execute(
                     sql: """
-                        UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_lettered_at = NULL
+                        UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_lettered_at = NULL, escalated_at = NULL
                         WHERE id = ? AND state = 'dead-lettered'
                         """, arguments: [now.timeIntervalSince1970, letter.deliveryId])
-                try Self.append([audit(letter)], in: db, cursor: &cursor)
+                let entry = audit(letter)
+                var entries = [entry]
+                // Someone acted on it: the item it raised is resolved.
+                for item in try String.fetchAll(
+                    db, sql: "SELECT id FROM attention WHERE delivery_id = ? AND resolved_at IS NULL", arguments: [letter.deliveryId])
+                {
+                    try db.execute(
+                        sql: "UPDATE attention SET resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ?",
+                        arguments: [Timestamp.string(now), entry.actor ?? "operator", DeadLetter.requeuedResolution, item])
+                    entries.append(DeadLetter.attentionResolved(item, letter: letter, at: now, by: entry.actor))
+                }
+                try Self.append(entries, in: db, cursor: &cursor)
             }
             return found
         }

@@ -46,11 +46,27 @@ extension SQLiteStore {
                 let from = transition.from.map { "'\($0.rawValue)'" }.joined(separator: ", ")
                 try db.execute(
                     sql: """
-                        UPDATE deliveries SET state = ?, answered_at = ?, decline_reason = COALESCE(?, decline_reason)
+                        UPDATE deliveries SET state = ?, answered_at = ?, decline_reason = COALESCE(?, decline_reason),
+                          agency_reference = COALESCE(?, agency_reference)
                         WHERE id = ? AND referral_id = ? AND state IN (\(from))
                         """,
-                    arguments: [transition.to.rawValue, at, transition.declineReason?.rawValue, transition.deliveryId, change.referralId])
+                    arguments: [
+                        transition.to.rawValue, at, transition.declineReason?.rawValue, transition.agencyReference, transition.deliveryId,
+                        change.referralId,
+                    ])
                 guard db.changesCount == 1 else { return false }
+            }
+            if let amended = change.amendedReferral {
+                try db.execute(
+                    sql: "UPDATE referrals SET body = ? WHERE id = ? AND pruned_at IS NULL", arguments: [amended.canonicalJSON(), change.referralId])
+                guard db.changesCount == 1 else { return false }
+            }
+            for (id, deadline) in change.redelivered {
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = 'delivered', deadline_at = ?, escalated_at = NULL, answered_at = NULL
+                        WHERE id = ? AND referral_id = ? AND state = 'returned'
+                        """, arguments: [deadline.timeIntervalSince1970, id, change.referralId])
             }
             for id in change.escalated {
                 try db.execute(sql: "UPDATE deliveries SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL", arguments: [at, id])
@@ -58,23 +74,25 @@ extension SQLiteStore {
             for id in change.withdrawn {
                 try db.execute(
                     sql:
-                        "UPDATE deliveries SET state = 'withdrawn', answered_at = ? WHERE id = ? AND state IN ('pending', 'delivered', 'accepted', 'dead-lettered')",
+                        "UPDATE deliveries SET state = 'withdrawn', answered_at = ? WHERE id = ? AND state IN ('pending', 'delivered', 'accepted', 'dead-lettered', 'returned')",
                     arguments: [at, id])
             }
             if !change.added.isEmpty {
                 let position =
                     try Int.fetchOne(db, sql: "SELECT MAX(position) FROM deliveries WHERE referral_id = ?", arguments: [change.referralId]) ?? -1
+                let urgency = try String.fetchOne(db, sql: "SELECT urgency FROM referrals WHERE id = ?", arguments: [change.referralId])
+                    .flatMap(Urgency.init(rawValue:))
                 for (offset, added) in change.added.enumerated() {
                     try db.execute(
                         sql: """
                             INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs,
-                                                    deadline_at, parent_delivery, notice)
-                            VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)
+                                                    deadline_at, parent_delivery, notice, urgency, head_start)
+                            VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?)
                             """,
                         arguments: [
                             added.route.deliveryId, change.referralId, position + 1 + offset, added.route.agency, added.route.rule, at,
                             StoredText.jsonWords(added.alternatives), added.needs.map(StoredText.jsonWords), added.deadlineAt?.timeIntervalSince1970,
-                            added.parent, try StoredText.noticeJSON(added.notice),
+                            added.parent, try StoredText.noticeJSON(added.notice), urgency?.rawValue, LeaseOrder.headStart(urgency),
                         ])
                 }
             }
@@ -83,11 +101,7 @@ extension SQLiteStore {
                     sql: "INSERT INTO referral_notes (id, referral_id, delivery_id, at, author, kind, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     arguments: [note.id, change.referralId, note.deliveryId, note.at, note.author, note.kind, note.text])
             }
-            if let item = change.openAttention {
-                try db.execute(
-                    sql: "INSERT INTO attention (id, referral_id, delivery_id, agency, reason, since) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [item.id, change.referralId, item.deliveryId, item.agency, item.reason, item.since])
-            }
+            if let item = change.openAttention { try Self.insertAttention(item, referralId: change.referralId, in: db) }
             if let resolve = change.resolveAttention {
                 try db.execute(
                     sql: "UPDATE attention SET resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ? AND resolved_at IS NULL",
@@ -101,7 +115,7 @@ extension SQLiteStore {
     public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem] {
         try await pool.read { db in
             var sql = """
-                SELECT d.id, d.referral_id, d.state, d.delivered_at, r.urgency, r.received_at, r.body
+                SELECT d.id, d.referral_id, d.state, d.delivered_at, d.deadline_at, r.urgency, r.received_at, r.body
                 FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.agency = ? AND d.notice IS NULL
                 """
             var arguments: [(any DatabaseValueConvertible)?] = [agency]
@@ -116,22 +130,70 @@ extension SQLiteStore {
             arguments.append(limit)
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
                 let delivered: Double? = row["delivered_at"]
+                let deadline: Double? = row["deadline_at"]
                 let body: Data = row["body"]
-                return WorkItem(
+                var item = WorkItem(
                     referralId: row["referral_id"], deliveryId: row["id"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
                     urgency: Urgency(rawValue: row["urgency"]) ?? .routine,
                     receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])),
                     deliveredAt: delivered.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
                     respondBy: (try? ReferralDecoder.decodeStored(Array(body)))?.respondBy)
+                item.deadlineAt = deadline.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
+                return item
             }
         }
     }
 
     public func attention(limit: Int) async throws -> [AttentionItem] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM attention WHERE resolved_at IS NULL ORDER BY since, id LIMIT ?", arguments: [limit])
-                .map(Self.attentionItem)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM attention WHERE resolved_at IS NULL
+                    ORDER BY CASE urgency WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, due_at IS NULL, due_at, since, id LIMIT ?
+                    """, arguments: [limit]
+            ).map(Self.attentionItem)
         }
+    }
+
+    public func attentionSummary(now: Date) async throws -> [AttentionSummary] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT COALESCE(urgency, 'routine') AS urgency, COUNT(*) AS open, SUM(due_at IS NOT NULL AND due_at < ?) AS overdue
+                    FROM attention WHERE resolved_at IS NULL GROUP BY 1
+                    """, arguments: [Timestamp.string(now)]
+            ).compactMap { row in
+                Urgency(rawValue: row["urgency"]).map { AttentionSummary(urgency: $0, open: row["open"], overdue: row["overdue"] ?? 0) }
+            }
+        }
+    }
+
+    public func waitingUrgentDeliveries(agencies: [String], limit: Int) async throws -> [DueEscalation] {
+        guard !agencies.isEmpty else { return [] }
+        return try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT referral_id, id, agency, state, deadline_at FROM deliveries
+                    WHERE state = 'pending' AND agency IN (\(agencies.map { _ in "?" }.joined(separator: ", ")))
+                      AND notice IS NULL AND escalated_at IS NULL AND urgency IN ('emergency', 'urgent')
+                    ORDER BY head_start DESC, id LIMIT ?
+                    """, arguments: StatementArguments(agencies + [String(limit)])
+            ).map { row in
+                let deadline: Double? = row["deadline_at"]
+                return DueEscalation(
+                    referralId: row["referral_id"], deliveryId: row["id"], agency: row["agency"], state: .pending,
+                    deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    static func insertAttention(_ item: AttentionItem, referralId: String, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO attention (id, referral_id, delivery_id, agency, reason, since, urgency, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [item.id, referralId, item.deliveryId, item.agency, item.reason, item.since, item.urgency?.rawValue, item.dueAt])
     }
 
     public func dueEscalations(now: Date, limit: Int) async throws -> [DueEscalation] {
@@ -149,7 +211,7 @@ extension SQLiteStore {
                     db,
                     sql: """
                         SELECT referral_id, id, agency, state, deadline_at FROM deliveries
-                        WHERE escalated_at IS NULL AND deadline_at <= ? AND state IN ('pending', 'delivered')
+                        WHERE escalated_at IS NULL AND deadline_at <= ? AND state IN ('pending', 'delivered', 'returned')
                         ORDER BY deadline_at LIMIT ?
                         """, arguments: [now.timeIntervalSince1970, limit])
             return rows.prefix(limit).map { row in
@@ -175,6 +237,7 @@ extension SQLiteStore {
     static func attentionItem(_ row: Row) -> AttentionItem {
         AttentionItem(
             id: row["id"], referralId: row["referral_id"], deliveryId: row["delivery_id"], agency: row["agency"], reason: row["reason"],
-            since: row["since"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"], resolution: row["resolution"])
+            since: row["since"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"], resolution: row["resolution"],
+            urgency: (row["urgency"] as String?).flatMap(Urgency.init(rawValue:)), dueAt: row["due_at"])
     }
 }

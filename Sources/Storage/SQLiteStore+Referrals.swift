@@ -19,7 +19,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT id, agency, rule, state, attempts, last_error, next_attempt_at, delivered_at, alternatives, answered_at,
-                           decline_reason, deadline_at, notice
+                           decline_reason, deadline_at, notice, agency_reference
                     FROM deliveries WHERE referral_id = ? ORDER BY position
                     """, arguments: [referralId]
             ).map { row -> ReferralReport.Delivery in
@@ -39,6 +39,7 @@ extension SQLiteStore {
                 delivery.deadlineAt = deadline.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
                 delivery.declineReason = reason.flatMap(DeclineReason.init(rawValue:))
                 delivery.notice = StoredText.notice(row["notice"])?.type
+                delivery.agencyReference = row["agency_reference"]
                 return delivery
             }
             let attention = try Row.fetchOne(
@@ -91,16 +92,20 @@ extension SQLiteStore {
         ])
         let insertDelivery = try db.cachedStatement(
             sql: """
-                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs, deadline_at)
-                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
+                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at, alternatives, needs, deadline_at,
+                                        urgency, head_start, parent_delivery, notice)
+                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        for (position, route) in record.routes.enumerated() {
+        let urgency = record.referral.urgency
+        for (position, delivery) in record.deliveries.enumerated() {
+            let route = delivery.route
             try insertDelivery.execute(arguments: [
                 route.deliveryId, record.referralId, position, route.agency, route.rule, record.receivedAt.timeIntervalSince1970,
-                jsonList(record.alternatives[route.deliveryId] ?? []), record.needs[route.deliveryId].map(jsonList),
-                record.deadlines[route.deliveryId]?.timeIntervalSince1970,
+                jsonList(delivery.alternatives), delivery.needs.map(jsonList), delivery.deadlineAt?.timeIntervalSince1970, urgency.rawValue,
+                LeaseOrder.headStart(urgency), delivery.parent, try StoredText.noticeJSON(delivery.notice),
             ])
         }
+        if let item = record.attention { try insertAttention(item, referralId: record.referralId, in: db) }
         let receipt = SubmissionReceipt(
             id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
             rulesVersion: record.rulesVersion)

@@ -240,6 +240,24 @@ public final class SQLiteStore: SwitchboardStore {
                     INSERT INTO audit_hourly (hour, kind, n) SELECT substr(at, 1, 13), kind, count(*) FROM audit_events GROUP BY 1, 2;
                     """)
         }
+        migrator.registerMigration("v18-urgency") { db in
+            // Urgency changes delivery, not only deadlines: each delivery keeps its referral's urgency,
+            // and leases go by due time less the urgency's head start (LeaseOrder), through an index
+            // on that order for pending jobs. Attention items keep the urgency and a due time, and are
+            // listed emergencies first. Rows an earlier version wrote take their referral's urgency.
+            try db.execute(
+                sql: """
+                    ALTER TABLE deliveries ADD COLUMN urgency TEXT;
+                    ALTER TABLE deliveries ADD COLUMN head_start REAL NOT NULL DEFAULT 0;
+                    UPDATE deliveries SET urgency = (SELECT r.urgency FROM referrals r WHERE r.id = deliveries.referral_id);
+                    UPDATE deliveries SET head_start = CASE urgency WHEN 'emergency' THEN \(LeaseOrder.headStart(.emergency))
+                      WHEN 'urgent' THEN \(LeaseOrder.headStart(.urgent)) ELSE 0 END;
+                    CREATE INDEX deliveries_lease_order ON deliveries(agency, next_attempt_at - head_start) WHERE state = 'pending';
+                    ALTER TABLE attention ADD COLUMN urgency TEXT;
+                    ALTER TABLE attention ADD COLUMN due_at TEXT;
+                    UPDATE attention SET urgency = (SELECT r.urgency FROM referrals r WHERE r.id = attention.referral_id);
+                    """)
+        }
         return migrator
     }
 

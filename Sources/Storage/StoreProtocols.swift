@@ -4,7 +4,8 @@ import ReferralModel
 
 /// Referrals as intake stores them and reports read them back. Each method is one transaction.
 public protocol ReferralStore: Sendable {
-    /// Stores a referral with its jobs and audit events, atomically, honouring idempotency.
+    /// Stores a referral with its jobs, its attention item (when routing needs a person at once)
+    /// and audit events, atomically, honouring idempotency.
     func accept(_ record: IntakeRecord) async throws -> IntakeOutcome
 
     /// The referral's deliveries and history, or nil when there is no such referral.
@@ -164,8 +165,14 @@ public protocol ReferralLoopStore: Sendable {
     /// The deliveries to `agency`, newest first, optionally only in `states`, `limit` at a time
     /// after (older than) the delivery id `before`.
     func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem]
-    /// Open attention items, oldest first.
+    /// Open attention items: emergencies first, then urgent, then routine; within each, the
+    /// soonest due first (items from before due times were kept last), then the oldest.
     func attention(limit: Int) async throws -> [AttentionItem]
+    /// Open attention items by urgency, with how many are past their due time at `now`.
+    func attentionSummary(now: Date) async throws -> [AttentionSummary]
+    /// Deliveries of emergency and urgent referrals still waiting (pending, not escalated) for one
+    /// of `agencies`, whose lanes are stopped: they move on rather than wait.
+    func waitingUrgentDeliveries(agencies: [String], limit: Int) async throws -> [DueEscalation]
     /// Deliveries that must escalate at `now`: pending or delivered past their deadline, or
     /// dead-lettered, and not escalated yet; oldest deadline first.
     func dueEscalations(now: Date, limit: Int) async throws -> [DueEscalation]

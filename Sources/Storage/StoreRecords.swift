@@ -3,7 +3,9 @@ import Foundation
 import ReferralModel
 
 /// Everything that must become durable together when a referral is accepted: the referral, its
-/// routing decision, one delivery job per target agency and the audit events.
+/// routing decision, one delivery job per target agency (and any notice routing sends with it, such
+/// as an alert to the on-call system), its attention item when it needs a person at once, and the
+/// audit events.
 public struct IntakeRecord: Sendable {
     public var referralId: String
     public var receivedAt: Date
@@ -11,37 +13,48 @@ public struct IntakeRecord: Sendable {
     public var actor: String
     public var referral: Referral
     public var rulesVersion: String
-    public var routes: [Route]
+    /// Each target agency's delivery (its route, alternatives, needs and deadline), then any notices.
+    public var deliveries: [NewDelivery]
     public var audit: [AuditEntry]
     public var idempotency: IdempotencyClaim?
-    /// Each route's alternatives (agencies to try, in order, if it declines), by delivery id.
-    public var alternatives: [String: [String]]
-    /// The needs each route's agency is told of, by delivery id; a route not listed is told them all.
-    public var needs: [String: [String]]
     /// Why a referral with no routes is held (`out-of-area`); nil for a routed one.
     public var held: ReferralStatus?
-    /// When each route's agency must have taken it on, by delivery id.
-    public var deadlines: [String: Date] = [:]
     /// The id of the HTTP request that brought it, which every log line of its deliveries carries.
     public var requestId: String?
+    /// Opened with the referral when a person must look at it now (held, or waiting on an agency
+    /// that cannot act with nobody to act instead).
+    public var attention: AttentionItem?
 
     public init(
-        referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, routes: [Route],
-        audit: [AuditEntry], idempotency: IdempotencyClaim?, alternatives: [String: [String]] = [:], needs: [String: [String]] = [:],
-        held: ReferralStatus? = nil
+        referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, deliveries: [NewDelivery],
+        audit: [AuditEntry], idempotency: IdempotencyClaim?, held: ReferralStatus? = nil
     ) {
-        self.held = held
-        self.alternatives = alternatives
-        self.needs = needs
         self.referralId = referralId
         self.receivedAt = receivedAt
         self.actor = actor
         self.referral = referral
         self.rulesVersion = rulesVersion
-        self.routes = routes
+        self.deliveries = deliveries
         self.audit = audit
         self.idempotency = idempotency
+        self.held = held
     }
+
+    /// A record whose deliveries are `routes`, each with its alternatives and needs by delivery id.
+    public init(
+        referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, routes: [Route],
+        audit: [AuditEntry], idempotency: IdempotencyClaim?, alternatives: [String: [String]] = [:], needs: [String: [String]] = [:],
+        held: ReferralStatus? = nil
+    ) {
+        self.init(
+            referralId: referralId, receivedAt: receivedAt, actor: actor, referral: referral, rulesVersion: rulesVersion,
+            deliveries: routes.map {
+                NewDelivery(route: $0, alternatives: alternatives[$0.deliveryId] ?? [], needs: needs[$0.deliveryId], deadlineAt: nil, parent: nil)
+            }, audit: audit, idempotency: idempotency, held: held)
+    }
+
+    /// The agencies the referral was routed to: its deliveries that are not notices.
+    public var routes: [Route] { deliveries.filter { $0.notice == nil }.map(\.route) }
 }
 
 /// A referrer's `Idempotency-Key` and a digest of the body it came with.

@@ -34,18 +34,24 @@ public struct ReferralIntake: Sendable {
     private let rules: LiveRules
     private let store: any ReferralStore & AuditLog & PostcodeDirectoryStore & ReferralLoopStore
     private let clock: any WallClock
+    private let lanes: any LaneConditionsSource
+    private let desk: AttentionDesk
     private let onAccepted: @Sendable () -> Void
 
+    /// - Parameter lanes: which agencies' lanes are stopped now, for emergency and urgent referrals.
+    /// - Parameter alerts: where attention items of some urgencies raise an alert; nil for none.
     /// - Parameter onAccepted: called after each new referral is durable (the dispatcher's doorbell).
     public init(
         decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore & AuditLog & PostcodeDirectoryStore & ReferralLoopStore,
-        clock: any WallClock = SystemClock(),
+        clock: any WallClock = SystemClock(), lanes: any LaneConditionsSource = NoLaneConditions(), alerts: Alerts? = nil,
         onAccepted: @escaping @Sendable () -> Void = {}
     ) {
         self.decoder = decoder
         self.rules = rules
         self.store = store
         self.clock = clock
+        self.lanes = lanes
+        desk = AttentionDesk(alerts: alerts)
         self.onAccepted = onAccepted
     }
 
@@ -61,7 +67,7 @@ public struct ReferralIntake: Sendable {
         let receivedAt = clock.now()
         let referral: Referral
         do {
-            referral = try decoder.decode(body, today: CalendarDate.string(from: receivedAt))
+            referral = try decoder.decode(body, at: receivedAt)
         } catch .syntax(let error) {
             throw Refusal.malformed(error.description)
         } catch .invalid(let failure) {
@@ -79,8 +85,11 @@ public struct ReferralIntake: Sendable {
         // One snapshot of the rules routes the referral, and is the version its receipt names.
         let rules = self.rules.current.rules
         let authorities = rules.namesLocalAuthorities ? try await store.localAuthorities(of: referral.subject.postcode) : []
+        // Only an emergency or urgent referral is routed around a lane that cannot act; a routine one waits for it.
+        let lanes = RuleSet.cannotWait(referral.urgency) ? await self.lanes.current() : .none
         var record = intakeRecord(
-            referral, rules: rules, localAuthorities: authorities, bytes: body.count, actor: actor, receivedAt: receivedAt, claim: claim)
+            referral, rules: rules, localAuthorities: authorities, lanes: lanes, bytes: body.count, actor: actor, receivedAt: receivedAt,
+            claim: claim)
         record.requestId = requestId
         switch try await store.accept(record) {
         case .accepted(let receipt):
@@ -95,24 +104,26 @@ public struct ReferralIntake: Sendable {
 
     /// Routes a decoded referral by one snapshot of the live rules and words its audit events.
     private func intakeRecord(
-        _ referral: Referral, rules: RuleSet, localAuthorities: Set<String>, bytes: Int, actor: String, receivedAt: Date, claim: IdempotencyClaim?
+        _ referral: Referral, rules: RuleSet, localAuthorities: Set<String>, lanes: LaneConditions, bytes: Int, actor: String, receivedAt: Date,
+        claim: IdempotencyClaim?
     ) -> IntakeRecord {
-        let decision = rules.route(referral, at: receivedAt, localAuthorities: localAuthorities)
+        let decision = rules.route(referral, at: receivedAt, localAuthorities: localAuthorities, lanes: lanes)
         let referralId = Identifier.make(now: receivedAt)
-        let routes = decision.targets.map { Route(agency: $0.agency, rule: $0.rule, deliveryId: Identifier.make(now: receivedAt)) }
-        var alternatives: [String: [String]] = [:]
-        var needs: [String: [String]] = [:]
-        for (route, target) in zip(routes, decision.targets) {
-            if !target.alternatives.isEmpty { alternatives[route.deliveryId] = target.alternatives }
-            if let routedFor = target.needs { needs[route.deliveryId] = routedFor }
+        var deliveries = decision.targets.map { target in
+            NewDelivery(
+                route: Route(agency: target.agency, rule: target.rule, deliveryId: Identifier.make(now: receivedAt)),
+                alternatives: target.alternatives,
+                needs: target.needs, deadlineAt: ReferralLoop.deadline(for: referral, agency: target.agency, from: receivedAt, rules: rules),
+                parent: nil)
         }
         var audit = [
             AuditNarrative.referralReceived(
                 referralId: referralId, actor: actor, at: receivedAt, organisation: referral.referrer.organisation, bytes: bytes),
             AuditNarrative.referralValidated(
-                referralId: referralId, actor: actor, at: receivedAt, lawfulBasis: referral.consent.lawfulBasis?.rawValue),
+                referralId: referralId, actor: actor, at: receivedAt, lawfulBasis: referral.consent.lawfulBasis?.rawValue,
+                decidedAt: referral.consent.decidedAt),
         ]
-        let held = routes.isEmpty && decision.outOfArea
+        let held = deliveries.isEmpty
         if held {
             audit.append(AuditNarrative.referralHeld(referralId: referralId, actor: actor, at: receivedAt, rulesVersion: decision.rulesVersion))
         } else {
@@ -120,17 +131,37 @@ public struct ReferralIntake: Sendable {
                 AuditNarrative.referralRouted(
                     referralId: referralId, actor: actor, at: receivedAt, rulesVersion: decision.rulesVersion,
                     matchedRules: decision.matchedRules, usedFallback: decision.usedFallback,
-                    to: zip(routes, decision.targets).map { .init(agency: $0.agency, rule: $0.rule, alternatives: $1.alternatives) }))
+                    to: decision.targets.map { .init(agency: $0.agency, rule: $0.rule, alternatives: $0.alternatives) }))
         }
-        audit += decision.withheld.map {
-            AuditNarrative.referralWithheld(referralId: referralId, actor: actor, at: receivedAt, agency: $0.agency, rule: $0.rule, reason: $0.reason)
+        let eligibility = rules.eligibility(of: referral, at: receivedAt)
+        let sharedWith = eligibility.consentRestriction == nil ? nil : eligibility.recipients.isEmpty ? "the fallback" : "safeguarding recipients"
+        audit += decision.withheld.map { withheld in
+            AuditNarrative.referralWithheld(
+                referralId: referralId, actor: actor, at: receivedAt, agency: withheld.agency, rule: withheld.rule, reason: withheld.reason,
+                sharedWith: eligibility.refusal(for: withheld.agency, consent: false) == nil ? sharedWith : nil)
+        }
+        for replacement in decision.replaced {
+            let route = deliveries.first { $0.route.agency == replacement.by }?.route
+            audit.append(
+                AuditNarrative.referralRedirected(
+                    referralId: referralId, deliveryId: route?.deliveryId, actor: actor, at: receivedAt, from: replacement.agency,
+                    to: replacement.by, rule: route?.rule ?? "-", why: replacement.why))
+        }
+        // Nothing is held, and no emergency waits, without a person being told.
+        var attention: AttentionItem?
+        let why =
+            decision.attention
+            ?? (held ? (decision.outOfArea ? "held: the person lives outside the service area" : "held: no agency may receive it") : nil)
+        if let why {
+            let opened = desk.open(referralId: referralId, referral: referral, delivery: nil, why: why, actor: actor, at: receivedAt, rules: rules)
+            attention = opened.item
+            deliveries += opened.deliveries
+            audit.append(opened.audit)
         }
         var record = IntakeRecord(
             referralId: referralId, receivedAt: receivedAt, actor: actor, referral: referral, rulesVersion: decision.rulesVersion,
-            routes: routes, audit: audit, idempotency: claim, alternatives: alternatives, needs: needs, held: held ? .outOfArea : nil)
-        for route in routes {
-            record.deadlines[route.deliveryId] = ReferralLoop.deadline(for: referral, agency: route.agency, from: receivedAt, rules: rules)
-        }
+            deliveries: deliveries, audit: audit, idempotency: claim, held: held ? .outOfArea : nil)
+        record.attention = attention
         return record
     }
 

@@ -5,54 +5,16 @@ import Routing
 import Settings
 import Storage
 
-/// Deadlines and the attention list.
+/// The attention list.
 extension ReferralLoop {
-    /// Escalates every delivery due at the clock's now: past its deadline with nobody having taken
-    /// it on, or dead-lettered. Each escalates once: re-routed to the next candidate (unless its
-    /// agency says `when_missed: attention`), and onto the attention list when nothing is left or
-    /// it was dead-lettered (a person must know a connection is broken).
-    /// - Returns: how many escalated.
-    @discardableResult
-    public func escalateDue(limit: Int = 200) async throws -> Int {
-        let now = clock.now()
-        var escalated = 0
-        for due in try await store.dueEscalations(now: now, limit: limit) {
-            guard let loop = try await store.loopReferral(due.referralId),
-                let delivery = loop.deliveries.first(where: { $0.deliveryId == due.deliveryId })
-            else { continue }
-            var change = LoopChange(referralId: due.referralId, at: now)
-            change.escalated = [due.deliveryId]
-            let reference = AuditNarrative.DeliveryReference(referralId: due.referralId, deliveryId: due.deliveryId, agency: due.agency)
-            change.audit.append(AuditNarrative.deliveryOverdue(reference, at: now, deadline: due.deadlineAt, state: due.state))
-            let dead = due.state == .deadLettered
-            let why = dead ? "\(due.agency) could not be reached (dead-lettered)" : "\(due.agency) missed its deadline"
-            var next: String?
-            if due.agency.hasPrefix("callback:") {
-                // The referrer's own system could not be told; the queue view shows the dead letter.
-            } else if delivery.notice != nil {
-                // A notice cannot be re-routed: a person must tell the agency another way.
-                openAttention(
-                    loop, delivery: delivery, why: "\(due.agency) could not be told: \(delivery.notice?.type ?? "notice") dead-lettered",
-                    actor: "deadlines", into: &change)
-            } else if rules.current.agencies[due.agency]?.acknowledgement.whenMissed == .attention {
-                openAttention(loop, delivery: delivery, why: why, actor: "deadlines", into: &change)
-            } else {
-                next = moveOn(loop, from: delivery, why: why, actor: "deadlines", into: &change)
-                if dead, let next {
-                    openAttention(loop, delivery: delivery, why: "\(why); re-routed to \(next)", actor: "deadlines", into: &change)
-                }
-            }
-            if try await store.applyLoopChange(change) {
-                escalated += 1
-                if next != nil { onRerouted() }
-            }
-        }
-        return escalated
-    }
-
-    /// What needs a person, oldest first.
+    /// What needs a person: emergencies first, then urgent, then routine; the soonest due first.
     public func attention(limit: Int = 500) async throws -> [AttentionItem] {
         try await store.attention(limit: limit)
+    }
+
+    /// Open attention items by urgency, with how many are past their due time now: for `/metrics`.
+    public func attentionSummary() async throws -> [AttentionSummary] {
+        try await store.attentionSummary(now: clock.now())
     }
 
     /// How an administrator resolves an attention item.
@@ -82,6 +44,10 @@ extension ReferralLoop {
                 throw Refusal.agencyNotAllowed(agency, why: "the referral is shared without consent, and only safeguarding recipients may receive it")
             }
             let from = item.deliveryId.flatMap { id in loop.deliveries.first { $0.deliveryId == id } }
+            // The delivery the item arose from is superseded: its agency does not act on a referral that went elsewhere.
+            if let from, from.agency != agency {
+                withdraw(from, loop: loop, why: "re-routed to \(agency) by an administrator", code: "rerouted", actor: actor, into: &change)
+            }
             let id = Identifier.make(now: now)
             change.added.append(
                 NewDelivery(
@@ -95,7 +61,7 @@ extension ReferralLoop {
         case .close(let reason):
             let note = Identifier.make(now: now)
             change.notes.append(ReferralNote(id: note, deliveryId: nil, at: Timestamp.string(now), author: actor, kind: "close", text: reason))
-            change.withdrawn = loop.deliveries.filter { [.pending, .delivered, .deadLettered].contains($0.state) }.map(\.deliveryId)
+            change.withdrawn = loop.deliveries.filter { [.pending, .delivered, .deadLettered, .returned].contains($0.state) }.map(\.deliveryId)
             words = "closed (reason in note \(note))"
         }
         change.resolveAttention = (itemId, actor, words)

@@ -29,12 +29,12 @@ extension ReferralLoop {
         guard own else { throw Refusal.notFound }
         let deliveries = loop.deliveries.filter { $0.notice == nil }
         if let completed = deliveries.first(where: { $0.state == .completed }) { throw Refusal.notAlong(current: completed.state) }
-        let open = deliveries.filter { [.pending, .delivered, .accepted, .deadLettered].contains($0.state) }
+        let open = deliveries.filter { [.pending, .delivered, .accepted, .deadLettered, .returned].contains($0.state) }
         guard !open.isEmpty else { throw Refusal.notAlong(current: deliveries.last?.state ?? .withdrawn) }
         let now = clock.now()
         var change = LoopChange(referralId: referralId, at: now)
         change.withdrawn = open.map(\.deliveryId)
-        let told = open.filter { [.delivered, .accepted].contains($0.state) }
+        let told = open.filter { [.delivered, .accepted, .returned].contains($0.state) }
         for delivery in told {
             change.added.append(
                 NewDelivery(

@@ -37,6 +37,8 @@ public struct ReferralLoop: Sendable {
         /// An administrator named an agency that is not configured, already has it, or may not
         /// receive it under the consent policy.
         case agencyNotAllowed(String, why: String)
+        /// A referral sent back for more information must say what is missing.
+        case questionRequired
     }
 
     /// What an agency's answer came to.
@@ -55,24 +57,39 @@ public struct ReferralLoop: Sendable {
     let onRerouted: @Sendable () -> Void
     /// The referrer keys whose referrals' state changes are pushed to their callback.
     let callbacks: Set<String>
+    let lanes: any LaneConditionsSource
+    let desk: AttentionDesk
+    let decoder: ReferralDecoder
 
     /// - Parameters:
     ///   - callbacks: the ids of referrer keys with a callback configured.
+    ///   - lanes: which agencies' lanes are stopped now: an emergency or urgent referral is not moved on to one.
+    ///   - alerts: where attention items of some urgencies raise an alert; nil for none.
+    ///   - decoder: how an amended referral is validated, as at intake.
     ///   - onRerouted: called after a re-route (or a notice) is durable (the dispatcher's doorbell).
     public init(
         store: any ReferralLoopStore & ReferralStore & AuditLog, rules: LiveRules, clock: any WallClock = SystemClock(), callbacks: Set<String> = [],
+        lanes: any LaneConditionsSource = NoLaneConditions(), alerts: Alerts? = nil, decoder: ReferralDecoder = ReferralDecoder(),
         onRerouted: @escaping @Sendable () -> Void = {}
     ) {
         self.callbacks = callbacks
         self.store = store
         self.rules = rules
         self.clock = clock
+        self.lanes = lanes
+        desk = AttentionDesk(alerts: alerts)
+        self.decoder = decoder
         self.onRerouted = onRerouted
     }
 
-    /// An agency's answer about a referral delivered to it.
+    /// An agency's answer about a referral delivered to it. A decline's reason decides what comes
+    /// next: out of area, not eligible, no capacity (or another reason) move the referral on to the
+    /// next alternative; the person declining ends it for that service, and a duplicate for that
+    /// agency, with nothing sent on; insufficient information returns it to the referrer with the
+    /// agency's question (`text`, required then).
+    /// - Parameter reference: for a duplicate, the agency's own reference for the case it already has.
     public func answer(
-        referralId: String, agency: String?, actor: String, answer: Answer, reason: DeclineReason?, text: String?
+        referralId: String, agency: String?, actor: String, answer: Answer, reason: DeclineReason?, text: String?, reference: String? = nil
     ) async throws -> Answered {
         let now = clock.now()
         func refuse(_ refusal: Refusal, _ why: String) async throws -> Never {
@@ -88,45 +105,68 @@ public struct ReferralLoop: Sendable {
             try await refuse(
                 .notAlong(current: delivery.state), "\(answer.rawValue) refused: the delivery to \(agency) is \(delivery.state.rawValue)")
         }
+        let consequence = answer == .declined ? (reason ?? .other).consequence : nil
+        let question = text.flatMap { $0.isEmpty ? nil : $0 }
+        if consequence == .returnToReferrer, question == nil { throw Refusal.questionRequired }
+        let returning = consequence == .returnToReferrer
         var change = LoopChange(referralId: referralId, at: now)
-        change.transition = .init(deliveryId: delivery.deliveryId, from: [delivery.state], to: answer.state, declineReason: reason)
+        change.transition = .init(
+            deliveryId: delivery.deliveryId, from: [delivery.state], to: returning ? .returned : answer.state, declineReason: reason,
+            agencyReference: consequence == .closeForAgency ? reference : nil)
         var note: String?
-        if let text, !text.isEmpty {
+        if let question {
             let id = Identifier.make(now: now)
             change.notes.append(
-                ReferralNote(id: id, deliveryId: delivery.deliveryId, at: Timestamp.string(now), author: actor, kind: answer.rawValue, text: text))
+                ReferralNote(
+                    id: id, deliveryId: delivery.deliveryId, at: Timestamp.string(now), author: actor, kind: returning ? "returned" : answer.rawValue,
+                    text: question))
             note = id
         }
         let reference = AuditNarrative.DeliveryReference(referralId: referralId, deliveryId: delivery.deliveryId, agency: agency)
         change.audit.append(AuditNarrative.referralAnswered(reference, at: now, actor: actor, state: answer.state, reason: reason, note: note))
-        tellReferrer(loop, "referral.\(answer.rawValue)", about: delivery, reason: reason?.rawValue, into: &change)
+        tellReferrer(loop, returning ? "referral.returned" : "referral.\(answer.rawValue)", about: delivery, reason: reason?.rawValue, into: &change)
         var next: String?
-        if answer == .declined {
-            next = moveOn(loop, from: delivery, why: "declined by \(agency)", actor: actor, into: &change)
+        switch consequence {
+        case .reroute?:
+            let lanes = RuleSet.cannotWait(loop.referral.urgency) ? await self.lanes.current() : .none
+            next = moveOn(loop, from: delivery, why: "declined by \(agency)", actor: actor, lanes: lanes, into: &change)
+        case .closeForNeed?, .closeForAgency?:
+            change.audit.append(
+                AuditNarrative.referralClosedForService(reference, at: now, actor: actor, reason: reason ?? .other, needs: delivery.needs))
+        case .returnToReferrer?:
+            change.audit.append(AuditNarrative.referralReturned(reference, at: now, actor: actor, note: note ?? "-"))
+        case nil:
+            break
         }
         guard try await store.applyLoopChange(change) else {
             let current = try await store.loopReferral(referralId)?.deliveries.first { $0.deliveryId == delivery.deliveryId }?.state
             throw Refusal.notAlong(current: current ?? delivery.state)
         }
         onRerouted()
-        return Answered(referralId: referralId, deliveryId: delivery.deliveryId, agency: agency, state: answer.state, reroutedTo: next)
+        return Answered(
+            referralId: referralId, deliveryId: delivery.deliveryId, agency: agency, state: returning ? .returned : answer.state, reroutedTo: next)
     }
 
     /// Sends the referral on from `delivery` to the next candidate, or opens an attention item
-    /// when none is left. Both go into `change`.
+    /// when none is left. For an emergency or urgent referral, a candidate whose people cannot act
+    /// now (`lanes`, hours) is passed over while another can; when none can, it goes to the first
+    /// and a person is told. Both go into `change`.
     /// - Returns: the agency it went to, if any.
-    func moveOn(_ loop: LoopReferral, from delivery: LoopDelivery, why: String, actor: String, into change: inout LoopChange) -> String? {
+    func moveOn(
+        _ loop: LoopReferral, from delivery: LoopDelivery, why: String, actor: String, lanes: LaneConditions, into change: inout LoopChange
+    ) -> String? {
         let snapshot = rules.current.rules
-        let tried = Set(loop.deliveries.map(\.agency))
+        let tried = Set(loop.deliveries.map(\.agency)).union(change.added.map(\.route.agency))
         guard
-            let next = snapshot.nextCandidate(
-                for: loop.referral, rule: delivery.rule, alternatives: delivery.alternatives, needs: delivery.needs, tried: tried)
+            let (next, waits) = snapshot.nextCandidate(
+                for: loop.referral, rule: delivery.rule, alternatives: delivery.alternatives, needs: delivery.needs, tried: tried, at: change.at,
+                receivedAt: loop.receivedAt, lanes: lanes)
         else {
             openAttention(loop, delivery: delivery, why: "\(why), and no alternative or fallback is left", actor: actor, into: &change)
             return nil
         }
         let id = Identifier.make(now: change.at)
-        let fallback = next.rule == RuleSet.fallbackRuleId || next.rule == RuleSet.safeguardingFallbackRuleId
+        let fallback = [RuleSet.fallbackRuleId, RuleSet.safeguardingFallbackRuleId, RuleSet.childrenFallbackRuleId].contains(next.rule)
         change.added.append(
             NewDelivery(
                 route: Route(agency: next.agency, rule: next.rule, deliveryId: id), alternatives: next.alternatives,
@@ -136,6 +176,11 @@ public struct ReferralLoop: Sendable {
             AuditNarrative.referralRerouted(
                 referralId: loop.referralId, deliveryId: id, at: change.at, actor: actor, from: delivery.agency, to: next.agency, why: why,
                 rule: next.rule, rulesVersion: snapshot.version))
+        if let waits {
+            openAttention(
+                loop, delivery: delivery, why: "\(why); re-routed to \(next.agency), but \(waits), and no one else who may receive it can act now",
+                actor: actor, into: &change)
+        }
         tellReferrer(
             loop, "referral.rerouted",
             about: LoopDelivery(
@@ -143,6 +188,28 @@ public struct ReferralLoop: Sendable {
             ),
             into: &change)
         return next.agency
+    }
+
+    /// Takes back a delivery the referral has moved on from, so its agency does not act on a
+    /// referral that went elsewhere: one it has (delivered, or returned with a question) is told with
+    /// a signed `referral.withdrawn` notice through its own adapter.
+    func withdraw(_ delivery: LoopDelivery, loop: LoopReferral, why: String, code: String, actor: String, into change: inout LoopChange) {
+        guard [.pending, .delivered, .deadLettered, .returned].contains(delivery.state), !change.withdrawn.contains(delivery.deliveryId) else {
+            return
+        }
+        change.withdrawn.append(delivery.deliveryId)
+        let told = delivery.state == .delivered || delivery.state == .returned
+        if told {
+            change.added.append(
+                NewDelivery(
+                    route: Route(agency: delivery.agency, rule: "withdrawal", deliveryId: Identifier.make(now: change.at.addingTimeInterval(0.0002))),
+                    alternatives: [], needs: delivery.needs, deadlineAt: nil, parent: delivery.deliveryId,
+                    notice: ReferralNotice(type: "referral.withdrawn", about: delivery.deliveryId, reason: code)))
+        }
+        change.audit.append(
+            AuditNarrative.deliveryWithdrawn(
+                .init(referralId: loop.referralId, deliveryId: delivery.deliveryId, agency: delivery.agency), at: change.at, actor: actor, why: why,
+                told: told))
     }
 
     /// Pushes a state change to the referrer's callback, when its key has one: a notice in the same
@@ -161,12 +228,13 @@ public struct ReferralLoop: Sendable {
 
     func openAttention(_ loop: LoopReferral, delivery: LoopDelivery?, why: String, actor: String, into change: inout LoopChange) {
         guard loop.attention == nil, change.openAttention == nil else { return }
-        let item = AttentionItem(
-            id: Identifier.make(now: change.at), referralId: loop.referralId, deliveryId: delivery?.deliveryId, agency: delivery?.agency,
-            reason: why, since: Timestamp.string(change.at))
-        change.openAttention = item
+        let opened = desk.open(
+            referralId: loop.referralId, referral: loop.referral, delivery: delivery, why: why, actor: actor, at: change.at,
+            rules: rules.current.rules)
+        change.openAttention = opened.item
+        change.added += opened.deliveries
         tellReferrer(loop, "referral.needs-attention", about: delivery, into: &change)
-        change.audit.append(AuditNarrative.attentionOpened(referralId: loop.referralId, item: item.id, at: change.at, actor: actor, why: why))
+        change.audit.append(opened.audit)
     }
 
     /// When `agency` must have taken `referral` on, routed to it at `start`: the referral's

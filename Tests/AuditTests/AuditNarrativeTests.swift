@@ -79,6 +79,14 @@ import Testing
             AuditNarrative.keysReloaded(at: at, count: 3, added: ["new-gp"], removed: ["old-gp"], changed: []),
             AuditNarrative.keyPasswordSet(at: at, actor: "Botley reception", id: "botley", replaced: false),
             AuditNarrative.consoleSignedIn(at: at, actor: "Botley reception", id: "botley", withPassword: true),
+            AuditNarrative.referralRedirected(
+                referralId: "r1", deliveryId: "d2", actor: "gp", at: at, from: "crisis", to: "home-treatment", rule: "crisis:alternative",
+                why: "crisis paused by ops (planned upgrade)"),
+            AuditNarrative.deliveryWithdrawn(delivery, at: at, actor: "deadlines", why: "spa missed its deadline; re-routed to mash", told: true),
+            AuditNarrative.referralClosedForService(delivery, at: at, actor: "spa-key", reason: .personDeclined, needs: ["befriending"]),
+            AuditNarrative.referralReturned(delivery, at: at, actor: "spa-key", note: "n3"),
+            AuditNarrative.referralAmended(
+                referralId: "r1", at: at, actor: "gp", fields: ["/reason", "/subject/phone"], updating: ["spa"], note: nil),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -128,6 +136,11 @@ import Testing
                 "3 keys in switchboard.yaml; added: new-gp; removed, and refused from now: old-gp",
                 "console password for key botley set by its holder",
                 "signed in to the web console as key botley, with their password",
+                "crisis paused by ops (planned upgrade): sent to home-treatment instead of crisis (rule crisis:alternative)",
+                "withdrawn from spa (spa missed its deadline; re-routed to mash); the agency is sent referral.withdrawn",
+                "the person declined the service (befriending): their details are sent nowhere else for it",
+                "returned to the referrer by spa for more information; its question is note n3",
+                "amended: /reason, /subject/phone; the update goes to spa",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

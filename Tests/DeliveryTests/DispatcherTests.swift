@@ -57,9 +57,12 @@ struct DispatcherHarness {
         self.retry = retry
         self.transport = transport
         let setup = AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: "spa")
-        let target = DeliveryTarget(
+        var target = DeliveryTarget(
             agencyId: "spa", endpoint: "http://agency.test/referrals", adapter: try adapter ?? JSONWebhookAdapter(setup: setup),
             signer: WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), retry: retry, circuit: circuit)
+        // These tests are about the retry mechanics, so every urgency retries on the policy given.
+        target.urgentRetry = retry
+        target.emergencyRetry = retry
         dispatcher = Dispatcher(
             queue: store, targets: [target], transport: transport, clock: clock, configuration: .init(concurrency: 4),
             logger: logger, metrics: metrics)

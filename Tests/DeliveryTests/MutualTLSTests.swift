@@ -114,7 +114,8 @@ final class MutualTLSAgency: Sendable {
     }
 
     @Test func aClientCertificateAndTheAgencysCAGetThroughWithTheAuthHeader() async throws {
-        let agency = try MutualTLSAgency()
+        // Made on a thread of its own: openssl and the agency's start are waited for, which would hold a test thread.
+        let agency = try await TestPostgres.offThread { try MutualTLSAgency() }
         defer { agency.stop() }
         let delivery = try await deliver(
             to: agency, tls: TLSOptions(caFile: agency.path("ca.pem"), certificateFile: agency.path("client.pem"), keyFile: agency.path("client.key"))
@@ -124,7 +125,8 @@ final class MutualTLSAgency: Sendable {
     }
 
     @Test func withoutAClientCertificateTheAgencyRefusesTheConnection() async throws {
-        let agency = try MutualTLSAgency()
+        // Made on a thread of its own: openssl and the agency's start are waited for, which would hold a test thread.
+        let agency = try await TestPostgres.offThread { try MutualTLSAgency() }
         defer { agency.stop() }
         let delivery = try await deliver(to: agency, tls: TLSOptions(caFile: agency.path("ca.pem")))
         #expect(delivery.state == .pending)
@@ -133,7 +135,8 @@ final class MutualTLSAgency: Sendable {
     }
 
     @Test func aServerCertificateFromAnUntrustedCAIsRefused() async throws {
-        let agency = try MutualTLSAgency()
+        // Made on a thread of its own: openssl and the agency's start are waited for, which would hold a test thread.
+        let agency = try await TestPostgres.offThread { try MutualTLSAgency() }
         defer { agency.stop() }
         // The system's CA store does not know the test CA.
         let delivery = try await deliver(

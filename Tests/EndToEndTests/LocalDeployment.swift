@@ -5,11 +5,13 @@ import Transport
 /// agencies and rules, agency receivers on free ports, and the gateway itself, all as real
 /// processes speaking real HTTP.
 final class LocalDeployment: @unchecked Sendable {  // Used by one test at a time; processes are Sendable.
-    static let agencies = ["oxfordshire-spa", "oxford-falls", "oxfordshire-mash", "oxford-mh-crisis", "oxfordshire-befriending"]
+    static let agencies = [
+        "oxfordshire-spa", "oxford-falls", "oxfordshire-mash", "oxford-mh-crisis", "oxfordshire-befriending", "oxfordshire-children",
+    ]
     static let secretNames = [
         "oxfordshire-spa": "OXFORDSHIRE_SPA_SECRET", "oxford-falls": "OXFORD_FALLS_SECRET",
         "oxfordshire-mash": "OXFORDSHIRE_MASH_SECRET", "oxford-mh-crisis": "OXFORD_MH_CRISIS_SECRET",
-        "oxfordshire-befriending": "OXFORDSHIRE_BEFRIENDING_SECRET",
+        "oxfordshire-befriending": "OXFORDSHIRE_BEFRIENDING_SECRET", "oxfordshire-children": "OXFORDSHIRE_CHILDREN_SECRET",
     ]
     let referrerKey = "e2e-referrer-key-0123456789"
     let adminKey = "e2e-admin-key-0123456789ab"
@@ -64,6 +66,8 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         }
         self.environment = environment
 
+        // Quick retries whatever the urgency: the tests wait for dead letters in seconds, not minutes.
+        let retry = "max_attempts: \(maxAttempts), initial_backoff_seconds: 0.2, max_backoff_seconds: 1"
         let agencies = Self.agencies.map { agency in
             """
               - id: \(agency)
@@ -71,10 +75,10 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
                 adapter: json-webhook
                 endpoint: http://127.0.0.1:\(ports[agency]!)/referrals
                 secret_env: \(Self.secretNames[agency]!)\(rotating && agency == "oxford-falls" ? "\n    previous_secret_env: OXFORD_FALLS_SECRET_OLD" : "")
-                retry: { max_attempts: \(maxAttempts), initial_backoff_seconds: 0.2, max_backoff_seconds: 1 }
+                retry: { \(retry), urgent: { \(retry) }, emergency: { \(retry) } }
                 timeouts: { connect_seconds: 2, total_seconds: 5 }
             \(agency == "oxfordshire-befriending" ? "    withhold: [subject/nhsNumber, reason]" : "")
-            \(agency == "oxfordshire-mash" ? "    safeguarding: true" : "")
+            \(agency == "oxfordshire-mash" || agency == "oxfordshire-children" ? "    safeguarding: true" : "")
             """
         }.joined(separator: "\n")
         if exampleAgencies {

@@ -179,7 +179,7 @@ func waitFor(_ what: String, timeout: Double = 15, _ condition: () async throws 
 
         let validated = try await deployment.run(["agencies", "validate", file, "--config", deployment.configPath])
         #expect(validated.status == 0, "\(validated.errors)")
-        #expect(validated.output.contains("valid; 5 agencies"))
+        #expect(validated.output.contains("valid; 6 agencies"))
         let applied = try await deployment.run(["agencies", "apply", file, "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey])
         #expect(applied.status == 0, "\(applied.errors)")
         #expect(applied.output.contains("Agencies version 2 (sha256:"), "\(applied.output)")

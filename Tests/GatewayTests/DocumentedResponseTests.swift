@@ -98,6 +98,10 @@ struct ScenarioRequest {
             return ScenarioRequest(
                 uri: "/v1/referrals/\(Identifier.make())/cancel", headers: headers(key: key),
                 body: ByteBuffer(string: #"{"reason": "the person moved to Wales"}"#))
+        case (.post, "/v1/referrals/{id}/amendments"):
+            return ScenarioRequest(
+                uri: "/v1/referrals/\(Identifier.make())/amendments", headers: headers(key: key),
+                body: ByteBuffer(string: #"{"subject": {"phone": "01865 000444"}}"#))
         case (.post, "/v1/referrals/{id}/status"):
             return ScenarioRequest(
                 uri: "/v1/referrals/\(Identifier.make())/status", headers: headers(key: key), body: ByteBuffer(string: #"{"status": "accepted"}"#))
@@ -154,6 +158,14 @@ struct ScenarioRequest {
         if operation == "POST /v1/referrals/{id}/status", [200, 409].contains(response.status) {
             request.uri = "/v1/referrals/\(try await deliveredToTheCouncil(fixture))/status"
             if response.status == 409 { request.body = ByteBuffer(string: #"{"status": "completed"}"#) }
+        }
+        if operation == "POST /v1/referrals/{id}/amendments", [200, 400, 409, 415, 422, 500].contains(response.status) {
+            // The referrer's own referral (the fixture's referrer key is test-gp's).
+            let id = try await deliveredToTheCouncil(fixture)
+            request.uri = "/v1/referrals/\(id)/amendments"
+            if response.status == 409 {
+                _ = try await fixture.components.loop.cancel(referralId: id, actor: "test-gp", organisations: nil, reason: "first")
+            }
         }
         if operation == "POST /v1/referrals/{id}/cancel", [200, 409].contains(response.status) {
             let id = try await deliveredToTheCouncil(fixture)
@@ -243,6 +255,7 @@ struct ScenarioRequest {
             case "POST /v1/agencies/{agency}/pause": request.body = ByteBuffer(string: #"{"reason": 5}"#)
             case "POST /v1/referrals/{id}/status": request.body = ByteBuffer(string: #"{"status": "declined"}"#)
             case "POST /v1/referrals/{id}/cancel": request.body = ByteBuffer(string: #"{"reason": ""}"#)
+            case "POST /v1/referrals/{id}/amendments": request.body = ByteBuffer(string: #"{"subject": {"postcode": "nowhere"}}"#)
             case "GET /v1/agency/referrals": request.uri = "/v1/agency/referrals?limit=0"
             case "POST /v1/attention/{id}/resolve": request.body = ByteBuffer(string: #"{"action": "fly"}"#)
             case "POST /v1/keys": request.body = ByteBuffer(string: #"{"owner": "Dr Test", "role": "wizard"}"#)

@@ -42,7 +42,7 @@ struct GatewayFixture {
         return [
             "TEST_REFERRER_KEY": referrerKey, "TEST_AGENCY_KEY": agencyKey, "TEST_ADMIN_KEY": adminKey,
             "OXFORDSHIRE_SPA_SECRET": secret, "OXFORD_FALLS_SECRET": secret, "OXFORDSHIRE_MASH_SECRET": secret,
-            "OXFORD_MH_CRISIS_SECRET": secret, "OXFORDSHIRE_BEFRIENDING_SECRET": secret,
+            "OXFORD_MH_CRISIS_SECRET": secret, "OXFORDSHIRE_BEFRIENDING_SECRET": secret, "OXFORDSHIRE_CHILDREN_SECRET": secret,
         ]
     }()
 

@@ -86,7 +86,8 @@ import Testing
                 let report = try JSONDecoder().decode(ReferralReport.self, from: Data(buffer: $0.body))
                 #expect(report.status == .outOfArea)
                 #expect(report.deliveries.isEmpty)
-                #expect(report.history.map(\.event) == ["referral.received", "referral.validated", "referral.held"])
+                // Held, and in front of a person: nothing is held in silence.
+                #expect(report.history.map(\.event) == ["referral.received", "referral.validated", "referral.held", "attention.opened"])
             }
         }
         #expect(try fixture.count("deliveries") == 0, "nothing for the dispatcher to send")
@@ -103,7 +104,8 @@ import Testing
             }
         }
         let events = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 1_000)
-        #expect(events.count == 12)
+        // Three events each, and the held carer's referral opens an attention item.
+        #expect(events.count == 13)
         let text = events.map { "\($0.detail) \($0.actor ?? "") \($0.agency ?? "")" }.joined(separator: "\n")
         for personal in ["Margaret", "Testperson", "9990000018", "9990000026", "OX3 9DU", "OX4 1AA", "RG1 1AA", "Alan", "falls at home", "Joan"] {
             #expect(!text.contains(personal), "audit text must not contain \(personal)")

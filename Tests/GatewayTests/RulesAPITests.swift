@@ -24,7 +24,7 @@ import UseCases
                 #expect(response.headers[.eTag] == "\"\(body.version)\"")
                 #expect(body.number == 1)
                 #expect(body.source == "start-up")
-                #expect(body.rules.first == "safeguarding-to-mash")
+                #expect(body.rules.first == "children-safeguarding")
                 #expect(body.fallback == "oxfordshire-spa")
             }
         }
@@ -51,11 +51,14 @@ import UseCases
             #expect(result["receivedAt"] as? String == "2026-12-01T10:00:00.000Z")
             let rules = try #require(result["rules"] as? [[String: Any]])
             #expect(rules.map { $0["id"] as? String } == live.rules)
-            #expect(rules.map { $0["result"] as? String } == ["not-matched", "not-matched", "matched", "not-matched", "matched"])
+            #expect(rules.map { $0["result"] as? String } == ["not-matched", "not-matched", "not-matched", "matched", "not-matched", "matched"])
             #expect(
                 rules[0]["failure"] as? String
+                    == "none of: needs falls-prevention, reablement include none of safeguarding-child; safeguarding is not true")
+            #expect(
+                rules[1]["failure"] as? String
                     == "none of: safeguarding is not true; needs falls-prevention, reablement include none of safeguarding-adult")
-            #expect(rules[2]["agencies"] as? [String] == ["oxford-falls"])
+            #expect(rules[3]["agencies"] as? [String] == ["oxford-falls"])
             #expect((result["routes"] as? [[String: Any]])?.map { $0["agency"] as? String } == ["oxford-falls", "oxfordshire-spa"])
             #expect(result["usedFallback"] as? Bool == false)
 

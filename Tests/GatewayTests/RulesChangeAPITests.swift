@@ -252,11 +252,11 @@ import UseCases
                 let errors = problem.errors ?? []
                 #expect(errors.count == 2)
                 let moon = try #require(errors.first { $0.detail == "unknown agency 'the-moon'" })
-                #expect(moon.pointer == "/rules/2/route_to/1")
+                #expect(moon.pointer == "/rules/3/route_to/1")
                 #expect(moon.line == moonLine && moon.column == 30)
                 #expect(moon.hint?.contains("oxfordshire-mash") == true)
                 let age = try #require(errors.first { $0.detail.contains("'agee'") })
-                #expect(age.pointer == "/rules/5/when/agee")
+                #expect(age.pointer == "/rules/6/when/agee")
                 #expect(age.line == ageLine)
                 #expect(age.hint == "did you mean 'age'?")
             }

@@ -41,33 +41,83 @@ import Testing
             body(consent: #"{"status": "best-interests", "decisionMaker": "Ward sister", "capacityAssessedBy": "Dr Test, consultant"}"#),
             today: "2026-11-25")
         #expect(bestInterests.consent.capacityAssessedBy == "Dr Test, consultant")
-        // The record is optional: a v1 client that sends only the status is still accepted.
-        #expect(problems(#"{"status": "refused"}"#).isEmpty)
+        // A share without consent is a decision someone made on a basis: both are required.
+        #expect(
+            problems(#"{"status": "refused"}"#) == [
+                "/consent/lawfulBasis: is required when consent is refused: the basis for sharing anyway (vital-interests, public-task, legal-obligation, safeguarding).",
+                "/consent/decisionMaker: is required when consent is refused: who decided to share without it, a name and role.",
+            ])
+        #expect(problems(#"{"status": "refused", "lawfulBasis": "safeguarding", "decisionMaker": "J Test, social worker"}"#).isEmpty)
     }
 
     @Test func everyMistakeInTheRecordIsExplained() {
         #expect(
-            problems(#"{"status": "refused", "lawfulBasis": "because"}"#) == [
-                "/consent/lawfulBasis: must be one of vital-interests, public-task, legal-obligation; \"because\" is not one of them."
+            problems(#"{"status": "refused", "lawfulBasis": "because", "decisionMaker": "PC Test"}"#) == [
+                "/consent/lawfulBasis: must be one of vital-interests, public-task, legal-obligation, safeguarding; \"because\" is not one of them."
             ])
         #expect(
             problems(#"{"status": "given", "lawfulBasis": "public-task"}"#) == [
                 "/consent/lawfulBasis: is for sharing without consent; with consent given, consent is the basis, so leave it out."
             ])
         #expect(
-            problems(#"{"status": "refused", "capacityAssessedBy": "Dr Test"}"#) == [
+            problems(#"{"status": "refused", "lawfulBasis": "vital-interests", "decisionMaker": "PC Test", "capacityAssessedBy": "Dr Test"}"#) == [
                 "/consent/capacityAssessedBy: records a capacity assessment, which only a \"best-interests\" decision has."
             ])
         for bad in ["yesterday", "2026-11-24", "2026-02-30T10:00:00Z", "2026-11-24T25:00:00Z", "2026-11-24T10:00:00", "2026-11-24T10:00:00.Z"] {
             #expect(
-                problems(#"{"status": "refused", "decidedAt": "\#(bad)"}"#) == [
+                problems(#"{"status": "refused", "lawfulBasis": "vital-interests", "decisionMaker": "PC Test", "decidedAt": "\#(bad)"}"#) == [
                     "/consent/decidedAt: must be an RFC 3339 time such as 2026-11-25T14:30:00Z."
                 ], "\(bad)")
         }
         for good in ["2026-11-24T10:00:00Z", "2026-11-24t10:00:00.123456z", "2026-11-24T10:00:60-05:30"] {
-            #expect(problems(#"{"status": "refused", "decidedAt": "\#(good)"}"#).isEmpty, "\(good)")
+            #expect(
+                problems(#"{"status": "refused", "lawfulBasis": "vital-interests", "decisionMaker": "PC Test", "decidedAt": "\#(good)"}"#).isEmpty,
+                "\(good)")
         }
         #expect(problems(#"{"status": "refused", "reason": "x"}"#).first?.hasPrefix("/consent/reason") == true)
+    }
+
+    func childProblems(born: String, consent: String) -> [String] {
+        do {
+            let body = Array(
+                """
+                {"referrer": {"organisation": "A81001", "name": "Dr Test"},
+                 "subject": {"givenName": "Sam", "familyName": "Testchild", "birthDate": "\(born)", "postcode": "OX4 1AA"},
+                 "needs": ["carers-support"], "urgency": "urgent", "reason": "Young carer.", "consent": \(consent), "safeguarding": true}
+                """.utf8)
+            _ = try ReferralDecoder().decode(body, today: "2026-12-02")
+            return []
+        } catch .invalid(let failure) {
+            return failure.issues.map { "\($0.pointer): \($0.detail)" }
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    @Test func aChildsConsentSaysWhoGaveIt() {
+        let ten = "2016-03-10"
+        #expect(
+            childProblems(born: ten, consent: #"{"status": "best-interests", "decisionMaker": "Dr Test"}"#).first?.hasPrefix(
+                "/consent/status: is \"best-interests\", a Mental Capacity Act decision, which applies from 16; this child is 10.") == true)
+        #expect(
+            childProblems(born: ten, consent: #"{"status": "given"}"#).first?.hasPrefix("/consent: is given for a child of 10: say who gave it")
+                == true)
+        #expect(childProblems(born: ten, consent: #"{"status": "given", "parentalResponsibility": "A Parent (mother)"}"#).isEmpty)
+        #expect(childProblems(born: ten, consent: #"{"status": "given", "gillickCompetent": true}"#).isEmpty)
+        // Sixteen and seventeen: the Mental Capacity Act applies, and they consent themselves.
+        let sixteen = "2010-06-01"
+        #expect(childProblems(born: sixteen, consent: #"{"status": "given"}"#).isEmpty)
+        #expect(childProblems(born: sixteen, consent: #"{"status": "best-interests", "decisionMaker": "Dr Test"}"#).isEmpty)
+        #expect(
+            childProblems(born: sixteen, consent: #"{"status": "given", "gillickCompetent": true}"#).first?.hasPrefix("/consent/gillickCompetent")
+                == true)
+        // For adults, neither applies.
+        #expect(
+            childProblems(born: "1980-01-01", consent: #"{"status": "given", "parentalResponsibility": "A Parent"}"#)
+                == ["/consent/parentalResponsibility: is for a child's consent; this person is 46, an adult."])
+        #expect(
+            childProblems(born: ten, consent: #"{"status": "not-required", "parentalResponsibility": "A Parent"}"#).first?.hasPrefix(
+                "/consent/parentalResponsibility: records who gave a child's consent, so it goes with status \"given\".") == true)
     }
 }
 

@@ -113,7 +113,7 @@ func pointers(_ object: [String: Any]) -> [String] { issues(object).map(\.pointe
 
     @Test func refusedConsentNeedsSafeguarding() {
         var body = validReferral()
-        body["consent"] = ["status": "refused"]
+        body["consent"] = ["status": "refused", "lawfulBasis": "vital-interests", "decisionMaker": "PC Test"]
         #expect(pointers(body) == ["/consent/status"])
         body["safeguarding"] = true
         #expect(pointers(body).isEmpty)

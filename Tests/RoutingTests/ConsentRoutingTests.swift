@@ -36,11 +36,11 @@ func consentRuleSet(_ rules: String = consentRules, agencies: String = consentAg
     return try RuleSet.parse(rules, file: "rules.yaml", agencies: directory, vocabulary: .standard)
 }
 
-func referral(needs: [String], consent: ConsentStatus, safeguarding: Bool? = nil) -> Referral {
+func referral(needs: [String], consent: ConsentStatus, safeguarding: Bool? = nil, urgency: Urgency = .emergency) -> Referral {
     Referral(
         referrer: .init(organisation: "QVV", name: "PC Test"),
         subject: .init(givenName: "Test", familyName: "Person", birthDate: "1950-01-01", postcode: "OX4 1AA"),
-        needs: needs, urgency: .emergency, reason: "test", consent: .init(status: consent), safeguarding: safeguarding)
+        needs: needs, urgency: urgency, reason: "test", consent: .init(status: consent), safeguarding: safeguarding)
 }
 
 @Suite struct ConsentRoutingTests {

@@ -15,7 +15,8 @@ import Testing
     ]
 
     func person(at postcode: String, needs: [String] = ["befriending"], safeguarding: Bool? = nil) -> Referral {
-        var referral = referral(needs: needs, consent: .given, safeguarding: safeguarding)
+        // Routine: an emergency or urgent referral from outside the area is routed anyway.
+        var referral = referral(needs: needs, consent: .given, safeguarding: safeguarding, urgency: .routine)
         referral.subject.postcode = postcode
         return referral
     }

@@ -11,8 +11,12 @@ import Testing
         try consentRuleSet(consentRules + "\nservice_area: [OX, RG9, SN7]\nout_of_area: \(outOfArea)\n")
     }
 
-    func person(at postcode: String, needs: [String] = ["befriending"], consent: ConsentStatus = .given, safeguarding: Bool? = nil) -> Referral {
-        var referral = referral(needs: needs, consent: consent, safeguarding: safeguarding)
+    /// A routine referral unless told otherwise: an emergency or urgent one from outside the area is routed (below).
+    func person(
+        at postcode: String, needs: [String] = ["befriending"], consent: ConsentStatus = .given, safeguarding: Bool? = nil,
+        urgency: Urgency = .routine
+    ) -> Referral {
+        var referral = referral(needs: needs, consent: consent, safeguarding: safeguarding, urgency: urgency)
         referral.subject.postcode = postcode
         return referral
     }
@@ -48,6 +52,27 @@ import Testing
         #expect(decision.withheld.map(\.agency) == ["spa"])
     }
 
+    @Test func anEmergencyOrUrgentReferralFromElsewhereIsRoutedWherePersonIsByDefault() throws {
+        // A student from Reading in crisis in Oxford: crisis care is owed where the person is.
+        let set = try ruleSet()
+        for urgency in [Urgency.emergency, .urgent] {
+            let decision = set.route(person(at: "RG1 1AA", needs: ["mental-health-crisis"], urgency: urgency))
+            #expect(!decision.outOfArea, "\(urgency)")
+            #expect(decision.targets.map(\.agency) == ["edt", "spa"], "\(urgency): the rules apply as if in the area")
+            #expect(decision.attention == nil)
+        }
+        #expect(set.route(person(at: "RG1 1AA", needs: ["mental-health-crisis"], urgency: .routine)).outOfArea, "routine is held as before")
+    }
+
+    @Test func withAttentionAnUrgentReferralFromElsewhereIsHeldAndPutBeforeAPerson() throws {
+        let set = try consentRuleSet(consentRules + "\nservice_area: [OX]\nout_of_area: hold\nout_of_area_urgent: attention\n")
+        let decision = set.route(person(at: "RG1 1AA", needs: ["mental-health-crisis"], urgency: .emergency))
+        #expect(decision.outOfArea && decision.targets.isEmpty)
+        #expect(decision.attention == "emergency referral for someone outside the service area")
+        #expect(
+            set.route(person(at: "RG1 1AA", urgency: .routine)).attention == nil, "a routine one is held; intake puts every held one before a person")
+    }
+
     @Test func withoutAServiceAreaEveryReferralIsRoutedAsBefore() throws {
         let decision = try consentRuleSet().route(person(at: "RG1 1AA"))
         #expect(!decision.outOfArea)
@@ -68,5 +93,8 @@ import Testing
         #expect(problems("service_area: [OX, '12X']").contains { $0.contains("'12X' is neither a postcode area") })
         #expect(problems("service_area: [OX]\nout_of_area: the-moon").contains { $0.contains("out_of_area must be 'hold' or an agency") })
         #expect(problems("out_of_area: hold").contains("out_of_area needs a service_area"))
+        #expect(problems("out_of_area_urgent: attention").contains("out_of_area_urgent needs a service_area"))
+        #expect(
+            problems("service_area: [OX]\nout_of_area_urgent: sometimes").contains { $0.contains("out_of_area_urgent must be route or attention") })
     }
 }

@@ -110,7 +110,7 @@ func settingsFile(_ text: String) throws -> String {
         let vocabulary = try SwitchboardSettings.load(path: path, environment: [:]).vocabulary
         #expect(vocabulary.codes == ["befriending", "safeguarding-adult", "domestic-abuse", "safeguarding-child"])
         #expect(vocabulary.consentExempt == ["safeguarding-adult", "domestic-abuse"])
-        #expect(NeedsVocabulary.standard.consentExempt == ["safeguarding-adult"])
+        #expect(NeedsVocabulary.standard.consentExempt == ["safeguarding-adult", "safeguarding-child"])
     }
 
     @Test func aNeedCarriesTheSNOMEDConceptItIsSentAs() throws {

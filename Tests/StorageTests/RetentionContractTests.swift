@@ -43,7 +43,8 @@ import Testing
         let store = try await kind.make()
         let now = Date()
         var intake = record(at: now.addingTimeInterval(-7_200))
-        intake.deadlines = [intake.routes[0].deliveryId: now.addingTimeInterval(-60), intake.routes[1].deliveryId: now.addingTimeInterval(3_600)]
+        intake.deliveries[0].deadlineAt = now.addingTimeInterval(-60)
+        intake.deliveries[1].deadlineAt = now.addingTimeInterval(3_600)
         _ = try await store.accept(intake)
         #expect(try await store.dueEscalations(now: now, limit: 10).map(\.deliveryId) == [intake.routes[0].deliveryId])
         var change = LoopChange(referralId: intake.referralId, at: now)

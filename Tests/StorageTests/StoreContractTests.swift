@@ -179,7 +179,7 @@ extension DeliveryQueue {
         let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var intake = record(agencies: ["charity"], at: now)
-        intake.alternatives = [intake.routes[0].deliveryId: ["council", "hub"]]
+        intake.deliveries[0].alternatives = ["council", "hub"]
         _ = try await store.accept(intake)
         let job = try #require(try await store.lease(now: now, limit: 1).first)
         let audit = [
@@ -200,7 +200,7 @@ extension DeliveryQueue {
         let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var intake = record(agencies: ["falls", "spa"], at: now)
-        intake.needs = [intake.routes[0].deliveryId: ["falls-prevention"]]
+        intake.deliveries[0].needs = ["falls-prevention"]
         _ = try await store.accept(intake)
         let leased = try await store.lease(now: now, limit: 10)
         #expect(Dictionary(uniqueKeysWithValues: leased.map { ($0.agency, $0.needs) }) == ["falls": ["falls-prevention"], "spa": nil])

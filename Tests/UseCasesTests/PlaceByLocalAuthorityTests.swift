@@ -40,7 +40,12 @@ import UseCases
 
     func referral(at postcode: String) throws -> [UInt8] {
         let example = try String(contentsOf: repositoryRoot.appendingPathComponent("config/examples/referral-falls.json"), encoding: .utf8)
-        return Array(example.replacingOccurrences(of: "OX3 9DU", with: postcode).utf8)
+        // Routine: an urgent referral from outside the area is routed anyway (crisis care is owed where the person is).
+        return Array(
+            example.replacingOccurrences(of: "OX3 9DU", with: postcode).replacingOccurrences(
+                of: #""urgency": "urgent""#, with: #""urgency": "routine""#
+            )
+            .utf8)
     }
 
     @Test func rulesThatNameALocalAuthorityWaitForADirectory() async throws {

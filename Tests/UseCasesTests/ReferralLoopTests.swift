@@ -145,13 +145,21 @@ enum LocalAgencies {
         #expect(try await harness.loop.escalateDue() == 0)
         harness.clock.advance(by: 120)
         #expect(try await harness.loop.escalateDue() == 1)
-        #expect(try await harness.states(id) == ["oxfordshire-befriending delivered", "oxfordshire-spa pending"])
+        // The late agency's delivery is taken back, and it is told, so it does not act on a referral
+        // that went elsewhere.
+        #expect(
+            try await harness.states(id) == [
+                "oxfordshire-befriending withdrawn", "oxfordshire-spa pending", "oxfordshire-befriending pending",
+            ])
+        let notice = try #require(await harness.store.report(referralId: id)?.deliveries.last)
+        #expect(notice.notice == "referral.withdrawn")
         #expect(try await harness.loop.escalateDue() == 0, "it escalates once")
         let events = try #require(await harness.store.report(referralId: id)).history.map(\.event)
-        #expect(events.contains("delivery.overdue") && events.contains("referral.rerouted"))
-        // The late agency may still take it on.
-        _ = try await harness.loop.answer(
-            referralId: id, agency: "oxfordshire-befriending", actor: "charity", answer: .accepted, reason: nil, text: nil)
+        #expect(events.contains("delivery.overdue") && events.contains("referral.rerouted") && events.contains("delivery.withdrawn"))
+        await #expect(throws: ReferralLoop.Refusal.notAlong(current: .withdrawn)) {
+            try await harness.loop.answer(
+                referralId: id, agency: "oxfordshire-befriending", actor: "charity", answer: .accepted, reason: nil, text: nil)
+        }
     }
 
     @Test func aReferralSharedWithoutConsentMovesOnlyToSafeguardingRecipients() async throws {
@@ -179,9 +187,16 @@ enum LocalAgencies {
         _ = await harness.store.finish(
             leased.map { DeliveryCompletion(lease: $0, result: .deadLetter(error: "HTTP 404"), audit: [], at: harness.clock.now()) })
         #expect(try await harness.loop.escalateDue() == 1)
-        #expect(try await harness.states(id) == ["oxfordshire-befriending dead-lettered", "oxfordshire-spa pending"])
+        // Re-routed, the dead letter is resolved: withdrawn (it never reached the agency, so nobody is told).
+        #expect(try await harness.states(id) == ["oxfordshire-befriending withdrawn", "oxfordshire-spa pending"])
         let item = try #require(try await harness.loop.attention().first)
         #expect(item.reason == "oxfordshire-befriending could not be reached (dead-lettered); re-routed to oxfordshire-spa")
+        // The council takes it on and completes it: once the item is dealt with, nothing is left needing attention.
+        try await harness.deliverAll()
+        _ = try await harness.loop.answer(referralId: id, agency: "oxfordshire-spa", actor: "spa", answer: .accepted, reason: nil, text: nil)
+        _ = try await harness.loop.answer(referralId: id, agency: "oxfordshire-spa", actor: "spa", answer: .completed, reason: nil, text: nil)
+        let states = try #require(await harness.store.report(referralId: id)).deliveries.map(\.state)
+        #expect(ReferralStatus.derive(from: states) == .completed)
     }
 
     @Test func aCancellationWithdrawsWhatWasNotSentAndTellsEveryAgencyThatHasIt() async throws {

@@ -14,11 +14,17 @@ struct FHIRMessage {
     let context: DeliveryContext
     let settings: MessageSettings
     let ids: ResourceIds
+    /// `new` for a referral, `update` for an amendment, `cancel` when it is taken back.
+    let reason: String
+    /// The ServiceRequest's status: `active`, or `revoked` when it is taken back.
+    let status: String
 
-    init(referral: Referral, context: DeliveryContext, settings: MessageSettings) {
+    init(referral: Referral, context: DeliveryContext, settings: MessageSettings, reason: String = "new", status: String = "active") {
         self.referral = referral
         self.context = context
         self.settings = settings
+        self.reason = reason
+        self.status = status
         ids = ResourceIds(deliveryId: context.deliveryId)
     }
 
@@ -47,7 +53,7 @@ struct FHIRMessage {
             "destination": [["endpoint": settings.destinationEndpoint, "receiver": Self.reference(ids.receivingOrganisation)]],
             "sender": Self.reference(ids.referringOrganisation),
             "source": ["name": "Switchboard", "endpoint": settings.sourceEndpoint],
-            "reason": ["coding": [["system": Self.messageReasonSystem, "code": "new"]]],
+            "reason": ["coding": [["system": Self.messageReasonSystem, "code": reason]]],
             "focus": [Self.reference(ids.serviceRequest)],
             "definition": Self.messageDefinition,
         ]
@@ -65,7 +71,7 @@ struct FHIRMessage {
         if !codings.isEmpty { code["coding"] = codings }
         var request: [String: Any] = [
             "resourceType": "ServiceRequest", "id": ids.serviceRequest, "meta": Self.profile("ServiceRequest"),
-            "identifier": identifiers, "status": "active", "intent": "order",
+            "identifier": identifiers, "status": status, "intent": "order",
             "category": [["coding": [["system": SNOMED.system, "code": "3457005", "display": "Patient referral"]]]],
             "priority": FHIRR4Adapter.priority(referral.urgency),
             "code": code,

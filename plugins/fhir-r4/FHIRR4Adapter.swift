@@ -12,6 +12,9 @@ import ReferralModel
 /// receiving service; `X-Request-ID` is the delivery id and `X-Correlation-ID` the referral id,
 /// both stable across retries.
 ///
+/// An amendment is the same message with reason `update`; a cancellation or withdrawal, reason
+/// `cancel` with the ServiceRequest `revoked`, so the receiving system takes the referral back.
+///
 /// A reply's `OperationOutcome` is read into the failure reason: its coded parts (severity, code,
 /// coding), never its free text, which may repeat the person's details.
 public struct FHIRR4Adapter: AgencyAdapter {
@@ -70,13 +73,30 @@ public struct FHIRR4Adapter: AgencyAdapter {
         try reader.finish()
     }
 
+    public static let noticesCarryReferral = true
+
     public func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
-        let bundle = FHIRMessage(referral: referral, context: context, settings: message).bundle()
+        try request(FHIRMessage(referral: referral, context: context, settings: message))
+    }
+
+    public func renderUpdate(_ referral: Referral, notice: ReferralNotice, context: DeliveryContext) throws -> OutboundRequest {
+        try request(FHIRMessage(referral: referral, context: context, settings: message, reason: "update"))
+    }
+
+    /// A cancellation or withdrawal revokes the ServiceRequest; any other notice is the plain JSON one.
+    public func renderNotice(_ notice: ReferralNotice, referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
+        guard ["referral.cancelled", "referral.withdrawn"].contains(notice.type) else { return try renderNotice(notice, context: context) }
+        return try request(FHIRMessage(referral: referral, context: context, settings: message, reason: "cancel", status: "revoked"))
+    }
+
+    private func request(_ message: FHIRMessage) throws -> OutboundRequest {
+        let context = message.context
+        let bundle = message.bundle()
         let body = try JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys, .withoutEscapingSlashes])
         var headers: [OutboundRequest.Header] = [
             .init("X-Request-ID", context.deliveryId), .init("X-Correlation-ID", context.referralId), .init("Accept", "application/fhir+json"),
         ]
-        if let target = message.target {
+        if let target = self.message.target {
             // BaRS: the receiving service, as base64 of the JSON identifier {"system", "value"}.
             let identifier = try JSONSerialization.data(
                 withJSONObject: ["system": target.system, "value": target.value], options: [.sortedKeys, .withoutEscapingSlashes])

@@ -5,7 +5,8 @@ import ReferralModel
 /// Posts the canonical referral as a Standard Webhooks event. The core signs it with the agency's
 /// `whsec_` secret (`webhook-id` is the delivery id, the same on every retry).
 ///
-/// Body: `{"type": "referral.routed", "timestamp": …, "data": {"referralId", "deliveryId", "rule", "referral"}}`.
+/// Body: `{"type": "referral.routed", "timestamp": …, "data": {"referralId", "deliveryId", "rule", "referral"}}`;
+/// an amendment is `referral.updated`, its data naming the delivery it updates (`updates`).
 /// A 2xx reply whose JSON body has a string `reference` records it as the agency's own reference.
 public struct JSONWebhookAdapter: AgencyAdapter {
     public static let name = "json-webhook"
@@ -19,6 +20,14 @@ public struct JSONWebhookAdapter: AgencyAdapter {
     }
 
     public func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
+        event("referral.routed", referral, context: context, updates: nil)
+    }
+
+    public func renderUpdate(_ referral: Referral, notice: ReferralNotice, context: DeliveryContext) throws -> OutboundRequest {
+        event("referral.updated", referral, context: context, updates: notice.about)
+    }
+
+    private func event(_ type: String, _ referral: Referral, context: DeliveryContext, updates: String?) -> OutboundRequest {
         // Written by the same canonical writer as the stored referral, keys sorted.
         var writer = CanonicalJSONWriter()
         writer.object([
@@ -26,11 +35,11 @@ public struct JSONWebhookAdapter: AgencyAdapter {
                 "data",
                 .object([
                     ("deliveryId", .string(context.deliveryId)), ("referral", .canonical(Array(referral.canonicalJSON()))),
-                    ("referralId", .string(context.referralId)), ("rule", .string(context.rule)),
+                    ("referralId", .string(context.referralId)), ("rule", .string(context.rule)), ("updates", updates.map { .string($0) }),
                 ])
             ),
             ("timestamp", .string(Timestamp.string(context.receivedAt))),
-            ("type", .string("referral.routed")),
+            ("type", .string(type)),
         ])
         return OutboundRequest(body: writer.bytes, contentType: "application/json")
     }
