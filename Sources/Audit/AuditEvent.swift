@@ -95,6 +95,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case referralReturned = "referral.returned"
     /// The referrer amended the referral; each agency that has it is sent the update.
     case referralAmended = "referral.amended"
+    /// An agency's staff listed its inbox, which names the people referred: how many, by whom.
+    case inboxViewed = "inbox.viewed"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

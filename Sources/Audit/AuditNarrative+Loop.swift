@@ -75,6 +75,12 @@ extension AuditNarrative {
                 + (note.map { "; the referrer's answer is note \($0)" } ?? ""))
     }
 
+    public static func inboxViewed(agency: String, at: Date, actor: String, count: Int) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .inboxViewed, actor: actor, agency: agency,
+            detail: "listed \(count) referral\(count == 1 ? "" : "s") in the web inbox of \(agency), with name, age and needs")
+    }
+
     public static func answerRefused(referralId: String, at: Date, actor: String, agency: String?, why: String) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .answerRefused, actor: actor, referralId: referralId, agency: agency, detail: why)
     }

@@ -18,6 +18,13 @@ public enum NHSNumber {
         return .success(digits)
     }
 
+    /// The number as people read it, 3-3-4: `999 000 0018`.
+    public static func display(_ digits: String) -> String {
+        guard digits.count == 10 else { return digits }
+        let characters = Array(digits)
+        return String(characters[0..<3]) + " " + String(characters[3..<6]) + " " + String(characters[6..<10])
+    }
+
     /// Whether the number is in the range NHS England reserves for testing (starting 999).
     public static func isTestNumber(_ digits: String) -> Bool { digits.hasPrefix("999") }
 }

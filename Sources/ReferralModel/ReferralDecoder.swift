@@ -75,7 +75,10 @@ public struct ReferralDecoder: Sendable {
             "externalReference", required: false, maxLength: ReferralLimits.externalReferenceLength, issues: &issues)
         let (respondBy, expectedDischargeDate) = decodeTimes(&root, today: today, now: now, issues: &issues)
         root.rejectUnknownMembers(issues: &issues)
-        if let consent, let subject { checkChildConsent(consent, birthDate: subject.birthDate, today: today, issues: &issues) }
+        // The person's age decides the consent rules, even when another of their details is wrong.
+        if let consent, let birthDate = subject?.birthDate ?? Self.birthDate(in: document, today: today) {
+            checkChildConsent(consent, birthDate: birthDate, today: today, issues: &issues)
+        }
 
         if consent?.status == .refused, safeguarding != true {
             issues.append(
@@ -221,6 +224,12 @@ public struct ReferralDecoder: Sendable {
             }
         }
         return valid ? needs : nil
+    }
+
+    /// `subject.birthDate` as written, when it is a date not after today.
+    static func birthDate(in document: JSONValue, today: String) -> String? {
+        guard case .string(let date)? = document.member("subject")?.member("birthDate"), CalendarDate.isValid(date), date <= today else { return nil }
+        return date
     }
 
     static func looksLikeEmail(_ text: String) -> Bool {

@@ -32,6 +32,16 @@ extension ReferralLoop {
     public func amend<Body: Collection>(
         referralId: String, patch body: Body, actor: String, keyId: String? = nil, organisations: Set<String>?
     ) async throws -> Amended where Body.Element == UInt8 {
+        let patch: JSONValue
+        do {
+            patch = try JSONParser.parse(body)
+        } catch {
+            throw ReferralIntake.Refusal.malformed(error.description)
+        }
+        return try await amend(referralId: referralId, document: patch, actor: actor, keyId: keyId, organisations: organisations)
+    }
+
+    func amend(referralId: String, document patch: JSONValue, actor: String, keyId: String?, organisations: Set<String>?) async throws -> Amended {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
         let own = loop.submittedBy == (keyId ?? actor) || (organisations?.contains(loop.referral.referrer.organisation) ?? false)
         guard own else { throw Refusal.notFound }
@@ -39,12 +49,6 @@ extension ReferralLoop {
         // Still someone's to act on, or held for a person: a completed or closed referral is not amended.
         guard deliveries.isEmpty || deliveries.contains(where: \.state.isOpen) || deliveries.contains(where: { $0.state == .deadLettered }) else {
             throw Refusal.notAlong(current: deliveries.last?.state ?? .withdrawn)
-        }
-        let patch: JSONValue
-        do {
-            patch = try JSONParser.parse(body)
-        } catch {
-            throw ReferralIntake.Refusal.malformed(error.description)
         }
         guard case .object(let members) = patch, !members.members.isEmpty else {
             throw ReferralIntake.Refusal.invalid([
@@ -115,5 +119,21 @@ extension ReferralLoop {
         guard try await store.applyLoopChange(change) else { throw Refusal.notFound }
         if !holding.isEmpty { onRerouted() }
         return Amended(referralId: referralId, fields: changed, updating: holding.map(\.agency))
+    }
+
+    /// The referrer answers an agency's question in words (the web console's form): the answer is
+    /// added to the referral's reason, with when it was added, and goes out like any amendment.
+    /// - Parameter phone: a new phone number for the person, when the answer brings one.
+    public func answerQuestion(
+        referralId: String, answer: String, phone: String?, actor: String, keyId: String? = nil, organisations: Set<String>?
+    ) async throws -> Amended {
+        guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
+        let stamp = CalendarDate.string(from: clock.now())
+        var subject: [(key: String, value: JSONValue)] = []
+        if let phone { subject.append(("phone", .string(phone))) }
+        var members: [(key: String, value: JSONValue)] = [("reason", .string(loop.referral.reason + "\n\nAdded on \(stamp): " + answer))]
+        if !subject.isEmpty { members.append(("subject", .object(JSONObject(subject)))) }
+        return try await amend(
+            referralId: referralId, document: .object(JSONObject(members)), actor: actor, keyId: keyId, organisations: organisations)
     }
 }

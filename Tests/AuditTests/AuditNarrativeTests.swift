@@ -87,6 +87,7 @@ import Testing
             AuditNarrative.referralReturned(delivery, at: at, actor: "spa-key", note: "n3"),
             AuditNarrative.referralAmended(
                 referralId: "r1", at: at, actor: "gp", fields: ["/reason", "/subject/phone"], updating: ["spa"], note: nil),
+            AuditNarrative.inboxViewed(agency: "spa", at: at, actor: "Cy at the council", count: 12),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -141,6 +142,7 @@ import Testing
                 "the person declined the service (befriending): their details are sent nowhere else for it",
                 "returned to the referrer by spa for more information; its question is note n3",
                 "amended: /reason, /subject/phone; the update goes to spa",
+                "listed 12 referrals in the web inbox of spa, with name, age and needs",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

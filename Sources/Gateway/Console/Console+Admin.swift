@@ -90,8 +90,12 @@ extension Console {
                 context, title: "Needs attention",
                 values: [
                     "items": items.map { item -> [String: Any] in
-                        Self.present([
-                            "id": item.id, "referralId": item.referralId, "agency": item.agency ?? "", "reason": item.reason, "since": item.since,
+                        let due = item.dueAt.flatMap(Timestamp.parse).map { ConsoleTime.due($0, now: components.clock.now()) }
+                        return Self.present([
+                            "id": item.id, "referralId": item.referralId, "agency": item.agency ?? "", "reason": item.reason,
+                            "since": ConsoleTime.local(item.since), "urgency": item.urgency?.rawValue ?? "",
+                            "urgent": item.urgency.map { $0 != .routine } ?? false, "due": due?.words ?? "", "overdue": due?.overdue ?? false,
+                            "dueAt": item.dueAt.map(ConsoleTime.local) ?? "",
                         ])
                     },
                     "agencies": agencies,

@@ -25,20 +25,31 @@ extension Console {
 
     func worklist(_ request: Request, context: GatewayContext) async throws -> Response {
         let agency = try Self.agency(context)
+        let actor = context.principal?.actor ?? agency
         let show = Self.query(request, "show") ?? "open"
-        let states: Set<DeliveryState>? =
-            switch show {
-            case "all": nil
-            case "accepted": [.accepted]
-            case "closed": [.declined, .completed, .withdrawn]
-            default: [.delivered]
-            }
-        // A page at a time, newest first; "older" carries on from the last one shown.
-        let before = Self.query(request, "before").flatMap { Identifier.isWellFormed($0) ? $0 : nil }
-        let items = try await components.loop.worklist(agency: agency, states: states, limit: Self.inboxPage, before: before)
+        let now = components.clock.now()
         var values: [String: Any] = [:]
-        if items.count == Self.inboxPage, let last = items.last?.deliveryId { values["older"] = "/console/inbox?show=\(show)&before=\(last)" }
-        if before != nil { values["newest"] = "/console/inbox?show=\(show)" }
+        let rows: [InboxRow]
+        if show == "open" {
+            // What waits for an answer, soonest due first, a page at a time.
+            let offset = max(0, Self.query(request, "from").flatMap(Int.init) ?? 0)
+            let (page, total) = try await components.loop.inboxToAnswer(agency: agency, actor: actor, limit: Self.inboxPage, offset: offset)
+            rows = page
+            if offset + page.count < total { values["older"] = "/console/inbox?show=open&from=\(offset + Self.inboxPage)" }
+            if offset > 0 { values["newest"] = "/console/inbox?show=open" }
+        } else {
+            let states: Set<DeliveryState>? =
+                switch show {
+                case "all": nil
+                case "accepted": [.accepted]
+                default: [.declined, .completed, .withdrawn]
+                }
+            // A page at a time, newest first; "older" carries on from the last one shown.
+            let before = Self.query(request, "before").flatMap { Identifier.isWellFormed($0) ? $0 : nil }
+            rows = try await components.loop.inbox(agency: agency, actor: actor, states: states, limit: Self.inboxPage, before: before)
+            if rows.count == Self.inboxPage, let last = rows.last?.item.deliveryId { values["older"] = "/console/inbox?show=\(show)&before=\(last)" }
+            if before != nil { values["newest"] = "/console/inbox?show=\(show)" }
+        }
         let tabs = [("open", "To answer"), ("accepted", "Accepted"), ("closed", "Closed"), ("all", "All")]
         return pages.page(
             "inbox",
@@ -47,10 +58,16 @@ extension Console {
                 values: values.merging([
                     "agencyName": components.rules.live.current.agencies[agency]?.name ?? agency,
                     "tabs": tabs.map { ["show": $0.0, "label": $0.1, "current": $0.0 == show] as [String: Any] },
-                    "items": items.map { item -> [String: Any] in
-                        Self.present([
-                            "referralId": item.referralId, "state": item.state.rawValue, "urgency": item.urgency.rawValue,
-                            "receivedAt": item.receivedAt, "respondBy": item.respondBy ?? "", "urgent": item.urgency != .routine,
+                    "items": rows.map { row -> [String: Any] in
+                        let item = row.item
+                        let due = item.deadlineAt.flatMap(Timestamp.parse).map { ConsoleTime.due($0, now: now) }
+                        let waiting = item.state == .delivered || item.state == .returned
+                        return Self.present([
+                            "referralId": item.referralId, "state": Self.words(item.state), "urgency": item.urgency.rawValue,
+                            "urgent": item.urgency != .routine, "name": row.name, "age": row.age.map { "aged \($0)" } ?? "",
+                            "needs": row.needs.joined(separator: ", "), "receivedAt": ConsoleTime.local(item.receivedAt),
+                            "due": waiting ? due?.words ?? "" : "", "overdue": waiting && due?.overdue == true,
+                            "dueAt": waiting ? item.deadlineAt.map(ConsoleTime.local) ?? "" : "",
                         ])
                     },
                 ]) { first, _ in first }, current: "/console/inbox"))
@@ -69,11 +86,14 @@ extension Console {
             throw ConsoleRefusal(status: .notFound, message: "There is no referral with this id in your agency's inbox.")
         }
         let state = view.delivery.state
+        let due = view.delivery.deadlineAt.flatMap(Timestamp.parse).map { ConsoleTime.due($0, now: components.clock.now()) }
+        let waiting = state == .delivered || state == .returned
         var values: [String: Any] = [
-            "referralId": view.referralId, "receivedAt": view.receivedAt, "state": state.rawValue, "fields": Self.fields(view.referral),
-            "canAnswer": state == .delivered, "canComplete": state == .accepted,
+            "referralId": view.referralId, "receivedAt": ConsoleTime.local(view.receivedAt), "state": Self.words(state),
+            "fields": Self.fields(view.referral), "canAnswer": waiting, "canComplete": state == .accepted, "returned": state == .returned,
             "reasons": DeclineReason.allCases.map { ["code": $0.rawValue, "label": Self.words($0)] },
-            "respondBy": view.delivery.deadlineAt ?? "",
+            "respondBy": waiting ? view.delivery.deadlineAt.map(ConsoleTime.local) ?? "" : "",
+            "due": waiting ? due?.words ?? "" : "", "overdue": waiting && due?.overdue == true,
         ]
         values.merge(extra) { _, new in new }
         return pages.page(
@@ -90,9 +110,21 @@ extension Console {
         }
         let reason = form.trimmed("reason").flatMap(DeclineReason.init(rawValue:))
         let text = form.trimmed("text")
+        let reference = reason == .duplicate ? form.trimmed("reference") : nil
         if answer == .declined, reason == nil {
             return try await openReferral(
                 context: context, extra: ["problem": "Choose why you are declining this referral."], status: .unprocessableContent)
+        }
+        if reason == .insufficientInformation, text == nil {
+            return try await openReferral(
+                context: context, extra: ["problem": "Say what information is missing: the referrer is asked your question."],
+                status: .unprocessableContent)
+        }
+        if let reference,
+            reference.count > ReferralLimits.externalReferenceLength || TextCharacters.firstRefused(in: reference, freeText: false) != nil
+        {
+            return try await openReferral(
+                context: context, extra: ["problem": "Your reference must be one line of at most 100 characters."], status: .unprocessableContent)
         }
         if let text, text.count > 2_000 {
             return try await openReferral(
@@ -101,13 +133,28 @@ extension Console {
         do {
             let answered = try await components.loop.answer(
                 referralId: id, agency: agency, actor: context.principal?.actor ?? agency, answer: answer,
-                reason: answer == .declined ? reason : nil, text: text)
+                reason: answer == .declined ? reason : nil, text: text, reference: reference)
             let rerouted = answered.reroutedTo.map { " It goes next to \($0)." } ?? ""
-            tell(context, "Referral \(id) is \(answered.state.rawValue).\(rerouted)")
+            let returned = answered.state == .returned ? " The referrer is asked your question; their answer will come back here." : ""
+            tell(context, "Referral \(id) is \(Self.words(answered.state)).\(rerouted)\(returned)")
         } catch let refusal as ReferralLoop.Refusal {
             throw LoopRoutes.problem(refusal)
         }
         return ConsolePages.redirect(answer == .accepted ? "/console/inbox/\(id)" : "/console/inbox")
+    }
+
+    /// A delivery's state as the inbox says it.
+    static func words(_ state: DeliveryState) -> String {
+        switch state {
+        case .pending: "on its way"
+        case .delivered: "waiting for your answer"
+        case .deadLettered: "could not be delivered"
+        case .accepted: "accepted"
+        case .declined: "declined"
+        case .completed: "completed"
+        case .withdrawn: "withdrawn: it went elsewhere, or was cancelled"
+        case .returned: "returned to the referrer with your question"
+        }
     }
 
     static func words(_ reason: DeclineReason) -> String {
@@ -115,9 +162,9 @@ extension Console {
         case .outOfArea: "The person lives outside our area"
         case .notEligible: "The person is not eligible for our service"
         case .noCapacity: "We have no capacity"
-        case .duplicate: "We already have this referral"
-        case .personDeclined: "The person does not want our service"
-        case .insufficientInformation: "There is not enough information"
+        case .duplicate: "We already have this person (give our reference below)"
+        case .personDeclined: "The person does not want our service (it goes nowhere else)"
+        case .insufficientInformation: "There is not enough information (ask the referrer in the note)"
         case .other: "Another reason (say in the note)"
         }
     }
@@ -126,7 +173,8 @@ extension Console {
     static func fields(_ referral: Referral) -> [[String: String]] {
         let subject = referral.subject
         let rows: [(String, String?)] = [
-            ("Name", "\(subject.givenName) \(subject.familyName)"), ("Date of birth", subject.birthDate), ("NHS number", subject.nhsNumber),
+            ("Name", "\(subject.givenName) \(subject.familyName)"), ("Date of birth", subject.birthDate),
+            ("NHS number", subject.nhsNumber.map(NHSNumber.display)),
             ("Address", subject.address), ("Postcode", subject.postcode), ("Phone", subject.phone),
             ("Preferred language", subject.preferredLanguage),
             ("Interpreter needed", subject.interpreterNeeded.map { $0 ? "Yes" : "No" }), ("Gender", subject.gender?.rawValue),

@@ -16,6 +16,7 @@ extension Console {
             return ConsolePages.redirect("/console/refer/\(Self.percentEncoded(id))")
         }
         refer.get("{id}") { _, context in try await followReferral(context: context) }
+        refer.post("{id}/answer") { request, context in try await answerQuestion(request, context: context) }
     }
 
     func form(for context: GatewayContext) -> ReferralForm {
@@ -66,7 +67,7 @@ extension Console {
         }
     }
 
-    func followReferral(context: GatewayContext) async throws -> Response {
+    func followReferral(context: GatewayContext, extra: [String: Any] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
         guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
         let id = context.parameters.get("id") ?? ""
         guard
@@ -75,10 +76,41 @@ extension Console {
         else {
             throw ConsoleRefusal(status: .notFound, message: "There is no referral with this reference that you made.")
         }
-        let values = Self.reportValues(report)
-        // Until it is settled, the page reloads itself (no script) to show the status live.
+        var values = Self.reportValues(report)
+        let returned = report.status == .returned
+        values["questions"] = (report.notes ?? []).filter { $0.kind == "returned" }.map { ["at": ConsoleTime.local($0.at), "text": $0.text] }
+        values["returned"] = returned
+        values.merge(extra) { _, new in new }
+        // Until it is settled, the page reloads itself (no script) to show the status live; not while a question waits for an answer.
         return pages.page(
             "refer-status",
-            frame(context, title: "Referral \(report.id)", values: ["referral": values, "refresh": !(values["final"] as? Bool ?? false)]))
+            frame(
+                context, title: "Referral \(report.id)",
+                values: ["referral": values, "refresh": !(values["final"] as? Bool ?? false) && !returned]), status: status)
+    }
+
+    /// The referrer answers an agency's question: the answer joins the referral's reason and every
+    /// agency that has the referral is sent the update.
+    func answerQuestion(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
+        let id = context.parameters.get("id") ?? ""
+        let form = try await FormBody.read(request)
+        guard let answer = form.trimmed("answer") else {
+            return try await followReferral(context: context, extra: ["problem": "Write your answer to the question."], status: .unprocessableContent)
+        }
+        do {
+            let amended = try await components.loop.answerQuestion(
+                referralId: id, answer: answer, phone: form.trimmed("phone"), actor: principal.keyId, keyId: principal.keyId,
+                organisations: principal.organisations)
+            tell(context, "Your answer is added to the referral and sent to \(amended.updating.joined(separator: ", ")).")
+        } catch ReferralIntake.Refusal.invalid(let issues) {
+            let words = issues.map {
+                "\($0.pointer == "/reason" ? "The answer" : $0.pointer == "/subject/phone" ? "The phone number" : $0.pointer) \($0.detail)"
+            }
+            return try await followReferral(context: context, extra: ["problem": words.joined(separator: " ")], status: .unprocessableContent)
+        } catch let refusal as ReferralLoop.Refusal {
+            throw LoopRoutes.problem(refusal)
+        }
+        return ConsolePages.redirect("/console/refer/\(id)")
     }
 }

@@ -6,10 +6,13 @@ import Transport
 extension Switchboard {
     struct Attention: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "What needs a person, oldest first, with why; and resolve an item by re-routing or closing the referral (admin key).",
+            abstract:
+                "What needs a person, most urgent first, with why and when it is due; and resolve an item by re-routing or closing the referral (admin key).",
             discussion: """
-                A referral lands here when a delivery is dead-lettered, a deadline passes with nowhere left to send it, or \\
-                every candidate declines it. With no options it lists the open items. --reroute AGENCY sends the referral \\
+                A referral lands here when a delivery is dead-lettered, a deadline passes with nowhere left to send it, \\
+                every candidate declines it, it is held (from outside the area, or no agency may receive it), or an \\
+                emergency or urgent one has nobody able to act now. With no options it lists the open items: emergencies \\
+                first, then urgent, then routine, the soonest due first. --reroute AGENCY sends the referral \\
                 there (it must pass the consent policy, like any routing); --close REASON closes it, the reason kept as a \\
                 note on the referral. Both are audited.
                 """)
@@ -39,8 +42,17 @@ extension Switchboard {
             guard let item else {
                 let list = try client.decode(try await client.send("/v1/attention", method: "GET"), as: AttentionListDocument.self)
                 if list.items.isEmpty { print("Nothing needs attention.") }
+                let now = Date()
                 for entry in list.items {
-                    print("\(entry.id)  since \(entry.since)  referral \(entry.referralId)\(entry.agency.map { " [\($0)]" } ?? "")")
+                    let urgency = entry.urgency.map { $0.rawValue.uppercased() + "  " } ?? ""
+                    let due = entry.dueAt.flatMap(Timestamp.parse).map { due in
+                        let minutes = Int(due.timeIntervalSince(now) / 60)
+                        return minutes >= 0
+                            ? "  due \(entry.dueAt ?? "") (in \(minutes) min)" : "  OVERDUE since \(entry.dueAt ?? "") (\(-minutes) min)"
+                    }
+                    print(
+                        "\(urgency)\(entry.id)  since \(entry.since)\(due ?? "")  referral \(entry.referralId)\(entry.agency.map { " [\($0)]" } ?? "")"
+                    )
                     print("      \(entry.reason)")
                 }
                 return
