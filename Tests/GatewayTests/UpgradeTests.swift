@@ -1,5 +1,6 @@
 import Deployment
 import Foundation
+import GRDB
 import Gateway
 import HTTPTypes
 import Hummingbird
@@ -69,5 +70,55 @@ import Testing
         #expect(
             events == 48 + 1 + 1 + ids.count + 3,
             "the landed events, the agencies recorded as their first stored version, the start, each read, and the new referral's three")
+    }
+
+    /// The version that landed before urgency changed routing: its configuration (no hours, ages or
+    /// children's fallback) still loads, its attention items read with their referral's urgency, and
+    /// its pending deliveries lease by urgency.
+    @Test func theVersionBeforeUrgencyRoutingServesItsDatabaseAndConfiguration() async throws {
+        let directory = try copyOfFixture("landed-2026-12")
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        var environment = [
+            "SWITCHBOARD_REFERRER_KEY": Self.referrerKey, "SWITCHBOARD_AGENCY_KEY": "upgrade-agency-key-0123456789",
+            "SWITCHBOARD_ADMIN_KEY": Self.adminKey, "SWITCHBOARD_AUDIT_KEY": String(repeating: "k", count: 48),
+        ]
+        for name in [
+            "OXFORDSHIRE_SPA_SECRET", "OXFORD_FALLS_SECRET", "OXFORDSHIRE_MASH_SECRET", "OXFORD_MH_CRISIS_SECRET", "OXFORDSHIRE_BEFRIENDING_SECRET",
+        ] {
+            environment[name] = secret
+        }
+        let configuration = try DeploymentConfiguration.load(
+            path: directory.appendingPathComponent("config/switchboard.yaml").path, environment: environment)
+        let components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"))
+        try await components.start()
+        let inspector = try SQLiteInspector(path: directory.appendingPathComponent("switchboard.sqlite").path)
+        let urgencies = try await inspector.queue.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT d.urgency AS delivery, r.urgency AS referral, d.head_start FROM deliveries d JOIN referrals r ON r.id = d.referral_id")
+        }
+        #expect(!urgencies.isEmpty)
+        for row in urgencies {
+            let urgency: String = row["referral"]
+            #expect(row["delivery"] as String? == urgency, "each delivery takes its referral's urgency")
+            #expect(row["head_start"] as Double == LeaseOrder.headStart(Urgency(rawValue: urgency)))
+        }
+        let application = GatewayApplication(components: components, logger: Logger(label: "test"))
+        try await Application(router: application.router).test(.router) { client in
+            try await client.execute(uri: "/v1/attention", method: .get, headers: headers(key: Self.adminKey)) { response in
+                #expect(response.status == .ok)
+                let items = (try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["items"] as? [[String: Any]]
+                #expect(items?.count == 2, "the dead letters the earlier version escalated")
+                #expect(items?.allSatisfy { $0["urgency"] as? String != nil && $0["dueAt"] == nil } == true)
+            }
+            try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: headers(key: Self.referrerKey),
+                body: ByteBuffer(data: try exampleReferral("referral-crisis"))
+            ) { #expect($0.status == .accepted) }
+        }
+        guard case .intact = try await components.store.verifyAudit() else {
+            Issue.record("the upgraded audit chain does not verify")
+            return
+        }
     }
 }

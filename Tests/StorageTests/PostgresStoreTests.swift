@@ -203,6 +203,16 @@ import Testing
                 "CREATE TABLE switchboard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                 "INSERT INTO switchboard_migrations (version, name) VALUES (1, 'schema')",
                 "INSERT INTO api_keys (id, owner, role, digest, created_at, created_by) VALUES ('old-key', 'Old Owner', 'admin', '0101', 1795000000, 'admin')",
+                // An emergency referral with a pending delivery and an open attention item, as the previous version wrote them.
+                """
+                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body)
+                VALUES ('r-old', 1795000000, 'gp', 'emergency', '["mental-health-crisis"]', 'sha256:old', '\\x7b7d'::bytea)
+                """,
+                """
+                INSERT INTO deliveries (id, referral_id, position, agency, rule, state, attempts, next_attempt_at)
+                VALUES ('d-old', 'r-old', 0, 'crisis', 'crisis', 'pending', 0, 1795000000)
+                """,
+                "INSERT INTO attention (id, referral_id, agency, reason, since) VALUES ('a-old', 'r-old', 'crisis', 'old', '2026-11-18T11:06:40.000Z')",
             ]
         _ = try await server.psql(made.joined(separator: ";\n") + ";", database: database.name)
         var logger = Logger(label: "postgres-tests")
@@ -217,5 +227,10 @@ import Testing
         let versions = try await server.psql(
             "SELECT string_agg(version::text, ',' ORDER BY version) FROM switchboard_migrations", database: database.name)
         #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "1,2,3,4")
+        // Migration 4 gave what the previous version wrote its referral's urgency.
+        let backfilled = try await server.psql(
+            "SELECT d.urgency || ',' || d.head_start || ',' || a.urgency FROM deliveries d, attention a WHERE d.id = 'd-old' AND a.id = 'a-old'",
+            database: database.name)
+        #expect(backfilled.trimmingCharacters(in: .whitespacesAndNewlines) == "emergency,3600,emergency")
     }
 }
