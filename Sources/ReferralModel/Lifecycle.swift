@@ -261,7 +261,8 @@ public struct ReferralNote: Sendable, Codable, Equatable {
     public var deliveryId: String?
     public var at: String
     public var author: String
-    /// `declined`, `close`, `cancel`, `returned` (an agency's question) or `amended` (the referrer's answer).
+    /// `declined`, `accepted`, `completed`, `close`, `cancel`, `returned` (an agency's question) or
+    /// `answer` (the referrer's answer to it, kept with the delivery that asked).
     public var kind: String
     public var text: String
 

@@ -41,7 +41,10 @@ extension ReferralLoop {
         return try await amend(referralId: referralId, document: patch, actor: actor, keyId: keyId, organisations: organisations)
     }
 
-    func amend(referralId: String, document patch: JSONValue, actor: String, keyId: String?, organisations: Set<String>?) async throws -> Amended {
+    /// - Parameter answer: the referrer's answer in words, kept as a note with each delivery returned with a question.
+    func amend(
+        referralId: String, document patch: JSONValue, actor: String, keyId: String?, organisations: Set<String>?, answer: String? = nil
+    ) async throws -> Amended {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
         let own = loop.submittedBy == (keyId ?? actor) || (organisations?.contains(loop.referral.referrer.organisation) ?? false)
         guard own else { throw Refusal.notFound }
@@ -111,6 +114,12 @@ extension ReferralLoop {
                     notice: ReferralNotice(type: "referral.updated", about: delivery.deliveryId)))
             if delivery.state == .returned {
                 change.redelivered[delivery.deliveryId] = deadline(for: amended, agency: delivery.agency, from: now, rules: snapshot)
+                if let answer {
+                    change.notes.append(
+                        ReferralNote(
+                            id: Identifier.make(now: now.addingTimeInterval(Double(offset) * 0.001)), deliveryId: delivery.deliveryId,
+                            at: Timestamp.string(now), author: actor, kind: "answer", text: answer))
+                }
             }
         }
         change.audit.append(
@@ -122,7 +131,9 @@ extension ReferralLoop {
     }
 
     /// The referrer answers an agency's question in words (the web console's form): the answer is
-    /// added to the referral's reason, with when it was added, and goes out like any amendment.
+    /// added to the referral's reason, with when it was added, and goes out like any amendment; it
+    /// is also kept beside the question, so the agency that asked reads it even when its
+    /// data-sharing agreement withholds the reason.
     /// - Parameter phone: a new phone number for the person, when the answer brings one.
     public func answerQuestion(
         referralId: String, answer: String, phone: String?, actor: String, keyId: String? = nil, organisations: Set<String>?
@@ -134,6 +145,7 @@ extension ReferralLoop {
         var members: [(key: String, value: JSONValue)] = [("reason", .string(loop.referral.reason + "\n\nAdded on \(stamp): " + answer))]
         if !subject.isEmpty { members.append(("subject", .object(JSONObject(subject)))) }
         return try await amend(
-            referralId: referralId, document: .object(JSONObject(members)), actor: actor, keyId: keyId, organisations: organisations)
+            referralId: referralId, document: .object(JSONObject(members)), actor: actor, keyId: keyId, organisations: organisations,
+            answer: answer)
     }
 }

@@ -83,6 +83,8 @@ public struct AgencyReferralView: Sendable, Codable, Equatable {
     public var receivedAt: String
     public var delivery: ReferralReport.Delivery
     public var referral: Referral
+    /// The agency's questions about this referral and the referrer's answers, oldest first (absent when none).
+    public var notes: [ReferralNote]?
 }
 
 extension ReferralLoop {
@@ -100,7 +102,13 @@ extension ReferralLoop {
         try await store.appendAudit([
             AuditNarrative.referralViewed(referralId: referralId, at: clock.now(), actor: actor, as: "as sent to \(agency) (\(via))")
         ])
-        return AgencyReferralView(referralId: referralId, receivedAt: report.receivedAt, delivery: delivery, referral: referral)
+        // Its own questions and their answers: an answer reaches the agency that asked, whatever it withholds.
+        let conversation = try await store.notes(referralId: referralId).filter { note in
+            ["returned", "answer"].contains(note.kind) && note.deliveryId == mine.deliveryId
+        }
+        return AgencyReferralView(
+            referralId: referralId, receivedAt: report.receivedAt, delivery: delivery, referral: referral,
+            notes: conversation.isEmpty ? nil : conversation)
     }
 
     /// The deliveries to `agency`, newest first.

@@ -254,7 +254,8 @@ def test_agency_staff_accept_one_referral_and_decline_another_which_reroutes(per
     check_accessibility(charity, "inbox")
     screenshot(charity, "09-inbox")
 
-    charity.get_by_role("link", name=f"Referral {ids[0]}").click()
+    # The inbox lists people by name, soonest due first.
+    charity.locator("div.card", has_text=ids[0]).get_by_role("link", name="Joan Specimen").click()
     facts = charity.locator("dl.facts").inner_text()
     assert "Joan Specimen" in facts and "NHS number" not in facts, "contact-only: the charity does not see the NHS number"
     check_accessibility(charity, "inbox referral")
@@ -285,6 +286,43 @@ def test_agency_staff_accept_one_referral_and_decline_another_which_reroutes(per
     assert "council" in admin.locator("table").inner_text()
     check_accessibility(admin, "referral timeline")
     screenshot(admin, "11-admin-referral-timeline")
+
+
+def test_an_agency_asks_the_referrer_a_question_and_the_answer_comes_back(person, gateway):
+    status, receipt = gateway.api(
+        "POST", "/v1/referrals", "referrer", dict(BEFRIENDING_REFERRAL, subject=dict(BEFRIENDING_REFERRAL["subject"], givenName="Quinn")))
+    assert status == 202
+    referral = receipt["id"]
+    charity = person("charity")
+    assert reload_until(charity, lambda: referral in charity.content())
+    card = charity.locator("div.card", has_text=referral)
+    assert "due in" in card.inner_text() and "aged" in card.inner_text(), card.inner_text()
+    card.get_by_role("link", name="Quinn Specimen").click()
+    charity.get_by_role("radio", name="There is not enough information").check()
+    charity.get_by_role("button", name="Decline this referral").click()
+    assert "Say what information is missing" in charity.get_by_role("alert").inner_text()
+    charity.get_by_role("radio", name="There is not enough information").check()
+    charity.get_by_label("A note for the referrer").fill("Which days is Quinn at home?")
+    charity.get_by_role("button", name="Decline this referral").click()
+    assert "The referrer is asked your question" in charity.get_by_role("status").first.inner_text()
+
+    referrer = person("referrer")
+    referrer.goto(f"/console/refer/{referral}")
+    assert referrer.locator("#status").inner_text() == "returned"
+    assert "Which days is Quinn at home?" in referrer.locator("main").inner_text()
+    check_accessibility(referrer, "a returned referral with its question")
+    screenshot(referrer, "12-referrer-answers-a-question")
+    referrer.get_by_label("Your answer").fill("Mondays and Thursdays, after 10.")
+    referrer.get_by_role("button", name="Send the answer").click()
+    assert "Your answer is added to the referral" in referrer.get_by_role("status").first.inner_text()
+
+    charity.goto(f"/console/inbox/{referral}")
+    assert charity.locator("#state").inner_text() == "waiting for your answer"
+    assert "withheld" in charity.locator("dl.facts").inner_text(), "its agreement still withholds the reason"
+    conversation = charity.get_by_role("region", name="Your questions and the referrer's answers").inner_text()
+    assert "Which days is Quinn at home?" in conversation and "Mondays and Thursdays, after 10." in conversation, conversation
+    status, report = gateway.api("GET", f"/v1/referrals/{referral}", "admin")
+    assert any(d.get("notice") == "referral.updated" for d in report["deliveries"]), report["deliveries"]
 
 
 def test_a_referrer_fixes_two_mistakes_and_follows_the_referral_to_delivered(browser, gateway):
@@ -350,7 +388,7 @@ def test_an_administrator_reroutes_a_declined_referral_from_the_attention_list(p
     referral = receipt["id"]
     council = person("council")
     assert reload_until(council, lambda: referral in council.content())
-    council.get_by_role("link", name=f"Referral {referral}").click()
+    council.locator("div.card", has_text=referral).get_by_role("link").click()
     council.get_by_label("The person is not eligible for our service").check()
     council.get_by_role("button", name="Decline this referral").click()
     assert "is declined" in council.get_by_role("status").first.inner_text()
@@ -374,8 +412,8 @@ def test_an_administrator_reroutes_a_declined_referral_from_the_attention_list(p
     second = receipt["id"]
     council.goto("/console/inbox")
     assert reload_until(council, lambda: second in council.content())
-    council.get_by_role("link", name=f"Referral {second}").click()
-    council.get_by_label("The person does not want our service").check()
+    council.locator("div.card", has_text=second).get_by_role("link").click()
+    council.get_by_label("We have no capacity").check()
     council.get_by_role("button", name="Decline this referral").click()
     admin.goto("/console/admin/attention")
     card = admin.locator("section.card", has_text=second)

@@ -8,6 +8,7 @@ import ReferralModel
 import Storage
 import SwitchboardTesting
 import Testing
+import UseCases
 
 /// The console for daily work: an agency's inbox in the order it must answer, in its own time
 /// zone and words; a question back to the referrer, and the referrer's answer coming back.
@@ -91,6 +92,13 @@ import Testing
             let back = try await agency.get("/console/inbox/\(id)")
             #expect(back.body.contains("waiting for your answer"))
             #expect(back.body.contains("Added on") && back.body.contains("Her husband, whom she cares for."))
+            #expect(back.body.contains("You asked") && back.body.contains("The referrer answered"))
+            // An agency's system reads the same question and answer through the API.
+            try await client.execute(uri: "/v1/referrals/\(id)", method: .get, headers: headers(key: GatewayFixture.agencyKey)) { response in
+                let view = try JSONDecoder().decode(AgencyReferralView.self, from: Data(buffer: response.body))
+                #expect(view.notes?.map(\.kind) == ["returned", "answer"])
+                #expect(view.notes?.last?.text == "Her husband, whom she cares for.")
+            }
         }
     }
 }

@@ -94,6 +94,10 @@ extension Console {
             "reasons": DeclineReason.allCases.map { ["code": $0.rawValue, "label": Self.words($0)] },
             "respondBy": waiting ? view.delivery.deadlineAt.map(ConsoleTime.local) ?? "" : "",
             "due": waiting ? due?.words ?? "" : "", "overdue": waiting && due?.overdue == true,
+            "hasConversation": view.notes != nil,
+            "conversation": (view.notes ?? []).map { note in
+                ["who": note.kind == "answer" ? "The referrer answered" : "You asked", "at": ConsoleTime.local(note.at), "text": note.text]
+            },
         ]
         values.merge(extra) { _, new in new }
         return pages.page(
