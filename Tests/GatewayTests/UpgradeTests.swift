@@ -92,7 +92,7 @@ import Testing
         let components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"))
         try await components.start()
         let inspector = try SQLiteInspector(path: directory.appendingPathComponent("switchboard.sqlite").path)
-        let urgencies = try await inspector.queue.read { db in
+        let urgencies = try inspector.queue.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT d.urgency AS delivery, r.urgency AS referral, d.head_start FROM deliveries d JOIN referrals r ON r.id = d.referral_id")
