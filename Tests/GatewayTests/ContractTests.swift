@@ -1,6 +1,7 @@
 import Deployment
 import Foundation
 import Gateway
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -124,4 +125,25 @@ func canonicalJSON(_ value: Any) throws -> String {
         let adapter = try #require((item["properties"] as? [String: Any])?["adapter"] as? [String: Any])
         #expect(Set(adapter["enum"] as? [String] ?? []) == DeploymentConfiguration.adapterNames)
     }
+}
+
+/// One response `openapi.yaml` promises: an operation, the status, and the roles that may call it.
+struct DocumentedResponse: Sendable, CustomTestStringConvertible {
+    var method: HTTPRequest.Method
+    var path: String
+    var status: Int
+    var roles: [String]
+
+    var testDescription: String { "\(method.rawValue) \(path) \(status)" }
+}
+
+/// Every response of every operation, read from the published document itself.
+func documentedResponses() throws -> [DocumentedResponse] {
+    try documentedOperations().flatMap { operation, body -> [DocumentedResponse] in
+        let parts = operation.split(separator: " ", maxSplits: 1).map(String.init)
+        let roles = body["x-roles"] as? [String] ?? []
+        return (body["responses"] as? [String: Any] ?? [:]).keys.compactMap { status in
+            Int(status).map { DocumentedResponse(method: HTTPRequest.Method(parts[0])!, path: parts[1], status: $0, roles: roles) }
+        }
+    }.sorted { $0.testDescription < $1.testDescription }
 }

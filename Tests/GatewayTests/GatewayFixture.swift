@@ -26,6 +26,8 @@ struct GatewayFixture {
     static let adminKey = "admin-key-for-tests-000001"
     /// A second administrator, for approving another's proposal.
     static let secondAdminKey = "admin-key-for-tests-000002"
+    /// An agency key that names no agency, as a configuration from before `agency:` may hold.
+    static let unboundAgencyKey = "agency-key-for-tests-00002"
 
     let directory: URL
     let components: GatewayComponents
@@ -80,6 +82,7 @@ struct GatewayFixture {
               - { id: other-gp, role: referrer, sha256: \(APIKey.digest(of: Self.otherReferrerKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: k84001-practice, role: referrer, organisations: [K84001], sha256: \(APIKey.digest(of: Self.practiceKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: test-agency, role: agency, key_env: TEST_AGENCY_KEY, agency: oxfordshire-spa }
+              - { id: unbound-agency, role: agency, sha256: \(APIKey.digest(of: Self.unboundAgencyKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: test-admin, role: admin, key_env: TEST_ADMIN_KEY }
               - { id: second-admin, role: admin, sha256: \(APIKey.digest(of: Self.secondAdminKey).map { String(format: "%02x", $0) }.joined()) }
             limits: { requests_per_second: \(rateLimit), burst: \(burst) }
