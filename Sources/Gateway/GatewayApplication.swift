@@ -130,7 +130,9 @@ public struct GatewayApplication {
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let server = components.configuration.settings.server
-        let connections = ConnectionCount(limit: server.maxConnections)
+        let proxies = ClientAddress(trusted: server.trustedProxies.compactMap(ClientAddress.Network.init))
+        let connections = ConnectionCount(
+            limit: server.maxConnections, perAddress: server.connectionsPerAddress, isProxy: { proxies.isTrusted($0) })
         let headerTimeout = TimeAmount.milliseconds(Int64(server.headerTimeoutSeconds * 1_000))
         let bodyTimeout = TimeAmount.milliseconds(Int64(server.bodyTimeoutSeconds * 1_000))
         let http = HTTP1Channel.Configuration(additionalChannelHandlers: [

@@ -30,8 +30,14 @@ public struct SwitchboardSettings: Sendable {
     public struct Server: Sendable, Equatable {
         public var host = "127.0.0.1"
         public var port = 8080
-        /// Connections served at once; more are closed as they arrive.
+        /// Connections served at once; past it a new one takes the place of the oldest that has
+        /// not yet sent a request, or is closed when every one has.
         public var maxConnections = 1_024
+        /// Connections one client address may hold (a trusted proxy's is not capped); absent, a
+        /// quarter of `maxConnections`.
+        public var maxConnectionsPerAddress: Int?
+        /// What one address may hold, as configured or by default.
+        public var connectionsPerAddress: Int { min(maxConnections, maxConnectionsPerAddress ?? max(1, maxConnections / 4)) }
         /// How long a client has to send a request's headers, and to wait idle between requests.
         public var headerTimeoutSeconds = 10.0
         /// How long a client has to send a request's body once its headers are in.
@@ -220,12 +226,15 @@ struct SectionReader {
             let entries = reader.mapping(
                 node, "server",
                 allowed: [
-                    "host", "port", "max_connections", "header_timeout_seconds", "body_timeout_seconds", "shutdown_seconds", "tls", "trusted_proxies",
+                    "host", "port", "max_connections", "max_connections_per_address", "header_timeout_seconds", "body_timeout_seconds",
+                    "shutdown_seconds", "tls", "trusted_proxies",
                 ])
         else { return server }
         server.host = reader.string(entries["host"], "host") ?? server.host
         server.port = reader.integer(entries["port"], "port", range: 0...65535) ?? server.port
         server.maxConnections = reader.integer(entries["max_connections"], "max_connections", range: 1...1_000_000) ?? server.maxConnections
+        server.maxConnectionsPerAddress = reader.integer(
+            entries["max_connections_per_address"], "max_connections_per_address", range: 1...1_000_000)
         server.headerTimeoutSeconds =
             reader.number(entries["header_timeout_seconds"], "header_timeout_seconds", range: 0.1...3_600) ?? server.headerTimeoutSeconds
         server.bodyTimeoutSeconds =
