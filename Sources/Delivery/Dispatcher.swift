@@ -94,6 +94,10 @@ public final class Dispatcher: Service {
         book.withLock { book in book.lanes.values.map(\.state).sorted { $0.agency < $1.agency } }
     }
 
+    /// Whether the lanes hold what the store holds: restored at start, and (with several gateways)
+    /// followed since. Until then only the store can say which lanes are stopped.
+    public var holdsStoredLanes: Bool { restored.load(ordering: .acquiring) }
+
     /// Each configured agency's own concurrency.
     public var laneConcurrency: [String: Int] { targets.mapValues(\.concurrency) }
 

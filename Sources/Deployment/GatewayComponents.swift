@@ -75,7 +75,7 @@ public final class GatewayComponents: Sendable {
             installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher), approvalRequired: approval,
             followsStore: shared, clock: clock, logger: logger)
         // Emergency and urgent referrals are routed around lanes the dispatchers have stopped.
-        let lanes = StoredLaneConditions(queue: store, clock: clock)
+        let lanes = DispatcherLaneConditions(dispatcher: dispatcher, stored: StoredLaneConditions(queue: store, clock: clock), clock: clock)
         let alerts = settings.alerts.map { Alerts(urgencies: $0.urgencies) }
         intake = ReferralIntake(
             decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock, lanes: lanes, alerts: alerts,
@@ -231,3 +231,18 @@ public final class GatewayComponents: Sendable {
 }
 
 extension Dispatcher: LaneControl {}
+
+/// The lanes routing sees: the running dispatcher's own, which hold every pause, disablement and
+/// circuit at once on this gateway and another gateway's within the second it follows the store
+/// (intake asks for every emergency and urgent referral, so no read of the store each time); the
+/// store's, read each time, where no dispatcher has loaded them (a command-line tool).
+struct DispatcherLaneConditions: LaneConditionsSource {
+    let dispatcher: Dispatcher
+    let stored: StoredLaneConditions
+    let clock: any WallClock
+
+    func current() async -> LaneConditions {
+        guard dispatcher.holdsStoredLanes else { return await stored.current() }
+        return StoredLaneConditions.conditions(dispatcher.lanes, now: clock.now())
+    }
+}

@@ -9,7 +9,7 @@ import Settings
 public struct Eligibility: Sendable {
     /// Why the referral may go only to `recipients`; nil when consent restricts nothing.
     public let consentRestriction: String?
-    /// The agencies a restricted referral may go to.
+    /// The agencies a restricted referral may go to; empty when consent restricts nothing.
     public let recipients: Set<String>
     /// The subject's age in whole years on the day of referral (Europe/London).
     public let age: Int?
@@ -18,11 +18,12 @@ public struct Eligibility: Sendable {
     init(referral: Referral, receivedAt: Date, rules: RuleSet) {
         directory = rules.directory
         consentRestriction = rules.consentRestriction(referral)
-        var recipients = Set(rules.directory.agencies.filter(\.safeguardingRecipient).map(\.id))
-        if Self.protectsLife(referral) {
-            recipients.formUnion(rules.directory.agencies.filter(\.vitalInterests).map(\.id))
-        }
-        self.recipients = recipients
+        // Most referrals have consent: the recipients are worked out only for those that do not.
+        let protectsLife = consentRestriction != nil && Self.protectsLife(referral)
+        recipients =
+            consentRestriction == nil
+            ? []
+            : Set(rules.directory.agencies.lazy.filter { $0.safeguardingRecipient || (protectsLife && $0.vitalInterests) }.map(\.id))
         age = CalendarDate.age(birthDate: referral.subject.birthDate, on: CalendarDate.string(from: receivedAt))
     }
 

@@ -258,6 +258,11 @@ public final class SQLiteStore: SwitchboardStore {
                     UPDATE attention SET urgency = (SELECT r.urgency FROM referrals r WHERE r.id = attention.referral_id);
                     """)
         }
+        migrator.registerMigration("v19-one-due-index") { db in
+            // Every query by state reads deliveries_lane (state, agency, next_attempt_at), and leases
+            // read deliveries_lease_order: deliveries_due only cost each write of a delivery.
+            try db.execute(sql: "DROP INDEX IF EXISTS deliveries_due")
+        }
         return migrator
     }
 

@@ -86,7 +86,7 @@ public struct StoredLaneConditions: LaneConditionsSource {
         return Self.conditions(states, now: clock.now())
     }
 
-    static func conditions(_ states: [AgencyLaneState], now: Date) -> LaneConditions {
+    public static func conditions(_ states: [AgencyLaneState], now: Date) -> LaneConditions {
         var stopped: [String: String] = [:]
         for state in states {
             if let paused = state.paused {
