@@ -9,23 +9,6 @@ import Yams
 /// `config/switchboard.yaml` as typed values: the server, the store, the needs vocabulary, the API
 /// keys and the limits, and where the agencies and rules files are. Every problem is reported
 /// with its file, line and column; the other files are read by their own readers.
-/// `audit: {checkpoint_file, key_env, checkpoint_seconds}`: the append-only file the chain's head
-/// is written to, signed with the key in the environment variable named, every so many seconds.
-public struct AuditCheckpoints: Sendable, Equatable {
-    public var file: String
-    public var keyEnv: String
-    /// The key itself, from the environment; nil when it is not set (commands that only read).
-    public var key: String?
-    public var seconds: Double
-
-    public init(file: String, keyEnv: String, key: String?, seconds: Double = 60) {
-        self.file = file
-        self.keyEnv = keyEnv
-        self.key = key
-        self.seconds = seconds
-    }
-}
-
 public struct SwitchboardSettings: Sendable {
     public struct Server: Sendable, Equatable {
         public var host = "127.0.0.1"
