@@ -178,8 +178,20 @@ public final class TestPostgres: Sendable {
 
 /// Loopback ports for tests.
 public enum LoopbackPort {
-    /// A loopback port nothing is listening on right now.
+    /// The ports this test process has handed out: a port is taken by the test it was given to
+    /// only when its server starts, maybe seconds later, and suites run in parallel, so the same
+    /// free port must not be given to two of them meanwhile.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// A loopback port nothing is listening on right now, and not handed out before by this process.
     public static func free() -> Int {
+        while true {
+            let port = unusedNow()
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+    }
+
+    private static func unusedNow() -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
