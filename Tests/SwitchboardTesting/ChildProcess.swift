@@ -43,6 +43,10 @@ public final class ChildProcess: Sendable {
 
     public let pid: pid_t
     public let name: String
+    /// False for a watchdog or a stop that must finish on its own: it is left running when this
+    /// value goes, not killed (a discarded watchdog was killed at once, and test servers outlived
+    /// every run).
+    private let diesWithTests: Bool
     private let ended = Mutex<Int32?>(nil)
 
     /// Starts `arguments[0]` (a path, or a name looked up on `PATH`) with the rest as its arguments.
@@ -83,6 +87,7 @@ public final class ChildProcess: Sendable {
             throw LaunchFailure(description: "cannot start \(program): \(String(cString: strerror(errno)))")
         }
         pid = child
+        self.diesWithTests = diesWithTests
     }
 
     /// Runs a program to its end and returns its exit status and everything it wrote (standard
@@ -163,7 +168,7 @@ public final class ChildProcess: Sendable {
     }
 
     deinit {
-        if reap() == nil {
+        if diesWithTests, reap() == nil {
             kill(pid, SIGKILL)
             waitUntilExit()
         }
