@@ -265,36 +265,24 @@ public enum CalendarDate {
     /// Whole years from `birthDate` to `date` (both `YYYY-MM-DD`): someone born on 29 February
     /// has their birthday on 1 March in other years. Nil when either is not a date.
     public static func age(birthDate: String, on date: String) -> Int? {
-        guard isValid(birthDate), isValid(date) else { return nil }
-        func parts(_ text: String) -> (Int, Int, Int) {
-            let bytes = Array(text.utf8)
-            func number(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + Int(bytes[$1] - 0x30) } }
-            return (number(0..<4), number(5..<7), number(8..<10))
-        }
-        let (birthYear, birthMonth, birthDay) = parts(birthDate)
-        let (year, month, day) = parts(date)
+        guard isValid(birthDate), isValid(date), let (birthYear, birthMonth, birthDay) = LondonTime.fields(of: birthDate),
+            let (year, month, day) = LondonTime.fields(of: date)
+        else { return nil }
         let beforeBirthday = (month, day) < (birthMonth, birthDay)
         return max(0, year - birthYear - (beforeBirthday ? 1 : 0))
     }
 
-    /// The date in Europe/London at `date`. Intake asks this several times a referral, so the
-    /// years whose clocks follow today's rule (British Summer Time from 01:00 UTC on the last
-    /// Sunday of March to 01:00 UTC on the last Sunday of October, 1996 to 2099) are worked out
-    /// by arithmetic; other years ask the time zone database.
+    /// The date in Europe/London at `date`, by `LondonTime`'s arithmetic in the years whose clocks
+    /// follow today's rule (1996 to 2099); other years ask the time zone database.
     public static func string(from date: Date) -> String {
         let seconds = date.timeIntervalSince1970
         guard seconds >= 820_454_400, seconds < 4_102_444_800 else { return zoneString(from: date) }
-        let utcDay = Int((seconds / 86_400).rounded(.down))
-        let year = civil(fromDays: utcDay).year
-        let summerStarts = Double(lastSunday(year: year, month: 3) * 86_400 + 3_600)
-        let summerEnds = Double(lastSunday(year: year, month: 10) * 86_400 + 3_600)
-        let local = seconds + (seconds >= summerStarts && seconds < summerEnds ? 3_600 : 0)
-        let (y, m, d) = civil(fromDays: Int((local / 86_400).rounded(.down)))
+        let local = LondonTime(date)
         func padded(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
-        return padded(y, 4) + "-" + padded(m, 2) + "-" + padded(d, 2)
+        return padded(local.year, 4) + "-" + padded(local.month, 2) + "-" + padded(local.dayOfMonth, 2)
     }
 
     /// The same, always from the time zone database.
@@ -303,35 +291,5 @@ public enum CalendarDate {
         calendar.timeZone = TimeZone(identifier: "Europe/London") ?? .gmt
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
         return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date.
-    static func days(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The proleptic Gregorian date `days` after 1970-01-01.
-    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shifted = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shifted + 2) / 5 + 1
-        let month = shifted < 10 ? shifted + 3 : shifted - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    /// The last Sunday of `month` (March or October), in days since 1970-01-01.
-    static func lastSunday(year: Int, month: Int) -> Int {
-        let last = days(year: year, month: month, day: 31)
-        // 1970-01-01 was a Thursday: (days + 4) % 7 is 0 on a Sunday.
-        return last - ((last % 7 + 7 + 4) % 7)
     }
 }

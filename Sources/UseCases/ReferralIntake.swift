@@ -133,12 +133,16 @@ public struct ReferralIntake: Sendable {
                     matchedRules: decision.matchedRules, usedFallback: decision.usedFallback,
                     to: decision.targets.map { .init(agency: $0.agency, rule: $0.rule, alternatives: $0.alternatives) }))
         }
-        let eligibility = rules.eligibility(of: referral, at: receivedAt)
-        let sharedWith = eligibility.consentRestriction == nil ? nil : eligibility.recipients.isEmpty ? "the fallback" : "safeguarding recipients"
-        audit += decision.withheld.map { withheld in
-            AuditNarrative.referralWithheld(
-                referralId: referralId, actor: actor, at: receivedAt, agency: withheld.agency, rule: withheld.rule, reason: withheld.reason,
-                sharedWith: eligibility.refusal(for: withheld.agency, consent: false) == nil ? sharedWith : nil)
+        // Routing asked who may receive it; the words for what was withheld ask again only when something was.
+        if !decision.withheld.isEmpty {
+            let eligibility = rules.eligibility(of: referral, at: receivedAt)
+            let sharedWith =
+                eligibility.consentRestriction == nil ? nil : eligibility.recipients.isEmpty ? "the fallback" : "safeguarding recipients"
+            audit += decision.withheld.map { withheld in
+                AuditNarrative.referralWithheld(
+                    referralId: referralId, actor: actor, at: receivedAt, agency: withheld.agency, rule: withheld.rule, reason: withheld.reason,
+                    sharedWith: eligibility.refusal(for: withheld.agency, consent: false) == nil ? sharedWith : nil)
+            }
         }
         for replacement in decision.replaced {
             let route = deliveries.first { $0.route.agency == replacement.by }?.route

@@ -304,7 +304,7 @@ struct RuleSetGenerator {
         return calendar
     }()
 
-    /// Routing's own Europe/London arithmetic agrees with Foundation's time zone database at
+    /// The Europe/London arithmetic routing uses (ReferralModel's `LondonTime`) agrees with Foundation's time zone database at
     /// every instant tried: random ones from 1996 to 2099, and each minute either side of every
     /// clock change in those years.
     @Test func localTimeAgreesWithFoundationsEuropeLondon() throws {
