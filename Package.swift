@@ -28,11 +28,14 @@ let package = Package(
     targets: [
         // The canonical referral, its strict decoding and validation, lifecycle states, problem details, the clock.
         .target(name: "ReferralModel"),
+        // The NHS Booking and Referral Standard (BaRS): FHIR R4 messages read and answered, codes,
+        // OperationOutcomes; what `$process-message` and the bars adapter share.
+        .target(name: "BaRS", dependencies: ["ReferralModel"]),
         // The files administrators edit (switchboard.yaml, agencies.yaml) read into typed values, every
         // problem with file:line:column. Named Settings: Hummingbird brings swift-configuration's `Configuration`.
         .target(
             name: "Settings",
-            dependencies: ["ReferralModel", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ReferralModel", "BaRS", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The rule language (rules.yaml) and the service directory.
         .target(
@@ -106,7 +109,7 @@ let package = Package(
         .target(
             name: "UseCases",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "Delivery",
+                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "Delivery", "BaRS",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,7 +132,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "UseCases", "Deployment", "Observability",
+                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "UseCases", "Deployment", "Observability", "BaRS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -194,8 +197,9 @@ let package = Package(
         ),
         .executableTarget(name: "rules-bench", dependencies: ["Routing", "Settings", "ReferralModel"], path: "bench/RulesBench"),
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
+        .testTarget(name: "BaRSTests", dependencies: ["BaRS", "ReferralModel"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "SettingsTests", dependencies: ["Settings", "ReferralModel", "SwitchboardTesting"]),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings", "ReferralModel", "BaRS", "SwitchboardTesting"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "ReferralModel", "SwitchboardTesting"]),
         .testTarget(
             name: "AdapterKitTests",

@@ -6,6 +6,8 @@ import ReferralModel
 public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case referralReceived = "referral.received"
     case referralValidated = "referral.validated"
+    /// A referral that came as a FHIR message was mapped to referral v1: which codes became what.
+    case referralMapped = "referral.mapped"
     case referralRouted = "referral.routed"
     /// An agency the rules chose was kept from the referral (no consent, not a safeguarding recipient).
     case referralWithheld = "referral.withheld"

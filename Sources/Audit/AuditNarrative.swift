@@ -104,6 +104,12 @@ public enum AuditNarrative {
         )
     }
 
+    /// A referral that came in another format (a BaRS FHIR message): what it was, and which codes
+    /// became which needs and urgency. Codes and the gateway's own terms only, never the message's text.
+    public static func referralMapped(referralId: String, actor: String, at: Date, mapping: String) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .referralMapped, actor: actor, referralId: referralId, detail: mapping)
+    }
+
     public static func referralRefused(actor: String, at: Date, claimedOrganisation: String, allowed: [String]) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralRefused, actor: actor,

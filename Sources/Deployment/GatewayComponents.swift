@@ -25,6 +25,8 @@ public final class GatewayComponents: Sendable {
     public let intake: ReferralIntake
     /// What happens after delivery: agencies' answers, re-routes, deadlines, the attention list.
     public let loop: ReferralLoop
+    /// BaRS FHIR messages in (`$process-message`), through the intake and the loop above.
+    public let messages: ProcessMessage
     /// Every change to the routing rules, and the rules in force (`rules.live`).
     public let rules: RulesAdministrator
     public let clock: any WallClock
@@ -83,6 +85,8 @@ public final class GatewayComponents: Sendable {
         loop = ReferralLoop(
             store: store, rules: live, clock: clock, callbacks: Set(settings.apiKeys.filter { $0.callback != nil }.map(\.id)), lanes: lanes,
             alerts: alerts, decoder: ReferralDecoder(vocabulary: settings.vocabulary), onRerouted: { dispatcher.wake() })
+        messages = ProcessMessage(
+            intake: intake, loop: loop, store: store, concepts: settings.fhirConcepts, vocabulary: settings.vocabulary, clock: clock)
         keys = LiveKeys(configured: settings.apiKeys)
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)

@@ -71,6 +71,11 @@ public struct GatewayApplication {
             .get("{id}") { request, context in try await referrals.show(request, context: context) }
         router.group("/v1/referrals").add(middleware: requiring([.agency]))
             .post("{id}/status") { request, context in try await loopAPI.answer(request, context: context) }
+        let fhir = FHIRRoutes(
+            messages: components.messages,
+            endpoint: "\(settings.server.tlsCertificateFile == nil ? "http" : "https")://\(settings.server.host):\(settings.server.port)/FHIR/R4")
+        router.group("/FHIR/R4").add(middleware: OperationOutcomeMiddleware()).add(middleware: requiring([.referrer, .agency]))
+            .post("$process-message") { request, context in try await fhir.processMessage(request, context: context) }
         router.group("/v1/agency").add(middleware: requiring([.agency]))
             .get("referrals") { request, context in try await loopAPI.worklist(request, context: context) }
         let attention = router.group("/v1/attention").add(middleware: requiring([.admin]))

@@ -37,7 +37,8 @@ struct ProblemMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await answer(request, context: context, next: next)
-        response.headers[Self.requestIdHeader] = context.requestId
+        // The FHIR routes mirror the caller's own X-Request-Id, as BaRS requires; every other route names the gateway's.
+        if response.headers[Self.requestIdHeader] == nil { response.headers[Self.requestIdHeader] = context.requestId }
         return response
     }
 

@@ -118,6 +118,13 @@ extension PostgresStore {
         return .accepted(receipt)
     }
 
+    public func referralId(actor: String, idempotencyKey: String) async throws -> String? {
+        try await read { session in
+            try await session.one("SELECT referral_id FROM idempotency_keys WHERE actor = \(actor) AND key = \(idempotencyKey)")?(
+                "referral_id", as: String.self)
+        }
+    }
+
     public func report(referralId: String) async throws -> ReferralReport? {
         try await read { session in
             guard

@@ -1,3 +1,4 @@
+import BaRS
 import Foundation
 import ReferralModel
 import Yams
@@ -101,6 +102,8 @@ public struct SwitchboardSettings: Sendable {
     public var auditCheckpoints: AuditCheckpoints?
     /// Where a person on call is alerted to emergency and urgent attention items, if anywhere.
     public var alerts: AlertSettings?
+    /// `fhir_in`: how codes in BaRS messages that come in become needs, urgencies and safeguarding concerns.
+    public var fhirConcepts = FHIRConceptMap()
     public var rulesApprovalRequired = false
     public var agenciesApprovalRequired = false
     /// The configuration file itself, for messages.
@@ -132,7 +135,7 @@ public struct SwitchboardSettings: Sendable {
             reader.compose(text), "switchboard.yaml",
             allowed: [
                 "server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload", "audit", "retention_days",
-                "alerts",
+                "alerts", "fhir_in",
             ],
             required: ["storage", "agencies", "rules", "api_keys"])
         let storage = sections.storage(top?["storage"])
@@ -152,6 +155,7 @@ public struct SwitchboardSettings: Sendable {
         settings.retentionDays = reader.integer(top?["retention_days"], "retention_days", range: 30...36_500) ?? settings.retentionDays
         settings.auditCheckpoints = sections.auditCheckpoints(top?["audit"], environment: environment, requireSecrets: requireSecrets)
         settings.alerts = sections.alerts(top?["alerts"], environment: environment, requireSecrets: requireSecrets)
+        settings.fhirConcepts = sections.fhirConcepts(top?["fhir_in"], vocabulary: settings.vocabulary)
         // Without the other files' paths the caller cannot go on; a broken storage URL is already an issue.
         return (agencies != nil && rules != nil ? settings : nil, reader.issues)
     }

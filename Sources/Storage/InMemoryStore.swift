@@ -82,6 +82,10 @@ public actor InMemoryStore: SwitchboardStore {
         return .accepted(receipt)
     }
 
+    public func referralId(actor: String, idempotencyKey: String) -> String? {
+        idempotency[IdempotencyKey(actor: actor, key: idempotencyKey)]?.receipt.id
+    }
+
     public func report(referralId: String) -> ReferralReport? {
         guard let stored = referrals[referralId] else { return nil }
         let deliveries = stored.deliveryIds.compactMap { jobs[$0] }.map { job in

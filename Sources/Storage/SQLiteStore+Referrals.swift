@@ -9,6 +9,12 @@ extension SQLiteStore {
         return try await writer.perform { db, cursor in try Self.write(record, in: db, audit: &cursor) }
     }
 
+    public func referralId(actor: String, idempotencyKey: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT referral_id FROM idempotency_keys WHERE actor = ? AND key = ?", arguments: [actor, idempotencyKey])
+        }
+    }
+
     public func report(referralId: String) async throws -> ReferralReport? {
         try await pool.read { db in
             guard

@@ -10,6 +10,10 @@ public protocol ReferralStore: Sendable {
 
     /// The referral's deliveries and history, or nil when there is no such referral.
     func report(referralId: String) async throws -> ReferralReport?
+
+    /// The referral a key's idempotency key was first used for, or nil when it was never used:
+    /// how a later message about the same request (a FHIR update or cancel) finds its referral.
+    func referralId(actor: String, idempotencyKey: String) async throws -> String?
 }
 
 /// The delivery queue: jobs are leased, not taken, so a worker that dies leaves a lease that

@@ -73,6 +73,41 @@ public struct ReferralIntake: Sendable {
         } catch .invalid(let failure) {
             throw Refusal.invalid(failure.issues)
         }
+        let claim = idempotencyKey.map { IdempotencyClaim(key: $0, bodyDigest: Hex.encode(SHA256.hash(data: Array(body)))) }
+        return try await admit(
+            referral, bytes: body.count, actor: actor, organisations: organisations, claim: claim, requestId: requestId, receivedAt: receivedAt)
+    }
+
+    /// Validates, routes and stores a referral another format was mapped to (a FHIR message), as
+    /// `submit` does a JSON one: the decoder's problems come back by JSON Pointer, for the caller to
+    /// name where in its own format each came from.
+    /// - Parameters:
+    ///   - bytes: the size of the message received, for the audit trail.
+    ///   - idempotencyKey: the key that names the sender's request across its messages; the mapped
+    ///     document's digest decides whether a second message with it is the same one again.
+    ///   - mapping: what was mapped, in words with codes only, audited with the referral.
+    public func submit(
+        document: JSONValue, bytes: Int, actor: String, organisations: Set<String>?, idempotencyKey: String, requestId: String?, mapping: String
+    ) async throws -> Accepted {
+        let receivedAt = clock.now()
+        let referral: Referral
+        do {
+            referral = try decoder.decode(document, today: CalendarDate.string(from: receivedAt), now: receivedAt)
+        } catch .syntax(let error) {
+            throw Refusal.malformed(error.description)
+        } catch .invalid(let failure) {
+            throw Refusal.invalid(failure.issues)
+        }
+        let claim = IdempotencyClaim(key: idempotencyKey, bodyDigest: Hex.encode(SHA256.hash(data: Array(referral.canonicalJSON()))))
+        return try await admit(
+            referral, bytes: bytes, actor: actor, organisations: organisations, claim: claim, requestId: requestId, receivedAt: receivedAt,
+            mapping: mapping)
+    }
+
+    private func admit(
+        _ referral: Referral, bytes: Int, actor: String, organisations: Set<String>?, claim: IdempotencyClaim?, requestId: String?,
+        receivedAt: Date, mapping: String? = nil
+    ) async throws -> Accepted {
         // The organisation is the referrer's own claim: a key bound to organisations proves it.
         if let organisations, !organisations.contains(referral.referrer.organisation) {
             try await store.appendAudit([
@@ -81,15 +116,18 @@ public struct ReferralIntake: Sendable {
             ])
             throw Refusal.organisationNotAllowed(claimed: referral.referrer.organisation, allowed: organisations.sorted())
         }
-        let claim = idempotencyKey.map { IdempotencyClaim(key: $0, bodyDigest: Hex.encode(SHA256.hash(data: Array(body)))) }
         // One snapshot of the rules routes the referral, and is the version its receipt names.
         let rules = self.rules.current.rules
         let authorities = rules.namesLocalAuthorities ? try await store.localAuthorities(of: referral.subject.postcode) : []
         // Only an emergency or urgent referral is routed around a lane that cannot act; a routine one waits for it.
         let lanes = RuleSet.cannotWait(referral.urgency) ? await self.lanes.current() : .none
         var record = intakeRecord(
-            referral, rules: rules, localAuthorities: authorities, lanes: lanes, bytes: body.count, actor: actor, receivedAt: receivedAt,
+            referral, rules: rules, localAuthorities: authorities, lanes: lanes, bytes: bytes, actor: actor, receivedAt: receivedAt,
             claim: claim)
+        if let mapping {
+            record.audit.insert(
+                AuditNarrative.referralMapped(referralId: record.referralId, actor: actor, at: receivedAt, mapping: mapping), at: 1)
+        }
         record.requestId = requestId
         switch try await store.accept(record) {
         case .accepted(let receipt):

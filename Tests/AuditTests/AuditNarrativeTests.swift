@@ -88,6 +88,8 @@ import Testing
             AuditNarrative.referralAmended(
                 referralId: "r1", at: at, actor: "gp", fields: ["/reason", "/subject/phone"], updating: ["spa"], note: nil),
             AuditNarrative.inboxViewed(agency: "spa", at: at, actor: "Cy at the council", count: 12),
+            AuditNarrative.referralMapped(
+                referralId: "r1", actor: "gp", at: at, mapping: "BaRS servicerequest-request (new): 111111111 → need mental-health-crisis"),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -143,6 +145,7 @@ import Testing
                 "returned to the referrer by spa for more information; its question is note n3",
                 "amended: /reason, /subject/phone; the update goes to spa",
                 "listed 12 referrals in the web inbox of spa, with name, age and needs",
+                "BaRS servicerequest-request (new): 111111111 → need mental-health-crisis",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

@@ -113,6 +113,8 @@ struct ScenarioRequest {
         case (.post, "/v1/keys/{id}/rotate"):
             return ScenarioRequest(
                 uri: "/v1/keys/no-such-key/rotate", headers: headers(key: key), body: ByteBuffer(string: #"{"overlapSeconds": 60}"#))
+        case (.post, "/FHIR/R4/$process-message"):
+            return ScenarioRequest(uri: response.path, headers: FHIRMessageTests.fhirHeaders(key), body: try FHIRMessageTests.validRequest())
         case (.post, "/v1/agencies/{agency}/resume"):
             return ScenarioRequest(uri: "/v1/agencies/oxfordshire-spa/resume", headers: headers(key: key, json: false))
         default:
@@ -196,6 +198,7 @@ struct ScenarioRequest {
             request.headers[.authorization] = "Bearer " + (response.roles.contains("admin") ? GatewayFixture.agencyKey : GatewayFixture.adminKey)
         case 404:
             switch operation {
+            case "POST /FHIR/R4/$process-message": request.body = try FHIRMessageTests.validRequest(reason: "cancel")
             case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": 99}"#)
             case "GET /v1/rules/versions/{number}": request.uri = "/v1/rules/versions/99"
             case "POST /v1/agencies/{agency}/pause": request.uri = "/v1/agencies/no-such-agency/pause"
@@ -207,6 +210,10 @@ struct ScenarioRequest {
             }
         case 409 where response.path.hasPrefix("/v1/keys"):
             break
+        case 409 where operation == "POST /FHIR/R4/$process-message":
+            // A different message for a ServiceRequest already received as new.
+            before.append(request)
+            request.body = try FHIRMessageTests.validRequest { bundle in FHIRMessageTests.edit(&bundle, "Patient") { $0["gender"] = "other" } }
         case 409 where response.path.contains("/proposals/{id}"):
             // Decided already: rejected before this request.
             let id = String(request.uri.split(separator: "/")[3])
@@ -229,6 +236,7 @@ struct ScenarioRequest {
         case 422:
             switch operation {
             case "POST /v1/referrals": request.body = ByteBuffer(string: #"{"needs": ["juggling"]}"#)
+            case "POST /FHIR/R4/$process-message": request.body = try FHIRMessageTests.example("servicerequest-request")
             case "PUT /v1/rules": request.body = ByteBuffer(string: "rules: []\nfallback: the-moon\n")
             case "POST /v1/rules/test": request.body = ByteBuffer(string: #"{"referral": {"needs": 3}}"#)
             case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)

@@ -60,9 +60,11 @@ struct GatewayFixture {
     /// - Parameter server: the `server` section's extra settings (timeouts, connection cap).
     /// - Parameter storageReserveMB: free space the store keeps on its disk (none by default).
     /// - Parameter under: the folder to make the fixture's own in (a small disk), else the temporary folder.
+    /// - Parameter keys: more `api_keys` entries, one YAML flow mapping a line.
+    /// - Parameter sections: more top-level sections of switchboard.yaml.
     init(
         rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = [], server: String = "",
-        storageReserveMB: Int = 0, under: URL? = nil, clock: any WallClock = SystemClock()
+        storageReserveMB: Int = 0, under: URL? = nil, clock: any WallClock = SystemClock(), keys: [String] = [], sections: String = ""
     ) throws {
         directory = (under ?? FileManager.default.temporaryDirectory).appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -85,7 +87,13 @@ struct GatewayFixture {
               - { id: unbound-agency, role: agency, sha256: \(APIKey.digest(of: Self.unboundAgencyKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: test-admin, role: admin, key_env: TEST_ADMIN_KEY }
               - { id: second-admin, role: admin, sha256: \(APIKey.digest(of: Self.secondAdminKey).map { String(format: "%02x", $0) }.joined()) }
-            limits: { requests_per_second: \(rateLimit), burst: \(burst) }
+            \(keys.map { "  - \($0)\n" }.joined())limits: { requests_per_second: \(rateLimit), burst: \(burst) }
+            fhir_in:
+              needs:
+                - {system: "http://fhir.nhs.uk/Id/dos-service-id", code: "111111111", need: mental-health-crisis}
+              urgency:
+                - {system: "https://fhir.nhs.uk/CodeSystem/arp-priority-code", code: "C3", urgency: urgent}
+            \(sections)
             """
         let path = directory.appendingPathComponent("switchboard.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)

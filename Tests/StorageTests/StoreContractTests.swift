@@ -76,6 +76,10 @@ extension DeliveryQueue {
         #expect(try await store.accept(record(key: "k1", digest: "body-a")) == .replayed(first))
         #expect(try await store.accept(record(key: "k1", digest: "body-b")) == .idempotencyConflict)
         #expect(try await store.auditEvents(afterSequence: 0, limit: 100).count == 1, "a replay or conflict stores nothing")
+        // A later message about the same request finds its referral by the key, for that key's holder only.
+        #expect(try await store.referralId(actor: "gp", idempotencyKey: "k1") == first.id)
+        #expect(try await store.referralId(actor: "another-gp", idempotencyKey: "k1") == nil)
+        #expect(try await store.referralId(actor: "gp", idempotencyKey: "k2") == nil)
     }
 
     @Test(arguments: StoreKind.allCases) func aLeaseHidesAJobUntilItExpires(_ kind: StoreKind) async throws {

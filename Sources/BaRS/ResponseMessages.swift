@@ -1,0 +1,99 @@
+import Foundation
+import ReferralModel
+
+/// A receiving agency's `servicerequest-response`: its answer about a referral the gateway sent it.
+public struct AgencyAnswer: Sendable, Equatable {
+    /// The gateway's referral id, from the ServiceRequest it sent (its `urn:switchboard:referral`
+    /// identifier, else its id).
+    public var referralId: String
+    /// `accepted`, `declined` or `completed`.
+    public var answer: String
+    public var declineReason: DeclineReason?
+    /// The agency's words (ServiceRequest.note), such as the question when it needs more information.
+    public var text: String?
+    /// The agency's own reference for the case (its first identifier of another system).
+    public var reference: String?
+
+    /// ServiceRequest.status `active` accepts, `completed` completes, `revoked` (or a `fatal-error`
+    /// response) declines; the decline reason is a coding of `urn:switchboard:decline-reason` in the
+    /// ServiceRequest's reasonCode or extensions, else `other`.
+    public static func read(_ message: InboundMessage) throws(OutcomeIssues) -> AgencyAnswer {
+        let request = message.serviceRequest
+        var referralId: String?
+        var reference: String?
+        for identifier in request.all("identifier") {
+            guard let value = identifier.text("value") else { continue }
+            if identifier.text("system") == BaRS.referralIdSystem { referralId = value } else if reference == nil { reference = value }
+        }
+        referralId =
+            referralId ?? request.text("id") ?? message.serviceRequestURL.map { $0.replacingOccurrences(of: "urn:uuid:", with: "") }
+        guard let referralId, Identifier.isWellFormed(referralId) else {
+            throw OutcomeIssues([
+                OutcomeIssue(
+                    "required", .badRequest,
+                    "The ServiceRequest must be the one this gateway sent: its identifier of system \(BaRS.referralIdSystem), or its id.",
+                    at: "\(request.path).identifier")
+            ])
+        }
+        let responseCode = message.header["response"]?.text("code")
+        let status = request.text("status")
+        let answer: String
+        switch (status, responseCode) {
+        case (_, "fatal-error"), ("revoked", _), ("entered-in-error", _): answer = "declined"
+        case ("completed", _): answer = "completed"
+        case ("active", _): answer = "accepted"
+        default:
+            throw OutcomeIssues([
+                OutcomeIssue(
+                    "value", .unprocessable,
+                    "ServiceRequest.status must be active (accepted), completed, or revoked (declined), not '\(OperationOutcome.token(status) ?? "missing")'.",
+                    at: "\(request.path).status")
+            ])
+        }
+        var reason: DeclineReason?
+        if answer == "declined" {
+            let codings =
+                (request.all("reasonCode") + request.all("extension").compactMap { $0["valueCodeableConcept"] }).flatMap(\.codings)
+            reason =
+                codings.lazy.filter { $0.coding.system == BaRS.declineReasonSystem }.compactMap { DeclineReason(rawValue: $0.coding.code) }
+                .first ?? .other
+        }
+        let text = request.all("note").compactMap { $0.text("text") }.joined(separator: "\n")
+        return AgencyAnswer(referralId: referralId, answer: answer, declineReason: reason, text: text.isEmpty ? nil : text, reference: reference)
+    }
+}
+
+/// The message Bundle a successful `$process-message` is answered with: a MessageHeader responding
+/// `ok` to the message received, and the ServiceRequest as the gateway now holds it, named by the
+/// gateway's referral id.
+public enum ReplyMessage {
+    public static func bundle(
+        to message: InboundMessage, referralId: String, status: String, gatewayEndpoint: String, at now: Date
+    ) -> [String: Any] {
+        let headerId = Identifier.make(now: now)
+        let requestId = Identifier.make(now: now)
+        var header: [String: Any] = [
+            "resourceType": "MessageHeader", "id": headerId, "meta": ["profile": [BaRS.responseHeaderProfile]],
+            "eventCoding": ["system": BaRS.eventSystem, "code": message.event.rawValue],
+            "source": ["name": "Switchboard", "software": "Switchboard", "endpoint": gatewayEndpoint],
+            "response": ["identifier": message.messageId ?? "", "code": "ok"],
+            "focus": [["reference": "urn:uuid:\(requestId)"]],
+        ]
+        if let endpoint = message.header["source"]?.text("endpoint") { header["destination"] = [["endpoint": endpoint]] }
+        var identifiers: [[String: Any]] = [["system": BaRS.referralIdSystem, "value": referralId]]
+        if let own = message.serviceRequest.all("identifier").first, let value = own.text("value") {
+            identifiers.append(["system": own.text("system") ?? "", "value": value])
+        }
+        let request: [String: Any] = [
+            "resourceType": "ServiceRequest", "id": requestId, "identifier": identifiers, "status": status, "intent": "plan",
+            "subject": ["display": "as in the message received"],
+        ]
+        return [
+            "resourceType": "Bundle", "id": Identifier.make(now: now), "meta": ["profile": [BaRS.bundleProfile]], "type": "message",
+            "timestamp": Timestamp.string(now),
+            "entry": [
+                ["fullUrl": "urn:uuid:\(headerId)", "resource": header], ["fullUrl": "urn:uuid:\(requestId)", "resource": request],
+            ],
+        ]
+    }
+}

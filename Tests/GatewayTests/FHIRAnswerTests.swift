@@ -1,0 +1,144 @@
+import Deployment
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ReferralModel
+import Storage
+import Testing
+
+/// After a BaRS request is in: the receiving agency answers with a `servicerequest-response`, the
+/// sender updates or cancels with the same ServiceRequest, each through the use cases the JSON API calls.
+@Suite struct FHIRAnswerTests {
+    typealias M = FHIRMessageTests
+
+    /// The example request submitted and delivered to the crisis team; its referral id.
+    func delivered(_ components: GatewayComponents, client: any TestClientProtocol) async throws -> String {
+        let id = try await client.execute(
+            uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey), body: try M.validRequest()
+        ) { M.referralId($0) }
+        let store = components.store
+        let leased = try await store.leaseDueDeliveries(
+            now: components.clock.now(), lanes: [LaneDemand(agency: "oxford-mh-crisis", limit: 10, leaseDuration: 30)])
+        _ = try await store.finish(
+            leased.map { DeliveryCompletion(lease: $0, result: .delivered(agencyReference: nil), audit: [], at: components.clock.now()) })
+        return try #require(id)
+    }
+
+    /// The specification's example response, about referral `id`, with its ServiceRequest's status and extras.
+    func response(about id: String, status: String, reason: String? = nil, note: String? = nil) throws -> ByteBuffer {
+        try M.example("servicerequest-response") { bundle in
+            M.edit(&bundle, "ServiceRequest") { request in
+                request["identifier"] = [
+                    ["system": "urn:switchboard:referral", "value": id], ["system": "https://crisis.example/case", "value": "C-1"],
+                ]
+                request["status"] = status
+                if let reason { request["reasonCode"] = [["coding": [["system": "urn:switchboard:decline-reason", "code": reason]]]] }
+                if let note { request["note"] = [["text": note]] }
+            }
+        }
+    }
+
+    func state(_ components: GatewayComponents, _ id: String) async throws -> String? {
+        try await components.store.report(referralId: id)?.deliveries.first { $0.agency == "oxford-mh-crisis" }?.state.rawValue
+    }
+
+    @Test func theReceivingAgencyAcceptsWithAResponseAndAnotherAgencysKeyIsRefused() async throws {
+        let fixture = try M.fixture()
+        let components = fixture.components
+        try await fixture.test { client in
+            let id = try await delivered(components, client: client)
+            // The council's key did not receive it: refused, and nothing changes.
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.agencyKey), body: try response(about: id, status: "active")
+            ) { response in
+                #expect(response.status == .forbidden)
+                #expect(M.issues(response).first?.hasPrefix("REC_FORBIDDEN") == true)
+            }
+            #expect(try await state(components, id) == "delivered")
+            // A referrer's key cannot answer for an agency.
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey), body: try response(about: id, status: "active")
+            ) { #expect($0.status == .forbidden) }
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, status: "active")
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(M.referralId(response) == id)
+            }
+            #expect(try await state(components, id) == "accepted")
+            // Completed next, as the lifecycle allows; accepting again is a conflict.
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, status: "active")
+            ) { #expect($0.status == .conflict) }
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, status: "completed")
+            ) { #expect($0.status == .ok) }
+            #expect(try await state(components, id) == "completed")
+        }
+    }
+
+    @Test func aRejectionCarriesItsReasonAsTheJSONAPIsDeclineWould() async throws {
+        let fixture = try M.fixture()
+        let components = fixture.components
+        try await fixture.test { client in
+            let id = try await delivered(components, client: client)
+            // Insufficient information needs the question.
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey),
+                body: try response(about: id, status: "revoked", reason: "insufficient-information")
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(M.issues(response) == ["REC_UNPROCESSABLE_ENTITY at Bundle.entry[1].resource.note"])
+            }
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey),
+                body: try response(about: id, status: "revoked", reason: "insufficient-information", note: "Is anyone with her now?")
+            ) { #expect($0.status == .ok) }
+            #expect(try await state(components, id) == "returned")
+            let report = try #require(try await components.store.report(referralId: id))
+            #expect(report.history.contains { $0.event == "referral.declined" && ($0.detail ?? "").contains("insufficient-information") })
+        }
+    }
+
+    @Test func anUpdateAmendsAndACancelRevokesTheSameRequest() async throws {
+        let fixture = try M.fixture()
+        let components = fixture.components
+        try await fixture.test { client in
+            let id = try await delivered(components, client: client)
+            let renamed = try M.validRequest(reason: "update") { bundle in
+                M.edit(&bundle, "Patient") { patient in
+                    var names = patient["name"] as! [[String: Any]]
+                    names[0]["family"] = "Jones-Smith"
+                    patient["name"] = names
+                }
+            }
+            try await client.execute(uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey), body: renamed) { response in
+                #expect(response.status == .ok)
+                #expect(M.referralId(response) == id)
+            }
+            #expect(try await components.store.loopReferral(id)?.referral.subject.familyName == "Jones-Smith")
+            // Urgency is routing's to decide: an update may not change it.
+            let sooner = try M.validRequest(reason: "update") { bundle in M.edit(&bundle, "ServiceRequest") { $0["priority"] = "stat" } }
+            try await client.execute(uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey), body: sooner) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(M.issues(response) == ["REC_UNPROCESSABLE_ENTITY at Bundle.entry[1].resource.priority"])
+            }
+            // Another referrer cannot reach it.
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.otherReferrerKey), body: try M.validRequest(reason: "cancel")
+            ) { #expect($0.status == .notFound) }
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey), body: try M.validRequest(reason: "cancel")
+            ) { response in
+                #expect(response.status == .ok)
+                let entries = M.json(response)["entry"] as? [[String: Any]] ?? []
+                #expect(entries.contains { ($0["resource"] as? [String: Any])?["status"] as? String == "revoked" })
+            }
+            let report = try #require(try await components.store.report(referralId: id))
+            #expect(report.history.contains { $0.event == "referral.cancelled" })
+        }
+    }
+}
