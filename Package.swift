@@ -52,7 +52,8 @@ let package = Package(
             dependencies: ["AdapterKit", "ReferralModel"],
             path: "plugins/json-webhook"
         ),
-        .target(name: "FHIRR4Adapter", dependencies: ["AdapterKit", "ReferralModel"], path: "plugins/fhir-r4"),
+        .target(name: "FHIRR4Adapter", dependencies: ["AdapterKit", "ReferralModel", "BaRS"], path: "plugins/fhir-r4"),
+        .target(name: "BaRSAdapter", dependencies: ["AdapterKit", "ReferralModel", "BaRS", "FHIRR4Adapter"], path: "plugins/bars"),
         .target(name: "PortalAdapter", dependencies: ["AdapterKit", "ReferralModel"], path: "plugins/portal"),
         .target(
             name: "TemplateAdapter",
@@ -121,7 +122,7 @@ let package = Package(
         .target(
             name: "Deployment",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "PortalAdapter",
+                "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "BaRSAdapter", "TemplateAdapter", "PortalAdapter",
                 "Transport", "Storage", "PostgresStorage", "Audit", "Delivery", "UseCases", "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -204,7 +205,8 @@ let package = Package(
         .testTarget(
             name: "AdapterKitTests",
             dependencies: [
-                "AdapterKit", "AdapterConformance", "JSONWebhookAdapter", "FHIRR4Adapter", "TemplateAdapter", "PortalAdapter", "ReferralModel",
+                "AdapterKit", "AdapterConformance", "JSONWebhookAdapter", "FHIRR4Adapter", "BaRSAdapter", "TemplateAdapter", "PortalAdapter",
+                "ReferralModel", "BaRS",
             ]
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),

@@ -11,6 +11,11 @@ public enum BaRS {
     public static let dosServiceSystem = "https://fhir.nhs.uk/Id/dos-service-id"
     /// The identifier system the gateway gives its own referral ids on the ServiceRequests it sends and answers with.
     public static let referralIdSystem = "urn:switchboard:referral"
+    /// Why a receiver rejected a request (BaRS: RRNA, FC, OTH), and the Directory of Services' reasons.
+    public static let rejectedReasonSystem = "https://fhir.nhs.uk/CodeSystem/rejected-reasons-bars"
+    public static let dosRejectedReasonSystem = "https://fhir.nhs.uk/CodeSystem/dos-rejected-reasons-bars"
+    /// Flag categories; `SG` is a safeguarding concern.
+    public static let flagCategorySystem = "https://fhir.nhs.uk/CodeSystem/flag-categories-bars"
     /// The decline reasons an agency may give in a `servicerequest-response` (the API's `DeclineReason` codes).
     public static let declineReasonSystem = "urn:switchboard:decline-reason"
 
@@ -42,6 +47,7 @@ public enum BaRS {
         case notFound = "REC_NOT_FOUND"
         case methodNotAllowed = "REC_METHOD_NOT_ALLOWED"
         case notAcceptable = "REC_NOT_ACCEPTABLE"
+        case timeout = "REC_TIMEOUT"
         case conflict = "REC_CONFLICT"
         case unprocessable = "REC_UNPROCESSABLE_ENTITY"
         case tooManyRequests = "REC_TOO_MANY_REQUESTS"
@@ -56,6 +62,7 @@ public enum BaRS {
             case .notFound: 404
             case .methodNotAllowed: 405
             case .notAcceptable: 406
+            case .timeout: 408
             case .conflict: 409
             case .unprocessable: 422
             case .tooManyRequests: 429
@@ -72,6 +79,7 @@ public enum BaRS {
             case 404: self = .notFound
             case 405: self = .methodNotAllowed
             case 406: self = .notAcceptable
+            case 408: self = .timeout
             case 409: self = .conflict
             case 422: self = .unprocessable
             case 429: self = .tooManyRequests
@@ -82,6 +90,6 @@ public enum BaRS {
         }
 
         /// Whether a sender may usefully send the same message again later.
-        public var isTransient: Bool { [.tooManyRequests, .serverError, .unavailable].contains(self) }
+        public var isTransient: Bool { [.timeout, .tooManyRequests, .serverError, .unavailable].contains(self) }
     }
 }

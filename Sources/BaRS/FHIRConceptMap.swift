@@ -60,7 +60,9 @@ public struct FHIRConceptMap: Sendable, Equatable {
         urgency.first { $0.system == coding.system && $0.code == coding.code }?.urgency
     }
 
+    /// BaRS's own safeguarding Flag category (`flag-categories-bars` `SG`), and the codes configured.
     public func isSafeguarding(_ coding: FHIRCoding) -> Bool {
-        safeguarding.contains { $0.system == coding.system && $0.code == coding.code }
+        (coding.system == BaRS.flagCategorySystem && coding.code == "SG")
+            || safeguarding.contains { $0.system == coding.system && $0.code == coding.code }
     }
 }

@@ -54,13 +54,16 @@ public enum OperationOutcome {
 
     /// The coded parts of a reply's OperationOutcome (severity, issue type, BaRS error codes), never
     /// its free text, which may repeat the person's details.
-    public static func codes(in body: [UInt8]) -> (summary: String, errors: [BaRS.ErrorCode])? {
+    public static func codes(in body: [UInt8]) -> (summary: String, errors: [BaRS.ErrorCode], types: [String])? {
         guard let root = try? JSONParser.parse(body) else { return nil }
         let node = FHIRNode(root, path: "OperationOutcome")
-        guard node.text("resourceType") == "OperationOutcome" else { return nil }
+        guard node.text("resourceType") == "OperationOutcome", !node.all("issue").isEmpty else { return nil }
         var errors: [BaRS.ErrorCode] = []
+        var types: [String] = []
         let summary = node.all("issue").prefix(3).map { issue -> String in
-            var parts = [token(issue.text("severity")) ?? "error", token(issue.text("code")) ?? "unknown"]
+            let type = token(issue.text("code")) ?? "unknown"
+            types.append(type)
+            var parts = [token(issue.text("severity")) ?? "error", type]
             for (coding, _) in issue["details"]?.codings.prefix(3) ?? [] {
                 guard let code = token(coding.code) else { continue }
                 parts.append(code)
@@ -68,7 +71,7 @@ public enum OperationOutcome {
             }
             return parts.joined(separator: " ")
         }.joined(separator: "; ")
-        return (summary, errors)
+        return (summary, errors, types)
     }
 
     /// A code as a reply gave it, when it looks like one (a short token of letters, digits and

@@ -14,9 +14,12 @@ public struct AgencyAnswer: Sendable, Equatable {
     /// The agency's own reference for the case (its first identifier of another system).
     public var reference: String?
 
-    /// ServiceRequest.status `active` accepts, `completed` completes, `revoked` (or a `fatal-error`
-    /// response) declines; the decline reason is a coding of `urn:switchboard:decline-reason` in the
-    /// ServiceRequest's reasonCode or extensions, else `other`.
+    /// What the receiver made of the request, as the BaRS examples show it: its own Encounter (the
+    /// message's focus) `cancelled`, or the ServiceRequest `revoked`, declines, with the reason in a
+    /// reasonCode (`rejected-reasons-bars` or `dos-rejected-reasons-bars`); the Encounter `finished`,
+    /// or the ServiceRequest `completed`, completes; any other Encounter status (planned, arrived,
+    /// triaged, in-progress), or an `active` ServiceRequest without one, accepts. A `fatal-error`
+    /// response declines.
     public static func read(_ message: InboundMessage) throws(OutcomeIssues) -> AgencyAnswer {
         let request = message.serviceRequest
         var referralId: String?
@@ -35,31 +38,54 @@ public struct AgencyAnswer: Sendable, Equatable {
                     at: "\(request.path).identifier")
             ])
         }
-        let responseCode = message.header["response"]?.text("code")
-        let status = request.text("status")
+        let focus = message.bundle.resolve(message.header.all("focus").first)
+        let encounter = focus?.text("resourceType") == "Encounter" ? focus : nil
+        if let encounter, reference == nil {
+            reference = encounter.all("identifier").first?.text("value")
+        }
         let answer: String
-        switch (status, responseCode) {
-        case (_, "fatal-error"), ("revoked", _), ("entered-in-error", _): answer = "declined"
-        case ("completed", _): answer = "completed"
-        case ("active", _): answer = "accepted"
+        switch (encounter?.text("status"), request.text("status"), message.header["response"]?.text("code")) {
+        case (_, _, "fatal-error"), ("cancelled", _, _), (_, "revoked", _), (_, "entered-in-error", _):
+            answer = "declined"
+        case ("finished", _, _), (_, "completed", _):
+            answer = "completed"
+        case (.some, _, _), (nil, "active", _):
+            answer = "accepted"
         default:
             throw OutcomeIssues([
                 OutcomeIssue(
                     "value", .unprocessable,
-                    "ServiceRequest.status must be active (accepted), completed, or revoked (declined), not '\(OperationOutcome.token(status) ?? "missing")'.",
+                    "ServiceRequest.status must be active (accepted), completed, or revoked (declined), not '\(OperationOutcome.token(request.text("status")) ?? "missing")'.",
                     at: "\(request.path).status")
             ])
         }
         var reason: DeclineReason?
+        var words: [String] = []
         if answer == "declined" {
-            let codings =
-                (request.all("reasonCode") + request.all("extension").compactMap { $0["valueCodeableConcept"] }).flatMap(\.codings)
-            reason =
-                codings.lazy.filter { $0.coding.system == BaRS.declineReasonSystem }.compactMap { DeclineReason(rawValue: $0.coding.code) }
-                .first ?? .other
+            let concepts =
+                (encounter?.all("reasonCode") ?? []) + request.all("reasonCode") + request.all("extension").compactMap { $0["valueCodeableConcept"] }
+            reason = concepts.flatMap(\.codings).lazy.compactMap { Self.declineReason($0.coding) }.first ?? .other
+            words += concepts.compactMap { $0.text("text") }
         }
-        let text = request.all("note").compactMap { $0.text("text") }.joined(separator: "\n")
+        words += request.all("note").compactMap { $0.text("text") }
+        let text = words.joined(separator: "\n")
         return AgencyAnswer(referralId: referralId, answer: answer, declineReason: reason, text: text.isEmpty ? nil : text, reference: reference)
+    }
+
+    /// A BaRS rejection reason as the gateway's decline reason, which decides what happens next.
+    static func declineReason(_ coding: FHIRCoding) -> DeclineReason? {
+        switch (coding.system, coding.code) {
+        case (BaRS.declineReasonSystem, let code): return DeclineReason(rawValue: code)
+        // Requested resource not available within timescale.
+        case (BaRS.rejectedReasonSystem, "RRNA"): return .noCapacity
+        case (BaRS.rejectedReasonSystem, _): return .other
+        case (BaRS.dosRejectedReasonSystem, "22"), (BaRS.dosRejectedReasonSystem, "31"): return .noCapacity
+        case (BaRS.dosRejectedReasonSystem, "23"), (BaRS.dosRejectedReasonSystem, "40"): return .notEligible
+        case (BaRS.dosRejectedReasonSystem, "26"): return .personDeclined
+        case (BaRS.dosRejectedReasonSystem, "42"): return .outOfArea
+        case (BaRS.dosRejectedReasonSystem, _): return .other
+        default: return nil
+        }
     }
 }
 

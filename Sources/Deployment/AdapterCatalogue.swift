@@ -1,4 +1,5 @@
 import AdapterKit
+import BaRSAdapter
 import FHIRR4Adapter
 import JSONWebhookAdapter
 import PortalAdapter
@@ -10,6 +11,7 @@ public enum AdapterCatalogue {
         var registry = AdapterRegistry()
         registry.register(JSONWebhookAdapter.self)
         registry.register(FHIRR4Adapter.self)
+        registry.register(BaRSAdapter.self)
         registry.register(TemplateAdapter.self)
         registry.register(PortalAdapter.self)
         return registry

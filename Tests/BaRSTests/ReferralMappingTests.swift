@@ -83,9 +83,12 @@ import Testing
         var entries = bundle["entry"] as! [[String: Any]]
         var request = entries[1]["resource"] as! [String: Any]
         request["identifier"] = [["system": "urn:switchboard:referral", "value": id]]
-        request["status"] = "revoked"
-        request["reasonCode"] = [["coding": [["system": "urn:switchboard:decline-reason", "code": "out-of-area"]]]]
         entries[1]["resource"] = request
+        // The receiver's Encounter, the message's focus: cancelled, for a Directory of Services reason.
+        var encounter = entries[4]["resource"] as! [String: Any]
+        encounter["status"] = "cancelled"
+        encounter["reasonCode"] = [["coding": [["system": "https://fhir.nhs.uk/CodeSystem/dos-rejected-reasons-bars", "code": "42"]]]]
+        entries[4]["resource"] = encounter
         bundle["entry"] = entries
         let bytes = Array(try JSONSerialization.data(withJSONObject: bundle))
         let answer = try AgencyAnswer.read(try InboundMessage.parse(bytes))

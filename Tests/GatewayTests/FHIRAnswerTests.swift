@@ -27,17 +27,23 @@ import Testing
         return try #require(id)
     }
 
-    /// The specification's example response, about referral `id`, with its ServiceRequest's status and extras.
-    func response(about id: String, status: String, reason: String? = nil, note: String? = nil) throws -> ByteBuffer {
+    /// The specification's example response, about referral `id`: the receiver's Encounter (its
+    /// focus) with `status`, and a rejection reason in its reasonCode, as the BaRS examples write them.
+    func response(about id: String, encounter status: String, reason: (system: String, code: String)? = nil, note: String? = nil) throws
+        -> ByteBuffer
+    {
         try M.example("servicerequest-response") { bundle in
             M.edit(&bundle, "ServiceRequest") { request in
-                request["identifier"] = [
-                    ["system": "urn:switchboard:referral", "value": id], ["system": "https://crisis.example/case", "value": "C-1"],
-                ]
-                request["status"] = status
-                if let reason { request["reasonCode"] = [["coding": [["system": "urn:switchboard:decline-reason", "code": reason]]]] }
+                request["identifier"] = [["system": "urn:switchboard:referral", "value": id]]
                 if let note { request["note"] = [["text": note]] }
             }
+            var entries = bundle["entry"] as! [[String: Any]]
+            var encounter = entries[4]["resource"] as! [String: Any]
+            encounter["status"] = status
+            encounter["identifier"] = [["system": "https://crisis.example/case", "value": "C-1"]]
+            encounter["reasonCode"] = reason.map { [["coding": [["system": $0.system, "code": $0.code]]]] }
+            entries[4]["resource"] = encounter
+            bundle["entry"] = entries
         }
     }
 
@@ -52,7 +58,7 @@ import Testing
             let id = try await delivered(components, client: client)
             // The council's key did not receive it: refused, and nothing changes.
             try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.agencyKey), body: try response(about: id, status: "active")
+                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.agencyKey), body: try response(about: id, encounter: "in-progress")
             ) { response in
                 #expect(response.status == .forbidden)
                 #expect(M.issues(response).first?.hasPrefix("REC_FORBIDDEN") == true)
@@ -60,10 +66,11 @@ import Testing
             #expect(try await state(components, id) == "delivered")
             // A referrer's key cannot answer for an agency.
             try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey), body: try response(about: id, status: "active")
+                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey),
+                body: try response(about: id, encounter: "in-progress")
             ) { #expect($0.status == .forbidden) }
             try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, status: "active")
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, encounter: "in-progress")
             ) { response in
                 #expect(response.status == .ok)
                 #expect(M.referralId(response) == id)
@@ -71,10 +78,10 @@ import Testing
             #expect(try await state(components, id) == "accepted")
             // Completed next, as the lifecycle allows; accepting again is a conflict.
             try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, status: "active")
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, encounter: "in-progress")
             ) { #expect($0.status == .conflict) }
             try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, status: "completed")
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, encounter: "finished")
             ) { #expect($0.status == .ok) }
             #expect(try await state(components, id) == "completed")
         }
@@ -88,18 +95,36 @@ import Testing
             // Insufficient information needs the question.
             try await client.execute(
                 uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey),
-                body: try response(about: id, status: "revoked", reason: "insufficient-information")
+                body: try response(about: id, encounter: "cancelled", reason: ("urn:switchboard:decline-reason", "insufficient-information"))
             ) { response in
                 #expect(response.status == .unprocessableContent)
                 #expect(M.issues(response) == ["REC_UNPROCESSABLE_ENTITY at Bundle.entry[1].resource.note"])
             }
             try await client.execute(
                 uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey),
-                body: try response(about: id, status: "revoked", reason: "insufficient-information", note: "Is anyone with her now?")
+                body: try response(
+                    about: id, encounter: "cancelled", reason: ("urn:switchboard:decline-reason", "insufficient-information"),
+                    note: "Is anyone with her now?")
             ) { #expect($0.status == .ok) }
             #expect(try await state(components, id) == "returned")
             let report = try #require(try await components.store.report(referralId: id))
             #expect(report.history.contains { $0.event == "referral.declined" && ($0.detail ?? "").contains("insufficient-information") })
+        }
+    }
+
+    @Test func aBaRSRejectionReasonDecidesWhatComesNext() async throws {
+        let fixture = try M.fixture()
+        let components = fixture.components
+        try await fixture.test { client in
+            let id = try await delivered(components, client: client)
+            // "Requested resource not available within timescale": no capacity, so on to the next candidate.
+            try await client.execute(
+                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey),
+                body: try response(about: id, encounter: "cancelled", reason: ("https://fhir.nhs.uk/CodeSystem/rejected-reasons-bars", "RRNA"))
+            ) { #expect($0.status == .ok) }
+            #expect(try await state(components, id) == "declined")
+            let report = try #require(try await components.store.report(referralId: id))
+            #expect(report.history.contains { $0.event == "referral.declined" && ($0.detail ?? "").contains("no-capacity") })
         }
     }
 

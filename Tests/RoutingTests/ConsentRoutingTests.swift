@@ -87,7 +87,7 @@ func referral(needs: [String], consent: ConsentStatus, safeguarding: Bool? = nil
     @Test func theExampleBefriendingCharityNeverReceivesARefusedConsentReferral() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let agencies = try AgencyDirectory.load(
-            path: root.appendingPathComponent("config/agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "template"])
+            path: root.appendingPathComponent("config/agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "bars", "template"])
         let rules = try RuleSet.load(path: root.appendingPathComponent("config/rules.yaml").path, agencies: agencies, vocabulary: .standard)
         let decision = rules.route(referral(needs: ["befriending", "safeguarding-adult"], consent: .refused, safeguarding: true))
         #expect(decision.targets.map(\.agency) == ["oxfordshire-mash"])

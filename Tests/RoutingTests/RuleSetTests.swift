@@ -158,7 +158,7 @@ func referral(needs: [String], postcode: String = "OX1 2JD", urgency: Urgency = 
     @Test func theShippedExampleConfigurationIsValid() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let agencies = try AgencyDirectory.load(
-            path: root.appendingPathComponent("config/agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "template"])
+            path: root.appendingPathComponent("config/agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "bars", "template"])
         let set = try RuleSet.load(path: root.appendingPathComponent("config/rules.yaml").path, agencies: agencies, vocabulary: .standard)
         #expect(set.route(referral(needs: ["falls-prevention"], postcode: "OX3 9DU")).targets.map(\.agency) == ["oxford-falls"])
         #expect(set.route(referral(needs: ["befriending"], postcode: "RG1 1AA", safeguarding: true)).targets.map(\.agency) == ["oxfordshire-mash"])

@@ -21,7 +21,7 @@ import UseCases
     init() throws {
         let config = repositoryRoot.appendingPathComponent("config")
         agencies = try AgencyDirectory.load(
-            path: config.appendingPathComponent("agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "template"])
+            path: config.appendingPathComponent("agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "bars", "template"])
         let text = try String(contentsOf: config.appendingPathComponent("rules.yaml"), encoding: .utf8)
             .replacingOccurrences(of: "postcode: [OX, RG9, SN7]", with: "local_authority: E10000025")
             .replacingOccurrences(of: "service_area: [OX, RG9, SN7]", with: "service_area: [E10000025]")

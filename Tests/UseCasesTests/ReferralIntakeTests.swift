@@ -30,7 +30,7 @@ struct IntakeHarness {
         clock = ManualClock(now: now)
         let config = repositoryRoot.appendingPathComponent("config")
         let agencies = try AgencyDirectory.load(
-            path: config.appendingPathComponent("agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "template"])
+            path: config.appendingPathComponent("agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "bars", "template"])
         let rules = try RuleSet.load(path: config.appendingPathComponent("rules.yaml").path, agencies: agencies, vocabulary: .standard)
         let counter = Counter()
         accepted = counter

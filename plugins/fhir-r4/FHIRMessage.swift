@@ -1,17 +1,18 @@
 import AdapterKit
+import BaRS
 import Foundation
 import ReferralModel
 
 /// One referral as a BaRS-style FHIR R4 message Bundle, each resource claiming its UK Core profile.
 /// Built from the referral the agency may see: what its agreement withholds is already gone, and
 /// what the referrer did not say is left out, never filled with a default.
-struct FHIRMessage {
+package struct FHIRMessage {
     static let ukCore = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-"
     static let messageReasonSystem = "https://fhir.nhs.uk/CodeSystem/message-reason-bars"
     static let messageDefinition = "https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral"
 
     let referral: Referral
-    let context: DeliveryContext
+    package let context: DeliveryContext
     let settings: MessageSettings
     let ids: ResourceIds
     /// `new` for a referral, `update` for an amendment, `cancel` when it is taken back.
@@ -19,7 +20,9 @@ struct FHIRMessage {
     /// The ServiceRequest's status: `active`, or `revoked` when it is taken back.
     let status: String
 
-    init(referral: Referral, context: DeliveryContext, settings: MessageSettings, reason: String = "new", status: String = "active") {
+    package init(
+        referral: Referral, context: DeliveryContext, settings: MessageSettings, reason: String = "new", status: String = "active"
+    ) {
         self.referral = referral
         self.context = context
         self.settings = settings
@@ -28,14 +31,19 @@ struct FHIRMessage {
         ids = ResourceIds(deliveryId: context.deliveryId)
     }
 
-    func bundle() -> [String: Any] {
+    /// The id the ServiceRequest is sent with: under BaRS the referral's own id, the same in every
+    /// message about it, so a receiver's response names the referral; otherwise one per delivery.
+    var serviceRequestId: String { settings.bars == nil ? ids.serviceRequest : context.referralId }
+
+    package func bundle() -> [String: Any] {
         var resources = [
             messageHeader(), serviceRequest(), patient(), practitionerRole(), practitioner(), referringOrganisation(), receivingOrganisation(),
             consent(),
         ]
         if let flag = safeguardingFlag() { resources.append(flag) }
+        let meta: [String: Any] = settings.bars == nil ? Self.profile("Bundle") : ["profile": [BaRS.bundleProfile]]
         return [
-            "resourceType": "Bundle", "id": context.deliveryId, "meta": Self.profile("Bundle"),
+            "resourceType": "Bundle", "id": context.deliveryId, "meta": meta,
             "identifier": ["system": "urn:ietf:rfc:3986", "value": "urn:uuid:\(context.deliveryId)"],
             "type": "message", "timestamp": Timestamp.string(context.receivedAt),
             "entry": resources.map { ["fullUrl": "urn:uuid:\($0["id"] as! String)", "resource": $0] },
@@ -47,16 +55,24 @@ struct FHIRMessage {
     static func reference(_ id: String) -> [String: Any] { ["reference": "urn:uuid:\(id)"] }
 
     func messageHeader() -> [String: Any] {
-        [
+        var header: [String: Any] = [
             "resourceType": "MessageHeader", "id": ids.messageHeader, "meta": Self.profile("MessageHeader"),
             "eventCoding": ["system": settings.eventSystem, "code": settings.eventCode],
             "destination": [["endpoint": settings.destinationEndpoint, "receiver": Self.reference(ids.receivingOrganisation)]],
             "sender": Self.reference(ids.referringOrganisation),
             "source": ["name": "Switchboard", "endpoint": settings.sourceEndpoint],
             "reason": ["coding": [["system": Self.messageReasonSystem, "code": reason]]],
-            "focus": [Self.reference(ids.serviceRequest)],
+            "focus": [Self.reference(serviceRequestId)],
             "definition": Self.messageDefinition,
         ]
+        if let bars = settings.bars {
+            header["meta"] = ["profile": [BaRS.requestHeaderProfile]]
+            header["source"] = [
+                "name": "Switchboard", "software": "Switchboard", "version": bars.softwareVersion, "endpoint": settings.sourceEndpoint,
+            ]
+            header["definition"] = BaRS.requestDefinition
+        }
+        return header
     }
 
     func serviceRequest() -> [String: Any] {
@@ -70,7 +86,7 @@ struct FHIRMessage {
         var code: [String: Any] = ["text": referral.needs.joined(separator: ", ")]
         if !codings.isEmpty { code["coding"] = codings }
         var request: [String: Any] = [
-            "resourceType": "ServiceRequest", "id": ids.serviceRequest, "meta": Self.profile("ServiceRequest"),
+            "resourceType": "ServiceRequest", "id": serviceRequestId, "meta": Self.profile("ServiceRequest"),
             "identifier": identifiers, "status": status, "intent": "order",
             "category": [["coding": [["system": SNOMED.system, "code": "3457005", "display": "Patient referral"]]]],
             "priority": FHIRR4Adapter.priority(referral.urgency),
@@ -90,6 +106,19 @@ struct FHIRMessage {
         if referral.safeguarding == false { notes.append("Safeguarding concern: none raised by the referrer.") }
         if let discharge = referral.expectedDischargeDate { notes.append("Expected discharge date: \(discharge).") }
         if !notes.isEmpty { request["note"] = [["text": notes.joined(separator: " ")]] }
+        if settings.bars != nil {
+            // BaRS fixes the intent and names the kind of request in its own category, beside the SNOMED CT one.
+            request["meta"] = ["profile": [BaRS.serviceRequestProfile]]
+            request["intent"] = "plan"
+            request["category"] = [
+                [
+                    "coding": [
+                        ["system": BaRS.categorySystem, "code": "referral", "display": "Transfer of Care"],
+                        ["system": SNOMED.system, "code": "3457005", "display": "Patient referral"],
+                    ]
+                ]
+            ]
+        }
         return request
     }
 
@@ -203,6 +232,23 @@ struct FHIRMessage {
 
     func safeguardingFlag() -> [String: Any]? {
         guard referral.safeguarding == true else { return nil }
+        if settings.bars != nil {
+            // BaRS's own safeguarding category and its code for a concern not specified further.
+            return [
+                "resourceType": "Flag", "id": ids.flag, "meta": Self.profile("Flag"), "status": "active",
+                "category": [["coding": [["system": BaRS.flagCategorySystem, "code": "SG", "display": "Safeguarding Concern"]]]],
+                "code": [
+                    "coding": [
+                        [
+                            "system": "https://fhir.nhs.uk/CodeSystem/safeguarding-codes-bars", "code": "U",
+                            "display": "Unspecified Safeguarding Concern Identified",
+                        ]
+                    ],
+                    "text": "Safeguarding concern raised by the referrer",
+                ],
+                "subject": Self.reference(ids.patient),
+            ]
+        }
         return [
             "resourceType": "Flag", "id": ids.flag, "meta": Self.profile("Flag"),
             "status": "active",
@@ -224,7 +270,7 @@ struct FHIRMessage {
 
     /// Resource ids for one delivery: the same on every retry, distinct within the bundle, and
     /// valid UUIDs for `urn:uuid:` full URLs (the delivery id with its last byte varied).
-    struct ResourceIds {
+    package struct ResourceIds {
         let messageHeader, serviceRequest, patient, practitioner, practitionerRole, referringOrganisation: String
         let receivingOrganisation, consent, flag: String
 

@@ -1,4 +1,5 @@
 import AdapterKit
+import BaRS
 import Foundation
 import ReferralModel
 
@@ -106,38 +107,21 @@ public struct FHIRR4Adapter: AgencyAdapter {
     }
 
     public func interpret(_ reply: AgencyReply, context: DeliveryContext) -> DeliveryOutcome {
-        let object = (try? JSONSerialization.jsonObject(with: Data(reply.body))) as? [String: Any]
         if (200..<300).contains(reply.status) {
+            let object = (try? JSONSerialization.jsonObject(with: Data(reply.body))) as? [String: Any]
             let reference = reply.header("Location") ?? (object?["id"] as? String)
             return .delivered(agencyReference: reference)
         }
         let base = HTTPReplyClassifier.classify(reply)
-        guard object?["resourceType"] as? String == "OperationOutcome", let issues = object?["issue"] as? [[String: Any]] else { return base }
         // Codes only: an OperationOutcome's text (diagnostics, display, details.text) is the
         // agency's own and often quotes the patient. The delivery keeps the whole reply for
         // administrators; the reason, which is logged and audited, names codes alone.
-        let summary = issues.prefix(3).map { issue -> String in
-            var parts = [Self.token(issue["severity"]) ?? "error", Self.token(issue["code"]) ?? "unknown"]
-            let codings = ((issue["details"] as? [String: Any])?["coding"] as? [[String: Any]]) ?? []
-            parts += codings.prefix(3).compactMap { Self.token($0["code"]) }
-            return parts.joined(separator: " ")
-        }.joined(separator: "; ")
+        guard let summary = OperationOutcome.codes(in: reply.body)?.summary else { return base }
         switch base {
         case .retryable(let reason, let after): return .retryable(reason: "\(reason); OperationOutcome: \(summary)", retryAfter: after)
         case .permanent(let reason): return .permanent(reason: "\(reason); OperationOutcome: \(summary)")
         case .delivered, .accepted: return base
         }
-    }
-
-    /// A FHIR code as the reply gave it, when it looks like one (a short token of letters, digits
-    /// and `-._:`); nil for anything else, which may be free text.
-    static func token(_ value: Any?) -> String? {
-        guard let text = value as? String, (1...64).contains(text.count),
-            text.unicodeScalars.allSatisfy({
-                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-._:".unicodeScalars.contains($0))
-            })
-        else { return nil }
-        return text
     }
 
     static func priority(_ urgency: Urgency) -> String {
@@ -150,13 +134,37 @@ public struct FHIRR4Adapter: AgencyAdapter {
 }
 
 /// What an agency's options and the deployment fix about every message to it.
-struct MessageSettings: Sendable {
-    var eventCode: String
-    var eventSystem: String
-    var sourceEndpoint: String
-    var destinationEndpoint: String
-    var receiverODS: String?
-    var receiverName: String
-    var target: (system: String, value: String)?
-    var codings: [String: Coding]
+package struct MessageSettings: Sendable {
+    package var eventCode: String
+    package var eventSystem: String
+    package var sourceEndpoint: String
+    package var destinationEndpoint: String
+    package var receiverODS: String?
+    package var receiverName: String
+    package var target: (system: String, value: String)?
+    package var codings: [String: Coding]
+    /// Set for the BaRS adapter: the message is a BaRS one (its profiles, `intent: plan`, its
+    /// categories, the referral's id as the ServiceRequest's).
+    package var bars: BaRSStyle?
+
+    package init(
+        eventCode: String, eventSystem: String, sourceEndpoint: String, destinationEndpoint: String, receiverODS: String?, receiverName: String,
+        target: (system: String, value: String)?, codings: [String: Coding], bars: BaRSStyle? = nil
+    ) {
+        self.eventCode = eventCode
+        self.eventSystem = eventSystem
+        self.sourceEndpoint = sourceEndpoint
+        self.destinationEndpoint = destinationEndpoint
+        self.receiverODS = receiverODS
+        self.receiverName = receiverName
+        self.target = target
+        self.codings = codings
+        self.bars = bars
+    }
+}
+
+/// What a BaRS message says that a generic FHIR R4 one does not.
+package struct BaRSStyle: Sendable {
+    package var softwareVersion: String
+    package init(softwareVersion: String) { self.softwareVersion = softwareVersion }
 }

@@ -56,6 +56,12 @@ extension Switchboard.Adapters {
         @Flag(help: "Print only the body.")
         var bodyOnly = false
 
+        @Option(
+            help: ArgumentHelp(
+                "Render a notice about the referral instead: referral.updated (an amendment), referral.cancelled or referral.withdrawn.",
+                valueName: "type"))
+        var notice: String?
+
         @Argument(help: "The agency id.")
         var agency: String
 
@@ -72,7 +78,19 @@ extension Switchboard.Adapters {
             let context = DeliveryContext(
                 deliveryId: Identifier.make(), referralId: Identifier.make(), agencyId: agency, rule: "render", receivedAt: Date(),
                 withheld: entry.withhold)
-            let request = try adapter.render(referral.withholding(entry.withhold), context: context)
+            let seen = referral.withholding(entry.withhold)
+            let request: OutboundRequest
+            switch notice {
+            case nil:
+                request = try adapter.render(seen, context: context)
+            case "referral.updated":
+                request = try adapter.renderUpdate(
+                    seen, notice: ReferralNotice(type: "referral.updated", about: context.deliveryId), context: context)
+            case "referral.cancelled", "referral.withdrawn":
+                request = try adapter.renderNotice(ReferralNotice(type: notice!, about: context.deliveryId), referral: seen, context: context)
+            default:
+                throw ValidationError("--notice must be referral.updated, referral.cancelled or referral.withdrawn.")
+            }
             if !bodyOnly {
                 print("\(request.method) \(entry.endpoint)\(request.path)")
                 print("Content-Type: \(request.contentType)")
