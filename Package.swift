@@ -35,7 +35,10 @@ let package = Package(
         // problem with file:line:column. Named Settings: Hummingbird brings swift-configuration's `Configuration`.
         .target(
             name: "Settings",
-            dependencies: ["ReferralModel", "BaRS", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "ReferralModel", "BaRS", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
         ),
         // The rule language (rules.yaml) and the service directory.
         .target(
@@ -102,6 +105,7 @@ let package = Package(
             dependencies: [
                 "AdapterKit", "Transport", "Storage", "Audit", "Observability",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -200,7 +204,10 @@ let package = Package(
         .testTarget(name: "ReferralModelTests", dependencies: ["ReferralModel"]),
         .testTarget(name: "BaRSTests", dependencies: ["BaRS", "ReferralModel"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "SettingsTests", dependencies: ["Settings", "ReferralModel", "BaRS", "SwitchboardTesting"]),
+        .testTarget(
+            name: "SettingsTests",
+            dependencies: ["Settings", "ReferralModel", "BaRS", "SwitchboardTesting", .product(name: "_CryptoExtras", package: "swift-crypto")]
+        ),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "ReferralModel", "SwitchboardTesting"]),
         .testTarget(
             name: "AdapterKitTests",
@@ -228,6 +235,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // A real misbehaving agency for the fault-injection tests.
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // A stand-in NHS API platform that checks the client assertion's signature.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

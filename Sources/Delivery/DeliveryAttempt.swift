@@ -149,7 +149,10 @@ extension Dispatcher {
         headers += rendered.headers.map { ($0.name, $0.value) }
         // The gateway's id for the request that brought the referral in (never one a client chose),
         // so an agency's logs and ours can be matched.
-        if let requestId = job.requestId { headers.append(("X-Request-Id", requestId)) }
+        // An adapter whose standard fixes the header's meaning (BaRS: the delivery) sets its own.
+        if let requestId = job.requestId, !rendered.headers.contains(where: { $0.name.lowercased() == "x-request-id" }) {
+            headers.append(("X-Request-Id", requestId))
+        }
         if let authorization = target.authorization { headers.append(authorization) }
         if let signer = target.signer {
             headers += signer.headers(id: job.deliveryId, timestamp: Int(clock.now().timeIntervalSince1970), body: rendered.body)
@@ -159,11 +162,24 @@ extension Dispatcher {
         let request = HTTPRequest(
             url: target.endpoint + rendered.path, method: rendered.method, headers: headers, body: rendered.body,
             connectTimeout: target.connectTimeout, totalTimeout: target.totalTimeout, tls: target.tls)
-        let response: HTTPResponse
+        var response: HTTPResponse
         do {
-            response = try await transport.send(request)
-        } catch {
+            if let tokens = target.tokens {
+                // Behind the NHS API platform: its access token, and one new one if the agency refuses it.
+                let token = try await tokens.token()
+                response = try await transport.send(request.bearing(token))
+                if response.status == 401 {
+                    await tokens.discard(token)
+                    response = try await transport.send(request.bearing(try await tokens.token()))
+                }
+            } else {
+                response = try await transport.send(request)
+            }
+        } catch let error as TransportError {
             let reason = "transport: \(error.message)"
+            return (.retryable(reason: reason, retryAfter: nil), .failing(reason: reason), nil)
+        } catch {
+            let reason = "\(error)"
             return (.retryable(reason: reason, retryAfter: nil), .failing(reason: reason), nil)
         }
         let reply = AgencyReply(status: response.status, headers: response.headers.map { .init($0.name, $0.value) }, body: response.body)

@@ -36,6 +36,8 @@ public struct DeliveryTarget: Sendable {
     public var authorization: (name: String, value: String)?
     /// CAs to trust and a client certificate, for mutual TLS.
     public var tls: TLSOptions?
+    /// Access tokens from the NHS API platform, sent as a bearer token, for an agency behind it.
+    public var tokens: NHSAccessTokens?
 
     public init(
         agencyId: String, endpoint: String, adapter: any AgencyAdapter, signer: WebhookSigner?, withheld: Set<ReferralField> = [],

@@ -64,7 +64,16 @@ extension Dispatcher {
             agency: agency, endpoint: Self.withoutQuery(target.endpoint), status: nil, outcome: "failed", milliseconds: 0,
             tls: false, signed: target.signer != nil, webhookId: id, detail: nil)
         do {
-            let response = try await transport.send(request)
+            var sent = request
+            if let tokens = target.tokens {
+                do {
+                    sent = request.bearing(try await tokens.token())
+                } catch {
+                    result.detail = "\(error)"
+                    return result
+                }
+            }
+            let response = try await transport.send(sent)
             result.status = response.status
             result.tls = target.endpoint.hasPrefix("https://")
             switch response.status {

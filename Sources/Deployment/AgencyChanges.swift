@@ -1,7 +1,9 @@
 import Audit
 import Delivery
 import Foundation
+import ReferralModel
 import Settings
+import Transport
 import UseCases
 
 extension DeploymentConfiguration {
@@ -23,7 +25,9 @@ extension GatewayComponents {
     /// - Returns: nil when the text names no such agency. Throws the text's problems.
     public func testDelivery(agency: String, proposedAgencies text: String, by actor: String) async throws -> PingResult? {
         let proposed = try configuration.replacingAgencies(with: text)
-        guard let target = Self.agencyTargets(proposed).first(where: { $0.agencyId == agency }) else { return nil }
+        guard let target = Self.agencyTargets(proposed, transport: transport, clock: clock).first(where: { $0.agencyId == agency }) else {
+            return nil
+        }
         let result = await dispatcher.ping(target)
         try await store.appendAudit([
             AuditNarrative.agencyPinged(
@@ -39,12 +43,16 @@ extension GatewayComponents {
 struct DeploymentAgencyInstaller: AgencyInstaller {
     let configuration: DeploymentConfiguration
     let dispatcher: Dispatcher
+    let transport: any HTTPTransport
+    let clock: any WallClock
 
     func validate(_ text: String, file: String) throws(ConfigError) -> AgencyDirectory {
         try configuration.agencies(text, file: file).directory
     }
 
     func install(_ agencies: AgencyDirectory) async throws {
-        try await dispatcher.reconfigure(targets: GatewayComponents.deliveryTargets(try configuration.replacingAgencies(with: agencies.text)))
+        try await dispatcher.reconfigure(
+            targets: GatewayComponents.deliveryTargets(
+                try configuration.replacingAgencies(with: agencies.text), transport: transport, clock: clock))
     }
 }

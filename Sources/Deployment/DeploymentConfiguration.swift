@@ -149,7 +149,7 @@ public struct DeploymentConfiguration: Sendable {
                             hint: "export \(name)=whsec_<base64 key>; `switchboard receiver --new-secret` makes one"))
                 }
             }
-            if let name = agency.authorization?.environmentName {
+            if let name = agency.authorization.flatMap(\.environmentName) {
                 if let secret = environment[name], !secret.isEmpty {
                     secrets[name] = secret
                 } else if requireSecrets {

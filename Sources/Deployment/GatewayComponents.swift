@@ -63,7 +63,7 @@ public final class GatewayComponents: Sendable {
         transport = CurlTransport(maxHostConnections: configuration.settings.delivery.concurrency)
         let settings = configuration.settings
         let dispatcher = Dispatcher(
-            queue: store, targets: Self.deliveryTargets(configuration), transport: transport, clock: clock,
+            queue: store, targets: Self.deliveryTargets(configuration, transport: transport, clock: clock), transport: transport, clock: clock,
             configuration: .init(concurrency: settings.delivery.concurrency, followLanes: shared ? 1 : nil),
             logger: logger, metrics: metrics)
         self.dispatcher = dispatcher
@@ -74,7 +74,8 @@ public final class GatewayComponents: Sendable {
         if settings.agenciesApprovalRequired { approval.insert(.agencies) }
         rules = RulesAdministrator(
             live: live, store: store, vocabulary: settings.vocabulary, path: settings.rulesPath, agenciesPath: settings.agenciesPath,
-            installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher), approvalRequired: approval,
+            installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher, transport: transport, clock: clock),
+            approvalRequired: approval,
             followsStore: shared, clock: clock, logger: logger)
         // Emergency and urgent referrals are routed around lanes the dispatchers have stopped.
         let lanes = DispatcherLaneConditions(dispatcher: dispatcher, stored: StoredLaneConditions(queue: store, clock: clock), clock: clock)
@@ -131,8 +132,9 @@ public final class GatewayComponents: Sendable {
     }
 
     /// Each agency as the dispatcher needs it: the agencies.yaml settings mapped into Delivery's own types.
-    static func deliveryTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
-        agencyTargets(configuration) + callbackTargets(configuration) + alertTargets(configuration)
+    /// - Parameter transport: what fetches access tokens for agencies behind the NHS API platform.
+    static func deliveryTargets(_ configuration: DeploymentConfiguration, transport: any HTTPTransport, clock: any WallClock) -> [DeliveryTarget] {
+        agencyTargets(configuration, transport: transport, clock: clock) + callbackTargets(configuration) + alertTargets(configuration)
     }
 
     /// The on-call system's lane, where alerts is configured: its notices as JSON, signed with its secret.
@@ -161,7 +163,7 @@ public final class GatewayComponents: Sendable {
         }
     }
 
-    static func agencyTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
+    static func agencyTargets(_ configuration: DeploymentConfiguration, transport: any HTTPTransport, clock: any WallClock) -> [DeliveryTarget] {
         configuration.agencies.agencies.compactMap { agency in
             guard let adapter = configuration.adapters[agency.id] else { return nil }
             // The current secret first; during a rotation, the one being retired too.
@@ -181,10 +183,19 @@ public final class GatewayComponents: Sendable {
                     maximumCoolDown: agency.circuitBreaker.maximumCoolDown, disableAfter: agency.circuitBreaker.disableAfterDays * 86_400,
                     failureRate: agency.circuitBreaker.failureRatePercent / 100, window: agency.circuitBreaker.window),
                 minimumLease: configuration.settings.delivery.leaseSeconds,
-                authorization: agency.authorization.flatMap { auth in configuration.agencySecrets[auth.environmentName].map(auth.header(secret:)) },
+                authorization: agency.authorization.flatMap { auth in
+                    auth.environmentName.flatMap { configuration.agencySecrets[$0] }.flatMap(auth.header(secret:))
+                },
                 tls: agency.tls.map { TLSOptions(caFile: $0.caFile, certificateFile: $0.clientCertificate, keyFile: $0.clientKey) })
             target.urgentRetry = policy(.urgent)
             target.emergencyRetry = policy(.emergency)
+            if case .nhsAPIPlatform(let platform) = agency.authorization,
+                let pem = try? String(contentsOfFile: platform.privateKeyFile, encoding: .utf8)
+            {
+                target.tokens = try? NHSAccessTokens(
+                    tokenURL: platform.tokenURL, clientId: platform.clientId, keyId: platform.keyId, privateKeyPEM: pem, transport: transport,
+                    clock: clock)
+            }
             return target
         }
     }

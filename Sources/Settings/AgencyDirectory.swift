@@ -161,7 +161,7 @@ public struct AgencyDirectory: Sendable, Equatable {
             let safeguarding = entry["safeguarding"].flatMap { reader.bool($0, "safeguarding") } ?? false
             let concurrency = entry["concurrency"].flatMap { reader.integer($0, "concurrency", range: 1...1024) } ?? 8
             let breaker = Self.circuitBreaker(entry["circuit_breaker"], reader: reader)
-            let authorization = Self.authorization(entry["auth"], reader: reader)
+            let authorization = Self.authorization(entry["auth"], file: file, reader: reader)
             let tls = Self.tls(entry["tls"], endpoint: endpoint, file: file, reader: reader)
             let acknowledgement = Self.acknowledgement(entry["acknowledge"], reader: reader)
             if let id, let name, let adapter, let endpoint {

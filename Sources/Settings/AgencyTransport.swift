@@ -11,21 +11,43 @@ extension Agency {
         case basic(user: String, passwordEnv: String)
         /// A header the agency names, such as `X-Api-Key`.
         case header(name: String, valueEnv: String)
+        /// The NHS API platform's signed JWT client assertion, exchanged for a short-lived access token.
+        case nhsAPIPlatform(NHSAPIPlatform)
 
-        /// The environment variable holding the secret.
-        public var environmentName: String {
+        /// The environment variable holding the secret; nil for the NHS API platform, whose key is a file.
+        public var environmentName: String? {
             switch self {
             case .bearer(let name), .basic(_, let name), .header(_, let name): name
+            case .nhsAPIPlatform: nil
             }
         }
 
-        /// The header to send, given the secret.
-        public func header(secret: String) -> (name: String, value: String) {
+        /// The header to send, given the secret; nil for the NHS API platform, whose token is fetched.
+        public func header(secret: String) -> (name: String, value: String)? {
             switch self {
             case .bearer: ("Authorization", "Bearer \(secret)")
             case .basic(let user, _): ("Authorization", "Basic " + Data("\(user):\(secret)".utf8).base64EncodedString())
             case .header(let name, _): (name, secret)
+            case .nhsAPIPlatform: nil
             }
+        }
+    }
+
+    /// `auth: {nhs_api_platform: {token_url, client_id, key_id, private_key_file}}`: the application
+    /// registered with the NHS API platform (its API key as `client_id`), the `kid` its public key is
+    /// published under, and the RSA private key (PEM) the gateway signs its client assertions with.
+    public struct NHSAPIPlatform: Sendable, Equatable {
+        public var tokenURL: String
+        public var clientId: String
+        public var keyId: String
+        /// Absolute; checked when the configuration loads.
+        public var privateKeyFile: String
+
+        public init(tokenURL: String, clientId: String, keyId: String, privateKeyFile: String) {
+            self.tokenURL = tokenURL
+            self.clientId = clientId
+            self.keyId = keyId
+            self.privateKeyFile = privateKeyFile
         }
     }
 
@@ -46,12 +68,15 @@ extension Agency {
 }
 
 extension AgencyDirectory {
-    /// `auth: {bearer_env}`, `{basic_user, password_env}` or `{header, value_env}`.
-    static func authorization(_ node: Node?, reader: ConfigReader) -> Agency.Authorization? {
+    /// `auth: {bearer_env}`, `{basic_user, password_env}`, `{header, value_env}` or `{nhs_api_platform: {…}}`.
+    static func authorization(_ node: Node?, file: String, reader: ConfigReader) -> Agency.Authorization? {
         guard let node else { return nil }
-        guard let entries = reader.mapping(node, "auth", allowed: ["bearer_env", "basic_user", "password_env", "header", "value_env"])
+        guard
+            let entries = reader.mapping(
+                node, "auth", allowed: ["bearer_env", "basic_user", "password_env", "header", "value_env", "nhs_api_platform"])
         else { return nil }
-        let hint = "use {bearer_env: NAME}, {basic_user: USER, password_env: NAME} or {header: X-Api-Key, value_env: NAME}"
+        let hint =
+            "use {bearer_env: NAME}, {basic_user: USER, password_env: NAME}, {header: X-Api-Key, value_env: NAME} or {nhs_api_platform: {token_url, client_id, key_id, private_key_file}}"
         func environmentName(_ key: String) -> String? {
             guard let name = reader.string(entries[key], key) else { return nil }
             guard isEnvironmentName(name) else {
@@ -73,6 +98,8 @@ extension AgencyDirectory {
                 return nil
             }
             return .basic(user: user, passwordEnv: password)
+        case ["nhs_api_platform"]:
+            return nhsAPIPlatform(entries["nhs_api_platform"], file: file, reader: reader).map { .nhsAPIPlatform($0) }
         case ["header", "value_env"]:
             guard let name = reader.string(entries["header"], "header"), let value = environmentName("value_env") else { return nil }
             let reserved = ["content-type", "content-length", "host", "user-agent", "webhook-id", "webhook-timestamp", "webhook-signature"]

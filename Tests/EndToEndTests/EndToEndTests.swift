@@ -124,7 +124,12 @@ import Testing
         let deployment = try LocalDeployment()
         defer { deployment.stopAll() }
         try await deployment.startGateway()
-        let (status, body) = try await deployment.submit(try example("referral-crisis"))
+        // A routine referral waits for its agency; an emergency would rightly go on to the next
+        // candidate once the agency's circuit opens, which a slow machine can reach before the
+        // receiver is up.
+        let routine = String(decoding: try example("referral-crisis"), as: UTF8.self)
+            .replacingOccurrences(of: #""urgency": "emergency""#, with: #""urgency": "routine""#)
+        let (status, body) = try await deployment.submit(Data(routine.utf8))
         #expect(status == 202)
         let id = try #require(body["id"] as? String)
 
@@ -138,7 +143,8 @@ import Testing
         #expect(delivery["nextAttemptAt"] != nil)
 
         try await deployment.startReceiver("oxford-mh-crisis")
-        let delivered = try await deployment.waitForReport(id, "delivered") { $0["status"] as? String == "delivered" }
+        // If the agency's circuit opened before the receiver was up, the probe after its 30 s rest delivers it.
+        let delivered = try await deployment.waitForReport(id, timeout: 60, "delivered") { $0["status"] as? String == "delivered" }
         let history = (delivered["history"] as? [[String: Any]] ?? []).compactMap { $0["event"] as? String }
         #expect(history.filter { $0 == "delivery.attempted" }.count >= 3)
         #expect(history.last == "delivery.delivered")

@@ -1,6 +1,7 @@
 import Foundation
 import Settings
 import Testing
+import _CryptoExtras
 
 /// agencies.yaml's delivery settings: lanes, circuit breakers, authentication and TLS.
 @Suite struct AgencyTransportTests {
@@ -42,9 +43,51 @@ import Testing
               - { id: c, name: C, adapter: json-webhook, endpoint: "http://127.0.0.1:1/", auth: { header: X-Api-Key, value_env: C_KEY } }
             """)
         #expect(directory["a"]?.authorization == .bearer(tokenEnv: "A_TOKEN"))
-        #expect(directory["a"]?.authorization?.header(secret: "t0k").value == "Bearer t0k")
-        #expect(directory["b"]?.authorization?.header(secret: "pw").value == "Basic " + Data("gw:pw".utf8).base64EncodedString())
-        #expect(directory["c"]?.authorization?.header(secret: "k").name == "X-Api-Key")
+        #expect(directory["a"]?.authorization?.header(secret: "t0k")?.value == "Bearer t0k")
+        #expect(directory["b"]?.authorization?.header(secret: "pw")?.value == "Basic " + Data("gw:pw".utf8).base64EncodedString())
+        #expect(directory["c"]?.authorization?.header(secret: "k")?.name == "X-Api-Key")
+    }
+
+    @Test func theNHSAPIPlatformsKeyFileIsCheckedWhenTheFileLoads() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-nhs-key-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation.write(
+            to: folder.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        try "not a key".write(to: folder.appendingPathComponent("junk.pem"), atomically: true, encoding: .utf8)
+        let file = folder.appendingPathComponent("agencies.yaml").path
+        let directory = try parse(
+            """
+              - id: a
+                name: A
+                adapter: json-webhook
+                endpoint: https://agency.example.nhs.uk/
+                auth: { nhs_api_platform: { token_url: "https://int.api.service.nhs.uk/oauth2/token", client_id: app, key_id: k1, private_key_file: key.pem } }
+            """, file: file)
+        #expect(
+            directory["a"]?.authorization
+                == .nhsAPIPlatform(
+                    .init(
+                        tokenURL: "https://int.api.service.nhs.uk/oauth2/token", clientId: "app", keyId: "k1",
+                        privateKeyFile: folder.appendingPathComponent("key.pem").path)))
+        let lines = problems(
+            """
+              - id: a
+                name: A
+                adapter: json-webhook
+                endpoint: https://agency.example.nhs.uk/
+                auth: { nhs_api_platform: { token_url: "http://api.example.org/token", client_id: app, key_id: k1, private_key_file: junk.pem } }
+              - id: b
+                name: B
+                adapter: json-webhook
+                endpoint: https://agency.example.nhs.uk/
+                auth: { nhs_api_platform: { token_url: "https://api.service.nhs.uk/oauth2/token", client_id: app, key_id: k1, private_key_file: gone.pem } }
+            """, file: file)
+        #expect(
+            lines == [
+                "6: token_url 'http://api.example.org/token' is not an https URL",
+                "6: private_key_file 'junk.pem' does not hold an RSA private key of 2048 bits or more in PEM",
+                "11: private_key_file 'gone.pem' cannot be read",
+            ])
     }
 
     @Test func badAuthenticationIsRefusedWithItsLine() {
