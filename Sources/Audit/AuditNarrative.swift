@@ -110,6 +110,11 @@ public enum AuditNarrative {
         AuditEntry(at: Timestamp.string(at), kind: .referralMapped, actor: actor, referralId: referralId, detail: mapping)
     }
 
+    /// A signed request (Standard Webhooks) from a key that must sign was refused: why, never its body.
+    public static func signatureRefused(keyId: String, at: Date, why: String) -> AuditEntry {
+        AuditEntry(at: Timestamp.string(at), kind: .authRejected, actor: keyId, detail: "signed request refused: \(why)")
+    }
+
     public static func referralRefused(actor: String, at: Date, claimedOrganisation: String, allowed: [String]) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralRefused, actor: actor,

@@ -12,6 +12,7 @@ import UseCases
 /// of every problem. `X-Request-Id` and `X-Correlation-Id` are required and mirrored back.
 struct FHIRRoutes: Sendable {
     let messages: ProcessMessage
+    let signed: SignedRequests
     /// This gateway's own `$process-message` address, named as the source of its replies.
     let endpoint: String
 
@@ -31,6 +32,7 @@ struct FHIRRoutes: Sendable {
         guard missing.isEmpty else { throw OutcomeIssues(missing) }
         try JSONResponse.requireJSON(request, what: "the message", types: [Self.fhirJSON, "application/json"])
         let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
+        try await signed.verify(request, body: Array(body.readableBytesView), principal: principal)
         let sender = ProcessMessage.Sender(
             keyId: principal.keyId, role: principal.role, organisations: principal.organisations, agency: principal.agency,
             actor: principal.actor)

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import ReferralModel
 import Settings
+import UseCases
 
 /// The HTTP face of a gateway: the router over the components' use cases, and the Hummingbird
 /// application that serves it beside the components' services. `serve` and the tests build it the
@@ -44,7 +45,8 @@ public struct GatewayApplication {
             AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, addresses: addresses, roles: roles)
         }
         let loopAPI = LoopRoutes(loop: components.loop)
-        let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger, metrics: components.metrics)
+        let signed = SignedRequests(signatures: InboundSignatures(store: components.store, clock: components.clock))
+        let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger, metrics: components.metrics, signed: signed)
         let rulesAPI = RulesRoutes(
             administrator: components.rules, versions: components.store, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
             clock: components.clock)
@@ -72,7 +74,7 @@ public struct GatewayApplication {
         router.group("/v1/referrals").add(middleware: requiring([.agency]))
             .post("{id}/status") { request, context in try await loopAPI.answer(request, context: context) }
         let fhir = FHIRRoutes(
-            messages: components.messages,
+            messages: components.messages, signed: signed,
             endpoint: "\(settings.server.tlsCertificateFile == nil ? "http" : "https")://\(settings.server.host):\(settings.server.port)/FHIR/R4")
         router.group("/FHIR/R4").add(middleware: OperationOutcomeMiddleware()).add(middleware: requiring([.referrer, .agency]))
             .post("$process-message") { request, context in try await fhir.processMessage(request, context: context) }

@@ -12,6 +12,8 @@ public struct Principal: Sendable, Equatable {
     public var agency: String? = nil
     /// The person or system that holds the key; nil for a configured key written without one.
     public var owner: String? = nil
+    /// For a key whose system signs its requests: the secret the signatures are checked with.
+    public var signatureSecret: String? = nil
 
     /// Who the audit trail says did something: the key's owner, or its id for a key without one.
     /// Approval compares these, so one person's two keys cannot approve that person's own change.

@@ -15,6 +15,7 @@ struct ReferralRoutes: Sendable {
     let loop: LoopRoutes
     let logger: Logger
     let metrics: GatewayMetrics
+    let signed: SignedRequests
 
     static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
 
@@ -49,6 +50,7 @@ struct ReferralRoutes: Sendable {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         try JSONResponse.requireJSON(request)
         let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
+        try await signed.verify(request, body: Array(body.readableBytesView), principal: principal)
         let key = try idempotencyKey(request)
         let accepted: ReferralIntake.Accepted
         do {

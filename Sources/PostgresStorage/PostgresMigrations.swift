@@ -132,6 +132,17 @@ enum PostgresMigrations {
                 "UPDATE attention a SET urgency = r.urgency FROM referrals r WHERE r.id = a.referral_id",
             ]
         ),
+        (
+            // The webhook-id of each signed request a key sent in the last hour: a second is a replay.
+            5, "webhook-receipts",
+            [
+                """
+                CREATE TABLE webhook_receipts (key_id TEXT NOT NULL, webhook_id TEXT NOT NULL, received_at DOUBLE PRECISION NOT NULL,
+                                               PRIMARY KEY (key_id, webhook_id))
+                """,
+                "CREATE INDEX webhook_receipts_age ON webhook_receipts(received_at)",
+            ]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a

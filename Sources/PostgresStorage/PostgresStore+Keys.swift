@@ -85,3 +85,17 @@ extension PostgresStore {
         }
     }
 }
+
+extension PostgresStore {
+    public func recordWebhook(keyId: String, webhookId: String, at: Date, forgetBefore: Date) async throws -> Bool {
+        try await write { session in
+            try await session.execute("DELETE FROM webhook_receipts WHERE received_at < \(forgetBefore.timeIntervalSince1970)")
+            return try await !session.rows(
+                """
+                INSERT INTO webhook_receipts (key_id, webhook_id, received_at) VALUES (\(keyId), \(webhookId), \(at.timeIntervalSince1970))
+                ON CONFLICT DO NOTHING RETURNING key_id
+                """
+            ).isEmpty
+        }
+    }
+}

@@ -25,6 +25,20 @@ public struct APIKey: Sendable, Equatable {
     public var owner: String?
     /// After this moment the key is refused.
     public var expiresAt: Date?
+    /// For a referrer key whose system signs what it sends (Standard Webhooks): the secret its
+    /// signatures are checked with. Requests from the key without a valid signature are refused.
+    public var signature: Signature?
+
+    public struct Signature: Sendable, Equatable {
+        public var secretEnv: String
+        /// The secret itself (`whsec_…`), from the environment.
+        public var secret: String?
+
+        public init(secretEnv: String, secret: String?) {
+            self.secretEnv = secretEnv
+            self.secret = secret
+        }
+    }
 
     public struct Callback: Sendable, Equatable {
         public var url: String

@@ -11,7 +11,10 @@ extension SectionReader {
         for item in reader.sequence(node, "api_keys") ?? [] {
             guard
                 let entry = reader.mapping(
-                    item, "an API key", allowed: ["id", "role", "sha256", "key_env", "organisations", "agency", "callback", "owner", "expires"],
+                    item, "an API key",
+                    allowed: [
+                        "id", "role", "sha256", "key_env", "organisations", "agency", "callback", "owner", "expires", "signature",
+                    ],
                     required: ["id", "role"])
             else { continue }
             let id = reader.string(entry["id"], "id")
@@ -26,6 +29,7 @@ extension SectionReader {
                 reader.fail(entry["agency"], "only an agency key names an agency", hint: "remove agency from this \(role.rawValue) key")
             }
             let callback = self.callback(entry["callback"], role: role, environment: environment, requireSecrets: requireSecrets)
+            let signature = self.signature(entry["signature"], role: role, environment: environment, requireSecrets: requireSecrets)
             let owner = entry["owner"].flatMap { reader.string($0, "owner") }
             var expiresAt: Date?
             if let node = entry["expires"], let text = reader.string(node, "expires") {
@@ -37,6 +41,7 @@ extension SectionReader {
             if let id, let role, let digest {
                 var key = APIKey(id: id, role: role, digest: digest, organisations: organisations, agency: agency)
                 key.callback = callback
+                key.signature = signature
                 key.owner = owner
                 key.expiresAt = expiresAt
                 keys.append(key)
@@ -62,6 +67,27 @@ extension SectionReader {
             reader.fail(entries["secret_env"], "environment variable \(name) is not set", hint: "export \(name)=whsec_<base64 key>")
         }
         return APIKey.Callback(url: url, secretEnv: name, secret: secret)
+    }
+
+    /// A referrer key's `signature: {secret_env}`: its system signs each request (Standard Webhooks)
+    /// with the secret in that variable, and unsigned requests from it are refused.
+    fileprivate func signature(_ node: Node?, role: Role?, environment: [String: String], requireSecrets: Bool) -> APIKey.Signature? {
+        guard let node, let entries = reader.mapping(node, "signature", allowed: ["secret_env"], required: ["secret_env"]) else { return nil }
+        if let role, role != .referrer {
+            reader.fail(node, "only a referrer key signs what it sends", hint: "remove signature from this \(role.rawValue) key")
+        }
+        guard let name = reader.string(entries["secret_env"], "secret_env") else { return nil }
+        guard isEnvironmentName(name) else {
+            reader.fail(entries["secret_env"], "secret_env must name an environment variable", hint: "never write the secret itself in this file")
+            return nil
+        }
+        let secret = environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        if let secret, !secret.hasPrefix("whsec_") || Data(base64Encoded: String(secret.dropFirst(6))) == nil {
+            reader.fail(entries["secret_env"], "environment variable \(name) does not hold a signing secret", hint: "whsec_ followed by base64")
+        } else if secret == nil, requireSecrets {
+            reader.fail(entries["secret_env"], "environment variable \(name) is not set", hint: "export \(name)=whsec_<base64 key>")
+        }
+        return APIKey.Signature(secretEnv: name, secret: secret)
     }
 
     /// A referrer key's `organisations`: ODS codes, each once.

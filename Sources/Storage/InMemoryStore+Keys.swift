@@ -41,3 +41,13 @@ extension InMemoryStore {
         append([audit])
     }
 }
+
+extension InMemoryStore {
+    public func recordWebhook(keyId: String, webhookId: String, at: Date, forgetBefore: Date) -> Bool {
+        webhookReceipts = webhookReceipts.filter { $0.value >= forgetBefore }
+        let key = "\(keyId)\u{0}\(webhookId)"
+        guard webhookReceipts[key] == nil else { return false }
+        webhookReceipts[key] = at
+        return true
+    }
+}

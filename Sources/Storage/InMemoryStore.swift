@@ -54,6 +54,7 @@ public actor InMemoryStore: SwitchboardStore {
     var consolePasswords: [String: String] = [:]
     private var lanes: [String: AgencyLaneState] = [:]
     var postcodeImports = PostcodeImports()
+    var webhookReceipts: [String: Date] = [:]
 
     public init() {}
 

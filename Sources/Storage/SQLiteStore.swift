@@ -263,9 +263,30 @@ public final class SQLiteStore: SwitchboardStore {
             // read deliveries_lease_order: deliveries_due only cost each write of a delivery.
             try db.execute(sql: "DROP INDEX IF EXISTS deliveries_due")
         }
+        migrator.registerMigration("v20-webhook-receipts") { db in
+            // The webhook-id of each signed request a key sent in the last hour: a second is a replay.
+            try db.execute(
+                sql: """
+                    CREATE TABLE webhook_receipts (key_id TEXT NOT NULL, webhook_id TEXT NOT NULL, received_at REAL NOT NULL,
+                                                   PRIMARY KEY (key_id, webhook_id));
+                    CREATE INDEX webhook_receipts_age ON webhook_receipts(received_at);
+                    """)
+        }
         return migrator
     }
 
+}
+
+extension SQLiteStore {
+    public func recordWebhook(keyId: String, webhookId: String, at: Date, forgetBefore: Date) async throws -> Bool {
+        try await writer.perform { db, _ in
+            try db.execute(sql: "DELETE FROM webhook_receipts WHERE received_at < ?", arguments: [forgetBefore.timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO webhook_receipts (key_id, webhook_id, received_at) VALUES (?, ?, ?)",
+                arguments: [keyId, webhookId, at.timeIntervalSince1970])
+            return db.changesCount == 1
+        }
+    }
 }
 
 extension SQLiteStore {

@@ -196,8 +196,15 @@ public protocol RetentionStore: Sendable {
 
 /// A store that does every job: what a gateway runs on. SQLite and the in-memory twin are both
 /// one, and the shared store contract tests hold them to the same behaviour.
+/// The `webhook-id`s of signed requests, so a replayed request is refused on every gateway.
+public protocol WebhookReceiptStore: Sendable {
+    /// Records that `keyId` sent `webhookId` at `at`, forgetting what was received before
+    /// `forgetBefore`; false when the id was already recorded since then: a replay.
+    func recordWebhook(keyId: String, webhookId: String, at: Date, forgetBefore: Date) async throws -> Bool
+}
+
 public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
-    & ReferralLoopStore & RetentionStore & StoreHealth & KeyStore
+    & ReferralLoopStore & RetentionStore & StoreHealth & KeyStore & WebhookReceiptStore
 
 /// Whether the store can take writes now: what `/readyz` asks before a load balancer sends work.
 public protocol StoreHealth: Sendable {

@@ -12,6 +12,8 @@ public struct KeyHolder: Sendable, Equatable {
     public var role: Role
     public var organisations: Set<String>?
     public var agency: String?
+    /// The Standard Webhooks secret the key's requests must be signed with, when it has one.
+    public var signatureSecret: String? = nil
 }
 
 /// One key as an administrator sees it in a list: never the key or its digest.
@@ -105,7 +107,9 @@ public final class LiveKeys: Sendable {
             }
         }
         for key in state.configured {
-            let holder = KeyHolder(id: key.id, owner: key.owner, role: key.role, organisations: key.organisations, agency: key.agency)
+            let holder = KeyHolder(
+                id: key.id, owner: key.owner, role: key.role, organisations: key.organisations, agency: key.agency,
+                signatureSecret: key.signature?.secret)
             byDigest[key.digest] = Entry(holder: holder, validUntil: key.expiresAt)
         }
         state.byDigest = byDigest

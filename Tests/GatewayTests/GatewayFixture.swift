@@ -39,12 +39,16 @@ struct GatewayFixture {
     /// Its own copy of config/agencies.yaml.
     var agenciesPath: String { directory.appendingPathComponent("agencies.yaml").path }
 
+    /// The secret a referrer system that signs its requests shares with the gateway.
+    static let signingSecret = "whsec_c2lnbmluZy1zZWNyZXQtZm9yLXRlc3RzLTAwMQ=="
+
     static let environment: [String: String] = {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
         return [
             "TEST_REFERRER_KEY": referrerKey, "TEST_AGENCY_KEY": agencyKey, "TEST_ADMIN_KEY": adminKey,
             "OXFORDSHIRE_SPA_SECRET": secret, "OXFORD_FALLS_SECRET": secret, "OXFORDSHIRE_MASH_SECRET": secret,
             "OXFORD_MH_CRISIS_SECRET": secret, "OXFORDSHIRE_BEFRIENDING_SECRET": secret, "OXFORDSHIRE_CHILDREN_SECRET": secret,
+            "TEST_SIGNING_SECRET": signingSecret,
         ]
     }()
 

@@ -53,3 +53,30 @@ import Testing
         }
     }
 }
+
+/// `signature: {secret_env}` on a referrer key.
+@Suite struct SignedKeySettingsTests {
+    @Test func onlyAReferrerKeySignsAndItsSecretMustBeOne() throws {
+        let path = try settingsFile(
+            FHIRConceptMapSettingsTests.head.replacingOccurrences(of: "api_keys: []", with: "api_keys:") + """
+
+                  - { id: gp, role: referrer, sha256: \(String(repeating: "ab", count: 32)), signature: { secret_env: GP_SIGNING } }
+                  - { id: team, role: agency, sha256: \(String(repeating: "cd", count: 32)), signature: { secret_env: TEAM_SIGNING } }
+                """)
+        let secret = "whsec_c2lnbmluZy1zZWNyZXQtZm9yLXRlc3RzLTAwMQ=="
+        do {
+            _ = try SwitchboardSettings.load(path: path, environment: ["GP_SIGNING": secret, "TEAM_SIGNING": secret])
+            Issue.record("loaded")
+        } catch {
+            #expect(error.issues.map { "\($0.line): \($0.message)" } == ["6: only a referrer key signs what it sends"])
+        }
+        let valid = try settingsFile(
+            FHIRConceptMapSettingsTests.head.replacingOccurrences(of: "api_keys: []", with: "api_keys:") + """
+
+                  - { id: gp, role: referrer, sha256: \(String(repeating: "ab", count: 32)), signature: { secret_env: GP_SIGNING } }
+                """)
+        let settings = try SwitchboardSettings.load(path: valid, environment: ["GP_SIGNING": secret])
+        #expect(settings.apiKeys.first?.signature == APIKey.Signature(secretEnv: "GP_SIGNING", secret: secret))
+        #expect(throws: ConfigError.self) { try SwitchboardSettings.load(path: valid, environment: [:]) }
+    }
+}

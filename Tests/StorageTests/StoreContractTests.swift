@@ -82,6 +82,19 @@ extension DeliveryQueue {
         #expect(try await store.referralId(actor: "gp", idempotencyKey: "k2") == nil)
     }
 
+    @Test(arguments: StoreKind.allCases) func aWebhookIdIsTakenOnceAndForgottenAfterItsHour(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let now = Date()
+        let hourAgo = now.addingTimeInterval(-3_600)
+        #expect(try await store.recordWebhook(keyId: "gp", webhookId: "msg-1", at: now, forgetBefore: hourAgo))
+        #expect(try await !store.recordWebhook(keyId: "gp", webhookId: "msg-1", at: now.addingTimeInterval(10), forgetBefore: hourAgo))
+        // Another key's id is its own.
+        #expect(try await store.recordWebhook(keyId: "other-gp", webhookId: "msg-1", at: now, forgetBefore: hourAgo))
+        // An hour on, the first is forgotten (its timestamp is long refused by then anyway).
+        let later = now.addingTimeInterval(3_700)
+        #expect(try await store.recordWebhook(keyId: "gp", webhookId: "msg-1", at: later, forgetBefore: later.addingTimeInterval(-3_600)))
+    }
+
     @Test(arguments: StoreKind.allCases) func aLeaseHidesAJobUntilItExpires(_ kind: StoreKind) async throws {
         let store = try await kind.make()
         let now = Date()

@@ -66,5 +66,16 @@ func copyOfFixtureDatabase(_ name: String) throws -> String {
             return
         }
         #expect(after == 49)
+        // v20 made the table signed requests' ids are kept in, and idempotency keys the landed
+        // version stored find their referrals (as a FHIR update or cancel asks).
+        #expect(try await store.recordWebhook(keyId: "gp", webhookId: "m1", at: Date(), forgetBefore: Date().addingTimeInterval(-3_600)))
+        let claimed: [String] = try await DatabaseQueue(path: path).read {
+            try Row.fetchOne($0, sql: "SELECT actor, key, referral_id FROM idempotency_keys LIMIT 1").map {
+                [$0["actor"], $0["key"], $0["referral_id"]]
+            }
+                ?? []
+        }
+        #expect(claimed.count == 3, "the landed version stored an idempotency key")
+        if claimed.count == 3 { #expect(try await store.referralId(actor: claimed[0], idempotencyKey: claimed[1]) == claimed[2]) }
     }
 }
