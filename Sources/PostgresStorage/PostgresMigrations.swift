@@ -134,13 +134,15 @@ enum PostgresMigrations {
         ),
         (
             // The webhook-id of each signed request a key sent in the last hour: a second is a replay.
-            5, "webhook-receipts",
+            // And the message a referral was mapped from (a BaRS Bundle), kept with it.
+            5, "webhook-receipts-and-originals",
             [
                 """
                 CREATE TABLE webhook_receipts (key_id TEXT NOT NULL, webhook_id TEXT NOT NULL, received_at DOUBLE PRECISION NOT NULL,
                                                PRIMARY KEY (key_id, webhook_id))
                 """,
                 "CREATE INDEX webhook_receipts_age ON webhook_receipts(received_at)",
+                "CREATE TABLE original_messages (referral_id TEXT PRIMARY KEY REFERENCES referrals(id), media_type TEXT NOT NULL, body BYTEA NOT NULL)",
             ]
         ),
     ]

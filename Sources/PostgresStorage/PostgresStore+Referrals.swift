@@ -40,8 +40,16 @@ extension PostgresStore {
         try await insertDeliveries(records, in: session)
         for record in records {
             if let item = record.attention { try await insertAttention(item, referralId: record.referralId, in: session) }
+            try await insertOriginal(record, in: session)
             session.append(record.audit)
         }
+    }
+
+    static func insertOriginal(_ record: IntakeRecord, in session: PostgresSession) async throws {
+        guard let original = record.original else { return }
+        try await session.execute(
+            "INSERT INTO original_messages (referral_id, media_type, body) VALUES (\(record.referralId), \(original.mediaType), \(Data(original.body)))"
+        )
     }
 
     /// One tuple of numbered placeholders, `($n+1, …, $n+count)`.
@@ -114,8 +122,17 @@ extension PostgresStore {
             """)
         try await insertDeliveries([record], in: session)
         if let item = record.attention { try await insertAttention(item, referralId: record.referralId, in: session) }
+        try await insertOriginal(record, in: session)
         session.append(record.audit)
         return .accepted(receipt)
+    }
+
+    public func originalMessage(referralId: String) async throws -> OriginalMessage? {
+        try await read { session in
+            try await session.one("SELECT media_type, body FROM original_messages WHERE referral_id = \(referralId)").map {
+                OriginalMessage(mediaType: try $0("media_type", as: String.self), body: Array(try $0("body", as: Data.self)))
+            }
+        }
     }
 
     public func referralId(actor: String, idempotencyKey: String) async throws -> String? {

@@ -18,6 +18,7 @@ extension PostgresStore {
             ).map { try $0("id", as: String.self) }
             guard !ids.isEmpty else { return 0 }
             try await session.execute("DELETE FROM referral_notes WHERE referral_id = ANY(\(ids))")
+            try await session.execute("DELETE FROM original_messages WHERE referral_id = ANY(\(ids))")
             session.append([audit(ids.count)])
             return ids.count
         }

@@ -14,6 +14,7 @@ extension InMemoryStore {
         for id in ids {
             prunedReferrals.insert(id)
             referralNotes[id] = nil
+            originalMessages[id] = nil
         }
         append([audit(ids.count)])
         return ids.count

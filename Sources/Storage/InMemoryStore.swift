@@ -55,6 +55,7 @@ public actor InMemoryStore: SwitchboardStore {
     private var lanes: [String: AgencyLaneState] = [:]
     var postcodeImports = PostcodeImports()
     var webhookReceipts: [String: Date] = [:]
+    var originalMessages: [String: OriginalMessage] = [:]
 
     public init() {}
 
@@ -65,6 +66,7 @@ public actor InMemoryStore: SwitchboardStore {
             return previous.digest == claim.bodyDigest ? .replayed(previous.receipt) : .idempotencyConflict
         }
         referrals[record.referralId] = StoredReferral(record: record, deliveryIds: record.deliveries.map(\.route.deliveryId))
+        if let original = record.original { originalMessages[record.referralId] = original }
         for delivery in record.deliveries {
             let route = delivery.route
             jobs[route.deliveryId] = Job(
@@ -82,6 +84,8 @@ public actor InMemoryStore: SwitchboardStore {
         append(record.audit)
         return .accepted(receipt)
     }
+
+    public func originalMessage(referralId: String) -> OriginalMessage? { originalMessages[referralId] }
 
     public func referralId(actor: String, idempotencyKey: String) -> String? {
         idempotency[IdempotencyKey(actor: actor, key: idempotencyKey)]?.receipt.id

@@ -9,6 +9,14 @@ extension SQLiteStore {
         return try await writer.perform { db, cursor in try Self.write(record, in: db, audit: &cursor) }
     }
 
+    public func originalMessage(referralId: String) async throws -> OriginalMessage? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT media_type, body FROM original_messages WHERE referral_id = ?", arguments: [referralId]).map {
+                OriginalMessage(mediaType: $0["media_type"], body: Array($0["body"] as Data))
+            }
+        }
+    }
+
     public func referralId(actor: String, idempotencyKey: String) async throws -> String? {
         try await pool.read { db in
             try String.fetchOne(db, sql: "SELECT referral_id FROM idempotency_keys WHERE actor = ? AND key = ?", arguments: [actor, idempotencyKey])
@@ -112,6 +120,11 @@ extension SQLiteStore {
             ])
         }
         if let item = record.attention { try insertAttention(item, referralId: record.referralId, in: db) }
+        if let original = record.original {
+            try db.execute(
+                sql: "INSERT INTO original_messages (referral_id, media_type, body) VALUES (?, ?, ?)",
+                arguments: [record.referralId, original.mediaType, Data(original.body)])
+        }
         let receipt = SubmissionReceipt(
             id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,
             rulesVersion: record.rulesVersion)

@@ -18,6 +18,7 @@ extension SQLiteStore {
             for id in ids {
                 try db.execute(sql: "UPDATE referrals SET body = X'', pruned_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
                 try db.execute(sql: "DELETE FROM referral_notes WHERE referral_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM original_messages WHERE referral_id = ?", arguments: [id])
             }
             try Self.append([audit(ids.count)], in: db, cursor: &cursor)
             return ids.count

@@ -263,13 +263,16 @@ public final class SQLiteStore: SwitchboardStore {
             // read deliveries_lease_order: deliveries_due only cost each write of a delivery.
             try db.execute(sql: "DROP INDEX IF EXISTS deliveries_due")
         }
-        migrator.registerMigration("v20-webhook-receipts") { db in
+        migrator.registerMigration("v20-webhook-receipts-and-originals") { db in
             // The webhook-id of each signed request a key sent in the last hour: a second is a replay.
+            // And the message a referral was mapped from (a BaRS Bundle), kept with it.
             try db.execute(
                 sql: """
                     CREATE TABLE webhook_receipts (key_id TEXT NOT NULL, webhook_id TEXT NOT NULL, received_at REAL NOT NULL,
                                                    PRIMARY KEY (key_id, webhook_id));
                     CREATE INDEX webhook_receipts_age ON webhook_receipts(received_at);
+                    CREATE TABLE original_messages (referral_id TEXT PRIMARY KEY REFERENCES referrals(id), media_type TEXT NOT NULL,
+                                                    body BLOB NOT NULL);
                     """)
         }
         return migrator

@@ -14,6 +14,10 @@ public protocol ReferralStore: Sendable {
     /// The referral a key's idempotency key was first used for, or nil when it was never used:
     /// how a later message about the same request (a FHIR update or cancel) finds its referral.
     func referralId(actor: String, idempotencyKey: String) async throws -> String?
+
+    /// The message a referral was mapped from (a BaRS Bundle), as it arrived; nil when it came as
+    /// referral JSON, or once its personal data was pruned.
+    func originalMessage(referralId: String) async throws -> OriginalMessage?
 }
 
 /// The delivery queue: jobs are leased, not taken, so a worker that dies leaves a lease that

@@ -24,6 +24,8 @@ public struct IntakeRecord: Sendable {
     /// Opened with the referral when a person must look at it now (held, or waiting on an agency
     /// that cannot act with nobody to act instead).
     public var attention: AttentionItem?
+    /// The message the referral was mapped from, when it came in another format (a BaRS Bundle).
+    public var original: OriginalMessage?
 
     public init(
         referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, deliveries: [NewDelivery],
@@ -58,6 +60,17 @@ public struct IntakeRecord: Sendable {
 }
 
 /// A referrer's `Idempotency-Key` and a digest of the body it came with.
+/// A message as it arrived, kept with the referral it became: personal data, removed when the
+/// referral's personal data is.
+public struct OriginalMessage: Sendable, Equatable {
+    public var mediaType: String
+    public var body: [UInt8]
+    public init(mediaType: String, body: [UInt8]) {
+        self.mediaType = mediaType
+        self.body = body
+    }
+}
+
 public struct IdempotencyClaim: Sendable, Equatable {
     public var key: String
     public var bodyDigest: String

@@ -61,7 +61,7 @@ public struct ProcessMessage: Sendable {
         switch (message.event, sender.role) {
         case (.serviceRequestRequest, .referrer):
             switch message.reason {
-            case .new: return try await submit(message, bytes: body.count, from: sender, requestId: requestId)
+            case .new: return try await submit(message, body: body, from: sender, requestId: requestId)
             case .update: return try await update(message, from: sender)
             case .cancel: return try await cancel(message, from: sender)
             }
@@ -81,13 +81,15 @@ public struct ProcessMessage: Sendable {
         try ReferralMapping.map(message, concepts: concepts, vocabulary: vocabulary, now: clock.now())
     }
 
-    private func submit(_ message: InboundMessage, bytes: Int, from sender: Sender, requestId: String?) async throws -> Processed {
+    /// The Bundle is kept with the referral as it arrived.
+    private func submit(_ message: InboundMessage, body: [UInt8], from sender: Sender, requestId: String?) async throws -> Processed {
         let mapping = try mapped(message)
         let words = "BaRS \(message.event.rawValue) (\(message.reason.rawValue)): \(mapping.summary)"
         do {
             let accepted = try await intake.submit(
-                document: mapping.document, bytes: bytes, actor: sender.keyId, organisations: sender.organisations,
-                idempotencyKey: Self.requestKey(message), requestId: requestId, mapping: words)
+                document: mapping.document, bytes: body.count, actor: sender.keyId, organisations: sender.organisations,
+                idempotencyKey: Self.requestKey(message), requestId: requestId, mapping: words,
+                original: OriginalMessage(mediaType: "application/fhir+json", body: body))
             return Processed(message: message, referralId: accepted.receipt.id, status: "active", replayed: accepted.replayed)
         } catch let refusal as ReferralIntake.Refusal {
             throw Self.issues(refusal, mapping: mapping, message: message)

@@ -87,7 +87,8 @@ public struct ReferralIntake: Sendable {
     ///     document's digest decides whether a second message with it is the same one again.
     ///   - mapping: what was mapped, in words with codes only, audited with the referral.
     public func submit(
-        document: JSONValue, bytes: Int, actor: String, organisations: Set<String>?, idempotencyKey: String, requestId: String?, mapping: String
+        document: JSONValue, bytes: Int, actor: String, organisations: Set<String>?, idempotencyKey: String, requestId: String?, mapping: String,
+        original: OriginalMessage? = nil
     ) async throws -> Accepted {
         let receivedAt = clock.now()
         let referral: Referral
@@ -101,12 +102,12 @@ public struct ReferralIntake: Sendable {
         let claim = IdempotencyClaim(key: idempotencyKey, bodyDigest: Hex.encode(SHA256.hash(data: Array(referral.canonicalJSON()))))
         return try await admit(
             referral, bytes: bytes, actor: actor, organisations: organisations, claim: claim, requestId: requestId, receivedAt: receivedAt,
-            mapping: mapping)
+            mapping: mapping, original: original)
     }
 
     private func admit(
         _ referral: Referral, bytes: Int, actor: String, organisations: Set<String>?, claim: IdempotencyClaim?, requestId: String?,
-        receivedAt: Date, mapping: String? = nil
+        receivedAt: Date, mapping: String? = nil, original: OriginalMessage? = nil
     ) async throws -> Accepted {
         // The organisation is the referrer's own claim: a key bound to organisations proves it.
         if let organisations, !organisations.contains(referral.referrer.organisation) {
@@ -129,6 +130,7 @@ public struct ReferralIntake: Sendable {
                 AuditNarrative.referralMapped(referralId: record.referralId, actor: actor, at: receivedAt, mapping: mapping), at: 1)
         }
         record.requestId = requestId
+        record.original = original
         switch try await store.accept(record) {
         case .accepted(let receipt):
             onAccepted()

@@ -115,6 +115,12 @@ import Testing
                 #expect(referral.subject.familyName == "Jones" && referral.subject.postcode == "LS10 4YU")
                 #expect(referral.referrer.organisation == "RND")
                 #expect(referral.consent.status == .given)
+                // The Bundle is kept with the referral as it arrived.
+                let original = try await store.originalMessage(referralId: id)
+                #expect(original?.mediaType == "application/fhir+json")
+                let kept = try JSONSerialization.jsonObject(with: Data(original?.body ?? [])) as? NSDictionary
+                let sent = try JSONSerialization.jsonObject(with: Data(buffer: try Self.validRequest())) as? NSDictionary
+                #expect(kept != nil && kept == sent)
                 let mapped = report.history.first { $0.event == "referral.mapped" }?.detail ?? ""
                 #expect(mapped.contains("111111111 → need mental-health-crisis") && mapped.contains("C3 → urgent"))
                 // The audit trail names codes, never the person.

@@ -9,10 +9,14 @@ import Testing
 @Suite struct RetentionContractTests {
     @Test(arguments: StoreKind.allCases) func onlyClosedReferralsBeforeTheCutOffArePruned(_ kind: StoreKind) async throws {
         let store = try await kind.make()
-        let closed = record()
+        var closed = record()
+        // It came as a FHIR message, kept beside it: personal data too.
+        closed.original = OriginalMessage(mediaType: "application/fhir+json", body: Array(#"{"resourceType": "Bundle"}"#.utf8))
         let open = record()
         _ = try await store.accept(closed)
         _ = try await store.accept(open)
+        #expect(try await store.originalMessage(referralId: closed.referralId) == closed.original)
+        #expect(try await store.originalMessage(referralId: open.referralId) == nil)
         // Every delivery of the first is declined or withdrawn; the second still waits.
         for delivery in closed.routes.map(\.deliveryId) {
             var change = LoopChange(referralId: closed.referralId, at: Date())
@@ -25,6 +29,7 @@ import Testing
         }
         #expect(pruned == 1)
         #expect(try await store.loopReferral(closed.referralId) == nil, "its personal data is gone")
+        #expect(try await store.originalMessage(referralId: closed.referralId) == nil, "and the message it came as")
         #expect(try await store.loopReferral(open.referralId) != nil)
         #expect(try await store.report(referralId: closed.referralId)?.deliveries.map(\.state) == [.withdrawn, .withdrawn], "its story stays")
         guard case .intact = try await store.verifyAudit() else {

@@ -184,24 +184,25 @@ public enum LoopbackPort {
     private static let handedOut = Mutex<Set<Int>>([])
 
     /// A loopback port nothing is listening on right now, and not handed out before by this process.
+    /// Chosen below the kernel's ephemeral range (32768 and up on Linux), from which it gives ports
+    /// to outgoing connections and to servers that bind port 0: a port from that range could be
+    /// taken by one of those before the test's own server binds it.
     public static func free() -> Int {
         while true {
-            let port = unusedNow()
+            let port = Int.random(in: 20_000..<32_768)
+            guard bindable(port) else { continue }
             if handedOut.withLock({ $0.insert(port).inserted }) { return port }
         }
     }
 
-    private static func unusedNow() -> Int {
+    private static func bindable(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        address.sin_port = UInt16(port).bigEndian
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } } == 0
     }
 }
