@@ -136,6 +136,20 @@ import Testing
         #expect(try fixture.count("referrals") == 1)
     }
 
+    @Test func aKeyBoundToOrganisationsMaySendOnlyForThem() async throws {
+        let fixture = try Self.fixture()
+        try await fixture.test { client in
+            // The practice's key may send for K84001 only; the example's sender is RND.
+            try await client.execute(
+                uri: Self.path, method: .post, headers: Self.fhirHeaders(GatewayFixture.practiceKey), body: try Self.validRequest()
+            ) { response in
+                #expect(response.status == .forbidden)
+                #expect(Self.issues(response) == ["REC_FORBIDDEN at Bundle.entry[12].resource.identifier[0].value"])
+            }
+        }
+        #expect(try fixture.count("referrals") == 0)
+    }
+
     @Test func anInvalidNHSNumberIsA422NamingItsPathAndNothingIsStored() async throws {
         let fixture = try Self.fixture()
         let before = try fixture.count("audit_events")
