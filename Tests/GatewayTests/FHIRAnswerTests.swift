@@ -47,6 +47,17 @@ import Testing
         }
     }
 
+    /// Posts a message as `key`: the status it got.
+    func post(_ body: ByteBuffer, as key: String, _ client: any TestClientProtocol) async throws -> HTTPResponse.Status {
+        try await client.execute(uri: M.path, method: .post, headers: M.fhirHeaders(key), body: body) { $0.status }
+    }
+
+    /// Whether the referral's history records a decline for `reason`.
+    func declined(_ id: String, for reason: String, _ components: GatewayComponents) async throws -> Bool {
+        let report = try #require(try await components.store.report(referralId: id))
+        return report.history.contains { $0.event == "referral.declined" && ($0.detail ?? "").contains(reason) }
+    }
+
     func state(_ components: GatewayComponents, _ id: String) async throws -> String? {
         try await components.store.report(referralId: id)?.deliveries.first { $0.agency == "oxford-mh-crisis" }?.state.rawValue
     }
@@ -65,10 +76,7 @@ import Testing
             }
             #expect(try await state(components, id) == "delivered")
             // A referrer's key cannot answer for an agency.
-            try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey),
-                body: try response(about: id, encounter: "in-progress")
-            ) { #expect($0.status == .forbidden) }
+            #expect(try await post(try response(about: id, encounter: "in-progress"), as: GatewayFixture.referrerKey, client) == .forbidden)
             try await client.execute(
                 uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, encounter: "in-progress")
             ) { response in
@@ -77,12 +85,8 @@ import Testing
             }
             #expect(try await state(components, id) == "accepted")
             // Completed next, as the lifecycle allows; accepting again is a conflict.
-            try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, encounter: "in-progress")
-            ) { #expect($0.status == .conflict) }
-            try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey), body: try response(about: id, encounter: "finished")
-            ) { #expect($0.status == .ok) }
+            #expect(try await post(try response(about: id, encounter: "in-progress"), as: M.crisisKey, client) == .conflict)
+            #expect(try await post(try response(about: id, encounter: "finished"), as: M.crisisKey, client) == .ok)
             #expect(try await state(components, id) == "completed")
         }
     }
@@ -100,15 +104,13 @@ import Testing
                 #expect(response.status == .unprocessableContent)
                 #expect(M.issues(response) == ["REC_UNPROCESSABLE_ENTITY at Bundle.entry[1].resource.note"])
             }
-            try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey),
-                body: try response(
-                    about: id, encounter: "cancelled", reason: ("urn:switchboard:decline-reason", "insufficient-information"),
-                    note: "Is anyone with her now?")
-            ) { #expect($0.status == .ok) }
+            #expect(
+                try await post(
+                    try response(
+                        about: id, encounter: "cancelled", reason: ("urn:switchboard:decline-reason", "insufficient-information"),
+                        note: "Is anyone with her now?"), as: M.crisisKey, client) == .ok)
             #expect(try await state(components, id) == "returned")
-            let report = try #require(try await components.store.report(referralId: id))
-            #expect(report.history.contains { $0.event == "referral.declined" && ($0.detail ?? "").contains("insufficient-information") })
+            #expect(try await declined(id, for: "insufficient-information", components))
         }
     }
 
@@ -118,13 +120,12 @@ import Testing
         try await fixture.test { client in
             let id = try await delivered(components, client: client)
             // "Requested resource not available within timescale": no capacity, so on to the next candidate.
-            try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(M.crisisKey),
-                body: try response(about: id, encounter: "cancelled", reason: ("https://fhir.nhs.uk/CodeSystem/rejected-reasons-bars", "RRNA"))
-            ) { #expect($0.status == .ok) }
+            #expect(
+                try await post(
+                    try response(about: id, encounter: "cancelled", reason: ("https://fhir.nhs.uk/CodeSystem/rejected-reasons-bars", "RRNA")),
+                    as: M.crisisKey, client) == .ok)
             #expect(try await state(components, id) == "declined")
-            let report = try #require(try await components.store.report(referralId: id))
-            #expect(report.history.contains { $0.event == "referral.declined" && ($0.detail ?? "").contains("no-capacity") })
+            #expect(try await declined(id, for: "no-capacity", components))
         }
     }
 
@@ -152,9 +153,7 @@ import Testing
                 #expect(M.issues(response) == ["REC_UNPROCESSABLE_ENTITY at Bundle.entry[1].resource.priority"])
             }
             // Another referrer cannot reach it.
-            try await client.execute(
-                uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.otherReferrerKey), body: try M.validRequest(reason: "cancel")
-            ) { #expect($0.status == .notFound) }
+            #expect(try await post(try M.validRequest(reason: "cancel"), as: GatewayFixture.otherReferrerKey, client) == .notFound)
             try await client.execute(
                 uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey), body: try M.validRequest(reason: "cancel")
             ) { response in
