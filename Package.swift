@@ -126,8 +126,8 @@ let package = Package(
         .target(
             name: "Deployment",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "BaRSAdapter", "TemplateAdapter", "PortalAdapter",
-                "Transport", "Storage", "PostgresStorage", "Audit", "Delivery", "UseCases", "Observability",
+                "ReferralModel", "Settings", "Routing", "AdapterKit", "JSONWebhookAdapter", "FHIRR4Adapter", "BaRSAdapter", "TemplateAdapter",
+                "PortalAdapter", "Transport", "Storage", "PostgresStorage", "Audit", "Delivery", "UseCases", "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -271,3 +271,21 @@ let package = Package(
         ),
     ]
 )
+
+// Coverage-guided fuzzing (libFuzzer, with the address sanitizer) of what parses untrusted text.
+// Built only for bench/fuzz and scripts/test, with SWITCHBOARD_FUZZ=1 and --sanitize=fuzzer: the
+// targets have no main of their own (libFuzzer's is linked in), so an ordinary build leaves them out.
+if Context.environment["SWITCHBOARD_FUZZ"] != nil {
+    let template: [Target.Dependency] = ["TemplateAdapter", "AdapterKit", "ReferralModel", .product(name: "Mustache", package: "swift-mustache")]
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("JSON", ["ReferralModel"]), ("Referral", ["ReferralModel"]), ("BaRSMessage", ["BaRS", "ReferralModel"]),
+        ("Rules", ["Routing", "Settings", "ReferralModel"]), ("Pattern", ["Routing"]),
+        ("Template", template),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: "fuzz-\(name.lowercased())", dependencies: dependencies, path: "Tests/Fuzz/\(name)",
+                swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

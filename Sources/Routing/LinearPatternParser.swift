@@ -14,8 +14,12 @@ indirect enum PatternNode {
 struct PatternParser {
     typealias SyntaxError = LinearPattern.SyntaxError
     static let maxRepeat = 1_000
+    /// How deep groups may nest: the parser (and the compiler after it) recurse once a level, so a
+    /// pattern of thousands of '(' would otherwise overflow the stack (found by fuzzing).
+    static let maxDepth = 32
     private let scalars: [Unicode.Scalar]
     private var index = 0
+    private var depth = 0
     private(set) var ignoresCase = false
 
     init(_ source: String) {
@@ -126,6 +130,9 @@ struct PatternParser {
     }
 
     private mutating func group() throws(SyntaxError) -> PatternNode {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw SyntaxError(message: "its groups are nested more than \(Self.maxDepth) deep") }
         if peek == "?" {
             if upcoming("?:") {
                 index += 2

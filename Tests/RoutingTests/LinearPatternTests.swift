@@ -27,6 +27,22 @@ import Testing
         }
     }
 
+    @Test func groupsNestedBeyondTheLimitAreASyntaxErrorNotACrash() throws {
+        // Fuzzing found a pattern of hundreds of nested groups overflowing the parser's stack.
+        #expect(throws: LinearPattern.SyntaxError(message: "its groups are nested more than 32 deep")) {
+            try LinearPattern(String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000))
+        }
+        #expect(try LinearPattern(String(repeating: "(", count: 32) + "a" + String(repeating: ")", count: 32)).matches("a"))
+        // Every input fuzzing kept as a seed (the crash among them) compiles or is refused, and matches.
+        let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/Pattern/seeds")
+        for file in try FileManager.default.contentsOfDirectory(atPath: seeds.path) {
+            let input = String(decoding: try Data(contentsOf: seeds.appendingPathComponent(file)), as: UTF8.self)
+            let parts = input.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+            if let pattern = try? LinearPattern(String(parts[0])) { _ = pattern.matches(parts.count > 1 ? String(parts[1]) : "") }
+        }
+    }
+
     @Test func nestedQuantifiersRunInLinearTime() throws {
         // A backtracking engine tries 2^n ways to split the a's before failing: with n = 5,000 it
         // would not finish; the NFA reads each character once per state.

@@ -1,0 +1,29 @@
+import AdapterKit
+import Foundation
+import Mustache
+import ReferralModel
+
+@testable import TemplateAdapter
+
+/// libFuzzer target: an agency's Mustache template, compiled and rendered with every example
+/// referral as the template adapter renders it.
+let registered: Bool = {
+    TemplateContentType.registerAll()
+    return true
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    let text = String(decoding: UnsafeBufferPointer(start: data, count: count), as: UTF8.self)
+    // As the adapter compiles it: escaped for JSON, the content type agencies use most.
+    guard registered, let template = try? MustacheTemplate(string: "{{% CONTENT_TYPE: \(TemplateContentType.json.pragmaName)}}" + text) else {
+        return 0
+    }
+    let context = DeliveryContext(
+        deliveryId: "0196f0c0-0000-7000-8000-00000000000a", referralId: "0196f0c0-0000-7000-8000-00000000000b", agencyId: "fuzz",
+        rule: "fuzz", receivedAt: Date(timeIntervalSince1970: 1_795_000_000))
+    for (_, referral) in ExampleReferrals.all {
+        _ = template.render(TemplateNode.root(referral, context: context, recorder: nil))
+    }
+    return 0
+}
