@@ -118,8 +118,9 @@ public struct ProcessMessage: Sendable {
         let stored = JSONValue.fromCanonical(current.referral.canonicalJSON())
         var patch: [(key: String, value: JSONValue)] = []
         var refused: [OutcomeIssue] = []
+        let storedMembers = Self.members(stored)
         for (key, value) in Self.members(mapping.document) {
-            let before = Self.members(stored).first { $0.key == key }?.value
+            let before = storedMembers.first { $0.key == key }?.value
             if ReferralLoop.fieldsNotAmendable.contains("/\(key)") {
                 if before != value {
                     refused.append(

@@ -54,15 +54,7 @@ final class FaultReceiver: Sendable {
             try? await Task.sleep(for: .seconds(3))
             return Response(status: .accepted)
         }
-        let bound = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "fault-receiver")
-        logger.logLevel = .error
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        task = Task { try await app.runService() }
-        var ports = bound.stream.makeAsyncIterator()
-        port = await ports.next() ?? 0
+        (port, task) = await serveOnLoopback(router, label: "fault-receiver")
     }
 
     func stop() { task.cancel() }
@@ -74,6 +66,19 @@ final class FaultReceiver: Sendable {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         return formatter.string(from: date)
     }
+}
+
+/// Serves `router` on a loopback port the system picks: the port, and the task to cancel to stop it.
+func serveOnLoopback(_ router: Router<BasicRequestContext>, label: String) async -> (port: Int, task: Task<Void, any Error>) {
+    let bound = AsyncStream.makeStream(of: Int.self)
+    var logger = Logger(label: label)
+    logger.logLevel = .error
+    let app = Application(
+        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+    let task = Task { try await app.runService() }
+    var ports = bound.stream.makeAsyncIterator()
+    return (await ports.next() ?? 0, task)
 }
 
 /// A loopback port that accepts each connection and resets it at once, as a crashing agency does.

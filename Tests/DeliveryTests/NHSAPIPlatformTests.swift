@@ -75,15 +75,7 @@ final class TokenPlatform: Sendable {
             }
             return Response(status: valid ? .accepted : .unauthorized)
         }
-        let bound = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "token-platform")
-        logger.logLevel = .error
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        task = Task { try await app.runService() }
-        var ports = bound.stream.makeAsyncIterator()
-        port = await ports.next() ?? 0
+        (port, task) = await serveOnLoopback(router, label: "token-platform")
         portBox.withLock { $0.delivered = port }
     }
 

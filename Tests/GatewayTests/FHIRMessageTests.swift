@@ -46,7 +46,7 @@ import Testing
         try example("servicerequest-request") { bundle in
             edit(&bundle, "Patient") { patient in
                 var identifiers = patient["identifier"] as! [[String: Any]]
-                identifiers[0]["value"] = "9434765919"
+                identifiers[0]["value"] = "9990000018"
                 patient["identifier"] = identifiers
             }
             edit(&bundle, "MessageHeader") { header in
@@ -111,7 +111,7 @@ import Testing
                 #expect(report.urgency == .urgent)
                 #expect(report.deliveries.map(\.agency) == ["oxford-mh-crisis"])
                 let referral = try #require(try await store.loopReferral(id)).referral
-                #expect(referral.subject.nhsNumber == "9434765919")
+                #expect(referral.subject.nhsNumber == "9990000018")
                 #expect(referral.subject.familyName == "Jones" && referral.subject.postcode == "LS10 4YU")
                 #expect(referral.referrer.organisation == "RND")
                 #expect(referral.consent.status == .given)
@@ -124,7 +124,7 @@ import Testing
                 let mapped = report.history.first { $0.event == "referral.mapped" }?.detail ?? ""
                 #expect(mapped.contains("111111111 → need mental-health-crisis") && mapped.contains("C3 → urgent"))
                 // The audit trail names codes, never the person.
-                #expect(!report.history.contains { ($0.detail ?? "").contains("Jones") || ($0.detail ?? "").contains("9434765919") })
+                #expect(!report.history.contains { ($0.detail ?? "").contains("Jones") || ($0.detail ?? "").contains("9990000018") })
             }
             // The same message again is the same referral, not a second one.
             try await client.execute(
