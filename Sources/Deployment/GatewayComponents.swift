@@ -40,6 +40,8 @@ public final class GatewayComponents: Sendable {
     public let keyAdministration: KeyAdministration
     /// Key holders' console passwords.
     public let consolePasswords: ConsolePasswords
+    /// Console sessions, in the store: every gateway on a shared database knows them.
+    public let sessions: ConsoleSessions
     /// The environment the configuration was read with: SIGHUP reads switchboard.yaml again with it.
     let environment: [String: String]
 
@@ -91,6 +93,7 @@ public final class GatewayComponents: Sendable {
         keys = LiveKeys(configured: settings.apiKeys)
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
+        sessions = ConsoleSessions(store: store, clock: clock)
         self.logger = logger
         // Work another gateway committed wakes this one's dispatcher at once; its poll is the fallback.
         (store as? PostgresStore)?.onDeliveriesAdded { dispatcher.wake() }

@@ -1,6 +1,7 @@
 import Hummingbird
 import ReferralModel
 import Settings
+import UseCases
 
 /// Who is calling: the API key's id and role, once the bearer token is checked.
 public struct Principal: Sendable, Equatable {

@@ -145,6 +145,18 @@ enum PostgresMigrations {
                 "CREATE TABLE original_messages (referral_id TEXT PRIMARY KEY REFERENCES referrals(id), media_type TEXT NOT NULL, body BYTEA NOT NULL)",
             ]
         ),
+        (
+            // Console sessions, shared by every gateway on the database: the cookie's value and the
+            // key only by their digests.
+            6, "console-sessions",
+            [
+                """
+                CREATE TABLE console_sessions (digest TEXT PRIMARY KEY, key_digest TEXT NOT NULL, csrf_token TEXT NOT NULL,
+                                               signed_in_at DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL, notice TEXT)
+                """,
+                "CREATE INDEX console_sessions_seen ON console_sessions(last_seen)",
+            ]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a

@@ -51,3 +51,31 @@ extension InMemoryStore {
         return true
     }
 }
+
+extension InMemoryStore {
+    public func beginSession(_ session: StoredSession, forgettingIdleBefore idleBefore: Date, signedInBefore: Date) {
+        sessions = sessions.filter { $0.value.lastSeen >= idleBefore && $0.value.signedInAt >= signedInBefore }
+        sessions[session.digest] = session
+    }
+
+    public func resumeSession(digest: String, now: Date, touchBefore: Date, idleBefore: Date, signedInBefore: Date) -> StoredSession? {
+        guard var session = sessions[digest] else { return nil }
+        guard session.lastSeen >= idleBefore, session.signedInAt >= signedInBefore else {
+            sessions[digest] = nil
+            return nil
+        }
+        if session.lastSeen < touchBefore {
+            session.lastSeen = now
+            sessions[digest] = session
+        }
+        return session
+    }
+
+    public func setSessionNotice(digest: String, notice: String?) {
+        sessions[digest]?.notice = notice
+    }
+
+    public func endSession(digest: String) {
+        sessions[digest] = nil
+    }
+}

@@ -56,6 +56,8 @@ public actor InMemoryStore: SwitchboardStore {
     var postcodeImports = PostcodeImports()
     var webhookReceipts: [String: Date] = [:]
     var originalMessages: [String: OriginalMessage] = [:]
+    /// Console sessions by digest.
+    var sessions: [String: StoredSession] = [:]
 
     public init() {}
 

@@ -275,6 +275,16 @@ public final class SQLiteStore: SwitchboardStore {
                                                     body BLOB NOT NULL);
                     """)
         }
+        migrator.registerMigration("v21-console-sessions") { db in
+            // Console sessions, so a restart signs no one out and gateways sharing a database share
+            // them: the cookie's value and the key only by their digests.
+            try db.execute(
+                sql: """
+                    CREATE TABLE console_sessions (digest TEXT PRIMARY KEY, key_digest TEXT NOT NULL, csrf_token TEXT NOT NULL,
+                                                   signed_in_at REAL NOT NULL, last_seen REAL NOT NULL, notice TEXT);
+                    CREATE INDEX console_sessions_seen ON console_sessions(last_seen);
+                    """)
+        }
         return migrator
     }
 

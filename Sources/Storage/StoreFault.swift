@@ -39,3 +39,24 @@ public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 }
+
+/// A stored value this gateway cannot read (written by a newer version, or changed by hand): an
+/// error naming where it is, never a silent default that would treat the row as something else.
+public struct StoredValueUnreadable: Error, Sendable, CustomStringConvertible {
+    public var table: String
+    /// The row's id (for secrets, its first characters).
+    public var row: String
+    public var column: String
+    public var value: String?
+
+    public init(table: String, row: String, column: String, value: String? = nil) {
+        self.table = table
+        self.row = row
+        self.column = column
+        self.value = value
+    }
+
+    public var description: String {
+        "the \(column) of \(table) row \(row) cannot be read\(value.map { " ('\($0)')" } ?? ""): was the database written by a newer gateway, or edited by hand?"
+    }
+}

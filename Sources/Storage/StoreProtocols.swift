@@ -198,8 +198,6 @@ public protocol RetentionStore: Sendable {
     func pruneClosedReferrals(receivedBefore: Date, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) async throws -> Int
 }
 
-/// A store that does every job: what a gateway runs on. SQLite and the in-memory twin are both
-/// one, and the shared store contract tests hold them to the same behaviour.
 /// The `webhook-id`s of signed requests, so a replayed request is refused on every gateway.
 public protocol WebhookReceiptStore: Sendable {
     /// Records that `keyId` sent `webhookId` at `at`, forgetting what was received before
@@ -207,8 +205,10 @@ public protocol WebhookReceiptStore: Sendable {
     func recordWebhook(keyId: String, webhookId: String, at: Date, forgetBefore: Date) async throws -> Bool
 }
 
+/// A store that does every job: what a gateway runs on. SQLite, PostgreSQL and the in-memory twin
+/// are each one, and the shared store contract tests hold them to the same behaviour.
 public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
-    & ReferralLoopStore & RetentionStore & StoreHealth & KeyStore & WebhookReceiptStore
+    & ReferralLoopStore & RetentionStore & StoreHealth & KeyStore & WebhookReceiptStore & SessionStore
 
 /// Whether the store can take writes now: what `/readyz` asks before a load balancer sends work.
 public protocol StoreHealth: Sendable {

@@ -66,9 +66,11 @@ struct GatewayFixture {
     /// - Parameter under: the folder to make the fixture's own in (a small disk), else the temporary folder.
     /// - Parameter keys: more `api_keys` entries, one YAML flow mapping a line.
     /// - Parameter sections: more top-level sections of switchboard.yaml.
+    /// - Parameter storage: the store's url, else a SQLite file of the fixture's own.
     init(
         rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = [], server: String = "",
-        storageReserveMB: Int = 0, under: URL? = nil, clock: any WallClock = SystemClock(), keys: [String] = [], sections: String = ""
+        storageReserveMB: Int = 0, under: URL? = nil, clock: any WallClock = SystemClock(), keys: [String] = [], sections: String = "",
+        storage: String = "sqlite:gateway.sqlite"
     ) throws {
         directory = (under ?? FileManager.default.temporaryDirectory).appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -80,7 +82,7 @@ struct GatewayFixture {
         }
         let yaml = """
             server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
-            storage: { url: "sqlite:gateway.sqlite", reserve_mb: \(storageReserveMB) }
+            storage: { url: "\(storage)", reserve_mb: \(storageReserveMB) }
             agencies: { file: agencies.yaml, approval: \(approval.contains(.agencies) ? "required" : "none") }
             rules: { file: rules.yaml, approval: \(approval.contains(.rules) ? "required" : "none") }
             api_keys:

@@ -36,7 +36,7 @@ extension Console {
         } catch let refusal as ConsolePasswords.Refusal {
             return try await account(context: context, problem: refusal.reason, status: .unprocessableContent)
         }
-        tell(context, "Your password is set. Next time, sign in with your key's name, \(principal.keyId), and this password.")
+        await tell(context, "Your password is set. Next time, sign in with your key's name, \(principal.keyId), and this password.")
         return ConsolePages.redirect("/console/account")
     }
 }

@@ -121,7 +121,7 @@ extension Console {
         }
         do {
             let item = try await components.loop.resolve(id, resolution, actor: actor)
-            tell(context, "Referral \(item.referralId) \(item.resolution ?? "resolved").")
+            await tell(context, "Referral \(item.referralId) \(item.resolution ?? "resolved").")
         } catch let refusal as ReferralLoop.Refusal {
             throw LoopRoutes.problem(refusal)
         }
@@ -150,7 +150,7 @@ extension Console {
         let ids = form.all("delivery").filter(Identifier.isWellFormed)
         guard !ids.isEmpty else { throw ConsoleRefusal(status: .badRequest, message: "Tick the dead letters to put back in the queue.") }
         let result = try await components.queue.retry(.deliveries(ids), by: context.principal?.actor ?? "administrator")
-        tell(context, "\(result.requeued.count) dead letter\(result.requeued.count == 1 ? "" : "s") put back in the queue.")
+        await tell(context, "\(result.requeued.count) dead letter\(result.requeued.count == 1 ? "" : "s") put back in the queue.")
         return ConsolePages.redirect("/console/admin/dead")
     }
 
@@ -163,7 +163,7 @@ extension Console {
             ? try await components.queue.pause(agency: agency, reason: form.trimmed("reason"), by: actor)
             : try await components.queue.resume(agency: agency, by: actor)
         guard changed != nil else { throw ConsoleRefusal(status: .notFound, message: "There is no agency \(agency) in the configuration.") }
-        tell(context, pausing ? "Deliveries to \(agency) are paused; they wait in its queue." : "Deliveries to \(agency) resumed.")
+        await tell(context, pausing ? "Deliveries to \(agency) are paused; they wait in its queue." : "Deliveries to \(agency) resumed.")
         return ConsolePages.redirect("/console/admin")
     }
 

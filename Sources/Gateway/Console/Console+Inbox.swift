@@ -140,7 +140,7 @@ extension Console {
                 reason: answer == .declined ? reason : nil, text: text, reference: reference)
             let rerouted = answered.reroutedTo.map { " It goes next to \($0)." } ?? ""
             let returned = answered.state == .returned ? " The referrer is asked your question; their answer will come back here." : ""
-            tell(context, "Referral \(id) is \(Self.words(answered.state)).\(rerouted)\(returned)")
+            await tell(context, "Referral \(id) is \(Self.words(answered.state)).\(rerouted)\(returned)")
         } catch let refusal as ReferralLoop.Refusal {
             throw LoopRoutes.problem(refusal)
         }

@@ -47,7 +47,7 @@ extension Console {
                 logger.info(
                     "Referral accepted", metadata: ["referral": "\(accepted.receipt.id)", "actor": "\(principal.keyId)", "via": "console"])
             }
-            tell(context, "Your referral is received. Its reference is \(accepted.receipt.id): keep it to follow the referral.")
+            await tell(context, "Your referral is received. Its reference is \(accepted.receipt.id): keep it to follow the referral.")
             return ConsolePages.redirect("/console/refer/\(accepted.receipt.id)")
         } catch let refusal as ReferralIntake.Refusal {
             switch refusal {
@@ -102,7 +102,7 @@ extension Console {
             let amended = try await components.loop.answerQuestion(
                 referralId: id, answer: answer, phone: form.trimmed("phone"), actor: principal.keyId, keyId: principal.keyId,
                 organisations: principal.organisations)
-            tell(context, "Your answer is added to the referral and sent to \(amended.updating.joined(separator: ", ")).")
+            await tell(context, "Your answer is added to the referral and sent to \(amended.updating.joined(separator: ", ")).")
         } catch ReferralIntake.Refusal.invalid(let issues) {
             let words = issues.map {
                 "\($0.pointer == "/reason" ? "The answer" : $0.pointer == "/subject/phone" ? "The phone number" : $0.pointer) \($0.detail)"

@@ -112,11 +112,12 @@ extension Console {
         do {
             if components.rules.approvalRequired.contains(document) {
                 let proposed = try await components.rules.propose(text, to: document, ifMatch: [base], actor: actor)
-                tell(context, "Your change is proposed (\(proposed.change.summary)). Another administrator must approve it before it goes live.")
+                await tell(
+                    context, "Your change is proposed (\(proposed.change.summary)). Another administrator must approve it before it goes live.")
                 return ConsolePages.redirect("/console/admin/\(document.rawValue)")
             }
             let outcome = try await components.rules.apply(text, to: document, ifMatch: [base], actor: actor)
-            tell(context, "Version \(outcome.record.number) is live: \(outcome.change.summary).")
+            await tell(context, "Version \(outcome.record.number) is live: \(outcome.change.summary).")
             return ConsolePages.redirect("/console/admin/\(document.rawValue)/history")
         } catch let refusal as RulesAdministrator.Refusal {
             values["refusal"] = Self.words(refusal, document)
@@ -253,16 +254,16 @@ extension Console {
                     throw RulesAdministrator.Refusal.noSuchVersion(number)
                 }
                 let proposed = try await components.rules.propose(text, to: document, ifMatch: [form["base"] ?? ""], actor: actor)
-                tell(
+                await tell(
                     context,
                     "Going back to version \(number) is proposed (\(proposed.change.summary)). Another administrator must approve it before it goes live."
                 )
                 return ConsolePages.redirect("/console/admin/\(document.rawValue)")
             }
             let outcome = try await components.rules.rollback(to: number, of: document, ifMatch: [form["base"] ?? ""], actor: actor)
-            tell(context, "Version \(number) is live again, as version \(outcome.record.number).")
+            await tell(context, "Version \(number) is live again, as version \(outcome.record.number).")
         } catch let refusal as RulesAdministrator.Refusal {
-            tell(context, Self.words(refusal, document))
+            await tell(context, Self.words(refusal, document))
         }
         return ConsolePages.redirect("/console/admin/\(document.rawValue)/history")
     }
@@ -274,13 +275,13 @@ extension Console {
         do {
             if approving {
                 let outcome = try await components.rules.approve(id, actor: actor)
-                tell(context, "Approved: version \(outcome.record.number) is live (\(outcome.change.summary)).")
+                await tell(context, "Approved: version \(outcome.record.number) is live (\(outcome.change.summary)).")
                 return ConsolePages.redirect("/console/admin/\(document.rawValue)/history")
             }
             _ = try await components.rules.reject(id, actor: actor, reason: form.trimmed("reason"))
-            tell(context, "The proposal is rejected; nothing changed.")
+            await tell(context, "The proposal is rejected; nothing changed.")
         } catch let refusal as RulesAdministrator.Refusal {
-            tell(context, Self.words(refusal, document))
+            await tell(context, Self.words(refusal, document))
         }
         return ConsolePages.redirect("/console/admin/\(document.rawValue)")
     }
@@ -292,7 +293,7 @@ extension Console {
             throw ConsoleRefusal(status: .notFound, message: "There is no agency \(agency) in the configuration.")
         }
         let status = result.status.map { "HTTP \($0)" } ?? "no answer"
-        tell(
+        await tell(
             context,
             "Test delivery to \(agency) at \(result.endpoint): \(result.outcome) (\(status), \(result.milliseconds) ms)\(result.detail.map { ": \($0)" } ?? ".")"
         )

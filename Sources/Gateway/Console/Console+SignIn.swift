@@ -10,7 +10,6 @@ extension Console {
     /// The sign-in form. Before there is a session, its CSRF token is kept in a short-lived
     /// cookie of its own and must come back with the form.
     func signInForm(_ request: Request, context: GatewayContext, message: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        if message == nil, let (_, principal) = signedIn(request) { return ConsolePages.redirect(Self.home(principal.role)) }
         let token = ConsoleSessions.randomToken()
         var headers = HTTPFields()
         headers[.setCookie] = ConsoleCookies.make(ConsoleSessions.signInCookieName, value: token, maxAge: 3_600, secure: secure)
@@ -94,7 +93,7 @@ extension Console {
         try await components.store.appendAudit([
             AuditNarrative.consoleSignedIn(at: clock.now(), actor: holder.owner ?? holder.id, id: holder.id, withPassword: withPassword)
         ])
-        let session = sessions.begin(keyDigest: digest, now: clock.now())
+        let session = try await sessions.begin(keyDigest: digest)
         var headers = HTTPFields()
         headers.append(
             HTTPField(
@@ -108,8 +107,8 @@ extension Console {
         return ConsolePages.redirect(next, headers: headers)
     }
 
-    func signOut(context: GatewayContext) -> Response {
-        if let session = context.console { sessions.end(session.id) }
+    func signOut(context: GatewayContext) async throws -> Response {
+        if let session = context.console { try await sessions.end(session.id) }
         var headers = HTTPFields()
         headers[.setCookie] = ConsoleCookies.make(ConsoleSessions.cookieName, value: nil, maxAge: 0, secure: secure)
         return ConsolePages.redirect("/console/sign-in?signed-out=1", headers: headers)

@@ -29,7 +29,7 @@ struct Console: Sendable {
     init(components: GatewayComponents, frontDoor: FrontDoor, addresses: ClientAddress, logger: Logger) {
         self.components = components
         pages = ConsolePages()
-        sessions = ConsoleSessions()
+        sessions = components.sessions
         keys = components.keys
         clock = components.clock
         self.frontDoor = frontDoor
@@ -47,13 +47,17 @@ struct Console: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: css))
         }
         router.get("/console") { request, _ in
-            guard let (_, principal) = signedIn(request) else { return ConsolePages.redirect("/console/sign-in") }
+            guard let (_, principal) = try await signedIn(request) else { return ConsolePages.redirect("/console/sign-in") }
             return ConsolePages.redirect(Self.home(principal.role))
         }
-        router.get("/console/sign-in") { request, context in signInForm(request, context: context) }
+        router.get("/console/sign-in") { request, context in
+            // Someone already signed in goes to their pages.
+            if let (_, principal) = try await signedIn(request) { return ConsolePages.redirect(Self.home(principal.role)) }
+            return signInForm(request, context: context)
+        }
         router.post("/console/sign-in") { request, context in try await signIn(request, context: context) }
         let session = router.group("/console").add(middleware: ConsoleMiddleware(console: self, roles: []))
-        session.post("sign-out") { _, context in signOut(context: context) }
+        session.post("sign-out") { _, context in try await signOut(context: context) }
         addAccountRoutes(session)
         addAdminRoutes(router.group("/console/admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin])))
         addInboxRoutes(router.group("/console/inbox").add(middleware: ConsoleMiddleware(console: self, roles: [.agency])))
@@ -85,7 +89,7 @@ struct Console: Sendable {
         if let principal = context.principal, let session = context.console {
             frame["user"] = ["name": principal.actor, "role": Self.roleName(principal.role)]
             frame["csrf"] = session.csrfToken
-            if let notice = sessions.takeNotice(session.id) { frame["notice"] = notice }
+            if let notice = session.notice { frame["notice"] = notice }
             let links: [(String, String)] =
                 switch principal.role {
                 case .admin:
@@ -109,9 +113,15 @@ struct Console: Sendable {
         values.filter { !(($0.value as? String)?.isEmpty ?? false) }
     }
 
-    /// Keeps a sentence for the person's next page.
-    func tell(_ context: GatewayContext, _ text: String) {
-        if let session = context.console { sessions.tell(session.id, text) }
+    /// Keeps a sentence for the person's next page. What they did is done even when the sentence
+    /// cannot be kept (the database just went away): the page then shows none.
+    func tell(_ context: GatewayContext, _ text: String) async {
+        guard let session = context.console else { return }
+        do {
+            try await sessions.tell(session.id, text)
+        } catch {
+            logger.warning("A console notice could not be kept", metadata: ["error.type": "\(type(of: error))", "request": "\(context.requestId)"])
+        }
     }
 
     static func percentEncoded(_ text: String) -> String {

@@ -5,6 +5,7 @@ import Logging
 import ReferralModel
 import Settings
 import Storage
+import UseCases
 
 /// Guards a group of console pages: a live session whose key still works, a role the pages are
 /// for, and on every form the session's CSRF token. Errors become pages, never problem+json.
@@ -16,14 +17,17 @@ struct ConsoleMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        guard let (session, principal) = console.signedIn(request) else {
-            // After sign-in, the person comes back to the page they asked for.
-            let next = request.method == .get ? "?next=\(Console.percentEncoded(request.uri.path))" : ""
-            return ConsolePages.redirect("/console/sign-in\(next)")
-        }
-        context.principal = principal
-        context.console = session
         do {
+            guard let (signedIn, principal) = try await console.signedIn(request) else {
+                // After sign-in, the person comes back to the page they asked for.
+                let next = request.method == .get ? "?next=\(Console.percentEncoded(request.uri.path))" : ""
+                return ConsolePages.redirect("/console/sign-in\(next)")
+            }
+            // A page shows the sentence kept for it once; an action's reply is a redirect to one.
+            var session = signedIn
+            session.notice = request.method == .get ? try await console.sessions.takeNotice(session) : nil
+            context.principal = principal
+            context.console = session
             if !roles.isEmpty, !roles.contains(principal.role) {
                 throw ConsoleRefusal(
                     status: .forbidden,
@@ -56,13 +60,12 @@ struct ConsoleMiddleware: RouterMiddleware {
 extension Console {
     /// The session a request's cookie names and the person whose key it was signed in with; nil
     /// when there is none, it expired, or the key has since been revoked or expired.
-    func signedIn(_ request: Request) -> (ConsoleSession, Principal)? {
-        let now = clock.now()
+    func signedIn(_ request: Request) async throws -> (ConsoleSession, Principal)? {
         guard let id = ConsoleCookies.value(ConsoleSessions.cookieName, in: request.headers[.cookie]),
-            let session = sessions.resume(id, now: now)
+            let session = try await sessions.resume(id)
         else { return nil }
-        guard let holder = keys.holder(digest: session.keyDigest, now: now) else {
-            sessions.end(session.id)
+        guard let holder = keys.holder(digest: session.keyDigest, now: clock.now()) else {
+            try await sessions.end(session.id)
             return nil
         }
         return (
