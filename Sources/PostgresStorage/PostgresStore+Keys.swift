@@ -6,7 +6,7 @@ import Storage
 
 extension PostgresStore {
     public func managedKeys() async throws -> [ManagedKey] {
-        try await single { session in try await session.rows("SELECT * FROM api_keys ORDER BY created_at, id").map(Self.managedKey) }
+        try await single { session in try await session.rows("SELECT * FROM api_keys ORDER BY created_at, id").map { try Self.managedKey($0) } }
     }
 
     public func createKey(_ key: ManagedKey, audit: AuditEntry) async throws -> Bool {
@@ -59,8 +59,10 @@ extension PostgresStore {
     }
 
     private static func managedKey(_ row: PGRow) throws -> ManagedKey {
+        let id: String = try row("id")
+        guard let digest = Hex.decode(try row("digest")) else { throw StoredValueUnreadable(table: "api_keys", row: id, column: "digest") }
         var key = ManagedKey(
-            id: try row("id"), owner: try row("owner"), role: try row("role"), digest: Hex.decode(try row("digest")) ?? [],
+            id: id, owner: try row("owner"), role: try row("role"), digest: digest,
             organisations: StoredText.words(try row("organisations")), agency: try row("agency"),
             createdAt: try row.date("created_at") ?? .distantPast, createdBy: try row("created_by"), expiresAt: try row.date("expires_at"))
         key.revokedAt = try row.date("revoked_at")

@@ -104,10 +104,12 @@ extension PostgresStore {
     }
 
     private static func proposal(_ row: PGRow, text: Bool) throws -> ChangeProposal {
-        let state = ChangeProposal.State(rawValue: try row("state")) ?? .pending
+        let id: String = try row("id")
+        let state = try StoredValueUnreadable.read(try row("state"), as: ChangeProposal.State.self, table: "change_proposals", row: id, column: "state")
         let decidedBy: String? = try row("decided_by")
         return ChangeProposal(
-            id: try row("id"), document: GovernedDocument(rawValue: try row("document")) ?? .rules, baseVersion: try row("base_version"),
+            id: id, document: try StoredValueUnreadable.read(try row("document"), as: GovernedDocument.self, table: "change_proposals", row: id, column: "document"),
+            baseVersion: try row("base_version"),
             version: try row("version"), proposedBy: try row("proposed_by"), proposedAt: try row("proposed_at"), summary: try row("summary"),
             state: state,
             decision: try decidedBy.map {

@@ -35,7 +35,7 @@ extension SQLiteStore {
             guard db.changesCount == 1, let row = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]) else {
                 return nil
             }
-            let key = Self.managedKey(row)
+            let key = try Self.managedKey(row)
             try Self.append([audit(key)], in: db, cursor: &cursor)
             return key
         }
@@ -54,16 +54,20 @@ extension SQLiteStore {
             guard db.changesCount == 1, let row = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]) else {
                 return nil
             }
-            let key = Self.managedKey(row)
+            let key = try Self.managedKey(row)
             try Self.append([audit(key)], in: db, cursor: &cursor)
             return key
         }
     }
 
-    private static func managedKey(_ row: Row) -> ManagedKey {
+    private static func managedKey(_ row: Row) throws -> ManagedKey {
+        func digest(_ hex: String, of id: String) throws -> [UInt8] {
+            guard let digest = Hex.decode(hex) else { throw StoredValueUnreadable(table: "api_keys", row: id, column: "digest") }
+            return digest
+        }
         func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
         var key = ManagedKey(
-            id: row["id"], owner: row["owner"], role: row["role"], digest: Hex.decode(row["digest"]) ?? [],
+            id: row["id"], owner: row["owner"], role: row["role"], digest: try digest(row["digest"], of: row["id"]),
             organisations: (row["organisations"] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
             agency: row["agency"], createdAt: date("created_at") ?? .distantPast, createdBy: row["created_by"], expiresAt: date("expires_at"))
         key.revokedAt = date("revoked_at")

@@ -25,7 +25,7 @@ extension SQLiteStore {
                 let deadline: Double? = row["deadline_at"]
                 let escalated: Double? = row["escalated_at"]
                 return LoopDelivery(
-                    deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
+                    deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
                     alternatives: StoredText.words(row["alternatives"]) ?? [], needs: StoredText.words(row["needs"]),
                     deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)), escalatedAt: escalated.map(Date.init(timeIntervalSince1970:)),
                     notice: StoredText.notice(row["notice"]))
@@ -133,8 +133,8 @@ extension SQLiteStore {
                 let deadline: Double? = row["deadline_at"]
                 let body: Data = row["body"]
                 var item = WorkItem(
-                    referralId: row["referral_id"], deliveryId: row["id"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
-                    urgency: Urgency(rawValue: row["urgency"]) ?? .routine,
+                    referralId: row["referral_id"], deliveryId: row["id"], state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
+                    urgency: try StoredValueUnreadable.read(row["urgency"], as: Urgency.self, table: "referrals", row: row["referral_id"], column: "urgency"),
                     receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])),
                     deliveredAt: delivered.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
                     respondBy: (try? ReferralDecoder.decodeStored(Array(body)))?.respondBy)
@@ -214,11 +214,11 @@ extension SQLiteStore {
                         WHERE escalated_at IS NULL AND deadline_at <= ? AND state IN ('pending', 'delivered', 'returned')
                         ORDER BY deadline_at LIMIT ?
                         """, arguments: [now.timeIntervalSince1970, limit])
-            return rows.prefix(limit).map { row in
+            return try rows.prefix(limit).map { row in
                 let deadline: Double? = row["deadline_at"]
                 return DueEscalation(
                     referralId: row["referral_id"], deliveryId: row["id"], agency: row["agency"],
-                    state: DeliveryState(rawValue: row["state"]) ?? .pending, deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)))
+                    state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"), deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)))
             }
         }
     }

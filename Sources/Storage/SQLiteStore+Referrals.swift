@@ -37,7 +37,7 @@ extension SQLiteStore {
                     FROM deliveries WHERE referral_id = ? ORDER BY position
                     """, arguments: [referralId]
             ).map { row -> ReferralReport.Delivery in
-                let state = DeliveryState(rawValue: row["state"]) ?? .pending
+                let state = try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state")
                 let deliveredAt: Double? = row["delivered_at"]
                 let alternatives: String = row["alternatives"]
                 var delivery = ReferralReport.Delivery(
@@ -72,7 +72,7 @@ extension SQLiteStore {
                 id: referralId,
                 status: StoredText.status(held: held, deliveries: deliveries, attention: attention != nil),
                 receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
-                rulesVersion: row["rules_version"], urgency: Urgency(rawValue: row["urgency"]) ?? .routine, needs: needs,
+                rulesVersion: row["rules_version"], urgency: try StoredValueUnreadable.read(row["urgency"], as: Urgency.self, table: "referrals", row: referralId, column: "urgency"), needs: needs,
                 deliveries: deliveries, history: history)
             report.attention = attention
             report.notes = notes.isEmpty ? nil : notes

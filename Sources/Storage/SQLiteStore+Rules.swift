@@ -80,7 +80,7 @@ extension SQLiteStore {
 
     public func proposal(id: String) async throws -> ChangeProposal? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM change_proposals WHERE id = ?", arguments: [id]).map { Self.proposal($0, text: true) }
+            try Row.fetchOne(db, sql: "SELECT * FROM change_proposals WHERE id = ?", arguments: [id]).map { try Self.proposal($0, text: true) }
         }
     }
 
@@ -89,7 +89,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM change_proposals WHERE document = ? ORDER BY proposed_at DESC, id DESC LIMIT ?",
                 arguments: [document.rawValue, limit]
-            ).map { Self.proposal($0, text: false) }
+            ).map { try Self.proposal($0, text: false) }
         }
     }
 
@@ -104,11 +104,12 @@ extension SQLiteStore {
         }
     }
 
-    private static func proposal(_ row: Row, text: Bool) -> ChangeProposal {
-        let state = ChangeProposal.State(rawValue: row["state"]) ?? .pending
+    private static func proposal(_ row: Row, text: Bool) throws -> ChangeProposal {
+        let id: String = row["id"]
+        let state = try StoredValueUnreadable.read(row["state"], as: ChangeProposal.State.self, table: "change_proposals", row: id, column: "state")
         let decidedBy: String? = row["decided_by"]
         return ChangeProposal(
-            id: row["id"], document: GovernedDocument(rawValue: row["document"]) ?? .rules, baseVersion: row["base_version"],
+            id: row["id"], document: try StoredValueUnreadable.read(row["document"], as: GovernedDocument.self, table: "change_proposals", row: id, column: "document"), baseVersion: row["base_version"],
             version: row["version"], proposedBy: row["proposed_by"], proposedAt: row["proposed_at"], summary: row["summary"], state: state,
             decision: decidedBy.map { ChangeProposal.Decision(state: state, by: $0, at: row["decided_at"] ?? "", reason: row["reason"]) },
             text: text ? row["text"] : nil)

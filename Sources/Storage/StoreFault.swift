@@ -60,3 +60,12 @@ public struct StoredValueUnreadable: Error, Sendable, CustomStringConvertible {
         "the \(column) of \(table) row \(row) cannot be read\(value.map { " ('\($0)')" } ?? ""): was the database written by a newer gateway, or edited by hand?"
     }
 }
+
+extension StoredValueUnreadable {
+    /// `raw` read as a `T`, or this error naming the table, row and column it came from.
+    public static func read<T: RawRepresentable>(_ raw: String, as type: T.Type, table: String, row: String, column: String) throws -> T
+    where T.RawValue == String {
+        guard let value = T(rawValue: raw) else { throw StoredValueUnreadable(table: table, row: row, column: column, value: raw) }
+        return value
+    }
+}

@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import GRDB
 import ReferralModel
 import Storage
 import Testing
@@ -52,5 +53,17 @@ func record(agencies: [String] = ["spa", "falls"], key: String? = nil, digest: S
         #expect(try await store.recordRules(record, expectedLatest: nil, audit: []))
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.latestRules()?.text == "one")
+    }
+
+    @Test func aStoredValueThisGatewayCannotReadIsAnErrorNamingItsRowNeverAGuess() async throws {
+        let path = temporaryDatabase()
+        let store = try SQLiteStore(path: path)
+        let intake = record(agencies: ["spa"])
+        _ = try await store.accept(intake)
+        let delivery = intake.deliveries[0].route.deliveryId
+        try await DatabaseQueue(path: path).write { try $0.execute(sql: "UPDATE deliveries SET state = 'teleported' WHERE id = ?", arguments: [delivery]) }
+        let error = try await #require(throws: StoredValueUnreadable.self) { try await store.report(referralId: intake.referralId) }
+        #expect("\(error)".contains("state of deliveries row \(delivery)") && "\(error)".contains("teleported"), "\(error)")
+        await #expect(throws: StoredValueUnreadable.self) { try await store.loopReferral(intake.referralId) }
     }
 }
