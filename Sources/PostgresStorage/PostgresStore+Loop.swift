@@ -19,7 +19,9 @@ extension PostgresStore {
             ).map { row in
                 LoopDelivery(
                     deliveryId: try row("id"), agency: try row("agency"), rule: try row("rule"),
-                    state: try StoredValueUnreadable.read(try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state"), alternatives: StoredText.words(try row("alternatives")) ?? [],
+                    state: try StoredValueUnreadable.read(
+                        try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state"),
+                    alternatives: StoredText.words(try row("alternatives")) ?? [],
                     needs: StoredText.words(try row("needs")), deadlineAt: try row.date("deadline_at"), escalatedAt: try row.date("escalated_at"),
                     notice: StoredText.notice(try row("notice")))
             }
@@ -119,8 +121,11 @@ extension PostgresStore {
                 """
             ).map { row in
                 var item = WorkItem(
-                    referralId: try row("referral_id"), deliveryId: try row("id"), state: try StoredValueUnreadable.read(try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state"),
-                    urgency: try StoredValueUnreadable.read(try row("urgency"), as: Urgency.self, table: "referrals", row: try row("referral_id"), column: "urgency"),
+                    referralId: try row("referral_id"), deliveryId: try row("id"),
+                    state: try StoredValueUnreadable.read(
+                        try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state"),
+                    urgency: try StoredValueUnreadable.read(
+                        try row("urgency"), as: Urgency.self, table: "referrals", row: try row("referral_id"), column: "urgency"),
                     receivedAt: Timestamp.string(try row.date("received_at") ?? .distantPast),
                     deliveredAt: try row.date("delivered_at").map(Timestamp.string),
                     respondBy: (try? ReferralDecoder.decodeStored(try row("body", as: Data.self)))?.respondBy)
@@ -202,7 +207,9 @@ extension PostgresStore {
             return try rows.prefix(limit).map { row in
                 DueEscalation(
                     referralId: try row("referral_id"), deliveryId: try row("id"), agency: try row("agency"),
-                    state: try StoredValueUnreadable.read(try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state"), deadlineAt: try row.date("deadline_at"))
+                    state: try StoredValueUnreadable.read(
+                        try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state"),
+                    deadlineAt: try row.date("deadline_at"))
             }
         }
     }

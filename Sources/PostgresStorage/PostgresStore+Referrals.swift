@@ -155,7 +155,8 @@ extension PostgresStore {
                 FROM deliveries WHERE referral_id = \(referralId) ORDER BY position
                 """
             ).map { row -> ReferralReport.Delivery in
-                let state = try StoredValueUnreadable.read(try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state")
+                let state = try StoredValueUnreadable.read(
+                    try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state")
                 var delivery = ReferralReport.Delivery(
                     deliveryId: try row("id"), agency: try row("agency"), rule: try row("rule"), state: state, attempts: try row("attempts"),
                     lastError: try row("last_error"),
@@ -179,7 +180,8 @@ extension PostgresStore {
             var report = ReferralReport(
                 id: referralId, status: StoredText.status(held: try row("held"), deliveries: deliveries, attention: attention != nil),
                 receivedAt: Timestamp.string(try row.date("received_at") ?? .distantPast), submittedBy: try row("actor"),
-                rulesVersion: try row("rules_version"), urgency: try StoredValueUnreadable.read(try row("urgency"), as: Urgency.self, table: "referrals", row: referralId, column: "urgency"),
+                rulesVersion: try row("rules_version"),
+                urgency: try StoredValueUnreadable.read(try row("urgency"), as: Urgency.self, table: "referrals", row: referralId, column: "urgency"),
                 needs: StoredText.words(try row("needs")) ?? [], deliveries: deliveries, history: history)
             report.attention = attention
             report.notes = notes.isEmpty ? nil : notes

@@ -105,10 +105,13 @@ extension PostgresStore {
 
     private static func proposal(_ row: PGRow, text: Bool) throws -> ChangeProposal {
         let id: String = try row("id")
-        let state = try StoredValueUnreadable.read(try row("state"), as: ChangeProposal.State.self, table: "change_proposals", row: id, column: "state")
+        let state = try StoredValueUnreadable.read(
+            try row("state"), as: ChangeProposal.State.self, table: "change_proposals", row: id, column: "state")
         let decidedBy: String? = try row("decided_by")
         return ChangeProposal(
-            id: id, document: try StoredValueUnreadable.read(try row("document"), as: GovernedDocument.self, table: "change_proposals", row: id, column: "document"),
+            id: id,
+            document: try StoredValueUnreadable.read(
+                try row("document"), as: GovernedDocument.self, table: "change_proposals", row: id, column: "document"),
             baseVersion: try row("base_version"),
             version: try row("version"), proposedBy: try row("proposed_by"), proposedAt: try row("proposed_at"), summary: try row("summary"),
             state: state,

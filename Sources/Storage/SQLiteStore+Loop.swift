@@ -25,7 +25,8 @@ extension SQLiteStore {
                 let deadline: Double? = row["deadline_at"]
                 let escalated: Double? = row["escalated_at"]
                 return LoopDelivery(
-                    deliveryId: row["id"], agency: row["agency"], rule: row["rule"], state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
+                    deliveryId: row["id"], agency: row["agency"], rule: row["rule"],
+                    state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
                     alternatives: StoredText.words(row["alternatives"]) ?? [], needs: StoredText.words(row["needs"]),
                     deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)), escalatedAt: escalated.map(Date.init(timeIntervalSince1970:)),
                     notice: StoredText.notice(row["notice"]))
@@ -133,8 +134,10 @@ extension SQLiteStore {
                 let deadline: Double? = row["deadline_at"]
                 let body: Data = row["body"]
                 var item = WorkItem(
-                    referralId: row["referral_id"], deliveryId: row["id"], state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
-                    urgency: try StoredValueUnreadable.read(row["urgency"], as: Urgency.self, table: "referrals", row: row["referral_id"], column: "urgency"),
+                    referralId: row["referral_id"], deliveryId: row["id"],
+                    state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
+                    urgency: try StoredValueUnreadable.read(
+                        row["urgency"], as: Urgency.self, table: "referrals", row: row["referral_id"], column: "urgency"),
                     receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])),
                     deliveredAt: delivered.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
                     respondBy: (try? ReferralDecoder.decodeStored(Array(body)))?.respondBy)
@@ -218,7 +221,8 @@ extension SQLiteStore {
                 let deadline: Double? = row["deadline_at"]
                 return DueEscalation(
                     referralId: row["referral_id"], deliveryId: row["id"], agency: row["agency"],
-                    state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"), deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)))
+                    state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
+                    deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)))
             }
         }
     }

@@ -72,7 +72,9 @@ extension SQLiteStore {
                 id: referralId,
                 status: StoredText.status(held: held, deliveries: deliveries, attention: attention != nil),
                 receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
-                rulesVersion: row["rules_version"], urgency: try StoredValueUnreadable.read(row["urgency"], as: Urgency.self, table: "referrals", row: referralId, column: "urgency"), needs: needs,
+                rulesVersion: row["rules_version"],
+                urgency: try StoredValueUnreadable.read(row["urgency"], as: Urgency.self, table: "referrals", row: referralId, column: "urgency"),
+                needs: needs,
                 deliveries: deliveries, history: history)
             report.attention = attention
             report.notes = notes.isEmpty ? nil : notes

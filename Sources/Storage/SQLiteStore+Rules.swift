@@ -109,7 +109,9 @@ extension SQLiteStore {
         let state = try StoredValueUnreadable.read(row["state"], as: ChangeProposal.State.self, table: "change_proposals", row: id, column: "state")
         let decidedBy: String? = row["decided_by"]
         return ChangeProposal(
-            id: row["id"], document: try StoredValueUnreadable.read(row["document"], as: GovernedDocument.self, table: "change_proposals", row: id, column: "document"), baseVersion: row["base_version"],
+            id: row["id"],
+            document: try StoredValueUnreadable.read(
+                row["document"], as: GovernedDocument.self, table: "change_proposals", row: id, column: "document"), baseVersion: row["base_version"],
             version: row["version"], proposedBy: row["proposed_by"], proposedAt: row["proposed_at"], summary: row["summary"], state: state,
             decision: decidedBy.map { ChangeProposal.Decision(state: state, by: $0, at: row["decided_at"] ?? "", reason: row["reason"]) },
             text: text ? row["text"] : nil)

@@ -115,7 +115,12 @@ import Testing
                 uri: "/v1/referrals", method: .post, headers: headers(key: Self.referrerKey),
                 body: ByteBuffer(data: try exampleReferral("referral-crisis"))
             ) { #expect($0.status == .accepted) }
+            // Console sessions are kept in a table the upgrade made.
+            var admin = ConsoleBrowser(client)
+            let home = try await admin.signIn(Self.adminKey)
+            #expect(home.status == 200 && home.body.contains("Overview"), "\(home.status)")
         }
+        #expect(try inspector.count("console_sessions") == 1)
         guard case .intact = try await components.store.verifyAudit() else {
             Issue.record("the upgraded audit chain does not verify")
             return

@@ -226,7 +226,12 @@ import Testing
         #expect(try await store.consolePassword(keyId: "old-key") == "scrypt$1$1$1$a$b")
         let versions = try await server.psql(
             "SELECT string_agg(version::text, ',' ORDER BY version) FROM switchboard_migrations", database: database.name)
-        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "1,2,3,4,5")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "1,2,3,4,5,6")
+        // Migration 6 made the table console sessions are kept in.
+        try await store.beginSession(
+            StoredSession(digest: "d", keyDigest: [1], csrfToken: "t", signedInAt: at, lastSeen: at), forgettingIdleBefore: at, signedInBefore: at)
+        #expect(
+            try await store.resumeSession(digest: "d", now: at, touchBefore: at, idleBefore: at, signedInBefore: at)?.csrfToken == "t")
         // Migration 5 made the table signed requests' ids are kept in.
         #expect(try await store.recordWebhook(keyId: "old-key", webhookId: "m1", at: at, forgetBefore: at.addingTimeInterval(-3_600)))
         // Migration 4 gave what the previous version wrote its referral's urgency.

@@ -61,7 +61,9 @@ func record(agencies: [String] = ["spa", "falls"], key: String? = nil, digest: S
         let intake = record(agencies: ["spa"])
         _ = try await store.accept(intake)
         let delivery = intake.deliveries[0].route.deliveryId
-        try await DatabaseQueue(path: path).write { try $0.execute(sql: "UPDATE deliveries SET state = 'teleported' WHERE id = ?", arguments: [delivery]) }
+        try await DatabaseQueue(path: path).write {
+            try $0.execute(sql: "UPDATE deliveries SET state = 'teleported' WHERE id = ?", arguments: [delivery])
+        }
         let error = try await #require(throws: StoredValueUnreadable.self) { try await store.report(referralId: intake.referralId) }
         #expect("\(error)".contains("state of deliveries row \(delivery)") && "\(error)".contains("teleported"), "\(error)")
         await #expect(throws: StoredValueUnreadable.self) { try await store.loopReferral(intake.referralId) }
