@@ -103,7 +103,8 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "AdapterKit", "Transport", "Storage", "Audit", "Observability",
+                "AdapterKit", "Transport", "Storage", "Audit",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +116,7 @@ let package = Package(
             name: "UseCases",
             dependencies: [
                 "ReferralModel", "Settings", "Routing", "Storage", "Audit", "Delivery", "BaRS",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

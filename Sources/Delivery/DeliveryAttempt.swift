@@ -2,7 +2,6 @@ import AdapterKit
 import Audit
 import Foundation
 import Logging
-import Observability
 import ReferralModel
 import Storage
 import Transport
@@ -66,16 +65,14 @@ extension Dispatcher {
             audit.append(attempted(.failed(reason: reason)))
             audit.append(AuditNarrative.deliveryDeadLettered(reference, at: now, reason: reason))
         }
-        if let metrics {
-            let counted: GatewayMetrics.Outcome =
-                switch result {
-                case .delivered: .delivered
-                case .accepted: .accepted
-                case .retry: .retry
-                case .deadLetter: .deadLettered
-                }
-            metrics.deliveryAttempted(agency: job.agency, outcome: counted, duration: elapsed)
-        }
+        let counted: DeliveryMetrics.Outcome =
+            switch result {
+            case .delivered: .delivered
+            case .accepted: .accepted
+            case .retry: .retry
+            case .deadLetter: .deadLettered
+            }
+        metrics.attempted(agency: job.agency, outcome: counted, duration: elapsed)
         // The agency is done with this slot: the next attempt may start while this result commits.
         // The lease stays held until it has, so no one else takes the job meanwhile.
         let change = book.withLock { book in

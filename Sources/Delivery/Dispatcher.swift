@@ -2,7 +2,6 @@ import AdapterKit
 import Audit
 import Foundation
 import Logging
-import Observability
 import ReferralModel
 import ServiceLifecycle
 import Storage
@@ -54,7 +53,7 @@ public final class Dispatcher: Service {
     let configuration: Configuration
     let logger: Logger
     /// Counts each attempt by agency and outcome, and how long it took.
-    let metrics: GatewayMetrics?
+    let metrics: DeliveryMetrics
     let doorbell = Doorbell()
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
@@ -69,7 +68,7 @@ public final class Dispatcher: Service {
 
     public init(
         queue: any DeliveryQueue, targets: [DeliveryTarget], transport: any HTTPTransport, clock: any WallClock = SystemClock(),
-        configuration: Configuration = .init(), logger: Logger, metrics: GatewayMetrics? = nil
+        configuration: Configuration = .init(), logger: Logger, metrics: DeliveryMetrics = DeliveryMetrics(factory: nil)
     ) {
         self.metrics = metrics
         self.queue = queue

@@ -42,6 +42,8 @@ public final class GatewayComponents: Sendable {
     public let consolePasswords: ConsolePasswords
     /// Console sessions, in the store: every gateway on a shared database knows them.
     public let sessions: ConsoleSessions
+    /// The audit trail as administrators check, chart and export it.
+    public let auditTrail: AuditTrail
     /// The environment the configuration was read with: SIGHUP reads switchboard.yaml again with it.
     let environment: [String: String]
 
@@ -67,7 +69,7 @@ public final class GatewayComponents: Sendable {
         let dispatcher = Dispatcher(
             queue: store, targets: Self.deliveryTargets(configuration, transport: transport, clock: clock), transport: transport, clock: clock,
             configuration: .init(concurrency: settings.delivery.concurrency, followLanes: shared ? 1 : nil),
-            logger: logger, metrics: metrics)
+            logger: logger, metrics: DeliveryMetrics(factory: metrics.factory))
         self.dispatcher = dispatcher
         queue = QueueOperations(queue: store, audit: store, lanes: dispatcher, clock: clock)
         let live = LiveRules(configuration.rules)
@@ -84,7 +86,7 @@ public final class GatewayComponents: Sendable {
         let alerts = settings.alerts.map { Alerts(urgencies: $0.urgencies) }
         intake = ReferralIntake(
             decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock, lanes: lanes, alerts: alerts,
-            onAccepted: { dispatcher.wake() })
+            metrics: IntakeMetrics(factory: metrics.factory), onAccepted: { dispatcher.wake() })
         loop = ReferralLoop(
             store: store, rules: live, clock: clock, callbacks: Set(settings.apiKeys.filter { $0.callback != nil }.map(\.id)), lanes: lanes,
             alerts: alerts, decoder: ReferralDecoder(vocabulary: settings.vocabulary), onRerouted: { dispatcher.wake() })
@@ -94,6 +96,10 @@ public final class GatewayComponents: Sendable {
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
         sessions = ConsoleSessions(store: store, clock: clock)
+        auditTrail = AuditTrail(
+            store: store,
+            checkpoints: settings.auditCheckpoints.flatMap { checkpoints in checkpoints.key.map { CheckpointFile(path: checkpoints.file, secret: $0) }
+            })
         self.logger = logger
         // Work another gateway committed wakes this one's dispatcher at once; its poll is the fallback.
         (store as? PostgresStore)?.onDeliveriesAdded { dispatcher.wake() }

@@ -46,9 +46,9 @@ public struct GatewayApplication {
         }
         let loopAPI = LoopRoutes(loop: components.loop)
         let signed = SignedRequests(signatures: InboundSignatures(store: components.store, clock: components.clock))
-        let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger, metrics: components.metrics, signed: signed)
+        let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger, signed: signed)
         let rulesAPI = RulesRoutes(
-            administrator: components.rules, versions: components.store, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
+            administrator: components.rules, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
             clock: components.clock)
 
         router.get("/healthz") { _, _ in
@@ -106,7 +106,7 @@ public struct GatewayApplication {
         queue.post("retry") { request, context in try await queueAPI.retry(request, context: context) }
         let agencies = router.group("/v1/agencies").add(middleware: requiring([.admin]))
         let agenciesAPI = RulesRoutes(
-            administrator: components.rules, versions: components.store, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
+            administrator: components.rules, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
             clock: components.clock, document: .agencies)
         agencies.get { request, context in try await agenciesAPI.showAgencies(request, context: context) }
         agencies.put { request, context in try await agenciesAPI.replace(request, context: context) }

@@ -18,6 +18,11 @@ extension RulesRoutes {
         } catch let refusal as RulesAdministrator.Refusal {
             throw problem(refusal)
         }
+        return try created(proposed)
+    }
+
+    /// 201 with a new proposal and its diff; `Location` is the proposal.
+    func created(_ proposed: RulesAdministrator.Proposed) throws -> Response {
         var response = try JSONResponse.make(ProposalDocument(proposal: proposed.proposal, diff: proposed.change.lineDiff), status: .created)
         response.headers[.location] = "/v1/\(noun)/proposals/\(proposed.proposal.id)"
         return response
@@ -25,7 +30,7 @@ extension RulesRoutes {
 
     /// `GET /v1/rules/proposals`: the proposals, newest first.
     func proposals(_ request: Request, context: GatewayContext) async throws -> Response {
-        try JSONResponse.make(ProposalList(proposals: try await versions.proposals(of: document, limit: 200)), status: .ok)
+        try JSONResponse.make(ProposalList(proposals: try await administrator.proposals(of: document, limit: 200)), status: .ok)
     }
 
     /// `GET /v1/rules/proposals/{id}`: one proposal with its text and its diff against what is live.
@@ -74,7 +79,7 @@ extension RulesRoutes {
     /// The proposal the path names, of this document; 404 otherwise.
     private func stored(_ context: GatewayContext) async throws -> ChangeProposal {
         let id = context.parameters.get("id") ?? ""
-        guard Identifier.isWellFormed(id), let proposal = try await versions.proposal(id: id), proposal.document == document else {
+        guard Identifier.isWellFormed(id), let proposal = try await administrator.proposal(id), proposal.document == document else {
             throw ProblemResponse(.notFound, detail: "There is no such \(noun) proposal; `switchboard \(noun) proposals` lists them.")
         }
         return proposal

@@ -14,44 +14,48 @@ struct ReferralRoutes: Sendable {
     let intake: ReferralIntake
     let loop: LoopRoutes
     let logger: Logger
-    let metrics: GatewayMetrics
     let signed: SignedRequests
 
     static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
 
-    /// Counts each submission: accepted and routed by rule, or rejected and why.
+    /// `POST /v1/referrals`. Intake counts what it accepts and refuses; what this door turns away
+    /// before intake sees it (no key, the wrong media type, too large, a bad signature or
+    /// idempotency key) is counted here, so every submission is counted once.
     func submit(_ request: Request, context: GatewayContext) async throws -> Response {
+        let principal: Principal
+        let body: ByteBuffer
+        let key: String?
         do {
-            let response = try await accept(request, context: context)
-            if response.status == .accepted { metrics.referralReceived() }
-            return response
-        } catch let problem as ProblemResponse {
-            let reason: GatewayMetrics.Rejection =
-                switch problem.problem.status {
-                case 400: .malformed
-                case 401: .unauthorised
-                case 403: .forbidden
-                case 409: .conflict
-                case 413: .tooLarge
-                case 415: .unsupportedMediaType
-                case 422: .invalid
-                case 429: .rateLimited
-                default: .other
-                }
-            metrics.referralRejected(reason)
-            throw problem
+            guard let caller = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+            principal = caller
+            try JSONResponse.requireJSON(request)
+            body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
+            try await signed.verify(request, body: Array(body.readableBytesView), principal: principal)
+            key = try idempotencyKey(request)
         } catch {
-            metrics.referralRejected(StoreFault.isUnavailable(error) ? .storageUnavailable : .other)
+            intake.refused(Self.rejection(error))
             throw error
+        }
+        return try await accept(body, key: key, principal: principal, context: context)
+    }
+
+    /// Why the door turned a submission away, in the words the metric takes.
+    static func rejection(_ error: any Error) -> IntakeMetrics.Rejection {
+        guard let problem = error as? ProblemResponse else { return StoreFault.isUnavailable(error) ? .storageUnavailable : .other }
+        return switch problem.problem.status {
+        case 400: .malformed
+        case 401: .unauthorised
+        case 403: .forbidden
+        case 409: .conflict
+        case 413: .tooLarge
+        case 415: .unsupportedMediaType
+        case 422: .invalid
+        case 429: .rateLimited
+        default: .other
         }
     }
 
-    private func accept(_ request: Request, context: GatewayContext) async throws -> Response {
-        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
-        try JSONResponse.requireJSON(request)
-        let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
-        try await signed.verify(request, body: Array(body.readableBytesView), principal: principal)
-        let key = try idempotencyKey(request)
+    private func accept(_ body: ByteBuffer, key: String?, principal: Principal, context: GatewayContext) async throws -> Response {
         let accepted: ReferralIntake.Accepted
         do {
             accepted = try await intake.submit(
@@ -62,7 +66,6 @@ struct ReferralRoutes: Sendable {
         }
         let receipt = accepted.receipt
         if !accepted.replayed {
-            metrics.referralRouted(rules: receipt.routes.isEmpty ? ["none"] : receipt.routes.map(\.rule))
             context.logger.info(
                 "Referral accepted",
                 metadata: [

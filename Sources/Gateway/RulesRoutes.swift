@@ -14,7 +14,6 @@ import UseCases
 /// (`ProposalRoutes.swift`).
 struct RulesRoutes: Sendable {
     let administrator: RulesAdministrator
-    let versions: any RulesVersionStore & ProposalStore
     let decoder: ReferralDecoder
     let clock: any WallClock
     var document: GovernedDocument = .rules
@@ -89,7 +88,17 @@ struct RulesRoutes: Sendable {
                 .invalidRequest, detail: "The body may hold only version.",
                 errors: unknown.map { FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows.") })
         }
-        return try await answer { try await administrator.rollback(to: Int(value), of: document, ifMatch: ifMatch, actor: principal.actor) }
+        let rollback: RulesAdministrator.Rollback
+        do {
+            rollback = try await administrator.rollback(to: Int(value), of: document, ifMatch: ifMatch, actor: principal.actor)
+        } catch let refusal as RulesAdministrator.Refusal {
+            throw problem(refusal)
+        }
+        switch rollback {
+        case .live(let outcome): return try changed(outcome)
+        // Where changes need approval, going back is proposed like any other change.
+        case .proposed(let proposed): return try created(proposed)
+        }
     }
 
     /// `POST /v1/rules/test`: how a referral would be routed, rule by rule, by the live rules or by
@@ -147,8 +156,8 @@ struct RulesRoutes: Sendable {
         } else {
             rules = administrator.live.current.rules
         }
-        let authorities = try await administrator.localAuthorities(of: referral.subject.postcode, for: rules)
-        let (decision, traces) = rules.explain(referral, at: at, localAuthorities: authorities)
+        let dryRun = try await administrator.dryRun(referral, rules: rules, at: at)
+        let (decision, traces) = (dryRun.decision, dryRun.rules)
         let body = RulesTestResult(
             rulesVersion: decision.rulesVersion, receivedAt: Timestamp.string(at),
             rules: traces.map {
@@ -163,7 +172,7 @@ struct RulesRoutes: Sendable {
 
     /// `GET /v1/rules/versions` (or agencies): the stored versions, newest first.
     func history(_ request: Request, context: GatewayContext) async throws -> Response {
-        let versions = try await versions.versionHistory(of: document, limit: 1_000)
+        let versions = try await administrator.history(of: document, limit: 1_000)
         return try JSONResponse.make(RulesVersionList(versions: versions), status: .ok)
     }
 
@@ -171,10 +180,10 @@ struct RulesRoutes: Sendable {
     /// the version before it.
     func version(_ request: Request, context: GatewayContext) async throws -> Response {
         let text = context.parameters.get("number") ?? ""
-        guard let number = Int(text), number >= 1, String(number) == text, let record = try await versions.version(number, of: document) else {
+        guard let number = Int(text), number >= 1, String(number) == text, let record = try await administrator.version(number, of: document) else {
             throw ProblemResponse(.notFound, detail: "There is no \(noun) version with this number; `switchboard \(noun) history` lists them.")
         }
-        let previous = number > 1 ? try await versions.version(number - 1, of: document) : nil
+        let previous = number > 1 ? try await administrator.version(number - 1, of: document) : nil
         let change = administrator.change(
             document, from: previous?.text ?? "", to: record.text ?? "", oldName: previous.map { "version \($0.number)" } ?? "none",
             newName: "version \(number)")
@@ -187,17 +196,21 @@ struct RulesRoutes: Sendable {
     /// Runs a change and answers with what came of it, or the problem that stopped it.
     func answer(_ change: () async throws -> RulesAdministrator.Outcome) async throws -> Response {
         do {
-            let outcome = try await change()
-            let body = RulesChangeResult(
-                applied: outcome.applied, number: outcome.record.number, version: outcome.record.version,
-                previousVersion: outcome.previousVersion, summary: outcome.applied ? outcome.change.summary : "no change",
-                diff: outcome.change.lineDiff)
-            var response = try JSONResponse.make(body, status: .ok)
-            response.headers[.eTag] = Self.entityTag(outcome.record.version)
-            return response
+            return try changed(try await change())
         } catch let refusal as RulesAdministrator.Refusal {
             throw problem(refusal)
         }
+    }
+
+    /// 200 with what a change made live, and its version as the `ETag`.
+    func changed(_ outcome: RulesAdministrator.Outcome) throws -> Response {
+        let body = RulesChangeResult(
+            applied: outcome.applied, number: outcome.record.number, version: outcome.record.version,
+            previousVersion: outcome.previousVersion, summary: outcome.applied ? outcome.change.summary : "no change",
+            diff: outcome.change.lineDiff)
+        var response = try JSONResponse.make(body, status: .ok)
+        response.headers[.eTag] = Self.entityTag(outcome.record.version)
+        return response
     }
 
     /// The problem a refused change answers with.

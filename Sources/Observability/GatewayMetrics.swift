@@ -8,22 +8,6 @@ import Synchronization
 /// and rule ids from the configuration, and fixed reasons and outcomes. Nothing a request or an
 /// agency sends becomes a label, so no personal data can reach a metric.
 public final class GatewayMetrics: Sendable {
-    /// Why a referral was turned away: the fixed set a label may take.
-    public enum Rejection: String, Sendable, CaseIterable {
-        case malformed, invalid, unauthorised, forbidden, conflict
-        case tooLarge = "too-large"
-        case unsupportedMediaType = "unsupported-media-type"
-        case rateLimited = "rate-limited"
-        case storageUnavailable = "storage-unavailable"
-        case other
-    }
-
-    /// How one delivery attempt ended.
-    public enum Outcome: String, Sendable, CaseIterable {
-        case delivered, accepted, retry
-        case deadLettered = "dead-lettered"
-    }
-
     /// One agency's queue as `/metrics` reports it, read from the store at each scrape.
     public struct Queue: Sendable {
         public var agency: String
@@ -49,8 +33,9 @@ public final class GatewayMetrics: Sendable {
     }
 
     public let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
-    private let received: CoreMetrics.Counter
+    /// The swift-metrics factory that counts into this gateway's registry: what the dispatcher and
+    /// the use cases are given, so they count without knowing about Prometheus or this type.
+    public let factory: PrometheusMetricsFactory
     private let rulesVersion = Mutex<String?>(nil)
 
     public init() {
@@ -60,21 +45,6 @@ public final class GatewayMetrics: Sendable {
             .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
         ]
         self.factory = factory
-        received = CoreMetrics.Counter(label: "switchboard_referrals_received_total", factory: factory)
-    }
-
-    /// A referral accepted (202).
-    public func referralReceived() { received.increment() }
-
-    public func referralRejected(_ reason: Rejection) {
-        CoreMetrics.Counter(label: "switchboard_referrals_rejected_total", dimensions: [("reason", reason.rawValue)], factory: factory).increment()
-    }
-
-    /// The rules that routed an accepted referral, by id (`fallback` when none matched).
-    public func referralRouted(rules: [String]) {
-        for rule in Set(rules) {
-            CoreMetrics.Counter(label: "switchboard_referrals_routed_total", dimensions: [("rule", rule)], factory: factory).increment()
-        }
     }
 
     /// A request without a valid key, by the front door's reason (one of a fixed few).
@@ -82,15 +52,6 @@ public final class GatewayMetrics: Sendable {
         CoreMetrics.Counter(
             label: "switchboard_auth_refused_total", dimensions: [("reason", reason), ("answer", limited ? "429" : "401")], factory: factory
         ).increment()
-    }
-
-    public func deliveryAttempted(agency: String, outcome: Outcome, duration: Duration) {
-        CoreMetrics.Counter(
-            label: "switchboard_delivery_attempts_total", dimensions: [("agency", agency), ("outcome", outcome.rawValue)], factory: factory
-        ).increment()
-        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        CoreMetrics.Timer(label: "switchboard_delivery_duration_seconds", dimensions: [("agency", agency)], factory: factory)
-            .recordNanoseconds(nanoseconds)
     }
 
     /// The queues and the live rules version, as of this scrape.

@@ -1,6 +1,8 @@
+import Audit
 import Crypto
 import Foundation
 import ReferralModel
+import Settings
 import Storage
 
 /// One signed-in person at the console: who they are (the digest of the key they signed in with,
@@ -30,19 +32,24 @@ public final class ConsoleSessions: Sendable {
 
     public let idleTimeout: TimeInterval
     public let lifetime: TimeInterval
-    let store: any SessionStore
+    let store: any SessionStore & AuditLog
     let clock: any WallClock
 
-    public init(store: any SessionStore, clock: any WallClock, idleTimeout: TimeInterval = 30 * 60, lifetime: TimeInterval = 8 * 60 * 60) {
+    public init(store: any SessionStore & AuditLog, clock: any WallClock, idleTimeout: TimeInterval = 30 * 60, lifetime: TimeInterval = 8 * 60 * 60) {
         self.store = store
         self.clock = clock
         self.idleTimeout = idleTimeout
         self.lifetime = lifetime
     }
 
-    /// A new session for the holder of the key with `keyDigest`; ended sessions are forgotten.
-    public func begin(keyDigest: [UInt8]) async throws -> ConsoleSession {
+    /// A new session for `holder`, who signed in with the key whose digest is `keyDigest` (or with
+    /// their password, as that key); ended sessions are forgotten. Who signed in, and when, is part
+    /// of the record; the session itself is not.
+    public func begin(keyDigest: [UInt8], holder: KeyHolder, withPassword: Bool) async throws -> ConsoleSession {
         let now = clock.now()
+        try await store.appendAudit([
+            AuditNarrative.consoleSignedIn(at: now, actor: holder.owner ?? holder.id, id: holder.id, withPassword: withPassword)
+        ])
         let session = ConsoleSession(id: Self.randomToken(), keyDigest: keyDigest, csrfToken: Self.randomToken(), signedInAt: now)
         try await store.beginSession(
             StoredSession(digest: Self.digest(session.id), keyDigest: keyDigest, csrfToken: session.csrfToken, signedInAt: now, lastSeen: now),

@@ -37,6 +37,7 @@ public struct ReferralIntake: Sendable {
     private let lanes: any LaneConditionsSource
     private let desk: AttentionDesk
     private let onAccepted: @Sendable () -> Void
+    private let metrics: IntakeMetrics
 
     /// - Parameter lanes: which agencies' lanes are stopped now, for emergency and urgent referrals.
     /// - Parameter alerts: where attention items of some urgencies raise an alert; nil for none.
@@ -44,8 +45,9 @@ public struct ReferralIntake: Sendable {
     public init(
         decoder: ReferralDecoder, rules: LiveRules, store: any ReferralStore & AuditLog & PostcodeDirectoryStore & ReferralLoopStore,
         clock: any WallClock = SystemClock(), lanes: any LaneConditionsSource = NoLaneConditions(), alerts: Alerts? = nil,
-        onAccepted: @escaping @Sendable () -> Void = {}
+        metrics: IntakeMetrics = IntakeMetrics(factory: nil), onAccepted: @escaping @Sendable () -> Void = {}
     ) {
+        self.metrics = metrics
         self.decoder = decoder
         self.rules = rules
         self.store = store
@@ -63,6 +65,14 @@ public struct ReferralIntake: Sendable {
     ///   - idempotencyKey: the referrer's key for safe retries, if it gave one.
     public func submit<Body: Collection>(
         _ body: Body, actor: String, organisations: Set<String>? = nil, idempotencyKey: String?, requestId: String? = nil
+    ) async throws -> Accepted where Body.Element == UInt8 {
+        try await counted {
+            try await decodeAndAdmit(body, actor: actor, organisations: organisations, idempotencyKey: idempotencyKey, requestId: requestId)
+        }
+    }
+
+    private func decodeAndAdmit<Body: Collection>(
+        _ body: Body, actor: String, organisations: Set<String>?, idempotencyKey: String?, requestId: String?
     ) async throws -> Accepted where Body.Element == UInt8 {
         let receivedAt = clock.now()
         let referral: Referral
@@ -90,6 +100,17 @@ public struct ReferralIntake: Sendable {
         document: JSONValue, bytes: Int, actor: String, organisations: Set<String>?, idempotencyKey: String, requestId: String?, mapping: String,
         original: OriginalMessage? = nil
     ) async throws -> Accepted {
+        try await counted {
+            try await mapAndAdmit(
+                document: document, bytes: bytes, actor: actor, organisations: organisations, idempotencyKey: idempotencyKey, requestId: requestId,
+                mapping: mapping, original: original)
+        }
+    }
+
+    private func mapAndAdmit(
+        document: JSONValue, bytes: Int, actor: String, organisations: Set<String>?, idempotencyKey: String, requestId: String?, mapping: String,
+        original: OriginalMessage?
+    ) async throws -> Accepted {
         let receivedAt = clock.now()
         let referral: Referral
         do {
@@ -103,6 +124,25 @@ public struct ReferralIntake: Sendable {
         return try await admit(
             referral, bytes: bytes, actor: actor, organisations: organisations, claim: claim, requestId: requestId, receivedAt: receivedAt,
             mapping: mapping, original: original)
+    }
+
+    /// Counts what came of a submission, whichever door it came through.
+    private func counted(_ work: () async throws -> Accepted) async throws -> Accepted {
+        do {
+            let accepted = try await work()
+            metrics.received()
+            if !accepted.replayed { metrics.routed(rules: accepted.receipt.routes.map(\.rule)) }
+            return accepted
+        } catch {
+            metrics.rejected(IntakeMetrics.Rejection(error))
+            throw error
+        }
+    }
+
+    /// Counts a submission a door turned away before it reached intake (no key, too large, the
+    /// wrong media type, too many requests).
+    public func refused(_ reason: IntakeMetrics.Rejection) {
+        metrics.rejected(reason)
     }
 
     private func admit(

@@ -55,7 +55,7 @@ public actor RulesAdministrator {
     }
 
     public nonisolated let live: LiveRules
-    let store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore & ProposalStore
+    let store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore & ProposalStore & ReferralLoopStore
     let clock: any WallClock
     let vocabulary: NeedsVocabulary
     /// The rules file this gateway loads, reloads and writes.
@@ -84,7 +84,8 @@ public actor RulesAdministrator {
     ///   - installer: validates and installs agencies; nil where agencies cannot change.
     ///   - approvalRequired: the documents whose changes are proposals a second administrator approves.
     public init(
-        live: LiveRules, store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore & ProposalStore, vocabulary: NeedsVocabulary,
+        live: LiveRules, store: any RulesVersionStore & AuditLog & PostcodeDirectoryStore & ProposalStore & ReferralLoopStore,
+        vocabulary: NeedsVocabulary,
         path: String, agenciesPath: String = "agencies.yaml", installer: (any AgencyInstaller)? = nil,
         approvalRequired: Set<GovernedDocument> = [], followsStore: Bool = false, clock: any WallClock = SystemClock(), logger: Logger
     ) {
@@ -160,16 +161,26 @@ public actor RulesAdministrator {
         }
     }
 
-    /// Makes stored version `number` of `document` live again, as a new version, if `ifMatch` names the live one.
-    public func rollback(to number: Int, of document: GovernedDocument = .rules, ifMatch: [String], actor: String) async throws -> Outcome {
-        guard !approvalRequired.contains(document) else { throw Refusal.approvalRequired(document) }
+    /// What a rollback did: made the old version live, or, where changes need a second
+    /// administrator, proposed it for their approval.
+    public enum Rollback: Sendable {
+        case live(Outcome)
+        case proposed(Proposed)
+    }
+
+    /// Makes stored version `number` of `document` live again, as a new version, if `ifMatch` names
+    /// the live one. Going back is a change like any other: where the document's changes need
+    /// approval, the old text is proposed instead, and goes live when another administrator approves.
+    public func rollback(to number: Int, of document: GovernedDocument = .rules, ifMatch: [String], actor: String) async throws -> Rollback {
         guard let target = try await store.version(number, of: document), let text = target.text else { throw Refusal.noSuchVersion(number) }
+        if approvalRequired.contains(document) { return .proposed(try await propose(text, to: document, ifMatch: ifMatch, actor: actor)) }
         // A stored version can fail today when what it depends on changed since it was live.
         let rules = try prepare(text, for: document)
         if let issues = try await placesProblem(rules, file: fileName(of: document)) { throw Refusal.invalid(issues) }
         return try await exclusively {
             try checkPrecondition(ifMatch, document: document)
-            return try await installIfChanged(rules, document: document, source: .rollback, actor: actor, note: "rollback to version \(number)")
+            return Rollback.live(
+                try await installIfChanged(rules, document: document, source: .rollback, actor: actor, note: "rollback to version \(number)"))
         }
     }
 

@@ -65,7 +65,7 @@ struct DispatcherHarness {
         target.emergencyRetry = retry
         dispatcher = Dispatcher(
             queue: store, targets: [target], transport: transport, clock: clock, configuration: .init(concurrency: 4),
-            logger: logger, metrics: metrics)
+            logger: logger, metrics: DeliveryMetrics(factory: metrics?.factory))
     }
 
     /// Accepts one referral for the agency and returns its referral id.

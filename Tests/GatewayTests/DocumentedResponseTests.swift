@@ -26,7 +26,10 @@ struct ScenarioRequest {
     @Test(arguments: try documentedResponses())
     func everyDocumentedResponseHappens(_ response: DocumentedResponse) async throws {
         // A 503 is a store that cannot take writes: one whose reserve of free space no disk here meets.
-        let fixture = try GatewayFixture(rateLimit: 0.01, burst: 3, storageReserveMB: response.status == 503 ? 1_000_000 : 0)
+        // A rollback answers 201 where changes need approval: it is proposed.
+        let proposes = response.status == 201 && response.path.hasSuffix("/rollback")
+        let fixture = try GatewayFixture(
+            rateLimit: 0.01, burst: 3, approval: proposes ? [.rules, .agencies] : [], storageReserveMB: response.status == 503 ? 1_000_000 : 0)
         try await fixture.components.start()
         let observed = try await cause(response, fixture: fixture)
         #expect(observed == response.status, "\(response.testDescription): got \(observed.map(String.init) ?? "no way to cause it")")
@@ -173,6 +176,9 @@ struct ScenarioRequest {
             request.uri = "/v1/attention/\(try await attentionItem(fixture))/resolve"
         }
         switch response.status {
+        case 201 where operation.hasSuffix("/rollback"):
+            // A second version, made live by a second administrator's approval, to go back from.
+            _ = try await fixture.components.rules.approve(try await propose(document, fixture: fixture), actor: "test-admin")
         case 200, 201, 202:
             if operation == "POST /v1/agencies/rollback" {
                 before.append(

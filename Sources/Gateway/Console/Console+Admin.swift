@@ -30,8 +30,7 @@ extension Console {
         let now = clock.now()
         let queues = try await components.queue.overview().agencies
         let attention = try await components.loop.attention(limit: 500)
-        let counts = try await components.store.auditActivity(
-            since: ActivityChart.since(now), kinds: ["delivery.attempted", "delivery.delivered"])
+        let counts = try await components.auditTrail.activity(since: ActivityChart.since(now), kinds: [.deliveryAttempted, .deliveryDelivered])
         let chart = ActivityChart(counts: counts, now: now)
         let directory = components.rules.live.current.agencies
         let rows: [(attention: Bool, values: [String: Any])] = queues.map { queue in

@@ -19,17 +19,10 @@ extension Console {
     }
 
     func verify(context: GatewayContext) async throws -> Response {
-        let store = components.store
-        var anchored = false
-        let verdict: AuditChain.Verdict
-        if let checkpoints = components.configuration.settings.auditCheckpoints, let key = checkpoints.key {
-            verdict = try await store.verifyAudit(against: CheckpointFile(path: checkpoints.file, secret: key))
-            anchored = true
-        } else {
-            verdict = try await store.verifyAudit()
-        }
+        let verification = try await components.auditTrail.verify()
+        let anchored = verification.anchored
         let result: [String: Any]
-        switch verdict {
+        switch verification.verdict {
         case .intact(let events, let head):
             result = [
                 "intact": true,
@@ -60,7 +53,7 @@ extension Console {
         // Until the end of that day: the first moment of the next.
         let until = try day("until").flatMap(Self.nextDay)
         var text = ""
-        let count = try await AuditExport.export(from: components.store, since: since, until: until, format: format) { text += $0 }
+        let count = try await components.auditTrail.export(since: since, until: until, format: format) { text += $0 }
         var headers: HTTPFields = [
             .contentType: format == .csv ? "text/csv; charset=utf-8" : "application/jsonl; charset=utf-8",
             .contentDisposition: "attachment; filename=\"switchboard-audit.\(format == .csv ? "csv" : "jsonl")\"",

@@ -43,7 +43,6 @@ extension Console {
             let accepted = try await components.intake.submit(
                 body, actor: principal.keyId, organisations: principal.organisations, idempotencyKey: key, requestId: context.requestId)
             if !accepted.replayed {
-                components.metrics.referralReceived()
                 logger.info(
                     "Referral accepted", metadata: ["referral": "\(accepted.receipt.id)", "actor": "\(principal.keyId)", "via": "console"])
             }

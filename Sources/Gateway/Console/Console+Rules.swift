@@ -49,7 +49,7 @@ extension Console {
             "appliedBy": live.record?.appliedBy ?? "", "appliedAt": live.record?.appliedAt ?? "", "number": live.record?.number ?? 0,
             "isAgencies": document == .agencies,
         ]
-        let proposals = try await components.store.proposals(of: document, limit: 50).filter { $0.state == .pending }
+        let proposals = try await components.rules.proposals(of: document, limit: 50).filter { $0.state == .pending }
         values["proposals"] = proposals.map { proposal -> [String: Any] in
             [
                 "id": proposal.id, "by": proposal.proposedBy, "at": proposal.proposedAt, "summary": proposal.summary,
@@ -130,10 +130,10 @@ extension Console {
         let referral: Referral
         let now = clock.now()
         if Identifier.isWellFormed(input) {
-            guard let stored = try await components.store.loopReferral(input) else {
+            guard let stored = try await components.rules.storedReferral(input) else {
                 return ["problem": "There is no stored referral \(input)."]
             }
-            referral = stored.referral
+            referral = stored
         } else {
             do {
                 referral = try ReferralDecoder(vocabulary: components.configuration.settings.vocabulary).decode(
@@ -149,8 +149,8 @@ extension Console {
             }
         }
         func outcome(_ rules: RuleSet) async throws -> [String: Any] {
-            let authorities = try await components.rules.localAuthorities(of: referral.subject.postcode, for: rules)
-            let (decision, traces) = rules.explain(referral, at: now, localAuthorities: authorities)
+            let dryRun = try await components.rules.dryRun(referral, rules: rules, at: now)
+            let (decision, traces) = (dryRun.decision, dryRun.rules)
             let routes = decision.targets.map { "\($0.agency) (\(decision.usedFallback ? "the fallback" : "rule \($0.rule)"))" }
             return [
                 "routes": decision.outOfArea ? "held: out of area" : routes.isEmpty ? "nobody" : routes.joined(separator: ", "),
@@ -223,7 +223,7 @@ extension Console {
     }
 
     func history(_ document: GovernedDocument, context: GatewayContext) async throws -> Response {
-        let versions = try await components.store.versionHistory(of: document, limit: 200)
+        let versions = try await components.rules.history(of: document, limit: 200)
         let live = live(document)
         return pages.page(
             "admin-history",
@@ -248,20 +248,16 @@ extension Console {
         }
         let actor = context.principal?.actor ?? "administrator"
         do {
-            if components.rules.approvalRequired.contains(document) {
-                // Going back is a change like any other here: the old text is proposed for approval.
-                guard let record = try await components.store.version(number, of: document), let text = record.text else {
-                    throw RulesAdministrator.Refusal.noSuchVersion(number)
-                }
-                let proposed = try await components.rules.propose(text, to: document, ifMatch: [form["base"] ?? ""], actor: actor)
+            switch try await components.rules.rollback(to: number, of: document, ifMatch: [form["base"] ?? ""], actor: actor) {
+            case .proposed(let proposed):
                 await tell(
                     context,
                     "Going back to version \(number) is proposed (\(proposed.change.summary)). Another administrator must approve it before it goes live."
                 )
                 return ConsolePages.redirect("/console/admin/\(document.rawValue)")
+            case .live(let outcome):
+                await tell(context, "Version \(number) is live again, as version \(outcome.record.number).")
             }
-            let outcome = try await components.rules.rollback(to: number, of: document, ifMatch: [form["base"] ?? ""], actor: actor)
-            await tell(context, "Version \(number) is live again, as version \(outcome.record.number).")
         } catch let refusal as RulesAdministrator.Refusal {
             await tell(context, Self.words(refusal, document))
         }

@@ -89,11 +89,7 @@ extension Console {
 
     /// A new session for the holder of the key with `digest`, and the way back to where they were going.
     func startSession(digest: [UInt8], holder: KeyHolder, next: String?, withPassword: Bool) async throws -> Response {
-        // Who signed in, and when, is part of the record; the session itself is not.
-        try await components.store.appendAudit([
-            AuditNarrative.consoleSignedIn(at: clock.now(), actor: holder.owner ?? holder.id, id: holder.id, withPassword: withPassword)
-        ])
-        let session = try await sessions.begin(keyDigest: digest)
+        let session = try await sessions.begin(keyDigest: digest, holder: holder, withPassword: withPassword)
         var headers = HTTPFields()
         headers.append(
             HTTPField(

@@ -42,19 +42,17 @@ extension Switchboard.AuditCommand {
             let configured = SwitchboardSettings.read(path: configuration.config, environment: [:], requireSecrets: false).settings?.auditCheckpoints
             let file = checkpoints ?? configured?.file
             let name = keyEnv ?? configured?.keyEnv
-            let verdict: AuditChain.Verdict
-            var anchored = false
+            var checkpointFile: CheckpointFile?
             if let file, let name {
                 guard let key = ProcessInfo.processInfo.environment[name], !key.isEmpty else {
                     printError("Set \(name) to the audit checkpoint key: without it the chain cannot be checked against \(file).")
                     throw ExitCode.failure
                 }
-                verdict = try await store.verifyAudit(against: CheckpointFile(path: file, secret: key))
-                anchored = true
-            } else {
-                verdict = try await store.verifyAudit()
+                checkpointFile = CheckpointFile(path: file, secret: key)
             }
-            switch verdict {
+            let verification = try await AuditTrail(store: store, checkpoints: checkpointFile).verify()
+            let anchored = verification.anchored
+            switch verification.verdict {
             case .intact(let events, let head):
                 print(
                     "Audit chain intact: \(events) events, head \(head)"

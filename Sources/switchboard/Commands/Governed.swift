@@ -125,6 +125,14 @@ struct RollbackCommand<Kind: GovernedKind>: AsyncParsableCommand {
         let response = try await client.send(
             "\(client.base)/rollback", method: "POST", headers: [("Content-Type", "application/json"), ("If-Match", "\"\(expected)\"")],
             body: Array("{\"version\":\(number)}".utf8))
+        if response.status == 201 {
+            // Where changes need a second administrator's approval, going back is proposed.
+            let document = try JSONDecoder().decode(ProposalDocument.self, from: Data(response.body))
+            print("Going back to version \(number) is proposed as \(document.proposal.id): \(document.proposal.summary)")
+            print(document.diff, terminator: "")
+            print("Another administrator approves it with: switchboard \(Kind.name) approve \(document.proposal.id)")
+            return
+        }
         try client.report(response, file: "version \(number)")
     }
 }

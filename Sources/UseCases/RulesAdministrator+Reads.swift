@@ -1,0 +1,51 @@
+import Foundation
+import ReferralModel
+import Routing
+import Storage
+
+/// What administrators read about the governed documents, and the dry run: the API and the
+/// console read through these, never the store.
+extension RulesAdministrator {
+    /// How a referral would be routed, rule by rule. Nothing is stored.
+    public struct DryRun: Sendable {
+        public var referral: Referral
+        public var at: Date
+        public var decision: RoutingDecision
+        public var rules: [RuleTrace]
+    }
+
+    /// How `rules` (the live rules when nil) would route `referral` received at `at`: what the
+    /// rules test of the API and the console's dry run both show.
+    public func dryRun(_ referral: Referral, rules: RuleSet? = nil, at: Date) async throws -> DryRun {
+        let rules = rules ?? live.current.rules
+        let authorities = try await localAuthorities(of: referral.subject.postcode, for: rules)
+        let (decision, traces) = rules.explain(referral, at: at, localAuthorities: authorities)
+        return DryRun(referral: referral, at: at, decision: decision, rules: traces)
+    }
+
+    /// The referral stored as `id`, as routing saw it, for a dry run of a real referral; nil when
+    /// there is none.
+    public func storedReferral(_ id: String) async throws -> Referral? {
+        try await store.loopReferral(id)?.referral
+    }
+
+    /// The stored versions of `document`, newest first.
+    public func history(of document: GovernedDocument, limit: Int) async throws -> [RulesVersionRecord] {
+        try await store.versionHistory(of: document, limit: limit)
+    }
+
+    /// One stored version of `document`, with its text.
+    public func version(_ number: Int, of document: GovernedDocument) async throws -> RulesVersionRecord? {
+        try await store.version(number, of: document)
+    }
+
+    /// The proposals to `document`, newest first, without their texts.
+    public func proposals(of document: GovernedDocument, limit: Int) async throws -> [ChangeProposal] {
+        try await store.proposals(of: document, limit: limit)
+    }
+
+    /// One proposal, with its text.
+    public func proposal(_ id: String) async throws -> ChangeProposal? {
+        try await store.proposal(id: id)
+    }
+}
