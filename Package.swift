@@ -139,7 +139,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "Storage", "Audit", "UseCases", "Deployment", "Observability", "BaRS",
+                "ReferralModel", "Settings", "Routing", "Audit", "UseCases", "Deployment", "Observability", "BaRS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

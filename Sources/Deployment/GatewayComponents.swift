@@ -44,6 +44,10 @@ public final class GatewayComponents: Sendable {
     public let sessions: ConsoleSessions
     /// The audit trail as administrators check, chart and export it.
     public let auditTrail: AuditTrail
+    /// Whether this gateway should be sent work.
+    public let readiness: Readiness
+    /// Standard Webhooks signatures of referrer systems that sign, replays refused on every gateway.
+    public let signatures: InboundSignatures
     /// The environment the configuration was read with: SIGHUP reads switchboard.yaml again with it.
     let environment: [String: String]
 
@@ -96,6 +100,8 @@ public final class GatewayComponents: Sendable {
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
         sessions = ConsoleSessions(store: store, clock: clock)
+        readiness = Readiness(store: store, rules: live) { dispatcher.isRunning }
+        signatures = InboundSignatures(store: store, clock: clock)
         auditTrail = AuditTrail(
             store: store,
             checkpoints: settings.auditCheckpoints.flatMap { checkpoints in checkpoints.key.map { CheckpointFile(path: checkpoints.file, secret: $0) }

@@ -5,7 +5,6 @@ import HTTPTypes
 import Hummingbird
 import ReferralModel
 import Settings
-import Storage
 import Synchronization
 import UseCases
 

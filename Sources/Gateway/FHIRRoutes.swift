@@ -4,7 +4,6 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ReferralModel
-import Storage
 import UseCases
 
 /// `POST /FHIR/R4/$process-message`: BaRS messages in, answered as the BaRS specification says: 200
@@ -82,7 +81,7 @@ struct OperationOutcomeMiddleware: RouterMiddleware {
             response = Self.outcome(
                 OutcomeIssues([OutcomeIssue(type, BaRS.ErrorCode(status: problem.problem.status), problem.problem.detail)]),
                 headers: headers, status: problem.problem.status)
-        } catch  where StoreFault.isUnavailable(error) {
+        } catch  where StoreAvailability.isUnavailable(error) {
             response = Self.outcome(
                 OutcomeIssues([OutcomeIssue("transient", .unavailable, "The gateway cannot store anything just now; nothing was acknowledged.")]),
                 headers: [.retryAfter: "30"])

@@ -4,8 +4,8 @@ import Logging
 import Observability
 import ReferralModel
 import ServiceLifecycle
-import Storage
 import Synchronization
+import UseCases
 
 /// Where refused authentications are counted. Each client address has an allowance of refusals
 /// (`limits.refused_per_minute`); past it, a request with no valid key is answered 429 with
@@ -35,15 +35,15 @@ public final class FrontDoor: Sendable {
     /// The earliest minute counted and not yet written: a refusal in the same minute finds nothing
     /// to flush without looking through every address counted.
     private let earliest = Atomic<Int64>(.max)
-    private let auditLog: any AuditLog
+    private let auditTrail: AuditTrail
     private let clock: any WallClock
     private let logger: Logger
     private let metrics: GatewayMetrics?
 
-    init(refusedPerMinute: Double, auditLog: any AuditLog, clock: any WallClock, logger: Logger, metrics: GatewayMetrics? = nil) {
+    init(refusedPerMinute: Double, auditTrail: AuditTrail, clock: any WallClock, logger: Logger, metrics: GatewayMetrics? = nil) {
         self.metrics = metrics
         limiter = RateLimiter(rate: refusedPerMinute / 60, burst: refusedPerMinute, clock: clock)
-        self.auditLog = auditLog
+        self.auditTrail = auditTrail
         self.clock = clock
         self.logger = logger
     }
@@ -82,7 +82,7 @@ public final class FrontDoor: Sendable {
                 reasons: tally.reasons, limited: tally.limited)
         }
         do {
-            try await auditLog.appendAudit(events)
+            try await auditTrail.record(events)
         } catch {
             logger.error("Refused authentications could not be audited", metadata: ["minutes": "\(due.count)", "error": "\(error)"])
         }

@@ -28,7 +28,7 @@ public struct GatewayApplication {
     public init(components: GatewayComponents, logger: Logger) {
         self.components = components
         frontDoor = FrontDoor(
-            refusedPerMinute: components.configuration.settings.rateLimit.refusedPerMinute, auditLog: components.store,
+            refusedPerMinute: components.configuration.settings.rateLimit.refusedPerMinute, auditTrail: components.auditTrail,
             clock: components.clock, logger: logger, metrics: components.metrics)
         router = Self.buildRouter(components: components, frontDoor: frontDoor, logger: logger)
     }
@@ -45,7 +45,7 @@ public struct GatewayApplication {
             AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, addresses: addresses, roles: roles)
         }
         let loopAPI = LoopRoutes(loop: components.loop)
-        let signed = SignedRequests(signatures: InboundSignatures(store: components.store, clock: components.clock))
+        let signed = SignedRequests(signatures: components.signatures)
         let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger, signed: signed)
         let rulesAPI = RulesRoutes(
             administrator: components.rules, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
@@ -55,8 +55,7 @@ public struct GatewayApplication {
             try JSONResponse.make(["status": "ok"], status: .ok)
         }
         let health = HealthRoutes(
-            store: components.store, dispatcher: components.dispatcher, rules: components.rules, queue: components.queue,
-            loop: components.loop, metrics: components.metrics)
+            readiness: components.readiness, rules: components.rules, queue: components.queue, loop: components.loop, metrics: components.metrics)
         router.get("/readyz") { request, context in try await health.ready(request, context: context) }
         router.group("/metrics").add(middleware: requiring([.admin]))
             .get { request, context in try await health.metrics(request, context: context) }

@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ReferralModel
-import Storage
 import UseCases
 
 /// The closed loop over HTTP: an agency's worklist and its answers, an agency's view of a

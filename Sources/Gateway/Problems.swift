@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ReferralModel
-import Storage
+import UseCases
 
 /// An error that answers with a problem+json body, and any extra headers it needs.
 public struct ProblemResponse: Error, Sendable {
@@ -70,15 +70,15 @@ struct ProblemMiddleware: RouterMiddleware {
                 }
             if kind == .internalError { logger.error("Unhandled HTTP error", metadata: ["status": "\(error.status.code)"]) }
             return ProblemResponse(kind, detail: error.body ?? kind.title).response()
-        } catch  where StoreFault.isUnavailable(error) {
+        } catch  where StoreAvailability.isUnavailable(error) {
             // Nothing was acknowledged; the client should try again, here or at another gateway.
-            logger.warning("The store cannot take writes", metadata: ["cause": "\(StoreFault.summary(error))"])
+            logger.warning("The store cannot take writes", metadata: ["cause": "\(StoreAvailability.summary(error))"])
             var headers = HTTPFields()
             headers[.retryAfter] = "30"
             return ProblemResponse(
                 .storageUnavailable,
                 detail:
-                    "The gateway cannot store anything just now (\(StoreFault.summary(error))); nothing was acknowledged. Try again after the Retry-After delay.",
+                    "The gateway cannot store anything just now (\(StoreAvailability.summary(error))); nothing was acknowledged. Try again after the Retry-After delay.",
                 headers: headers
             ).response()
         } catch {

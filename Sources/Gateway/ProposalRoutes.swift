@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ReferralModel
-import Storage
 import UseCases
 
 /// Proposals: where a deployment requires approval, a change to the rules or agencies is proposed

@@ -4,7 +4,6 @@ import Hummingbird
 import NIOCore
 import ReferralModel
 import Settings
-import Storage
 import UseCases
 
 /// The operators' queue API: each agency's queue, dead letters and replaying them, pausing and

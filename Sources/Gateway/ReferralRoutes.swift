@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import Observability
 import ReferralModel
-import Storage
 import UseCases
 
 /// `POST /v1/referrals` and `GET /v1/referrals/{id}`: requests into intake calls, outcomes into
@@ -41,7 +40,7 @@ struct ReferralRoutes: Sendable {
 
     /// Why the door turned a submission away, in the words the metric takes.
     static func rejection(_ error: any Error) -> IntakeMetrics.Rejection {
-        guard let problem = error as? ProblemResponse else { return StoreFault.isUnavailable(error) ? .storageUnavailable : .other }
+        guard let problem = error as? ProblemResponse else { return StoreAvailability.isUnavailable(error) ? .storageUnavailable : .other }
         return switch problem.problem.status {
         case 400: .malformed
         case 401: .unauthorised

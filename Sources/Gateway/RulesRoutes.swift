@@ -5,7 +5,6 @@ import NIOCore
 import ReferralModel
 import Routing
 import Settings
-import Storage
 import UseCases
 
 /// The administrators' API for a governed document (the rules, or the agencies): read what is

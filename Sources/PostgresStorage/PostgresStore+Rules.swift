@@ -1,6 +1,7 @@
 import Audit
 import Foundation
 import PostgresNIO
+import ReferralModel
 import Storage
 
 extension PostgresStore {

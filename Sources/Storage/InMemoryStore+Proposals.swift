@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import ReferralModel
 
 extension InMemoryStore {
     public func saveProposal(_ proposal: ChangeProposal, audit: [AuditEntry]) {

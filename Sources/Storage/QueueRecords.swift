@@ -169,9 +169,3 @@ extension DeadLetter {
             referralId: letter.referralId, item: item, at: at, actor: actor ?? "operator", resolution: requeuedResolution)
     }
 }
-
-/// Which dead letters to replay: named ones, or an agency's (since a time).
-public enum DeadLetterSelection: Sendable, Equatable {
-    case deliveries([String])
-    case agency(String, since: Date?)
-}

@@ -20,6 +20,11 @@ public struct AuditTrail: Sendable {
         self.checkpoints = checkpoints
     }
 
+    /// Records events that belong to no other change: refused keys, a start-up.
+    public func record(_ entries: [AuditEntry]) async throws {
+        try await store.appendAudit(entries)
+    }
+
     /// Checks the whole chain a page at a time, then against the checkpoints when there are any.
     public func verify() async throws -> Verification {
         if let checkpoints { return Verification(verdict: try await store.verifyAudit(against: checkpoints), anchored: true) }

@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import ReferralModel
 import Routing
 import Settings
 import Storage

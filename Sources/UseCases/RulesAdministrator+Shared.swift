@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReferralModel
 import Routing
 import ServiceLifecycle
 import Storage

@@ -1,5 +1,5 @@
+import Audit
 import Foundation
-import Storage
 
 /// The overview's chart: deliveries and failed attempts in each of the last hours, drawn as SVG by
 /// the server from the audit trail's counts, with a table of the same figures for screen readers.

@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ReferralModel
-import Storage
 import UseCases
 
 /// The administrators' pages: the overview, what needs attention, dead letters, pausing and

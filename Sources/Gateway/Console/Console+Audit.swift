@@ -4,7 +4,6 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ReferralModel
-import Storage
 import UseCases
 
 /// The audit trail's page: check the chain (against the signed checkpoints when configured) and

@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ReferralModel
-import Storage
 import UseCases
 
 /// The web inbox of an agency without a system of its own (or any agency's staff): its

@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ReferralModel
-import Storage
 import UseCases
 
 /// The referral form for referrers without a system: every problem shown beside its field, in the

@@ -5,7 +5,6 @@ import Hummingbird
 import ReferralModel
 import Routing
 import Settings
-import Storage
 import UseCases
 
 /// The rules and agencies editors: the live text, a change checked as it is submitted (every

@@ -4,7 +4,6 @@ import Hummingbird
 import Logging
 import ReferralModel
 import Settings
-import Storage
 import UseCases
 
 /// Guards a group of console pages: a live session whose key still works, a role the pages are
@@ -82,7 +81,7 @@ extension Console {
             (status, message) = (refusal.status, refusal.message)
         case let problem as ProblemResponse:
             (status, message) = (.init(code: problem.problem.status), problem.problem.detail)
-        case _ where StoreFault.isUnavailable(error):
+        case _ where StoreAvailability.isUnavailable(error):
             (status, message) = (
                 .serviceUnavailable,
                 "The gateway cannot reach its database just now, so nothing was changed. Try again in a minute."

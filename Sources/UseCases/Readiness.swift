@@ -1,0 +1,81 @@
+import Foundation
+import Storage
+import Synchronization
+
+/// Whether this gateway should be sent work: the store takes a write within two seconds and the
+/// dispatcher is running. What `/readyz` answers; what `/metrics` adds about the shared audit chain.
+public final class Readiness: Sendable {
+    /// What a readiness check found.
+    public struct Report: Codable, Sendable, Equatable {
+        public var status: String
+        public var store: String
+        public var dispatcher: String
+        public var rulesVersion: String
+        public var isReady: Bool { status == "ready" }
+    }
+
+    let store: any StoreHealth
+    /// Whether the dispatcher's delivery loop is running.
+    let dispatching: @Sendable () -> Bool
+    let rules: LiveRules
+    /// A check writes; checks within a second of each other share one.
+    private let recent = Mutex<(at: ContinuousClock.Instant, store: String?)?>(nil)
+
+    public init(store: any StoreHealth, rules: LiveRules, dispatching: @escaping @Sendable () -> Bool) {
+        self.store = store
+        self.dispatching = dispatching
+        self.rules = rules
+    }
+
+    public func check() async -> Report {
+        let problem = await storeProblem()
+        let running = dispatching()
+        return Report(
+            status: problem == nil && running ? "ready" : "not-ready", store: problem ?? "writable",
+            dispatcher: running ? "running" : "stopped", rulesVersion: rules.current.rules.version)
+    }
+
+    /// What appending to a chain shared by several gateways has cost so far; nil when the store
+    /// is not shared.
+    public var auditChainLock: (appends: Int, waitedSeconds: Double, heldSeconds: Double)? {
+        guard let shared = store as? any SharedAuditChain else { return nil }
+        let figures = shared.auditChainLock
+        return (figures.appends, figures.waitedSeconds, figures.heldSeconds)
+    }
+
+    /// Nil when a small write commits within two seconds; else what stopped it.
+    private func storeProblem() async -> String? {
+        let now = ContinuousClock.now
+        if let last = recent.withLock({ $0 }), last.at.duration(to: now) < .seconds(1) { return last.store }
+        let store = self.store
+        let problem = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    try await store.checkWritable()
+                    return nil
+                } catch {
+                    return StoreFault.summary(error)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return "a write did not finish within 2 seconds"
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        recent.withLock { $0 = (now, problem) }
+        return problem
+    }
+}
+
+/// Whether an error means the store cannot take writes for now (a full disk, an unreachable
+/// database): answered 503 with `Retry-After`, never a false success. For the doors, which do not
+/// know the stores.
+public enum StoreAvailability {
+    public static func isUnavailable(_ error: any Error) -> Bool { StoreFault.isUnavailable(error) }
+
+    /// A sentence naming no data: what kind of failure it was.
+    public static func summary(_ error: any Error) -> String { StoreFault.summary(error) }
+}
