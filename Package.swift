@@ -224,7 +224,7 @@ let package = Package(
             name: "StorageTests",
             dependencies: [
                 "Storage", "PostgresStorage", "Audit", "ReferralModel", "SwitchboardTesting", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: []
         ),
@@ -256,6 +256,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Deployment", "Settings", "ReferralModel", "Storage", "Transport", "Audit", "UseCases", "SwitchboardTesting",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),

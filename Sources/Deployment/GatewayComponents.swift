@@ -12,6 +12,7 @@ import ServiceLifecycle
 import Settings
 import Storage
 import Transport
+import UnixSignals
 import UseCases
 
 /// The running parts of a gateway, assembled from a validated configuration: the store it names,
@@ -245,8 +246,20 @@ public final class GatewayComponents: Sendable {
             clock: clock, logger: logger)
     }
 
+    /// The gateway's service group: the store (PostgreSQL), the transport, the dispatcher and the
+    /// watchers, then `server` (the HTTP application) last. A graceful shutdown (SIGTERM or SIGINT
+    /// where `signals` says) stops the server first, lets deliveries in flight finish for at most
+    /// `shutdown_seconds`, then stops the rest in reverse order. `serve` runs it; so do the tests.
+    public func serviceGroup(server: any Service, signals: [UnixSignal] = [.sigterm, .sigint], logger: Logger) -> ServiceGroup {
+        var group = ServiceGroupConfiguration(services: services + [server], gracefulShutdownSignals: signals, logger: logger)
+        group.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.settings.server.shutdownSeconds * 1_000))
+        group.maximumCancellationDuration = .seconds(5)
+        return ServiceGroup(configuration: group)
+    }
+
     /// The services that run beside the HTTP server, in start order; they shut down in reverse, so
-    /// the dispatcher finishes its attempts before the transport stops.
+    /// the dispatcher finishes its attempts before the transport stops, and a PostgreSQL store's
+    /// pool closes after both.
     public var services: [any Service] {
         // Where rules changes need approval the file is not watched (SIGHUP still reports an edit).
         let watch = configuration.settings.rulesApprovalRequired ? 0 : configuration.settings.rulesWatchSeconds
@@ -256,6 +269,8 @@ public final class GatewayComponents: Sendable {
             configuration.settings.storage.isShared
                 ? StoredVersionFollower(administrator: rules) : RulesReloader(administrator: rules, interval: watch), at: 2)
         if let anchor { services.append(anchor) }
+        // A PostgreSQL store runs its pool in the group, first, so it closes last.
+        if let store = store as? PostgresStore { services.insert(store, at: 0) }
         return services
     }
 }

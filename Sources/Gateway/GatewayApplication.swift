@@ -6,6 +6,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ReferralModel
+import ServiceLifecycle
 import Settings
 import UseCases
 
@@ -144,7 +145,9 @@ public struct GatewayApplication {
         let http = HTTP1Channel.Configuration(additionalChannelHandlers: [
             ConnectionGuard(connections: connections, headerTimeout: headerTimeout, bodyTimeout: bodyTimeout)
         ])
-        var services = components.services + [RefusalAuditService(frontDoor: frontDoor)]
+        // The HTTP side's own services; the store, dispatcher and watchers run beside this
+        // application in the group Deployment assembles (`GatewayComponents.serviceGroup`).
+        var services: [any Service] = [RefusalAuditService(frontDoor: frontDoor)]
         let builder: HTTPServerBuilder
         if let certificate = server.tlsCertificateFile, let key = server.tlsKeyFile {
             let credentials = try TLSCredentials(certificatePath: certificate, keyPath: key)

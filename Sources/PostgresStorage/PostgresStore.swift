@@ -4,6 +4,7 @@ import Logging
 import NIOSSL
 import PostgresNIO
 import ReferralModel
+import ServiceLifecycle
 import Storage
 import Synchronization
 
@@ -17,7 +18,13 @@ import Synchronization
 ///   chain with many writers and each event commits with the change it records;
 /// - a batch that adds due work sends one `NOTIFY`, a hint other gateways' dispatchers wake on;
 ///   they poll as well, so a lost notification costs latency, not work.
-public final class PostgresStore: SwitchboardStore, SharedAuditChain {
+///
+/// In a gateway the store is a `Service`, first in the service group: its `run()` runs the
+/// connection pool and the migrations inside the group's task tree, and closes the pool when the
+/// group has shut everything after it down (the dispatcher's last outcomes are written first). A
+/// command-line tool that opens a store without a group gets a pool run by the store itself from
+/// its first operation, which `close()` (or the store's release) stops.
+public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
     public struct Options: Sendable {
         public var host: String
         public var port: Int
@@ -70,7 +77,14 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
     let writer: PostgresWriter
     /// How to connect without the pool: for the migration at start, which then says why it cannot.
     let direct: PostgresConnection.Configuration
-    private let runner: Task<Void, Never>
+    /// Who runs the connection pool: nobody yet, the store itself, or the service group.
+    private enum Pool {
+        case idle
+        case own(Task<Void, Never>)
+        case service
+        case closed
+    }
+    private let pool = Mutex<Pool>(.idle)
     /// Schema migration, started with the store; every operation waits for it. One that failed (the
     /// database was down at start) is tried again by the next operation.
     private let migration = Mutex<Task<Void, any Error>?>(nil)
@@ -98,21 +112,66 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
         self.direct = direct
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        runner = Task { await client.run() }
         writer = PostgresWriter(client: client, logger: logger, connectTimeout: options.connectTimeout, limit: options.operationLimit)
-        let start = direct
-        migration.withLock { $0 = Task { try await PostgresMigrations.migrate(configuration: start, logger: logger) } }
     }
 
     deinit {
-        runner.cancel()
+        if case .own(let task) = pool.withLock({ $0 }) { task.cancel() }
         listening.withLock { $0?.cancel() }
+    }
+
+    /// Runs the pool and the migrations as a service of the gateway's group until the group shuts
+    /// down, then closes the pool. A pool the store already started for itself (work done before
+    /// the group started: restoring lanes, recording the start) is taken over and closed the same way.
+    public func run() async throws {
+        let started: Task<Void, Never>? = pool.withLock { state in
+            switch state {
+            case .idle:
+                state = .service
+                return nil
+            case .own(let task): return task
+            case .service, .closed: return nil
+            }
+        }
+        if let started {
+            try? await gracefulShutdown()
+            started.cancel()
+            await started.value
+        } else {
+            let client = client
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                do {
+                    try await ready()
+                } catch {
+                    // Not fatal: the next operation migrates again, and answers 503 until it can.
+                    logger.warning("The database cannot be migrated yet", metadata: ["error": "\(PostgresFault.translate(error))"])
+                }
+                try? await gracefulShutdown()
+                group.cancelAll()
+            }
+        }
+        close()
     }
 
     /// Closes the pool. The store cannot be used afterwards.
     public func close() {
         listening.withLock { $0?.cancel() }
-        runner.cancel()
+        let running = pool.withLock { state -> Task<Void, Never>? in
+            defer { state = .closed }
+            if case .own(let task) = state { return task }
+            return nil
+        }
+        running?.cancel()
+    }
+
+    /// Starts the pool here when no service group runs it (a command-line tool's store).
+    private func startPool() {
+        pool.withLock { state in
+            guard case .idle = state else { return }
+            let client = client
+            state = .own(Task { await client.run() })
+        }
     }
 
     private static func connectionTLS(_ mode: Options.TLSMode, caFile: String?) throws -> PostgresConnection.Configuration.TLS {
@@ -149,6 +208,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain {
     /// Waits for the schema, then runs `work`, turning a database that cannot be reached into
     /// `StoreUnavailable` (answered 503 with `Retry-After`).
     func ready() async throws {
+        startPool()
         let (direct, logger) = (direct, logger)
         let task = migration.withLock { current in
             if let current { return current }

@@ -83,9 +83,7 @@ extension Switchboard {
             // shutdown_seconds, then abandon them (their leases end with the process; a restart
             // sends them again with the same webhook-id).
             let grace = configuration.settings.server.shutdownSeconds
-            var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            group.maximumGracefulShutdownDuration = .milliseconds(Int64(grace * 1_000))
-            group.maximumCancellationDuration = .seconds(5)
+            let group = components.serviceGroup(server: app, logger: logger)
             let stopping = Task {
                 for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
                     emit("Switchboard stopping: no new requests; deliveries in flight have \(Int(grace)) s to finish")
@@ -94,7 +92,7 @@ extension Switchboard {
             }
             defer { stopping.cancel() }
             do {
-                try await ServiceGroup(configuration: group).run()
+                try await group.run()
             } catch let error as ServiceGroupError {
                 emit("Switchboard stopped: deliveries still in flight after \(Int(grace)) s were abandoned and will be sent again (\(error))")
                 return
