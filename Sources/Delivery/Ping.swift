@@ -21,6 +21,21 @@ public struct PingResult: Sendable, Equatable, Codable {
     public var webhookId: String
     /// Why it failed or was refused, in the gateway's words.
     public var detail: String?
+
+    public init(
+        agency: String, endpoint: String, status: Int?, outcome: String, milliseconds: Int, tls: Bool, signed: Bool, webhookId: String,
+        detail: String? = nil
+    ) {
+        self.agency = agency
+        self.endpoint = endpoint
+        self.status = status
+        self.outcome = outcome
+        self.milliseconds = milliseconds
+        self.tls = tls
+        self.signed = signed
+        self.webhookId = webhookId
+        self.detail = detail
+    }
 }
 
 extension Dispatcher {

@@ -40,7 +40,7 @@ final class HealthRoutes: Sendable {
                 GatewayMetrics.Queue(
                     agency: agency.agency, pending: agency.pending, inFlight: agency.inFlight, deadLettered: agency.deadLettered,
                     oldestPendingSeconds: Double(agency.oldestPendingSeconds ?? 0),
-                    circuit: agency.circuit == "open" ? 2 : agency.circuit == "half-open" ? 1 : 0, paused: agency.paused != nil)
+                    circuit: agency.circuit == .open ? 2 : agency.circuit == .halfOpen ? 1 : 0, paused: agency.paused != nil)
             }, rulesVersion: rules.live.current.rules.version)
         metrics.observe(attention: try await loop.attentionSummary().map { ($0.urgency.rawValue, $0.open, $0.overdue) })
         if let figures = readiness.auditChainLock {

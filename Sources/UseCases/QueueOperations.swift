@@ -103,14 +103,23 @@ public struct AgencyQueue: Codable, Sendable, Equatable {
         public var at: String
     }
 
+    /// Whether an agency's deliveries flow.
+    public enum Status: String, Codable, Sendable, CaseIterable {
+        case running
+        /// By an operator, for a planned outage.
+        case paused
+        /// By the dispatcher, after 410 Gone or days of failure.
+        case disabled
+        /// No longer in agencies.yaml: its jobs wait until it is configured again.
+        case notConfigured = "not-configured"
+    }
+
     public var agency: String
     /// False for an agency no longer in agencies.yaml whose jobs wait until it is configured again.
     public var configured: Bool
-    /// `running`, `paused` (by an operator), `disabled` (after 410 Gone or days of failure) or
-    /// `not-configured`.
-    public var status: String
+    public var status: Status
     /// `closed`, `open` or `half-open`.
-    public var circuit: String
+    public var circuit: AgencyLaneState.Circuit
     /// While the circuit is open: when a delivery will probe the agency.
     public var probeAt: String?
     public var concurrency: Int?
@@ -130,8 +139,8 @@ public struct AgencyQueue: Codable, Sendable, Equatable {
         let stop = { (stop: AgencyLaneState.Stop?) in stop.map { Stop(reason: $0.reason, by: $0.by, at: Timestamp.string($0.at)) } }
         paused = stop(state?.paused)
         disabled = stop(state?.disabled)
-        status = state == nil ? "not-configured" : paused != nil ? "paused" : disabled != nil ? "disabled" : "running"
-        circuit = (state?.circuit ?? .closed).rawValue
+        status = state == nil ? .notConfigured : paused != nil ? .paused : disabled != nil ? .disabled : .running
+        circuit = state?.circuit ?? .closed
         probeAt = state?.circuit == .open ? state?.reopensAt.map(Timestamp.string) : nil
         self.concurrency = concurrency
         pending = counts.pending

@@ -35,8 +35,8 @@ extension Console {
         let rows: [(attention: Bool, values: [String: Any])] = queues.map { queue in
             let problems = Self.problems(queue)
             var values: [String: Any] = [
-                "id": queue.agency, "name": directory[queue.agency]?.name ?? queue.agency, "status": queue.status,
-                "circuit": queue.circuit, "pending": queue.pending, "deadLettered": queue.deadLettered,
+                "id": queue.agency, "name": directory[queue.agency]?.name ?? queue.agency, "status": queue.status.rawValue,
+                "circuit": queue.circuit.rawValue, "pending": queue.pending, "deadLettered": queue.deadLettered,
                 "oldest": queue.oldestPendingSeconds.map(Self.age) ?? "none waiting", "problems": problems.joined(separator: "; "),
                 "attention": !problems.isEmpty, "paused": queue.paused != nil, "configured": queue.configured,
                 "inbox": directory[queue.agency]?.adapter == "portal",
@@ -61,10 +61,13 @@ extension Console {
     /// Why an agency's queue needs someone to look, in words; empty when it does not.
     static func problems(_ queue: AgencyQueue) -> [String] {
         var problems: [String] = []
-        if queue.status == "disabled" { problems.append("disabled: nothing is sent until it is resumed") }
-        if queue.status == "paused" { problems.append("paused") }
-        if queue.status == "not-configured" { problems.append("no longer configured, with jobs waiting") }
-        if queue.circuit != "closed" { problems.append("circuit \(queue.circuit): its system is failing") }
+        switch queue.status {
+        case .disabled: problems.append("disabled: nothing is sent until it is resumed")
+        case .paused: problems.append("paused")
+        case .notConfigured: problems.append("no longer configured, with jobs waiting")
+        case .running: break
+        }
+        if queue.circuit != .closed { problems.append("circuit \(queue.circuit.rawValue): its system is failing") }
         if queue.deadLettered > 0 { problems.append("\(queue.deadLettered) dead letter\(queue.deadLettered == 1 ? "" : "s")") }
         if let oldest = queue.oldestPendingSeconds, oldest > 3_600 { problems.append("oldest job waiting \(age(oldest))") }
         return problems

@@ -46,10 +46,10 @@ private func quoted(_ text: String) -> String {
 }
 
 func describe(_ agency: AgencyQueue) -> String {
-    var status = agency.status
+    var status = agency.status.rawValue
     if let paused = agency.paused { status += " by \(paused.by) at \(paused.at)" + (paused.reason.isEmpty ? "" : ": \(paused.reason)") }
     if let disabled = agency.disabled { status += " at \(disabled.at): \(disabled.reason)" }
-    if agency.circuit != "closed" { status += "; circuit \(agency.circuit)" + (agency.probeAt.map { ", probe at \($0)" } ?? "") }
+    if agency.circuit != .closed { status += "; circuit \(agency.circuit.rawValue)" + (agency.probeAt.map { ", probe at \($0)" } ?? "") }
     return status
 }
 
