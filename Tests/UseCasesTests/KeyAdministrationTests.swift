@@ -37,7 +37,8 @@ import UseCases
             #expect(Set(issues.map(\.pointer)) == ["/id", "/owner", "/organisations", "/organisations/0", "/agency", "/expiresAt"])
         }
         await #expect(throws: KeyAdministration.Refusal.taken("ops-admin")) {
-            _ = try await administration.create(.init(id: "ops-admin", owner: "X", role: "admin", organisations: nil, agency: nil, expiresAt: nil), by: "Ada")
+            _ = try await administration.create(
+                .init(id: "ops-admin", owner: "X", role: "admin", organisations: nil, agency: nil, expiresAt: nil), by: "Ada")
         }
         #expect(try await store.managedKeys().isEmpty)
         #expect(try await store.auditEvents(afterSequence: 0, limit: 10).isEmpty)
@@ -45,7 +46,8 @@ import UseCases
 
     @Test func aKeyWorksAtOnceItsRotationOverlapEndsByTheClockAndARevocationIsImmediate() async throws {
         let made = try await administration.create(
-            .init(id: "gp-portal", owner: "Botley Medical Centre", role: "referrer", organisations: ["K84001"], agency: nil, expiresAt: nil), by: "Ada")
+            .init(id: "gp-portal", owner: "Botley Medical Centre", role: "referrer", organisations: ["K84001"], agency: nil, expiresAt: nil),
+            by: "Ada")
         #expect(made.key.hasPrefix("sbk_") && made.details.source == "managed")
         #expect(keys.holder(digest: APIKey.digest(of: made.key), now: clock.now())?.id == "gp-portal")
         #expect(try await store.managedKeys().first?.digest == APIKey.digest(of: made.key), "only the digest is stored")
