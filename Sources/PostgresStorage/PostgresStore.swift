@@ -300,7 +300,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
     }
 
     public var auditChainLock: AuditChainLockFigures {
-        let figures = writer.lockFigures.withLock { $0 }
+        let figures = writer.lockFigures.figures.withLock { $0 }
         return AuditChainLockFigures(
             appends: figures.appends, waitedSeconds: Double(figures.waited) / 1e9, heldSeconds: Double(figures.held) / 1e9)
     }

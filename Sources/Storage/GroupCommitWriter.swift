@@ -17,75 +17,46 @@ struct AuditHour: Hashable, Sendable {
     var kind: String
 }
 
-/// Every write to the database goes through here, so writes share commits. While one transaction
-/// commits, new writes queue; the next transaction takes all of them, each inside its own
-/// savepoint, and commits once. One fsync then serves many referrals and delivery results, and an
-/// idle store commits a single write at once. A write that fails rolls back alone; a commit that
-/// fails fails every write in it.
-actor GroupCommitWriter {
-    private struct Job: Sendable {
-        /// Runs the write inside the transaction; returns what to tell its caller after the commit.
-        let run: @Sendable (Database, inout AuditCursor) -> @Sendable () -> Void
-        /// Tells the caller the transaction did not commit.
-        let fail: @Sendable (any Error) -> Void
-    }
+/// Every write to the database goes through here, on the group-commit engine both stores share
+/// (`GroupCommit`): each write runs inside its own savepoint of the batch's one transaction, so a
+/// write that fails rolls back alone; a commit that fails fails every write in it.
+struct GroupCommitWriter: Sendable {
+    /// Runs the write inside the transaction; returns what to tell its caller after the commit.
+    typealias Job = @Sendable (Database, inout AuditCursor) -> GroupCommitAnswer
 
-    private let pool: DatabasePool
-    private var pending: [Job] = []
-    private var flushing = false
-    /// Bounds one transaction so a burst cannot hold the write lock for long.
-    private let maximumBatch = 512
+    private let engine: GroupCommit<Job>
 
     init(pool: DatabasePool) {
-        self.pool = pool
+        engine = GroupCommit(maximumBatch: 512) { batch in
+            try await pool.write { db in
+                var cursor = try SQLiteStore.auditHead(db)
+                let answers = batch.map { $0(db, &cursor) }
+                try SQLiteStore.countHourly(cursor.hourly, in: db)
+                return answers
+            }
+        }
     }
 
     /// Runs `work` in the next group transaction and returns its result once that has committed.
     func perform<Value: Sendable>(_ work: @escaping @Sendable (Database, inout AuditCursor) throws -> Value) async throws -> Value {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
-            let job = Job(
-                run: { db, cursor in
-                    let before = cursor
-                    let outcome: Result<Value, any Error>
-                    do {
-                        var value: Value?
-                        try db.inSavepoint {
-                            value = try work(db, &cursor)
-                            return .commit
-                        }
-                        outcome = .success(value!)
-                    } catch {
-                        // The savepoint rolled the rows back; roll the chain head back with them.
-                        cursor = before
-                        outcome = .failure(error)
+        try await engine.submit { (continuation: CheckedContinuation<Value, any Error>) -> Job in
+            { db, cursor in
+                let before = cursor
+                let outcome: Result<Value, any Error>
+                do {
+                    var value: Value?
+                    try db.inSavepoint {
+                        value = try work(db, &cursor)
+                        return .commit
                     }
-                    return { continuation.resume(with: outcome) }
-                },
-                fail: { error in continuation.resume(throwing: error) })
-            pending.append(job)
-            if !flushing {
-                flushing = true
-                Task { await self.flush() }
-            }
-        }
-    }
-
-    private func flush() async {
-        while !pending.isEmpty {
-            let batch = Array(pending.prefix(maximumBatch))
-            pending.removeFirst(batch.count)
-            do {
-                let answers = try await pool.write { db in
-                    var cursor = try SQLiteStore.auditHead(db)
-                    let answers = batch.map { $0.run(db, &cursor) }
-                    try SQLiteStore.countHourly(cursor.hourly, in: db)
-                    return answers
+                    outcome = .success(value!)
+                } catch {
+                    // The savepoint rolled the rows back; roll the chain head back with them.
+                    cursor = before
+                    outcome = .failure(error)
                 }
-                for answer in answers { answer() }
-            } catch {
-                for job in batch { job.fail(error) }
+                return { continuation.resume(with: outcome) }
             }
         }
-        flushing = false
     }
 }
