@@ -16,8 +16,8 @@ struct ActivityChart {
     init(counts: [AuditHourCount], now: Date, hours count: Int = 12) {
         var byHour: [String: (attempted: Int, delivered: Int)] = [:]
         for entry in counts {
-            if entry.kind == "delivery.attempted" { byHour[entry.hour, default: (0, 0)].attempted += entry.count }
-            if entry.kind == "delivery.delivered" { byHour[entry.hour, default: (0, 0)].delivered += entry.count }
+            if entry.kind == AuditKind.deliveryAttempted.rawValue { byHour[entry.hour, default: (0, 0)].attempted += entry.count }
+            if entry.kind == AuditKind.deliveryDelivered.rawValue { byHour[entry.hour, default: (0, 0)].delivered += entry.count }
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_GB")
