@@ -89,19 +89,21 @@ public final class GatewayComponents: Sendable {
         // Emergency and urgent referrals are routed around lanes the dispatchers have stopped.
         let lanes = DispatcherLaneConditions(dispatcher: dispatcher, stored: StoredLaneConditions(queue: store, clock: clock), clock: clock)
         let alerts = settings.alerts.map { Alerts(urgencies: $0.urgencies) }
+        // A live gateway refuses the 999 test range of NHS numbers, wherever a referral comes from.
+        let decoder = ReferralDecoder(vocabulary: settings.vocabulary, acceptsTestNumbers: settings.environment != .production)
         intake = ReferralIntake(
-            decoder: ReferralDecoder(vocabulary: settings.vocabulary), rules: live, store: store, clock: clock, lanes: lanes, alerts: alerts,
+            decoder: decoder, rules: live, store: store, clock: clock, lanes: lanes, alerts: alerts,
             metrics: IntakeMetrics(factory: metrics.factory), onAccepted: { dispatcher.wake() })
         loop = ReferralLoop(
             store: store, rules: live, clock: clock, callbacks: Set(settings.apiKeys.filter { $0.callback != nil }.map(\.id)), lanes: lanes,
-            alerts: alerts, decoder: ReferralDecoder(vocabulary: settings.vocabulary), onRerouted: { dispatcher.wake() })
+            alerts: alerts, decoder: decoder, onRerouted: { dispatcher.wake() })
         messages = ProcessMessage(
             intake: intake, loop: loop, store: store, concepts: settings.fhirConcepts, vocabulary: settings.vocabulary, clock: clock)
         keys = LiveKeys(configured: settings.apiKeys)
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
         sessions = ConsoleSessions(store: store, clock: clock)
-        readiness = Readiness(store: store, rules: live) { dispatcher.isRunning }
+        readiness = Readiness(store: store, rules: live, environment: (settings.environment ?? .test).rawValue) { dispatcher.isRunning }
         signatures = InboundSignatures(store: store, clock: clock)
         auditTrail = AuditTrail(
             store: store,

@@ -5,12 +5,15 @@ import Foundation
 /// (NHS number without spaces, postcode in `OX1 2JD` form).
 public struct ReferralDecoder: Sendable {
     public let vocabulary: NeedsVocabulary
+    /// False in production: NHS numbers in the 999 test range are refused.
+    public let acceptsTestNumbers: Bool
     /// True when reading back a stored referral: its needs and its times were checked against the
     /// vocabulary and the date when it was accepted, and neither is checked again.
     private(set) var readingStored = false
 
-    public init(vocabulary: NeedsVocabulary = .standard) {
+    public init(vocabulary: NeedsVocabulary = .standard, acceptsTestNumbers: Bool = true) {
         self.vocabulary = vocabulary
+        self.acceptsTestNumbers = acceptsTestNumbers
     }
 
     /// Reads back a referral the gateway stored in its canonical form, through the same strict
@@ -126,6 +129,12 @@ public struct ReferralDecoder: Sendable {
         var nhsNumber: String?
         if let text = reader.string("nhsNumber", required: false, maxLength: 12, issues: &issues) {
             switch NHSNumber.normalise(text) {
+            case .success(let digits) where !acceptsTestNumbers && !readingStored && NHSNumber.isTestNumber(digits):
+                issues.append(
+                    FieldIssue(
+                        pointer: reader.path("nhsNumber"),
+                        detail: "is in the 999 range NHS England reserves for testing; this gateway is live (environment: production) "
+                            + "and takes real NHS numbers only."))
             case .success(let digits): nhsNumber = digits
             case .failure(let error): issues.append(FieldIssue(pointer: reader.path("nhsNumber"), detail: error.detail))
             }

@@ -106,6 +106,9 @@ public struct SwitchboardSettings: Sendable {
     public var fhirConcepts = FHIRConceptMap()
     public var rulesApprovalRequired = false
     public var agenciesApprovalRequired = false
+    /// `environment`: whether this gateway routes real people's referrals (`production`) or test
+    /// data (`test`); nil when not said, which is `test`, with a warning at every start.
+    public var environment: DeploymentEnvironment?
     /// The configuration file itself, for messages.
     public var path: String
 
@@ -135,7 +138,7 @@ public struct SwitchboardSettings: Sendable {
             reader.compose(text), "switchboard.yaml",
             allowed: [
                 "server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload", "audit", "retention_days",
-                "alerts", "fhir_in",
+                "alerts", "fhir_in", "environment",
             ],
             required: ["storage", "agencies", "rules", "api_keys"])
         let storage = sections.storage(top?["storage"])
@@ -156,15 +159,34 @@ public struct SwitchboardSettings: Sendable {
         settings.auditCheckpoints = sections.auditCheckpoints(top?["audit"], environment: environment, requireSecrets: requireSecrets)
         settings.alerts = sections.alerts(top?["alerts"], environment: environment, requireSecrets: requireSecrets)
         settings.fhirConcepts = sections.fhirConcepts(top?["fhir_in"], vocabulary: settings.vocabulary)
+        settings.environment = sections.environment(top?["environment"])
         // Without the other files' paths the caller cannot go on; a broken storage URL is already an issue.
         return (agencies != nil && rules != nil ? settings : nil, reader.issues)
     }
+}
+
+/// Whether a gateway is live. In production, NHS numbers in the 999 range NHS England reserves
+/// for testing are refused: one in a live referral is a test left in, or a mistyped number.
+public enum DeploymentEnvironment: String, Sendable, Codable, CaseIterable {
+    case production, test
 }
 
 /// One small reader per section of switchboard.yaml, each reporting into the same `ConfigReader`.
 struct SectionReader {
     let reader: ConfigReader
     let base: URL
+
+    /// `environment: production` or `environment: test`.
+    func environment(_ node: Node?) -> DeploymentEnvironment? {
+        guard let text = reader.string(node, "environment") else { return nil }
+        guard let environment = DeploymentEnvironment(rawValue: text) else {
+            reader.fail(
+                node, "environment must be production or test, not '\(text)'",
+                hint: "production refuses the 999 test range of NHS numbers; test accepts them")
+            return nil
+        }
+        return environment
+    }
 
     func resolve(_ relative: String) -> String {
         relative.hasPrefix("/") ? relative : base.appendingPathComponent(relative).path

@@ -11,6 +11,8 @@ public final class Readiness: Sendable {
         public var store: String
         public var dispatcher: String
         public var rulesVersion: String
+        /// `production` or `test` (switchboard.yaml's `environment`; `test` when not set).
+        public var environment: String
         public var isReady: Bool { status == "ready" }
     }
 
@@ -18,11 +20,13 @@ public final class Readiness: Sendable {
     /// Whether the dispatcher's delivery loop is running.
     let dispatching: @Sendable () -> Bool
     let rules: LiveRules
+    let environment: String
     /// A check writes; checks within a second of each other share one.
     private let recent = Mutex<(at: ContinuousClock.Instant, store: String?)?>(nil)
 
-    public init(store: any StoreHealth, rules: LiveRules, dispatching: @escaping @Sendable () -> Bool) {
+    public init(store: any StoreHealth, rules: LiveRules, environment: String, dispatching: @escaping @Sendable () -> Bool) {
         self.store = store
+        self.environment = environment
         self.dispatching = dispatching
         self.rules = rules
     }
@@ -32,7 +36,7 @@ public final class Readiness: Sendable {
         let running = dispatching()
         return Report(
             status: problem == nil && running ? "ready" : "not-ready", store: problem ?? "writable",
-            dispatcher: running ? "running" : "stopped", rulesVersion: rules.current.rules.version)
+            dispatcher: running ? "running" : "stopped", rulesVersion: rules.current.rules.version, environment: environment)
     }
 
     /// What appending to a chain shared by several gateways has cost so far; nil when the store

@@ -28,7 +28,7 @@ struct Console: Sendable {
 
     init(components: GatewayComponents, frontDoor: FrontDoor, addresses: ClientAddress, logger: Logger) {
         self.components = components
-        pages = ConsolePages()
+        pages = ConsolePages(environment: components.configuration.settings.environment ?? .test)
         sessions = components.sessions
         keys = components.keys
         clock = components.clock

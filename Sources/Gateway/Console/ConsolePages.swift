@@ -3,14 +3,18 @@ import HTTPTypes
 import Hummingbird
 import Mustache
 import NIOCore
+import Settings
 
 /// The console's templates (`Resources/console/*.mustache`, HTML-escaped by default) and its
 /// stylesheet, read once at start-up, and the headers every console response carries.
 struct ConsolePages: Sendable {
     let library: MustacheLibrary
     let stylesheet: ByteBuffer
+    /// Whether this gateway is live; every page says so, and a test system says it loudly.
+    let environment: DeploymentEnvironment
 
-    init() {
+    init(environment: DeploymentEnvironment = .test) {
+        self.environment = environment
         var library = MustacheLibrary()
         var stylesheet = ByteBuffer()
         if let directory = Bundle.module.url(forResource: "console", withExtension: nil),
@@ -47,6 +51,9 @@ struct ConsolePages: Sendable {
 
     /// An HTML page from template `name` with `values`.
     func page(_ name: String, _ values: [String: Any], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var values = values
+        values["environment"] = environment.rawValue
+        values["testEnvironment"] = environment == .test
         let html = library.render(values, withTemplate: name) ?? "<!doctype html><title>Switchboard</title><p>This page could not be shown.</p>"
         var fields = headers
         fields[.contentType] = "text/html; charset=utf-8"

@@ -66,6 +66,15 @@ extension Switchboard {
                 printError("The gateway did not start: \(error.reason)")
                 throw ExitCode.failure
             }
+            switch configuration.settings.environment {
+            case .production?: break
+            case .test?:
+                logger.warning("This gateway is a test system (environment: test): NHS numbers in the 999 test range are accepted")
+            case nil:
+                logger.warning(
+                    "switchboard.yaml does not say environment: production or test, so this gateway is a test system: NHS numbers in the 999 test range are accepted. A live gateway says environment: production"
+                )
+            }
             let host = configuration.settings.server.host
             let rulesVersion = configuration.rules.version
             let gateway = GatewayApplication(components: components, logger: logger)
