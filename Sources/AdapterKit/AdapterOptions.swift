@@ -20,6 +20,15 @@ public struct AdapterSetup: Sendable {
     /// The deployment's needs, with the SNOMED CT concept each is sent as where one is configured.
     public var vocabulary: NeedsVocabulary
 
+    /// A file an option names, relative to the configuration folder; nil when it resolves outside
+    /// that folder (`../x.json`, or an absolute path elsewhere), since what an adapter reads from it
+    /// may be sent to the agency.
+    public func fileInsideConfiguration(_ name: String) -> URL? {
+        let folder = configDirectory.standardized.path
+        let url = (name.hasPrefix("/") ? URL(fileURLWithPath: name) : configDirectory.appendingPathComponent(name)).standardized
+        return url.path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") ? url : nil
+    }
+
     public init(
         options: [String: OptionValue] = [:], line: Int = 1, column: Int = 1, configDirectory: URL, agencyId: String,
         endpoint: String = "", agencyName: String? = nil, vocabulary: NeedsVocabulary = .standard

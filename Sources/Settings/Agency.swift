@@ -131,6 +131,11 @@ public struct Agency: Sendable, Equatable {
     /// `vital-interests`, or `safeguarding` for a safeguarding need), as well as the safeguarding
     /// recipients: a crisis team, say.
     public var vitalInterests = false
+    /// `allow_plain_http: true`: the agency's endpoint may be `http://` on another machine, on a
+    /// network the deployment trusts; the gateway warns at every start.
+    public var allowPlainHTTP = false
+    /// `allow_link_local: true`: the endpoint may be a link-local address.
+    public var allowLinkLocal = false
     /// The ages it serves; nil: any.
     public var ages: AgeRange?
 

@@ -47,7 +47,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                         "id", "name", "adapter", "endpoint", "secret_env", "previous_secret_env", "retry", "timeouts", "options", "withhold",
                         "services",
                         "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker", "auth", "tls", "acknowledge",
-                        "hours", "out_of_hours", "vital_interests", "ages",
+                        "hours", "out_of_hours", "vital_interests", "ages", "allow_plain_http", "allow_link_local",
                     ],
                     required: ["id", "name", "adapter"])
             else { continue }
@@ -88,6 +88,11 @@ public struct AgencyDirectory: Sendable, Equatable {
             if !inbox, let endpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) || URL(string: endpoint)?.host == nil {
                 reader.fail(
                     entry["endpoint"], "endpoint '\(endpoint)' is not an http or https URL", hint: "for example https://spa.example.gov.uk/referrals")
+            }
+            let allowPlainHTTP = entry["allow_plain_http"].flatMap { reader.bool($0, "allow_plain_http") } ?? false
+            let allowLinkLocal = entry["allow_link_local"].flatMap { reader.bool($0, "allow_link_local") } ?? false
+            if !inbox, let endpoint {
+                Self.checkDestination(endpoint, node: entry["endpoint"], plainHTTP: allowPlainHTTP, linkLocal: allowLinkLocal, reader: reader)
             }
             let secretEnv = reader.string(entry["secret_env"], "secret_env")
             if let secretEnv, !isEnvironmentName(secretEnv) {
@@ -179,6 +184,8 @@ public struct AgencyDirectory: Sendable, Equatable {
                 agency.outOfHours = reader.string(entry["out_of_hours"], "out_of_hours")
                 agency.vitalInterests = entry["vital_interests"].flatMap { reader.bool($0, "vital_interests") } ?? false
                 agency.ages = Self.ages(entry["ages"], reader: reader)
+                agency.allowPlainHTTP = allowPlainHTTP
+                agency.allowLinkLocal = allowLinkLocal
                 if agency.outOfHours != nil { coverNodes[id] = entry["out_of_hours"] }
                 agencies.append(agency)
             }

@@ -34,6 +34,12 @@ extension AgencyDirectory {
         }
         let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
         let resolved = keyPath.hasPrefix("/") ? keyPath : folder.appendingPathComponent(keyPath).path
+        guard AgencyEndpoints.isInside(resolved, folder: folder.path) else {
+            reader.fail(
+                entries["private_key_file"], "private_key_file '\(keyPath)' is outside the configuration folder",
+                hint: "keep it beside agencies.yaml (for example keys/nhs-api.pem), or link it there")
+            return nil
+        }
         guard let pem = try? String(contentsOfFile: resolved, encoding: .utf8) else {
             reader.fail(
                 entries["private_key_file"], "private_key_file '\(keyPath)' cannot be read", hint: "paths are relative to the folder of agencies.yaml"

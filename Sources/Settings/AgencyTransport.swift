@@ -125,6 +125,12 @@ extension AgencyDirectory {
         func path(_ key: String) -> String? {
             guard let value = reader.string(entries[key], key) else { return nil }
             let resolved = value.hasPrefix("/") ? value : folder.appendingPathComponent(value).path
+            guard AgencyEndpoints.isInside(resolved, folder: folder.path) else {
+                reader.fail(
+                    entries[key], "\(key) '\(value)' is outside the configuration folder",
+                    hint: "keep it beside agencies.yaml (for example certs/\(URL(fileURLWithPath: value).lastPathComponent)), or link it there")
+                return nil
+            }
             guard FileManager.default.isReadableFile(atPath: resolved) else {
                 reader.fail(entries[key], "\(key) '\(value)' cannot be read", hint: "paths are relative to the folder of agencies.yaml")
                 return nil

@@ -149,6 +149,14 @@ func optionErrors(_ make: () throws(AdapterOptionErrors) -> any AgencyAdapter) -
         return try TemplateAdapter(setup: setup(["template": .text("t.mustache"), "content_type": .text(contentType)], directory: directory))
     }
 
+    @Test(arguments: ["../../../../etc/passwd", "/etc/passwd", "templates/../../outside.json"])
+    func aTemplateOutsideTheConfigurationFolderIsRefused(file: String) {
+        let found = optionErrors { () throws(AdapterOptionErrors) in
+            try TemplateAdapter(setup: setup(["template": .text(file), "content_type": .text("json")]))
+        }
+        #expect(found.map(\.message) == ["the template file \(file) is outside the configuration folder"], "\(found)")
+    }
+
     @Test(arguments: [("templates/council-case.json.mustache", "json"), ("templates/community-referral.xml.mustache", "xml")])
     func theShippedTemplatesPassTheConformanceKit(file: String, contentType: String) throws {
         let adapter = try TemplateAdapter(setup: setup(["template": .text(file), "content_type": .text(contentType)]))

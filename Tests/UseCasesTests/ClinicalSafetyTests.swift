@@ -12,11 +12,11 @@ import UseCases
 /// door (the fallback), a befriending charity whose alternative is the front door, and a hub.
 let safetyAgencies = """
     agencies:
-      - { id: crisis, name: Crisis team, adapter: json-webhook, endpoint: "http://crisis.test/", vital_interests: true }
-      - { id: home-treatment, name: Home treatment team, adapter: json-webhook, endpoint: "http://home.test/" }
-      - { id: spa, name: Front door, adapter: json-webhook, endpoint: "http://spa.test/" }
-      - { id: charity, name: Befriending, adapter: json-webhook, endpoint: "http://charity.test/" }
-      - { id: mash, name: Safeguarding hub, adapter: json-webhook, endpoint: "http://mash.test/", safeguarding: true }
+      - { id: crisis, name: Crisis team, adapter: json-webhook, endpoint: "https://crisis.test/", vital_interests: true }
+      - { id: home-treatment, name: Home treatment team, adapter: json-webhook, endpoint: "https://home.test/" }
+      - { id: spa, name: Front door, adapter: json-webhook, endpoint: "https://spa.test/" }
+      - { id: charity, name: Befriending, adapter: json-webhook, endpoint: "https://charity.test/" }
+      - { id: mash, name: Safeguarding hub, adapter: json-webhook, endpoint: "https://mash.test/", safeguarding: true }
     """
 
 let safetyRules = """

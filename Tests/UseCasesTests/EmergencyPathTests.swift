@@ -22,7 +22,7 @@ import UseCases
         let clock = ManualClock(now: Date(timeIntervalSince1970: 1_796_205_600))
         let store = InMemoryStore()
         let agencies = safetyAgencies.replacingOccurrences(
-            of: #"endpoint: "http://home.test/" }"#, with: #"endpoint: "http://home.test/", acknowledge: { when_missed: attention } }"#)
+            of: #"endpoint: "https://home.test/" }"#, with: #"endpoint: "https://home.test/", acknowledge: { when_missed: attention } }"#)
         let directory = try AgencyDirectory.parse(agencies, file: "agencies.yaml", adapters: ["json-webhook"])
         let rules = LiveRules(try RuleSet.parse(safetyRules, file: "rules.yaml", agencies: directory, vocabulary: .standard))
         let transport = ScriptedTransport { _, _ in .respond(status: 202) }
@@ -33,7 +33,7 @@ import UseCases
                 adapter: try JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: id)),
                 signer: WebhookSigner(secret: secret))
         }
-        let targets = try directory.agencies.map { try target($0.id, $0.endpoint) } + [target(Alerts.lane, "http://oncall.test/hooks")]
+        let targets = try directory.agencies.map { try target($0.id, $0.endpoint) } + [target(Alerts.lane, "https://oncall.test/hooks")]
         let dispatcher = Dispatcher(queue: store, targets: targets, transport: transport, clock: clock, logger: Logger(label: "test"))
         try await dispatcher.restoreLanes()
         let lanes = StoredLaneConditions(queue: store, clock: clock)
@@ -59,7 +59,7 @@ import UseCases
         let id = try await intake.submit(Array(body.utf8), actor: "gp", idempotencyKey: nil).receipt.id
         // Within seconds it is with the rule's alternative, not waiting on the paused team.
         await attemptDue()
-        #expect(transport.requests.map(\.url) == ["http://home.test/"])
+        #expect(transport.requests.map(\.url) == ["https://home.test/"])
         // Nobody takes it on: an hour later it is in front of a person, and the on-call system is told.
         clock.advance(by: 3_599)
         #expect(try await loop.escalateDue() == 0)
@@ -69,7 +69,7 @@ import UseCases
         #expect(item.urgency == .emergency && item.referralId == id)
         await attemptDue()
         let alert = try #require(transport.requests.last)
-        #expect(alert.url == "http://oncall.test/hooks")
+        #expect(alert.url == "https://oncall.test/hooks")
         #expect(alert.headers.contains { $0.name == "webhook-signature" })
         let event = try #require(try JSONSerialization.jsonObject(with: Data(alert.body)) as? [String: Any])
         #expect(event["type"] as? String == "attention.opened")

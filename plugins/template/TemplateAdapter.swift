@@ -49,7 +49,12 @@ public struct TemplateAdapter: AgencyAdapter {
         if !path.isEmpty, !path.hasPrefix("/") { reader.fail("path", "option 'path' must start with /") }
 
         let file = reader.text("template") ?? ""
-        let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : setup.configDirectory.appendingPathComponent(file)
+        guard let url = setup.fileInsideConfiguration(file) else {
+            reader.fail(
+                "template", "the template file \(file) is outside the configuration folder",
+                hint: "keep templates beside agencies.yaml (for example templates/council.json): what a template holds is sent to the agency")
+            throw AdapterOptionErrors(errors: reader.errors)
+        }
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             reader.fail("template", "cannot read the template file \(url.path)", hint: "paths are relative to agencies.yaml")
             throw AdapterOptionErrors(errors: reader.errors)

@@ -75,6 +75,11 @@ extension Switchboard {
                     "switchboard.yaml does not say environment: production or test, so this gateway is a test system: NHS numbers in the 999 test range are accepted. A live gateway says environment: production"
                 )
             }
+            for agency in configuration.agencies.agencies where agency.allowPlainHTTP && agency.endpoint.lowercased().hasPrefix("http://") {
+                logger.warning(
+                    "Referrals to this agency are sent unencrypted (allow_plain_http: true): only on a network you trust",
+                    metadata: ["agency": "\(agency.id)"])
+            }
             let host = configuration.settings.server.host
             let rulesVersion = configuration.rules.version
             let gateway = GatewayApplication(components: components, logger: logger)
