@@ -34,6 +34,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case agencyResumed = "agency.resumed"
     /// An operator sent an agency a test delivery (no personal data).
     case agencyPinged = "agency.pinged"
+    /// Someone read dead letters, which carry agencies' replies: who, and how many.
+    case deadLettersRead = "dead-letters.read"
     case authRejected = "auth.rejected"
     case gatewayStarted = "gateway.started"
     /// A rules version went live: who, how, the versions before and after, what changed.

@@ -195,6 +195,13 @@ public enum AuditNarrative {
             detail: "test delivery (no personal data) \(outcome)" + (status.map { " with HTTP \($0)" } ?? ", no answer") + " in \(milliseconds) ms")
     }
 
+    /// Dead letters read, with agencies' replies: who read how many, of which agency; never what they say.
+    public static func deadLettersRead(at: Date, by actor: String, agency: String?, count: Int) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .deadLettersRead, actor: actor, agency: agency,
+            detail: "\(count) dead letter\(count == 1 ? "" : "s") read with the agencies' replies" + (agency == nil ? ", every agency" : ""))
+    }
+
     public static func agencyResumed(agency: String, at: Date, by actor: String, was: String) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .agencyResumed, actor: actor, agency: agency, detail: "deliveries resumed (it was \(was)); circuit closed"

@@ -37,7 +37,8 @@ struct QueueRoutes: Sendable {
             }
         }
         guard issues.isEmpty else { throw ProblemResponse(.invalidRequest, detail: "The query is not valid.", errors: issues) }
-        return try JSONResponse.make(try await operations.deadLetters(agency: agency, limit: limit), status: .ok)
+        let actor = context.principal?.actor ?? "administrator"
+        return try JSONResponse.make(try await operations.deadLetters(agency: agency, limit: limit, by: actor), status: .ok)
     }
 
     /// `POST /v1/queue/retry` with `{"deliveries": [ids]}` or `{"agency": A, "since": time}`.

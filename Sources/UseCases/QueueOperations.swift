@@ -51,8 +51,14 @@ public struct QueueOperations: Sendable {
             })
     }
 
-    public func deadLetters(agency: String?, limit: Int) async throws -> DeadLetterList {
-        DeadLetterList(deadLetters: try await queue.deadLetters(agency: agency, limit: limit).map(DeadLetterDocument.init))
+    /// Dead letters, newest first, with what each agency last answered: reading them is audited
+    /// with who read how many (an agency's reply may quote the person).
+    public func deadLetters(agency: String?, limit: Int, by actor: String) async throws -> DeadLetterList {
+        let letters = try await queue.deadLetters(agency: agency, limit: limit)
+        if !letters.isEmpty {
+            try await audit.appendAudit([AuditNarrative.deadLettersRead(at: clock.now(), by: actor, agency: agency, count: letters.count)])
+        }
+        return DeadLetterList(deadLetters: letters.map(DeadLetterDocument.init))
     }
 
     /// Puts dead letters back in the queue, each once, audited with who asked.

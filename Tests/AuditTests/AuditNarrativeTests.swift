@@ -40,6 +40,7 @@ import Testing
             AuditNarrative.agencyPaused(agency: "spa", at: at, by: "ops", reason: "case system upgrade"),
             AuditNarrative.agencyResumed(agency: "spa", at: at, by: "ops", was: "paused"),
             AuditNarrative.agencyPinged(agency: "spa", at: at, by: "ops", outcome: "accepted", status: 204, milliseconds: 12),
+            AuditNarrative.deadLettersRead(at: at, by: "ops", agency: nil, count: 3),
             AuditNarrative.referralHeld(referralId: "r1", actor: "gp", at: at, rulesVersion: "sha256:abc"),
             AuditNarrative.directoryImported(
                 at: at, actor: "admin", source: "ONSPD_NOV_2025_UK.csv", postcodes: 1_790_000, localAuthorities: 361, replacing: nil),
@@ -115,6 +116,7 @@ import Testing
                 "deliveries paused: case system upgrade",
                 "deliveries resumed (it was paused); circuit closed",
                 "test delivery (no personal data) accepted with HTTP 204 in 12 ms",
+                "3 dead letters read with the agencies' replies, every agency",
                 "rules version sha256:abc; the subject's postcode is outside the service area and no agency takes referrals from elsewhere: held, sent to no one",
                 "postcode directory ONSPD_NOV_2025_UK.csv: 1790000 postcodes in 361 local authorities, the first imported",
                 "version 3 (sha256:def) replaces sha256:abc; proposal p1 by admin-a, approved by admin-b; 6 agencies; agencies added: carers-hub; text sha256 00ff",

@@ -88,7 +88,13 @@ func record(agencies: [String], at: Date) -> IntakeRecord {
         let leased = try await store.leaseDueDeliveries(now: clock.now(), lanes: [LaneDemand(agency: "spa", limit: 1, leaseDuration: 30)])
         _ = try await store.finish(leased[0], result: .deadLetter(error: "HTTP 422"), audit: [], now: clock.now())
         let delivery = intake.deliveries[0].route.deliveryId
-        #expect(try await operations.deadLetters(agency: "spa", limit: 10).deadLetters.map(\.deliveryId) == [delivery])
+        #expect(try await operations.deadLetters(agency: "spa", limit: 10, by: "Ada").deadLetters.map(\.deliveryId) == [delivery])
+        let read = try await store.auditEvents(afterSequence: 0, limit: 100).filter { $0.kind == AuditKind.deadLettersRead.rawValue }
+        #expect(read.map(\.actor) == ["Ada"] && read.first?.detail == "1 dead letter read with the agencies' replies")
+        #expect(try await operations.deadLetters(agency: "falls", limit: 10, by: "Ada").deadLetters.isEmpty)
+        #expect(
+            try await store.auditEvents(afterSequence: 0, limit: 100).filter { $0.kind == AuditKind.deadLettersRead.rawValue }.count == 1,
+            "reading none records nothing")
 
         let first = try await operations.retry(.deliveries([delivery]), by: "Ben")
         #expect(first.requeued == [delivery])

@@ -130,7 +130,8 @@ extension Console {
     }
 
     func deadLetters(context: GatewayContext) async throws -> Response {
-        let letters = try await components.queue.deadLetters(agency: nil, limit: 200).deadLetters
+        let letters = try await components.queue.deadLetters(agency: nil, limit: 200, by: context.principal?.actor ?? "administrator")
+            .deadLetters
         return pages.page(
             "admin-dead",
             frame(
