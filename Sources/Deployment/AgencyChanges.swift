@@ -19,24 +19,6 @@ extension DeploymentConfiguration {
     }
 }
 
-extension GatewayComponents {
-    /// A test delivery to `agency` as the agencies text `text` describes it (a new agency, a new
-    /// endpoint, secret or TLS setting) before that text is live; audited with who asked.
-    /// - Returns: nil when the text names no such agency. Throws the text's problems.
-    public func testDelivery(agency: String, proposedAgencies text: String, by actor: String) async throws -> PingResult? {
-        let proposed = try configuration.replacingAgencies(with: text)
-        guard let target = Self.agencyTargets(proposed, transport: transport, clock: clock).first(where: { $0.agencyId == agency }) else {
-            return nil
-        }
-        let result = await dispatcher.ping(target)
-        try await store.appendAudit([
-            AuditNarrative.agencyPinged(
-                agency: agency, at: clock.now(), by: actor, outcome: result.outcome, status: result.status, milliseconds: result.milliseconds)
-        ])
-        return result
-    }
-}
-
 /// Fills in the administrator's `AgencyInstaller` port: a changed agencies.yaml is validated as
 /// start-up validates it (adapters and their options, secrets in this gateway's environment), and
 /// installed by handing the dispatcher its new delivery targets.
@@ -48,6 +30,13 @@ struct DeploymentAgencyInstaller: AgencyInstaller {
 
     func validate(_ text: String, file: String) throws(ConfigError) -> AgencyDirectory {
         try configuration.agencies(text, file: file).directory
+    }
+
+    func testDelivery(agency: String, proposedAgencies text: String) async throws -> PingResult? {
+        let proposed = try configuration.replacingAgencies(with: text)
+        guard let target = GatewayComponents.agencyTargets(proposed, transport: transport, clock: clock).first(where: { $0.agencyId == agency })
+        else { return nil }
+        return await dispatcher.ping(target)
     }
 
     func install(_ agencies: AgencyDirectory) async throws {

@@ -1,3 +1,4 @@
+import Delivery
 import ReferralModel
 import Routing
 import Settings
@@ -51,4 +52,8 @@ public protocol AgencyInstaller: Sendable {
     func validate(_ text: String, file: String) throws(ConfigError) -> AgencyDirectory
     /// Delivers to these agencies from the next lease on.
     func install(_ agencies: AgencyDirectory) async throws
+    /// Sends `agency` a signed test delivery (no personal data) as the agencies text `text`
+    /// describes it, before that text is live; nil when the text names no such agency. Throws
+    /// the text's problems.
+    func testDelivery(agency: String, proposedAgencies text: String) async throws -> PingResult?
 }

@@ -1,3 +1,5 @@
+import Audit
+import Delivery
 import Foundation
 import ReferralModel
 import Routing
@@ -42,6 +44,19 @@ extension RulesAdministrator {
     /// The proposals to `document`, newest first, without their texts.
     public func proposals(of document: GovernedDocument, limit: Int) async throws -> [ChangeProposal] {
         try await store.proposals(of: document, limit: limit)
+    }
+
+    /// A test delivery (no personal data) to `agency` as the proposed agencies text `text`
+    /// describes it (a new agency, or a new endpoint, secret or TLS setting), before that text is
+    /// live; audited with who asked and what came back. Nil when the text names no such agency.
+    public func testDelivery(agency: String, proposedAgencies text: String, by actor: String) async throws -> PingResult? {
+        guard let installer else { throw Refusal.agenciesFixed }
+        guard let result = try await installer.testDelivery(agency: agency, proposedAgencies: text) else { return nil }
+        try await store.appendAudit([
+            AuditNarrative.agencyPinged(
+                agency: agency, at: clock.now(), by: actor, outcome: result.outcome, status: result.status, milliseconds: result.milliseconds)
+        ])
+        return result
     }
 
     /// One proposal, with its text.

@@ -186,7 +186,7 @@ extension Console {
         if let action = form["action"], action.hasPrefix("test-") {
             let agency = String(action.dropFirst("test-".count))
             if changed.contains(where: { $0.id == agency }),
-                let ping = try await components.testDelivery(agency: agency, proposedAgencies: text, by: actor)
+                let ping = try await components.rules.testDelivery(agency: agency, proposedAgencies: text, by: actor)
             {
                 let status = ping.status.map { "HTTP \($0)" } ?? "no answer"
                 result =
