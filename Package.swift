@@ -31,6 +31,9 @@ let package = Package(
         // The NHS Booking and Referral Standard (BaRS): FHIR R4 messages read and answered, codes,
         // OperationOutcomes; what `$process-message` and the bars adapter share.
         .target(name: "BaRS", dependencies: ["ReferralModel"]),
+        // The API's documents (the Codable shapes of its bodies): written by the HTTP edge, read by
+        // the command line and the tests. Not the use cases' business.
+        .target(name: "APIDocuments", dependencies: ["ReferralModel"]),
         // The files administrators edit (switchboard.yaml, agencies.yaml) read into typed values, every
         // problem with file:line:column. Named Settings: Hummingbird brings swift-configuration's `Configuration`.
         .target(
@@ -139,7 +142,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "Audit", "UseCases", "Deployment", "Observability", "BaRS",
+                "ReferralModel", "Settings", "Routing", "Audit", "UseCases", "Deployment", "Observability", "BaRS", "APIDocuments",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -157,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "Gateway", "Deployment", "ReferralModel", "Settings", "Transport", "Delivery", "Audit", "Storage", "Routing", "AdapterKit",
+                "Gateway", "Deployment", "ReferralModel", "Settings", "Transport", "Delivery", "Audit", "Storage", "Routing", "AdapterKit", "APIDocuments",
                 "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -255,7 +258,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Deployment", "Settings", "ReferralModel", "Storage", "Transport", "Audit", "UseCases", "SwitchboardTesting",
+                "Gateway", "Deployment", "Settings", "ReferralModel", "Storage", "Transport", "Audit", "UseCases", "SwitchboardTesting", "APIDocuments",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

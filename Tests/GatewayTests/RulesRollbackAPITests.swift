@@ -1,3 +1,4 @@
+import APIDocuments
 import Deployment
 import Foundation
 import Gateway

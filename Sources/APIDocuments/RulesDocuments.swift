@@ -1,5 +1,4 @@
 import ReferralModel
-import Storage
 
 // The rules API's documents, shared by the gateway that writes them and the clients (the command
 // line, tests) that read them.
