@@ -1,4 +1,5 @@
 import Audit
+import Delivery
 import Foundation
 import Logging
 import ReferralModel
@@ -8,6 +9,30 @@ import Storage
 import SwitchboardTesting
 import Testing
 import UseCases
+
+/// Agencies validated as start-up would validate them (here only their file's own checks) and
+/// installed by recording what the dispatcher would be handed.
+final class RecordingInstaller: AgencyInstaller, @unchecked Sendable {
+    private let lock = NSLock()
+    private var installed: [[String]] = []
+    var installs: [[String]] { lock.withLock { installed } }
+
+    func validate(_ text: String, file: String) throws(ConfigError) -> AgencyDirectory {
+        try AgencyDirectory.parse(text, file: file, adapters: ["json-webhook", "fhir-r4", "bars", "template", "portal"])
+    }
+
+    func install(_ agencies: AgencyDirectory) async throws {
+        lock.withLock { installed.append(agencies.agencies.map(\.id)) }
+    }
+
+    func testDelivery(agency: String, proposedAgencies text: String) async throws -> PingResult? {
+        let directory = try validate(text, file: "agencies.yaml")
+        guard let target = directory[agency] else { return nil }
+        return PingResult(
+            agency: agency, endpoint: target.endpoint, status: 204, outcome: "accepted", milliseconds: 3, tls: true, signed: false,
+            webhookId: "msg_test")
+    }
+}
 
 /// Changing the rules over the in-memory store and a manual clock: a change made against an old
 /// version is refused, history is never rewritten, and where a second administrator must approve,
@@ -86,5 +111,43 @@ import UseCases
         let kinds = try await store.auditEvents(afterSequence: 0, limit: 50).map(\.kind)
         #expect(kinds.filter { $0 == AuditKind.changeProposed.rawValue }.count == 2)
         #expect(kinds.contains(AuditKind.changeApproved.rawValue) && kinds.contains(AuditKind.changeRejected.rawValue))
+    }
+
+    @Test func anAgenciesChangeIsValidatedInstalledAndTestedBeforeItIsLiveAndAGatewayWithoutAnInstallerRefuses() async throws {
+        let installer = RecordingInstaller()
+        let agenciesPath = repositoryRoot.appendingPathComponent("config/agencies.yaml").path
+        let text = try String(contentsOfFile: agenciesPath, encoding: .utf8)
+        let copy = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("agencies.yaml").path
+        try text.write(toFile: copy, atomically: true, encoding: .utf8)
+        let administrator = RulesAdministrator(
+            live: LiveRules(rules), store: store, vocabulary: .standard, path: path, agenciesPath: copy, installer: installer, clock: clock,
+            logger: Logger(label: "test"))
+        try await administrator.recordStartUp()
+        let added = text + "\n  - {id: carers-hub, name: Carers Hub, adapter: json-webhook, endpoint: 'https://carers.example.org/in'}\n"
+
+        // Tested as the proposed text describes it, before it is live; audited with who asked.
+        let ping = try #require(try await administrator.testDelivery(agency: "carers-hub", proposedAgencies: added, by: "Ada"))
+        #expect(ping.endpoint == "https://carers.example.org/in" && ping.outcome == "accepted")
+        #expect(try await administrator.testDelivery(agency: "nobody", proposedAgencies: added, by: "Ada") == nil)
+        #expect(installer.installs.isEmpty, "a test changes nothing")
+
+        let outcome = try await administrator.apply(added, to: .agencies, ifMatch: ["*"], actor: "Ada")
+        #expect(outcome.applied && administrator.live.current.agencies["carers-hub"] != nil)
+        #expect(installer.installs.last?.contains("carers-hub") == true, "the dispatcher is handed the new agencies")
+        let broken = text + "\n  - {id: plain, name: Plain, adapter: json-webhook, endpoint: 'http://plain.example.org/in'}\n"
+        do {
+            _ = try await administrator.apply(broken, to: .agencies, ifMatch: ["*"], actor: "Ada")
+            Issue.record("an agency that would receive personal data unencrypted went live")
+        } catch RulesAdministrator.Refusal.invalid(let issues) {
+            #expect(issues.contains { $0.message.contains("would send personal data unencrypted") })
+        }
+        #expect(installer.installs.count == 1)
+        let kinds = try await store.auditEvents(afterSequence: 0, limit: 50).map(\.kind)
+        #expect(kinds.filter { $0 == AuditKind.agencyPinged.rawValue }.count == 1 && kinds.contains(AuditKind.agenciesApplied.rawValue))
+
+        let fixed = try await self.administrator()
+        await #expect(throws: RulesAdministrator.Refusal.self) {
+            _ = try await fixed.testDelivery(agency: "carers-hub", proposedAgencies: added, by: "Ada")
+        }
     }
 }
