@@ -137,12 +137,39 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The HTTP API (Hummingbird): routes as openapi.yaml documents them, authentication, problems; and the
-        // web console, server-rendered from the templates in Resources/console.
+        // What the API and the console share at the HTTP edge: the request context and who is calling,
+        // authentication, role, rate and body-limit middleware, problem+json, the front door's counts.
+        .target(
+            name: "HTTPEdge",
+            dependencies: [
+                "ReferralModel", "Settings", "Audit", "UseCases", "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        // The web console (Hummingbird route collections), server-rendered from the templates in Templates/.
+        .target(
+            name: "Console",
+            dependencies: [
+                "HTTPEdge", "ReferralModel", "Settings", "Routing", "Audit", "UseCases", "Deployment",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Templates")]
+        ),
+        // The HTTP API (Hummingbird): routes as openapi.yaml documents them, in route collections, and the
+        // application that serves them and the console.
         .target(
             name: "Gateway",
             dependencies: [
-                "ReferralModel", "Settings", "Routing", "Audit", "UseCases", "Deployment", "Observability", "BaRS", "APIDocuments",
+                "HTTPEdge", "Console", "ReferralModel", "Settings", "Routing", "Audit", "UseCases", "Deployment", "Observability", "BaRS",
+                "APIDocuments",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -153,9 +180,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Mustache", package: "swift-mustache"),
             ],
-            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/console")]
+            resources: [.copy("Resources/openapi.yaml")]
         ),
         .executableTarget(
             name: "switchboard",
@@ -258,7 +284,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Deployment", "Settings", "ReferralModel", "Storage", "Transport", "Audit", "UseCases", "SwitchboardTesting", "APIDocuments",
+                "Gateway", "HTTPEdge", "Console", "Deployment", "Settings", "ReferralModel", "Storage", "Transport", "Audit", "UseCases", "SwitchboardTesting", "APIDocuments",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import BaRS
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -108,5 +109,18 @@ struct OperationOutcomeMiddleware: RouterMiddleware {
         return Response(
             status: .init(code: status ?? issues.status), headers: fields,
             body: .init(byteBuffer: ByteBuffer(bytes: OperationOutcome.json(issues.issues))))
+    }
+}
+
+extension FHIRRoutes {
+    /// `/FHIR/R4/$process-message` for referrers' requests and agencies' responses; every refusal,
+    /// the guard's included, is an OperationOutcome.
+    func collection(_ guards: APIGuard) -> RouteCollection<GatewayContext> {
+        let routes = RouteCollection(context: GatewayContext.self)
+        routes.add(middleware: OperationOutcomeMiddleware())
+        guards.group(routes, [.referrer, .agency]).post("$process-message") { request, context in
+            try await processMessage(request, context: context)
+        }
+        return routes
     }
 }

@@ -1,5 +1,7 @@
+import Console
 import Deployment
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -26,106 +28,53 @@ public struct GatewayApplication {
         }
     }
 
-    public init(components: GatewayComponents, logger: Logger) {
+    /// Throws `ConsoleTemplateProblem` when a console page's template is missing or does not parse.
+    public init(components: GatewayComponents, logger: Logger) throws {
         self.components = components
         frontDoor = FrontDoor(
             refusedPerMinute: components.configuration.settings.rateLimit.refusedPerMinute, auditTrail: components.auditTrail,
             clock: components.clock, logger: logger, metrics: components.metrics)
-        router = Self.buildRouter(components: components, frontDoor: frontDoor, logger: logger)
+        router = try Self.buildRouter(components: components, frontDoor: frontDoor, logger: logger)
     }
 
-    static func buildRouter(components: GatewayComponents, frontDoor: FrontDoor, logger: Logger) -> Router<GatewayContext> {
+    /// The router: every error as problem+json, then each part of the API and the console as a
+    /// route collection of its own.
+    static func buildRouter(components: GatewayComponents, frontDoor: FrontDoor, logger: Logger) throws -> Router<GatewayContext> {
         let settings = components.configuration.settings
         let index = RouteIndex()
         let router = Router(context: GatewayContext.self)
         router.add(middleware: ProblemMiddleware(routes: index, logger: logger))
-        let keyring = Keyring(keys: components.keys, clock: components.clock)
         let addresses = ClientAddress(trusted: settings.server.trustedProxies.compactMap(ClientAddress.Network.init))
-        let limiter = RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst, clock: components.clock)
-        func requiring(_ roles: Set<Role>) -> AuthenticationMiddleware {
-            AuthenticationMiddleware(keyring: keyring, limiter: limiter, frontDoor: frontDoor, addresses: addresses, roles: roles)
-        }
-        let loopAPI = LoopRoutes(loop: components.loop)
+        let guards = APIGuard(
+            authentication: AuthenticationMiddleware(
+                keyring: Keyring(keys: components.keys, clock: components.clock), frontDoor: frontDoor, addresses: addresses),
+            rate: RateLimitMiddleware(
+                limiter: RateLimiter(rate: settings.rateLimit.requestsPerSecond, burst: settings.rateLimit.burst, clock: components.clock)))
+        let decoder = ReferralDecoder(vocabulary: settings.vocabulary)
+        let loop = LoopRoutes(loop: components.loop)
         let signed = SignedRequests(signatures: components.signatures)
-        let referrals = ReferralRoutes(intake: components.intake, loop: loopAPI, logger: logger, signed: signed)
-        let rulesAPI = RulesRoutes(
-            administrator: components.rules, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
-            clock: components.clock)
-
-        router.get("/healthz") { _, _ in
-            try JSONResponse.make(["status": "ok"], status: .ok)
-        }
-        let health = HealthRoutes(
-            readiness: components.readiness, rules: components.rules, queue: components.queue, loop: components.loop, metrics: components.metrics)
-        router.get("/readyz") { request, context in try await health.ready(request, context: context) }
-        router.group("/metrics").add(middleware: requiring([.admin]))
-            .get { request, context in try await health.metrics(request, context: context) }
-        router.get("/openapi.yaml") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/yaml"],
-                body: .init(byteBuffer: ByteBuffer(bytes: Contract.openAPIDocument)))
-        }
-        let referrerOnly = router.group("/v1/referrals").add(middleware: requiring([.referrer]))
-        referrerOnly.post { request, context in try await referrals.submit(request, context: context) }
-        referrerOnly.post("{id}/cancel") { request, context in try await loopAPI.cancel(request, context: context) }
-        referrerOnly.post("{id}/amendments") { request, context in try await loopAPI.amend(request, context: context) }
-        router.group("/v1/referrals").add(middleware: requiring([.referrer, .admin, .agency]))
-            .get("{id}") { request, context in try await referrals.show(request, context: context) }
-        router.group("/v1/referrals").add(middleware: requiring([.agency]))
-            .post("{id}/status") { request, context in try await loopAPI.answer(request, context: context) }
+        let queue = QueueRoutes(operations: components.queue)
         let fhir = FHIRRoutes(
             messages: components.messages, signed: signed,
             endpoint: "\(settings.server.tlsCertificateFile == nil ? "http" : "https")://\(settings.server.host):\(settings.server.port)/FHIR/R4")
-        router.group("/FHIR/R4").add(middleware: OperationOutcomeMiddleware()).add(middleware: requiring([.referrer, .agency]))
-            .post("$process-message") { request, context in try await fhir.processMessage(request, context: context) }
-        router.group("/v1/agency").add(middleware: requiring([.agency]))
-            .get("referrals") { request, context in try await loopAPI.worklist(request, context: context) }
-        let attention = router.group("/v1/attention").add(middleware: requiring([.admin]))
-        attention.get { request, context in try await loopAPI.attention(request, context: context) }
-        attention.post("{id}/resolve") { request, context in try await loopAPI.resolve(request, context: context) }
-        let admin = router.group("/v1/rules").add(middleware: requiring([.admin]))
-        admin.get { request, context in try await rulesAPI.show(request, context: context) }
-        admin.put { request, context in try await rulesAPI.replace(request, context: context) }
-        admin.post("test") { request, context in try await rulesAPI.test(request, context: context) }
-        admin.post("rollback") { request, context in try await rulesAPI.rollback(request, context: context) }
-        admin.get("versions") { request, context in try await rulesAPI.history(request, context: context) }
-        admin.get("versions/{number}") { request, context in try await rulesAPI.version(request, context: context) }
-        addProposals(admin, rulesAPI)
+        let health = HealthRoutes(
+            readiness: components.readiness, rules: components.rules, queue: components.queue, loop: components.loop, metrics: components.metrics)
 
-        let keysAPI = KeyRoutes(administration: components.keyAdministration)
-        let keys = router.group("/v1/keys").add(middleware: requiring([.admin]))
-        keys.get { request, context in try await keysAPI.list(request, context: context) }
-        keys.post { request, context in try await keysAPI.create(request, context: context) }
-        keys.post("{id}/revoke") { request, context in try await keysAPI.revoke(request, context: context) }
-        keys.post("{id}/rotate") { request, context in try await keysAPI.rotate(request, context: context) }
-
-        let queueAPI = QueueRoutes(operations: components.queue)
-        let queue = router.group("/v1/queue").add(middleware: requiring([.admin]))
-        queue.get { request, context in try await queueAPI.overview(request, context: context) }
-        queue.get("dead") { request, context in try await queueAPI.dead(request, context: context) }
-        queue.post("retry") { request, context in try await queueAPI.retry(request, context: context) }
-        let agencies = router.group("/v1/agencies").add(middleware: requiring([.admin]))
-        let agenciesAPI = RulesRoutes(
-            administrator: components.rules, decoder: ReferralDecoder(vocabulary: settings.vocabulary),
-            clock: components.clock, document: .agencies)
-        agencies.get { request, context in try await agenciesAPI.showAgencies(request, context: context) }
-        agencies.put { request, context in try await agenciesAPI.replace(request, context: context) }
-        agencies.post("rollback") { request, context in try await agenciesAPI.rollback(request, context: context) }
-        agencies.get("versions") { request, context in try await agenciesAPI.history(request, context: context) }
-        agencies.get("versions/{number}") { request, context in try await agenciesAPI.version(request, context: context) }
-        addProposals(agencies, agenciesAPI)
-        agencies.post("{agency}/pause") { request, context in try await queueAPI.pause(request, context: context) }
-        agencies.post("{agency}/resume") { request, context in try await queueAPI.resume(request, context: context) }
-        agencies.post("{agency}/ping") { request, context in try await queueAPI.ping(request, context: context) }
-
-        func addProposals(_ group: RouterGroup<GatewayContext>, _ api: RulesRoutes) {
-            group.post("proposals") { request, context in try await api.propose(request, context: context) }
-            group.get("proposals") { request, context in try await api.proposals(request, context: context) }
-            group.get("proposals/{id}") { request, context in try await api.proposal(request, context: context) }
-            group.post("proposals/{id}/approve") { request, context in try await api.approve(request, context: context) }
-            group.post("proposals/{id}/reject") { request, context in try await api.reject(request, context: context) }
-        }
-        Console(components: components, frontDoor: frontDoor, addresses: addresses, logger: logger).addRoutes(to: router)
+        router.addRoutes(health.collection(guards))
+        router.addRoutes(
+            ReferralRoutes(intake: components.intake, loop: loop, logger: logger, signed: signed).collection(guards), atPath: "/v1/referrals")
+        router.addRoutes(fhir.collection(guards), atPath: "/FHIR/R4")
+        router.addRoutes(loop.collection(guards), atPath: "/v1")
+        router.addRoutes(
+            RulesRoutes(administrator: components.rules, decoder: decoder, clock: components.clock).collection(guards), atPath: "/v1/rules")
+        router.addRoutes(
+            RulesRoutes(administrator: components.rules, decoder: decoder, clock: components.clock, document: .agencies)
+                .collection(guards, queue: queue),
+            atPath: "/v1/agencies")
+        router.addRoutes(KeyRoutes(administration: components.keyAdministration).collection(guards), atPath: "/v1/keys")
+        router.addRoutes(queue.collection(guards), atPath: "/v1/queue")
+        router.addRoutes(
+            try Console(components: components, frontDoor: frontDoor, addresses: addresses, logger: logger).routes(), atPath: "/console")
         index.set(router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) })
         return router
     }

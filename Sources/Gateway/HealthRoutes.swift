@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import Observability
@@ -49,5 +50,20 @@ final class HealthRoutes: Sendable {
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
+    }
+}
+
+extension HealthRoutes {
+    /// `/healthz`, `/readyz` and `/openapi.yaml` for anyone; `/metrics` for administrators.
+    func collection(_ guards: APIGuard) -> RouteCollection<GatewayContext> {
+        let routes = RouteCollection(context: GatewayContext.self)
+        routes.get("healthz") { _, _ in try JSONResponse.make(["status": "ok"], status: .ok) }
+        routes.get("readyz") { request, context in try await self.ready(request, context: context) }
+        routes.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: Contract.openAPIDocument)))
+        }
+        guards.group(routes, [.admin]).get("metrics") { request, context in try await self.metrics(request, context: context) }
+        return routes
     }
 }

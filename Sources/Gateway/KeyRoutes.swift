@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import Hummingbird
 import ReferralModel
 import UseCases
@@ -97,5 +98,18 @@ struct KeyRoutes: Sendable {
             case .taken(let id): throw ProblemResponse(.keyConflict, detail: "There is already a key '\(id)'; choose another id.")
             }
         }
+    }
+}
+
+extension KeyRoutes {
+    /// `/v1/keys`: administrators list, issue, revoke and rotate keys.
+    func collection(_ guards: APIGuard) -> RouteCollection<GatewayContext> {
+        let routes = RouteCollection(context: GatewayContext.self)
+        let keys = guards.group(routes, [.admin])
+        keys.get { request, context in try await list(request, context: context) }
+        keys.post { request, context in try await create(request, context: context) }
+        keys.post("{id}/revoke") { request, context in try await revoke(request, context: context) }
+        keys.post("{id}/rotate") { request, context in try await rotate(request, context: context) }
+        return routes
     }
 }

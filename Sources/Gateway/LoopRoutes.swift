@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import ReferralModel
@@ -225,29 +226,7 @@ struct LoopRoutes: Sendable {
         ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
     }
 
-    static func problem(_ refusal: ReferralLoop.Refusal) -> ProblemResponse {
-        switch refusal {
-        case .notFound: ProblemResponse(.notFound, detail: "There is no such referral or open attention item.")
-        case .noAgency:
-            ProblemResponse(.forbidden, detail: "This agency key answers for no agency: give it `agency: ID` in switchboard.yaml.")
-        case .notYours: ProblemResponse(.forbidden, detail: "This referral was not sent to your agency. The attempt is audited.")
-        case .notAlong(let current):
-            ProblemResponse(
-                .lifecycleConflict,
-                detail:
-                    "Your delivery of this referral is \(current.rawValue): a referral is accepted or declined once delivered, and completed once accepted."
-            )
-        case .agencyNotAllowed(let agency, let why):
-            ProblemResponse(.invalidRequest, detail: "It cannot go to \(agency): \(why).", errors: [FieldIssue(pointer: "/agency", detail: why)])
-        case .questionRequired:
-            ProblemResponse(
-                .invalidRequest, detail: "A referral returned for more information must say what is missing.",
-                errors: [
-                    FieldIssue(
-                        pointer: "/text", detail: "is required with reason insufficient-information: the question the referrer is to answer.")
-                ])
-        }
-    }
+    static func problem(_ refusal: ReferralLoop.Refusal) -> ProblemResponse { ProblemResponse(refusal) }
 
     static func agency(_ context: GatewayContext) throws -> String {
         guard let agency = context.principal?.agency else {
@@ -271,4 +250,16 @@ struct Worklist: Codable, Sendable {
 /// `GET /v1/attention`.
 public struct AttentionList: Codable, Sendable {
     public var items: [AttentionItem]
+}
+
+extension LoopRoutes {
+    /// `/v1/agency/referrals`, an agency's worklist; `/v1/attention`, what needs an administrator.
+    func collection(_ guards: APIGuard) -> RouteCollection<GatewayContext> {
+        let routes = RouteCollection(context: GatewayContext.self)
+        guards.group(routes, [.agency]).get("agency/referrals") { request, context in try await worklist(request, context: context) }
+        let attention = guards.group(routes, [.admin])
+        attention.get("attention") { request, context in try await self.attention(request, context: context) }
+        attention.post("attention/{id}/resolve") { request, context in try await resolve(request, context: context) }
+        return routes
+    }
 }

@@ -1,5 +1,6 @@
 import APIDocuments
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import ReferralModel

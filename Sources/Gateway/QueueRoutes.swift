@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -157,5 +158,17 @@ struct QueueRoutes: Sendable {
 
     static func date(_ text: String) -> Date? {
         Timestamp.parse(text)
+    }
+}
+
+extension QueueRoutes {
+    /// `/v1/queue`: the agencies' queues and dead letters, for administrators.
+    func collection(_ guards: APIGuard) -> RouteCollection<GatewayContext> {
+        let routes = RouteCollection(context: GatewayContext.self)
+        let queue = guards.group(routes, [.admin])
+        queue.get { request, context in try await overview(request, context: context) }
+        queue.get("dead") { request, context in try await dead(request, context: context) }
+        queue.post("retry") { request, context in try await retry(request, context: context) }
+        return routes
     }
 }

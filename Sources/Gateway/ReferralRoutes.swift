@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -122,5 +123,20 @@ struct ReferralRoutes: Sendable {
                 errors: [FieldIssue(pointer: "", detail: "the Idempotency-Key header is not 1 to 255 visible ASCII characters.")])
         }
         return key
+    }
+}
+
+extension ReferralRoutes {
+    /// `/v1/referrals`: referrers submit, cancel and amend; anyone with a part in a referral reads
+    /// it as their role may see it; the agencies it went to answer.
+    func collection(_ guards: APIGuard) -> RouteCollection<GatewayContext> {
+        let routes = RouteCollection(context: GatewayContext.self)
+        let referrer = guards.group(routes, [.referrer])
+        referrer.post { request, context in try await submit(request, context: context) }
+        referrer.post("{id}/cancel") { request, context in try await loop.cancel(request, context: context) }
+        referrer.post("{id}/amendments") { request, context in try await loop.amend(request, context: context) }
+        guards.group(routes, [.referrer, .admin, .agency]).get("{id}") { request, context in try await show(request, context: context) }
+        guards.group(routes, [.agency]).post("{id}/status") { request, context in try await loop.answer(request, context: context) }
+        return routes
     }
 }

@@ -58,7 +58,7 @@ import Testing
         #expect(!stored.joined().contains(session), "only the session cookie's digest is stored")
         #expect(!stored.joined().contains(GatewayFixture.adminKey))
 
-        let restarted = GatewayApplication(components: try fixture.restarted(), logger: Logger(label: "test"))
+        let restarted = try GatewayApplication(components: try fixture.restarted(), logger: Logger(label: "test"))
         try await Application(router: restarted.router).test(.router) { client in
             var admin = ConsoleBrowser(client)
             admin.cookies = cookies

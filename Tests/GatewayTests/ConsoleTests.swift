@@ -223,7 +223,7 @@ struct ConsoleBrowser {
                 [
                     ("submission", "form-1"), ("/referrer/organisation", "K84001"), ("/referrer/name", "Dev"), ("/subject/givenName", "Ada"),
                     ("/subject/familyName", "Example"), ("/subject/birthDate", "2999-01-01"), ("/subject/nhsNumber", "9997654324"),
-                    ("/subject/postcode", "OX1 2JD"), ("/needs", "falls-prevention"), ("/urgency", "routine"), ("/reason", "Falls."),
+                    ("/subject/postcode", "OX1 2JD"), ("/needs[]", "falls-prevention"), ("/urgency", "routine"), ("/reason", "Falls."),
                     ("/consent/status", "given"),
                 ])
             #expect(answer.status == 422)
@@ -256,7 +256,7 @@ struct ConsoleBrowser {
             let form = [
                 ("submission", "form-2"), ("/referrer/organisation", "K84001"), ("/referrer/name", "Dev"), ("/subject/givenName", "Ada"),
                 ("/subject/familyName", "Example"), ("/subject/birthDate", "1940-01-01"), ("/subject/postcode", "OX1 2JD"),
-                ("/needs", "falls-prevention"), ("/urgency", "routine"), ("/reason", "Falls."), ("/consent/status", "given"),
+                ("/needs[]", "falls-prevention"), ("/urgency", "routine"), ("/reason", "Falls."), ("/consent/status", "given"),
             ]
             let first = try await referrer.post("/console/refer", form)
             let second = try await referrer.post("/console/refer", form)

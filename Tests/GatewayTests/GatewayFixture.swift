@@ -105,7 +105,7 @@ struct GatewayFixture {
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let configuration = try DeploymentConfiguration.load(path: path, environment: Self.environment)
         components = try GatewayComponents(configuration: configuration, clock: clock, logger: Logger(label: "test"), environment: Self.environment)
-        application = GatewayApplication(components: components, logger: Logger(label: "test"))
+        application = try GatewayApplication(components: components, logger: Logger(label: "test"))
     }
 
     /// The HTTP application without the dispatcher: these tests are about the API.

@@ -47,7 +47,7 @@ import Testing
             try String.fetchAll($0, sql: "SELECT id FROM referrals ORDER BY id")
         }
         #expect(ids.count == 7)
-        let application = GatewayApplication(components: components, logger: Logger(label: "test"))
+        let application = try GatewayApplication(components: components, logger: Logger(label: "test"))
         try await Application(router: application.router).test(.router) { client in
             for id in ids {
                 try await client.execute(uri: "/v1/referrals/\(id)", method: .get, headers: headers(key: Self.adminKey)) { response in
@@ -103,7 +103,7 @@ import Testing
             #expect(row["delivery"] as String? == urgency, "each delivery takes its referral's urgency")
             #expect(row["head_start"] as Double == LeaseOrder.headStart(Urgency(rawValue: urgency)))
         }
-        let application = GatewayApplication(components: components, logger: Logger(label: "test"))
+        let application = try GatewayApplication(components: components, logger: Logger(label: "test"))
         try await Application(router: application.router).test(.router) { client in
             try await client.execute(uri: "/v1/attention", method: .get, headers: headers(key: Self.adminKey)) { response in
                 #expect(response.status == .ok)

@@ -82,7 +82,7 @@ extension Switchboard {
             }
             let host = configuration.settings.server.host
             let rulesVersion = configuration.rules.version
-            let gateway = GatewayApplication(components: components, logger: logger)
+            let gateway = try GatewayApplication(components: components, logger: logger)
             let scheme = gateway.scheme
             let app: any ApplicationProtocol
             do {

@@ -1,5 +1,3 @@
-import Audit
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,13 +7,18 @@ import Synchronization
 import UseCases
 
 /// Checks bearer API keys against the live keys (configured and managed), by digest.
-struct Keyring: Sendable {
+public struct Keyring: Sendable {
     let keys: LiveKeys
     let clock: any WallClock
 
+    public init(keys: LiveKeys, clock: any WallClock) {
+        self.keys = keys
+        self.clock = clock
+    }
+
     /// The key a bearer token belongs to, if it is live. Tokens are compared by digest, so no
     /// timing reveals a key.
-    func principal(forToken token: String) -> Principal? {
+    public func principal(forToken token: String) -> Principal? {
         keys.holder(digest: APIKey.digest(of: token), now: clock.now()).map {
             Principal(
                 keyId: $0.id, role: $0.role, organisations: $0.organisations, agency: $0.agency, owner: $0.owner,
@@ -24,31 +27,9 @@ struct Keyring: Sendable {
     }
 }
 
-/// Checks the Standard Webhooks signature of a request from a key that must sign (401 otherwise).
-struct SignedRequests: Sendable {
-    let signatures: InboundSignatures
-
-    static let id = HTTPField.Name("webhook-id")!
-    static let timestamp = HTTPField.Name("webhook-timestamp")!
-    static let signature = HTTPField.Name("webhook-signature")!
-
-    func verify(_ request: Request, body: [UInt8], principal: Principal) async throws {
-        guard let secret = principal.signatureSecret else { return }
-        do {
-            try await signatures.verify(
-                keyId: principal.keyId, secret: secret, id: request.headers[Self.id], timestamp: request.headers[Self.timestamp],
-                signature: request.headers[Self.signature], body: body)
-        } catch let refusal as InboundSignatures.Refusal {
-            var headers = HTTPFields()
-            headers[.wwwAuthenticate] = "Bearer realm=\"switchboard\""
-            throw ProblemResponse(.unauthorised, detail: "Refused: \(refusal.description).", headers: headers)
-        }
-    }
-}
-
 /// Per-key token buckets: `rate` requests a second, saving up at most `burst`. Time is the
 /// gateway's clock, so a test that holds the clock still sees exactly the allowance it set.
-final class RateLimiter: Sendable {
+public final class RateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
         var updated: Date
@@ -59,14 +40,14 @@ final class RateLimiter: Sendable {
     private let clock: any WallClock
     private let buckets = Mutex<[String: Bucket]>([:])
 
-    init(rate: Double, burst: Double, clock: any WallClock) {
+    public init(rate: Double, burst: Double, clock: any WallClock) {
         self.rate = rate
         self.burst = burst
         self.clock = clock
     }
 
     /// Nil when the request may go ahead, else the seconds until it could.
-    func delay(for key: String) -> Double? {
+    public func delay(for key: String) -> Double? {
         let now = clock.now()
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
@@ -84,33 +65,25 @@ final class RateLimiter: Sendable {
     }
 }
 
-/// Requires a valid bearer key with one of `roles`. A refusal is counted at the front door, which
-/// answers 429 once the client's address is over its allowance of refusals.
-struct AuthenticationMiddleware: RouterMiddleware {
-    typealias Context = GatewayContext
+/// Requires a valid bearer key and makes its holder the request's principal. A refusal (no key, not
+/// a bearer token, an unknown, revoked or expired key) is 401, counted at the front door, which
+/// answers 429 instead once the client's address is over its allowance of refusals.
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = GatewayContext
     let keyring: Keyring
-    let limiter: RateLimiter
     let frontDoor: FrontDoor
     let addresses: ClientAddress
-    let roles: Set<Role>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public init(keyring: Keyring, frontDoor: FrontDoor, addresses: ClientAddress) {
+        self.keyring = keyring
+        self.frontDoor = frontDoor
+        self.addresses = addresses
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let principal = try await authenticate(request, context: context)
-        guard roles.contains(principal.role) else {
-            throw ProblemResponse(
-                .forbidden,
-                detail:
-                    "The \(principal.role.rawValue) key '\(principal.keyId)' may not \(request.method.rawValue) this path; it needs a \(roles.map(\.rawValue).sorted().joined(separator: " or ")) key."
-            )
-        }
-        if let wait = limiter.delay(for: principal.keyId) {
-            throw ProblemResponse(
-                .tooManyRequests, detail: "This API key is over its request rate; try again after the Retry-After delay.",
-                headers: Self.retryAfter(wait))
-        }
-        context.principal = principal
-        return try await BodyLimitMiddleware.handle(request, context: context, next: next)
+        context.principal = try await authenticate(request, context: context)
+        return try await next(request, context)
     }
 
     private func authenticate(_ request: Request, context: Context) async throws -> Principal {
@@ -136,14 +109,49 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw ProblemResponse(
                 .tooManyRequests,
                 detail: "Too many requests from this address were refused for want of a valid API key; try again after the Retry-After delay.",
-                headers: Self.retryAfter(wait))
+                headers: ProblemResponse.retryAfter(wait))
         }
         throw ProblemResponse(.unauthorised, detail: detail, headers: challenge)
     }
+}
 
-    static func retryAfter(_ wait: Double) -> HTTPFields {
-        var headers = HTTPFields()
-        headers[.retryAfter] = String(max(1, Int(wait.rounded(.up))))
-        return headers
+/// Lets through only a principal with one of `roles` (403 otherwise, naming the key and the roles
+/// the path needs). Runs after `AuthenticationMiddleware`.
+public struct RoleMiddleware: RouterMiddleware {
+    public typealias Context = GatewayContext
+    let roles: Set<Role>
+
+    public init(_ roles: Set<Role>) { self.roles = roles }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let principal = context.principal else {
+            throw ProblemResponse(.unauthorised, detail: "Send an API key as 'Authorization: Bearer <key>'.")
+        }
+        guard roles.contains(principal.role) else {
+            throw ProblemResponse(
+                .forbidden,
+                detail:
+                    "The \(principal.role.rawValue) key '\(principal.keyId)' may not \(request.method.rawValue) this path; it needs a \(roles.map(\.rawValue).sorted().joined(separator: " or ")) key."
+            )
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Holds each key to its request rate (429 with `Retry-After` past it). Runs after the role check,
+/// so a request refused for its role takes nothing from the key's allowance.
+public struct RateLimitMiddleware: RouterMiddleware {
+    public typealias Context = GatewayContext
+    let limiter: RateLimiter
+
+    public init(limiter: RateLimiter) { self.limiter = limiter }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let key = context.principal?.keyId, let wait = limiter.delay(for: key) {
+            throw ProblemResponse(
+                .tooManyRequests, detail: "This API key is over its request rate; try again after the Retry-After delay.",
+                headers: ProblemResponse.retryAfter(wait))
+        }
+        return try await next(request, context)
     }
 }

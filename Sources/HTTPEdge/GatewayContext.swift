@@ -16,6 +16,17 @@ public struct Principal: Sendable, Equatable {
     /// For a key whose system signs its requests: the secret the signatures are checked with.
     public var signatureSecret: String? = nil
 
+    public init(
+        keyId: String, role: Role, organisations: Set<String>?, agency: String? = nil, owner: String? = nil, signatureSecret: String? = nil
+    ) {
+        self.keyId = keyId
+        self.role = role
+        self.organisations = organisations
+        self.agency = agency
+        self.owner = owner
+        self.signatureSecret = signatureSecret
+    }
+
     /// Who the audit trail says did something: the key's owner, or its id for a key without one.
     /// Approval compares these, so one person's two keys cannot approve that person's own change.
     public var actor: String { owner ?? keyId }
@@ -26,7 +37,7 @@ public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
     /// At the console: the signed-in person's session, whose CSRF token every form carries.
-    var console: ConsoleSession?
+    public var console: ConsoleSession?
 
     /// The address the connection comes from, without its port: the key refusals are counted by.
     public let clientAddress: String

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import ReferralModel
@@ -27,15 +28,15 @@ extension Console {
         let actor = context.principal?.actor ?? agency
         let show = Self.query(request, "show") ?? "open"
         let now = components.clock.now()
-        var values: [String: Any] = [:]
+        var page = InboxPage(agencyName: components.rules.live.current.agencies[agency]?.name ?? agency)
         let rows: [InboxRow]
         if show == "open" {
             // What waits for an answer, soonest due first, a page at a time.
             let offset = max(0, Self.query(request, "from").flatMap(Int.init) ?? 0)
-            let (page, total) = try await components.loop.inboxToAnswer(agency: agency, actor: actor, limit: Self.inboxPage, offset: offset)
-            rows = page
-            if offset + page.count < total { values["older"] = "/console/inbox?show=open&from=\(offset + Self.inboxPage)" }
-            if offset > 0 { values["newest"] = "/console/inbox?show=open" }
+            let (found, total) = try await components.loop.inboxToAnswer(agency: agency, actor: actor, limit: Self.inboxPage, offset: offset)
+            rows = found
+            if offset + found.count < total { page.older = "/console/inbox?show=open&from=\(offset + Self.inboxPage)" }
+            if offset > 0 { page.newest = "/console/inbox?show=open" }
         } else {
             let states: Set<DeliveryState>? =
                 switch show {
@@ -46,36 +47,28 @@ extension Console {
             // A page at a time, newest first; "older" carries on from the last one shown.
             let before = Self.query(request, "before").flatMap { Identifier.isWellFormed($0) ? $0 : nil }
             rows = try await components.loop.inbox(agency: agency, actor: actor, states: states, limit: Self.inboxPage, before: before)
-            if rows.count == Self.inboxPage, let last = rows.last?.item.deliveryId { values["older"] = "/console/inbox?show=\(show)&before=\(last)" }
-            if before != nil { values["newest"] = "/console/inbox?show=\(show)" }
+            if rows.count == Self.inboxPage, let last = rows.last?.item.deliveryId { page.older = "/console/inbox?show=\(show)&before=\(last)" }
+            if before != nil { page.newest = "/console/inbox?show=\(show)" }
         }
         let tabs = [("open", "To answer"), ("accepted", "Accepted"), ("closed", "Closed"), ("all", "All")]
-        return pages.page(
-            "inbox",
-            frame(
-                context, title: "Inbox",
-                values: values.merging([
-                    "agencyName": components.rules.live.current.agencies[agency]?.name ?? agency,
-                    "tabs": tabs.map { ["show": $0.0, "label": $0.1, "current": $0.0 == show] as [String: Any] },
-                    "items": rows.map { row -> [String: Any] in
-                        let item = row.item
-                        let due = item.deadlineAt.flatMap(Timestamp.parse).map { ConsoleTime.due($0, now: now) }
-                        let waiting = item.state == .delivered || item.state == .returned
-                        return Self.present([
-                            "referralId": item.referralId, "state": Self.words(item.state), "urgency": item.urgency.rawValue,
-                            "urgent": item.urgency != .routine, "name": row.name, "age": row.age.map { "aged \($0)" } ?? "",
-                            "needs": row.needs.joined(separator: ", "), "receivedAt": ConsoleTime.local(item.receivedAt),
-                            "due": waiting ? due?.words ?? "" : "", "overdue": waiting && due?.overdue == true,
-                            "dueAt": waiting ? item.deadlineAt.map(ConsoleTime.local) ?? "" : "",
-                        ])
-                    },
-                ]) { first, _ in first }, current: "/console/inbox"))
+        page.tabs = tabs.map { .init(show: $0.0, label: $0.1, current: $0.0 == show) }
+        page.items = rows.map { row in
+            let item = row.item
+            let due = item.deadlineAt.flatMap(Timestamp.parse).map { ConsoleTime.due($0, now: now) }
+            let waiting = item.state == .delivered || item.state == .returned
+            return InboxPage.Item(
+                referralId: item.referralId, state: Self.words(item.state), urgency: item.urgency.rawValue, urgent: item.urgency != .routine,
+                name: row.name, age: row.age.map { "aged \($0)" }, needs: row.needs.joined(separator: ", "),
+                receivedAt: ConsoleTime.local(item.receivedAt), due: waiting ? due?.words : nil, overdue: waiting && due?.overdue == true,
+                dueAt: waiting ? item.deadlineAt.map(ConsoleTime.local) : nil)
+        }
+        return pages.page(.inbox, frame(context, title: "Inbox", current: "/console/inbox"), page)
     }
 
     /// Referrals an inbox page lists.
     static let inboxPage = 50
 
-    func openReferral(context: GatewayContext, extra: [String: Any] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
+    func openReferral(context: GatewayContext, problem: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
         let agency = try Self.agency(context)
         let id = context.parameters.get("id") ?? ""
         guard
@@ -87,51 +80,46 @@ extension Console {
         let state = view.delivery.state
         let due = view.delivery.deadlineAt.flatMap(Timestamp.parse).map { ConsoleTime.due($0, now: components.clock.now()) }
         let waiting = state == .delivered || state == .returned
-        var values: [String: Any] = [
-            "referralId": view.referralId, "receivedAt": ConsoleTime.local(view.receivedAt), "state": Self.words(state),
-            "fields": Self.fields(view.referral), "canAnswer": waiting, "canComplete": state == .accepted, "returned": state == .returned,
-            "reasons": DeclineReason.allCases.map { ["code": $0.rawValue, "label": Self.words($0)] },
-            "respondBy": waiting ? view.delivery.deadlineAt.map(ConsoleTime.local) ?? "" : "",
-            "due": waiting ? due?.words ?? "" : "", "overdue": waiting && due?.overdue == true,
-            "hasConversation": view.notes != nil,
-            "conversation": (view.notes ?? []).map { note in
-                ["who": note.kind == "answer" ? "The referrer answered" : "You asked", "at": ConsoleTime.local(note.at), "text": note.text]
+        let page = InboxReferralPage(
+            referralId: view.referralId, receivedAt: ConsoleTime.local(view.receivedAt), state: Self.words(state),
+            fields: Self.fields(view.referral), canAnswer: waiting, canComplete: state == .accepted, returned: state == .returned,
+            reasons: DeclineReason.allCases.map { .init(code: $0.rawValue, label: Self.words($0)) },
+            respondBy: waiting ? view.delivery.deadlineAt.map(ConsoleTime.local) : nil, due: waiting ? due?.words : nil,
+            overdue: waiting && due?.overdue == true, hasConversation: view.notes != nil,
+            conversation: (view.notes ?? []).map {
+                .init(who: $0.kind == "answer" ? "The referrer answered" : "You asked", at: ConsoleTime.local($0.at), text: $0.text)
             },
-        ]
-        values.merge(extra) { _, new in new }
-        return pages.page(
-            "inbox-referral", frame(context, title: "Referral \(view.referralId)", values: Self.present(values), current: "/console/inbox"),
-            status: status)
+            problem: problem)
+        return pages.page(.inboxReferral, frame(context, title: "Referral \(view.referralId)", current: "/console/inbox"), page, status: status)
     }
 
     func answer(_ request: Request, context: GatewayContext) async throws -> Response {
         let agency = try Self.agency(context)
         let id = context.parameters.get("id") ?? ""
-        let form = try await FormBody.read(request)
-        guard let answer = form["status"].flatMap(ReferralLoop.Answer.init(rawValue:)) else {
+        let form = try await ConsoleForm.decode(AnswerForm.self, from: request)
+        guard let answer = form.status.flatMap(ReferralLoop.Answer.init(rawValue:)) else {
             throw ConsoleRefusal(status: .badRequest, message: "Choose accept, decline or complete.")
         }
-        let reason = form.trimmed("reason").flatMap(DeclineReason.init(rawValue:))
-        let text = form.trimmed("text")
-        let reference = reason == .duplicate ? form.trimmed("reference") : nil
+        let reason = ConsoleForm.trimmed(form.reason).flatMap(DeclineReason.init(rawValue:))
+        let text = ConsoleForm.trimmed(form.text)
+        let reference = reason == .duplicate ? ConsoleForm.trimmed(form.reference) : nil
         if answer == .declined, reason == nil {
             return try await openReferral(
-                context: context, extra: ["problem": "Choose why you are declining this referral."], status: .unprocessableContent)
+                context: context, problem: "Choose why you are declining this referral.", status: .unprocessableContent)
         }
         if reason == .insufficientInformation, text == nil {
             return try await openReferral(
-                context: context, extra: ["problem": "Say what information is missing: the referrer is asked your question."],
-                status: .unprocessableContent)
+                context: context, problem: "Say what information is missing: the referrer is asked your question.", status: .unprocessableContent)
         }
         if let reference,
             reference.count > ReferralLimits.externalReferenceLength || TextCharacters.firstRefused(in: reference, freeText: false) != nil
         {
             return try await openReferral(
-                context: context, extra: ["problem": "Your reference must be one line of at most 100 characters."], status: .unprocessableContent)
+                context: context, problem: "Your reference must be one line of at most 100 characters.", status: .unprocessableContent)
         }
         if let text, text.count > 2_000 {
             return try await openReferral(
-                context: context, extra: ["problem": "The note is too long: keep it to 2,000 characters."], status: .unprocessableContent)
+                context: context, problem: "The note is too long: keep it to 2,000 characters.", status: .unprocessableContent)
         }
         do {
             let answered = try await components.loop.answer(
@@ -141,7 +129,7 @@ extension Console {
             let returned = answered.state == .returned ? " The referrer is asked your question; their answer will come back here." : ""
             await tell(context, "Referral \(id) is \(Self.words(answered.state)).\(rerouted)\(returned)")
         } catch let refusal as ReferralLoop.Refusal {
-            throw LoopRoutes.problem(refusal)
+            throw ProblemResponse(refusal)
         }
         return ConsolePages.redirect(answer == .accepted ? "/console/inbox/\(id)" : "/console/inbox")
     }
@@ -173,7 +161,7 @@ extension Console {
     }
 
     /// The referral's fields as labelled rows, leaving out those absent (or withheld from this agency).
-    static func fields(_ referral: Referral) -> [[String: String]] {
+    static func fields(_ referral: Referral) -> [InboxReferralPage.Field] {
         let subject = referral.subject
         let rows: [(String, String?)] = [
             ("Name", "\(subject.givenName) \(subject.familyName)"), ("Date of birth", subject.birthDate),
@@ -190,6 +178,68 @@ extension Console {
             ("Organisation", referral.referrer.organisationName ?? referral.referrer.organisation), ("Referrer phone", referral.referrer.phone),
             ("Referrer email", referral.referrer.email), ("Their reference", referral.externalReference),
         ]
-        return rows.compactMap { label, value in value.map { ["label": label, "value": $0] } }
+        return rows.compactMap { label, value in value.map { .init(label: label, value: $0) } }
     }
+}
+
+struct InboxPage: Sendable {
+    struct Tab: Sendable {
+        var show: String
+        var label: String
+        var current: Bool
+    }
+
+    struct Item: Sendable {
+        var referralId: String
+        var state: String
+        var urgency: String
+        var urgent: Bool
+        var name: String
+        var age: String?
+        var needs: String
+        var receivedAt: String
+        var due: String?
+        var overdue: Bool
+        var dueAt: String?
+    }
+
+    var agencyName: String
+    var tabs: [Tab] = []
+    var items: [Item] = []
+    /// The next page's address, and the first page's when this is not it.
+    var older: String? = nil
+    var newest: String? = nil
+}
+
+struct InboxReferralPage: Sendable {
+    struct Field: Sendable {
+        var label: String
+        var value: String
+    }
+
+    struct Reason: Sendable {
+        var code: String
+        var label: String
+    }
+
+    struct Exchange: Sendable {
+        var who: String
+        var at: String
+        var text: String
+    }
+
+    var referralId: String
+    var receivedAt: String
+    var state: String
+    var fields: [Field]
+    var canAnswer: Bool
+    var canComplete: Bool
+    var returned: Bool
+    var reasons: [Reason]
+    var respondBy: String?
+    var due: String?
+    var overdue: Bool
+    var hasConversation: Bool
+    var conversation: [Exchange]
+    var problem: String?
 }

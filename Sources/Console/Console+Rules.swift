@@ -1,5 +1,6 @@
 import Deployment
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import ReferralModel
@@ -38,75 +39,67 @@ extension Console {
             : (snapshot.agencies.version, snapshot.agencies.text, snapshot.agenciesRecord)
     }
 
-    func editor(_ document: GovernedDocument, context: GatewayContext, values extra: [String: Any] = [:], status: HTTPResponse.Status = .ok)
-        async throws -> Response
-    {
+    /// The editor page for `document`; `adjust` adds what a check of a submitted text found.
+    func editor(
+        _ document: GovernedDocument, context: GatewayContext, status: HTTPResponse.Status = .ok, adjust: (inout EditorPage) -> Void = { _ in }
+    ) async throws -> Response {
         let live = live(document)
-        var values: [String: Any] = [
-            "document": document.rawValue, "documentTitle": Self.title(document), "liveVersion": live.version, "text": live.text,
-            "base": live.version, "approvalRequired": components.rules.approvalRequired.contains(document),
-            "appliedBy": live.record?.appliedBy ?? "", "appliedAt": live.record?.appliedAt ?? "", "number": live.record?.number ?? 0,
-            "isAgencies": document == .agencies,
-        ]
         let proposals = try await components.rules.proposals(of: document, limit: 50).filter { $0.state == .pending }
-        values["proposals"] = proposals.map { proposal -> [String: Any] in
-            [
-                "id": proposal.id, "by": proposal.proposedBy, "at": proposal.proposedAt, "summary": proposal.summary,
-                "stale": proposal.baseVersion != live.version,
-                "mine": proposal.proposedBy == context.principal?.actor,
-            ]
-        }
+        var page = EditorPage(
+            document: document.rawValue, documentTitle: Self.title(document), liveVersion: live.version, text: live.text, base: live.version,
+            approvalRequired: components.rules.approvalRequired.contains(document), appliedBy: TemplateValues.nonEmpty(live.record?.appliedBy),
+            appliedAt: live.record?.appliedAt, number: live.record?.number ?? 0, isAgencies: document == .agencies,
+            proposals: proposals.map {
+                .init(
+                    id: $0.id, by: $0.proposedBy, at: $0.proposedAt, summary: $0.summary, stale: $0.baseVersion != live.version,
+                    mine: $0.proposedBy == context.principal?.actor)
+            })
         if document == .agencies {
-            values["agencies"] = components.rules.live.current.agencies.agencies.map {
-                ["id": $0.id, "name": $0.name, "endpoint": $0.endpoint, "inbox": $0.adapter == Agency.inboxAdapter] as [String: Any]
+            page.agencies = components.rules.live.current.agencies.agencies.map {
+                .init(id: $0.id, name: $0.name, endpoint: $0.endpoint, inbox: $0.adapter == Agency.inboxAdapter)
             }
         }
-        values.merge(extra) { _, new in new }
+        adjust(&page)
         return pages.page(
-            "admin-editor", frame(context, title: Self.title(document), values: Self.present(values), current: "/console/admin/\(document.rawValue)"),
-            status: status)
+            .adminEditor, frame(context, title: Self.title(document), current: "/console/admin/\(document.rawValue)"), page, status: status)
     }
 
     /// Checks a submitted text; with `action=apply`, makes it live (or proposes it) when it is valid.
     func check(_ document: GovernedDocument, _ request: Request, context: GatewayContext) async throws -> Response {
-        let form = try await FormBody.read(request)
-        let text = (form["text"] ?? "").replacingOccurrences(of: "\r\n", with: "\n")
-        let base = form["base"] ?? ""
+        let form = try await ConsoleForm.decode(EditorForm.self, from: request)
+        let text = (form.text ?? "").replacingOccurrences(of: "\r\n", with: "\n")
+        let base = form.base ?? ""
         let actor = context.principal?.actor ?? "administrator"
-        var values: [String: Any] = ["text": text, "base": base, "referral": form["referral"] ?? "", "referralId": form["referralId"] ?? ""]
+        var found = EditorPage.Check(text: text, base: base, referral: form.referral, referralId: form.referralId)
         let live = live(document)
         if base != live.version {
-            values["stale"] =
+            found.stale =
                 "The live \(document.rawValue) changed (to \(live.version)) since you started this change. The diff below is against what is live now; check it before you apply."
-            values["base"] = live.version
+            found.base = live.version
         }
         let rules: RuleSet
         do {
             rules = try components.rules.prepare(text, for: document)
         } catch .invalid(let issues) {
-            values["problems"] = issues.map { issue -> [String: Any] in
-                Self.present(["line": issue.line, "column": issue.column, "message": issue.message, "hint": issue.hint ?? ""])
-            }
-            values["problemCount"] = "\(issues.count) problem\(issues.count == 1 ? "" : "s")"
-            return try await editor(document, context: context, values: values, status: .unprocessableContent)
+            found.problems = issues.map { .init(line: $0.line, column: $0.column, message: $0.message, hint: $0.hint) }
+            found.problemCount = "\(issues.count) problem\(issues.count == 1 ? "" : "s")"
+            return try await editor(document, context: context, status: .unprocessableContent) { $0.check = found }
         } catch {
             throw ConsoleRefusal(status: .forbidden, message: "This gateway cannot change its \(document.rawValue) from the console.")
         }
         let change = components.rules.change(document, from: live.text, to: text)
-        values["valid"] = true
-        values["summary"] = change.summary
-        values["diff"] = Self.diffLines(change.lineDiff)
-        values["unchanged"] = live.text == text
-        if let referralText = form.trimmed("referral") ?? form.trimmed("referralId") {
-            values["dryRun"] = try await dryRun(referralText, proposed: rules)
+        found.valid = true
+        found.summary = change.summary
+        found.diff = Self.diffLines(change.lineDiff)
+        found.unchanged = live.text == text
+        if let referralText = ConsoleForm.trimmed(form.referral) ?? ConsoleForm.trimmed(form.referralId) {
+            found.dryRun = try await dryRun(referralText, proposed: rules)
         }
         if document == .agencies {
-            let (endpoints, result) = try await testDeliveries(form, text: text, actor: actor)
-            values["newEndpoints"] = endpoints
-            if let result { values["testResult"] = result }
+            (found.newEndpoints, found.testResult) = try await testDeliveries(form.action, text: text, actor: actor)
         }
-        guard form["action"] == "apply", !(values["unchanged"] as? Bool ?? false), values["stale"] == nil else {
-            return try await editor(document, context: context, values: values)
+        guard form.action == "apply", !found.unchanged, found.stale == nil else {
+            return try await editor(document, context: context) { $0.check = found }
         }
         do {
             if components.rules.approvalRequired.contains(document) {
@@ -119,18 +112,18 @@ extension Console {
             await tell(context, "Version \(outcome.record.number) is live: \(outcome.change.summary).")
             return ConsolePages.redirect("/console/admin/\(document.rawValue)/history")
         } catch let refusal as RulesAdministrator.Refusal {
-            values["refusal"] = Self.words(refusal, document)
-            return try await editor(document, context: context, values: values, status: .conflict)
+            found.refusal = Self.words(refusal, document)
+            return try await editor(document, context: context, status: .conflict) { $0.check = found }
         }
     }
 
     /// How a referral would be routed by the live rules and by `proposed`, rule by rule.
-    func dryRun(_ input: String, proposed: RuleSet) async throws -> [String: Any] {
+    func dryRun(_ input: String, proposed: RuleSet) async throws -> EditorPage.DryRun {
         let referral: Referral
         let now = clock.now()
         if Identifier.isWellFormed(input) {
             guard let stored = try await components.rules.storedReferral(input) else {
-                return ["problem": "There is no stored referral \(input)."]
+                return .init(problem: "There is no stored referral \(input).")
             }
             referral = stored
         } else {
@@ -139,37 +132,35 @@ extension Console {
                     try JSONParser.parse(Array(input.utf8)), today: CalendarDate.string(from: now))
             } catch let error as ReferralDecoder.Failure {
                 switch error {
-                case .syntax(let syntax): return ["problem": "The referral is not JSON: \(syntax.description)"]
+                case .syntax(let syntax): return .init(problem: "The referral is not JSON: \(syntax.description)")
                 case .invalid(let failure):
-                    return ["problem": "The referral has problems: " + failure.issues.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; ")]
+                    return .init(problem: "The referral has problems: " + failure.issues.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "))
                 }
             } catch let syntax as JSONSyntaxError {
-                return ["problem": "The referral is not JSON: \(syntax.description)"]
+                return .init(problem: "The referral is not JSON: \(syntax.description)")
             }
         }
-        func outcome(_ rules: RuleSet) async throws -> [String: Any] {
+        func outcome(_ rules: RuleSet) async throws -> EditorPage.Outcome {
             let dryRun = try await components.rules.dryRun(referral, rules: rules, at: now)
             let (decision, traces) = (dryRun.decision, dryRun.rules)
             let routes = decision.targets.map { "\($0.agency) (\(decision.usedFallback ? "the fallback" : "rule \($0.rule)"))" }
-            return [
-                "routes": decision.outOfArea ? "held: out of area" : routes.isEmpty ? "nobody" : routes.joined(separator: ", "),
-                "rules": traces.map { trace -> [String: Any] in
-                    [
-                        "id": trace.rule, "matched": !trace.skipped && trace.failure == nil,
-                        "why": trace.skipped
+            return .init(
+                routes: decision.outOfArea ? "held: out of area" : routes.isEmpty ? "nobody" : routes.joined(separator: ", "),
+                rules: traces.map { trace in
+                    .init(
+                        id: trace.rule, matched: !trace.skipped && trace.failure == nil,
+                        why: trace.skipped
                             ? "not considered: an earlier rule stopped the search"
-                            : trace.failure.map { "not matched: \($0)" } ?? "matched: sends it to \(trace.agencies.joined(separator: ", "))",
-                    ]
-                },
-            ]
+                            : trace.failure.map { "not matched: \($0)" } ?? "matched: sends it to \(trace.agencies.joined(separator: ", "))")
+                })
         }
-        return ["live": try await outcome(components.rules.live.current.rules), "proposed": try await outcome(proposed)]
+        return .init(live: try await outcome(components.rules.live.current.rules), proposed: try await outcome(proposed))
     }
 
     /// The agencies a proposed agencies text adds or sends somewhere new, which the page offers to
     /// test before the change is applied; and, when the form asked (`action=test-ID`), the result
     /// of a test delivery to one of them.
-    func testDeliveries(_ form: FormBody, text: String, actor: String) async throws -> (endpoints: [[String: Any]], result: String?) {
+    func testDeliveries(_ action: String?, text: String, actor: String) async throws -> (endpoints: [EditorPage.Endpoint], result: String?) {
         let live = components.rules.live.current.agencies
         let proposed =
             (try? AgencyDirectory.parse(
@@ -183,7 +174,7 @@ extension Console {
                 || old.authorization != agency.authorization || old.tls != agency.tls
         }
         var result: String?
-        if let action = form["action"], action.hasPrefix("test-") {
+        if let action, action.hasPrefix("test-") {
             let agency = String(action.dropFirst("test-".count))
             if changed.contains(where: { $0.id == agency }),
                 let ping = try await components.rules.testDelivery(agency: agency, proposedAgencies: text, by: actor)
@@ -193,17 +184,14 @@ extension Console {
                     "Test delivery to \(agency) at \(ping.endpoint): \(ping.outcome) (\(status), \(ping.milliseconds) ms)\(ping.detail.map { ": \($0)" } ?? ".")"
             }
         }
-        let endpoints = changed.map { agency -> [String: Any] in
-            ["id": agency.id, "name": agency.name, "endpoint": agency.endpoint, "new": live[agency.id] == nil]
-        }
-        return (endpoints, result)
+        return (changed.map { .init(id: $0.id, name: $0.name, endpoint: $0.endpoint, new: live[$0.id] == nil) }, result)
     }
 
     /// A unified diff's lines, each marked added, removed or context for the page to colour.
-    static func diffLines(_ diff: String) -> [[String: Any]] {
+    static func diffLines(_ diff: String) -> [EditorPage.DiffLine] {
         diff.split(separator: "\n", omittingEmptySubsequences: false).map { line in
             let kind = line.hasPrefix("+++") || line.hasPrefix("---") ? "head" : line.hasPrefix("+") ? "add" : line.hasPrefix("-") ? "del" : "same"
-            return ["line": String(line), "kind": kind]
+            return .init(line: String(line), kind: kind)
         }
     }
 
@@ -224,30 +212,25 @@ extension Console {
     func history(_ document: GovernedDocument, context: GatewayContext) async throws -> Response {
         let versions = try await components.rules.history(of: document, limit: 200)
         let live = live(document)
+        let page = HistoryPage(
+            document: document.rawValue, base: live.version, approvalRequired: components.rules.approvalRequired.contains(document),
+            versions: versions.map {
+                .init(
+                    number: $0.number, version: $0.version, at: $0.appliedAt, by: $0.appliedBy, source: $0.source, summary: $0.summary,
+                    live: $0.version == live.version)
+            })
         return pages.page(
-            "admin-history",
-            frame(
-                context, title: "\(Self.title(document)): history",
-                values: [
-                    "document": document.rawValue, "documentTitle": Self.title(document), "base": live.version,
-                    "approvalRequired": components.rules.approvalRequired.contains(document),
-                    "versions": versions.map { record -> [String: Any] in
-                        [
-                            "number": record.number, "version": record.version, "at": record.appliedAt, "by": record.appliedBy,
-                            "source": record.source, "summary": record.summary, "live": record.version == live.version,
-                        ]
-                    },
-                ], current: "/console/admin/\(document.rawValue)"))
+            .adminHistory, frame(context, title: "\(Self.title(document)): history", current: "/console/admin/\(document.rawValue)"), page)
     }
 
     func rollback(_ document: GovernedDocument, _ request: Request, context: GatewayContext) async throws -> Response {
-        let form = try await FormBody.read(request)
-        guard let number = form["number"].flatMap(Int.init), number >= 1 else {
+        let form = try await ConsoleForm.decode(RollbackForm.self, from: request)
+        guard let number = form.number.flatMap(Int.init), number >= 1 else {
             throw ConsoleRefusal(status: .badRequest, message: "Choose the version to roll back to.")
         }
         let actor = context.principal?.actor ?? "administrator"
         do {
-            switch try await components.rules.rollback(to: number, of: document, ifMatch: [form["base"] ?? ""], actor: actor) {
+            switch try await components.rules.rollback(to: number, of: document, ifMatch: [form.base ?? ""], actor: actor) {
             case .proposed(let proposed):
                 await tell(
                     context,
@@ -264,7 +247,7 @@ extension Console {
     }
 
     func decide(_ document: GovernedDocument, _ request: Request, context: GatewayContext, approving: Bool) async throws -> Response {
-        let form = try await FormBody.read(request)
+        let form = try await ConsoleForm.decode(DecisionForm.self, from: request)
         let id = context.parameters.get("id") ?? ""
         let actor = context.principal?.actor ?? "administrator"
         do {
@@ -273,7 +256,7 @@ extension Console {
                 await tell(context, "Approved: version \(outcome.record.number) is live (\(outcome.change.summary)).")
                 return ConsolePages.redirect("/console/admin/\(document.rawValue)/history")
             }
-            _ = try await components.rules.reject(id, actor: actor, reason: form.trimmed("reason"))
+            _ = try await components.rules.reject(id, actor: actor, reason: ConsoleForm.trimmed(form.reason))
             await tell(context, "The proposal is rejected; nothing changed.")
         } catch let refusal as RulesAdministrator.Refusal {
             await tell(context, Self.words(refusal, document))

@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import Settings
@@ -11,12 +12,11 @@ extension Console {
     /// cookie of its own and must come back with the form.
     func signInForm(_ request: Request, context: GatewayContext, message: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
         let token = ConsoleSessions.randomToken()
-        var headers = HTTPFields()
-        headers[.setCookie] = ConsoleCookies.make(ConsoleSessions.signInCookieName, value: token, maxAge: 3_600, secure: secure)
-        var values: [String: Any] = ["title": "Sign in", "csrf": token, "next": Self.safeNext(Self.query(request, "next")) ?? ""]
-        if let message { values["problem"] = message }
-        if Self.query(request, "signed-out") != nil { values["notice"] = "You are signed out." }
-        return pages.page("sign-in", values, status: status, headers: headers)
+        var frame = PageFrame(title: "Sign in", csrf: token)
+        if Self.query(request, "signed-out") != nil { frame.notice = "You are signed out." }
+        return pages.page(
+            .signIn, frame, SignInPage(problem: message, next: Self.safeNext(Self.query(request, "next")) ?? ""), status: status,
+            cookies: [cookie(ConsoleSessions.signInCookieName, token, maxAge: 3_600)])
     }
 
     func signIn(_ request: Request, context: GatewayContext) async throws -> Response {
@@ -26,8 +26,8 @@ extension Console {
         } catch {
             return signInForm(request, context: context, message: "The form was too large.", status: .contentTooLarge)
         }
-        let form = try await FormBody.read(request)
-        guard let expected = ConsoleCookies.value(ConsoleSessions.signInCookieName, in: request.headers[.cookie]), let token = form["csrf"],
+        let form = try await ConsoleForm.decode(SignInForm.self, from: request)
+        guard let expected = request.cookies[ConsoleSessions.signInCookieName]?.value, let token = form.csrf,
             ConsoleSessions.same(expected, token)
         else {
             return signInForm(
@@ -35,8 +35,8 @@ extension Console {
                 status: .forbidden)
         }
         let now = clock.now()
-        if form["method"] == "password" { return try await signInWithPassword(request, form: form, context: context) }
-        let key = form.trimmed("key") ?? ""
+        if form.method == "password" { return try await signInWithPassword(request, form: form, context: context) }
+        let key = ConsoleForm.trimmed(form.key) ?? ""
         let digest = APIKey.digest(of: key)
         guard !key.isEmpty, let holder = keys.holder(digest: digest, now: now) else {
             return await refuse(
@@ -46,11 +46,11 @@ extension Console {
                     : "That access key is not recognised, or it has expired or been revoked. Check it and try again, or ask your administrator for a new one."
             )
         }
-        return try await startSession(digest: digest, holder: holder, next: form["next"], withPassword: false)
+        return try await startSession(digest: digest, holder: holder, next: form.next, withPassword: false)
     }
 
     /// Signs in with a key's name and its holder's console password.
-    func signInWithPassword(_ request: Request, form: FormBody, context: GatewayContext) async throws -> Response {
+    func signInWithPassword(_ request: Request, form: SignInForm, context: GatewayContext) async throws -> Response {
         let source = addresses.source(peer: context.clientAddress, headers: request.headers)
         if let wait = passwordAttempts.take(for: source, now: clock.now()) {
             return signInForm(
@@ -58,12 +58,12 @@ extension Console {
                 message: "Too many password sign-ins from here. Wait \(max(1, Int(wait.rounded(.up)))) seconds and try again.",
                 status: .tooManyRequests)
         }
-        let name = form.trimmed("name") ?? ""
-        let password = form["password"] ?? ""
+        let name = ConsoleForm.trimmed(form.name) ?? ""
+        let password = form.password ?? ""
         if !name.isEmpty, !password.isEmpty, let digest = try await components.consolePasswords.verify(password, keyId: name),
             let holder = keys.holder(digest: digest, now: clock.now())
         {
-            return try await startSession(digest: digest, holder: holder, next: form["next"], withPassword: true)
+            return try await startSession(digest: digest, holder: holder, next: form.next, withPassword: true)
         }
         return await refuse(
             request, context: context, reason: "console sign-in with a wrong name or password",
@@ -90,24 +90,20 @@ extension Console {
     /// A new session for the holder of the key with `digest`, and the way back to where they were going.
     func startSession(digest: [UInt8], holder: KeyHolder, next: String?, withPassword: Bool) async throws -> Response {
         let session = try await sessions.begin(keyDigest: digest, holder: holder, withPassword: withPassword)
-        var headers = HTTPFields()
-        headers.append(
-            HTTPField(
-                name: .setCookie,
-                value: ConsoleCookies.make(ConsoleSessions.cookieName, value: session.id, maxAge: Int(sessions.lifetime), secure: secure)))
-        headers.append(
-            HTTPField(name: .setCookie, value: ConsoleCookies.make(ConsoleSessions.signInCookieName, value: nil, maxAge: 0, secure: secure)))
         let home = Self.home(holder.role)
         let next = Self.safeNext(next).flatMap { $0.hasPrefix(home) || $0 == "/console/account" ? $0 : nil } ?? home
         logger.info("Console sign-in", metadata: ["key": "\(holder.id)", "role": "\(holder.role.rawValue)"])
-        return ConsolePages.redirect(next, headers: headers)
+        return ConsolePages.redirect(
+            next,
+            cookies: [
+                cookie(ConsoleSessions.cookieName, session.id, maxAge: Int(sessions.lifetime)),
+                cookie(ConsoleSessions.signInCookieName, nil, maxAge: 0),
+            ])
     }
 
     func signOut(context: GatewayContext) async throws -> Response {
         if let session = context.console { try await sessions.end(session.id) }
-        var headers = HTTPFields()
-        headers[.setCookie] = ConsoleCookies.make(ConsoleSessions.cookieName, value: nil, maxAge: 0, secure: secure)
-        return ConsolePages.redirect("/console/sign-in?signed-out=1", headers: headers)
+        return ConsolePages.redirect("/console/sign-in?signed-out=1", cookies: [cookie(ConsoleSessions.cookieName, nil, maxAge: 0)])
     }
 
     /// A console path to return to after sign-in; nil for anything else (another site, a scheme).
@@ -115,4 +111,9 @@ extension Console {
         guard let next, next.hasPrefix("/console/"), !next.contains("//"), !next.contains("\\"), next.count <= 200 else { return nil }
         return next
     }
+}
+
+struct SignInPage: Sendable {
+    var problem: String?
+    var next: String
 }

@@ -40,7 +40,7 @@ public final class FrontDoor: Sendable {
     private let logger: Logger
     private let metrics: GatewayMetrics?
 
-    init(refusedPerMinute: Double, auditTrail: AuditTrail, clock: any WallClock, logger: Logger, metrics: GatewayMetrics? = nil) {
+    public init(refusedPerMinute: Double, auditTrail: AuditTrail, clock: any WallClock, logger: Logger, metrics: GatewayMetrics? = nil) {
         self.metrics = metrics
         limiter = RateLimiter(rate: refusedPerMinute / 60, burst: refusedPerMinute, clock: clock)
         self.auditTrail = auditTrail
@@ -49,7 +49,7 @@ public final class FrontDoor: Sendable {
     }
 
     /// Counts one refusal from `source`; the seconds to wait when the address is over its allowance.
-    func refuse(source: String, reason: String) -> Double? {
+    public func refuse(source: String, reason: String) -> Double? {
         let wait = limiter.delay(for: source)
         metrics?.authenticationRefused(reason: reason, limited: wait != nil)
         let minute = Int64((clock.now().timeIntervalSince1970 / 60).rounded(.down))
@@ -90,10 +90,12 @@ public final class FrontDoor: Sendable {
 }
 
 /// Writes the front door's finished minutes every few seconds, and the rest at shutdown.
-struct RefusalAuditService: Service {
+public struct RefusalAuditService: Service {
     let frontDoor: FrontDoor
 
-    func run() async throws {
+    public init(frontDoor: FrontDoor) { self.frontDoor = frontDoor }
+
+    public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await Task.sleep(for: .seconds(5))
             await frontDoor.flush()

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -40,8 +41,8 @@ struct ConsoleMiddleware: RouterMiddleware {
                     throw ConsoleRefusal(status: .contentTooLarge, message: "What you sent is larger than 1 MiB.")
                 }
                 _ = try await request.collectBody(upTo: BodyLimitMiddleware.limit)
-                let form = try await FormBody.read(request)
-                guard let token = form["csrf"], ConsoleSessions.same(token, session.csrfToken) else {
+                let form = try await ConsoleForm.decode(TokenForm.self, from: request)
+                guard let token = form.csrf, ConsoleSessions.same(token, session.csrfToken) else {
                     throw ConsoleRefusal(
                         status: .forbidden,
                         message:
@@ -60,7 +61,7 @@ extension Console {
     /// The session a request's cookie names and the person whose key it was signed in with; nil
     /// when there is none, it expired, or the key has since been revoked or expired.
     func signedIn(_ request: Request) async throws -> (ConsoleSession, Principal)? {
-        guard let id = ConsoleCookies.value(ConsoleSessions.cookieName, in: request.headers[.cookie]),
+        guard let id = request.cookies[ConsoleSessions.cookieName]?.value,
             let session = try await sessions.resume(id)
         else { return nil }
         guard let holder = keys.holder(digest: session.keyDigest, now: clock.now()) else {
@@ -93,7 +94,10 @@ extension Console {
                 .internalServerError, "Something went wrong and nothing was changed. It has been logged as request \(context.requestId)."
             )
         }
-        return pages.page(
-            "error", frame(context, title: "Something went wrong", values: ["message": message, "status": status.code]), status: status)
+        return pages.page(.error, frame(context, title: "Something went wrong"), ErrorPage(message: message), status: status)
     }
+}
+
+struct ErrorPage: Sendable {
+    var message: String
 }

@@ -16,7 +16,7 @@ public struct ProblemResponse: Error, Sendable {
         self.headers = headers
     }
 
-    func response() -> Response {
+    public func response() -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = (try? encoder.encode(problem)) ?? Data()
@@ -25,24 +25,36 @@ public struct ProblemResponse: Error, Sendable {
         return Response(
             status: .init(code: problem.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
+
+    /// A `Retry-After` header of `wait` seconds, rounded up, at least one.
+    public static func retryAfter(_ wait: Double) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.retryAfter] = String(max(1, Int(wait.rounded(.up))))
+        return headers
+    }
 }
 
 /// Turns every error into RFC 9457 problem+json, at the front of the chain: nothing reaches a
 /// client as an empty body or HTML. A known path called with a method it does not have is 405 with
 /// `Allow`, not 404.
-struct ProblemMiddleware: RouterMiddleware {
-    typealias Context = GatewayContext
+public struct ProblemMiddleware: RouterMiddleware {
+    public typealias Context = GatewayContext
     let routes: RouteIndex
     let logger: Logger
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public init(routes: RouteIndex, logger: Logger) {
+        self.routes = routes
+        self.logger = logger
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await answer(request, context: context, next: next)
         // The FHIR routes mirror the caller's own X-Request-Id, as BaRS requires; every other route names the gateway's.
         if response.headers[Self.requestIdHeader] == nil { response.headers[Self.requestIdHeader] = context.requestId }
         return response
     }
 
-    static let requestIdHeader = HTTPField.Name("X-Request-Id")!
+    public static let requestIdHeader = HTTPField.Name("X-Request-Id")!
 
     private func answer(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -89,14 +101,15 @@ struct ProblemMiddleware: RouterMiddleware {
 }
 
 /// Rejects bodies over 1 MiB before reading them where `Content-Length` says so, and while reading
-/// them otherwise (chunked), so no handler ever holds more. Runs after authentication (it is
-/// called by `AuthenticationMiddleware`), so a request without a valid key never has its body read.
-enum BodyLimitMiddleware {
-    static let limit = 1 << 20
+/// them otherwise (chunked), so no handler ever holds more. It runs after authentication, so a
+/// request without a valid key never has its body read.
+public struct BodyLimitMiddleware: RouterMiddleware {
+    public typealias Context = GatewayContext
+    public static let limit = 1 << 20
 
-    static func handle(
-        _ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response
-    ) async throws -> Response {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let tooLarge = ProblemResponse(.bodyTooLarge, detail: "The body is larger than the limit of \(Self.limit) bytes (1 MiB).")
         if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.limit { throw tooLarge }
         var request = request

@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -11,7 +12,7 @@ import UseCases
 extension Console {
     func addAuditRoutes(_ admin: RouterGroup<GatewayContext>) {
         admin.get("audit") { _, context in
-            pages.page("admin-audit", frame(context, title: "Audit trail", values: [:], current: "/console/admin/audit"))
+            pages.page(.adminAudit, frame(context, title: "Audit trail", current: "/console/admin/audit"), AuditPage())
         }
         admin.post("audit/verify") { _, context in try await verify(context: context) }
         admin.get("audit/export") { request, context in try await export(request, context: context) }
@@ -20,22 +21,19 @@ extension Console {
     func verify(context: GatewayContext) async throws -> Response {
         let verification = try await components.auditTrail.verify()
         let anchored = verification.anchored
-        let result: [String: Any]
+        let verdict: AuditPage.Verdict
         switch verification.verdict {
         case .intact(let events, let head):
-            result = [
-                "intact": true,
-                "text":
-                    "The audit chain is intact: \(events) events, head \(head)."
+            verdict = .init(
+                intact: true,
+                text: "The audit chain is intact: \(events) events, head \(head)."
                     + (anchored
                         ? " It matches every signed checkpoint."
-                        : " No checkpoint file is configured, so deleting the newest events would not show.")
-                    ,
-            ]
+                        : " No checkpoint file is configured, so deleting the newest events would not show."))
         case .broken(let sequence, let reason):
-            result = ["intact": false, "text": "The audit chain is BROKEN at event \(sequence): \(reason)."]
+            verdict = .init(intact: false, text: "The audit chain is BROKEN at event \(sequence): \(reason).")
         }
-        return pages.page("admin-audit", frame(context, title: "Audit trail", values: ["verdict": result], current: "/console/admin/audit"))
+        return pages.page(.adminAudit, frame(context, title: "Audit trail", current: "/console/admin/audit"), AuditPage(verdict: verdict))
     }
 
     /// The events from `since` to `until` (dates, inclusive) as a CSV or JSON Lines download.
@@ -70,4 +68,13 @@ extension Console {
         formatter.dateFormat = "yyyy-MM-dd"
         return formatter.date(from: day).map { formatter.string(from: $0.addingTimeInterval(86_400)) }
     }
+}
+
+struct AuditPage: Sendable {
+    struct Verdict: Sendable {
+        var intact: Bool
+        var text: String
+    }
+
+    var verdict: Verdict?
 }

@@ -1,5 +1,6 @@
 import Deployment
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -11,7 +12,7 @@ import UseCases
 /// The web console: server-rendered pages for administrators, agencies without a system of their
 /// own, and referrers, over the same use cases as the API. No script runs; every form posts back
 /// here with the session's CSRF token.
-struct Console: Sendable {
+public struct Console: Sendable {
     let components: GatewayComponents
     let pages: ConsolePages
     let sessions: ConsoleSessions
@@ -26,9 +27,10 @@ struct Console: Sendable {
     /// guessing cannot be fast, nor keep the gateway busy. Ten at once, then one a minute.
     let passwordAttempts = SignInAllowance(burst: 10, perMinute: 1)
 
-    init(components: GatewayComponents, frontDoor: FrontDoor, addresses: ClientAddress, logger: Logger) {
+    /// Throws `ConsoleTemplateProblem` when a page's template is missing or does not parse.
+    public init(components: GatewayComponents, frontDoor: FrontDoor, addresses: ClientAddress, logger: Logger) throws {
         self.components = components
-        pages = ConsolePages(environment: components.configuration.settings.environment ?? .test)
+        pages = try ConsolePages(environment: components.configuration.settings.environment ?? .test)
         sessions = components.sessions
         keys = components.keys
         clock = components.clock
@@ -38,30 +40,33 @@ struct Console: Sendable {
         secure = components.configuration.settings.server.tlsCertificateFile != nil
     }
 
-    /// Adds every console page to `router`.
-    func addRoutes(to router: Router<GatewayContext>) {
+    /// Every console page, to be served at `/console`: sign-in and the stylesheet for anyone, the
+    /// rest behind a session whose role the pages are for.
+    public func routes() -> RouteCollection<GatewayContext> {
+        let routes = RouteCollection(context: GatewayContext.self)
         let css = pages.stylesheet
-        router.get("/console/console.css") { _, _ in
+        routes.get("console.css") { _, _ in
             var headers: HTTPFields = [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"]
             ConsolePages.securityHeaders(&headers)
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: css))
         }
-        router.get("/console") { request, _ in
+        routes.get { request, _ in
             guard let (_, principal) = try await signedIn(request) else { return ConsolePages.redirect("/console/sign-in") }
             return ConsolePages.redirect(Self.home(principal.role))
         }
-        router.get("/console/sign-in") { request, context in
+        routes.get("sign-in") { request, context in
             // Someone already signed in goes to their pages.
             if let (_, principal) = try await signedIn(request) { return ConsolePages.redirect(Self.home(principal.role)) }
             return signInForm(request, context: context)
         }
-        router.post("/console/sign-in") { request, context in try await signIn(request, context: context) }
-        let session = router.group("/console").add(middleware: ConsoleMiddleware(console: self, roles: []))
+        routes.post("sign-in") { request, context in try await signIn(request, context: context) }
+        let session = routes.group().add(middleware: ConsoleMiddleware(console: self, roles: []))
         session.post("sign-out") { _, context in try await signOut(context: context) }
         addAccountRoutes(session)
-        addAdminRoutes(router.group("/console/admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin])))
-        addInboxRoutes(router.group("/console/inbox").add(middleware: ConsoleMiddleware(console: self, roles: [.agency])))
-        addReferRoutes(router.group("/console/refer").add(middleware: ConsoleMiddleware(console: self, roles: [.referrer])))
+        addAdminRoutes(routes.group("admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin])))
+        addInboxRoutes(routes.group("inbox").add(middleware: ConsoleMiddleware(console: self, roles: [.agency])))
+        addReferRoutes(routes.group("refer").add(middleware: ConsoleMiddleware(console: self, roles: [.referrer])))
+        return routes
     }
 
     /// Where each role starts.
@@ -81,36 +86,26 @@ struct Console: Sendable {
         }
     }
 
-    /// The values every signed-in page shows: who is signed in, the navigation for their role, the
-    /// form token, and the sentence saying what their last action did.
-    func frame(_ context: GatewayContext, title: String, values: [String: Any] = [:], current: String? = nil) -> [String: Any] {
-        var frame = values
-        frame["title"] = title
-        if let principal = context.principal, let session = context.console {
-            frame["user"] = ["name": principal.actor, "role": Self.roleName(principal.role)]
-            frame["csrf"] = session.csrfToken
-            if let notice = session.notice { frame["notice"] = notice }
-            let links: [(String, String)] =
-                switch principal.role {
-                case .admin:
-                    [
-                        ("/console/admin", "Overview"), ("/console/admin/attention", "Needs attention"), ("/console/admin/dead", "Dead letters"),
-                        ("/console/admin/rules", "Rules"), ("/console/admin/agencies", "Agencies"), ("/console/admin/audit", "Audit trail"),
-                    ]
-                case .agency: [("/console/inbox", "Inbox")]
-                case .referrer: [("/console/refer", "New referral")]
-                }
-            frame["nav"] = links.map { link in
-                ["href": link.0, "label": link.1, "current": link.0 == current] as [String: Any]
+    /// What every signed-in page shows: who is signed in, the navigation for their role, the form
+    /// token, and the sentence saying what their last action did.
+    func frame(_ context: GatewayContext, title: String, current: String? = nil) -> PageFrame {
+        var frame = PageFrame(title: title)
+        guard let principal = context.principal, let session = context.console else { return frame }
+        frame.user = .init(name: principal.actor, role: Self.roleName(principal.role))
+        frame.csrf = session.csrfToken
+        frame.notice = session.notice
+        let links: [(String, String)] =
+            switch principal.role {
+            case .admin:
+                [
+                    ("/console/admin", "Overview"), ("/console/admin/attention", "Needs attention"), ("/console/admin/dead", "Dead letters"),
+                    ("/console/admin/rules", "Rules"), ("/console/admin/agencies", "Agencies"), ("/console/admin/audit", "Audit trail"),
+                ]
+            case .agency: [("/console/inbox", "Inbox")]
+            case .referrer: [("/console/refer", "New referral")]
             }
-        }
+        frame.nav = links.map { .init(href: $0.0, label: $0.1, current: $0.0 == current) }
         return frame
-    }
-
-    /// `values` without its empty strings: a template's `{{#name}}` section treats an empty string
-    /// as present, so an absent value is left out instead.
-    static func present(_ values: [String: Any]) -> [String: Any] {
-        values.filter { !(($0.value as? String)?.isEmpty ?? false) }
     }
 
     /// Keeps a sentence for the person's next page. What they did is done even when the sentence
@@ -122,6 +117,14 @@ struct Console: Sendable {
         } catch {
             logger.warning("A console notice could not be kept", metadata: ["error.type": "\(type(of: error))", "request": "\(context.requestId)"])
         }
+    }
+
+    /// The console's cookie `name` with `value` (nil clears it): `HttpOnly`, `SameSite=Strict`,
+    /// scoped to the console, `Secure` when the gateway terminates TLS.
+    func cookie(_ name: String, _ value: String?, maxAge: Int) -> Cookie {
+        Cookie(
+            name: name, value: value ?? "", maxAge: value == nil ? 0 : maxAge, path: "/console", secure: secure, httpOnly: true,
+            sameSite: .strict)
     }
 
     static func percentEncoded(_ text: String) -> String {

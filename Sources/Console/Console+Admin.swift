@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import ReferralModel
@@ -32,30 +33,22 @@ extension Console {
         let counts = try await components.auditTrail.activity(since: ActivityChart.since(now), kinds: [.deliveryAttempted, .deliveryDelivered])
         let chart = ActivityChart(counts: counts, now: now)
         let directory = components.rules.live.current.agencies
-        let rows: [(attention: Bool, values: [String: Any])] = queues.map { queue in
+        let rows = queues.map { queue in
             let problems = Self.problems(queue)
-            var values: [String: Any] = [
-                "id": queue.agency, "name": directory[queue.agency]?.name ?? queue.agency, "status": queue.status.rawValue,
-                "circuit": queue.circuit.rawValue, "pending": queue.pending, "deadLettered": queue.deadLettered,
-                "oldest": queue.oldestPendingSeconds.map(Self.age) ?? "none waiting", "problems": problems.joined(separator: "; "),
-                "attention": !problems.isEmpty, "paused": queue.paused != nil, "configured": queue.configured,
-                "inbox": directory[queue.agency]?.adapter == "portal",
-            ]
-            if let stop = queue.paused ?? queue.disabled { values["stop"] = "\(stop.reason) (\(stop.by), \(stop.at))" }
-            return (!problems.isEmpty, Self.present(values))
+            return OverviewPage.Agency(
+                id: queue.agency, name: directory[queue.agency]?.name ?? queue.agency, status: queue.status.rawValue,
+                circuit: queue.circuit.rawValue, pending: queue.pending, deadLettered: queue.deadLettered,
+                oldest: queue.oldestPendingSeconds.map(Self.age) ?? "none waiting",
+                problems: problems.isEmpty ? nil : problems.joined(separator: "; "), attention: !problems.isEmpty, paused: queue.paused != nil,
+                configured: queue.configured, inbox: directory[queue.agency]?.adapter == "portal",
+                stop: (queue.paused ?? queue.disabled).map { "\($0.reason) (\($0.by), \($0.at))" })
         }
-        // Needs attention first, then by name.
-        let ordered = rows.sorted { ($0.attention ? 0 : 1, "\($0.values["name"]!)") < ($1.attention ? 0 : 1, "\($1.values["name"]!)") }
-        return pages.page(
-            "admin-overview",
-            frame(
-                context, title: "Overview",
-                values: [
-                    "agencies": ordered.map(\.values), "attentionCount": attention.count, "hasAttention": !attention.isEmpty, "chart": chart.svg,
-                    "chartRows": chart.rows,
-                    "deliveredTotal": chart.hours.map(\.delivered).reduce(0, +), "failedTotal": chart.hours.map(\.failed).reduce(0, +),
-                    "at": Timestamp.string(now),
-                ], current: "/console/admin"))
+        let page = OverviewPage(
+            // Needs attention first, then by name.
+            agencies: rows.sorted { ($0.attention ? 0 : 1, $0.name) < ($1.attention ? 0 : 1, $1.name) },
+            attentionCount: attention.count, hasAttention: !attention.isEmpty, chart: chart.svg, chartRows: chart.rows,
+            deliveredTotal: chart.hours.map(\.delivered).reduce(0, +), failedTotal: chart.hours.map(\.failed).reduce(0, +), at: Timestamp.string(now))
+        return pages.page(.adminOverview, frame(context, title: "Overview", current: "/console/admin"), page)
     }
 
     /// Why an agency's queue needs someone to look, in words; empty when it does not.
@@ -84,36 +77,32 @@ extension Console {
 
     func attention(context: GatewayContext) async throws -> Response {
         let items = try await components.loop.attention(limit: 500)
-        let agencies = components.rules.live.current.agencies.agencies.map { ["id": $0.id, "name": $0.name] }
-        return pages.page(
-            "admin-attention",
-            frame(
-                context, title: "Needs attention",
-                values: [
-                    "items": items.map { item -> [String: Any] in
-                        let due = item.dueAt.flatMap(Timestamp.parse).map { ConsoleTime.due($0, now: components.clock.now()) }
-                        return Self.present([
-                            "id": item.id, "referralId": item.referralId, "agency": item.agency ?? "", "reason": item.reason,
-                            "since": ConsoleTime.local(item.since), "urgency": item.urgency?.rawValue ?? "",
-                            "urgent": item.urgency.map { $0 != .routine } ?? false, "due": due?.words ?? "", "overdue": due?.overdue ?? false,
-                            "dueAt": item.dueAt.map(ConsoleTime.local) ?? "",
-                        ])
-                    },
-                    "agencies": agencies,
-                ], current: "/console/admin/attention"))
+        let now = components.clock.now()
+        let page = AttentionPage(
+            items: items.map { item in
+                let due = item.dueAt.flatMap(Timestamp.parse).map { ConsoleTime.due($0, now: now) }
+                return AttentionPage.Item(
+                    id: item.id, referralId: item.referralId, agency: item.agency, reason: item.reason, since: ConsoleTime.local(item.since),
+                    urgency: item.urgency?.rawValue, urgent: item.urgency.map { $0 != .routine } ?? false, due: due?.words,
+                    overdue: due?.overdue ?? false, dueAt: item.dueAt.map(ConsoleTime.local))
+            },
+            agencies: components.rules.live.current.agencies.agencies.map { .init(id: $0.id, name: $0.name) })
+        return pages.page(.adminAttention, frame(context, title: "Needs attention", current: "/console/admin/attention"), page)
     }
 
     func resolve(_ request: Request, context: GatewayContext) async throws -> Response {
-        let form = try await FormBody.read(request)
+        let form = try await ConsoleForm.decode(ResolveForm.self, from: request)
         let id = context.parameters.get("id") ?? ""
         let actor = context.principal?.actor ?? "administrator"
         let resolution: ReferralLoop.Resolution
-        switch form["action"] {
+        switch form.action {
         case "reroute":
-            guard let agency = form.trimmed("agency") else { throw ConsoleRefusal(status: .badRequest, message: "Choose the agency to send it to.") }
+            guard let agency = ConsoleForm.trimmed(form.agency) else {
+                throw ConsoleRefusal(status: .badRequest, message: "Choose the agency to send it to.")
+            }
             resolution = .reroute(agency: agency)
         case "close":
-            guard let reason = form.trimmed("reason"), reason.count <= 2_000 else {
+            guard let reason = ConsoleForm.trimmed(form.reason), reason.count <= 2_000 else {
                 throw ConsoleRefusal(status: .badRequest, message: "Say why the referral is closed (up to 2,000 characters): the record keeps it.")
             }
             resolution = .close(reason: reason)
@@ -124,7 +113,7 @@ extension Console {
             let item = try await components.loop.resolve(id, resolution, actor: actor)
             await tell(context, "Referral \(item.referralId) \(item.resolution ?? "resolved").")
         } catch let refusal as ReferralLoop.Refusal {
-            throw LoopRoutes.problem(refusal)
+            throw ProblemResponse(refusal)
         }
         return ConsolePages.redirect("/console/admin/attention")
     }
@@ -132,24 +121,18 @@ extension Console {
     func deadLetters(context: GatewayContext) async throws -> Response {
         let letters = try await components.queue.deadLetters(agency: nil, limit: 200, by: context.principal?.actor ?? "administrator")
             .deadLetters
-        return pages.page(
-            "admin-dead",
-            frame(
-                context, title: "Dead letters",
-                values: [
-                    "hasLetters": !letters.isEmpty,
-                    "letters": letters.map { letter -> [String: Any] in
-                        [
-                            "deliveryId": letter.deliveryId, "referralId": letter.referralId, "agency": letter.agency, "attempts": letter.attempts,
-                            "reason": letter.reason, "at": letter.deadLetteredAt ?? "",
-                        ]
-                    },
-                ], current: "/console/admin/dead"))
+        let page = DeadLettersPage(
+            letters: letters.map {
+                .init(
+                    deliveryId: $0.deliveryId, referralId: $0.referralId, agency: $0.agency, attempts: $0.attempts, reason: $0.reason,
+                    at: $0.deadLetteredAt ?? "")
+            })
+        return pages.page(.adminDead, frame(context, title: "Dead letters", current: "/console/admin/dead"), page)
     }
 
     func retry(_ request: Request, context: GatewayContext) async throws -> Response {
-        let form = try await FormBody.read(request)
-        let ids = form.all("delivery").filter(Identifier.isWellFormed)
+        let form = try await ConsoleForm.decode(RetryForm.self, from: request)
+        let ids = (form.delivery ?? []).filter(Identifier.isWellFormed)
         guard !ids.isEmpty else { throw ConsoleRefusal(status: .badRequest, message: "Tick the dead letters to put back in the queue.") }
         let result = try await components.queue.retry(.deliveries(ids), by: context.principal?.actor ?? "administrator")
         await tell(context, "\(result.requeued.count) dead letter\(result.requeued.count == 1 ? "" : "s") put back in the queue.")
@@ -157,12 +140,12 @@ extension Console {
     }
 
     func pause(_ request: Request, context: GatewayContext, pausing: Bool) async throws -> Response {
-        let form = try await FormBody.read(request)
+        let form = try await ConsoleForm.decode(PauseForm.self, from: request)
         let agency = context.parameters.get("agency") ?? ""
         let actor = context.principal?.actor ?? "administrator"
         let changed =
             pausing
-            ? try await components.queue.pause(agency: agency, reason: form.trimmed("reason"), by: actor)
+            ? try await components.queue.pause(agency: agency, reason: ConsoleForm.trimmed(form.reason), by: actor)
             : try await components.queue.resume(agency: agency, by: actor)
         guard changed != nil else { throw ConsoleRefusal(status: .notFound, message: "There is no agency \(agency) in the configuration.") }
         await tell(context, pausing ? "Deliveries to \(agency) are paused; they wait in its queue." : "Deliveries to \(agency) resumed.")
@@ -176,30 +159,6 @@ extension Console {
         else {
             throw ConsoleRefusal(status: .notFound, message: "There is no referral with the id \(String(id.prefix(40))).")
         }
-        return pages.page(
-            "admin-referral",
-            frame(context, title: "Referral \(report.id)", values: ["referral": Self.reportValues(report)]))
-    }
-
-    /// A referral's status, deliveries and history as the pages show them.
-    static func reportValues(_ report: ReferralReport) -> [String: Any] {
-        [
-            "id": report.id, "status": report.status.rawValue, "receivedAt": report.receivedAt, "submittedBy": report.submittedBy,
-            "rulesVersion": report.rulesVersion, "urgency": report.urgency.rawValue, "needs": report.needs.joined(separator: ", "),
-            "deliveries": report.deliveries.filter { $0.notice == nil }.map { delivery -> [String: Any] in
-                present([
-                    "agency": delivery.agency, "rule": delivery.rule, "state": delivery.state.rawValue, "attempts": delivery.attempts,
-                    "deliveredAt": delivery.deliveredAt ?? "", "answeredAt": delivery.answeredAt ?? "",
-                    "declineReason": delivery.declineReason?.rawValue ?? "", "lastError": delivery.lastError ?? "",
-                ])
-            },
-            "history": report.history.map { entry -> [String: Any] in
-                present(["at": entry.at, "event": entry.event, "agency": entry.agency ?? "", "detail": entry.detail ?? ""])
-            },
-            "final": [.completed, .closed].contains(report.status),
-            "notes": (report.notes ?? []).map { ["at": $0.at, "author": $0.author, "kind": $0.kind, "text": $0.text] },
-        ].merging(report.attention.map { ["attention": "Needs attention since \($0.since): \($0.reason)"] as [String: Any] } ?? [:]) { first, _ in
-            first
-        }
+        return pages.page(.adminReferral, frame(context, title: "Referral \(report.id)"), ReferralPage(referral: ReferralView(report)))
     }
 }

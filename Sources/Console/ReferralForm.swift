@@ -109,7 +109,7 @@ struct ReferralForm {
 
     /// The referral as JSON from the submitted form: blank fields left out, so a missing one is
     /// reported as intake reports it.
-    func json(_ form: FormBody) -> [UInt8] {
+    func json(_ form: ReferralAnswers) -> [UInt8] {
         var root: [String: Any] = [:]
         for section in sections {
             for field in section.fields {
@@ -121,7 +121,7 @@ struct ReferralForm {
                 case .select(let options) where options.contains { $0.0 == "true" }:
                     value = form[field.pointer].flatMap { $0 == "true" ? true : $0 == "false" ? false : nil }
                 default:
-                    value = form.trimmed(field.pointer)
+                    value = ConsoleForm.trimmed(form[field.pointer])
                 }
                 guard let value else { continue }
                 Self.set(value, at: field.pointer.split(separator: "/").map(String.init), in: &root)
@@ -144,7 +144,7 @@ struct ReferralForm {
 
     /// The sections as the template draws them, with the submitted values and each field's problems.
     /// - Returns: the sections, and the problems that belong to no field.
-    func values(_ form: FormBody?, issues: [FieldIssue]) -> (sections: [[String: Any]], unplaced: [String]) {
+    func drawn(_ form: ReferralAnswers?, issues: [FieldIssue]) -> (sections: [ReferPage.Section], unplaced: [String]) {
         let pointers = sections.flatMap { $0.fields.map(\.pointer) }
         var placed: [String: [String]] = [:]
         var unplaced: [String] = []
@@ -161,51 +161,82 @@ struct ReferralForm {
                 }
             }
         }
-        let drawn = sections.map { section -> [String: Any] in
-            [
-                "legend": section.legend,
-                "fields": section.fields.map { field -> [String: Any] in
+        let drawn = sections.map { section in
+            ReferPage.Section(
+                legend: section.legend,
+                fields: section.fields.map { field in
                     let id = "f" + field.pointer.replacingOccurrences(of: "/", with: "-")
-                    var values: [String: Any] = [
-                        "name": field.pointer, "id": id, "label": field.label, "required": field.required,
-                        "autocomplete": field.autocomplete ?? "off", "value": form?[field.pointer] ?? "",
-                        "problems": placed[field.pointer] ?? [], "invalid": placed[field.pointer] != nil,
-                    ]
-                    if let hint = field.hint { values["hint"] = hint }
+                    var drawn = ReferPage.Field(
+                        name: field.pointer, id: id, label: field.label, required: field.required, autocomplete: field.autocomplete ?? "off",
+                        value: form?[field.pointer] ?? "", problems: placed[field.pointer] ?? [], invalid: placed[field.pointer] != nil,
+                        hint: field.hint)
                     let chosen = Set(form?.all(field.pointer) ?? [])
-                    func options(_ list: [(String, String)]) -> [[String: Any]] {
+                    func options(_ list: [(String, String)]) -> [ReferPage.Option] {
                         list.enumerated().map { index, option in
-                            ["value": option.0, "label": option.1, "chosen": chosen.contains(option.0), "id": "\(id)-\(index)"]
+                            .init(value: option.0, label: option.1, chosen: chosen.contains(option.0), id: "\(id)-\(index)")
                         }
                     }
                     switch field.kind {
-                    case .text:
-                        values["isInput"] = true
-                        values["type"] = "text"
-                    case .email:
-                        values["isInput"] = true
-                        values["type"] = "email"
-                    case .telephone:
-                        values["isInput"] = true
-                        values["type"] = "tel"
-                    case .date:
-                        values["isInput"] = true
-                        values["type"] = "date"
-                    case .textarea: values["isTextarea"] = true
+                    case .text: drawn.input = "text"
+                    case .email: drawn.input = "email"
+                    case .telephone: drawn.input = "tel"
+                    case .date: drawn.input = "date"
+                    case .textarea: drawn.isTextarea = true
                     case .select(let list):
-                        values["isSelect"] = true
-                        values["options"] = options(list)
+                        drawn.isSelect = true
+                        drawn.options = options(list)
                     case .radio(let list):
-                        values["isRadio"] = true
-                        values["options"] = options(list)
+                        drawn.isRadio = true
+                        drawn.options = options(list)
                     case .checkboxes(let list):
-                        values["isCheckboxes"] = true
-                        values["options"] = options(list)
+                        drawn.isCheckboxes = true
+                        drawn.options = options(list)
                     }
-                    return values
-                },
-            ]
+                    drawn.isInput = drawn.input != nil
+                    return drawn
+                })
         }
         return (drawn, unplaced)
     }
+}
+
+/// The referral form's page: its sections and fields as drawn, with what was wrong.
+struct ReferPage: Sendable {
+    struct Option: Sendable {
+        var value: String
+        var label: String
+        var chosen: Bool
+        var id: String
+    }
+
+    struct Field: Sendable {
+        var name: String
+        var id: String
+        var label: String
+        var required: Bool
+        var autocomplete: String
+        var value: String
+        var problems: [String]
+        var invalid: Bool
+        var hint: String?
+        /// The input's type, for the fields that are one line.
+        var input: String? = nil
+        var isInput = false
+        var isTextarea = false
+        var isSelect = false
+        var isRadio = false
+        var isCheckboxes = false
+        var options: [Option] = []
+    }
+
+    struct Section: Sendable {
+        var legend: String
+        var fields: [Field]
+    }
+
+    var sections: [Section]
+    var unplaced: [String]
+    /// One submission of this form makes one referral, however often it is sent.
+    var submission: String
+    var problemCount: String?
 }

@@ -8,15 +8,17 @@ import HTTPTypes
 /// proxies listed in `server.trusted_proxies`, the nearest address in `X-Forwarded-For` that is
 /// not one of them. Only well-formed IP addresses are ever taken from the header: anything else in
 /// it (a name, a sentence) is ignored, so nothing a client writes there can reach the audit trail.
-struct ClientAddress: Sendable {
-    let trusted: [Network]
+public struct ClientAddress: Sendable {
+    public let trusted: [Network]
 
-    struct Network: Sendable, Equatable {
+    public init(trusted: [Network]) { self.trusted = trusted }
+
+    public struct Network: Sendable, Equatable {
         let bytes: [UInt8]
         let prefix: Int
 
         /// `10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32` or `::1`; nil when it is not one.
-        init?(_ text: String) {
+        public init?(_ text: String) {
             let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
             guard let bytes = ClientAddress.bytes(of: parts[0]) else { return nil }
             let length = bytes.count * 8
@@ -48,13 +50,13 @@ struct ClientAddress: Sendable {
         return nil
     }
 
-    func isTrusted(_ address: String) -> Bool {
+    public func isTrusted(_ address: String) -> Bool {
         guard let bytes = Self.bytes(of: address) else { return false }
         return trusted.contains { $0.contains(bytes) }
     }
 
     /// The address to count `peer`'s request under.
-    func source(peer: String, headers: HTTPFields) -> String {
+    public func source(peer: String, headers: HTTPFields) -> String {
         guard !trusted.isEmpty, isTrusted(peer) else { return peer }
         let forwarded = headers[values: HTTPField.Name("X-Forwarded-For")!].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }

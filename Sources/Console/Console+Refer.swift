@@ -1,4 +1,5 @@
 import Foundation
+import HTTPEdge
 import HTTPTypes
 import Hummingbird
 import ReferralModel
@@ -22,20 +23,18 @@ extension Console {
         ReferralForm(vocabulary: components.configuration.settings.vocabulary, organisations: context.principal?.organisations)
     }
 
-    func referralForm(context: GatewayContext, form submitted: FormBody?, issues: [FieldIssue], status: HTTPResponse.Status = .ok) -> Response {
-        let (sections, unplaced) = form(for: context).values(submitted, issues: issues)
-        var values: [String: Any] = [
-            "sections": sections, "unplaced": unplaced,
-            // One submission of this form makes one referral, however often it is sent.
-            "submission": submitted?["submission"] ?? ConsoleSessions.randomToken(),
-        ]
-        if !issues.isEmpty { values["problemCount"] = "\(issues.count) problem\(issues.count == 1 ? "" : "s")" }
-        return pages.page("refer", frame(context, title: "Make a referral", values: values, current: "/console/refer"), status: status)
+    func referralForm(context: GatewayContext, form submitted: ReferralAnswers?, issues: [FieldIssue], status: HTTPResponse.Status = .ok) -> Response
+    {
+        let (sections, unplaced) = form(for: context).drawn(submitted, issues: issues)
+        let page = ReferPage(
+            sections: sections, unplaced: unplaced, submission: submitted?["submission"] ?? ConsoleSessions.randomToken(),
+            problemCount: issues.isEmpty ? nil : "\(issues.count) problem\(issues.count == 1 ? "" : "s")")
+        return pages.page(.refer, frame(context, title: "Make a referral", current: "/console/refer"), page, status: status)
     }
 
     func submit(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
-        let submitted = try await FormBody.read(request)
+        let submitted = try await ConsoleForm.decode(ReferralAnswers.self, from: request)
         let body = form(for: context).json(submitted)
         let key = submitted["submission"].flatMap { (1...255).contains($0.utf8.count) ? "console-" + $0 : nil }
         do {
@@ -65,7 +64,7 @@ extension Console {
         }
     }
 
-    func followReferral(context: GatewayContext, extra: [String: Any] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
+    func followReferral(context: GatewayContext, problem: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
         guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
         let id = context.parameters.get("id") ?? ""
         guard
@@ -74,17 +73,14 @@ extension Console {
         else {
             throw ConsoleRefusal(status: .notFound, message: "There is no referral with this reference that you made.")
         }
-        var values = Self.reportValues(report)
-        let returned = report.status == .returned
-        values["questions"] = (report.notes ?? []).filter { $0.kind == "returned" }.map { ["at": ConsoleTime.local($0.at), "text": $0.text] }
-        values["returned"] = returned
-        values.merge(extra) { _, new in new }
+        var referral = ReferralView(report)
+        referral.returned = report.status == .returned
+        referral.questions = (report.notes ?? []).filter { $0.kind == "returned" }.map { .init(at: ConsoleTime.local($0.at), text: $0.text) }
+        referral.problem = problem
+        var frame = frame(context, title: "Referral \(report.id)")
         // Until it is settled, the page reloads itself (no script) to show the status live; not while a question waits for an answer.
-        return pages.page(
-            "refer-status",
-            frame(
-                context, title: "Referral \(report.id)",
-                values: ["referral": values, "refresh": !(values["final"] as? Bool ?? false) && !returned]), status: status)
+        frame.refresh = !referral.settled && !referral.returned
+        return pages.page(.referStatus, frame, ReferralPage(referral: referral), status: status)
     }
 
     /// The referrer answers an agency's question: the answer joins the referral's reason and every
@@ -92,22 +88,22 @@ extension Console {
     func answerQuestion(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
         let id = context.parameters.get("id") ?? ""
-        let form = try await FormBody.read(request)
-        guard let answer = form.trimmed("answer") else {
-            return try await followReferral(context: context, extra: ["problem": "Write your answer to the question."], status: .unprocessableContent)
+        let form = try await ConsoleForm.decode(QuestionAnswerForm.self, from: request)
+        guard let answer = ConsoleForm.trimmed(form.answer) else {
+            return try await followReferral(context: context, problem: "Write your answer to the question.", status: .unprocessableContent)
         }
         do {
             let amended = try await components.loop.answerQuestion(
-                referralId: id, answer: answer, phone: form.trimmed("phone"), actor: principal.keyId, keyId: principal.keyId,
+                referralId: id, answer: answer, phone: ConsoleForm.trimmed(form.phone), actor: principal.keyId, keyId: principal.keyId,
                 organisations: principal.organisations)
             await tell(context, "Your answer is added to the referral and sent to \(amended.updating.joined(separator: ", ")).")
         } catch ReferralIntake.Refusal.invalid(let issues) {
             let words = issues.map {
                 "\($0.pointer == "/reason" ? "The answer" : $0.pointer == "/subject/phone" ? "The phone number" : $0.pointer) \($0.detail)"
             }
-            return try await followReferral(context: context, extra: ["problem": words.joined(separator: " ")], status: .unprocessableContent)
+            return try await followReferral(context: context, problem: words.joined(separator: " "), status: .unprocessableContent)
         } catch let refusal as ReferralLoop.Refusal {
-            throw LoopRoutes.problem(refusal)
+            throw ProblemResponse(refusal)
         }
         return ConsolePages.redirect("/console/refer/\(id)")
     }

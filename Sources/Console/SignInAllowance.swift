@@ -32,24 +32,3 @@ final class SignInAllowance: Sendable {
         }
     }
 }
-
-/// Cookies as the console sets and reads them.
-enum ConsoleCookies {
-    /// The value of cookie `name` in a `Cookie` header.
-    static func value(_ name: String, in header: String?) -> String? {
-        guard let header else { return nil }
-        for part in header.split(separator: ";") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if pair.count == 2, pair[0] == name { return pair[1] }
-        }
-        return nil
-    }
-
-    /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, scoped to the console, `Secure` when
-    /// the gateway terminates TLS. A nil value clears the cookie.
-    static func make(_ name: String, value: String?, maxAge: Int, secure: Bool) -> String {
-        var cookie = "\(name)=\(value ?? ""); Path=/console; HttpOnly; SameSite=Strict; Max-Age=\(value == nil ? 0 : maxAge)"
-        if secure { cookie += "; Secure" }
-        return cookie
-    }
-}

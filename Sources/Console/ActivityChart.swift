@@ -74,8 +74,15 @@ struct ActivityChart {
         return parts.joined(separator: "\n")
     }
 
-    var rows: [[String: Any]] {
-        hours.map { ["hour": $0.label, "delivered": $0.delivered, "failed": $0.failed] }
+    /// The same figures as a table's rows.
+    struct Row: Sendable {
+        var hour: String
+        var delivered: Int
+        var failed: Int
+    }
+
+    var rows: [Row] {
+        hours.map { Row(hour: $0.label, delivered: $0.delivered, failed: $0.failed) }
     }
 
     static func fixed(_ value: Double) -> String { String(format: "%.1f", value) }

@@ -1,0 +1,188 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import NIOCore
+import Settings
+
+/// The console's pages, one template each (`Templates/*.mustache`, HTML-escaped by default).
+enum ConsoleTemplate: String, CaseIterable, Sendable {
+    case layout, error, account
+    case signIn = "sign-in"
+    case adminOverview = "admin-overview"
+    case adminAttention = "admin-attention"
+    case adminDead = "admin-dead"
+    case adminReferral = "admin-referral"
+    case adminEditor = "admin-editor"
+    case adminHistory = "admin-history"
+    case adminAudit = "admin-audit"
+    case inbox
+    case inboxReferral = "inbox-referral"
+    case refer
+    case referStatus = "refer-status"
+}
+
+/// A console template that is missing from the build or does not parse: the gateway does not start
+/// without every page it may have to show.
+public struct ConsoleTemplateProblem: Error, CustomStringConvertible, Sendable {
+    public let template: String
+    public let problem: String
+    public var description: String { "The console's page template \(template).mustache \(problem). Reinstall the gateway: its build is incomplete." }
+}
+
+/// What every page shows around its own content: the title, who is signed in with the navigation
+/// for their role, the form token, the sentence saying what their last action did, and whether
+/// this is a live or a test system.
+struct PageFrame: Sendable {
+    struct User: Sendable {
+        var name: String
+        var role: String
+    }
+
+    struct Link: Sendable {
+        var href: String
+        var label: String
+        var current: Bool
+    }
+
+    var title: String
+    var user: User? = nil
+    var csrf: String? = nil
+    var notice: String? = nil
+    var nav: [Link] = []
+    /// The page reloads itself every few seconds (a referral being followed until it settles).
+    var refresh = false
+    var environment = ""
+    var testEnvironment = false
+}
+
+/// A page's frame and its own content as one template context: a name is looked up in the content
+/// first, then in the frame; an optional that is nil counts as absent, as a template expects.
+struct RenderedPage<Content: Sendable>: MustacheParent {
+    let frame: PageFrame
+    let content: Content
+
+    func child(named name: String) -> Any? {
+        TemplateValues.value(name, in: content) ?? TemplateValues.value(name, in: frame)
+    }
+}
+
+enum TemplateValues {
+    /// What a template finds under `name` in `value`: its own answer when it decides that itself
+    /// (`MustacheParent`), else its stored property `name`.
+    static func value(_ name: String, in value: Any) -> Any? {
+        if let parent = value as? any MustacheParent { return parent.child(named: name) }
+        return stored(name, in: value)
+    }
+
+    /// The stored property `name` of `value`, unwrapped when it is an optional; nil when it is
+    /// absent or nil.
+    static func stored(_ name: String, in value: Any) -> Any? {
+        guard let child = Mirror(reflecting: value).children.first(where: { $0.label == name })?.value else { return nil }
+        let mirror = Mirror(reflecting: child)
+        guard mirror.displayStyle == .optional else { return child }
+        return mirror.children.first?.value
+    }
+
+    /// Nil for an empty text: a template's `{{#name}}` section treats an empty string as present.
+    static func nonEmpty(_ text: String?) -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        return text
+    }
+}
+
+/// The console's templates and stylesheet, read and parsed once at start-up (a missing or broken
+/// template stops start-up with its name), and the headers every console response carries.
+struct ConsolePages: Sendable {
+    let library: MustacheLibrary
+    let stylesheet: ByteBuffer
+    /// Whether this gateway is live; every page says so, and a test system says it loudly.
+    let environment: DeploymentEnvironment
+
+    /// Where the build keeps the templates.
+    static var builtTemplates: URL? { Bundle.module.url(forResource: "Templates", withExtension: nil) }
+
+    init(environment: DeploymentEnvironment = .test) throws {
+        guard let directory = Self.builtTemplates else {
+            throw ConsoleTemplateProblem(template: "layout", problem: "is missing: the folder of templates is not in the build")
+        }
+        try self.init(environment: environment, directory: directory)
+    }
+
+    /// The templates in `directory`, every one of `ConsoleTemplate` required.
+    init(environment: DeploymentEnvironment, directory: URL) throws {
+        self.environment = environment
+        var library = MustacheLibrary()
+        for template in ConsoleTemplate.allCases {
+            let url = directory.appendingPathComponent("\(template.rawValue).mustache")
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                throw ConsoleTemplateProblem(template: template.rawValue, problem: "is missing")
+            }
+            do {
+                try library.register(text, named: template.rawValue)
+            } catch {
+                throw ConsoleTemplateProblem(template: template.rawValue, problem: "does not parse (\(error))")
+            }
+        }
+        guard let css = try? String(contentsOf: directory.appendingPathComponent("console.css"), encoding: .utf8) else {
+            throw ConsoleTemplateProblem(template: "console.css", problem: "is missing")
+        }
+        self.library = library
+        stylesheet = ByteBuffer(string: css)
+    }
+
+    /// No script may run, nothing may load from elsewhere, forms post only here, and no other
+    /// site may frame a page.
+    static let contentSecurityPolicy: String = {
+        let policy: ContentSecurityPolicy = [
+            .defaultSrc(.none), .styleSrc(.self), .imgSrc(.self), .formAction(.self), .frameAncestors(.none), .baseURI(.none),
+        ]
+        return policy.description
+    }()
+
+    /// The headers of every console response: CSP, no sniffing, no referrer, never cached.
+    static func securityHeaders(_ headers: inout HTTPFields) {
+        headers[HTTPField.Name("Content-Security-Policy")!] = contentSecurityPolicy
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
+    }
+
+    /// An HTML page from `template`: `frame` around `content`.
+    func page<Content: Sendable>(
+        _ template: ConsoleTemplate, _ frame: PageFrame, _ content: Content, status: HTTPResponse.Status = .ok, cookies: [Cookie] = []
+    ) -> Response {
+        let html = html(template, frame, content)
+        var fields: HTTPFields = [.contentType: "text/html; charset=utf-8"]
+        Self.securityHeaders(&fields)
+        var response = Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: html)))
+        for cookie in cookies { response.setCookie(cookie) }
+        return response
+    }
+
+    /// The HTML of `template` with `frame` around `content`.
+    func html<Content: Sendable>(_ template: ConsoleTemplate, _ frame: PageFrame, _ content: Content) -> String {
+        var frame = frame
+        frame.environment = environment.rawValue
+        frame.testEnvironment = environment == .test
+        // Every template was parsed at start-up, so this renders.
+        return library.render(RenderedPage(frame: frame, content: content), withTemplate: template.rawValue) ?? ""
+    }
+
+    /// 303 See Other to `location`: after a form is handled, the browser asks for the result page.
+    static func redirect(_ location: String, cookies: [Cookie] = []) -> Response {
+        var fields = HTTPFields()
+        fields[.location] = location
+        securityHeaders(&fields)
+        var response = Response(status: .seeOther, headers: fields)
+        for cookie in cookies { response.setCookie(cookie) }
+        return response
+    }
+}
+
+/// A console request refused with a page that says why.
+struct ConsoleRefusal: Error, Sendable {
+    var status: HTTPResponse.Status
+    var message: String
+}
