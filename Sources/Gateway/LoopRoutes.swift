@@ -119,7 +119,7 @@ struct LoopRoutes: Sendable {
                 referralId: id, agency: principal.agency, actor: principal.actor, answer: answer, reason: reason, text: text, reference: reference)
             return try JSONResponse.make(answered, status: .ok)
         } catch let refusal as ReferralLoop.Refusal {
-            throw Self.problem(refusal)
+            throw ProblemResponse(refusal)
         }
     }
 
@@ -142,7 +142,7 @@ struct LoopRoutes: Sendable {
             throw ProblemResponse(
                 .lifecycleConflict, detail: "This referral is completed or closed: nobody is acting on it, so there is nothing to amend.")
         } catch let refusal as ReferralLoop.Refusal {
-            throw Self.problem(refusal)
+            throw ProblemResponse(refusal)
         }
     }
 
@@ -167,7 +167,7 @@ struct LoopRoutes: Sendable {
                     ? "An agency has completed this referral: it can no longer be cancelled."
                     : "This referral is already closed: nobody is acting on it.")
         } catch let refusal as ReferralLoop.Refusal {
-            throw Self.problem(refusal)
+            throw ProblemResponse(refusal)
         }
     }
 
@@ -194,7 +194,7 @@ struct LoopRoutes: Sendable {
         do {
             return try JSONResponse.make(try await loop.resolve(id, resolution, actor: principal.actor), status: .ok)
         } catch let refusal as ReferralLoop.Refusal {
-            throw Self.problem(refusal)
+            throw ProblemResponse(refusal)
         }
     }
 
@@ -225,8 +225,6 @@ struct LoopRoutes: Sendable {
     static func invalid(_ issues: [FieldIssue]) -> ProblemResponse {
         ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
     }
-
-    static func problem(_ refusal: ReferralLoop.Refusal) -> ProblemResponse { ProblemResponse(refusal) }
 
     static func agency(_ context: GatewayContext) throws -> String {
         guard let agency = context.principal?.agency else {

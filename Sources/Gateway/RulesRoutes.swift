@@ -61,13 +61,44 @@ struct RulesRoutes: Sendable {
         guard let type, ["application/yaml", "application/x-yaml", "text/yaml"].contains(type) else {
             throw ProblemResponse(.unsupportedMediaType, detail: "Send the \(noun) file as YAML with 'Content-Type: application/yaml'.")
         }
-        let ifMatch = try ifMatch(request)
+        return (try await yamlText(request), try ifMatch(request), principal.actor)
+    }
+
+    /// The body as UTF-8 text.
+    func yamlText(_ request: Request) async throws -> String {
         let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
         guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
             throw ProblemResponse(
                 invalidKind, detail: "The \(noun) are not UTF-8 text.", errors: [FieldIssue(pointer: "", detail: "is not UTF-8 text.")])
         }
-        return (text, ifMatch, principal.actor)
+        return text
+    }
+
+    /// `POST /v1/agencies/test?agency=ID`: a signed test delivery (no referral, no personal data) to
+    /// agency ID as the agencies file in the body describes it (a new agency, or a new endpoint,
+    /// secret or TLS setting), before that file is live: what the console's editor offers beside a
+    /// checked change. The file is validated first (422 with its problems); audited like a ping.
+    func testProposed(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let type, ["application/yaml", "application/x-yaml", "text/yaml"].contains(type) else {
+            throw ProblemResponse(.unsupportedMediaType, detail: "Send the agencies file as YAML with 'Content-Type: application/yaml'.")
+        }
+        guard let agency = request.uri.queryParameters.get("agency").map { String($0) }, QueueRoutes.isAgencyId(agency) else {
+            throw ProblemResponse(
+                .invalidRequest, detail: "Name the agency to test: POST /v1/agencies/test?agency=ID.",
+                errors: [FieldIssue(pointer: "/agency", detail: "is required: an agency id from the file, letters, digits and hyphens.")])
+        }
+        let text = try await yamlText(request)
+        do {
+            _ = try administrator.prepare(text, for: .agencies)
+            guard let result = try await administrator.testDelivery(agency: agency, proposedAgencies: text, by: principal.actor) else {
+                throw ProblemResponse(.notFound, detail: "The agencies file names no agency \(agency) with an endpoint to test.")
+            }
+            return try JSONResponse.make(result, status: .ok)
+        } catch let refusal as RulesAdministrator.Refusal {
+            throw problem(refusal)
+        }
     }
 
     var invalidKind: ProblemType { document == .rules ? .invalidRules : .invalidAgencies }
@@ -344,6 +375,7 @@ extension RulesRoutes {
             admin.post("test") { request, context in try await test(request, context: context) }
         } else {
             admin.get { request, context in try await showAgencies(request, context: context) }
+            admin.post("test") { request, context in try await testProposed(request, context: context) }
         }
         admin.put { request, context in try await replace(request, context: context) }
         admin.post("rollback") { request, context in try await rollback(request, context: context) }

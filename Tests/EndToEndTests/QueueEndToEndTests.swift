@@ -107,5 +107,21 @@ import Testing
         let dark = try await deployment.run(["agencies", "ping", "oxfordshire-spa"] + gateway)
         #expect(dark.status != 0)
         #expect(dark.output.contains("failed, no answer"), "\(dark.output)")
+
+        // Before a change goes live: the dark agency tested at the new system a proposed file gives it.
+        let live = try String(contentsOf: deployment.directory.appendingPathComponent("agencies.yaml"), encoding: .utf8)
+        let spa = "http://127.0.0.1:\(try #require(deployment.ports["oxfordshire-spa"]))/"
+        let falls = "http://127.0.0.1:\(try #require(deployment.ports["oxford-falls"]))/"
+        let proposed = deployment.directory.appendingPathComponent("agencies-proposed.yaml")
+        try live.replacingOccurrences(of: spa, with: falls).write(to: proposed, atomically: true, encoding: .utf8)
+        let tried = try await deployment.run(["agencies", "ping", "oxfordshire-spa", "--proposed", proposed.path] + gateway)
+        #expect(tried.output.contains("oxfordshire-spa at \(falls)"), "\(tried.output) \(tried.errors)")
+        #expect(!tried.output.contains("no answer"), "it reached the proposed endpoint: \(tried.output)")
+        #expect(deployment.deliveries(to: "oxford-falls").count == 2)
+        let still = try await deployment.run(["agencies", "ping", "oxfordshire-spa"] + gateway)
+        #expect(still.output.contains("failed, no answer"), "nothing was installed: \(still.output)")
+        try "agencies:\n  - {id: x}\n".write(to: proposed, atomically: true, encoding: .utf8)
+        let broken = try await deployment.run(["agencies", "ping", "oxfordshire-spa", "--proposed", proposed.path] + gateway)
+        #expect(broken.status != 0 && broken.errors.contains(":2:5: error: an agency is missing 'adapter'"), "\(broken.errors)")
     }
 }

@@ -108,6 +108,12 @@ struct ScenarioRequest {
                 uri: "/v1/agencies/oxfordshire-spa/pause", headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "upgrade"}"#))
         case (.post, "/v1/agencies/{agency}/ping"):
             return ScenarioRequest(uri: "/v1/agencies/oxfordshire-spa/ping", headers: headers(key: key, json: false))
+        case (.post, "/v1/agencies/test"):
+            var fields = yamlHeaders(ifMatch: "*", key: key ?? "")
+            fields[.ifMatch] = nil
+            if key == nil { fields[.authorization] = nil }
+            return ScenarioRequest(
+                uri: "/v1/agencies/test?agency=oxfordshire-spa", headers: fields, body: ByteBuffer(string: try changedAgencies(fixture)))
         case (.post, "/v1/keys"):
             return ScenarioRequest(
                 uri: response.path, headers: headers(key: key), body: ByteBuffer(string: #"{"owner": "Dr Test", "role": "referrer"}"#))
@@ -210,6 +216,7 @@ struct ScenarioRequest {
             case "POST /v1/agencies/{agency}/pause": request.uri = "/v1/agencies/no-such-agency/pause"
             case "POST /v1/agencies/{agency}/resume": request.uri = "/v1/agencies/no-such-agency/resume"
             case "POST /v1/agencies/{agency}/ping": request.uri = "/v1/agencies/no-such-agency/ping"
+            case "POST /v1/agencies/test": request.uri = "/v1/agencies/test?agency=no-such-agency"
             case "POST /v1/agencies/rollback": request.body = ByteBuffer(string: #"{"version": 99}"#)
             case "GET /v1/agencies/versions/{number}": request.uri = "/v1/agencies/versions/99"
             default: break  // an id nobody was given
@@ -256,7 +263,7 @@ struct ScenarioRequest {
             case "POST /v1/attention/{id}/resolve": request.body = ByteBuffer(string: #"{"action": "fly"}"#)
             case "POST /v1/keys": request.body = ByteBuffer(string: #"{"owner": "Dr Test", "role": "wizard"}"#)
             case "POST /v1/keys/{id}/rotate": request.body = ByteBuffer(string: #"{"overlapSeconds": -1}"#)
-            case "PUT /v1/agencies", "POST /v1/agencies/proposals":
+            case "PUT /v1/agencies", "POST /v1/agencies/proposals", "POST /v1/agencies/test":
                 request.body = ByteBuffer(string: "agencies:\n  - {id: x, name: X, adapter: carrier-pigeon, endpoint: 'http://127.0.0.1:1/'}\n")
             case "POST /v1/rules/proposals": request.body = ByteBuffer(string: "rules: []\nfallback: the-moon\n")
             case "POST /v1/agencies/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)
@@ -288,7 +295,7 @@ struct ScenarioRequest {
                             ? "change_proposals"
                             : response.path.hasPrefix("/v1/rules")
                                 ? "rule_versions"
-                                : response.path.hasSuffix("/ping")
+                                : response.path.hasSuffix("/ping") || response.path == "/v1/agencies/test"
                                     ? "audit_events"
                                     : response.path.contains("{agency}")
                                         ? "agency_lanes" : response.path.hasPrefix("/v1/agencies") ? "agency_versions" : "deliveries"
@@ -306,7 +313,8 @@ struct ScenarioRequest {
         while delivering != nil, !dispatcher.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         // A test delivery needs the transport running, as it is under `serve`.
         let curl = fixture.components.transport
-        let transport = operation.hasSuffix("/ping") ? Task { try await curl.run() } : nil
+        let pings = operation.hasSuffix("/ping") || operation == "POST /v1/agencies/test"
+        let transport = pings ? Task { try await curl.run() } : nil
         defer { transport?.cancel() }
         let prepared = before
         let final = request

@@ -2,8 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Storage
+import Synchronization
 import Testing
 
 /// The console and the API are two doors to the same use cases: the same operation gives the
@@ -100,5 +102,57 @@ import Testing
                 #expect(value(#"switchboard_referrals_rejected_total{reason="invalid"}"#) == 2)
             }
         }
+    }
+
+    @Test func aProposedAgencyIsTestedFromTheConsoleAndTheAPIAlike() async throws {
+        // The agency's new system: a real receiver on loopback that counts what reaches it.
+        let received = Atomic<Int>(0)
+        let router = Router()
+        router.post("intake") { _, _ -> Response in
+            received.add(1, ordering: .relaxed)
+            return Response(status: .accepted)
+        }
+        let bound = AsyncStream.makeStream(of: Int.self)
+        let receiver = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { bound.continuation.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "new-agency-system"))
+        let serving = Task { try await receiver.runService() }
+        defer { serving.cancel() }
+        var ports = bound.stream.makeAsyncIterator()
+        let port = try #require(await ports.next())
+
+        let fixture = try GatewayFixture()
+        try await fixture.components.start()
+        let live = try String(contentsOfFile: fixture.agenciesPath, encoding: .utf8)
+        let old = try #require(fixture.components.rules.live.current.agencies["oxfordshire-spa"]?.endpoint)
+        let proposed = live.replacingOccurrences(of: old, with: "http://127.0.0.1:\(port)/intake")
+        #expect(proposed != live)
+        let curl = fixture.components.transport
+        let transport = Task { try await curl.run() }
+        defer { transport.cancel() }
+        let base = fixture.components.rules.live.current.agencies.version
+        try await fixture.test { client in
+            var fields = yamlHeaders(ifMatch: nil)
+            fields[.contentType] = "application/yaml"
+            let api = try await client.execute(
+                uri: "/v1/agencies/test?agency=oxfordshire-spa", method: .post, headers: fields, body: ByteBuffer(string: proposed)
+            ) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                return try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any] ?? [:]
+            }
+            #expect(api["outcome"] as? String == "accepted" && api["status"] as? Int == 202)
+            #expect(api["endpoint"] as? String == "http://127.0.0.1:\(port)/intake")
+
+            var admin = ConsoleBrowser(client)
+            _ = try await admin.signIn(GatewayFixture.adminKey)
+            let page = try await admin.post(
+                "/console/admin/agencies/check", [("text", proposed), ("base", base), ("action", "test-oxfordshire-spa")])
+            #expect(page.status == 200)
+            #expect(page.body.contains("Test delivery to oxfordshire-spa at http://127.0.0.1:\(port)/intake: accepted (HTTP 202"))
+        }
+        #expect(received.load(ordering: .relaxed) == 2, "one test delivery from each door")
+        let pinged = try await fixture.components.store.auditEvents(afterSequence: 0, limit: 1_000).filter { $0.kind == "agency.pinged" }
+        #expect(pinged.count == 2, "both audited")
+        #expect(fixture.components.rules.live.current.agencies["oxfordshire-spa"]?.endpoint == old, "nothing was installed")
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Delivery
 import Foundation
+import Transport
 import UseCases
 
 extension Switchboard {
@@ -56,6 +57,8 @@ extension Switchboard.Agencies {
                 Use it to bring a new or changed endpoint on board: it goes with the agency's own signing secret,
                 authentication and TLS settings, marked `type: switchboard.test`, and shows the status, the time taken,
                 whether TLS was verified and whether it was signed. It is audited; no referral is involved.
+                With --proposed FILE, the agency is tested as that agencies file describes it (a new agency,
+                or a new endpoint, secret or TLS setting) before the file is applied; nothing is installed.
                 """)
 
         @OptionGroup var options: GatewayOptions
@@ -63,11 +66,27 @@ extension Switchboard.Agencies {
         @Argument(help: "The agency's id.")
         var agency: String
 
+        @Option(name: .customLong("proposed"), help: "Test the agency as this agencies file describes it, before it is applied.")
+        var proposed: String?
+
         func validate() throws { try checkAgencyId(agency) }
 
         func run() async throws {
             let client = QueueClient(options: options)
-            let result = try client.decode(try await client.send("/v1/agencies/\(agency)/ping", method: "POST"), as: PingResult.self)
+            let response: Transport.HTTPResponse
+            if let proposed {
+                let text = try readRulesFile(proposed)
+                response = try await call(
+                    Transport.HTTPRequest(
+                        url: options.baseURL + "/v1/agencies/test?agency=\(agency)", method: "POST",
+                        headers: [
+                            ("Authorization", "Bearer \(try options.key())"), ("Accept", "application/json"), ("Content-Type", "application/yaml"),
+                        ], body: Array(text.utf8)), gateway: options.baseURL)
+                if response.status == 422 { throw reportRulesProblem(response, file: proposed) }
+            } else {
+                response = try await client.send("/v1/agencies/\(agency)/ping", method: "POST")
+            }
+            let result = try client.decode(response, as: PingResult.self)
             print(
                 "\(result.agency) at \(result.endpoint): \(result.outcome)" + (result.status.map { ", HTTP \($0)" } ?? ", no answer")
                     + " in \(result.milliseconds) ms")
