@@ -234,7 +234,7 @@ extension AgencyAdapter {
     public func renderNotice(_ notice: ReferralNotice, context: DeliveryContext) throws -> OutboundRequest {
         var data: [String: String] = ["referralId": context.referralId, "deliveryId": notice.about]
         if let reason = notice.reason { data["reason"] = reason }
-        if let agency = notice.agency { data["agency"] = agency }
+        if let agency = notice.agency { data["agency"] = agency.rawValue }
         if let urgency = notice.urgency { data["urgency"] = urgency.rawValue }
         if let due = notice.due { data["due"] = due }
         let body: [String: Any] = ["type": notice.type, "timestamp": Timestamp.string(context.receivedAt), "data": data]

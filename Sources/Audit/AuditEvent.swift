@@ -109,14 +109,14 @@ public struct AuditEntry: Sendable, Equatable {
     public var at: String
     public var kind: AuditKind
     public var actor: String?
-    public var referralId: String?
-    public var deliveryId: String?
-    public var agency: String?
+    public var referralId: ReferralID?
+    public var deliveryId: DeliveryID?
+    public var agency: AgencyID?
     public var detail: String
 
     public init(
-        at: String, kind: AuditKind, actor: String? = nil, referralId: String? = nil, deliveryId: String? = nil,
-        agency: String? = nil, detail: String
+        at: String, kind: AuditKind, actor: String? = nil, referralId: ReferralID? = nil, deliveryId: DeliveryID? = nil,
+        agency: AgencyID? = nil, detail: String
     ) {
         self.at = at
         self.kind = kind
@@ -135,15 +135,15 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var at: String
     public var kind: String
     public var actor: String?
-    public var referralId: String?
-    public var deliveryId: String?
-    public var agency: String?
+    public var referralId: ReferralID?
+    public var deliveryId: DeliveryID?
+    public var agency: AgencyID?
     public var detail: String
     public var previousHash: String
     public var hash: String
 
     public init(
-        sequence: Int64, at: String, kind: String, actor: String?, referralId: String?, deliveryId: String?, agency: String?,
+        sequence: Int64, at: String, kind: String, actor: String?, referralId: ReferralID?, deliveryId: DeliveryID?, agency: AgencyID?,
         detail: String, previousHash: String, hash: String
     ) {
         self.sequence = sequence
@@ -178,8 +178,8 @@ public enum AuditChain {
     public static func hash(of event: AuditEvent) -> String {
         var hasher = SHA256()
         let fields: [String?] = [
-            event.previousHash, String(event.sequence), event.at, event.kind, event.actor, event.referralId,
-            event.deliveryId, event.agency, event.detail,
+            event.previousHash, String(event.sequence), event.at, event.kind, event.actor, event.referralId?.rawValue,
+            event.deliveryId?.rawValue, event.agency?.rawValue, event.detail,
         ]
         for field in fields {
             let bytes = Array((field ?? "").utf8)

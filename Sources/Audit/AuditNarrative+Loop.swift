@@ -27,7 +27,8 @@ extension AuditNarrative {
 
     /// `why` is `declined by A`, `A missed its deadline`, `A could not be reached` or `by an administrator`.
     public static func referralRerouted(
-        referralId: String, deliveryId: String, at: Date, actor: String, from: String, to: String, why: String, rule: String, rulesVersion: String
+        referralId: ReferralID, deliveryId: DeliveryID, at: Date, actor: String, from: AgencyID, to: AgencyID, why: String, rule: String,
+        rulesVersion: String
     ) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralRerouted, actor: actor, referralId: referralId, deliveryId: deliveryId, agency: to,
@@ -65,7 +66,7 @@ extension AuditNarrative {
     }
 
     /// The referrer amended the referral: the fields changed (their pointers, never their values), and who is sent the update.
-    public static func referralAmended(referralId: String, at: Date, actor: String, fields: [String], updating: [String], note: String?)
+    public static func referralAmended(referralId: ReferralID, at: Date, actor: String, fields: [String], updating: [AgencyID], note: String?)
         -> AuditEntry
     {
         AuditEntry(
@@ -75,13 +76,13 @@ extension AuditNarrative {
                 + (note.map { "; the referrer's answer is note \($0)" } ?? ""))
     }
 
-    public static func inboxViewed(agency: String, at: Date, actor: String, count: Int) -> AuditEntry {
+    public static func inboxViewed(agency: AgencyID, at: Date, actor: String, count: Int) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .inboxViewed, actor: actor, agency: agency,
             detail: "listed \(count) referral\(count == 1 ? "" : "s") in the web inbox of \(agency), with name, age and needs")
     }
 
-    public static func answerRefused(referralId: String, at: Date, actor: String, agency: String?, why: String) -> AuditEntry {
+    public static func answerRefused(referralId: ReferralID, at: Date, actor: String, agency: AgencyID?, why: String) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .answerRefused, actor: actor, referralId: referralId, agency: agency, detail: why)
     }
 
@@ -94,16 +95,16 @@ extension AuditNarrative {
                 : "not taken on by \(deadline.map(Timestamp.string) ?? "its deadline") (still \(state.rawValue))")
     }
 
-    public static func attentionOpened(referralId: String, item: String, at: Date, actor: String, why: String) -> AuditEntry {
+    public static func attentionOpened(referralId: ReferralID, item: String, at: Date, actor: String, why: String) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .attentionOpened, actor: actor, referralId: referralId, detail: "item \(item): \(why)")
     }
 
-    public static func attentionResolved(referralId: String, item: String, at: Date, actor: String, resolution: String) -> AuditEntry {
+    public static func attentionResolved(referralId: ReferralID, item: String, at: Date, actor: String, resolution: String) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .attentionResolved, actor: actor, referralId: referralId, detail: "item \(item) \(resolution)")
     }
 
     /// A read of a referral, by whom: reads of personal data are accountable too.
-    public static func referralViewed(referralId: String, at: Date, actor: String, as view: String) -> AuditEntry {
+    public static func referralViewed(referralId: ReferralID, at: Date, actor: String, as view: String) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .referralViewed, actor: actor, referralId: referralId, detail: "read \(view)")
     }
 
@@ -115,7 +116,9 @@ extension AuditNarrative {
         )
     }
 
-    public static func referralCancelled(referralId: String, at: Date, actor: String, told: [String], withdrawn: Int, note: String?) -> AuditEntry {
+    public static func referralCancelled(referralId: ReferralID, at: Date, actor: String, told: [AgencyID], withdrawn: Int, note: String?)
+        -> AuditEntry
+    {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralCancelled, actor: actor, referralId: referralId,
             detail: "cancelled by the referrer; \(withdrawn) deliveries withdrawn; "

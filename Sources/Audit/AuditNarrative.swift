@@ -7,11 +7,11 @@ import ReferralModel
 public enum AuditNarrative {
     /// The delivery an event is about.
     public struct DeliveryReference: Sendable, Equatable {
-        public var referralId: String
-        public var deliveryId: String
-        public var agency: String
+        public var referralId: ReferralID
+        public var deliveryId: DeliveryID
+        public var agency: AgencyID
 
-        public init(referralId: String, deliveryId: String, agency: String) {
+        public init(referralId: ReferralID, deliveryId: DeliveryID, agency: AgencyID) {
             self.referralId = referralId
             self.deliveryId = deliveryId
             self.agency = agency
@@ -19,17 +19,7 @@ public enum AuditNarrative {
     }
 
     /// One agency a referral was routed to, with those to try if it declines.
-    public struct RoutedTo: Sendable, Equatable {
-        public var agency: String
-        public var rule: String
-        public var alternatives: [String]
-
-        public init(agency: String, rule: String, alternatives: [String]) {
-            self.agency = agency
-            self.rule = rule
-            self.alternatives = alternatives
-        }
-    }
+    public typealias RoutedTo = RoutingTarget
 
     /// How one delivery attempt ended, as its `delivery.attempted` event tells it.
     public enum AttemptEnding: Sendable, Equatable {
@@ -40,7 +30,7 @@ public enum AuditNarrative {
 
     // MARK: Referrals
 
-    public static func referralReceived(referralId: String, actor: String, at: Date, organisation: String, bytes: Int) -> AuditEntry {
+    public static func referralReceived(referralId: ReferralID, actor: String, at: Date, organisation: String, bytes: Int) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralReceived, actor: actor, referralId: referralId,
             detail: "from \(organisation); \(bytes) bytes")
@@ -49,7 +39,7 @@ public enum AuditNarrative {
     /// - Parameter lawfulBasis: the basis recorded for sharing without consent, when there is one.
     /// - Parameter decidedAt: when the decision to share without consent was made, as recorded.
     public static func referralValidated(
-        referralId: String, actor: String, at: Date, lawfulBasis: String? = nil, decidedAt: String? = nil
+        referralId: ReferralID, actor: String, at: Date, lawfulBasis: String? = nil, decidedAt: String? = nil
     ) -> AuditEntry {
         // The decision-maker is a person's name: the trail points to where it is recorded, never copies it.
         let basis =
@@ -62,11 +52,11 @@ public enum AuditNarrative {
     }
 
     public static func referralRouted(
-        referralId: String, actor: String, at: Date, rulesVersion: String, matchedRules: [String], usedFallback: Bool, to routes: [RoutedTo]
+        referralId: ReferralID, actor: String, at: Date, rulesVersion: String, matchedRules: [String], usedFallback: Bool, to routes: [RoutedTo]
     ) -> AuditEntry {
         let matched = usedFallback ? "no rule matched; fallback" : "rules " + matchedRules.joined(separator: ", ")
         let targets = routes.map { route in
-            let then = route.alternatives.isEmpty ? "" : "; if it declines: " + route.alternatives.joined(separator: ", ")
+            let then = route.alternatives.isEmpty ? "" : "; if it declines: " + route.alternatives.map(\.rawValue).joined(separator: ", ")
             return "\(route.agency) (\(route.rule)\(then))"
         }
         return AuditEntry(
@@ -77,7 +67,7 @@ public enum AuditNarrative {
     /// The rules chose `agency`, but it may not receive this referral.
     /// - Parameter sharedWith: for a share without consent, who it may go to instead; nil for another reason (age).
     public static func referralWithheld(
-        referralId: String, actor: String, at: Date, agency: String, rule: String, reason: String,
+        referralId: ReferralID, actor: String, at: Date, agency: AgencyID, rule: String, reason: String,
         sharedWith: String? = "safeguarding recipients"
     ) -> AuditEntry {
         AuditEntry(
@@ -87,7 +77,7 @@ public enum AuditNarrative {
 
     /// An emergency or urgent referral went to `to` because `from`'s people could not act now.
     public static func referralRedirected(
-        referralId: String, deliveryId: String?, actor: String, at: Date, from: String, to: String, rule: String, why: String
+        referralId: ReferralID, deliveryId: DeliveryID?, actor: String, at: Date, from: AgencyID, to: AgencyID, rule: String, why: String
     ) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralRedirected, actor: actor, referralId: referralId, deliveryId: deliveryId, agency: to,
@@ -96,7 +86,7 @@ public enum AuditNarrative {
 
     /// A key submitted a referral naming an organisation it may not submit for. Nothing was stored.
     /// A referral from outside the service area, held. The postcode is not quoted: it is personal data.
-    public static func referralHeld(referralId: String, actor: String, at: Date, rulesVersion: String) -> AuditEntry {
+    public static func referralHeld(referralId: ReferralID, actor: String, at: Date, rulesVersion: String) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralHeld, actor: actor, referralId: referralId,
             detail:
@@ -106,7 +96,7 @@ public enum AuditNarrative {
 
     /// A referral that came in another format (a BaRS FHIR message): what it was, and which codes
     /// became which needs and urgency. Codes and the gateway's own terms only, never the message's text.
-    public static func referralMapped(referralId: String, actor: String, at: Date, mapping: String) -> AuditEntry {
+    public static func referralMapped(referralId: ReferralID, actor: String, at: Date, mapping: String) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .referralMapped, actor: actor, referralId: referralId, detail: mapping)
     }
 
@@ -158,7 +148,7 @@ public enum AuditNarrative {
     // MARK: Agencies' lanes
 
     /// - Parameter why: what opened it, for example "5 failed attempts in a row" or "12 of the last 20 attempts failed".
-    public static func circuitOpened(agency: String, at: Date, why: String, reason: String, until: Date) -> AuditEntry {
+    public static func circuitOpened(agency: AgencyID, at: Date, why: String, reason: String, until: Date) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .circuitOpened, actor: "dispatcher", agency: agency,
             detail:
@@ -166,16 +156,16 @@ public enum AuditNarrative {
         )
     }
 
-    public static func circuitHalfOpen(agency: String, at: Date) -> AuditEntry {
+    public static func circuitHalfOpen(agency: AgencyID, at: Date) -> AuditEntry {
         AuditEntry(at: Timestamp.string(at), kind: .circuitHalfOpen, actor: "dispatcher", agency: agency, detail: "one delivery probes the agency")
     }
 
-    public static func circuitClosed(agency: String, at: Date) -> AuditEntry {
+    public static func circuitClosed(agency: AgencyID, at: Date) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .circuitClosed, actor: "dispatcher", agency: agency, detail: "the agency answered; deliveries flow again")
     }
 
-    public static func agencyDisabled(agency: String, at: Date, reason: String) -> AuditEntry {
+    public static func agencyDisabled(agency: AgencyID, at: Date, reason: String) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .agencyDisabled, actor: "dispatcher", agency: agency,
             detail: "\(reason); its jobs stay queued until an operator resumes the agency")
@@ -183,26 +173,26 @@ public enum AuditNarrative {
 
     /// An operator's pause. `reason` is the operator's own words about a planned outage: they are
     /// told not to put personal data in it, and it is cut to 200 characters.
-    public static func agencyPaused(agency: String, at: Date, by actor: String, reason: String?) -> AuditEntry {
+    public static func agencyPaused(agency: AgencyID, at: Date, by actor: String, reason: String?) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .agencyPaused, actor: actor, agency: agency,
             detail: "deliveries paused" + (reason.map { ": \(String($0.prefix(200)))" } ?? ""))
     }
 
-    public static func agencyPinged(agency: String, at: Date, by actor: String, outcome: String, status: Int?, milliseconds: Int) -> AuditEntry {
+    public static func agencyPinged(agency: AgencyID, at: Date, by actor: String, outcome: String, status: Int?, milliseconds: Int) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .agencyPinged, actor: actor, agency: agency,
             detail: "test delivery (no personal data) \(outcome)" + (status.map { " with HTTP \($0)" } ?? ", no answer") + " in \(milliseconds) ms")
     }
 
     /// Dead letters read, with agencies' replies: who read how many, of which agency; never what they say.
-    public static func deadLettersRead(at: Date, by actor: String, agency: String?, count: Int) -> AuditEntry {
+    public static func deadLettersRead(at: Date, by actor: String, agency: AgencyID?, count: Int) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .deadLettersRead, actor: actor, agency: agency,
             detail: "\(count) dead letter\(count == 1 ? "" : "s") read with the agencies' replies" + (agency == nil ? ", every agency" : ""))
     }
 
-    public static func agencyResumed(agency: String, at: Date, by actor: String, was: String) -> AuditEntry {
+    public static func agencyResumed(agency: AgencyID, at: Date, by actor: String, was: String) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .agencyResumed, actor: actor, agency: agency, detail: "deliveries resumed (it was \(was)); circuit closed"
         )

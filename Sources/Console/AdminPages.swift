@@ -3,7 +3,7 @@ import ReferralModel
 /// What the administrators' pages show, one type per page.
 struct OverviewPage: Sendable {
     struct Agency: Sendable {
-        var id: String
+        var id: AgencyID
         var name: String
         var status: String
         var circuit: String
@@ -33,8 +33,8 @@ struct OverviewPage: Sendable {
 struct AttentionPage: Sendable {
     struct Item: Sendable {
         var id: String
-        var referralId: String
-        var agency: String?
+        var referralId: ReferralID
+        var agency: AgencyID?
         var reason: String
         var since: String
         var urgency: String?
@@ -45,7 +45,7 @@ struct AttentionPage: Sendable {
     }
 
     struct Choice: Sendable {
-        var id: String
+        var id: AgencyID
         var name: String
     }
 
@@ -56,9 +56,9 @@ struct AttentionPage: Sendable {
 
 struct DeadLettersPage: Sendable {
     struct Letter: Sendable {
-        var deliveryId: String
-        var referralId: String
-        var agency: String
+        var deliveryId: DeliveryID
+        var referralId: ReferralID
+        var agency: AgencyID
         var attempts: Int
         var reason: String
         var at: String
@@ -81,7 +81,7 @@ struct ReferralPage: Sendable {
 /// show them.
 struct ReferralView: Sendable {
     struct Delivery: Sendable {
-        var agency: String
+        var agency: AgencyID
         var rule: String
         var state: String
         var attempts: Int
@@ -94,7 +94,7 @@ struct ReferralView: Sendable {
     struct Event: Sendable {
         var at: String
         var event: String
-        var agency: String?
+        var agency: AgencyID?
         var detail: String?
     }
 
@@ -111,7 +111,7 @@ struct ReferralView: Sendable {
         var text: String
     }
 
-    var id: String
+    var id: ReferralID
     var status: String
     var receivedAt: String
     var submittedBy: String
@@ -146,7 +146,7 @@ struct ReferralView: Sendable {
                 declineReason: $0.declineReason?.rawValue, lastError: TemplateValues.nonEmpty($0.lastError))
         }
         history = report.history.map {
-            Event(at: $0.at, event: $0.event, agency: TemplateValues.nonEmpty($0.agency), detail: TemplateValues.nonEmpty($0.detail))
+            Event(at: $0.at, event: $0.event, agency: $0.agency, detail: TemplateValues.nonEmpty($0.detail))
         }
         settled = [.completed, .closed].contains(report.status)
         notes = (report.notes ?? []).map { Note(at: $0.at, author: $0.author, kind: $0.kind, text: $0.text) }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPEdge
 import HTTPTypes
 import Hummingbird
+import ReferralModel
 import Settings
 import UseCases
 
@@ -43,7 +44,7 @@ struct AccountPage: Sendable {
     var keyId: String
     var owner: String
     var roleName: String
-    var agency: String?
+    var agency: AgencyID?
     var hasPassword: Bool
     var minimum: Int
     var problem: String?

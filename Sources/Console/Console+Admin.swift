@@ -36,7 +36,7 @@ extension Console {
         let rows = queues.map { queue in
             let problems = Self.problems(queue)
             return OverviewPage.Agency(
-                id: queue.agency, name: directory[queue.agency]?.name ?? queue.agency, status: queue.status.rawValue,
+                id: queue.agency, name: directory[queue.agency]?.name ?? queue.agency.rawValue, status: queue.status.rawValue,
                 circuit: queue.circuit.rawValue, pending: queue.pending, deadLettered: queue.deadLettered,
                 oldest: queue.oldestPendingSeconds.map(Self.age) ?? "none waiting",
                 problems: problems.isEmpty ? nil : problems.joined(separator: "; "), attention: !problems.isEmpty, paused: queue.paused != nil,
@@ -100,7 +100,7 @@ extension Console {
             guard let agency = ConsoleForm.trimmed(form.agency) else {
                 throw ConsoleRefusal(status: .badRequest, message: "Choose the agency to send it to.")
             }
-            resolution = .reroute(agency: agency)
+            resolution = .reroute(agency: AgencyID(agency))
         case "close":
             guard let reason = ConsoleForm.trimmed(form.reason), reason.count <= 2_000 else {
                 throw ConsoleRefusal(status: .badRequest, message: "Say why the referral is closed (up to 2,000 characters): the record keeps it.")
@@ -132,7 +132,7 @@ extension Console {
 
     func retry(_ request: Request, context: GatewayContext) async throws -> Response {
         let form = try await ConsoleForm.decode(RetryForm.self, from: request)
-        let ids = (form.delivery ?? []).filter(Identifier.isWellFormed)
+        let ids = (form.delivery ?? []).filter(Identifier.isWellFormed).map(DeliveryID.init)
         guard !ids.isEmpty else { throw ConsoleRefusal(status: .badRequest, message: "Tick the dead letters to put back in the queue.") }
         let result = try await components.queue.retry(.deliveries(ids), by: context.principal?.actor ?? "administrator")
         await tell(context, "\(result.requeued.count) dead letter\(result.requeued.count == 1 ? "" : "s") put back in the queue.")
@@ -141,7 +141,7 @@ extension Console {
 
     func pause(_ request: Request, context: GatewayContext, pausing: Bool) async throws -> Response {
         let form = try await ConsoleForm.decode(PauseForm.self, from: request)
-        let agency = context.parameters.get("agency") ?? ""
+        let agency = AgencyID(context.parameters.get("agency") ?? "")
         let actor = context.principal?.actor ?? "administrator"
         let changed =
             pausing
@@ -153,11 +153,11 @@ extension Console {
     }
 
     func referral(context: GatewayContext) async throws -> Response {
-        let id = context.parameters.get("id") ?? ""
+        let id = ReferralID(context.parameters.get("id") ?? "")
         guard let principal = context.principal, Identifier.isWellFormed(id),
             let report = try await components.intake.report(referralId: id, viewer: principal.actor, role: .admin)
         else {
-            throw ConsoleRefusal(status: .notFound, message: "There is no referral with the id \(String(id.prefix(40))).")
+            throw ConsoleRefusal(status: .notFound, message: "There is no referral with the id \(String(id.rawValue.prefix(40))).")
         }
         return pages.page(.adminReferral, frame(context, title: "Referral \(report.id)"), ReferralPage(referral: ReferralView(report)))
     }

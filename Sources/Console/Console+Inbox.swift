@@ -16,7 +16,7 @@ extension Console {
     }
 
     /// The agency the signed-in key answers for.
-    static func agency(_ context: GatewayContext) throws -> String {
+    static func agency(_ context: GatewayContext) throws -> AgencyID {
         guard let agency = context.principal?.agency else {
             throw ConsoleRefusal(status: .forbidden, message: "Your key answers for no agency. Ask an administrator to name your agency on it.")
         }
@@ -25,10 +25,10 @@ extension Console {
 
     func worklist(_ request: Request, context: GatewayContext) async throws -> Response {
         let agency = try Self.agency(context)
-        let actor = context.principal?.actor ?? agency
+        let actor = context.principal?.actor ?? agency.rawValue
         let show = Self.query(request, "show") ?? "open"
         let now = components.clock.now()
-        var page = InboxPage(agencyName: components.rules.live.current.agencies[agency]?.name ?? agency)
+        var page = InboxPage(agencyName: components.rules.live.current.agencies[agency]?.name ?? agency.rawValue)
         let rows: [InboxRow]
         if show == "open" {
             // What waits for an answer, soonest due first, a page at a time.
@@ -45,7 +45,7 @@ extension Console {
                 default: [.declined, .completed, .withdrawn]
                 }
             // A page at a time, newest first; "older" carries on from the last one shown.
-            let before = Self.query(request, "before").flatMap { Identifier.isWellFormed($0) ? $0 : nil }
+            let before = Self.query(request, "before").flatMap { Identifier.isWellFormed($0) ? DeliveryID($0) : nil }
             rows = try await components.loop.inbox(agency: agency, actor: actor, states: states, limit: Self.inboxPage, before: before)
             if rows.count == Self.inboxPage, let last = rows.last?.item.deliveryId { page.older = "/console/inbox?show=\(show)&before=\(last)" }
             if before != nil { page.newest = "/console/inbox?show=\(show)" }
@@ -70,10 +70,10 @@ extension Console {
 
     func openReferral(context: GatewayContext, problem: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
         let agency = try Self.agency(context)
-        let id = context.parameters.get("id") ?? ""
+        let id = ReferralID(context.parameters.get("id") ?? "")
         guard
             let view = try await components.loop.view(
-                referralId: id, agency: agency, actor: context.principal?.actor ?? agency, via: "web inbox")
+                referralId: id, agency: agency, actor: context.principal?.actor ?? agency.rawValue, via: "web inbox")
         else {
             throw ConsoleRefusal(status: .notFound, message: "There is no referral with this id in your agency's inbox.")
         }
@@ -95,7 +95,7 @@ extension Console {
 
     func answer(_ request: Request, context: GatewayContext) async throws -> Response {
         let agency = try Self.agency(context)
-        let id = context.parameters.get("id") ?? ""
+        let id = ReferralID(context.parameters.get("id") ?? "")
         let form = try await ConsoleForm.decode(AnswerForm.self, from: request)
         guard let answer = form.status.flatMap(ReferralLoop.Answer.init(rawValue:)) else {
             throw ConsoleRefusal(status: .badRequest, message: "Choose accept, decline or complete.")
@@ -123,7 +123,7 @@ extension Console {
         }
         do {
             let answered = try await components.loop.answer(
-                referralId: id, agency: agency, actor: context.principal?.actor ?? agency, answer: answer,
+                referralId: id, agency: agency, actor: context.principal?.actor ?? agency.rawValue, answer: answer,
                 reason: answer == .declined ? reason : nil, text: text, reference: reference)
             let rerouted = answered.reroutedTo.map { " It goes next to \($0)." } ?? ""
             let returned = answered.state == .returned ? " The referrer is asked your question; their answer will come back here." : ""
@@ -190,7 +190,7 @@ struct InboxPage: Sendable {
     }
 
     struct Item: Sendable {
-        var referralId: String
+        var referralId: ReferralID
         var state: String
         var urgency: String
         var urgent: Bool
@@ -228,7 +228,7 @@ struct InboxReferralPage: Sendable {
         var text: String
     }
 
-    var referralId: String
+    var referralId: ReferralID
     var receivedAt: String
     var state: String
     var fields: [Field]

@@ -66,7 +66,7 @@ extension Console {
 
     func followReferral(context: GatewayContext, problem: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
         guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
-        let id = context.parameters.get("id") ?? ""
+        let id = ReferralID(context.parameters.get("id") ?? "")
         guard
             let report = try await components.intake.report(
                 referralId: id, viewer: principal.keyId, role: .referrer, organisations: principal.organisations)
@@ -87,7 +87,7 @@ extension Console {
     /// agency that has the referral is sent the update.
     func answerQuestion(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ConsoleRefusal(status: .unauthorized, message: "Sign in first.") }
-        let id = context.parameters.get("id") ?? ""
+        let id = ReferralID(context.parameters.get("id") ?? "")
         let form = try await ConsoleForm.decode(QuestionAnswerForm.self, from: request)
         guard let answer = ConsoleForm.trimmed(form.answer) else {
             return try await followReferral(context: context, problem: "Write your answer to the question.", status: .unprocessableContent)

@@ -122,7 +122,7 @@ extension Console {
         let referral: Referral
         let now = clock.now()
         if Identifier.isWellFormed(input) {
-            guard let stored = try await components.rules.storedReferral(input) else {
+            guard let stored = try await components.rules.storedReferral(ReferralID(input)) else {
                 return .init(problem: "There is no stored referral \(input).")
             }
             referral = stored
@@ -175,7 +175,7 @@ extension Console {
         }
         var result: String?
         if let action, action.hasPrefix("test-") {
-            let agency = String(action.dropFirst("test-".count))
+            let agency = AgencyID(String(action.dropFirst("test-".count)))
             if changed.contains(where: { $0.id == agency }),
                 let ping = try await components.rules.testDelivery(agency: agency, proposedAgencies: text, by: actor)
             {
@@ -266,7 +266,7 @@ extension Console {
 
     /// A test delivery (no personal data) to an agency's endpoint, with its own signing and TLS.
     func testDelivery(context: GatewayContext) async throws -> Response {
-        let agency = context.parameters.get("agency") ?? ""
+        let agency = AgencyID(context.parameters.get("agency") ?? "")
         guard let result = try await components.queue.ping(agency: agency, by: context.principal?.actor ?? "administrator") else {
             throw ConsoleRefusal(status: .notFound, message: "There is no agency \(agency) in the configuration.")
         }

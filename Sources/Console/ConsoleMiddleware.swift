@@ -69,7 +69,10 @@ extension Console {
             return nil
         }
         return (
-            session, Principal(keyId: holder.id, role: holder.role, organisations: holder.organisations, agency: holder.agency, owner: holder.owner)
+            session,
+            Principal(
+                keyId: holder.id, role: holder.role, organisations: holder.organisations, agency: holder.agency.map(AgencyID.init),
+                owner: holder.owner)
         )
     }
 

@@ -1,4 +1,5 @@
 import Mustache
+import ReferralModel
 
 /// The rules and agencies editor: the live text and its record, the proposals waiting, and what a
 /// check of a submitted text found.
@@ -14,7 +15,7 @@ struct EditorPage: Sendable {
     }
 
     struct Agency: Sendable {
-        var id: String
+        var id: AgencyID
         var name: String
         var endpoint: String
         var inbox: Bool
@@ -35,7 +36,7 @@ struct EditorPage: Sendable {
 
     /// An agency the change adds or sends somewhere new, which may be tested before it is applied.
     struct Endpoint: Sendable {
-        var id: String
+        var id: AgencyID
         var name: String
         var endpoint: String
         var new: Bool

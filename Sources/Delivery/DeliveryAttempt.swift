@@ -13,7 +13,8 @@ extension Dispatcher {
         // Minimum necessary: the agency learns only of the needs that routed the referral to it.
         let job = Self.minimised(leased, receivesAllNeeds: target.receivesAllNeeds)
         let context = DeliveryContext(
-            deliveryId: job.deliveryId, referralId: job.referralId, agencyId: job.agency, rule: job.rule, receivedAt: job.receivedAt,
+            deliveryId: job.deliveryId.rawValue, referralId: job.referralId.rawValue, agencyId: job.agency.rawValue, rule: job.rule,
+            receivedAt: job.receivedAt,
             withheld: target.withheld)
         let policy = target.retry(for: leased.referral.urgency)
         // What this agency is sent: the adapter's fields, less those withheld, that the referral has.
@@ -72,7 +73,7 @@ extension Dispatcher {
             case .retry: .retry
             case .deadLetter: .deadLettered
             }
-        metrics.attempted(agency: job.agency, outcome: counted, duration: elapsed)
+        metrics.attempted(agency: job.agency.rawValue, outcome: counted, duration: elapsed)
         // The agency is done with this slot: the next attempt may start while this result commits.
         // The lease stays held until it has, so no one else takes the job meanwhile.
         let change = book.withLock { book in
@@ -152,9 +153,9 @@ extension Dispatcher {
         }
         if let authorization = target.authorization { headers.append(authorization) }
         if let signer = target.signer {
-            headers += signer.headers(id: job.deliveryId, timestamp: Int(clock.now().timeIntervalSince1970), body: rendered.body)
+            headers += signer.headers(id: job.deliveryId.rawValue, timestamp: Int(clock.now().timeIntervalSince1970), body: rendered.body)
         } else {
-            headers.append(("webhook-id", job.deliveryId))
+            headers.append(("webhook-id", job.deliveryId.rawValue))
         }
         let request = HTTPRequest(
             url: target.endpoint + rendered.path, method: rendered.method, headers: headers, body: rendered.body,

@@ -6,7 +6,7 @@ import Transport
 /// One agency as the dispatcher needs it: where to send, how to render and sign, what to leave
 /// out, and how patiently to retry. The composition root builds these from agencies.yaml.
 public struct DeliveryTarget: Sendable {
-    public var agencyId: String
+    public var agencyId: AgencyID
     /// An `http` or `https` URL; the adapter's path is appended.
     public var endpoint: String
     public var adapter: any AgencyAdapter
@@ -40,7 +40,7 @@ public struct DeliveryTarget: Sendable {
     public var tokens: NHSAccessTokens?
 
     public init(
-        agencyId: String, endpoint: String, adapter: any AgencyAdapter, signer: WebhookSigner?, withheld: Set<ReferralField> = [],
+        agencyId: AgencyID, endpoint: String, adapter: any AgencyAdapter, signer: WebhookSigner?, withheld: Set<ReferralField> = [],
         retry: RetryPolicy = .init(), connectTimeout: Double = 5, totalTimeout: Double = 30, receivesAllNeeds: Bool = false,
         concurrency: Int = 8, circuit: CircuitPolicy = .init(), minimumLease: TimeInterval = 120,
         authorization: (name: String, value: String)? = nil, tls: TLSOptions? = nil

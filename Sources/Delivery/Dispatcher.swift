@@ -36,9 +36,9 @@ public final class Dispatcher: Service {
     let configured: Mutex<Agencies>
 
     struct Agencies: Sendable {
-        var targets: [String: DeliveryTarget]
+        var targets: [AgencyID: DeliveryTarget]
         /// The fields each agency may be sent, in order: its adapter's, less those withheld.
-        var sendable: [String: [ReferralField]]
+        var sendable: [AgencyID: [ReferralField]]
 
         init(_ targets: [DeliveryTarget]) {
             self.targets = Dictionary(targets.map { ($0.agencyId, $0) }, uniquingKeysWith: { first, _ in first })
@@ -46,8 +46,8 @@ public final class Dispatcher: Service {
         }
     }
 
-    var targets: [String: DeliveryTarget] { configured.withLock { $0.targets } }
-    var sendable: [String: [ReferralField]] { configured.withLock { $0.sendable } }
+    var targets: [AgencyID: DeliveryTarget] { configured.withLock { $0.targets } }
+    var sendable: [AgencyID: [ReferralField]] { configured.withLock { $0.sendable } }
     let transport: any HTTPTransport
     let clock: any WallClock
     let configuration: Configuration
@@ -98,7 +98,7 @@ public final class Dispatcher: Service {
     public var holdsStoredLanes: Bool { restored.load(ordering: .acquiring) }
 
     /// Each configured agency's own concurrency.
-    public var laneConcurrency: [String: Int] { targets.mapValues(\.concurrency) }
+    public var laneConcurrency: [AgencyID: Int] { targets.mapValues(\.concurrency) }
 
     /// Loads the lane states a previous run stored (paused, disabled, circuits). `run` does this
     /// if it has not been done; the gateway does it before serving, so an operator's first pause
@@ -225,7 +225,7 @@ public final class Dispatcher: Service {
     /// An operator pauses deliveries to an agency (a planned outage): its jobs wait without using
     /// attempts until it is resumed.
     /// - Returns: the lane's new state, or nil for an agency not in the configuration.
-    public func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyLaneState? {
+    public func pause(agency: AgencyID, reason: String?, by actor: String) async throws -> AgencyLaneState? {
         let now = clock.now()
         guard let state = book.withLock({ $0.setPaused(agency: agency, stop: .init(reason: reason ?? "", by: actor, at: now)) }) else {
             return nil
@@ -237,7 +237,7 @@ public final class Dispatcher: Service {
     }
 
     /// An operator resumes an agency: paused or disabled, its circuit closes and its jobs are due again.
-    public func resume(agency: String, by actor: String) async throws -> AgencyLaneState? {
+    public func resume(agency: AgencyID, by actor: String) async throws -> AgencyLaneState? {
         let now = clock.now()
         guard let before = book.withLock({ $0.lanes[agency]?.state }), let state = book.withLock({ $0.setPaused(agency: agency, stop: nil) })
         else { return nil }

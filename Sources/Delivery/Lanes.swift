@@ -90,15 +90,15 @@ struct LaneBook: Sendable {
         }
     }
 
-    private(set) var lanes: [String: Lane] = [:]
-    private var order: [String]
+    private(set) var lanes: [AgencyID: Lane] = [:]
+    private var order: [AgencyID]
     private var turn = 0
     /// Attempts the agency has answered whose results are not committed yet. Their slots are free
     /// (the agency is done with them), so the next attempts overlap the commit; this bounds how far.
     private(set) var recording = 0
     /// Each lane's state as last read from or written to the store: a stored state that differs
     /// from it was written by another gateway, and is adopted.
-    private var known: [String: AgencyLaneState] = [:]
+    private var known: [AgencyID: AgencyLaneState] = [:]
 
     init(targets: [DeliveryTarget], stored: [AgencyLaneState]) {
         let stored = Dictionary(stored.map { ($0.agency, $0) }, uniquingKeysWith: { _, last in last })
@@ -167,7 +167,7 @@ struct LaneBook: Sendable {
                     message: "Circuit half-open: one delivery will probe the agency"))
         }
         var free = Dictionary(uniqueKeysWithValues: order.map { ($0, lanes[$0]?.free(now: now) ?? 0) })
-        var granted: [String: Int] = [:]
+        var granted: [AgencyID: Int] = [:]
         var remaining = globalFree
         var progress = true
         while remaining > 0 && progress {
@@ -190,7 +190,7 @@ struct LaneBook: Sendable {
     }
 
     /// The agencies that may start an attempt now or once a job falls due.
-    func servable(now: Date) -> [String] {
+    func servable(now: Date) -> [AgencyID] {
         order.filter { lanes[$0]?.free(now: now) ?? 0 > 0 }
     }
 
@@ -211,13 +211,13 @@ struct LaneBook: Sendable {
     mutating func beganRecording() { recording += 1 }
     mutating func endedRecording() { recording = max(0, recording - 1) }
 
-    mutating func started(agency: String) {
+    mutating func started(agency: AgencyID) {
         lanes[agency]?.inFlight += 1
     }
 
     /// Counts one finished attempt against its agency's circuit.
     /// - Returns: the change to store, if the lane's stored state changed.
-    mutating func finished(agency: String, health: Health, now: Date) -> LaneChange? {
+    mutating func finished(agency: AgencyID, health: Health, now: Date) -> LaneChange? {
         guard var lane = lanes[agency] else { return nil }
         lane.inFlight = max(0, lane.inFlight - 1)
         defer { lanes[agency] = lane }
@@ -273,7 +273,7 @@ struct LaneBook: Sendable {
     }
 
     /// An operator pauses or resumes an agency; resuming also re-enables a disabled one and closes its circuit.
-    mutating func setPaused(agency: String, stop: AgencyLaneState.Stop?) -> AgencyLaneState? {
+    mutating func setPaused(agency: AgencyID, stop: AgencyLaneState.Stop?) -> AgencyLaneState? {
         guard var lane = lanes[agency] else { return nil }
         lane.state.paused = stop
         if stop == nil {

@@ -4,7 +4,7 @@ import Transport
 
 /// What a test delivery to an agency came to.
 public struct PingResult: Sendable, Equatable, Codable {
-    public var agency: String
+    public var agency: AgencyID
     /// The endpoint called, without its query.
     public var endpoint: String
     /// The agency's HTTP status, or nil when no answer came.
@@ -23,7 +23,7 @@ public struct PingResult: Sendable, Equatable, Codable {
     public var detail: String?
 
     public init(
-        agency: String, endpoint: String, status: Int?, outcome: String, milliseconds: Int, tls: Bool, signed: Bool, webhookId: String,
+        agency: AgencyID, endpoint: String, status: Int?, outcome: String, milliseconds: Int, tls: Bool, signed: Bool, webhookId: String,
         detail: String? = nil
     ) {
         self.agency = agency
@@ -43,7 +43,7 @@ extension Dispatcher {
     /// (`type: switchboard.test`), with the agency's own authentication and TLS settings, and
     /// reports what came back. No job or lane changes.
     /// - Returns: nil for an agency not in the configuration.
-    public func ping(agency: String) async -> PingResult? {
+    public func ping(agency: AgencyID) async -> PingResult? {
         guard let target = targets[agency] else { return nil }
         return await ping(target)
     }

@@ -32,7 +32,7 @@ struct DeploymentAgencyInstaller: AgencyInstaller {
         try configuration.agencies(text, file: file).directory
     }
 
-    func testDelivery(agency: String, proposedAgencies text: String) async throws -> PingResult? {
+    func testDelivery(agency: AgencyID, proposedAgencies text: String) async throws -> PingResult? {
         let proposed = try configuration.replacingAgencies(with: text)
         guard let target = GatewayComponents.agencyTargets(proposed, transport: transport, clock: clock).first(where: { $0.agencyId == agency })
         else { return nil }

@@ -15,7 +15,7 @@ public struct DeploymentConfiguration: Sendable {
     /// The environment variables agencies' signing and authentication secrets are read from, resolved.
     public var agencySecrets: [String: String]
     /// Each agency's adapter, set up from its options, by agency id.
-    public var adapters: [String: any AgencyAdapter]
+    public var adapters: [AgencyID: any AgencyAdapter]
     /// Where the secrets were read from, for validating a change to the agencies the same way.
     var environment: [String: String] = [:]
     var requireSecrets = true
@@ -54,7 +54,7 @@ public struct DeploymentConfiguration: Sendable {
         }
         if let agencies {
             // An agency key answers for one agency, which must be one this configuration defines.
-            for key in settings.apiKeys where key.agency != nil && agencies.directory[key.agency ?? ""] == nil {
+            for key in settings.apiKeys where key.agency != nil && agencies.directory[AgencyID(key.agency ?? "")] == nil {
                 elsewhere.append(
                     ConfigIssue(
                         file: settings.path, line: 1, column: 1,
@@ -72,7 +72,7 @@ public struct DeploymentConfiguration: Sendable {
     /// Agencies ready to deliver to: the directory, each agency's adapter and the secrets they name.
     struct Agencies {
         var directory: AgencyDirectory
-        var adapters: [String: any AgencyAdapter]
+        var adapters: [AgencyID: any AgencyAdapter]
         var secrets: [String: String]
     }
 
@@ -104,13 +104,13 @@ public struct DeploymentConfiguration: Sendable {
     /// Each agency's adapter, checked against its options; problems name the agency and the option's line.
     private static func setUpAdapters(
         _ directory: AgencyDirectory, file: String, vocabulary: NeedsVocabulary
-    ) -> ([String: any AgencyAdapter], [ConfigIssue]) {
-        var adapters: [String: any AgencyAdapter] = [:]
+    ) -> ([AgencyID: any AgencyAdapter], [ConfigIssue]) {
+        var adapters: [AgencyID: any AgencyAdapter] = [:]
         var issues: [ConfigIssue] = []
         for agency in directory.agencies {
             let setup = AdapterSetup(
                 options: agency.options, line: agency.optionsLine, column: agency.optionsColumn,
-                configDirectory: URL(fileURLWithPath: file).deletingLastPathComponent(), agencyId: agency.id, endpoint: agency.endpoint,
+                configDirectory: URL(fileURLWithPath: file).deletingLastPathComponent(), agencyId: agency.id.rawValue, endpoint: agency.endpoint,
                 agencyName: agency.name, vocabulary: vocabulary)
             do {
                 adapters[agency.id] = try AdapterCatalogue.registry.make(agency.adapter, setup: setup)

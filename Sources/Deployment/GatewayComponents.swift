@@ -158,7 +158,7 @@ public final class GatewayComponents: Sendable {
     /// The on-call system's lane, where alerts is configured: its notices as JSON, signed with its secret.
     static func alertTargets(_ configuration: DeploymentConfiguration) -> [DeliveryTarget] {
         guard let alerts = configuration.settings.alerts,
-            let adapter = try? JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: Alerts.lane))
+            let adapter = try? JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: Alerts.lane.rawValue))
         else { return [] }
         var target = DeliveryTarget(
             agencyId: Alerts.lane, endpoint: alerts.url, adapter: adapter, signer: alerts.secret.flatMap(WebhookSigner.init(secret:)),
@@ -176,7 +176,8 @@ public final class GatewayComponents: Sendable {
                 let adapter = try? JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: key.callbackLane))
             else { return nil }
             return DeliveryTarget(
-                agencyId: key.callbackLane, endpoint: callback.url, adapter: adapter, signer: callback.secret.flatMap(WebhookSigner.init(secret:)),
+                agencyId: AgencyID(key.callbackLane), endpoint: callback.url, adapter: adapter,
+                signer: callback.secret.flatMap(WebhookSigner.init(secret:)),
                 minimumLease: configuration.settings.delivery.leaseSeconds)
         }
     }

@@ -38,7 +38,7 @@ struct FHIRRoutes: Sendable {
             actor: principal.actor)
         let processed = try await messages.process(Array(body.readableBytesView), from: sender, requestId: context.requestId)
         let reply = ReplyMessage.bundle(
-            to: processed.message, referralId: processed.referralId, status: processed.status, gatewayEndpoint: endpoint, at: Date())
+            to: processed.message, referralId: processed.referralId.rawValue, status: processed.status, gatewayEndpoint: endpoint, at: Date())
         let bytes = try JSONSerialization.data(withJSONObject: reply, options: [.sortedKeys, .withoutEscapingSlashes])
         context.logger.info(
             "FHIR message processed",

@@ -39,7 +39,7 @@ final class HealthRoutes: Sendable {
         metrics.observe(
             queues: overview.agencies.map { agency in
                 GatewayMetrics.Queue(
-                    agency: agency.agency, pending: agency.pending, inFlight: agency.inFlight, deadLettered: agency.deadLettered,
+                    agency: agency.agency.rawValue, pending: agency.pending, inFlight: agency.inFlight, deadLettered: agency.deadLettered,
                     oldestPendingSeconds: Double(agency.oldestPendingSeconds ?? 0),
                     circuit: agency.circuit == .open ? 2 : agency.circuit == .halfOpen ? 1 : 0, paused: agency.paused != nil)
             }, rulesVersion: rules.live.current.rules.version)

@@ -45,7 +45,7 @@ struct LoopRoutes: Sendable {
             issues.append(FieldIssue(pointer: "/before", detail: "must be a delivery id from an earlier page."))
         }
         guard issues.isEmpty else { throw ProblemResponse(.invalidRequest, detail: "The query is not valid.", errors: issues) }
-        let items = try await loop.worklist(agency: agency, states: states, limit: limit, before: before.map { String($0) })
+        let items = try await loop.worklist(agency: agency, states: states, limit: limit, before: before.map { DeliveryID(String($0)) })
         return try JSONResponse.make(
             Worklist(agency: agency, referrals: items, next: items.count == limit ? items.last?.deliveryId : nil), status: .ok)
     }
@@ -53,7 +53,7 @@ struct LoopRoutes: Sendable {
     /// `GET /v1/referrals/{id}` with an agency key: only that agency's view.
     func view(_ id: String, context: GatewayContext) async throws -> Response {
         let agency = try Self.agency(context)
-        guard let view = try await loop.view(referralId: id, agency: agency, actor: context.principal?.actor ?? agency) else {
+        guard let view = try await loop.view(referralId: ReferralID(id), agency: agency, actor: context.principal?.actor ?? agency.rawValue) else {
             throw ProblemResponse(.notFound, detail: "There is no referral with this id delivered to \(agency).")
         }
         return try JSONResponse.make(view, status: .ok)
@@ -116,7 +116,8 @@ struct LoopRoutes: Sendable {
         guard issues.isEmpty, let answer else { throw Self.invalid(issues) }
         do {
             let answered = try await loop.answer(
-                referralId: id, agency: principal.agency, actor: principal.actor, answer: answer, reason: reason, text: text, reference: reference)
+                referralId: ReferralID(id), agency: principal.agency, actor: principal.actor, answer: answer, reason: reason, text: text,
+                reference: reference)
             return try JSONResponse.make(answered, status: .ok)
         } catch let refusal as ReferralLoop.Refusal {
             throw ProblemResponse(refusal)
@@ -134,7 +135,8 @@ struct LoopRoutes: Sendable {
         let body = try await request.body.collect(upTo: BodyLimitMiddleware.limit)
         do {
             let amended = try await loop.amend(
-                referralId: id, patch: body.readableBytesView, actor: principal.actor, keyId: principal.keyId, organisations: principal.organisations)
+                referralId: ReferralID(id), patch: body.readableBytesView, actor: principal.actor, keyId: principal.keyId,
+                organisations: principal.organisations)
             return try JSONResponse.make(amended, status: .ok)
         } catch let refusal as ReferralIntake.Refusal {
             throw ReferralRoutes.problem(refusal)
@@ -158,7 +160,7 @@ struct LoopRoutes: Sendable {
         guard issues.isEmpty else { throw Self.invalid(issues) }
         do {
             let cancelled = try await loop.cancel(
-                referralId: id, actor: principal.actor, keyId: principal.keyId, organisations: principal.organisations, reason: reason)
+                referralId: ReferralID(id), actor: principal.actor, keyId: principal.keyId, organisations: principal.organisations, reason: reason)
             return try JSONResponse.make(cancelled, status: .ok)
         } catch ReferralLoop.Refusal.notAlong(let current) {
             throw ProblemResponse(
@@ -183,7 +185,7 @@ struct LoopRoutes: Sendable {
             missing: "There is no open attention item with this id.")
         var resolution: ReferralLoop.Resolution?
         switch (object["action"], object["agency"], object["reason"]) {
-        case (.string("reroute")?, .string(let agency)?, nil) where QueueRoutes.isAgencyId(agency): resolution = .reroute(agency: agency)
+        case (.string("reroute")?, .string(let agency)?, nil) where QueueRoutes.isAgencyId(agency): resolution = .reroute(agency: AgencyID(agency))
         case (.string("close")?, nil, .string(let reason)?) where (1...2_000).contains(reason.count): resolution = .close(reason: reason)
         default:
             issues.append(
@@ -226,7 +228,7 @@ struct LoopRoutes: Sendable {
         ProblemResponse(.invalidRequest, detail: "The request has \(issues.count) problem\(issues.count == 1 ? "" : "s").", errors: issues)
     }
 
-    static func agency(_ context: GatewayContext) throws -> String {
+    static func agency(_ context: GatewayContext) throws -> AgencyID {
         guard let agency = context.principal?.agency else {
             throw ProblemResponse(.forbidden, detail: "This agency key answers for no agency: give it `agency: ID` in switchboard.yaml.")
         }
@@ -240,9 +242,9 @@ struct LoopRoutes: Sendable {
 
 /// `GET /v1/agency/referrals`: a page of an agency's worklist; `next` is the `before` of the next page.
 struct Worklist: Codable, Sendable {
-    var agency: String
+    var agency: AgencyID
     var referrals: [WorkItem]
-    var next: String?
+    var next: DeliveryID?
 }
 
 /// `GET /v1/attention`.

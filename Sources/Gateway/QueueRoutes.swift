@@ -39,7 +39,7 @@ struct QueueRoutes: Sendable {
         }
         guard issues.isEmpty else { throw ProblemResponse(.invalidRequest, detail: "The query is not valid.", errors: issues) }
         let actor = context.principal?.actor ?? "administrator"
-        return try JSONResponse.make(try await operations.deadLetters(agency: agency, limit: limit, by: actor), status: .ok)
+        return try JSONResponse.make(try await operations.deadLetters(agency: agency.map(AgencyID.init), limit: limit, by: actor), status: .ok)
     }
 
     /// `POST /v1/queue/retry` with `{"deliveries": [ids]}` or `{"agency": A, "since": time}`.
@@ -53,10 +53,10 @@ struct QueueRoutes: Sendable {
         var selection: DeadLetterSelection?
         switch (object["deliveries"], object["agency"]) {
         case (.array(let items)?, nil):
-            var ids: [String] = []
+            var ids: [DeliveryID] = []
             for (index, item) in items.enumerated() {
                 if case .string(let id) = item, Self.isDeliveryId(id) {
-                    ids.append(id)
+                    ids.append(DeliveryID(id))
                 } else {
                     issues.append(
                         FieldIssue(pointer: "/deliveries/\(index)", detail: "must be a delivery id, as `switchboard queue dead` lists them."))
@@ -80,7 +80,7 @@ struct QueueRoutes: Sendable {
             default:
                 issues.append(FieldIssue(pointer: "/since", detail: "must be an RFC 3339 time, such as 2026-11-25T09:00:00Z."))
             }
-            selection = .agency(agency, since: since)
+            selection = .agency(AgencyID(agency), since: since)
         case (nil, nil):
             issues.append(FieldIssue(pointer: "", detail: "must name deliveries, or an agency."))
         case (.some, .some):
@@ -142,9 +142,9 @@ struct QueueRoutes: Sendable {
     static let unknownAgency = ProblemResponse(
         .notFound, detail: "No agency with that id is configured; `switchboard queue` lists the agencies.")
 
-    static func agency(_ context: GatewayContext) throws -> String {
+    static func agency(_ context: GatewayContext) throws -> AgencyID {
         guard let agency = context.parameters.get("agency"), isAgencyId(agency) else { throw unknownAgency }
-        return agency
+        return AgencyID(agency)
     }
 
     static func isAgencyId(_ text: String) -> Bool { isIdentifier(text) }

@@ -87,7 +87,7 @@ struct ReferralRoutes: Sendable {
         if principal.role == .agency { return try await loop.view(id, context: context) }
         guard
             let report = try await intake.report(
-                referralId: id, viewer: principal.keyId, role: principal.role, organisations: principal.organisations)
+                referralId: ReferralID(id), viewer: principal.keyId, role: principal.role, organisations: principal.organisations)
         else {
             throw ProblemResponse(.notFound, detail: "There is no referral with this id.")
         }

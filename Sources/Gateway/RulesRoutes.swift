@@ -28,7 +28,7 @@ struct RulesRoutes: Sendable {
         let record = snapshot.record
         let body = LiveRulesDocument(
             version: snapshot.rules.version, number: record?.number, appliedAt: record?.appliedAt, appliedBy: record?.appliedBy,
-            source: record?.source, rules: snapshot.rules.rules.map(\.id), fallback: snapshot.rules.fallback, text: snapshot.rules.text)
+            source: record?.source, rules: snapshot.rules.rules.map(\.id), fallback: snapshot.rules.fallback.rawValue, text: snapshot.rules.text)
         var response = try JSONResponse.make(body, status: .ok)
         response.headers[.eTag] = Self.entityTag(snapshot.rules.version)
         return response
@@ -40,7 +40,7 @@ struct RulesRoutes: Sendable {
         let record = snapshot.agenciesRecord
         let body = LiveAgenciesDocument(
             version: snapshot.agencies.version, number: record?.number, appliedAt: record?.appliedAt, appliedBy: record?.appliedBy,
-            source: record?.source, agencies: snapshot.agencies.agencies.map(\.id), text: snapshot.agencies.text,
+            source: record?.source, agencies: snapshot.agencies.agencies.map(\.id.rawValue), text: snapshot.agencies.text,
             approvalRequired: administrator.approvalRequired.contains(.agencies))
         var response = try JSONResponse.make(body, status: .ok)
         response.headers[.eTag] = Self.entityTag(snapshot.agencies.version)
@@ -92,7 +92,7 @@ struct RulesRoutes: Sendable {
         let text = try await yamlText(request)
         do {
             _ = try administrator.prepare(text, for: .agencies)
-            guard let result = try await administrator.testDelivery(agency: agency, proposedAgencies: text, by: principal.actor) else {
+            guard let result = try await administrator.testDelivery(agency: AgencyID(agency), proposedAgencies: text, by: principal.actor) else {
                 throw ProblemResponse(.notFound, detail: "The agencies file names no agency \(agency) with an endpoint to test.")
             }
             return try JSONResponse.make(result, status: .ok)
@@ -195,9 +195,9 @@ struct RulesRoutes: Sendable {
             rules: traces.map {
                 RulesTestResult.RuleResult(
                     id: $0.rule, result: $0.skipped ? "not-considered" : $0.failure == nil ? "matched" : "not-matched", failure: $0.failure,
-                    agencies: $0.skipped || $0.failure != nil ? nil : $0.agencies)
+                    agencies: $0.skipped || $0.failure != nil ? nil : $0.agencies.map(\.rawValue))
             },
-            routes: decision.targets.map { .init(agency: $0.agency, rule: $0.rule, alternatives: $0.alternatives) },
+            routes: decision.targets.map { .init(agency: $0.agency.rawValue, rule: $0.rule, alternatives: $0.alternatives.map(\.rawValue)) },
             usedFallback: decision.usedFallback, outOfArea: decision.outOfArea ? true : nil)
         return try JSONResponse.make(body, status: .ok)
     }

@@ -21,7 +21,7 @@ public struct Keyring: Sendable {
     public func principal(forToken token: String) -> Principal? {
         keys.holder(digest: APIKey.digest(of: token), now: clock.now()).map {
             Principal(
-                keyId: $0.id, role: $0.role, organisations: $0.organisations, agency: $0.agency, owner: $0.owner,
+                keyId: $0.id, role: $0.role, organisations: $0.organisations, agency: $0.agency.map(AgencyID.init), owner: $0.owner,
                 signatureSecret: $0.signatureSecret)
         }
     }

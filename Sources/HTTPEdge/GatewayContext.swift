@@ -10,14 +10,14 @@ public struct Principal: Sendable, Equatable {
     /// For a referrer key: the organisations it may submit for; nil when it may name any.
     public var organisations: Set<String>?
     /// For an agency key: the agency it answers for; nil for a key configured without one.
-    public var agency: String? = nil
+    public var agency: AgencyID? = nil
     /// The person or system that holds the key; nil for a configured key written without one.
     public var owner: String? = nil
     /// For a key whose system signs its requests: the secret the signatures are checked with.
     public var signatureSecret: String? = nil
 
     public init(
-        keyId: String, role: Role, organisations: Set<String>?, agency: String? = nil, owner: String? = nil, signatureSecret: String? = nil
+        keyId: String, role: Role, organisations: Set<String>?, agency: AgencyID? = nil, owner: String? = nil, signatureSecret: String? = nil
     ) {
         self.keyId = keyId
         self.role = role

@@ -52,7 +52,7 @@ extension PostgresStore {
     public func finish(_ completions: [DeliveryCompletion]) async throws -> [Bool] {
         guard !completions.isEmpty else { return [] }
         return try await write { session in
-            var written: Set<String> = []
+            var written: Set<DeliveryID> = []
             for chunk in stride(from: 0, to: completions.count, by: 1000) {
                 written.formUnion(try await Self.record(completions[chunk..<min(chunk + 1000, completions.count)], in: session))
             }
@@ -69,7 +69,7 @@ extension PostgresStore {
     }
 
     /// Writes the completions whose leases still hold; the delivery ids written.
-    private static func record(_ completions: ArraySlice<DeliveryCompletion>, in session: PostgresSession) async throws -> Set<String> {
+    private static func record(_ completions: ArraySlice<DeliveryCompletion>, in session: PostgresSession) async throws -> Set<DeliveryID> {
         var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
         var tuples: [String] = []
         for completion in completions {
@@ -123,11 +123,11 @@ extension PostgresStore {
                     WHERE d.id = v.id AND d.state = 'pending' AND d.lease_token = v.token
                     RETURNING d.id
                     """, values))
-        return Set(try rows.map { try $0("id", as: String.self) })
+        return Set(try rows.map { try $0("id", as: DeliveryID.self) })
     }
 
     /// The earliest of: a job not leased, due at its time; a leased job, due when its lease runs out.
-    public func nextDueDate(agencies: [String]) async throws -> Date? {
+    public func nextDueDate(agencies: [AgencyID]) async throws -> Date? {
         guard !agencies.isEmpty else { return nil }
         return try await single { session in
             try await session.one(
@@ -162,7 +162,7 @@ extension PostgresStore {
     public func queueCounts(now: Date) async throws -> [LaneCounts] {
         let at = now.timeIntervalSince1970
         return try await read { session in
-            var counts: [String: LaneCounts] = [:]
+            var counts: [AgencyID: LaneCounts] = [:]
             for row in try await session.rows(
                 """
                 SELECT d.agency, COUNT(*) AS pending, COUNT(*) FILTER (WHERE d.next_attempt_at <= \(at)) AS due,
@@ -171,7 +171,7 @@ extension PostgresStore {
                 FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.state = 'pending' GROUP BY d.agency
                 """)
             {
-                let agency: String = try row("agency")
+                let agency: AgencyID = try row("agency")
                 let pending: Int = try row("pending")
                 let due: Int = try row("due")
                 counts[agency] = LaneCounts(
@@ -179,7 +179,7 @@ extension PostgresStore {
                     oldestPendingSince: try row.date("oldest"))
             }
             for row in try await session.rows("SELECT agency, COUNT(*) AS dead FROM deliveries WHERE state = 'dead-lettered' GROUP BY agency") {
-                let agency: String = try row("agency")
+                let agency: AgencyID = try row("agency")
                 counts[agency, default: LaneCounts(agency: agency)].deadLettered = try row("dead")
             }
             return counts.values.sorted { $0.agency < $1.agency }
@@ -188,7 +188,7 @@ extension PostgresStore {
 
     static let deadLetterColumns = "id, referral_id, agency, rule, attempts, last_error, dead_lettered_at, agency_reply"
 
-    public func deadLetters(agency: String?, limit: Int) async throws -> [DeadLetter] {
+    public func deadLetters(agency: AgencyID?, limit: Int) async throws -> [DeadLetter] {
         try await read { session in
             try await session.rows(
                 """

@@ -5,7 +5,7 @@ import ReferralModel
 import Storage
 
 extension PostgresStore {
-    public func loopReferral(_ id: String) async throws -> LoopReferral? {
+    public func loopReferral(_ id: ReferralID) async throws -> LoopReferral? {
         try await read { session in
             // None, or its personal data was removed under the retention policy.
             guard let row = try await session.one("SELECT received_at, actor, body FROM referrals WHERE id = \(id) AND pruned_at IS NULL")
@@ -21,7 +21,7 @@ extension PostgresStore {
                     deliveryId: try row("id"), agency: try row("agency"), rule: try row("rule"),
                     state: try StoredValueUnreadable.read(
                         try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state"),
-                    alternatives: StoredText.words(try row("alternatives")) ?? [],
+                    alternatives: StoredText.agencies(try row("alternatives")) ?? [],
                     needs: StoredText.words(try row("needs")), deadlineAt: try row.date("deadline_at"), escalatedAt: try row.date("escalated_at"),
                     notice: StoredText.notice(try row("notice")))
             }
@@ -108,7 +108,7 @@ extension PostgresStore {
         }
     }
 
-    public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem] {
+    public func worklist(agency: AgencyID, states: Set<DeliveryState>?, limit: Int, before: DeliveryID?) async throws -> [WorkItem] {
         try await read { session in
             try await session.rows(
                 """
@@ -163,7 +163,7 @@ extension PostgresStore {
         }
     }
 
-    public func waitingUrgentDeliveries(agencies: [String], limit: Int) async throws -> [DueEscalation] {
+    public func waitingUrgentDeliveries(agencies: [AgencyID], limit: Int) async throws -> [DueEscalation] {
         guard !agencies.isEmpty else { return [] }
         return try await read { session in
             try await session.rows(
@@ -181,7 +181,7 @@ extension PostgresStore {
         }
     }
 
-    static func insertAttention(_ item: AttentionItem, referralId: String, in session: PostgresSession) async throws {
+    static func insertAttention(_ item: AttentionItem, referralId: ReferralID, in session: PostgresSession) async throws {
         try await session.execute(
             """
             INSERT INTO attention (id, referral_id, delivery_id, agency, reason, since, urgency, due_at)
@@ -214,7 +214,7 @@ extension PostgresStore {
         }
     }
 
-    public func notes(referralId: String) async throws -> [ReferralNote] {
+    public func notes(referralId: ReferralID) async throws -> [ReferralNote] {
         try await single { session in
             try await session.rows("SELECT * FROM referral_notes WHERE referral_id = \(referralId) ORDER BY at, id").map(Self.note)
         }

@@ -127,7 +127,7 @@ extension PostgresStore {
         return .accepted(receipt)
     }
 
-    public func originalMessage(referralId: String) async throws -> OriginalMessage? {
+    public func originalMessage(referralId: ReferralID) async throws -> OriginalMessage? {
         try await read { session in
             try await session.one("SELECT media_type, body FROM original_messages WHERE referral_id = \(referralId)").map {
                 OriginalMessage(mediaType: try $0("media_type", as: String.self), body: Array(try $0("body", as: Data.self)))
@@ -135,14 +135,14 @@ extension PostgresStore {
         }
     }
 
-    public func referralId(actor: String, idempotencyKey: String) async throws -> String? {
+    public func referralId(actor: String, idempotencyKey: String) async throws -> ReferralID? {
         try await read { session in
             try await session.one("SELECT referral_id FROM idempotency_keys WHERE actor = \(actor) AND key = \(idempotencyKey)")?(
-                "referral_id", as: String.self)
+                "referral_id", as: ReferralID.self)
         }
     }
 
-    public func report(referralId: String) async throws -> ReferralReport? {
+    public func report(referralId: ReferralID) async throws -> ReferralReport? {
         try await read { session in
             guard
                 let row = try await session.one(
@@ -162,7 +162,7 @@ extension PostgresStore {
                     lastError: try row("last_error"),
                     nextAttemptAt: state == .pending ? try row.date("next_attempt_at").map(Timestamp.string) : nil,
                     deliveredAt: try row.date("delivered_at").map(Timestamp.string),
-                    alternatives: StoredText.words(try row("alternatives")) ?? [])
+                    alternatives: StoredText.agencies(try row("alternatives")) ?? [])
                 delivery.answeredAt = try row.date("answered_at").map(Timestamp.string)
                 delivery.deadlineAt = try row.date("deadline_at").map(Timestamp.string)
                 delivery.declineReason = (try row("decline_reason", as: String?.self)).flatMap(DeclineReason.init(rawValue:))
@@ -181,7 +181,8 @@ extension PostgresStore {
                 id: referralId, status: StoredText.status(held: try row("held"), deliveries: deliveries, attention: attention != nil),
                 receivedAt: Timestamp.string(try row.date("received_at") ?? .distantPast), submittedBy: try row("actor"),
                 rulesVersion: try row("rules_version"),
-                urgency: try StoredValueUnreadable.read(try row("urgency"), as: Urgency.self, table: "referrals", row: referralId, column: "urgency"),
+                urgency: try StoredValueUnreadable.read(
+                    try row("urgency"), as: Urgency.self, table: "referrals", row: referralId.rawValue, column: "urgency"),
                 needs: StoredText.words(try row("needs")) ?? [], deliveries: deliveries, history: history)
             report.attention = attention
             report.notes = notes.isEmpty ? nil : notes

@@ -136,11 +136,13 @@ extension SubmissionReceipt {
     public func canonicalJSON() -> Data {
         var writer = CanonicalJSONWriter()
         writer.object([
-            ("id", .string(id)),
+            ("id", .string(id.rawValue)),
             (
                 "routes",
                 .objects(
-                    routes.map { [("agency", .string($0.agency)), ("deliveryId", .string($0.deliveryId)), ("rule", .string($0.rule))] })
+                    routes.map {
+                        [("agency", .string($0.agency.rawValue)), ("deliveryId", .string($0.deliveryId.rawValue)), ("rule", .string($0.rule))]
+                    })
             ),
             ("rulesVersion", .string(rulesVersion)),
             ("status", .string(status.rawValue)),

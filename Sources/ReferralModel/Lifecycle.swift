@@ -104,11 +104,11 @@ public enum ReferralStatus: String, Sendable, Codable, CaseIterable {
 
 /// One agency a referral is routed to, and the rule that sent it there.
 public struct Route: Sendable, Codable, Equatable {
-    public var agency: String
+    public var agency: AgencyID
     public var rule: String
-    public var deliveryId: String
+    public var deliveryId: DeliveryID
 
-    public init(agency: String, rule: String, deliveryId: String) {
+    public init(agency: AgencyID, rule: String, deliveryId: DeliveryID) {
         self.agency = agency
         self.rule = rule
         self.deliveryId = deliveryId
@@ -117,12 +117,12 @@ public struct Route: Sendable, Codable, Equatable {
 
 /// What `POST /v1/referrals` answers once the referral is durable.
 public struct SubmissionReceipt: Sendable, Codable, Equatable {
-    public var id: String
+    public var id: ReferralID
     public var status: ReferralStatus
     public var routes: [Route]
     public var rulesVersion: String
 
-    public init(id: String, status: ReferralStatus, routes: [Route], rulesVersion: String) {
+    public init(id: ReferralID, status: ReferralStatus, routes: [Route], rulesVersion: String) {
         self.id = id
         self.status = status
         self.routes = routes
@@ -134,8 +134,8 @@ public struct SubmissionReceipt: Sendable, Codable, Equatable {
 /// person's details.
 public struct ReferralReport: Sendable, Codable, Equatable {
     public struct Delivery: Sendable, Codable, Equatable {
-        public var deliveryId: String
-        public var agency: String
+        public var deliveryId: DeliveryID
+        public var agency: AgencyID
         public var rule: String
         public var state: DeliveryState
         public var attempts: Int
@@ -153,11 +153,11 @@ public struct ReferralReport: Sendable, Codable, Equatable {
         public var agencyReference: String?
         /// The agencies to try, in order, if this one declines: fixed when the referral was routed,
         /// so a later rules change does not alter them.
-        public var alternatives: [String]
+        public var alternatives: [AgencyID]
 
         public init(
-            deliveryId: String, agency: String, rule: String, state: DeliveryState, attempts: Int, lastError: String?,
-            nextAttemptAt: String?, deliveredAt: String?, alternatives: [String] = []
+            deliveryId: DeliveryID, agency: AgencyID, rule: String, state: DeliveryState, attempts: Int, lastError: String?,
+            nextAttemptAt: String?, deliveredAt: String?, alternatives: [AgencyID] = []
         ) {
             self.alternatives = alternatives
             self.deliveryId = deliveryId
@@ -174,10 +174,10 @@ public struct ReferralReport: Sendable, Codable, Equatable {
     public struct HistoryEntry: Sendable, Codable, Equatable {
         public var at: String
         public var event: String
-        public var agency: String?
+        public var agency: AgencyID?
         public var detail: String?
 
-        public init(at: String, event: String, agency: String?, detail: String?) {
+        public init(at: String, event: String, agency: AgencyID?, detail: String?) {
             self.at = at
             self.event = event
             self.agency = agency
@@ -185,7 +185,7 @@ public struct ReferralReport: Sendable, Codable, Equatable {
         }
     }
 
-    public var id: String
+    public var id: ReferralID
     public var status: ReferralStatus
     public var receivedAt: String
     /// The id of the API key that submitted it.
@@ -201,7 +201,7 @@ public struct ReferralReport: Sendable, Codable, Equatable {
     public var notes: [ReferralNote]?
 
     public init(
-        id: String, status: ReferralStatus, receivedAt: String, submittedBy: String, rulesVersion: String, urgency: Urgency, needs: [String],
+        id: ReferralID, status: ReferralStatus, receivedAt: String, submittedBy: String, rulesVersion: String, urgency: Urgency, needs: [String],
         deliveries: [Delivery], history: [HistoryEntry]
     ) {
         self.id = id
@@ -219,10 +219,10 @@ public struct ReferralReport: Sendable, Codable, Equatable {
 /// Something a person must look at: why, since when, and how it was resolved.
 public struct AttentionItem: Sendable, Codable, Equatable {
     public var id: String
-    public var referralId: String
+    public var referralId: ReferralID
     /// The delivery it arose from, if one.
-    public var deliveryId: String?
-    public var agency: String?
+    public var deliveryId: DeliveryID?
+    public var agency: AgencyID?
     /// Why, in words with ids and codes only.
     public var reason: String
     public var since: String
@@ -237,7 +237,7 @@ public struct AttentionItem: Sendable, Codable, Equatable {
     public var dueAt: String?
 
     public init(
-        id: String, referralId: String, deliveryId: String?, agency: String?, reason: String, since: String, resolvedAt: String? = nil,
+        id: String, referralId: ReferralID, deliveryId: DeliveryID?, agency: AgencyID?, reason: String, since: String, resolvedAt: String? = nil,
         resolvedBy: String? = nil, resolution: String? = nil, urgency: Urgency? = nil, dueAt: String? = nil
     ) {
         self.urgency = urgency
@@ -258,7 +258,7 @@ public struct AttentionItem: Sendable, Codable, Equatable {
 /// the referral, shown to those who may see it, and referenced by id, never copied, by the audit trail.
 public struct ReferralNote: Sendable, Codable, Equatable {
     public var id: String
-    public var deliveryId: String?
+    public var deliveryId: DeliveryID?
     public var at: String
     public var author: String
     /// `declined`, `accepted`, `completed`, `close`, `cancel`, `returned` (an agency's question) or
@@ -266,7 +266,7 @@ public struct ReferralNote: Sendable, Codable, Equatable {
     public var kind: String
     public var text: String
 
-    public init(id: String, deliveryId: String?, at: String, author: String, kind: String, text: String) {
+    public init(id: String, deliveryId: DeliveryID?, at: String, author: String, kind: String, text: String) {
         self.id = id
         self.deliveryId = deliveryId
         self.at = at
@@ -287,13 +287,13 @@ public struct ReferralNotice: Sendable, Equatable, Codable {
     public var about: String
     public var reason: String?
     /// The agency it concerns, in a callback to a referrer.
-    public var agency: String?
+    public var agency: AgencyID?
     /// The referral's urgency, in an alert to the on-call system.
     public var urgency: Urgency?
     /// When a person must have acted, in an alert.
     public var due: String?
 
-    public init(type: String, about: String, reason: String? = nil, agency: String? = nil, urgency: Urgency? = nil, due: String? = nil) {
+    public init(type: String, about: String, reason: String? = nil, agency: AgencyID? = nil, urgency: Urgency? = nil, due: String? = nil) {
         self.type = type
         self.about = about
         self.reason = reason

@@ -2,8 +2,8 @@ import Foundation
 
 /// A delivery on an agency's worklist.
 public struct WorkItem: Sendable, Codable, Equatable {
-    public var referralId: String
-    public var deliveryId: String
+    public var referralId: ReferralID
+    public var deliveryId: DeliveryID
     public var state: DeliveryState
     public var urgency: Urgency
     public var receivedAt: String
@@ -13,7 +13,7 @@ public struct WorkItem: Sendable, Codable, Equatable {
     public var deadlineAt: String?
 
     public init(
-        referralId: String, deliveryId: String, state: DeliveryState, urgency: Urgency, receivedAt: String, deliveredAt: String?,
+        referralId: ReferralID, deliveryId: DeliveryID, state: DeliveryState, urgency: Urgency, receivedAt: String, deliveredAt: String?,
         respondBy: String?
     ) {
         self.referralId = referralId
@@ -42,6 +42,6 @@ public struct AttentionSummary: Sendable, Equatable {
 
 /// Which dead letters to replay: named ones, or an agency's (since a time).
 public enum DeadLetterSelection: Sendable, Equatable {
-    case deliveries([String])
-    case agency(String, since: Date?)
+    case deliveries([DeliveryID])
+    case agency(AgencyID, since: Date?)
 }

@@ -59,7 +59,7 @@ extension RuleSet {
     /// `children_fallback`: required once any agency has an age range; it must serve children, and
     /// be a safeguarding recipient where there are any (a child's referral shared without consent
     /// may go only to one).
-    static func checkChildrenFallback(_ node: Node?, top: Node?, agencies: AgencyDirectory, reader: ConfigReader) -> String? {
+    static func checkChildrenFallback(_ node: Node?, top: Node?, agencies: AgencyDirectory, reader: ConfigReader) -> AgencyID? {
         let ranged = agencies.agencies.filter { $0.ages != nil }.map(\.id)
         guard let node else {
             if !ranged.isEmpty {
@@ -71,7 +71,7 @@ extension RuleSet {
             }
             return nil
         }
-        guard let agency = reader.string(node, "children_fallback") else { return nil }
+        guard let agency = reader.string(node, "children_fallback").map(AgencyID.init) else { return nil }
         guard let settings = agencies[agency] else {
             reader.fail(
                 node, "unknown agency '\(agency)'", hint: "agencies.yaml defines: \(agencies.agencies.map(\.id).sorted().joined(separator: ", "))")
@@ -90,7 +90,7 @@ extension RuleSet {
     }
 
     /// `safeguarding_fallback`: required once any agency is a safeguarding recipient, and must be one.
-    static func checkSafeguardingFallback(_ node: Node?, top: Node?, agencies: AgencyDirectory, reader: ConfigReader) -> String? {
+    static func checkSafeguardingFallback(_ node: Node?, top: Node?, agencies: AgencyDirectory, reader: ConfigReader) -> AgencyID? {
         let recipients = agencies.agencies.filter(\.safeguardingRecipient).map(\.id)
         guard let node else {
             if !recipients.isEmpty {
@@ -102,7 +102,7 @@ extension RuleSet {
             }
             return nil
         }
-        guard let agency = reader.string(node, "safeguarding_fallback") else { return nil }
+        guard let agency = reader.string(node, "safeguarding_fallback").map(AgencyID.init) else { return nil }
         guard agencies[agency] != nil else {
             reader.fail(
                 node, "unknown agency '\(agency)'", hint: "agencies.yaml defines: \(agencies.agencies.map(\.id).sorted().joined(separator: ", "))")

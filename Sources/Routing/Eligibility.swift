@@ -10,7 +10,7 @@ public struct Eligibility: Sendable {
     /// Why the referral may go only to `recipients`; nil when consent restricts nothing.
     public let consentRestriction: String?
     /// The agencies a restricted referral may go to; empty when consent restricts nothing.
-    public let recipients: Set<String>
+    public let recipients: Set<AgencyID>
     /// The subject's age in whole years on the day of referral (Europe/London).
     public let age: Int?
     private let directory: AgencyDirectory
@@ -43,7 +43,7 @@ public struct Eligibility: Sendable {
     /// Why `agency` may not receive the referral, or nil when it may.
     /// - Parameter consent: false to ask about age alone (the fallback of a deployment with no
     ///   safeguarding recipient is the one place a referral shared without consent may go).
-    public func refusal(for agency: String, consent: Bool = true) -> String? {
+    public func refusal(for agency: AgencyID, consent: Bool = true) -> String? {
         if consent, let restriction = consentRestriction, !recipients.contains(agency) {
             return restriction
         }
@@ -53,7 +53,7 @@ public struct Eligibility: Sendable {
         return nil
     }
 
-    public func mayReceive(_ agency: String) -> Bool { directory[agency] != nil && refusal(for: agency) == nil }
+    public func mayReceive(_ agency: AgencyID) -> Bool { directory[agency] != nil && refusal(for: agency) == nil }
 }
 
 /// What routing knows of each agency's lane from the delivery engine: paused by an operator,
@@ -61,9 +61,9 @@ public struct Eligibility: Sendable {
 public struct LaneConditions: Sendable, Equatable {
     /// Why each stopped agency cannot act, in words an audit trail can carry:
     /// `paused by ops-key (planned upgrade)`, `circuit open until 2026-…`.
-    public var stopped: [String: String]
+    public var stopped: [AgencyID: String]
 
-    public init(stopped: [String: String] = [:]) { self.stopped = stopped }
+    public init(stopped: [AgencyID: String] = [:]) { self.stopped = stopped }
 
     public static let none = LaneConditions()
 }
@@ -76,7 +76,7 @@ extension RuleSet {
 
     /// Why `agency`'s people cannot act on a referral at `instant`, or nil when they can: its lane
     /// stopped, or outside its opening hours.
-    public func whyCannotAct(_ agency: String, at instant: Date, lanes: LaneConditions) -> String? {
+    public func whyCannotAct(_ agency: AgencyID, at instant: Date, lanes: LaneConditions) -> String? {
         if let stopped = lanes.stopped[agency] { return stopped }
         guard let hours = directory[agency]?.hours else { return nil }
         let window = TimeWindow(
@@ -92,8 +92,8 @@ extension RuleSet {
     /// The agency a referral of `eligibility` goes to when nothing else remains: the children's
     /// fallback for a child (where one is set), the safeguarding fallback when consent restricts it,
     /// else the fallback; nil when even that one may not receive it.
-    func lastResort(_ eligibility: Eligibility) -> (agency: String, rule: String)? {
-        var candidates: [(String, String)] = []
+    func lastResort(_ eligibility: Eligibility) -> (agency: AgencyID, rule: String)? {
+        var candidates: [(AgencyID, String)] = []
         if eligibility.isChild, let childrenFallback { candidates.append((childrenFallback, Self.childrenFallbackRuleId)) }
         if eligibility.consentRestriction != nil, let safeguardingFallback {
             candidates.append((safeguardingFallback, Self.safeguardingFallbackRuleId))

@@ -20,11 +20,11 @@ extension RuleSet {
     ///   - tried: every agency that has or had the referral.
     ///   - lanes: the agencies whose lanes are stopped now.
     public func nextCandidate(
-        for referral: Referral, rule: String, alternatives: [String], needs: [String]?, tried: Set<String>, at instant: Date = Date(),
+        for referral: Referral, rule: String, alternatives: [AgencyID], needs: [String]?, tried: Set<AgencyID>, at instant: Date = Date(),
         receivedAt: Date? = nil, lanes: LaneConditions = .none
     ) -> (target: RoutingDecision.Target, waits: String?)? {
         let eligibility = eligibility(of: referral, at: receivedAt ?? instant)
-        func allowed(_ agency: String) -> Bool { !tried.contains(agency) && eligibility.mayReceive(agency) }
+        func allowed(_ agency: AgencyID) -> Bool { !tried.contains(agency) && eligibility.mayReceive(agency) }
         var candidates: [RoutingDecision.Target] = []
         for (position, agency) in alternatives.enumerated() where allowed(agency) {
             candidates.append(

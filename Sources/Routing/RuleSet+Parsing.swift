@@ -34,8 +34,8 @@ extension RuleSet {
         }
         let parser = ConditionParser(reader: reader, vocabulary: vocabulary, holidays: holidays)
         let knownAgencies = Set(agencies.agencies.map(\.id))
-        func checkAgencies(_ node: Node?, _ what: String) -> [String] {
-            guard let node, let ids = reader.strings(node, what) else { return [] }
+        func checkAgencies(_ node: Node?, _ what: String) -> [AgencyID] {
+            guard let node, let ids = reader.strings(node, what)?.map(AgencyID.init) else { return [] }
             for (id, item) in zip(ids, listItems(node)) where !knownAgencies.contains(id) {
                 reader.fail(item, "unknown agency '\(id)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")
             }
@@ -102,7 +102,7 @@ extension RuleSet {
                     hint: "move it above '\(earlier.id)', or remove stop from '\(earlier.id)'")
             }
         }
-        let fallback = reader.string(top?["fallback"], "fallback")
+        let fallback = reader.string(top?["fallback"], "fallback").map(AgencyID.init)
         if let fallback, !knownAgencies.contains(fallback) {
             reader.fail(
                 top?["fallback"], "unknown agency '\(fallback)'", hint: "agencies.yaml defines: \(knownAgencies.sorted().joined(separator: ", "))")

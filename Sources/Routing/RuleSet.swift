@@ -10,12 +10,12 @@ public struct Rule: Sendable, Equatable {
     public var id: String
     public var description: String?
     public var when: Condition
-    public var routeTo: [String]
+    public var routeTo: [AgencyID]
     /// Services (need codes): the agency offering it whose coverage holds the subject's postcode,
     /// the most specific coverage first.
     public var routeToService: [String]
     /// Agencies to try, in order, when a target declines.
-    public var alternatives: [String]
+    public var alternatives: [AgencyID]
     /// When true, no later rule is considered once this one matches.
     public var stop: Bool
     /// The needs this rule routes for: those its condition names (not under `not`) and its services.
@@ -25,14 +25,9 @@ public struct Rule: Sendable, Equatable {
 
 /// What the rules decided for one referral.
 public struct RoutingDecision: Sendable, Equatable {
-    public struct Target: Sendable, Equatable {
-        public var agency: String
-        public var rule: String
-        /// Ordered agencies to re-route to if this one declines.
-        public var alternatives: [String]
-        /// The referral's needs that routed it here, in its order; nil for all of them.
-        public var needs: [String]? = nil
-    }
+    /// An agency chosen, the rule that chose it, its alternatives (ordered agencies to re-route to
+    /// if it declines) and the referral's needs that routed it there, in its order (nil for all).
+    public typealias Target = RoutingTarget
 
     public var rulesVersion: String
     /// Every agency once, in rule order.
@@ -56,12 +51,12 @@ public struct RoutingDecision: Sendable, Equatable {
 
     /// An agency a referral was kept from.
     public struct Withheld: Sendable, Equatable {
-        public var agency: String
+        public var agency: AgencyID
         public var rule: String
         /// Why, in words an audit trail can carry: `consent refused`, `aged 10; spa serves 18 and over`.
         public var reason: String
 
-        public init(agency: String, rule: String, reason: String) {
+        public init(agency: AgencyID, rule: String, reason: String) {
             self.agency = agency
             self.rule = rule
             self.reason = reason
@@ -70,13 +65,13 @@ public struct RoutingDecision: Sendable, Equatable {
 
     /// A target that could not act now, and the agency that took its place.
     public struct Replacement: Sendable, Equatable {
-        public var agency: String
+        public var agency: AgencyID
         /// Who acts instead; already a target when it had the referral anyway.
-        public var by: String
+        public var by: AgencyID
         /// `oxford-mh-crisis paused by ops (planned upgrade)`, `… closed (open mon,tue… 09:00–17:00 …)`.
         public var why: String
 
-        public init(agency: String, by: String, why: String) {
+        public init(agency: AgencyID, by: AgencyID, why: String) {
             self.agency = agency
             self.by = by
             self.why = why
@@ -90,7 +85,7 @@ public struct RuleTrace: Sendable, Equatable {
     /// Nil when it matched; otherwise the part of its condition that failed.
     public var failure: String?
     /// The agencies it chose, when it matched.
-    public var agencies: [String]
+    public var agencies: [AgencyID]
     /// True when an earlier matching rule had `stop: true`, so this one was not considered.
     public var skipped: Bool
 }
@@ -98,7 +93,7 @@ public struct RuleTrace: Sendable, Equatable {
 /// The rules of `config/rules.yaml`: validated in full, then evaluated in order.
 public struct RuleSet: Sendable, Equatable {
     public let rules: [Rule]
-    public let fallback: String
+    public let fallback: AgencyID
     /// A digest of the file's text: the same rules always carry the same version.
     public let version: String
     /// The text the rules were read from, comments and all: what `GET /v1/rules` returns and what
@@ -108,7 +103,7 @@ public struct RuleSet: Sendable, Equatable {
     public let directory: AgencyDirectory
     /// Where a referral shared without consent goes when no safeguarding recipient matched; nil
     /// when no agency is a safeguarding recipient.
-    public let safeguardingFallback: String?
+    public let safeguardingFallback: AgencyID?
     /// The places this deployment serves, and what happens to a referral from elsewhere; nil to
     /// route every referral by the rules.
     public let serviceArea: ServiceArea?
@@ -119,7 +114,7 @@ public struct RuleSet: Sendable, Equatable {
     /// The bank holidays (`YYYY-MM-DD`) time windows and working-time deadlines treat as closed.
     public let bankHolidays: Set<String>
     /// Where a child's referral goes when nothing else may receive it; nil when no agency has an age range.
-    public let childrenFallback: String?
+    public let childrenFallback: AgencyID?
     /// What an emergency or urgent referral from outside the service area does.
     public let outOfAreaUrgent: OutOfAreaUrgent
     /// Which needs require the person's consent before a referral is shared.
@@ -127,8 +122,8 @@ public struct RuleSet: Sendable, Equatable {
     private let index: RuleIndex
 
     init(
-        rules: [Rule], fallback: String, safeguardingFallback: String?, version: String, text: String, directory: AgencyDirectory,
-        vocabulary: NeedsVocabulary, serviceArea: ServiceArea? = nil, bankHolidays: Set<String> = [], childrenFallback: String? = nil,
+        rules: [Rule], fallback: AgencyID, safeguardingFallback: AgencyID?, version: String, text: String, directory: AgencyDirectory,
+        vocabulary: NeedsVocabulary, serviceArea: ServiceArea? = nil, bankHolidays: Set<String> = [], childrenFallback: AgencyID? = nil,
         outOfAreaUrgent: OutOfAreaUrgent = .route
     ) {
         self.childrenFallback = childrenFallback
@@ -246,8 +241,8 @@ public struct RuleSet: Sendable, Equatable {
     }
 
     /// The agencies a matching rule sends to, each with the alternatives to try if it declines.
-    private func targets(of rule: Rule, for input: RoutingInput) -> [(agency: String, alternatives: [String])] {
-        var chosen: [(agency: String, alternatives: [String])] = rule.routeTo.map { ($0, rule.alternatives) }
+    private func targets(of rule: Rule, for input: RoutingInput) -> [(agency: AgencyID, alternatives: [AgencyID])] {
+        var chosen: [(agency: AgencyID, alternatives: [AgencyID])] = rule.routeTo.map { ($0, rule.alternatives) }
         for service in rule.routeToService {
             let offering = directory.offering(service, covering: input.referral.subject.postcode, in: input.localAuthorities).map(\.id)
             if let first = offering.first { chosen.append((first, Array(offering.dropFirst()) + rule.alternatives)) }
@@ -260,7 +255,7 @@ public struct RuleSet: Sendable, Equatable {
         var targets: [RoutingDecision.Target] = []
         var matched: [String] = []
 
-        mutating func take(_ rule: Rule, targets chosen: [(agency: String, alternatives: [String])], needs: [String]) {
+        mutating func take(_ rule: Rule, targets chosen: [(agency: AgencyID, alternatives: [AgencyID])], needs: [String]) {
             matched.append(rule.id)
             let routedFor = rule.needsRoutedFor(needs)
             for (agency, alternatives) in chosen where !targets.contains(where: { $0.agency == agency }) {
@@ -268,7 +263,7 @@ public struct RuleSet: Sendable, Equatable {
             }
         }
 
-        func finish(version: String, fallback: String) -> RoutingDecision {
+        func finish(version: String, fallback: AgencyID) -> RoutingDecision {
             guard targets.isEmpty else {
                 return RoutingDecision(rulesVersion: version, targets: targets, matchedRules: matched, usedFallback: false)
             }

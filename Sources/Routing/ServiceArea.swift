@@ -14,9 +14,9 @@ public struct ServiceArea: Sendable, Equatable {
     /// Local authorities' GSS codes (`E10000025`).
     public var localAuthorities: [String]
     /// The agency that takes referrals from elsewhere; nil to hold them.
-    public var outOfAreaAgency: String?
+    public var outOfAreaAgency: AgencyID?
 
-    public init(prefixes: [String], localAuthorities: [String] = [], outOfAreaAgency: String?) {
+    public init(prefixes: [String], localAuthorities: [String] = [], outOfAreaAgency: AgencyID?) {
         self.prefixes = prefixes
         self.localAuthorities = localAuthorities
         self.outOfAreaAgency = outOfAreaAgency
@@ -79,7 +79,7 @@ extension RuleSet {
     }
 
     /// `service_area: [postcode prefixes and GSS codes]` and `out_of_area: hold | AGENCY`.
-    static func serviceArea(_ top: [String: Node]?, agencies: Set<String>, reader: ConfigReader) -> ServiceArea? {
+    static func serviceArea(_ top: [String: Node]?, agencies: Set<AgencyID>, reader: ConfigReader) -> ServiceArea? {
         let outOfArea = reader.string(top?["out_of_area"], "out_of_area")
         guard let node = top?["service_area"] else {
             if outOfArea != nil {
@@ -104,10 +104,10 @@ extension RuleSet {
                     hint: "for example OX, RG9 or SN7 7, or E10000025 for Oxfordshire")
             }
         }
-        var agency: String?
+        var agency: AgencyID?
         if let outOfArea, outOfArea != "hold" {
-            if agencies.contains(outOfArea) {
-                agency = outOfArea
+            if agencies.contains(AgencyID(outOfArea)) {
+                agency = AgencyID(outOfArea)
             } else {
                 reader.fail(
                     top?["out_of_area"], "out_of_area must be 'hold' or an agency, not '\(outOfArea)'",

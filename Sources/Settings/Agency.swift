@@ -81,7 +81,7 @@ public struct Agency: Sendable, Equatable {
     /// The adapter of an agency without a system of its own: referrals wait in its web inbox.
     public static let inboxAdapter = "portal"
 
-    public var id: String
+    public var id: AgencyID
     public var name: String
     /// The adapter plugin that renders its requests, for example `json-webhook`.
     public var adapter: String
@@ -126,7 +126,7 @@ public struct Agency: Sendable, Equatable {
     /// When its people are there to act; nil: always.
     public var hours: OpeningHours?
     /// Who acts for it while it is closed, for emergency and urgent referrals.
-    public var outOfHours: String?
+    public var outOfHours: AgencyID?
     /// May receive a referral shared without consent to protect someone's life (lawful basis
     /// `vital-interests`, or `safeguarding` for a safeguarding need), as well as the safeguarding
     /// recipients: a crisis team, say.
@@ -140,7 +140,7 @@ public struct Agency: Sendable, Equatable {
     public var ages: AgeRange?
 
     public init(
-        id: String, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),
+        id: AgencyID, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),
         connectTimeout: Double = 5, requestTimeout: Double = 30, options: [String: ConfigValue] = [:], optionsLine: Int = 1,
         optionsColumn: Int = 1, withhold: Set<ReferralField> = [], services: [String] = [], coverage: [String] = [],
         safeguardingRecipient: Bool = false, receivesAllNeeds: Bool = false, concurrency: Int = 8, circuitBreaker: CircuitBreaker = .init(),

@@ -174,11 +174,13 @@ extension AgencyDirectory {
         let ids = Set(agencies.map(\.id))
         for agency in agencies {
             guard let cover = agency.outOfHours else { continue }
-            let node = nodes[agency.id]
+            let node = nodes[agency.id.rawValue]
             if cover == agency.id {
                 reader.fail(node, "out_of_hours names the agency itself", hint: "name the team that acts while \(agency.id) is closed")
             } else if !ids.contains(cover) {
-                reader.fail(node, "out_of_hours names unknown agency '\(cover)'", hint: "agencies defined: \(ids.sorted().joined(separator: ", "))")
+                reader.fail(
+                    node, "out_of_hours names unknown agency '\(cover)'",
+                    hint: "agencies defined: \(ids.sorted().map(\.rawValue).joined(separator: ", "))")
             }
             if agency.hours == nil {
                 reader.fail(

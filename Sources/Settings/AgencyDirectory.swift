@@ -18,7 +18,7 @@ public struct AgencyDirectory: Sendable, Equatable {
     /// A digest of the text: the same file always carries the same version, which `If-Match` names.
     public var version: String { DocumentVersion.of(text) }
 
-    public subscript(id: String) -> Agency? { agencies.first { $0.id == id } }
+    public subscript(id: AgencyID) -> Agency? { agencies.first { $0.id == id } }
 
     /// Loads and validates the file at `path`.
     /// - Parameter adapters: the adapter names this build has; any other is an error.
@@ -172,7 +172,7 @@ public struct AgencyDirectory: Sendable, Equatable {
             if let id, let name, let adapter, let endpoint {
                 var agency =
                     Agency(
-                        id: id, name: name, adapter: adapter, endpoint: endpoint, secretEnv: secretEnv, retry: retry,
+                        id: AgencyID(id), name: name, adapter: adapter, endpoint: endpoint, secretEnv: secretEnv, retry: retry,
                         connectTimeout: connectTimeout, requestTimeout: requestTimeout, options: options,
                         optionsLine: optionsMark?.line ?? 1, optionsColumn: optionsMark?.column ?? 1, withhold: withhold,
                         services: services, coverage: coverage, safeguardingRecipient: safeguarding,
@@ -181,7 +181,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                 agency.acknowledgement = acknowledgement
                 agency.previousSecretEnv = previousSecretEnv
                 agency.hours = Self.openingHours(entry["hours"], reader: reader)
-                agency.outOfHours = reader.string(entry["out_of_hours"], "out_of_hours")
+                agency.outOfHours = reader.string(entry["out_of_hours"], "out_of_hours").map(AgencyID.init)
                 agency.vitalInterests = entry["vital_interests"].flatMap { reader.bool($0, "vital_interests") } ?? false
                 agency.ages = Self.ages(entry["ages"], reader: reader)
                 agency.allowPlainHTTP = allowPlainHTTP

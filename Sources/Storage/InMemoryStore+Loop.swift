@@ -3,7 +3,7 @@ import Foundation
 import ReferralModel
 
 extension InMemoryStore {
-    public func loopReferral(_ id: String) -> LoopReferral? {
+    public func loopReferral(_ id: ReferralID) -> LoopReferral? {
         guard let stored = referrals[id], !prunedReferrals.contains(id) else { return nil }
         let deliveries = stored.deliveryIds.compactMap { jobs[$0] }.map {
             LoopDelivery(
@@ -61,7 +61,7 @@ extension InMemoryStore {
         return true
     }
 
-    public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) -> [WorkItem] {
+    public func worklist(agency: AgencyID, states: Set<DeliveryState>?, limit: Int, before: DeliveryID?) -> [WorkItem] {
         jobs.values
             .filter { job in
                 job.notice == nil && job.agency == agency && (states?.contains(job.state) ?? true) && (before.map { job.deliveryId < $0 } ?? true)
@@ -106,7 +106,7 @@ extension InMemoryStore {
         }.sorted { $0.urgency.rawValue < $1.urgency.rawValue }
     }
 
-    public func waitingUrgentDeliveries(agencies: [String], limit: Int) -> [DueEscalation] {
+    public func waitingUrgentDeliveries(agencies: [AgencyID], limit: Int) -> [DueEscalation] {
         let wanted = Set(agencies)
         return jobs.values
             .filter { job in
@@ -134,5 +134,5 @@ extension InMemoryStore {
             }
     }
 
-    public func notes(referralId: String) -> [ReferralNote] { referralNotes[referralId] ?? [] }
+    public func notes(referralId: ReferralID) -> [ReferralNote] { referralNotes[referralId] ?? [] }
 }

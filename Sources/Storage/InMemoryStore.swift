@@ -7,13 +7,13 @@ import ReferralModel
 public actor InMemoryStore: SwitchboardStore {
     struct StoredReferral {
         var record: IntakeRecord
-        var deliveryIds: [String]
+        var deliveryIds: [DeliveryID]
     }
 
     struct Job {
-        var deliveryId: String
-        var referralId: String
-        var agency: String
+        var deliveryId: DeliveryID
+        var referralId: ReferralID
+        var agency: AgencyID
         var rule: String
         var state: DeliveryState = .pending
         var attempts = 0
@@ -25,13 +25,13 @@ public actor InMemoryStore: SwitchboardStore {
         var deliveredAt: Date?
         var agencyReference: String?
         var deadLetteredAt: Date?
-        var alternatives: [String]
+        var alternatives: [AgencyID]
         var needs: [String]?
         var deadlineAt: Date?
         var escalatedAt: Date?
         var answeredAt: Date?
         var declineReason: DeclineReason?
-        var parent: String?
+        var parent: DeliveryID?
         var notice: ReferralNotice?
     }
 
@@ -40,22 +40,22 @@ public actor InMemoryStore: SwitchboardStore {
         var key: String
     }
 
-    var referrals: [String: StoredReferral] = [:]
-    var jobs: [String: Job] = [:]
+    var referrals: [ReferralID: StoredReferral] = [:]
+    var jobs: [DeliveryID: Job] = [:]
     private var idempotency: [IdempotencyKey: (digest: String, receipt: SubmissionReceipt)] = [:]
     var events: [AuditEvent] = []
     var attentionItems: [AttentionItem] = []
-    var prunedReferrals: Set<String> = []
-    var referralNotes: [String: [ReferralNote]] = [:]
+    var prunedReferrals: Set<ReferralID> = []
+    var referralNotes: [ReferralID: [ReferralNote]] = [:]
     private var versions: [GovernedDocument: [RulesVersionRecord]] = [:]
     var changeProposals: [ChangeProposal] = []
     var keys: [ManagedKey] = []
     /// Console passwords' hashes by key id.
     var consolePasswords: [String: String] = [:]
-    private var lanes: [String: AgencyLaneState] = [:]
+    private var lanes: [AgencyID: AgencyLaneState] = [:]
     var postcodeImports = PostcodeImports()
     var webhookReceipts: [String: Date] = [:]
-    var originalMessages: [String: OriginalMessage] = [:]
+    var originalMessages: [ReferralID: OriginalMessage] = [:]
     /// Console sessions by digest.
     var sessions: [String: StoredSession] = [:]
 
@@ -87,13 +87,13 @@ public actor InMemoryStore: SwitchboardStore {
         return .accepted(receipt)
     }
 
-    public func originalMessage(referralId: String) -> OriginalMessage? { originalMessages[referralId] }
+    public func originalMessage(referralId: ReferralID) -> OriginalMessage? { originalMessages[referralId] }
 
-    public func referralId(actor: String, idempotencyKey: String) -> String? {
+    public func referralId(actor: String, idempotencyKey: String) -> ReferralID? {
         idempotency[IdempotencyKey(actor: actor, key: idempotencyKey)]?.receipt.id
     }
 
-    public func report(referralId: String) -> ReferralReport? {
+    public func report(referralId: ReferralID) -> ReferralReport? {
         guard let stored = referrals[referralId] else { return nil }
         let deliveries = stored.deliveryIds.compactMap { jobs[$0] }.map { job in
             var delivery = ReferralReport.Delivery(
@@ -193,7 +193,7 @@ public actor InMemoryStore: SwitchboardStore {
         return true
     }
 
-    public func nextDueDate(agencies: [String]) -> Date? {
+    public func nextDueDate(agencies: [AgencyID]) -> Date? {
         let wanted = Set(agencies)
         return jobs.values.filter { $0.state == .pending && wanted.contains($0.agency) }
             .map { max($0.nextAttemptAt, $0.leaseExpiresAt ?? .distantPast) }.min()
@@ -209,8 +209,8 @@ public actor InMemoryStore: SwitchboardStore {
     }
 
     public func queueCounts(now: Date) -> [LaneCounts] {
-        var counts: [String: LaneCounts] = [:]
-        var oldest: [String: Date] = [:]
+        var counts: [AgencyID: LaneCounts] = [:]
+        var oldest: [AgencyID: Date] = [:]
         for job in jobs.values {
             var lane = counts[job.agency] ?? LaneCounts(agency: job.agency)
             switch job.state {
@@ -235,7 +235,7 @@ public actor InMemoryStore: SwitchboardStore {
         }.sorted { $0.agency < $1.agency }
     }
 
-    public func deadLetters(agency: String?, limit: Int) -> [DeadLetter] {
+    public func deadLetters(agency: AgencyID?, limit: Int) -> [DeadLetter] {
         jobs.values.filter { $0.state == .deadLettered && (agency == nil || $0.agency == agency) }
             .sorted { ($0.deadLetteredAt ?? .distantPast, $0.deliveryId) > ($1.deadLetteredAt ?? .distantPast, $1.deliveryId) }
             .prefix(limit).map(Self.deadLetter)

@@ -4,7 +4,7 @@ import ReferralModel
 
 /// A referral after intake, as the closed loop reads it to decide what happens next.
 public struct LoopReferral: Sendable {
-    public var referralId: String
+    public var referralId: ReferralID
     public var referral: Referral
     public var receivedAt: Date
     /// The key id that submitted it.
@@ -14,7 +14,7 @@ public struct LoopReferral: Sendable {
     public var attention: AttentionItem?
 
     public init(
-        referralId: String, referral: Referral, receivedAt: Date, submittedBy: String, deliveries: [LoopDelivery], attention: AttentionItem?
+        referralId: ReferralID, referral: Referral, receivedAt: Date, submittedBy: String, deliveries: [LoopDelivery], attention: AttentionItem?
     ) {
         self.referralId = referralId
         self.referral = referral
@@ -27,12 +27,12 @@ public struct LoopReferral: Sendable {
 
 /// One delivery as the closed loop sees it.
 public struct LoopDelivery: Sendable, Equatable {
-    public var deliveryId: String
-    public var agency: String
+    public var deliveryId: DeliveryID
+    public var agency: AgencyID
     public var rule: String
     public var state: DeliveryState
     /// Who to try next if this agency does not take it on.
-    public var alternatives: [String]
+    public var alternatives: [AgencyID]
     /// The needs this agency is told of; nil for all.
     public var needs: [String]?
     /// When the agency must have taken it on; nil for deliveries made before deadlines existed.
@@ -43,7 +43,7 @@ public struct LoopDelivery: Sendable, Equatable {
     public var notice: ReferralNotice?
 
     public init(
-        deliveryId: String, agency: String, rule: String, state: DeliveryState, alternatives: [String], needs: [String]?, deadlineAt: Date?,
+        deliveryId: DeliveryID, agency: AgencyID, rule: String, state: DeliveryState, alternatives: [AgencyID], needs: [String]?, deadlineAt: Date?,
         escalatedAt: Date?, notice: ReferralNotice? = nil
     ) {
         self.notice = notice
@@ -61,14 +61,17 @@ public struct LoopDelivery: Sendable, Equatable {
 /// A delivery added after intake: a re-route to the next candidate, or a notice.
 public struct NewDelivery: Sendable, Equatable {
     public var route: Route
-    public var alternatives: [String]
+    public var alternatives: [AgencyID]
     public var needs: [String]?
     public var deadlineAt: Date?
     /// The delivery it follows on from.
-    public var parent: String?
+    public var parent: DeliveryID?
     public var notice: ReferralNotice?
 
-    public init(route: Route, alternatives: [String], needs: [String]?, deadlineAt: Date?, parent: String?, notice: ReferralNotice? = nil) {
+    public init(
+        route: Route, alternatives: [AgencyID] = [], needs: [String]? = nil, deadlineAt: Date? = nil, parent: DeliveryID? = nil,
+        notice: ReferralNotice? = nil
+    ) {
         self.notice = notice
         self.route = route
         self.alternatives = alternatives
@@ -82,7 +85,7 @@ public struct NewDelivery: Sendable, Equatable {
 public struct LoopChange: Sendable {
     /// A delivery's move, allowed only from the states given (so two answers cannot both win).
     public struct Transition: Sendable {
-        public var deliveryId: String
+        public var deliveryId: DeliveryID
         public var from: Set<DeliveryState>
         public var to: DeliveryState
         public var declineReason: DeclineReason?
@@ -91,7 +94,7 @@ public struct LoopChange: Sendable {
         public var agencyReference: String?
 
         public init(
-            deliveryId: String, from: Set<DeliveryState>, to: DeliveryState, declineReason: DeclineReason? = nil, agencyReference: String? = nil
+            deliveryId: DeliveryID, from: Set<DeliveryState>, to: DeliveryState, declineReason: DeclineReason? = nil, agencyReference: String? = nil
         ) {
             self.agencyReference = agencyReference
             self.deliveryId = deliveryId
@@ -101,18 +104,18 @@ public struct LoopChange: Sendable {
         }
     }
 
-    public var referralId: String
+    public var referralId: ReferralID
     public var at: Date
     public var transition: Transition?
     /// The referral as amended by its referrer, stored in place of the one before.
     public var amendedReferral: Referral?
     /// Deliveries sent back with a question (`returned`) that go back to their agency, now
     /// `delivered` again with a new deadline, by delivery id.
-    public var redelivered: [String: Date] = [:]
+    public var redelivered: [DeliveryID: Date] = [:]
     /// Deliveries that escalated now (deadline passed, dead-lettered), so they escalate once.
-    public var escalated: [String] = []
+    public var escalated: [DeliveryID] = []
     /// Deliveries taken back: pending, delivered or dead-lettered ones become `withdrawn`.
-    public var withdrawn: [String] = []
+    public var withdrawn: [DeliveryID] = []
     public var added: [NewDelivery] = []
     public var notes: [ReferralNote] = []
     public var openAttention: AttentionItem?
@@ -120,7 +123,7 @@ public struct LoopChange: Sendable {
     public var resolveAttention: (id: String, by: String, resolution: String)?
     public var audit: [AuditEntry] = []
 
-    public init(referralId: String, at: Date) {
+    public init(referralId: ReferralID, at: Date) {
         self.referralId = referralId
         self.at = at
     }
@@ -128,13 +131,13 @@ public struct LoopChange: Sendable {
 
 /// A delivery that must escalate now: its deadline passed untaken, or it was dead-lettered.
 public struct DueEscalation: Sendable, Equatable {
-    public var referralId: String
-    public var deliveryId: String
-    public var agency: String
+    public var referralId: ReferralID
+    public var deliveryId: DeliveryID
+    public var agency: AgencyID
     public var state: DeliveryState
     public var deadlineAt: Date?
 
-    public init(referralId: String, deliveryId: String, agency: String, state: DeliveryState, deadlineAt: Date?) {
+    public init(referralId: ReferralID, deliveryId: DeliveryID, agency: AgencyID, state: DeliveryState, deadlineAt: Date?) {
         self.referralId = referralId
         self.deliveryId = deliveryId
         self.agency = agency

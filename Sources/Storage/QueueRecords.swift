@@ -19,12 +19,12 @@ public enum LeaseOrder {
 
 /// One agency's share of a lease: up to `limit` of its due jobs, each held for `leaseDuration`.
 public struct LaneDemand: Sendable, Equatable {
-    public var agency: String
+    public var agency: AgencyID
     public var limit: Int
     /// Longer than the agency's whole exchange may take, so a lease outlives a slow attempt.
     public var leaseDuration: TimeInterval
 
-    public init(agency: String, limit: Int, leaseDuration: TimeInterval) {
+    public init(agency: AgencyID, limit: Int, leaseDuration: TimeInterval) {
         self.agency = agency
         self.limit = limit
         self.leaseDuration = leaseDuration
@@ -76,7 +76,7 @@ public struct AgencyLaneState: Sendable, Equatable, Codable {
         }
     }
 
-    public var agency: String
+    public var agency: AgencyID
     public var paused: Stop?
     /// Set by the dispatcher (410 Gone, or failing for too long); an operator's resume clears it.
     public var disabled: Stop?
@@ -89,7 +89,7 @@ public struct AgencyLaneState: Sendable, Equatable, Codable {
     public var failingSince: Date?
 
     public init(
-        agency: String, paused: Stop? = nil, disabled: Stop? = nil, circuit: Circuit = .closed, reopensAt: Date? = nil, openings: Int = 0,
+        agency: AgencyID, paused: Stop? = nil, disabled: Stop? = nil, circuit: Circuit = .closed, reopensAt: Date? = nil, openings: Int = 0,
         failingSince: Date? = nil
     ) {
         self.agency = agency
@@ -104,7 +104,7 @@ public struct AgencyLaneState: Sendable, Equatable, Codable {
 
 /// One agency's queue as an operator sees it.
 public struct LaneCounts: Sendable, Equatable {
-    public var agency: String
+    public var agency: AgencyID
     /// Jobs not yet delivered or dead-lettered, in flight included.
     public var pending: Int
     /// Pending jobs whose time has come (in flight included).
@@ -118,7 +118,7 @@ public struct LaneCounts: Sendable, Equatable {
     public var oldestPendingSince: Date?
 
     public init(
-        agency: String, pending: Int = 0, due: Int = 0, scheduled: Int = 0, inFlight: Int = 0, deadLettered: Int = 0,
+        agency: AgencyID, pending: Int = 0, due: Int = 0, scheduled: Int = 0, inFlight: Int = 0, deadLettered: Int = 0,
         oldestPendingSince: Date? = nil
     ) {
         self.agency = agency
@@ -133,9 +133,9 @@ public struct LaneCounts: Sendable, Equatable {
 
 /// A dead-lettered delivery with the reason it gave up.
 public struct DeadLetter: Sendable, Equatable, Codable {
-    public var deliveryId: String
-    public var referralId: String
-    public var agency: String
+    public var deliveryId: DeliveryID
+    public var referralId: ReferralID
+    public var agency: AgencyID
     public var rule: String
     public var attempts: Int
     public var reason: String
@@ -145,7 +145,7 @@ public struct DeadLetter: Sendable, Equatable, Codable {
     public var agencyReply: String?
 
     public init(
-        deliveryId: String, referralId: String, agency: String, rule: String, attempts: Int, reason: String, deadLetteredAt: Date?,
+        deliveryId: DeliveryID, referralId: ReferralID, agency: AgencyID, rule: String, attempts: Int, reason: String, deadLetteredAt: Date?,
         agencyReply: String? = nil
     ) {
         self.agencyReply = agencyReply

@@ -26,7 +26,7 @@ extension SQLiteStore {
                 var taken = 0
                 let rows = try Row.fetchCursor(statement, arguments: [nowSeconds, lane.limit + skip, lane.agency])
                 while taken < lane.limit, let row = try rows.next() {
-                    let id: String = row["id"]
+                    let id: DeliveryID = row["id"]
                     if held.ids.contains(id) { continue }
                     let body: Data = row["body"]
                     var lease = LeasedDelivery(
@@ -55,10 +55,10 @@ extension SQLiteStore {
 
     /// The leases in force at `now` (every lease, expired or not, for `.distantPast`): their
     /// delivery ids, and how many each agency holds.
-    private func heldLeases(now: Date) -> (ids: Set<String>, byAgency: [String: Int]) {
+    private func heldLeases(now: Date) -> (ids: Set<DeliveryID>, byAgency: [AgencyID: Int]) {
         leases.withLock { leases in
-            var ids = Set<String>()
-            var byAgency: [String: Int] = [:]
+            var ids = Set<DeliveryID>()
+            var byAgency: [AgencyID: Int] = [:]
             for (id, lease) in leases where lease.expiresAt > now {
                 ids.insert(id)
                 byAgency[lease.agency, default: 0] += 1
@@ -120,7 +120,7 @@ extension SQLiteStore {
         }
     }
 
-    public func nextDueDate(agencies: [String]) async throws -> Date? {
+    public func nextDueDate(agencies: [AgencyID]) async throws -> Date? {
         guard !agencies.isEmpty else { return nil }
         let held = leases.withLock { $0 }
         let leasedByAgency = heldLeases(now: .distantPast).byAgency
@@ -131,7 +131,7 @@ extension SQLiteStore {
             for agency in agencies {
                 let rows = try Row.fetchCursor(statement, arguments: [agency, leasedByAgency[agency, default: 0] + 1])
                 while let row = try rows.next() {
-                    let id: String = row["id"]
+                    let id: DeliveryID = row["id"]
                     var due = Date(timeIntervalSince1970: row["next_attempt_at"])
                     if let lease = held[id] { due = max(due, lease.expiresAt) }
                     earliest = min(earliest ?? due, due)
@@ -161,7 +161,7 @@ extension SQLiteStore {
     public func queueCounts(now: Date) async throws -> [LaneCounts] {
         let inFlight = heldLeases(now: now).byAgency
         return try await pool.read { db in
-            var counts: [String: LaneCounts] = [:]
+            var counts: [AgencyID: LaneCounts] = [:]
             // Both read the lane index alone.
             for row in try Row.fetchAll(
                 db,
@@ -170,7 +170,7 @@ extension SQLiteStore {
                     FROM deliveries WHERE state = 'pending' GROUP BY agency
                     """, arguments: [now.timeIntervalSince1970])
             {
-                let agency: String = row["agency"]
+                let agency: AgencyID = row["agency"]
                 let pending: Int = row["pending"]
                 let due: Int = row["due"]
                 let oldest = try Double.fetchOne(
@@ -183,14 +183,14 @@ extension SQLiteStore {
             for row in try Row.fetchAll(
                 db, sql: "SELECT agency, COUNT(*) AS dead FROM deliveries WHERE state = 'dead-lettered' GROUP BY agency")
             {
-                let agency: String = row["agency"]
+                let agency: AgencyID = row["agency"]
                 counts[agency, default: LaneCounts(agency: agency)].deadLettered = row["dead"]
             }
             return counts.values.sorted { $0.agency < $1.agency }
         }
     }
 
-    public func deadLetters(agency: String?, limit: Int) async throws -> [DeadLetter] {
+    public func deadLetters(agency: AgencyID?, limit: Int) async throws -> [DeadLetter] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,

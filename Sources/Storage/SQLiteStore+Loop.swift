@@ -4,7 +4,7 @@ import GRDB
 import ReferralModel
 
 extension SQLiteStore {
-    public func loopReferral(_ id: String) async throws -> LoopReferral? {
+    public func loopReferral(_ id: ReferralID) async throws -> LoopReferral? {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
@@ -27,7 +27,7 @@ extension SQLiteStore {
                 return LoopDelivery(
                     deliveryId: row["id"], agency: row["agency"], rule: row["rule"],
                     state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
-                    alternatives: StoredText.words(row["alternatives"]) ?? [], needs: StoredText.words(row["needs"]),
+                    alternatives: StoredText.agencies(row["alternatives"]) ?? [], needs: StoredText.words(row["needs"]),
                     deadlineAt: deadline.map(Date.init(timeIntervalSince1970:)), escalatedAt: escalated.map(Date.init(timeIntervalSince1970:)),
                     notice: StoredText.notice(row["notice"]))
             }
@@ -113,7 +113,7 @@ extension SQLiteStore {
         }
     }
 
-    public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem] {
+    public func worklist(agency: AgencyID, states: Set<DeliveryState>?, limit: Int, before: DeliveryID?) async throws -> [WorkItem] {
         try await pool.read { db in
             var sql = """
                 SELECT d.id, d.referral_id, d.state, d.delivered_at, d.deadline_at, r.urgency, r.received_at, r.body
@@ -173,7 +173,7 @@ extension SQLiteStore {
         }
     }
 
-    public func waitingUrgentDeliveries(agencies: [String], limit: Int) async throws -> [DueEscalation] {
+    public func waitingUrgentDeliveries(agencies: [AgencyID], limit: Int) async throws -> [DueEscalation] {
         guard !agencies.isEmpty else { return [] }
         return try await pool.read { db in
             try Row.fetchAll(
@@ -193,7 +193,7 @@ extension SQLiteStore {
         }
     }
 
-    static func insertAttention(_ item: AttentionItem, referralId: String, in db: Database) throws {
+    static func insertAttention(_ item: AttentionItem, referralId: ReferralID, in db: Database) throws {
         try db.execute(
             sql: "INSERT INTO attention (id, referral_id, delivery_id, agency, reason, since, urgency, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [item.id, referralId, item.deliveryId, item.agency, item.reason, item.since, item.urgency?.rawValue, item.dueAt])
@@ -227,7 +227,7 @@ extension SQLiteStore {
         }
     }
 
-    public func notes(referralId: String) async throws -> [ReferralNote] {
+    public func notes(referralId: ReferralID) async throws -> [ReferralNote] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM referral_notes WHERE referral_id = ? ORDER BY at, id", arguments: [referralId]).map(
                 Self.note)

@@ -9,7 +9,7 @@ extension SQLiteStore {
         return try await writer.perform { db, cursor in try Self.write(record, in: db, audit: &cursor) }
     }
 
-    public func originalMessage(referralId: String) async throws -> OriginalMessage? {
+    public func originalMessage(referralId: ReferralID) async throws -> OriginalMessage? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT media_type, body FROM original_messages WHERE referral_id = ?", arguments: [referralId]).map {
                 OriginalMessage(mediaType: $0["media_type"], body: Array($0["body"] as Data))
@@ -17,13 +17,14 @@ extension SQLiteStore {
         }
     }
 
-    public func referralId(actor: String, idempotencyKey: String) async throws -> String? {
+    public func referralId(actor: String, idempotencyKey: String) async throws -> ReferralID? {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT referral_id FROM idempotency_keys WHERE actor = ? AND key = ?", arguments: [actor, idempotencyKey])
+            try ReferralID.fetchOne(
+                db, sql: "SELECT referral_id FROM idempotency_keys WHERE actor = ? AND key = ?", arguments: [actor, idempotencyKey])
         }
     }
 
-    public func report(referralId: String) async throws -> ReferralReport? {
+    public func report(referralId: ReferralID) async throws -> ReferralReport? {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
@@ -45,7 +46,7 @@ extension SQLiteStore {
                     lastError: row["last_error"],
                     nextAttemptAt: state == .pending ? Timestamp.string(Date(timeIntervalSince1970: row["next_attempt_at"])) : nil,
                     deliveredAt: deliveredAt.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
-                    alternatives: (try? JSONDecoder().decode([String].self, from: Data(alternatives.utf8))) ?? [])
+                    alternatives: StoredText.agencies(alternatives) ?? [])
                 let answered: Double? = row["answered_at"]
                 let deadline: Double? = row["deadline_at"]
                 let reason: String? = row["decline_reason"]
@@ -73,7 +74,8 @@ extension SQLiteStore {
                 status: StoredText.status(held: held, deliveries: deliveries, attention: attention != nil),
                 receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])), submittedBy: row["actor"],
                 rulesVersion: row["rules_version"],
-                urgency: try StoredValueUnreadable.read(row["urgency"], as: Urgency.self, table: "referrals", row: referralId, column: "urgency"),
+                urgency: try StoredValueUnreadable.read(
+                    row["urgency"], as: Urgency.self, table: "referrals", row: referralId.rawValue, column: "urgency"),
                 needs: needs,
                 deliveries: deliveries, history: history)
             report.attention = attention
@@ -95,7 +97,7 @@ extension SQLiteStore {
             return .replayed(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt))
         }
         // Need codes and agency ids are plain words (letters, digits, hyphens): nothing to escape.
-        let jsonList = StoredText.jsonWords
+        let jsonList: ([String]) -> String = StoredText.jsonWords
         let needs = jsonList(record.referral.needs)
         try db.cachedStatement(
             sql: """
@@ -117,7 +119,8 @@ extension SQLiteStore {
             let route = delivery.route
             try insertDelivery.execute(arguments: [
                 route.deliveryId, record.referralId, position, route.agency, route.rule, record.receivedAt.timeIntervalSince1970,
-                jsonList(delivery.alternatives), delivery.needs.map(jsonList), delivery.deadlineAt?.timeIntervalSince1970, urgency.rawValue,
+                StoredText.jsonWords(delivery.alternatives), delivery.needs.map(jsonList), delivery.deadlineAt?.timeIntervalSince1970,
+                urgency.rawValue,
                 LeaseOrder.headStart(urgency), delivery.parent, try StoredText.noticeJSON(delivery.notice),
             ])
         }

@@ -15,11 +15,11 @@ public final class SQLiteStore: SwitchboardStore {
     let pool: DatabasePool
     let writer: GroupCommitWriter
     /// The jobs leased now, by delivery id.
-    let leases = Mutex<[String: Lease]>([:])
+    let leases = Mutex<[DeliveryID: Lease]>([:])
 
     struct Lease {
         var token: String
-        var agency: String
+        var agency: AgencyID
         var expiresAt: Date
     }
 

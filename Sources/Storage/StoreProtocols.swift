@@ -9,15 +9,15 @@ public protocol ReferralStore: Sendable {
     func accept(_ record: IntakeRecord) async throws -> IntakeOutcome
 
     /// The referral's deliveries and history, or nil when there is no such referral.
-    func report(referralId: String) async throws -> ReferralReport?
+    func report(referralId: ReferralID) async throws -> ReferralReport?
 
     /// The referral a key's idempotency key was first used for, or nil when it was never used:
     /// how a later message about the same request (a FHIR update or cancel) finds its referral.
-    func referralId(actor: String, idempotencyKey: String) async throws -> String?
+    func referralId(actor: String, idempotencyKey: String) async throws -> ReferralID?
 
     /// The message a referral was mapped from (a BaRS Bundle), as it arrived; nil when it came as
     /// referral JSON, or once its personal data was pruned.
-    func originalMessage(referralId: String) async throws -> OriginalMessage?
+    func originalMessage(referralId: ReferralID) async throws -> OriginalMessage?
 }
 
 /// The delivery queue: jobs are leased, not taken, so a worker that dies leaves a lease that
@@ -36,7 +36,7 @@ public protocol DeliveryQueue: Sendable {
 
     /// When the earliest pending job for any of `agencies` is due and not leased (or its lease
     /// expires), or nil when none is pending.
-    func nextDueDate(agencies: [String]) async throws -> Date?
+    func nextDueDate(agencies: [AgencyID]) async throws -> Date?
 
     /// Every agency's stored lane state (paused, disabled, circuit); agencies never changed have none.
     func laneStates() async throws -> [AgencyLaneState]
@@ -48,7 +48,7 @@ public protocol DeliveryQueue: Sendable {
     func queueCounts(now: Date) async throws -> [LaneCounts]
 
     /// Dead-lettered deliveries, newest first, optionally for one agency.
-    func deadLetters(agency: String?, limit: Int) async throws -> [DeadLetter]
+    func deadLetters(agency: AgencyID?, limit: Int) async throws -> [DeadLetter]
 
     /// Puts dead-lettered deliveries back in the queue, due at `now` with their attempts reset,
     /// each with the audit event `audit` words for it. A delivery not dead-lettered is left alone,
@@ -151,14 +151,14 @@ public protocol PostcodeDirectoryStore: Sendable {
 /// on, people resolve what needs attention. Every change is one transaction with its audit events.
 public protocol ReferralLoopStore: Sendable {
     /// The referral with its deliveries and open attention item, or nil when there is none.
-    func loopReferral(_ id: String) async throws -> LoopReferral?
+    func loopReferral(_ id: ReferralID) async throws -> LoopReferral?
     /// Writes one step of the loop.
     /// - Returns: false when its transition's delivery was not in an allowed state (someone else
     ///   moved it first); nothing is written then.
     func applyLoopChange(_ change: LoopChange) async throws -> Bool
     /// The deliveries to `agency`, newest first, optionally only in `states`, `limit` at a time
     /// after (older than) the delivery id `before`.
-    func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem]
+    func worklist(agency: AgencyID, states: Set<DeliveryState>?, limit: Int, before: DeliveryID?) async throws -> [WorkItem]
     /// Open attention items: emergencies first, then urgent, then routine; within each, the
     /// soonest due first (items from before due times were kept last), then the oldest.
     func attention(limit: Int) async throws -> [AttentionItem]
@@ -166,12 +166,12 @@ public protocol ReferralLoopStore: Sendable {
     func attentionSummary(now: Date) async throws -> [AttentionSummary]
     /// Deliveries of emergency and urgent referrals still waiting (pending, not escalated) for one
     /// of `agencies`, whose lanes are stopped: they move on rather than wait.
-    func waitingUrgentDeliveries(agencies: [String], limit: Int) async throws -> [DueEscalation]
+    func waitingUrgentDeliveries(agencies: [AgencyID], limit: Int) async throws -> [DueEscalation]
     /// Deliveries that must escalate at `now`: pending or delivered past their deadline, or
     /// dead-lettered, and not escalated yet; oldest deadline first.
     func dueEscalations(now: Date, limit: Int) async throws -> [DueEscalation]
     /// The notes written about a referral, oldest first.
-    func notes(referralId: String) async throws -> [ReferralNote]
+    func notes(referralId: ReferralID) async throws -> [ReferralNote]
 }
 
 /// Retention: the personal data of closed referrals is removed once it is old enough.

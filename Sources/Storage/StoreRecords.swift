@@ -7,7 +7,7 @@ import ReferralModel
 /// as an alert to the on-call system), its attention item when it needs a person at once, and the
 /// audit events.
 public struct IntakeRecord: Sendable {
-    public var referralId: String
+    public var referralId: ReferralID
     public var receivedAt: Date
     /// The API key id of the referrer.
     public var actor: String
@@ -28,7 +28,7 @@ public struct IntakeRecord: Sendable {
     public var original: OriginalMessage?
 
     public init(
-        referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, deliveries: [NewDelivery],
+        referralId: ReferralID, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, deliveries: [NewDelivery],
         audit: [AuditEntry], idempotency: IdempotencyClaim?, held: ReferralStatus? = nil
     ) {
         self.referralId = referralId
@@ -40,19 +40,6 @@ public struct IntakeRecord: Sendable {
         self.audit = audit
         self.idempotency = idempotency
         self.held = held
-    }
-
-    /// A record whose deliveries are `routes`, each with its alternatives and needs by delivery id.
-    public init(
-        referralId: String, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, routes: [Route],
-        audit: [AuditEntry], idempotency: IdempotencyClaim?, alternatives: [String: [String]] = [:], needs: [String: [String]] = [:],
-        held: ReferralStatus? = nil
-    ) {
-        self.init(
-            referralId: referralId, receivedAt: receivedAt, actor: actor, referral: referral, rulesVersion: rulesVersion,
-            deliveries: routes.map {
-                NewDelivery(route: $0, alternatives: alternatives[$0.deliveryId] ?? [], needs: needs[$0.deliveryId], deadlineAt: nil, parent: nil)
-            }, audit: audit, idempotency: idempotency, held: held)
     }
 
     /// The agencies the referral was routed to: its deliveries that are not notices.
@@ -92,9 +79,9 @@ public enum IntakeOutcome: Sendable, Equatable {
 
 /// A delivery job leased to one worker until `leaseExpiresAt`.
 public struct LeasedDelivery: Sendable {
-    public var deliveryId: String
-    public var referralId: String
-    public var agency: String
+    public var deliveryId: DeliveryID
+    public var referralId: ReferralID
+    public var agency: AgencyID
     public var rule: String
     /// 1 for the first attempt.
     public var attempt: Int
@@ -109,7 +96,7 @@ public struct LeasedDelivery: Sendable {
     public var requestId: String?
 
     public init(
-        deliveryId: String, referralId: String, agency: String, rule: String, attempt: Int, leaseToken: String, referral: Referral,
+        deliveryId: DeliveryID, referralId: ReferralID, agency: AgencyID, rule: String, attempt: Int, leaseToken: String, referral: Referral,
         receivedAt: Date, needs: [String]? = nil, notice: ReferralNotice? = nil
     ) {
         self.notice = notice

@@ -7,6 +7,12 @@ public enum StoredText {
     /// Agency ids and need codes are plain words (letters, digits, hyphens): nothing to escape.
     public static func jsonWords(_ words: [String]) -> String { "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
 
+    /// Agency ids as a JSON array of words.
+    public static func jsonWords<ID: TypedIdentifier>(_ ids: [ID]) -> String { jsonWords(ids.map(\.rawValue)) }
+
+    /// A stored JSON array of agency ids, or nil for NULL (or text that is not one).
+    public static func agencies(_ json: String?) -> [AgencyID]? { words(json)?.map(AgencyID.init) }
+
     /// A stored JSON array of words, or nil for NULL (or text that is not one).
     public static func words(_ json: String?) -> [String]? {
         json.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }

@@ -9,7 +9,7 @@ import Storage
 /// and retried like any delivery), for the attention items of the urgencies named.
 public struct Alerts: Sendable, Equatable {
     /// The lane's name in the queue and the audit trail.
-    public static let lane = "alerts"
+    public static let lane: AgencyID = "alerts"
     public var urgencies: Set<Urgency>
 
     public init(urgencies: Set<Urgency> = [.emergency, .urgent]) { self.urgencies = urgencies }
@@ -29,7 +29,7 @@ struct AttentionDesk: Sendable {
     }
 
     func open(
-        referralId: String, referral: Referral, delivery: LoopDelivery?, why: String, actor: String, at now: Date, rules: RuleSet
+        referralId: ReferralID, referral: Referral, delivery: LoopDelivery?, why: String, actor: String, at now: Date, rules: RuleSet
     ) -> Opened {
         let respondBy = referral.respondBy.flatMap { (AcknowledgementDeadline.parse($0) ?? .distantPast) > now ? $0 : nil }
         let due = AcknowledgementDeadline.due(
@@ -42,7 +42,7 @@ struct AttentionDesk: Sendable {
         if let alerts, alerts.urgencies.contains(referral.urgency) {
             deliveries.append(
                 NewDelivery(
-                    route: Route(agency: Alerts.lane, rule: "alert", deliveryId: Identifier.make(now: now.addingTimeInterval(0.0005))),
+                    route: Route(agency: Alerts.lane, rule: "alert", deliveryId: DeliveryID.make(now: now.addingTimeInterval(0.0005))),
                     alternatives: [], needs: nil, deadlineAt: nil, parent: delivery?.deliveryId,
                     notice: ReferralNotice(
                         type: "attention.opened", about: item.id, reason: why, agency: delivery?.agency, urgency: referral.urgency,
@@ -87,7 +87,7 @@ public struct StoredLaneConditions: LaneConditionsSource {
     }
 
     public static func conditions(_ states: [AgencyLaneState], now: Date) -> LaneConditions {
-        var stopped: [String: String] = [:]
+        var stopped: [AgencyID: String] = [:]
         for state in states {
             if let paused = state.paused {
                 stopped[state.agency] = "paused by \(paused.by)" + (paused.reason.isEmpty ? "" : " (\(paused.reason))")

@@ -38,7 +38,8 @@ public enum AuditExport {
 
     static func csvLine(_ event: AuditEvent) -> String {
         [
-            String(event.sequence), event.at, event.kind, event.actor ?? "", event.referralId ?? "", event.deliveryId ?? "", event.agency ?? "",
+            String(event.sequence), event.at, event.kind, event.actor ?? "", event.referralId?.rawValue ?? "", event.deliveryId?.rawValue ?? "",
+            event.agency?.rawValue ?? "",
             event.detail, event.previousHash, event.hash,
         ].map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ",")
     }

@@ -82,7 +82,7 @@ public struct KeyAdministration: Sendable {
         }
         switch (role, request.agency) {
         case (.agency?, nil): issues.append(FieldIssue(pointer: "/agency", detail: "an agency key must name the agency it answers for."))
-        case (.agency?, let agency?) where !rules.current.agencies.agencies.contains(where: { $0.id == agency }):
+        case (.agency?, let agency?) where !rules.current.agencies.agencies.contains(where: { $0.id.rawValue == agency }):
             issues.append(FieldIssue(pointer: "/agency", detail: "is not an agency in agencies.yaml."))
         case (_, .some) where role != .agency: issues.append(FieldIssue(pointer: "/agency", detail: "only an agency key names an agency."))
         default: break

@@ -55,5 +55,5 @@ public protocol AgencyInstaller: Sendable {
     /// Sends `agency` a signed test delivery (no personal data) as the agencies text `text`
     /// describes it, before that text is live; nil when the text names no such agency. Throws
     /// the text's problems.
-    func testDelivery(agency: String, proposedAgencies text: String) async throws -> PingResult?
+    func testDelivery(agency: AgencyID, proposedAgencies text: String) async throws -> PingResult?
 }

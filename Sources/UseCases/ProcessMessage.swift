@@ -15,10 +15,10 @@ public struct ProcessMessage: Sendable {
         public var keyId: String
         public var role: Role
         public var organisations: Set<String>?
-        public var agency: String?
+        public var agency: AgencyID?
         /// Who the audit trail names (the key's owner).
         public var actor: String
-        public init(keyId: String, role: Role, organisations: Set<String>?, agency: String?, actor: String) {
+        public init(keyId: String, role: Role, organisations: Set<String>?, agency: AgencyID?, actor: String) {
             self.keyId = keyId
             self.role = role
             self.organisations = organisations
@@ -30,7 +30,7 @@ public struct ProcessMessage: Sendable {
     /// What a message came to, for the reply.
     public struct Processed: Sendable {
         public var message: InboundMessage
-        public var referralId: String
+        public var referralId: ReferralID
         /// The ServiceRequest's status as the gateway now holds it: `active`, `revoked` or `completed`.
         public var status: String
         /// True when a `new` message had been received before: nothing was stored again.
@@ -170,7 +170,7 @@ public struct ProcessMessage: Sendable {
         let answer = try AgencyAnswer.read(message)
         do {
             let answered = try await loop.answer(
-                referralId: answer.referralId, agency: sender.agency, actor: sender.keyId,
+                referralId: ReferralID(answer.referralId), agency: sender.agency, actor: sender.keyId,
                 answer: ReferralLoop.Answer(rawValue: answer.answer) ?? .accepted, reason: answer.declineReason, text: answer.text,
                 reference: answer.reference)
             return Processed(

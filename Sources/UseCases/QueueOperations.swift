@@ -10,11 +10,11 @@ public protocol LaneControl: Sendable {
     /// Each configured agency's lane state now.
     var lanes: [AgencyLaneState] { get }
     /// Each configured agency's own concurrency, by agency id.
-    var laneConcurrency: [String: Int] { get }
-    func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyLaneState?
-    func resume(agency: String, by actor: String) async throws -> AgencyLaneState?
+    var laneConcurrency: [AgencyID: Int] { get }
+    func pause(agency: AgencyID, reason: String?, by actor: String) async throws -> AgencyLaneState?
+    func resume(agency: AgencyID, by actor: String) async throws -> AgencyLaneState?
     /// Sends the agency a signed test delivery with no personal data; nil for an unknown agency.
-    func ping(agency: String) async -> PingResult?
+    func ping(agency: AgencyID) async -> PingResult?
     /// New work may be due.
     func wake()
 }
@@ -53,7 +53,7 @@ public struct QueueOperations: Sendable {
 
     /// Dead letters, newest first, with what each agency last answered: reading them is audited
     /// with who read how many (an agency's reply may quote the person).
-    public func deadLetters(agency: String?, limit: Int, by actor: String) async throws -> DeadLetterList {
+    public func deadLetters(agency: AgencyID?, limit: Int, by actor: String) async throws -> DeadLetterList {
         let letters = try await queue.deadLetters(agency: agency, limit: limit)
         if !letters.isEmpty {
             try await audit.appendAudit([AuditNarrative.deadLettersRead(at: clock.now(), by: actor, agency: agency, count: letters.count)])
@@ -74,13 +74,13 @@ public struct QueueOperations: Sendable {
     }
 
     /// - Returns: the agency's queue after the change, or nil for an agency not in the configuration.
-    public func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyQueue? {
+    public func pause(agency: AgencyID, reason: String?, by actor: String) async throws -> AgencyQueue? {
         guard try await lanes.pause(agency: agency, reason: reason, by: actor) != nil else { return nil }
         return try await overview().agencies.first { $0.agency == agency }
     }
 
     /// A test delivery to bring a new or changed endpoint on board; audited with who asked and what came back.
-    public func ping(agency: String, by actor: String) async throws -> PingResult? {
+    public func ping(agency: AgencyID, by actor: String) async throws -> PingResult? {
         guard let result = await lanes.ping(agency: agency) else { return nil }
         try await audit.appendAudit([
             AuditNarrative.agencyPinged(
@@ -89,7 +89,7 @@ public struct QueueOperations: Sendable {
         return result
     }
 
-    public func resume(agency: String, by actor: String) async throws -> AgencyQueue? {
+    public func resume(agency: AgencyID, by actor: String) async throws -> AgencyQueue? {
         guard try await lanes.resume(agency: agency, by: actor) != nil else { return nil }
         return try await overview().agencies.first { $0.agency == agency }
     }
@@ -120,7 +120,7 @@ public struct AgencyQueue: Codable, Sendable, Equatable {
         case notConfigured = "not-configured"
     }
 
-    public var agency: String
+    public var agency: AgencyID
     /// False for an agency no longer in agencies.yaml whose jobs wait until it is configured again.
     public var configured: Bool
     public var status: Status
@@ -139,7 +139,7 @@ public struct AgencyQueue: Codable, Sendable, Equatable {
     public var paused: Stop?
     public var disabled: Stop?
 
-    init(agency: String, counts: LaneCounts, state: AgencyLaneState?, concurrency: Int?, now: Date) {
+    init(agency: AgencyID, counts: LaneCounts, state: AgencyLaneState?, concurrency: Int?, now: Date) {
         self.agency = agency
         configured = state != nil
         let stop = { (stop: AgencyLaneState.Stop?) in stop.map { Stop(reason: $0.reason, by: $0.by, at: Timestamp.string($0.at)) } }
@@ -164,9 +164,9 @@ public struct DeadLetterList: Codable, Sendable, Equatable {
 }
 
 public struct DeadLetterDocument: Codable, Sendable, Equatable {
-    public var deliveryId: String
-    public var referralId: String
-    public var agency: String
+    public var deliveryId: DeliveryID
+    public var referralId: ReferralID
+    public var agency: AgencyID
     public var rule: String
     public var attempts: Int
     public var reason: String
@@ -188,5 +188,5 @@ public struct DeadLetterDocument: Codable, Sendable, Equatable {
 
 /// `POST /v1/queue/retry`: the deliveries put back in the queue.
 public struct RequeueResult: Codable, Sendable, Equatable {
-    public var requeued: [String]
+    public var requeued: [DeliveryID]
 }

@@ -188,10 +188,10 @@ public struct ReferralIntake: Sendable {
         claim: IdempotencyClaim?
     ) -> IntakeRecord {
         let decision = rules.route(referral, at: receivedAt, localAuthorities: localAuthorities, lanes: lanes)
-        let referralId = Identifier.make(now: receivedAt)
+        let referralId = ReferralID.make(now: receivedAt)
         var deliveries = decision.targets.map { target in
             NewDelivery(
-                route: Route(agency: target.agency, rule: target.rule, deliveryId: Identifier.make(now: receivedAt)),
+                route: Route(agency: target.agency, rule: target.rule, deliveryId: DeliveryID.make(now: receivedAt)),
                 alternatives: target.alternatives,
                 needs: target.needs, deadlineAt: ReferralLoop.deadline(for: referral, agency: target.agency, from: receivedAt, rules: rules),
                 parent: nil)
@@ -253,7 +253,7 @@ public struct ReferralIntake: Sendable {
     /// viewer may not see it: a referrer sees only the referrals it sent (need to know).
     /// - Parameter organisations: a referrer key's organisations: it sees every referral naming one
     ///   of them; a key bound to none sees only the referrals it submitted.
-    public func report(referralId: String, viewer: String, role: Role, organisations: Set<String>? = nil) async throws -> ReferralReport? {
+    public func report(referralId: ReferralID, viewer: String, role: Role, organisations: Set<String>? = nil) async throws -> ReferralReport? {
         guard Identifier.isWellFormed(referralId), let report = try await store.report(referralId: referralId) else { return nil }
         if role == .referrer, report.submittedBy != viewer {
             guard let organisations, let referral = try await store.loopReferral(referralId)?.referral,

@@ -8,11 +8,11 @@ import Storage
 extension ReferralLoop {
     /// What an amendment came to.
     public struct Amended: Sendable, Codable, Equatable {
-        public var referralId: String
+        public var referralId: ReferralID
         /// The JSON Pointers of the fields that changed.
         public var fields: [String]
         /// The agencies that have the referral and are sent the update through their own adapters.
-        public var updating: [String]
+        public var updating: [AgencyID]
     }
 
     /// The fields that decide where a referral goes and on what basis it is shared: an amendment may
@@ -30,7 +30,7 @@ extension ReferralLoop {
     /// a question goes back to its agency with a new deadline. Audited with the fields' pointers,
     /// never their values. Only the key that submitted it, or one for its organisation, may.
     public func amend<Body: Collection>(
-        referralId: String, patch body: Body, actor: String, keyId: String? = nil, organisations: Set<String>?
+        referralId: ReferralID, patch body: Body, actor: String, keyId: String? = nil, organisations: Set<String>?
     ) async throws -> Amended where Body.Element == UInt8 {
         let patch: JSONValue
         do {
@@ -43,7 +43,7 @@ extension ReferralLoop {
 
     /// - Parameter answer: the referrer's answer in words, kept as a note with each delivery returned with a question.
     func amend(
-        referralId: String, document patch: JSONValue, actor: String, keyId: String?, organisations: Set<String>?, answer: String? = nil
+        referralId: ReferralID, document patch: JSONValue, actor: String, keyId: String?, organisations: Set<String>?, answer: String? = nil
     ) async throws -> Amended {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
         let own = loop.submittedBy == (keyId ?? actor) || (organisations?.contains(loop.referral.referrer.organisation) ?? false)
@@ -109,9 +109,9 @@ extension ReferralLoop {
             change.added.append(
                 NewDelivery(
                     route: Route(
-                        agency: delivery.agency, rule: "amendment", deliveryId: Identifier.make(now: now.addingTimeInterval(Double(offset) * 0.001))),
+                        agency: delivery.agency, rule: "amendment", deliveryId: DeliveryID.make(now: now.addingTimeInterval(Double(offset) * 0.001))),
                     alternatives: [], needs: delivery.needs, deadlineAt: nil, parent: delivery.deliveryId,
-                    notice: ReferralNotice(type: "referral.updated", about: delivery.deliveryId)))
+                    notice: ReferralNotice(type: "referral.updated", about: delivery.deliveryId.rawValue)))
             if delivery.state == .returned {
                 change.redelivered[delivery.deliveryId] = deadline(for: amended, agency: delivery.agency, from: now, rules: snapshot)
                 if let answer {
@@ -136,7 +136,7 @@ extension ReferralLoop {
     /// data-sharing agreement withholds the reason.
     /// - Parameter phone: a new phone number for the person, when the answer brings one.
     public func answerQuestion(
-        referralId: String, answer: String, phone: String?, actor: String, keyId: String? = nil, organisations: Set<String>?
+        referralId: ReferralID, answer: String, phone: String?, actor: String, keyId: String? = nil, organisations: Set<String>?
     ) async throws -> Amended {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
         let stamp = CalendarDate.string(from: clock.now())

@@ -20,7 +20,7 @@ extension ReferralLoop {
     /// How an administrator resolves an attention item.
     public enum Resolution: Sendable, Equatable {
         /// Send the referral to this agency (it passes the consent policy like any routing).
-        case reroute(agency: String)
+        case reroute(agency: AgencyID)
         /// Close the referral with a reason (kept as a note): deliveries nobody has taken on are withdrawn.
         case close(reason: String)
     }
@@ -48,7 +48,7 @@ extension ReferralLoop {
             if let from, from.agency != agency {
                 withdraw(from, loop: loop, why: "re-routed to \(agency) by an administrator", code: "rerouted", actor: actor, into: &change)
             }
-            let id = Identifier.make(now: now)
+            let id = DeliveryID.make(now: now)
             change.added.append(
                 NewDelivery(
                     route: Route(agency: agency, rule: "administrator", deliveryId: id), alternatives: [], needs: from?.needs,
@@ -79,7 +79,7 @@ extension ReferralLoop {
 /// What an agency sees of a referral delivered to it: the referral as it was sent (its withheld
 /// fields withheld, only the needs it was told of), and where its own delivery stands.
 public struct AgencyReferralView: Sendable, Codable, Equatable {
-    public var referralId: String
+    public var referralId: ReferralID
     public var receivedAt: String
     public var delivery: ReferralReport.Delivery
     public var referral: Referral
@@ -90,7 +90,7 @@ public struct AgencyReferralView: Sendable, Codable, Equatable {
 extension ReferralLoop {
     /// The referral as `agency` may see it, or nil when it was never delivered to that agency.
     /// - Parameter via: how it was opened, for the audit trail: `agency key`, or `web inbox`.
-    public func view(referralId: String, agency: String, actor: String, via: String = "agency key") async throws -> AgencyReferralView? {
+    public func view(referralId: ReferralID, agency: AgencyID, actor: String, via: String = "agency key") async throws -> AgencyReferralView? {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId),
             let report = try await store.report(referralId: referralId),
             let mine = loop.deliveries.last(where: { $0.agency == agency && $0.notice == nil && $0.state != .pending && $0.state != .withdrawn }),
@@ -112,7 +112,7 @@ extension ReferralLoop {
     }
 
     /// The deliveries to `agency`, newest first.
-    public func worklist(agency: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [WorkItem] {
+    public func worklist(agency: AgencyID, states: Set<DeliveryState>?, limit: Int, before: DeliveryID?) async throws -> [WorkItem] {
         try await store.worklist(agency: agency, states: states, limit: limit, before: before)
     }
 }

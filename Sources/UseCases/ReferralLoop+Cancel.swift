@@ -7,9 +7,9 @@ import Storage
 extension ReferralLoop {
     /// What a cancellation came to.
     public struct Cancelled: Sendable, Codable, Equatable {
-        public var referralId: String
+        public var referralId: ReferralID
         /// The agencies that had it and are being told, through their own adapters.
-        public var told: [String]
+        public var told: [AgencyID]
         /// Deliveries taken back before they went (or before anyone took them on).
         public var withdrawn: Int
     }
@@ -22,7 +22,7 @@ extension ReferralLoop {
     ///   - actor: who the audit trail names (the key's owner).
     ///   - keyId: the key it is asked with: a referral is its submitting key's (or its organisations').
     public func cancel(
-        referralId: String, actor: String, keyId: String? = nil, organisations: Set<String>?, reason: String?
+        referralId: ReferralID, actor: String, keyId: String? = nil, organisations: Set<String>?, reason: String?
     ) async throws -> Cancelled {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
         let own = loop.submittedBy == (keyId ?? actor) || (organisations?.contains(loop.referral.referrer.organisation) ?? false)
@@ -38,9 +38,9 @@ extension ReferralLoop {
         for delivery in told {
             change.added.append(
                 NewDelivery(
-                    route: Route(agency: delivery.agency, rule: "cancellation", deliveryId: Identifier.make(now: now)), alternatives: [], needs: nil,
+                    route: Route(agency: delivery.agency, rule: "cancellation", deliveryId: DeliveryID.make(now: now)), alternatives: [], needs: nil,
                     deadlineAt: nil, parent: delivery.deliveryId,
-                    notice: ReferralNotice(type: "referral.cancelled", about: delivery.deliveryId)))
+                    notice: ReferralNotice(type: "referral.cancelled", about: delivery.deliveryId.rawValue)))
         }
         var note: String?
         if let reason, !reason.isEmpty {

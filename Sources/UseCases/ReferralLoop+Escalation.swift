@@ -33,8 +33,8 @@ extension ReferralLoop {
                 ? "\(due.agency) could not be reached (dead-lettered)"
                 : due.state == .returned
                     ? "\(due.agency) returned it for more information, unanswered by its deadline" : "\(due.agency) missed its deadline"
-            var next: String?
-            if due.agency.hasPrefix("callback:") || due.agency == Alerts.lane {
+            var next: AgencyID?
+            if due.agency.rawValue.hasPrefix("callback:") || due.agency == Alerts.lane {
                 // The referrer's own system, or the on-call system, could not be told; the queue view shows the dead letter.
             } else if delivery.notice != nil {
                 // A notice cannot be re-routed: a person must tell the agency another way.

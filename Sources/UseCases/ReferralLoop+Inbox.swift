@@ -17,7 +17,7 @@ extension ReferralLoop {
     /// The referrals an agency answers first: those waiting for its answer (delivered, or returned
     /// with a question), soonest due first, at most `limit` from `offset`; and how many there are
     /// in all (up to 1,000). Listing names is reading personal data: each page is audited.
-    public func inboxToAnswer(agency: String, actor: String, limit: Int, offset: Int) async throws -> (rows: [InboxRow], total: Int) {
+    public func inboxToAnswer(agency: AgencyID, actor: String, limit: Int, offset: Int) async throws -> (rows: [InboxRow], total: Int) {
         let open = try await store.worklist(agency: agency, states: [.delivered, .returned], limit: 1_000, before: nil)
         // Soonest due first; one without a deadline (from before deadlines were kept) after those with one.
         let ordered = open.sorted { ($0.deadlineAt ?? "~", $0.deliveryId) < ($1.deadlineAt ?? "~", $1.deliveryId) }
@@ -26,11 +26,11 @@ extension ReferralLoop {
     }
 
     /// The deliveries to `agency` in `states`, newest first, a page at a time, with what it may see of each person.
-    public func inbox(agency: String, actor: String, states: Set<DeliveryState>?, limit: Int, before: String?) async throws -> [InboxRow] {
+    public func inbox(agency: AgencyID, actor: String, states: Set<DeliveryState>?, limit: Int, before: DeliveryID?) async throws -> [InboxRow] {
         try await rows(try await store.worklist(agency: agency, states: states, limit: limit, before: before), agency: agency, actor: actor)
     }
 
-    private func rows(_ items: [WorkItem], agency: String, actor: String) async throws -> [InboxRow] {
+    private func rows(_ items: [WorkItem], agency: AgencyID, actor: String) async throws -> [InboxRow] {
         let settings = rules.current.agencies[agency]
         let today = CalendarDate.string(from: clock.now())
         var rows: [InboxRow] = []

@@ -36,19 +36,19 @@ public struct ReferralLoop: Sendable {
         case notAlong(current: DeliveryState)
         /// An administrator named an agency that is not configured, already has it, or may not
         /// receive it under the consent policy.
-        case agencyNotAllowed(String, why: String)
+        case agencyNotAllowed(AgencyID, why: String)
         /// A referral sent back for more information must say what is missing.
         case questionRequired
     }
 
     /// What an agency's answer came to.
     public struct Answered: Sendable, Codable, Equatable {
-        public var referralId: String
-        public var deliveryId: String
-        public var agency: String
+        public var referralId: ReferralID
+        public var deliveryId: DeliveryID
+        public var agency: AgencyID
         public var state: DeliveryState
         /// Where the referral went next after a decline, if anywhere.
-        public var reroutedTo: String?
+        public var reroutedTo: AgencyID?
     }
 
     let store: any ReferralLoopStore & ReferralStore & AuditLog
@@ -89,7 +89,7 @@ public struct ReferralLoop: Sendable {
     /// agency's question (`text`, required then).
     /// - Parameter reference: for a duplicate, the agency's own reference for the case it already has.
     public func answer(
-        referralId: String, agency: String?, actor: String, answer: Answer, reason: DeclineReason?, text: String?, reference: String? = nil
+        referralId: ReferralID, agency: AgencyID?, actor: String, answer: Answer, reason: DeclineReason?, text: String?, reference: String? = nil
     ) async throws -> Answered {
         let now = clock.now()
         func refuse(_ refusal: Refusal, _ why: String) async throws -> Never {
@@ -125,7 +125,7 @@ public struct ReferralLoop: Sendable {
         let reference = AuditNarrative.DeliveryReference(referralId: referralId, deliveryId: delivery.deliveryId, agency: agency)
         change.audit.append(AuditNarrative.referralAnswered(reference, at: now, actor: actor, state: answer.state, reason: reason, note: note))
         tellReferrer(loop, returning ? "referral.returned" : "referral.\(answer.rawValue)", about: delivery, reason: reason?.rawValue, into: &change)
-        var next: String?
+        var next: AgencyID?
         switch consequence {
         case .reroute?:
             let lanes = RuleSet.cannotWait(loop.referral.urgency) ? await self.lanes.current() : .none
@@ -154,7 +154,7 @@ public struct ReferralLoop: Sendable {
     /// - Returns: the agency it went to, if any.
     func moveOn(
         _ loop: LoopReferral, from delivery: LoopDelivery, why: String, actor: String, lanes: LaneConditions, into change: inout LoopChange
-    ) -> String? {
+    ) -> AgencyID? {
         let snapshot = rules.current.rules
         let tried = Set(loop.deliveries.map(\.agency)).union(change.added.map(\.route.agency))
         guard
@@ -165,7 +165,7 @@ public struct ReferralLoop: Sendable {
             openAttention(loop, delivery: delivery, why: "\(why), and no alternative or fallback is left", actor: actor, into: &change)
             return nil
         }
-        let id = Identifier.make(now: change.at)
+        let id = DeliveryID.make(now: change.at)
         let fallback = [RuleSet.fallbackRuleId, RuleSet.safeguardingFallbackRuleId, RuleSet.childrenFallbackRuleId].contains(next.rule)
         change.added.append(
             NewDelivery(
@@ -202,9 +202,9 @@ public struct ReferralLoop: Sendable {
         if told {
             change.added.append(
                 NewDelivery(
-                    route: Route(agency: delivery.agency, rule: "withdrawal", deliveryId: Identifier.make(now: change.at.addingTimeInterval(0.0002))),
+                    route: Route(agency: delivery.agency, rule: "withdrawal", deliveryId: DeliveryID.make(now: change.at.addingTimeInterval(0.0002))),
                     alternatives: [], needs: delivery.needs, deadlineAt: nil, parent: delivery.deliveryId,
-                    notice: ReferralNotice(type: "referral.withdrawn", about: delivery.deliveryId, reason: code)))
+                    notice: ReferralNotice(type: "referral.withdrawn", about: delivery.deliveryId.rawValue, reason: code)))
         }
         change.audit.append(
             AuditNarrative.deliveryWithdrawn(
@@ -218,12 +218,13 @@ public struct ReferralLoop: Sendable {
         guard callbacks.contains(loop.submittedBy) else { return }
         // Ids are time-ordered: a millisecond apart, the notices of one step are sent in the order they happened.
         let earlier = change.added.filter { $0.route.rule == "callback" }.count
-        let id = Identifier.make(now: change.at.addingTimeInterval(Double(earlier) * 0.001))
+        let id = DeliveryID.make(now: change.at.addingTimeInterval(Double(earlier) * 0.001))
         change.added.append(
             NewDelivery(
-                route: Route(agency: "callback:" + loop.submittedBy, rule: "callback", deliveryId: id), alternatives: [],
+                route: Route(agency: AgencyID("callback:" + loop.submittedBy), rule: "callback", deliveryId: id), alternatives: [],
                 needs: nil, deadlineAt: nil, parent: delivery?.deliveryId,
-                notice: ReferralNotice(type: type, about: delivery?.deliveryId ?? loop.referralId, reason: reason, agency: delivery?.agency)))
+                notice: ReferralNotice(
+                    type: type, about: (delivery?.deliveryId.rawValue ?? loop.referralId.rawValue), reason: reason, agency: delivery?.agency)))
     }
 
     func openAttention(_ loop: LoopReferral, delivery: LoopDelivery?, why: String, actor: String, into change: inout LoopChange) {
@@ -239,7 +240,7 @@ public struct ReferralLoop: Sendable {
 
     /// When `agency` must have taken `referral` on, routed to it at `start`: the referral's
     /// `respondBy` while it is still ahead, else the urgency's allowance in the agency's settings.
-    public static func deadline(for referral: Referral, agency: String, from start: Date, rules: RuleSet) -> Date {
+    public static func deadline(for referral: Referral, agency: AgencyID, from start: Date, rules: RuleSet) -> Date {
         let acknowledgement = rules.directory[agency]?.acknowledgement ?? .init()
         // A respondBy already past (a re-route after it) would escalate at once: the allowance runs from now instead.
         let respondBy = referral.respondBy.flatMap { (AcknowledgementDeadline.parse($0) ?? .distantPast) > start ? $0 : nil }
@@ -247,7 +248,7 @@ public struct ReferralLoop: Sendable {
             urgency: referral.urgency, respondBy: respondBy, from: start, acknowledgement: acknowledgement, bankHolidays: rules.bankHolidays)
     }
 
-    func deadline(for referral: Referral, agency: String, from start: Date, rules: RuleSet) -> Date {
+    func deadline(for referral: Referral, agency: AgencyID, from start: Date, rules: RuleSet) -> Date {
         Self.deadline(for: referral, agency: agency, from: start, rules: rules)
     }
 }

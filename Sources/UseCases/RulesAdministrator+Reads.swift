@@ -27,7 +27,7 @@ extension RulesAdministrator {
 
     /// The referral stored as `id`, as routing saw it, for a dry run of a real referral; nil when
     /// there is none.
-    public func storedReferral(_ id: String) async throws -> Referral? {
+    public func storedReferral(_ id: ReferralID) async throws -> Referral? {
         try await store.loopReferral(id)?.referral
     }
 
@@ -49,7 +49,7 @@ extension RulesAdministrator {
     /// A test delivery (no personal data) to `agency` as the proposed agencies text `text`
     /// describes it (a new agency, or a new endpoint, secret or TLS setting), before that text is
     /// live; audited with who asked and what came back. Nil when the text names no such agency.
-    public func testDelivery(agency: String, proposedAgencies text: String, by actor: String) async throws -> PingResult? {
+    public func testDelivery(agency: AgencyID, proposedAgencies text: String, by actor: String) async throws -> PingResult? {
         guard let installer else { throw Refusal.agenciesFixed }
         guard let result = try await installer.testDelivery(agency: agency, proposedAgencies: text) else { return nil }
         try await store.appendAudit([

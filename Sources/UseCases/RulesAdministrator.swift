@@ -249,7 +249,7 @@ public actor RulesAdministrator {
             document == .rules
             ? AuditNarrative.rulesApplied(
                 at: now, actor: actor, number: number, version: version, replacing: previous.version, note: note,
-                ruleCount: rules.rules.count, fallback: rules.fallback, summary: summary, textDigest: digest)
+                ruleCount: rules.rules.count, fallback: rules.fallback.rawValue, summary: summary, textDigest: digest)
             : AuditNarrative.agenciesApplied(
                 at: now, actor: actor, number: number, version: version, replacing: previous.version, note: note,
                 agencyCount: rules.directory.agencies.count, summary: summary, textDigest: digest)

@@ -70,12 +70,12 @@ struct DispatcherHarness {
 
     /// Accepts one referral for the agency and returns its referral id.
     @discardableResult
-    func submit() async throws -> String {
+    func submit() async throws -> ReferralID {
         let now = clock.now()
-        let id = Identifier.make(now: now)
+        let id = ReferralID.make(now: now)
         let record = IntakeRecord(
             referralId: id, receivedAt: now, actor: "gp", referral: try sampleReferral(), rulesVersion: "sha256:test",
-            routes: [Route(agency: "spa", rule: "r1", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil)
+            deliveries: [NewDelivery(route: Route(agency: "spa", rule: "r1", deliveryId: DeliveryID.make(now: now)))], audit: [], idempotency: nil)
         _ = await store.accept(record)
         return id
     }
@@ -99,11 +99,11 @@ struct DispatcherHarness {
 
     var lane: AgencyLaneState? { dispatcher.lanes.first }
 
-    func report(_ id: String) async throws -> ReferralReport {
+    func report(_ id: ReferralID) async throws -> ReferralReport {
         try #require(await store.report(referralId: id))
     }
 
-    func auditKinds(_ id: String) async throws -> [String] {
+    func auditKinds(_ id: ReferralID) async throws -> [String] {
         try await report(id).history.map(\.event)
     }
 }
@@ -116,7 +116,7 @@ struct DispatcherHarness {
         let request = try #require(harness.transport.requests.first)
         #expect(request.url == "http://agency.test/referrals")
         let headers = Dictionary(request.headers.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
-        #expect(headers["webhook-id"] == (try await harness.report(id)).deliveries[0].deliveryId)
+        #expect(headers["webhook-id"] == (try await harness.report(id)).deliveries[0].deliveryId.rawValue)
         #expect(headers["webhook-timestamp"] == String(Int(harness.clock.now().timeIntervalSince1970)))
         #expect(headers["webhook-signature"]?.hasPrefix("v1,") == true)
         let report = try await harness.report(id)
@@ -316,11 +316,12 @@ struct DispatcherHarness {
     @Test func anAgencyIsSentOnlyTheNeedsThatRoutedTheReferralToIt() async throws {
         let harness = try DispatcherHarness(answer: .respond(status: 202))
         let now = harness.clock.now()
-        let id = Identifier.make(now: now)
-        let delivery = Identifier.make(now: now)
+        let id = ReferralID.make(now: now)
+        let delivery = DeliveryID.make(now: now)
         let record = IntakeRecord(
             referralId: id, receivedAt: now, actor: "gp", referral: try sampleReferral(), rulesVersion: "v",
-            routes: [Route(agency: "spa", rule: "r1", deliveryId: delivery)], audit: [], idempotency: nil, needs: [delivery: ["reablement"]])
+            deliveries: [NewDelivery(route: Route(agency: "spa", rule: "r1", deliveryId: delivery), needs: ["reablement"])], audit: [],
+            idempotency: nil)
         _ = await harness.store.accept(record)
         _ = try await harness.attemptDue()
         let body = try #require(harness.transport.requests.first?.body)

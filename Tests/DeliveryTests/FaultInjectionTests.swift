@@ -142,13 +142,14 @@ final class ResettingListener: Sendable {
             dispatcher = Dispatcher(queue: store, targets: [target], transport: transport, logger: Logger(label: "faults"))
         }
 
-        func submit() async throws -> String {
+        func submit() async throws -> ReferralID {
             let now = Date()
-            let id = Identifier.make(now: now)
+            let id = ReferralID.make(now: now)
             _ = try await store.accept(
                 IntakeRecord(
                     referralId: id, receivedAt: now, actor: "gp", referral: ExampleReferrals.complete, rulesVersion: "v",
-                    routes: [Route(agency: "agency", rule: "r", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil))
+                    deliveries: [NewDelivery(route: Route(agency: "agency", rule: "r", deliveryId: DeliveryID.make(now: now)))], audit: [],
+                    idempotency: nil))
             return id
         }
 
@@ -164,7 +165,7 @@ final class ResettingListener: Sendable {
             return jobs.count
         }
 
-        func delivery(_ id: String) async throws -> ReferralReport.Delivery {
+        func delivery(_ id: ReferralID) async throws -> ReferralReport.Delivery {
             try #require(try await store.report(referralId: id)?.deliveries.first)
         }
 

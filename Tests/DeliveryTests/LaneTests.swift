@@ -25,7 +25,7 @@ import Transport
         }
         let harness = try DispatcherHarness(
             retry: RetryPolicy(maxAttempts: 10, initialBackoff: 1, maxBackoff: 1), circuit: Self.breaker, transport: transport)
-        var ids: [String] = []
+        var ids: [ReferralID] = []
         for _ in 0..<5 { ids.append(try await harness.submit()) }
         // One lease takes all five; the third failure in a row opens the circuit.
         #expect(try await harness.attemptDue().count == 5)
@@ -147,8 +147,8 @@ import Transport
 
 /// How lanes share the global cap.
 @Suite struct LaneBookTests {
-    func target(_ agency: String, concurrency: Int) throws -> DeliveryTarget {
-        let setup = AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: agency)
+    func target(_ agency: AgencyID, concurrency: Int) throws -> DeliveryTarget {
+        let setup = AdapterSetup(configDirectory: URL(fileURLWithPath: "/tmp"), agencyId: agency.rawValue)
         return DeliveryTarget(
             agencyId: agency, endpoint: "http://agency.test", adapter: try JSONWebhookAdapter(setup: setup), signer: nil,
             concurrency: concurrency)
@@ -199,11 +199,13 @@ import Transport
             logger: Logger(label: "test"))
         let now = Date()
         for index in 0..<40 {
-            let id = Identifier.make(now: now)
+            let id = ReferralID.make(now: now)
             _ = await store.accept(
                 IntakeRecord(
                     referralId: id, receivedAt: now, actor: "gp", referral: ExampleReferrals.complete, rulesVersion: "v",
-                    routes: [Route(agency: index < 30 ? "silent" : "healthy", rule: "r", deliveryId: Identifier.make(now: now))], audit: [],
+                    deliveries: [
+                        NewDelivery(route: Route(agency: index < 30 ? "silent" : "healthy", rule: "r", deliveryId: DeliveryID.make(now: now)))
+                    ], audit: [],
                     idempotency: nil))
         }
         let group = ServiceGroup(configuration: .init(services: [.init(service: dispatcher)], logger: Logger(label: "test")))
@@ -243,8 +245,9 @@ import Transport
         for _ in 0..<3 {
             _ = await store.accept(
                 IntakeRecord(
-                    referralId: Identifier.make(now: now), receivedAt: now, actor: "gp", referral: ExampleReferrals.complete, rulesVersion: "v",
-                    routes: [Route(agency: "spa", rule: "r", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil))
+                    referralId: ReferralID.make(now: now), receivedAt: now, actor: "gp", referral: ExampleReferrals.complete, rulesVersion: "v",
+                    deliveries: [NewDelivery(route: Route(agency: "spa", rule: "r", deliveryId: DeliveryID.make(now: now)))], audit: [],
+                    idempotency: nil))
         }
         let group = ServiceGroup(configuration: .init(services: [.init(service: first)], logger: Logger(label: "test")))
         let running = Task { try await group.run() }

@@ -103,11 +103,12 @@ final class MutualTLSAgency: Sendable {
             authorization: ("Authorization", "Bearer crisis-team-token"), tls: tls)
         let dispatcher = Dispatcher(queue: store, targets: [target], transport: transport, logger: Logger(label: "mtls"))
         let now = Date()
-        let id = Identifier.make(now: now)
+        let id = ReferralID.make(now: now)
         _ = try await store.accept(
             IntakeRecord(
                 referralId: id, receivedAt: now, actor: "gp", referral: ExampleReferrals.complete, rulesVersion: "v",
-                routes: [Route(agency: "agency", rule: "r", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil))
+                deliveries: [NewDelivery(route: Route(agency: "agency", rule: "r", deliveryId: DeliveryID.make(now: now)))], audit: [],
+                idempotency: nil))
         let leased = try await store.leaseDueDeliveries(now: now, lanes: [LaneDemand(agency: "agency", limit: 1, leaseDuration: 60)])
         for job in leased { await dispatcher.deliver(job) }
         return try #require(try await store.report(referralId: id)?.deliveries.first)

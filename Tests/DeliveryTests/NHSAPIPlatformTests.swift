@@ -137,11 +137,12 @@ final class TokenPlatform: Sendable {
 
         func deliverOne() async throws -> ReferralReport.Delivery {
             let now = Date()
-            let id = Identifier.make(now: now)
+            let id = ReferralID.make(now: now)
             _ = try await store.accept(
                 IntakeRecord(
                     referralId: id, receivedAt: now, actor: "gp", referral: ExampleReferrals.complete, rulesVersion: "v",
-                    routes: [Route(agency: "agency", rule: "r", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil))
+                    deliveries: [NewDelivery(route: Route(agency: "agency", rule: "r", deliveryId: DeliveryID.make(now: now)))], audit: [],
+                    idempotency: nil))
             let demands = dispatcher.book.withLock { $0.demands(now: Date(), globalFree: 16).demands }
             for job in try await store.leaseDueDeliveries(now: Date(), lanes: demands) {
                 dispatcher.book.withLock { $0.started(agency: job.agency) }

@@ -26,11 +26,12 @@ import Transport
         let dispatcher = Dispatcher(queue: store, targets: [target], transport: transport, clock: clock, logger: Logger(label: "test"))
         var referral = ExampleReferrals.complete
         referral.urgency = urgency
-        let id = Identifier.make(now: clock.now())
+        let id = ReferralID.make(now: clock.now())
         _ = await store.accept(
             IntakeRecord(
                 referralId: id, receivedAt: clock.now(), actor: "gp", referral: referral, rulesVersion: "v",
-                routes: [Route(agency: "crisis", rule: "r", deliveryId: Identifier.make(now: clock.now()))], audit: [], idempotency: nil))
+                deliveries: [NewDelivery(route: Route(agency: "crisis", rule: "r", deliveryId: DeliveryID.make(now: clock.now())))], audit: [],
+                idempotency: nil))
         let first = clock.now()
         var count = 0
         while count < limit {

@@ -23,7 +23,7 @@ import Testing
     }
 
     /// A referral for the council's front door, delivered: the fixture's agency key answers for it.
-    func delivered(_ fixture: GatewayFixture) async throws -> String {
+    func delivered(_ fixture: GatewayFixture) async throws -> ReferralID {
         let body = String(decoding: try exampleReferral("referral-carer-out-of-area"), as: UTF8.self)
             .replacingOccurrences(of: "RG1 1AA", with: "OX4 1AA")
             .replacingOccurrences(of: #""needs": ["carers-support", "befriending"]"#, with: #""needs": ["housing-support"]"#)

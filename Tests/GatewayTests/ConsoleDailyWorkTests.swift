@@ -17,7 +17,7 @@ import UseCases
     static let morning = Date(timeIntervalSince1970: 1_796_205_600)
 
     /// A referral for the council's front door (the fixture agency key's agency), delivered to it.
-    func delivered(_ fixture: GatewayFixture, urgency: String, respondBy: String? = nil, givenName: String) async throws -> String {
+    func delivered(_ fixture: GatewayFixture, urgency: String, respondBy: String? = nil, givenName: String) async throws -> ReferralID {
         var body = String(decoding: try exampleReferral("referral-carer-out-of-area"), as: UTF8.self)
             .replacingOccurrences(of: "RG1 1AA", with: "OX4 1AA")
             .replacingOccurrences(of: #""needs": ["carers-support", "befriending"]"#, with: #""needs": ["housing-support"]"#)

@@ -281,7 +281,7 @@ struct ScenarioRequest {
     }
 
     /// A referral routed to the council's front door (the agency key's agency) and delivered there.
-    func deliveredToTheCouncil(_ fixture: GatewayFixture) async throws -> String {
+    func deliveredToTheCouncil(_ fixture: GatewayFixture) async throws -> ReferralID {
         let body = String(decoding: try exampleReferral("referral-carer-out-of-area"), as: UTF8.self)
             .replacingOccurrences(of: "RG1 1AA", with: "OX4 1AA")
             .replacingOccurrences(of: #""needs": ["carers-support", "befriending"]"#, with: #""needs": ["housing-support"]"#)

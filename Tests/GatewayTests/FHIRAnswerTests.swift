@@ -15,7 +15,7 @@ import Testing
     typealias M = FHIRMessageTests
 
     /// The example request submitted and delivered to the crisis team; its referral id.
-    func delivered(_ components: GatewayComponents, client: any TestClientProtocol) async throws -> String {
+    func delivered(_ components: GatewayComponents, client: any TestClientProtocol) async throws -> ReferralID {
         let id = try await client.execute(
             uri: M.path, method: .post, headers: M.fhirHeaders(GatewayFixture.referrerKey), body: try M.validRequest()
         ) { M.referralId($0) }
@@ -29,12 +29,12 @@ import Testing
 
     /// The specification's example response, about referral `id`: the receiver's Encounter (its
     /// focus) with `status`, and a rejection reason in its reasonCode, as the BaRS examples write them.
-    func response(about id: String, encounter status: String, reason: (system: String, code: String)? = nil, note: String? = nil) throws
+    func response(about id: ReferralID, encounter status: String, reason: (system: String, code: String)? = nil, note: String? = nil) throws
         -> ByteBuffer
     {
         try M.example("servicerequest-response") { bundle in
             M.edit(&bundle, "ServiceRequest") { request in
-                request["identifier"] = [["system": "urn:switchboard:referral", "value": id]]
+                request["identifier"] = [["system": "urn:switchboard:referral", "value": id.rawValue]]
                 if let note { request["note"] = [["text": note]] }
             }
             var entries = bundle["entry"] as! [[String: Any]]
@@ -53,12 +53,12 @@ import Testing
     }
 
     /// Whether the referral's history records a decline for `reason`.
-    func declined(_ id: String, for reason: String, _ components: GatewayComponents) async throws -> Bool {
+    func declined(_ id: ReferralID, for reason: String, _ components: GatewayComponents) async throws -> Bool {
         let report = try #require(try await components.store.report(referralId: id))
         return report.history.contains { $0.event == "referral.declined" && ($0.detail ?? "").contains(reason) }
     }
 
-    func state(_ components: GatewayComponents, _ id: String) async throws -> String? {
+    func state(_ components: GatewayComponents, _ id: ReferralID) async throws -> String? {
         try await components.store.report(referralId: id)?.deliveries.first { $0.agency == "oxford-mh-crisis" }?.state.rawValue
     }
 

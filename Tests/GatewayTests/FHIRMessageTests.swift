@@ -83,10 +83,11 @@ import Testing
     }
 
     /// The gateway's referral id in a success reply.
-    static func referralId(_ response: TestResponse) -> String? {
+    static func referralId(_ response: TestResponse) -> ReferralID? {
         let entries = json(response)["entry"] as? [[String: Any]] ?? []
         let request = entries.compactMap { $0["resource"] as? [String: Any] }.first { $0["resourceType"] as? String == "ServiceRequest" }
-        return (request?["identifier"] as? [[String: Any]])?.first { $0["system"] as? String == "urn:switchboard:referral" }?["value"] as? String
+        return ((request?["identifier"] as? [[String: Any]])?.first { $0["system"] as? String == "urn:switchboard:referral" }?["value"] as? String)
+            .map(ReferralID.init)
     }
 
     static let path = "/FHIR/R4/$process-message"
@@ -109,7 +110,7 @@ import Testing
                 let report = try #require(try await store.report(referralId: id))
                 #expect(report.needs == ["mental-health-crisis"])
                 #expect(report.urgency == .urgent)
-                #expect(report.deliveries.map(\.agency) == ["oxford-mh-crisis"])
+                #expect(report.deliveries.map(\.agency.rawValue) == ["oxford-mh-crisis"])
                 let referral = try #require(try await store.loopReferral(id)).referral
                 #expect(referral.subject.nhsNumber == "9990000018")
                 #expect(referral.subject.familyName == "Jones" && referral.subject.postcode == "LS10 4YU")

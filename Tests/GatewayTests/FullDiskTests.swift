@@ -66,7 +66,7 @@ import Testing
         let delivering = Task { try await dispatcher.run() }
         defer { delivering.cancel() }
         while !dispatcher.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        let acknowledged = Mutex<[String]>([])
+        let acknowledged = Mutex<[ReferralID]>([])
         try await fixture.test { client in
             #expect(try await becomesReady(client))
             try disk.fill()

@@ -39,7 +39,7 @@ import UseCases
                 uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: ByteBuffer(data: try exampleReferral())
             ) { try JSONDecoder().decode(SubmissionReceipt.self, from: Data(buffer: $0.body)) }
             #expect(receipt.rulesVersion == change.version)
-            #expect(receipt.routes.map(\.agency) == ["oxford-falls", "oxfordshire-mash", "oxfordshire-spa"])
+            #expect(receipt.routes.map(\.agency.rawValue) == ["oxford-falls", "oxfordshire-mash", "oxfordshire-spa"])
 
             // The same text again changes nothing.
             try await client.execute(
@@ -96,7 +96,7 @@ import UseCases
                     try JSONDecoder().decode(SubmissionReceipt.self, from: Data(buffer: $0.body))
                 }
             }
-            func report(_ id: String) async throws -> ReferralReport {
+            func report(_ id: ReferralID) async throws -> ReferralReport {
                 try await client.execute(uri: "/v1/referrals/\(id)", method: .get, headers: headers(key: GatewayFixture.adminKey)) {
                     try JSONDecoder().decode(ReferralReport.self, from: Data(buffer: $0.body))
                 }

@@ -36,7 +36,7 @@ import UseCases
                 uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: ByteBuffer(data: try exampleReferral())
             ) { try JSONDecoder().decode(SubmissionReceipt.self, from: Data(buffer: $0.body)) }
             #expect(referral.rulesVersion == live.version)
-            #expect(referral.routes.map(\.agency) == ["oxford-falls", "oxfordshire-spa"])
+            #expect(referral.routes.map(\.agency.rawValue) == ["oxford-falls", "oxfordshire-spa"])
 
             let now = headers(key: GatewayFixture.adminKey, extra: [("If-Match", "*")])
             try await client.execute(uri: "/v1/rules/rollback", method: .post, headers: now, body: ByteBuffer(string: #"{"version": 99}"#)) {

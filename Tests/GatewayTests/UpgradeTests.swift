@@ -53,7 +53,7 @@ import Testing
                 try await client.execute(uri: "/v1/referrals/\(id)", method: .get, headers: headers(key: Self.adminKey)) { response in
                     #expect(response.status == .ok)
                     let report = try JSONDecoder().decode(ReferralReport.self, from: Data(buffer: response.body))
-                    #expect(report.id == id)
+                    #expect(report.id.rawValue == id)
                     #expect(!report.deliveries.isEmpty)
                 }
             }

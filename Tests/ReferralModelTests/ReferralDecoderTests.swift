@@ -263,7 +263,7 @@ func pointers(_ object: [String: Any]) -> [String] { issues(object).map(\.pointe
 @Suite struct ReceiptJSONTests {
     @Test func aReceiptReadsBackAsItself() throws {
         let receipt = SubmissionReceipt(
-            id: Identifier.make(), status: .routed,
+            id: ReferralID.make(), status: .routed,
             routes: [Route(agency: "a", rule: "r1", deliveryId: "d1"), Route(agency: "b", rule: "fallback", deliveryId: "d2")],
             rulesVersion: "sha256:abc")
         #expect(try JSONDecoder().decode(SubmissionReceipt.self, from: receipt.canonicalJSON()) == receipt)

@@ -47,7 +47,7 @@ func referral(needs: [String], consent: ConsentStatus, safeguarding: Bool? = nil
     @Test func aRefusalReachesOnlySafeguardingRecipientsAndEachDropIsNamed() throws {
         let rules = try consentRuleSet()
         let decision = rules.route(referral(needs: ["befriending", "mental-health-crisis"], consent: .refused, safeguarding: true))
-        #expect(decision.targets.map(\.agency) == ["mash", "edt"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["mash", "edt"])
         #expect(decision.targets.first { $0.agency == "edt" }?.alternatives == ["mash"], "alternatives pass the same rule")
         #expect(
             decision.withheld == [
@@ -60,27 +60,27 @@ func referral(needs: [String], consent: ConsentStatus, safeguarding: Bool? = nil
     @Test func withNoSafeguardingRecipientChosenItGoesToTheSafeguardingFallback() throws {
         let rules = try consentRuleSet()
         let decision = rules.route(referral(needs: ["safeguarding-adult", "befriending"], consent: .refused, safeguarding: false))
-        #expect(decision.targets.map(\.agency) == ["mash"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["mash"])
         #expect(decision.targets.first?.rule == RuleSet.safeguardingFallbackRuleId)
         #expect(decision.usedFallback)
-        #expect(decision.withheld.map(\.agency) == ["charity"])
+        #expect(decision.withheld.map(\.agency.rawValue) == ["charity"])
     }
 
     @Test func consentNotRequiredRestrictsOnlyWhenANeedRequiresConsent() throws {
         let rules = try consentRuleSet()
         let restricted = rules.route(referral(needs: ["befriending"], consent: .notRequired))
-        #expect(restricted.targets.map(\.agency) == ["mash"])
+        #expect(restricted.targets.map(\.agency.rawValue) == ["mash"])
         #expect(restricted.withheld.first?.reason == "no consent recorded, and befriending requires it")
         // A safeguarding need may be shared without consent, to whoever the rules choose.
         let safeguardingOnly = rules.route(referral(needs: ["safeguarding-adult"], consent: .notRequired, safeguarding: true))
-        #expect(safeguardingOnly.targets.map(\.agency) == ["mash"])
+        #expect(safeguardingOnly.targets.map(\.agency.rawValue) == ["mash"])
         #expect(safeguardingOnly.withheld.isEmpty)
     }
 
     @Test(arguments: [ConsentStatus.given, .bestInterests])
     func withConsentOrABestInterestsDecisionEveryChosenAgencyReceivesIt(_ status: ConsentStatus) throws {
         let decision = try consentRuleSet().route(referral(needs: ["befriending", "mental-health-crisis"], consent: status))
-        #expect(decision.targets.map(\.agency) == ["charity", "edt", "spa"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["charity", "edt", "spa"])
         #expect(decision.withheld.isEmpty)
     }
 
@@ -90,16 +90,16 @@ func referral(needs: [String], consent: ConsentStatus, safeguarding: Bool? = nil
             path: root.appendingPathComponent("config/agencies.yaml").path, adapters: ["json-webhook", "fhir-r4", "bars", "template"])
         let rules = try RuleSet.load(path: root.appendingPathComponent("config/rules.yaml").path, agencies: agencies, vocabulary: .standard)
         let decision = rules.route(referral(needs: ["befriending", "safeguarding-adult"], consent: .refused, safeguarding: true))
-        #expect(decision.targets.map(\.agency) == ["oxfordshire-mash"])
-        #expect(decision.withheld.map(\.agency) == ["oxfordshire-befriending"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["oxfordshire-mash"])
+        #expect(decision.withheld.map(\.agency.rawValue) == ["oxfordshire-befriending"])
     }
 
     @Test func withNoSafeguardingRecipientConfiguredARefusalGoesOnlyToTheFallback() throws {
         let agencies = consentAgencies.replacingOccurrences(of: ", safeguarding: true", with: "")
         let rules = try consentRuleSet(consentRules.replacingOccurrences(of: "safeguarding_fallback: mash", with: ""), agencies: agencies)
         let decision = rules.route(referral(needs: ["befriending", "mental-health-crisis"], consent: .refused, safeguarding: true))
-        #expect(decision.targets.map(\.agency) == ["spa"])
-        #expect(Set(decision.withheld.map(\.agency)) == ["mash", "charity", "edt"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["spa"])
+        #expect(Set(decision.withheld.map(\.agency.rawValue)) == ["mash", "charity", "edt"])
     }
 
     @Test func theSafeguardingFallbackIsRequiredAndMustBeARecipient() throws {

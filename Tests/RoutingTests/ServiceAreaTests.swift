@@ -23,8 +23,8 @@ import Testing
 
     @Test func onlyThePlacesListedAreInTheArea() throws {
         let set = try ruleSet()
-        #expect(set.route(person(at: "OX1 2JD")).targets.map(\.agency) == ["charity"])
-        #expect(set.route(person(at: "RG9 1AA")).targets.map(\.agency) == ["charity"], "Henley is RG9, inside")
+        #expect(set.route(person(at: "OX1 2JD")).targets.map(\.agency.rawValue) == ["charity"])
+        #expect(set.route(person(at: "RG9 1AA")).targets.map(\.agency.rawValue) == ["charity"], "Henley is RG9, inside")
         let reading = set.route(person(at: "RG1 1AA"))
         #expect(reading.outOfArea)
         #expect(reading.targets.isEmpty, "held, sent to no one: not the council's front door")
@@ -34,7 +34,7 @@ import Testing
     @Test func anOutOfAreaAgencyTakesThemWhenOneIsNamed() throws {
         let decision = try ruleSet(outOfArea: "spa").route(person(at: "RG1 1AA"))
         #expect(decision.outOfArea)
-        #expect(decision.targets.map(\.agency) == ["spa"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["spa"])
         #expect(decision.targets.map(\.rule) == [RuleSet.outOfAreaRuleId])
     }
 
@@ -42,14 +42,14 @@ import Testing
         let set = try ruleSet()
         let concern = set.route(person(at: "RG1 1AA", safeguarding: true))
         #expect(!concern.outOfArea)
-        #expect(concern.targets.map(\.agency).contains("mash"))
+        #expect(concern.targets.map(\.agency.rawValue).contains("mash"))
         #expect(!set.route(person(at: "RG1 1AA", needs: ["safeguarding-adult"])).outOfArea)
     }
 
     @Test func sharingWithoutConsentStillGoesOnlyToTheSafeguardingHub() throws {
         let decision = try ruleSet(outOfArea: "spa").route(person(at: "RG1 1AA", consent: .refused))
-        #expect(decision.targets.map(\.agency) == ["mash"], "the out-of-area agency is no safeguarding recipient")
-        #expect(decision.withheld.map(\.agency) == ["spa"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["mash"], "the out-of-area agency is no safeguarding recipient")
+        #expect(decision.withheld.map(\.agency.rawValue) == ["spa"])
     }
 
     @Test func anEmergencyOrUrgentReferralFromElsewhereIsRoutedWherePersonIsByDefault() throws {
@@ -58,7 +58,7 @@ import Testing
         for urgency in [Urgency.emergency, .urgent] {
             let decision = set.route(person(at: "RG1 1AA", needs: ["mental-health-crisis"], urgency: urgency))
             #expect(!decision.outOfArea, "\(urgency)")
-            #expect(decision.targets.map(\.agency) == ["edt", "spa"], "\(urgency): the rules apply as if in the area")
+            #expect(decision.targets.map(\.agency.rawValue) == ["edt", "spa"], "\(urgency): the rules apply as if in the area")
             #expect(decision.attention == nil)
         }
         #expect(set.route(person(at: "RG1 1AA", needs: ["mental-health-crisis"], urgency: .routine)).outOfArea, "routine is held as before")
@@ -76,7 +76,7 @@ import Testing
     @Test func withoutAServiceAreaEveryReferralIsRoutedAsBefore() throws {
         let decision = try consentRuleSet().route(person(at: "RG1 1AA"))
         #expect(!decision.outOfArea)
-        #expect(decision.targets.map(\.agency) == ["charity"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["charity"])
     }
 
     @Test func badServiceAreasAreRefusedWithTheirLine() {

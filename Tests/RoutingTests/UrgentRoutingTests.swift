@@ -43,7 +43,7 @@ let christmasMorning = wednesdayMorning.addingTimeInterval(23 * 86_400)
     @Test func anEmergencyForAPausedTeamGoesToTheRulesAlternativeAtOnce() throws {
         let paused = LaneConditions(stopped: ["crisis": "paused by ops (planned upgrade)"])
         let decision = try rules().route(crisis(.emergency), at: wednesdayMorning, lanes: paused)
-        #expect(decision.targets.map(\.agency) == ["home-treatment"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["home-treatment"])
         #expect(decision.targets.first?.rule == "crisis:alternative")
         #expect(decision.replaced == [.init(agency: "crisis", by: "home-treatment", why: "crisis paused by ops (planned upgrade)")])
         #expect(decision.attention == nil)
@@ -52,27 +52,27 @@ let christmasMorning = wednesdayMorning.addingTimeInterval(23 * 86_400)
     @Test func aRoutineReferralWaitsForThePausedTeamAsBefore() throws {
         let paused = LaneConditions(stopped: ["crisis": "paused by ops"])
         let decision = try rules().route(crisis(.routine), at: wednesdayMorning, lanes: paused)
-        #expect(decision.targets.map(\.agency) == ["crisis"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["crisis"])
         #expect(decision.replaced.isEmpty)
     }
 
     @Test func outsideItsHoursTheTeamsCoverActsThenItsAlternatives() throws {
         let set = try rules()
         let evening = set.route(crisis(.urgent), at: wednesdayEvening)
-        #expect(evening.targets.map(\.agency) == ["edt"])
+        #expect(evening.targets.map(\.agency.rawValue) == ["edt"])
         #expect(evening.targets.first?.rule == "crisis:out-of-hours")
         #expect(evening.replaced.first?.why.hasPrefix("crisis closed (open mon,tue,wed,thu,fri 09:00–17:00 Europe/London") == true)
-        #expect(set.route(crisis(.urgent), at: christmasMorning).targets.map(\.agency) == ["edt"], "bank holidays are out of hours")
-        #expect(set.route(crisis(.urgent), at: wednesdayMorning).targets.map(\.agency) == ["crisis"], "open: it goes to the team")
+        #expect(set.route(crisis(.urgent), at: christmasMorning).targets.map(\.agency.rawValue) == ["edt"], "bank holidays are out of hours")
+        #expect(set.route(crisis(.urgent), at: wednesdayMorning).targets.map(\.agency.rawValue) == ["crisis"], "open: it goes to the team")
         // The cover cannot act either: the rule's alternative.
         let coverDown = set.route(crisis(.emergency), at: wednesdayEvening, lanes: LaneConditions(stopped: ["edt": "unreachable (circuit open)"]))
-        #expect(coverDown.targets.map(\.agency) == ["home-treatment"])
+        #expect(coverDown.targets.map(\.agency.rawValue) == ["home-treatment"])
     }
 
     @Test func withNobodyAbleToActTheReferralWaitsAndAPersonIsTold() throws {
         let down = LaneConditions(stopped: ["crisis": "disabled: HTTP 410", "home-treatment": "paused by ops", "spa": "paused by ops"])
         let decision = try rules().route(crisis(.emergency), at: wednesdayMorning, lanes: down)
-        #expect(decision.targets.map(\.agency) == ["crisis"], "it waits where the rules sent it")
+        #expect(decision.targets.map(\.agency.rawValue) == ["crisis"], "it waits where the rules sent it")
         #expect(decision.attention?.contains("crisis disabled: HTTP 410") == true)
         #expect(decision.attention?.contains("no one who may receive it can act now") == true)
     }
@@ -80,7 +80,7 @@ let christmasMorning = wednesdayMorning.addingTimeInterval(23 * 86_400)
     @Test func theFallbackActsWhenTheAlternativesCannot() throws {
         let down = LaneConditions(stopped: ["crisis": "paused by ops", "home-treatment": "paused by ops"])
         let decision = try rules().route(crisis(.emergency), at: wednesdayMorning, lanes: down)
-        #expect(decision.targets.map(\.agency) == ["spa"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["spa"])
         #expect(decision.targets.first?.rule == RuleSet.fallbackRuleId)
     }
 
@@ -159,39 +159,39 @@ let christmasMorning = wednesdayMorning.addingTimeInterval(23 * 86_400)
         let vital = Referral.Consent(status: .refused, lawfulBasis: .vitalInterests, decisionMaker: "Dr A Test, consultant")
         let decision = try set().route(
             person(born: "1980-05-01", needs: ["mental-health-crisis"], consent: vital), at: wednesdayMorning)
-        #expect(decision.targets.map(\.agency) == ["mash", "crisis"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["mash", "crisis"])
         // Another basis: the hub only, as before.
         let task = Referral.Consent(status: .refused, lawfulBasis: .publicTask, decisionMaker: "Dr A Test")
         let restricted = try set().route(person(born: "1980-05-01", needs: ["mental-health-crisis"], consent: task), at: wednesdayMorning)
-        #expect(restricted.targets.map(\.agency) == ["mash"])
-        #expect(restricted.withheld.map(\.agency) == ["crisis"])
+        #expect(restricted.targets.map(\.agency.rawValue) == ["mash"])
+        #expect(restricted.withheld.map(\.agency.rawValue) == ["crisis"])
     }
 
     @Test func theSafeguardingDutyReachesVitalInterestsAgenciesForASafeguardingNeed() throws {
         let duty = Referral.Consent(status: .refused, lawfulBasis: .safeguarding, decisionMaker: "J Test, social worker")
         let decision = try set().route(
             person(born: "1980-05-01", needs: ["safeguarding-adult", "mental-health-crisis"], consent: duty), at: wednesdayMorning)
-        #expect(Set(decision.targets.map(\.agency)) == ["mash", "crisis"])
+        #expect(Set(decision.targets.map(\.agency.rawValue)) == ["mash", "crisis"])
     }
 
     @Test func aTenYearOldYoungCarerNeverReachesAnAdultsOnlyAgency() throws {
         // Ten on 2 December 2026.
         let consent = Referral.Consent(status: .given, parentalResponsibility: "A Parent (mother)")
         let decision = try set().route(person(born: "2016-03-10", needs: ["carers-support"], consent: consent), at: wednesdayMorning)
-        #expect(decision.targets.map(\.agency) == ["children"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["children"])
         #expect(decision.targets.first?.rule == RuleSet.childrenFallbackRuleId)
-        #expect(Set(decision.withheld.map(\.agency)) == ["mash", "charity", "spa"])
+        #expect(Set(decision.withheld.map(\.agency.rawValue)) == ["mash", "charity", "spa"])
         #expect(decision.withheld.first { $0.agency == "spa" }?.reason == "aged 10; spa serves 18 and over")
         // At eighteen the same referral goes to the adults' agencies.
         let adult = try set().route(
             person(born: "2008-12-02", needs: ["carers-support"], consent: .init(status: .given)), at: wednesdayMorning)
-        #expect(adult.targets.map(\.agency) == ["mash", "charity", "spa"])
+        #expect(adult.targets.map(\.agency.rawValue) == ["mash", "charity", "spa"])
     }
 
     @Test func aChildsReferralSharedWithoutConsentStillReachesOnlyTheChildrensSafeguardingDoor() throws {
         let duty = Referral.Consent(status: .refused, lawfulBasis: .safeguarding, decisionMaker: "PC Test")
         let decision = try set().route(person(born: "2016-03-10", needs: ["safeguarding-child"], consent: duty), at: wednesdayMorning)
-        #expect(decision.targets.map(\.agency) == ["children"])
+        #expect(decision.targets.map(\.agency.rawValue) == ["children"])
     }
 
     @Test func childrenFallbackIsRequiredOnceAnAgencyHasAnAgeRangeAndMustServeChildren() {

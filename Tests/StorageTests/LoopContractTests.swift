@@ -11,7 +11,7 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     /// A referral for `agency`, delivered to it.
-    func delivered(_ store: any SwitchboardStore, agency: String = "crisis", at offset: TimeInterval = 0) async throws -> IntakeRecord {
+    func delivered(_ store: any SwitchboardStore, agency: AgencyID = "crisis", at offset: TimeInterval = 0) async throws -> IntakeRecord {
         let intake = record(urgency: .routine, agency: agency, at: now.addingTimeInterval(offset))
         _ = try await store.accept(intake)
         let leased = try await store.leaseDueDeliveries(
@@ -60,8 +60,8 @@ import Testing
         #expect(try await store.applyLoopChange(answer(made[3], .accepted, by: "duty worker")))
         let newestFirst = made.reversed().map { $0.deliveries[0].route.deliveryId }
 
-        var pages: [[String]] = []
-        var before: String?
+        var pages: [[DeliveryID]] = []
+        var before: DeliveryID?
         repeat {
             let page = try await store.worklist(agency: "crisis", states: nil, limit: 2, before: before).map(\.deliveryId)
             if !page.isEmpty { pages.append(page) }

@@ -30,11 +30,11 @@ import Testing
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         for index in 0..<120 { _ = try await stores[index % 3].accept(record(agencies: ["spa"], at: now.addingTimeInterval(Double(index) - 200))) }
         // Every store claims in small batches, all at once, until nothing is left.
-        let claims = try await withThrowingTaskGroup(of: [String].self) { group in
+        let claims = try await withThrowingTaskGroup(of: [DeliveryID].self) { group in
             for store in stores {
                 for _ in 0..<2 {
                     group.addTask {
-                        var mine: [String] = []
+                        var mine: [DeliveryID] = []
                         while true {
                             let leased = try await store.leaseDueDeliveries(now: now, lanes: [LaneDemand(agency: "spa", limit: 7, leaseDuration: 60)])
                             if leased.isEmpty { return mine }
@@ -43,7 +43,7 @@ import Testing
                     }
                 }
             }
-            return try await group.reduce(into: [[String]]()) { $0.append($1) }
+            return try await group.reduce(into: [[DeliveryID]]()) { $0.append($1) }
         }
         let all = claims.flatMap { $0 }
         #expect(all.count == 120, "every job claimed")
@@ -157,7 +157,7 @@ import Testing
         var duplicate = record(agencies: ["spa"])
         duplicate.referralId = first.referralId  // its id is taken: this write must fail, and only it
         let taken = duplicate
-        let outcomes = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+        let outcomes = try await withThrowingTaskGroup(of: (ReferralID, Bool).self) { group in
             for index in 0..<200 {
                 group.addTask {
                     let intake = index == 100 ? taken : record(agencies: ["spa", "falls"], key: index % 10 == 0 ? "k\(index)" : nil)
@@ -169,7 +169,7 @@ import Testing
                     }
                 }
             }
-            return try await group.reduce(into: [(String, Bool)]()) { $0.append($1) }
+            return try await group.reduce(into: [(ReferralID, Bool)]()) { $0.append($1) }
         }
         #expect(outcomes.filter { !$0.1 }.map(\.0) == [first.referralId], "only the duplicate failed")
         for (id, stored) in outcomes where stored {

@@ -53,7 +53,7 @@ import Testing
         try await store.finish(spa[0], result: .deadLetter(error: "HTTP 400"), audit: [], now: now)
         try await store.finish(spa[1], result: .retry(at: now.addingTimeInterval(300), error: "HTTP 503"), audit: [], now: now)
         let counts = try await store.queueCounts(now: now)
-        #expect(counts.map(\.agency) == ["falls", "spa"])
+        #expect(counts.map(\.agency.rawValue) == ["falls", "spa"])
         let lane = try #require(counts.last)
         #expect(lane.pending == 3)
         #expect(lane.due == 2)

@@ -17,11 +17,11 @@ func sampleReferral() -> Referral {
         needs: ["reablement"], urgency: .urgent, reason: "test", consent: .init(status: .given))
 }
 
-func record(agencies: [String] = ["spa", "falls"], key: String? = nil, digest: String = "d1", at: Date = Date()) -> IntakeRecord {
-    let id = Identifier.make(now: at)
+func record(agencies: [AgencyID] = ["spa", "falls"], key: String? = nil, digest: String = "d1", at: Date = Date()) -> IntakeRecord {
+    let id = ReferralID.make(now: at)
     return IntakeRecord(
         referralId: id, receivedAt: at, actor: "gp", referral: sampleReferral(), rulesVersion: "sha256:abc",
-        routes: agencies.map { Route(agency: $0, rule: "r-\($0)", deliveryId: Identifier.make(now: at)) },
+        deliveries: agencies.map { NewDelivery(route: Route(agency: $0, rule: "r-\($0)", deliveryId: DeliveryID.make(now: at))) },
         audit: [AuditEntry(at: Timestamp.string(at), kind: .referralReceived, actor: "gp", referralId: id, detail: "from A81001")],
         idempotency: key.map { IdempotencyClaim(key: $0, bodyDigest: digest) })
 }
@@ -30,7 +30,7 @@ func record(agencies: [String] = ["spa", "falls"], key: String? = nil, digest: S
     @Test func concurrentSubmissionsShareCommitsAndAllSurvive() async throws {
         let path = temporaryDatabase()
         let store = try SQLiteStore(path: path)
-        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+        let ids = try await withThrowingTaskGroup(of: ReferralID.self) { group in
             for _ in 0..<200 {
                 group.addTask {
                     let intake = record(agencies: ["spa"])
@@ -38,7 +38,7 @@ func record(agencies: [String] = ["spa", "falls"], key: String? = nil, digest: S
                     return intake.referralId
                 }
             }
-            return try await group.reduce(into: [String]()) { $0.append($1) }
+            return try await group.reduce(into: [ReferralID]()) { $0.append($1) }
         }
         let reopened = try SQLiteStore(path: path)
         for id in ids { #expect(try await reopened.report(referralId: id) != nil) }

@@ -39,7 +39,7 @@ func makePostgresStore() async throws -> PostgresStore {
 
 extension DeliveryQueue {
     /// Leases from every lane the contract's records use, each up to `limit`.
-    func lease(now: Date, limit: Int, agencies: [String] = ["spa", "falls", "earlier", "later", "charity"]) async throws -> [LeasedDelivery] {
+    func lease(now: Date, limit: Int, agencies: [AgencyID] = ["spa", "falls", "earlier", "later", "charity"]) async throws -> [LeasedDelivery] {
         try await leaseDueDeliveries(now: now, lanes: agencies.map { LaneDemand(agency: $0, limit: limit, leaseDuration: 30) })
             .sorted { $0.deliveryId < $1.deliveryId }
     }
@@ -58,13 +58,13 @@ extension DeliveryQueue {
             Issue.record("not accepted")
             return
         }
-        #expect(receipt.routes.map(\.agency) == ["spa", "falls"])
+        #expect(receipt.routes.map(\.agency.rawValue) == ["spa", "falls"])
         let report = try #require(try await store.report(referralId: intake.referralId))
         #expect(report.status == .routed)
         #expect(report.deliveries.map(\.state) == [.pending, .pending])
         #expect(report.history.map(\.event) == ["referral.received"])
         #expect(report.submittedBy == "gp")
-        #expect(try await store.report(referralId: Identifier.make()) == nil)
+        #expect(try await store.report(referralId: ReferralID.make()) == nil)
     }
 
     @Test(arguments: StoreKind.allCases) func theSameIdempotencyKeyReplaysOrConflicts(_ kind: StoreKind) async throws {
@@ -183,12 +183,12 @@ extension DeliveryQueue {
         #expect(try await store.nextDue() == now)
         #expect(try await store.lease(now: now.addingTimeInterval(-1), limit: 10).isEmpty)
         let first = try await store.lease(now: now.addingTimeInterval(10), limit: 1, agencies: ["earlier"])
-        #expect(first.map(\.agency) == ["earlier"])
+        #expect(first.map(\.agency.rawValue) == ["earlier"])
         #expect(first.first?.referral == sampleReferral(), "the leased referral reads back as it was accepted")
         // The leased job is due again only when its lease runs out.
         #expect(try await store.nextDue() == now.addingTimeInterval(5))
         let second = try await store.lease(now: now.addingTimeInterval(10), limit: 10)
-        #expect(second.map(\.agency) == ["later"])
+        #expect(second.map(\.agency.rawValue) == ["later"])
         #expect(try await store.nextDue() == now.addingTimeInterval(40))
     }
 

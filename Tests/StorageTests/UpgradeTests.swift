@@ -27,7 +27,7 @@ func copyOfFixtureDatabase(_ name: String) throws -> String {
             return
         }
         #expect(events == 48)
-        let ids = try await DatabaseQueue(path: path).read { try String.fetchAll($0, sql: "SELECT id FROM referrals ORDER BY id") }
+        let ids = try await DatabaseQueue(path: path).read { try ReferralID.fetchAll($0, sql: "SELECT id FROM referrals ORDER BY id") }
         #expect(ids.count == 7)
         var states: [DeliveryState: Int] = [:]
         for id in ids {
@@ -40,7 +40,7 @@ func copyOfFixtureDatabase(_ name: String) throws -> String {
         #expect(try await store.rulesHistory(limit: 10).map(\.source) == ["api", "start-up"])
         // Every pending job leases, and its stored referral reads back through the strict decoder.
         let agencies = try await DatabaseQueue(path: path).read {
-            try String.fetchAll($0, sql: "SELECT DISTINCT agency FROM deliveries WHERE state = 'pending'")
+            try AgencyID.fetchAll($0, sql: "SELECT DISTINCT agency FROM deliveries WHERE state = 'pending'")
         }
         let leased = try await store.leaseDueDeliveries(
             now: Date(), lanes: agencies.map { LaneDemand(agency: $0, limit: 100, leaseDuration: 30) })
@@ -76,6 +76,6 @@ func copyOfFixtureDatabase(_ name: String) throws -> String {
                 ?? []
         }
         #expect(claimed.count == 3, "the landed version stored an idempotency key")
-        if claimed.count == 3 { #expect(try await store.referralId(actor: claimed[0], idempotencyKey: claimed[1]) == claimed[2]) }
+        if claimed.count == 3 { #expect(try await store.referralId(actor: claimed[0], idempotencyKey: claimed[1])?.rawValue == claimed[2]) }
     }
 }

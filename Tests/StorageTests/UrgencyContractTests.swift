@@ -5,7 +5,7 @@ import Storage
 import Testing
 
 /// A record of one referral of `urgency` for `agency`, accepted at `at`.
-func record(urgency: Urgency, agency: String = "crisis", at: Date) -> IntakeRecord {
+func record(urgency: Urgency, agency: AgencyID = "crisis", at: Date) -> IntakeRecord {
     var intake = record(agencies: [agency], at: at)
     intake.referral.urgency = urgency
     return intake
@@ -24,7 +24,7 @@ func record(urgency: Urgency, agency: String = "crisis", at: Date) -> IntakeReco
         let emergency = record(urgency: .emergency, at: now)
         let recent = record(urgency: .routine, at: now.addingTimeInterval(-60))
         for intake in [recent, urgent, emergency, waitedLong] { _ = try await store.accept(intake) }
-        var order: [String] = []
+        var order: [ReferralID] = []
         for _ in 0..<4 {
             let leased = try await store.leaseDueDeliveries(now: now, lanes: [LaneDemand(agency: "crisis", limit: 1, leaseDuration: 60)])
             order += leased.map(\.referralId)

@@ -50,7 +50,7 @@ struct SafetyHarness {
 
     /// A referral from the example's crisis call, changed as given.
     func submit(needs: [String] = ["mental-health-crisis"], urgency: Urgency = .emergency, postcode: String = "OX1 2JD", extra: String = "")
-        async throws -> String
+        async throws -> ReferralID
     {
         let body = """
             {"referrer": {"organisation": "RNU", "name": "NHS 111 clinical advisor"},
@@ -62,25 +62,25 @@ struct SafetyHarness {
         return try await intake.submit(Array(body.utf8), actor: "gp", idempotencyKey: nil).receipt.id
     }
 
-    func pause(_ agency: String) async {
+    func pause(_ agency: AgencyID) async {
         await store.saveLaneState(
             AgencyLaneState(agency: agency, paused: .init(reason: "planned upgrade", by: "ops", at: clock.now())), audit: [])
     }
 
     /// Every due job of these lanes delivered, as the dispatcher would record it.
-    func deliverAll(_ agencies: [String] = ["crisis", "home-treatment", "spa", "charity", "mash"]) async {
+    func deliverAll(_ agencies: [AgencyID] = ["crisis", "home-treatment", "spa", "charity", "mash"]) async {
         let leased = await store.leaseDueDeliveries(
             now: clock.now(), lanes: agencies.map { LaneDemand(agency: $0, limit: 100, leaseDuration: 30) })
         _ = await store.finish(leased.map { DeliveryCompletion(lease: $0, result: .delivered(agencyReference: nil), audit: [], at: clock.now()) })
     }
 
-    func report(_ id: String) async throws -> ReferralReport { try #require(await store.report(referralId: id)) }
+    func report(_ id: ReferralID) async throws -> ReferralReport { try #require(await store.report(referralId: id)) }
 
-    func states(_ id: String) async throws -> [String] {
+    func states(_ id: ReferralID) async throws -> [String] {
         try await report(id).deliveries.map { "\($0.agency) \($0.state.rawValue)" + ($0.notice.map { " \($0)" } ?? "") }
     }
 
-    func events(_ id: String) async throws -> [String] { try await report(id).history.map(\.event) }
+    func events(_ id: ReferralID) async throws -> [String] { try await report(id).history.map(\.event) }
 }
 
 @Suite struct UrgencyAtIntakeTests {
@@ -98,7 +98,7 @@ struct SafetyHarness {
 
     @Test func withNobodyAbleToActAPersonIsToldAtOnceAndAnAlertGoes() async throws {
         let harness = try SafetyHarness()
-        for agency in ["crisis", "home-treatment", "spa"] { await harness.pause(agency) }
+        for agency: AgencyID in ["crisis", "home-treatment", "spa"] { await harness.pause(agency) }
         let id = try await harness.submit()
         #expect(try await harness.states(id) == ["crisis pending", "alerts pending attention.opened"])
         let item = try #require(try await harness.loop.attention().first)
@@ -206,7 +206,7 @@ struct SafetyHarness {
         let update = try #require(
             await harness.store.leaseDueDeliveries(now: harness.clock.now(), lanes: [LaneDemand(agency: "charity", limit: 5, leaseDuration: 30)])
                 .first)
-        #expect(update.notice?.type == "referral.updated" && update.notice?.about == charity.deliveryId)
+        #expect(update.notice?.type == "referral.updated" && update.notice?.about == charity.deliveryId.rawValue)
         #expect(update.referral.reason == "Sam is at home on Mondays and Thursdays.", "the update carries the referral as it now stands")
         let trail = await harness.store.auditEvents(afterSequence: 0, limit: 500).map(\.detail).joined(separator: "\n")
         #expect(trail.contains("amended: /reason, /subject/phone, /subject/preferredLanguage; the update goes to charity"))

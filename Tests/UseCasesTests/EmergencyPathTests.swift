@@ -27,10 +27,10 @@ import UseCases
         let rules = LiveRules(try RuleSet.parse(safetyRules, file: "rules.yaml", agencies: directory, vocabulary: .standard))
         let transport = ScriptedTransport { _, _ in .respond(status: 202) }
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-        func target(_ id: String, _ endpoint: String) throws -> DeliveryTarget {
+        func target(_ id: AgencyID, _ endpoint: String) throws -> DeliveryTarget {
             DeliveryTarget(
                 agencyId: id, endpoint: endpoint,
-                adapter: try JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: id)),
+                adapter: try JSONWebhookAdapter(setup: AdapterSetup(configDirectory: URL(fileURLWithPath: "/"), agencyId: id.rawValue)),
                 signer: WebhookSigner(secret: secret))
         }
         let targets = try directory.agencies.map { try target($0.id, $0.endpoint) } + [target(Alerts.lane, "https://oncall.test/hooks")]

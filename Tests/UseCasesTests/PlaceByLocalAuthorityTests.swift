@@ -69,7 +69,7 @@ import UseCases
         try await administrator.recordStartUp()
         let intake = ReferralIntake(decoder: ReferralDecoder(), rules: administrator.live, store: store, clock: clock)
         let henley = try await intake.submit(try referral(at: "RG9 1AA"), actor: "gp", idempotencyKey: nil)
-        #expect(henley.receipt.routes.map(\.agency) == ["oxford-falls", "oxfordshire-spa"])
+        #expect(henley.receipt.routes.map(\.agency.rawValue) == ["oxford-falls", "oxfordshire-spa"])
         let reading = try await intake.submit(try referral(at: "RG1 1AA"), actor: "gp", idempotencyKey: nil)
         #expect(reading.receipt.status == .outOfArea)
         #expect(reading.receipt.routes.isEmpty, "held: never Oxfordshire's front door")

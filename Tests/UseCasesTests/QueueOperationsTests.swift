@@ -10,31 +10,31 @@ import UseCases
 
 /// The lanes a running dispatcher would hold, scripted: what the operators' commands read and change.
 final class ScriptedLanes: LaneControl {
-    private let state: Mutex<[String: AgencyLaneState]>
+    private let state: Mutex<[AgencyID: AgencyLaneState]>
     let woken = Atomic<Int>(0)
 
-    init(_ agencies: [String]) {
+    init(_ agencies: [AgencyID]) {
         state = Mutex(Dictionary(uniqueKeysWithValues: agencies.map { ($0, AgencyLaneState(agency: $0)) }))
     }
 
     var lanes: [AgencyLaneState] { state.withLock { Array($0.values) } }
-    var laneConcurrency: [String: Int] { state.withLock { $0.mapValues { _ in 4 } } }
+    var laneConcurrency: [AgencyID: Int] { state.withLock { $0.mapValues { _ in 4 } } }
 
-    func pause(agency: String, reason: String?, by actor: String) async throws -> AgencyLaneState? {
+    func pause(agency: AgencyID, reason: String?, by actor: String) async throws -> AgencyLaneState? {
         state.withLock { lanes in
             lanes[agency]?.paused = .init(reason: reason ?? "", by: actor, at: Date(timeIntervalSince1970: 1_800_000_000))
             return lanes[agency]
         }
     }
 
-    func resume(agency: String, by actor: String) async throws -> AgencyLaneState? {
+    func resume(agency: AgencyID, by actor: String) async throws -> AgencyLaneState? {
         state.withLock { lanes in
             lanes[agency]?.paused = nil
             return lanes[agency]
         }
     }
 
-    func ping(agency: String) async -> PingResult? {
+    func ping(agency: AgencyID) async -> PingResult? {
         guard state.withLock({ $0[agency] }) != nil else { return nil }
         return PingResult(
             agency: agency, endpoint: "https://\(agency).example/referrals", status: 401, outcome: "refused", milliseconds: 12, tls: true,
@@ -45,15 +45,15 @@ final class ScriptedLanes: LaneControl {
 }
 
 /// A referral accepted at `at`, routed to each of `agencies`.
-func record(agencies: [String], at: Date) -> IntakeRecord {
-    let id = Identifier.make(now: at)
+func record(agencies: [AgencyID], at: Date) -> IntakeRecord {
+    let id = ReferralID.make(now: at)
     let referral = Referral(
         referrer: .init(organisation: "A81001", name: "Dr Test"),
         subject: .init(nhsNumber: "9990000018", givenName: "Test", familyName: "Person", birthDate: "1950-01-01", postcode: "OX1 2JD"),
         needs: ["reablement"], urgency: .routine, reason: "test", consent: .init(status: .given))
     return IntakeRecord(
         referralId: id, receivedAt: at, actor: "gp", referral: referral, rulesVersion: "sha256:abc",
-        routes: agencies.map { Route(agency: $0, rule: "r-\($0)", deliveryId: Identifier.make(now: at)) },
+        deliveries: agencies.map { NewDelivery(route: Route(agency: $0, rule: "r-\($0)", deliveryId: DeliveryID.make(now: at))) },
         audit: [AuditEntry(at: Timestamp.string(at), kind: .referralReceived, actor: "gp", referralId: id, detail: "from A81001")],
         idempotency: nil)
 }
@@ -71,7 +71,7 @@ func record(agencies: [String], at: Date) -> IntakeRecord {
         _ = try await store.accept(record(agencies: ["retired"], at: clock.now()))
         clock.advance(by: 90)
         let overview = try await operations.overview()
-        #expect(overview.agencies.map(\.agency) == ["falls", "retired", "spa"])
+        #expect(overview.agencies.map(\.agency.rawValue) == ["falls", "retired", "spa"])
         let spa = try #require(overview.agencies.first { $0.agency == "spa" })
         #expect(spa.pending == 1 && spa.status == .running && spa.circuit == .closed && spa.oldestPendingSeconds == 90)
         #expect(overview.agencies.first { $0.agency == "retired" }?.status == .notConfigured, "jobs wait for an agency no longer configured")

@@ -49,7 +49,7 @@ struct IntakeHarness {
         let harness = try IntakeHarness()
         let accepted = try await harness.intake.submit(try harness.example(), actor: "gp", idempotencyKey: nil)
         #expect(!accepted.replayed)
-        #expect(accepted.receipt.routes.map(\.agency) == ["oxford-falls", "oxfordshire-spa"])
+        #expect(accepted.receipt.routes.map(\.agency.rawValue) == ["oxford-falls", "oxfordshire-spa"])
         #expect(harness.accepted.value == 1, "the dispatcher is woken once the referral is durable")
         let report = try #require(await harness.store.report(referralId: accepted.receipt.id))
         #expect(report.receivedAt == Timestamp.string(harness.clock.now()))
@@ -114,13 +114,13 @@ struct IntakeHarness {
         var body = String(decoding: try harness.example("referral-safeguarding"), as: UTF8.self)
         body = body.replacingOccurrences(of: #"["safeguarding-adult", "substance-misuse"]"#, with: #"["safeguarding-adult", "befriending"]"#)
         let receipt = try await harness.intake.submit(Array(body.utf8), actor: "police", idempotencyKey: nil).receipt
-        #expect(receipt.routes.map(\.agency) == ["oxfordshire-mash"])
+        #expect(receipt.routes.map(\.agency.rawValue) == ["oxfordshire-mash"])
         let report = try #require(await harness.store.report(referralId: receipt.id))
         let withheld = report.history.filter { $0.event == "referral.withheld" }
         #expect(withheld.map(\.agency) == ["oxfordshire-befriending"])
         #expect(
             withheld.first?.detail
                 == "withheld from oxfordshire-befriending (rule befriending-oxfordshire): consent refused; shared only with safeguarding recipients")
-        #expect(report.deliveries.map(\.agency) == ["oxfordshire-mash"])
+        #expect(report.deliveries.map(\.agency.rawValue) == ["oxfordshire-mash"])
     }
 }

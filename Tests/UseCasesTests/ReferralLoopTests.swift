@@ -23,7 +23,7 @@ struct LoopHarness {
 
     /// A befriending referral for someone in Oxford: it goes to the charity, with the council's
     /// front door as its alternative. `urgency` and `consent` as given.
-    func befriending(urgency: String = "routine", consent: String = #"{"status": "given"}"#, safeguarding: Bool? = nil) async throws -> String {
+    func befriending(urgency: String = "routine", consent: String = #"{"status": "given"}"#, safeguarding: Bool? = nil) async throws -> ReferralID {
         var text = String(decoding: try intakeHarness.example(), as: UTF8.self)
         text = text.replacingOccurrences(of: #"["falls-prevention", "reablement"]"#, with: #"["befriending"]"#)
             .replacingOccurrences(of: #""urgency": "urgent""#, with: #""urgency": "\#(urgency)""#)
@@ -41,13 +41,13 @@ struct LoopHarness {
         _ = await store.finish(leased.map { DeliveryCompletion(lease: $0, result: .delivered(agencyReference: nil), audit: [], at: clock.now()) })
     }
 
-    func states(_ id: String) async throws -> [String] {
+    func states(_ id: ReferralID) async throws -> [String] {
         try #require(await store.report(referralId: id)).deliveries.map { "\($0.agency) \($0.state.rawValue)" }
     }
 }
 
 enum LocalAgencies {
-    static let all = ["oxfordshire-spa", "oxford-falls", "oxfordshire-mash", "oxford-mh-crisis", "oxfordshire-befriending"]
+    static let all: [AgencyID] = ["oxfordshire-spa", "oxford-falls", "oxfordshire-mash", "oxford-mh-crisis", "oxfordshire-befriending"]
 }
 
 @Suite struct ReferralLoopTests {
@@ -221,7 +221,7 @@ enum LocalAgencies {
         let leased = await harness.store.leaseDueDeliveries(
             now: harness.clock.now(), lanes: [LaneDemand(agency: "oxfordshire-befriending", limit: 5, leaseDuration: 30)])
         #expect(leased.map { $0.notice?.type } == ["referral.cancelled"])
-        #expect(leased.first?.notice?.about == report.deliveries[0].deliveryId)
+        #expect(leased.first?.notice?.about == report.deliveries[0].deliveryId.rawValue)
         await #expect(throws: ReferralLoop.Refusal.self) {
             try await harness.loop.cancel(referralId: id, actor: "gp", organisations: nil, reason: "again")
         }

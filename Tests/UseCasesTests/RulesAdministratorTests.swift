@@ -22,10 +22,10 @@ final class RecordingInstaller: AgencyInstaller, @unchecked Sendable {
     }
 
     func install(_ agencies: AgencyDirectory) async throws {
-        lock.withLock { installed.append(agencies.agencies.map(\.id)) }
+        lock.withLock { installed.append(agencies.agencies.map(\.id.rawValue)) }
     }
 
-    func testDelivery(agency: String, proposedAgencies text: String) async throws -> PingResult? {
+    func testDelivery(agency: AgencyID, proposedAgencies text: String) async throws -> PingResult? {
         let directory = try validate(text, file: "agencies.yaml")
         guard let target = directory[agency] else { return nil }
         return PingResult(

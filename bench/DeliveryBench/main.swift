@@ -42,7 +42,7 @@ func adapter(_ agency: String) throws -> any AgencyAdapter {
 }
 
 /// Queues `count` referrals, one delivery each, for `agency`, many at once so they share commits.
-func queue(_ count: Int, for agency: String, in store: SQLiteStore, at now: Date = Date()) async throws {
+func queue(_ count: Int, for agency: AgencyID, in store: SQLiteStore, at now: Date = Date()) async throws {
     let referral = ExampleReferrals.complete
     var next = 0
     while next < count {
@@ -50,11 +50,11 @@ func queue(_ count: Int, for agency: String, in store: SQLiteStore, at now: Date
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<batch {
                 group.addTask {
-                    let id = Identifier.make(now: now)
+                    let id = ReferralID.make(now: now)
                     _ = try await store.accept(
                         IntakeRecord(
                             referralId: id, receivedAt: now, actor: "bench", referral: referral, rulesVersion: "bench",
-                            routes: [Route(agency: agency, rule: "bench", deliveryId: Identifier.make(now: now))],
+                            deliveries: [NewDelivery(route: Route(agency: agency, rule: "bench", deliveryId: DeliveryID.make(now: now)))],
                             audit: [AuditNarrative.referralReceived(referralId: id, actor: "bench", at: now, organisation: "A81001", bytes: 1)],
                             idempotency: nil))
                 }
@@ -171,17 +171,18 @@ func isolation(url: String, silent: Int, rate: Int, seconds: Int, directory: Str
     let dispatcher = Dispatcher(queue: store, targets: targets, transport: transport, configuration: .init(concurrency: 64), logger: logger)
     let group = ServiceGroup(configuration: .init(services: [.init(service: transport), .init(service: dispatcher)], logger: logger))
     let running = Task { try await group.run() }
-    var ids: [String] = []
+    var ids: [ReferralID] = []
     let started = ContinuousClock.now
     for index in 0..<(rate * seconds) {
         try await Task.sleep(until: started + .seconds(Double(index) / Double(rate)), clock: .continuous)
         let now = Date()
-        let id = Identifier.make(now: now)
+        let id = ReferralID.make(now: now)
         ids.append(id)
         _ = try await store.accept(
             IntakeRecord(
                 referralId: id, receivedAt: now, actor: "bench", referral: ExampleReferrals.complete, rulesVersion: "bench",
-                routes: [Route(agency: "healthy", rule: "bench", deliveryId: Identifier.make(now: now))], audit: [], idempotency: nil))
+                deliveries: [NewDelivery(route: Route(agency: "healthy", rule: "bench", deliveryId: DeliveryID.make(now: now)))], audit: [],
+                idempotency: nil))
         dispatcher.wake()
     }
     var latencies: [Double] = []

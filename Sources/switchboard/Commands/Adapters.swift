@@ -70,7 +70,7 @@ extension Switchboard.Adapters {
 
         func run() async throws {
             let configuration = try self.configuration.load()
-            guard let adapter = configuration.adapters[agency], let entry = configuration.agencies[agency] else {
+            guard let adapter = configuration.adapters[AgencyID(agency)], let entry = configuration.agencies[AgencyID(agency)] else {
                 throw ValidationError(
                     "No agency '\(agency)'; the configuration has \(configuration.agencies.agencies.map(\.id).joined(separator: ", ")).")
             }

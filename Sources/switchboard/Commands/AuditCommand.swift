@@ -93,12 +93,13 @@ extension Switchboard.AuditCommand {
 
         func run() async throws {
             let store = try auditStore(configuration, storage: storage)
-            guard Identifier.isWellFormed(referral), let report = try await store.report(referralId: referral) else {
+            guard Identifier.isWellFormed(referral), let report = try await store.report(referralId: ReferralID(referral)) else {
                 printError("There is no referral \(referral) in this store.")
                 throw ExitCode.failure
             }
             try await store.appendAudit([
-                AuditNarrative.referralViewed(referralId: referral, at: Date(), actor: "command line (\(NSUserName()))", as: "its audit story")
+                AuditNarrative.referralViewed(
+                    referralId: ReferralID(referral), at: Date(), actor: "command line (\(NSUserName()))", as: "its audit story")
             ])
             print(
                 "Referral \(report.id): \(report.status.rawValue); received \(report.receivedAt) from \(report.submittedBy); rules \(report.rulesVersion)"

@@ -70,7 +70,7 @@ extension Switchboard.Queue {
         func run() async throws {
             let client = QueueClient(options: options)
             let overview = try client.decode(try await client.send("/v1/queue"), as: QueueOverview.self)
-            let width = max(6, overview.agencies.map(\.agency.count).max() ?? 6)
+            let width = max(6, overview.agencies.map(\.agency.rawValue.count).max() ?? 6)
             func pad(_ text: String, _ count: Int) -> String { text.padding(toLength: max(count, text.count), withPad: " ", startingAt: 0) }
             print("\(pad("AGENCY", width))  PENDING  DUE  IN-FLIGHT  SCHEDULED  DEAD  OLDEST  STATUS")
             for agency in overview.agencies {
@@ -79,7 +79,7 @@ extension Switchboard.Queue {
                     String(repeating: " ", count: max(0, width - String(figure).count)) + String(figure)
                 }
                 print(
-                    "\(pad(agency.agency, width))  \(columns.joined(separator: "  "))  \(pad(age(agency.oldestPendingSeconds), 6))  \(describe(agency))"
+                    "\(pad(agency.agency.rawValue, width))  \(columns.joined(separator: "  "))  \(pad(age(agency.oldestPendingSeconds), 6))  \(describe(agency))"
                 )
             }
             if overview.agencies.contains(where: { $0.deadLettered > 0 }) {
