@@ -32,9 +32,9 @@ extension PostgresStore {
         }
     }
 
-    public func auditActivity(since: Date, kinds: Set<String>) async throws -> [AuditHourCount] {
+    public func auditActivity(since: Date, kinds: Set<AuditKind>) async throws -> [AuditHourCount] {
         let since = String(Timestamp.string(since).prefix(13))
-        let kinds = kinds.sorted()
+        let kinds = kinds.map(\.rawValue).sorted()
         guard !kinds.isEmpty else { return [] }
         return try await single { session in
             try await session.rows(

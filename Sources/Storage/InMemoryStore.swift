@@ -294,8 +294,9 @@ public actor InMemoryStore: SwitchboardStore {
         return Array(events[start..<min(events.count, start + limit)])
     }
 
-    public func auditActivity(since: Date, kinds: Set<String>) -> [AuditHourCount] {
+    public func auditActivity(since: Date, kinds: Set<AuditKind>) -> [AuditHourCount] {
         let since = String(Timestamp.string(since).prefix(13))
+        let kinds = Set(kinds.map(\.rawValue))
         var counts: [String: [String: Int]] = [:]
         for event in events where event.at.prefix(13) >= since && kinds.contains(event.kind) {
             counts[String(event.at.prefix(13)), default: [:]][event.kind, default: 0] += 1

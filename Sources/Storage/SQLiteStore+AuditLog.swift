@@ -31,9 +31,9 @@ extension SQLiteStore {
         }
     }
 
-    public func auditActivity(since: Date, kinds: Set<String>) async throws -> [AuditHourCount] {
+    public func auditActivity(since: Date, kinds: Set<AuditKind>) async throws -> [AuditHourCount] {
         let since = String(Timestamp.string(since).prefix(13))
-        let kinds = kinds.sorted()
+        let kinds = kinds.map(\.rawValue).sorted()
         guard !kinds.isEmpty else { return [] }
         return try await pool.read { db in
             let marks = kinds.map { _ in "?" }.joined(separator: ", ")

@@ -82,7 +82,7 @@ public protocol AuditLog: Sendable {
     /// activity chart draws, from the store's own record (counted as events are appended, in the
     /// same transaction), so it survives restarts, agrees across gateways, and costs the same
     /// however long the trail grows.
-    func auditActivity(since: Date, kinds: Set<String>) async throws -> [AuditHourCount]
+    func auditActivity(since: Date, kinds: Set<AuditKind>) async throws -> [AuditHourCount]
 }
 
 /// The versions of the governed configuration documents (the routing rules, the agencies) as

@@ -33,7 +33,7 @@ public struct AuditTrail: Sendable {
 
     /// Events of `kinds` counted by UTC hour from the hour that holds `since`.
     public func activity(since: Date, kinds: Set<AuditKind>) async throws -> [AuditHourCount] {
-        try await store.auditActivity(since: since, kinds: Set(kinds.map(\.rawValue)))
+        try await store.auditActivity(since: since, kinds: Set(kinds))
     }
 
     /// Writes the events from `since` (inclusive) to `until` (exclusive) through `write`; how many.
