@@ -18,9 +18,6 @@ public enum AuditNarrative {
         }
     }
 
-    /// One agency a referral was routed to, with those to try if it declines.
-    public typealias RoutedTo = RoutingTarget
-
     /// How one delivery attempt ended, as its `delivery.attempted` event tells it.
     public enum AttemptEnding: Sendable, Equatable {
         case delivered
@@ -52,7 +49,7 @@ public enum AuditNarrative {
     }
 
     public static func referralRouted(
-        referralId: ReferralID, actor: String, at: Date, rulesVersion: String, matchedRules: [String], usedFallback: Bool, to routes: [RoutedTo]
+        referralId: ReferralID, actor: String, at: Date, rulesVersion: String, matchedRules: [String], usedFallback: Bool, to routes: [RoutingTarget]
     ) -> AuditEntry {
         let matched = usedFallback ? "no rule matched; fallback" : "rules " + matchedRules.joined(separator: ", ")
         let targets = routes.map { route in

@@ -58,27 +58,37 @@ public struct LoopDelivery: Sendable, Equatable {
     }
 }
 
-/// A delivery added after intake: a re-route to the next candidate, or a notice.
+/// A delivery to store: a routed target (the agency, the rule, its alternatives and the needs it is
+/// told of) under its delivery id, at intake, on a re-route, or as a notice.
 public struct NewDelivery: Sendable, Equatable {
-    public var route: Route
-    public var alternatives: [AgencyID]
-    public var needs: [String]?
+    public var deliveryId: DeliveryID
+    public var target: RoutingTarget
     public var deadlineAt: Date?
     /// The delivery it follows on from.
     public var parent: DeliveryID?
     public var notice: ReferralNotice?
 
+    public init(deliveryId: DeliveryID, target: RoutingTarget, deadlineAt: Date? = nil, parent: DeliveryID? = nil, notice: ReferralNotice? = nil) {
+        self.deliveryId = deliveryId
+        self.target = target
+        self.deadlineAt = deadlineAt
+        self.parent = parent
+        self.notice = notice
+    }
+
     public init(
         route: Route, alternatives: [AgencyID] = [], needs: [String]? = nil, deadlineAt: Date? = nil, parent: DeliveryID? = nil,
         notice: ReferralNotice? = nil
     ) {
-        self.notice = notice
-        self.route = route
-        self.alternatives = alternatives
-        self.needs = needs
-        self.deadlineAt = deadlineAt
-        self.parent = parent
+        self.init(
+            deliveryId: route.deliveryId, target: RoutingTarget(agency: route.agency, rule: route.rule, alternatives: alternatives, needs: needs),
+            deadlineAt: deadlineAt, parent: parent, notice: notice)
     }
+
+    /// Where it goes, under its id.
+    public var route: Route { Route(agency: target.agency, rule: target.rule, deliveryId: deliveryId) }
+    public var alternatives: [AgencyID] { target.alternatives }
+    public var needs: [String]? { target.needs }
 }
 
 /// Everything one step of the closed loop changes, written in one transaction with its audit.

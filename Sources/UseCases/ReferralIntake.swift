@@ -191,10 +191,8 @@ public struct ReferralIntake: Sendable {
         let referralId = ReferralID.make(now: receivedAt)
         var deliveries = decision.targets.map { target in
             NewDelivery(
-                route: Route(agency: target.agency, rule: target.rule, deliveryId: DeliveryID.make(now: receivedAt)),
-                alternatives: target.alternatives,
-                needs: target.needs, deadlineAt: ReferralLoop.deadline(for: referral, agency: target.agency, from: receivedAt, rules: rules),
-                parent: nil)
+                deliveryId: DeliveryID.make(now: receivedAt), target: target,
+                deadlineAt: ReferralLoop.deadline(for: referral, agency: target.agency, from: receivedAt, rules: rules))
         }
         var audit = [
             AuditNarrative.referralReceived(
@@ -211,7 +209,7 @@ public struct ReferralIntake: Sendable {
                 AuditNarrative.referralRouted(
                     referralId: referralId, actor: actor, at: receivedAt, rulesVersion: decision.rulesVersion,
                     matchedRules: decision.matchedRules, usedFallback: decision.usedFallback,
-                    to: decision.targets.map { .init(agency: $0.agency, rule: $0.rule, alternatives: $0.alternatives) }))
+                    to: decision.targets))
         }
         // Routing asked who may receive it; the words for what was withheld ask again only when something was.
         if !decision.withheld.isEmpty {

@@ -196,7 +196,7 @@ extension DeliveryQueue {
         let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var intake = record(agencies: ["charity"], at: now)
-        intake.deliveries[0].alternatives = ["council", "hub"]
+        intake.deliveries[0].target.alternatives = ["council", "hub"]
         _ = try await store.accept(intake)
         let job = try #require(try await store.lease(now: now, limit: 1).first)
         let audit = [
@@ -217,7 +217,7 @@ extension DeliveryQueue {
         let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var intake = record(agencies: ["falls", "spa"], at: now)
-        intake.deliveries[0].needs = ["falls-prevention"]
+        intake.deliveries[0].target.needs = ["falls-prevention"]
         _ = try await store.accept(intake)
         let leased = try await store.lease(now: now, limit: 10)
         #expect(Dictionary(uniqueKeysWithValues: leased.map { ($0.agency, $0.needs) }) == ["falls": ["falls-prevention"], "spa": nil])

@@ -55,7 +55,8 @@ func copyOfFixtureDatabase(_ name: String) throws -> String {
                 (kind: row["kind"] as String, count: row["n"] as Int)
             }
         }
-        let counted = try await store.auditActivity(since: Date(timeIntervalSince1970: 0), kinds: Set(written.compactMap { AuditKind(rawValue: $0.kind) }))
+        let counted = try await store.auditActivity(
+            since: Date(timeIntervalSince1970: 0), kinds: Set(written.compactMap { AuditKind(rawValue: $0.kind) }))
         var byKind: [String: Int] = [:]
         for entry in counted { byKind[entry.kind, default: 0] += entry.count }
         #expect(byKind == Dictionary(uniqueKeysWithValues: written.map { ($0.kind, $0.count) }))
