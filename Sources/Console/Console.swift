@@ -44,6 +44,7 @@ public struct Console: Sendable {
     /// rest behind a session whose role the pages are for.
     public func routes() -> RouteCollection<GatewayContext> {
         let routes = RouteCollection(context: GatewayContext.self)
+        routes.add(middleware: ContentSecurityMiddleware(contentSecurityPolicy: ConsolePages.contentSecurityPolicy))
         let css = pages.stylesheet
         routes.get("console.css") { _, _ in
             var headers: HTTPFields = [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"]

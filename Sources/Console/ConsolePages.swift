@@ -132,18 +132,15 @@ struct ConsolePages: Sendable {
     }
 
     /// No script may run, nothing may load from elsewhere, forms post only here, and no other
-    /// site may frame a page.
-    static let contentSecurityPolicy: String = {
-        let policy: ContentSecurityPolicy = [
-            .defaultSrc(.none), .styleSrc(.self), .imgSrc(.self), .formAction(.self), .frameAncestors(.none), .baseURI(.none),
-        ]
-        return policy.description
-    }()
+    /// site may frame a page. Hummingbird's `ContentSecurityMiddleware` sends it, with
+    /// `X-Content-Type-Options: nosniff`, on every console response.
+    static let contentSecurityPolicy: ContentSecurityPolicy = [
+        .defaultSrc(.none), .styleSrc(.self), .imgSrc(.self), .formAction(.self), .frameAncestors(.none), .baseURI(.none),
+    ]
 
-    /// The headers of every console response: CSP, no sniffing, no referrer, never cached.
+    /// The headers every console response carries besides the policy: no referrer, no framing by
+    /// older browsers, never cached.
     static func securityHeaders(_ headers: inout HTTPFields) {
-        headers[HTTPField.Name("Content-Security-Policy")!] = contentSecurityPolicy
-        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }

@@ -83,6 +83,8 @@ struct ConsoleBrowser {
                 #expect(page.status == 200 || (path == "/console/sign-in" && page.status == 303), "\(path)")
                 #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'none'") == true, "\(path)")
                 #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("script-src") == false, "\(path): no script at all")
+                #expect(page.headers[values: HTTPField.Name("Content-Security-Policy")!].count == 1, "\(path): one policy, not two")
+                #expect(page.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(path)")
                 #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(path)")
                 #expect(page.headers[.cacheControl] == "no-store", "\(path)")
                 #expect(!page.body.lowercased().contains("<script"), "\(path)")
