@@ -75,6 +75,22 @@ import Testing
         #expect(!refusals.contains { $0.detail.contains("Testperson") || $0.detail.contains("{") })
     }
 
+    @Test func webhookHeadersNotShapedAsStandardWebhooksAre422FromAnyKeyAndStoreNothing() async throws {
+        let fixture = try GatewayFixture()
+        let body = try exampleReferral()
+        try await fixture.test { client in
+            for (name, value) in [("webhook-timestamp", ""), ("webhook-timestamp", "yesterday"), ("webhook-id", "")] {
+                var fields = headers(key: GatewayFixture.referrerKey)
+                fields[HTTPField.Name(name)!] = value
+                try await client.execute(uri: "/v1/referrals", method: .post, headers: fields, body: ByteBuffer(data: body)) {
+                    #expect($0.status == .unprocessableContent, "\(name): \(value)")
+                    #expect(try $0.problem().errors?.first?.detail.contains(name) == true)
+                }
+            }
+        }
+        #expect(try fixture.count("referrals") == 0)
+    }
+
     @Test func aBaRSMessageFromASigningKeyIsSignedToo() async throws {
         let fixture = try Self.fixture()
         let message = try FHIRMessageTests.validRequest()
