@@ -59,28 +59,44 @@ struct PageFrame: Sendable {
 /// A page's frame and its own content as one template context: a name is looked up in the content
 /// first, then in the frame; an optional that is nil counts as absent, as a template expects.
 struct RenderedPage<Content: Sendable>: MustacheParent {
-    let frame: PageFrame
-    let content: Content
+    /// The frame's and the content's stored properties by name, read once (a template looks names
+    /// up many times, from every row it draws); the content's own answer first where it gives one.
+    private let values: [String: Any]
+    private let content: (any MustacheParent)?
+
+    init(frame: PageFrame, content: Content) {
+        var values = TemplateValues.stored(frame)
+        values.merge(TemplateValues.stored(content)) { _, own in own }
+        self.values = values
+        self.content = content as? any MustacheParent
+    }
 
     func child(named name: String) -> Any? {
-        TemplateValues.value(name, in: content) ?? TemplateValues.value(name, in: frame)
+        content?.child(named: name) ?? values[name]
     }
 }
 
 enum TemplateValues {
-    /// What a template finds under `name` in `value`: its own answer when it decides that itself
-    /// (`MustacheParent`), else its stored property `name`.
-    static func value(_ name: String, in value: Any) -> Any? {
-        if let parent = value as? any MustacheParent { return parent.child(named: name) }
-        return stored(name, in: value)
-    }
-
     /// The stored property `name` of `value`, unwrapped when it is an optional; nil when it is
     /// absent or nil.
     static func stored(_ name: String, in value: Any) -> Any? {
         guard let child = Mirror(reflecting: value).children.first(where: { $0.label == name })?.value else { return nil }
-        let mirror = Mirror(reflecting: child)
-        guard mirror.displayStyle == .optional else { return child }
+        return unwrapped(child)
+    }
+
+    /// Every stored property of `value` that is not nil, by name.
+    static func stored(_ value: Any) -> [String: Any] {
+        var values: [String: Any] = [:]
+        for child in Mirror(reflecting: value).children {
+            guard let label = child.label, let value = unwrapped(child.value) else { continue }
+            values[label] = value
+        }
+        return values
+    }
+
+    private static func unwrapped(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        guard mirror.displayStyle == .optional else { return value }
         return mirror.children.first?.value
     }
 

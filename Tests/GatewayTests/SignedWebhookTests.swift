@@ -82,9 +82,10 @@ import Testing
             for (name, value) in [("webhook-timestamp", ""), ("webhook-timestamp", "yesterday"), ("webhook-id", "")] {
                 var fields = headers(key: GatewayFixture.referrerKey)
                 fields[HTTPField.Name(name)!] = value
-                try await client.execute(uri: "/v1/referrals", method: .post, headers: fields, body: ByteBuffer(data: body)) {
-                    #expect($0.status == .unprocessableContent, "\(name): \(value)")
-                    #expect(try $0.problem().errors?.first?.detail.contains(name) == true)
+                try await client.execute(uri: "/v1/referrals", method: .post, headers: fields, body: ByteBuffer(data: body)) { response in
+                    #expect(response.status == .unprocessableContent, "\(name): \(value)")
+                    let problem = try response.problem()
+                    #expect(problem.errors?.first?.detail.contains(name) == true)
                 }
             }
         }
