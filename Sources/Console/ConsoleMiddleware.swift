@@ -68,12 +68,7 @@ extension Console {
             try await sessions.end(session.id)
             return nil
         }
-        return (
-            session,
-            Principal(
-                keyId: holder.id, role: holder.role, organisations: holder.organisations, agency: holder.agency.map(AgencyID.init),
-                owner: holder.owner)
-        )
+        return (session, Principal(holder: holder))
     }
 
     /// The page an error shows: what went wrong in a sentence, nothing more.

@@ -57,11 +57,17 @@ struct RulesRoutes: Sendable {
     /// A YAML body with `If-Match`, from an identified administrator.
     func yamlChange(_ request: Request, context: GatewayContext) async throws -> (text: String, ifMatch: [String], actor: String) {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        try requireYAML(request)
+        let ifMatch = try ifMatch(request)
+        return (try await yamlText(request), ifMatch, principal.actor)
+    }
+
+    /// Requires a YAML body (415 otherwise).
+    func requireYAML(_ request: Request) throws {
         let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard let type, ["application/yaml", "application/x-yaml", "text/yaml"].contains(type) else {
             throw ProblemResponse(.unsupportedMediaType, detail: "Send the \(noun) file as YAML with 'Content-Type: application/yaml'.")
         }
-        return (try await yamlText(request), try ifMatch(request), principal.actor)
     }
 
     /// The body as UTF-8 text.
@@ -80,10 +86,7 @@ struct RulesRoutes: Sendable {
     /// checked change. The file is validated first (422 with its problems); audited like a ping.
     func testProposed(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
-        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard let type, ["application/yaml", "application/x-yaml", "text/yaml"].contains(type) else {
-            throw ProblemResponse(.unsupportedMediaType, detail: "Send the agencies file as YAML with 'Content-Type: application/yaml'.")
-        }
+        try requireYAML(request)
         guard let agency = request.uri.queryParameters.get("agency").map { String($0) }, QueueRoutes.isAgencyId(agency) else {
             throw ProblemResponse(
                 .invalidRequest, detail: "Name the agency to test: POST /v1/agencies/test?agency=ID.",

@@ -19,11 +19,7 @@ public struct Keyring: Sendable {
     /// The key a bearer token belongs to, if it is live. Tokens are compared by digest, so no
     /// timing reveals a key.
     public func principal(forToken token: String) -> Principal? {
-        keys.holder(digest: APIKey.digest(of: token), now: clock.now()).map {
-            Principal(
-                keyId: $0.id, role: $0.role, organisations: $0.organisations, agency: $0.agency.map(AgencyID.init), owner: $0.owner,
-                signatureSecret: $0.signatureSecret)
-        }
+        keys.holder(digest: APIKey.digest(of: token), now: clock.now()).map(Principal.init(holder:))
     }
 }
 

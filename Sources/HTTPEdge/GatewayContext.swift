@@ -27,6 +27,13 @@ public struct Principal: Sendable, Equatable {
         self.signatureSecret = signatureSecret
     }
 
+    /// The holder of a live key, as every door sees them.
+    public init(holder: KeyHolder) {
+        self.init(
+            keyId: holder.id, role: holder.role, organisations: holder.organisations, agency: holder.agency.map(AgencyID.init),
+            owner: holder.owner, signatureSecret: holder.signatureSecret)
+    }
+
     /// Who the audit trail says did something: the key's owner, or its id for a key without one.
     /// Approval compares these, so one person's two keys cannot approve that person's own change.
     public var actor: String { owner ?? keyId }
