@@ -64,8 +64,8 @@ public final class GatewayComponents: Sendable {
         let store =
             try store
             ?? Self.openStore(
-                configuration.settings.storage, exclusive: true, reserveBytes: Int64(configuration.settings.storageReserveMB) << 20,
-                environment: environment, logger: logger)
+                configuration.settings.storage, encryption: configuration.settings.storageEncryption, exclusive: true,
+                reserveBytes: Int64(configuration.settings.storageReserveMB) << 20, environment: environment, logger: logger)
         self.store = store
         // Several gateways on one store: each follows the lane states, rules and agencies the others store.
         let shared = configuration.settings.storage.isShared
@@ -117,14 +117,16 @@ public final class GatewayComponents: Sendable {
     /// Opens (creating and migrating if needed) the store at `location`.
     /// - Parameter exclusive: claim the store for this process, as a delivering gateway must.
     /// - Parameter reserveBytes: free space to keep on the store's disk; intake is refused below it.
-    /// - Parameter environment: where a PostgreSQL store's password is read from.
+    /// - Parameter encryption: where the key that encrypts personal data at rest is (`storage.encryption`).
+    /// - Parameter environment: where a PostgreSQL store's password (and an encryption key) is read from.
     public static func openStore(
-        _ location: StorageLocation, exclusive: Bool = false, reserveBytes: Int64 = 0,
+        _ location: StorageLocation, encryption: StorageEncryption? = nil, exclusive: Bool = false, reserveBytes: Int64 = 0,
         environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "switchboard.store")
     ) throws -> any SwitchboardStore {
+        let kek = try encryption.map { try KeyEncryptionKey(bytes: try $0.key(environment: environment)) }
         switch location {
         case .sqlite(let path):
-            return try SQLiteStore(path: path, exclusive: exclusive, reserveBytes: reserveBytes)
+            return try SQLiteStore(path: path, exclusive: exclusive, reserveBytes: reserveBytes, encryption: kek)
         case .postgres(let postgres):
             var password: String?
             if let name = postgres.passwordEnv {
@@ -145,7 +147,7 @@ public final class GatewayComponents: Sendable {
                 tls: PostgresStore.Options.TLSMode(rawValue: postgres.tls.rawValue) ?? .verifyFull, poolSize: postgres.poolSize,
                 statementTimeout: .seconds(postgres.statementTimeoutSeconds))
             options.caFile = postgres.caFile
-            return try PostgresStore(options: options, logger: storeLogger)
+            return try PostgresStore(options: options, encryption: kek, logger: storeLogger)
         }
     }
 

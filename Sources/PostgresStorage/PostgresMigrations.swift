@@ -157,12 +157,24 @@ enum PostgresMigrations {
                 "CREATE INDEX console_sessions_seen ON console_sessions(last_seen)",
             ]
         ),
+        (
+            // Encryption at rest: the data keys (wrapped by the key-encryption key), each referral's
+            // own key (wrapped by the records data key), and blind indexes to find a person by.
+            7, "sealed-records",
+            [
+                "CREATE TABLE data_keys (id TEXT PRIMARY KEY, kek_id TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)",
+                "ALTER TABLE referrals ADD COLUMN data_key TEXT, ADD COLUMN sealed_key BYTEA, ADD COLUMN nhs_index TEXT, ADD COLUMN person_index TEXT",
+                "CREATE INDEX referrals_nhs_index ON referrals(nhs_index) WHERE nhs_index IS NOT NULL",
+                "CREATE INDEX referrals_person_index ON referrals(person_index) WHERE person_index IS NOT NULL",
+            ]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a
     /// gateway that cannot reach its database says why (refused, the password, TLS, no such
     /// database) instead of timing out waiting for the pool.
-    static func migrate(configuration: PostgresConnection.Configuration, logger: Logger) async throws {
+    /// Then opens the data keys with `kek` (creating them on first use), in the same transaction.
+    static func migrate(configuration: PostgresConnection.Configuration, kek: KeyEncryptionKey?, logger: Logger) async throws -> RecordSealer {
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
@@ -189,11 +201,28 @@ enum PostgresMigrations {
             if let newest = applied.max(), newest > migrations.last?.version ?? 0 {
                 throw NewerSchema(found: newest, known: migrations.last?.version ?? 0)
             }
+            let sealer = try await openDataKeys(kek: kek, in: session)
             try await session.execute("COMMIT")
+            return sealer
         } catch {
             await session.rollBack(after: error)
             throw error
         }
+    }
+
+    static func openDataKeys(kek: KeyEncryptionKey?, in session: PostgresSession) async throws -> RecordSealer {
+        let stored = try await session.rows("SELECT id, kek_id, wrapped FROM data_keys").map {
+            StoredDataKey(id: try $0("id", as: String.self), kekId: try $0("kek_id", as: String.self), wrapped: try $0("wrapped", as: Data.self))
+        }
+        let opened = try RecordSealer.open(stored: stored, kek: kek)
+        for key in opened.write {
+            try await session.execute(
+                """
+                INSERT INTO data_keys (id, kek_id, wrapped, created_at) VALUES (\(key.id), \(key.kekId), \(key.wrapped), \(Date().timeIntervalSince1970))
+                ON CONFLICT (id) DO UPDATE SET kek_id = excluded.kek_id, wrapped = excluded.wrapped
+                """)
+        }
+        return opened.sealer
     }
 
     /// A newer gateway migrated this database: running an older one on it could lose what it stores.

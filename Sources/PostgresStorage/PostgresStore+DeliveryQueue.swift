@@ -32,15 +32,19 @@ extension PostgresStore {
                 FROM claim, referrals r
                 WHERE d.id = claim.id AND r.id = d.referral_id
                 RETURNING d.id, d.referral_id, d.agency, d.rule, d.attempts, d.needs, d.notice, d.next_attempt_at - d.head_start AS lease_order,
-                          r.body, r.received_at, r.request_id
+                          r.body, r.received_at, r.request_id, r.data_key, r.sealed_key
                 """)
         }
+        let sealer = try sealer()
         return try rows.sorted { try ($0("lease_order", as: Double.self), $0("id", as: String.self)) < ($1("lease_order"), $1("id")) }
             .map { row in
+                let referralId = try row("referral_id", as: ReferralID.self)
+                let key = try sealer.referralKey(referralId, dataKey: try row("data_key"), sealed: try row("sealed_key"))
+                let body = try key.open(try row("body", as: Data.self), column: "referrals.body", row: referralId.rawValue)
                 var lease = LeasedDelivery(
-                    deliveryId: try row("id"), referralId: try row("referral_id"), agency: try row("agency"), rule: try row("rule"),
+                    deliveryId: try row("id"), referralId: referralId, agency: try row("agency"), rule: try row("rule"),
                     attempt: try row("attempts", as: Int.self) + 1, leaseToken: token,
-                    referral: try ReferralDecoder.decodeStored(try row("body", as: Data.self)), receivedAt: try row.date("received_at") ?? now,
+                    referral: try ReferralDecoder.decodeStored(body), receivedAt: try row.date("received_at") ?? now,
                     needs: StoredText.words(try row("needs")), notice: StoredText.notice(try row("notice")))
                 lease.requestId = try row("request_id")
                 return lease
@@ -51,10 +55,17 @@ extension PostgresStore {
     /// still pending under the lease that made the attempt.
     public func finish(_ completions: [DeliveryCompletion]) async throws -> [Bool] {
         guard !completions.isEmpty else { return [] }
+        try await ready()
+        let sealer = try sealer()
         return try await write { session in
             var written: Set<DeliveryID> = []
+            // An agency's reply may repeat what it was sent: sealed with its referral's key.
+            var keys: [ReferralID: ReferralKey] = [:]
+            for referralId in Set(completions.filter { $0.agencyReply != nil }.map(\.lease.referralId)) {
+                keys[referralId] = try await Self.referralKey(referralId, sealer: sealer, in: session)
+            }
             for chunk in stride(from: 0, to: completions.count, by: 1000) {
-                written.formUnion(try await Self.record(completions[chunk..<min(chunk + 1000, completions.count)], in: session))
+                written.formUnion(try await Self.record(completions[chunk..<min(chunk + 1000, completions.count)], keys: keys, in: session))
             }
             var recorded: [Bool] = []
             for completion in completions {
@@ -69,7 +80,9 @@ extension PostgresStore {
     }
 
     /// Writes the completions whose leases still hold; the delivery ids written.
-    private static func record(_ completions: ArraySlice<DeliveryCompletion>, in session: PostgresSession) async throws -> Set<DeliveryID> {
+    private static func record(_ completions: ArraySlice<DeliveryCompletion>, keys: [ReferralID: ReferralKey], in session: PostgresSession)
+        async throws -> Set<DeliveryID>
+    {
         var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
         var tuples: [String] = []
         for completion in completions {
@@ -82,7 +95,9 @@ extension PostgresStore {
             var deadAt: Double?
             var reference: String?
             var error: String?
-            var reply: String? = completion.agencyReply
+            var reply = completion.agencyReply.map {
+                keys[lease.referralId].sealText($0, column: "deliveries.agency_reply", row: lease.deliveryId.rawValue)
+            }
             switch completion.result {
             case .delivered(let agencyReference), .accepted(let agencyReference):
                 let accepted = if case .accepted = completion.result { true } else { false }
@@ -189,37 +204,38 @@ extension PostgresStore {
     static let deadLetterColumns = "id, referral_id, agency, rule, attempts, last_error, dead_lettered_at, agency_reply"
 
     public func deadLetters(agency: AgencyID?, limit: Int) async throws -> [DeadLetter] {
-        try await read { session in
-            try await session.rows(
+        try await ready()
+        let sealer = try sealer()
+        return try await read { session in
+            try await Self.deadLetters(
                 """
                 SELECT \(unescaped: Self.deadLetterColumns) FROM deliveries
                 WHERE state = 'dead-lettered' AND (\(agency)::text IS NULL OR agency = \(agency))
                 ORDER BY COALESCE(dead_lettered_at, next_attempt_at) DESC, id DESC LIMIT \(limit)
-                """
-            ).map(Self.deadLetter)
+                """, sealer: sealer, in: session)
         }
     }
 
     public func requeue(_ selection: DeadLetterSelection, now: Date, audit: @escaping @Sendable (DeadLetter) -> AuditEntry) async throws
         -> [DeadLetter]
     {
-        try await write { session in
+        try await ready()
+        let sealer = try sealer()
+        return try await write { session in
             let found: [DeadLetter]
             switch selection {
             case .deliveries(let ids):
-                found = try await session.rows(
+                found = try await Self.deadLetters(
                     """
                     SELECT \(unescaped: Self.deadLetterColumns) FROM deliveries WHERE id = ANY(\(ids)) AND state = 'dead-lettered'
                     ORDER BY array_position(\(ids), id) FOR UPDATE
-                    """
-                ).map(Self.deadLetter)
+                    """, sealer: sealer, in: session)
             case .agency(let agency, let since):
-                found = try await session.rows(
+                found = try await Self.deadLetters(
                     """
                     SELECT \(unescaped: Self.deadLetterColumns) FROM deliveries WHERE state = 'dead-lettered' AND agency = \(agency)
                       AND COALESCE(dead_lettered_at, 0) >= \(since?.timeIntervalSince1970 ?? 0) ORDER BY id FOR UPDATE
-                    """
-                ).map(Self.deadLetter)
+                    """, sealer: sealer, in: session)
             }
             for letter in found {
                 // Back in the queue, it escalates again if it fails again.
@@ -246,10 +262,22 @@ extension PostgresStore {
         }
     }
 
-    private static func deadLetter(_ row: PGRow) throws -> DeadLetter {
-        DeadLetter(
-            deliveryId: try row("id"), referralId: try row("referral_id"), agency: try row("agency"), rule: try row("rule"),
-            attempts: try row("attempts"), reason: try row("last_error") ?? "", deadLetteredAt: try row.date("dead_lettered_at"),
-            agencyReply: try row("agency_reply"))
+    /// The dead letters a query finds, each agency reply opened with its referral's key.
+    private static func deadLetters(_ query: PostgresQuery, sealer: RecordSealer, in session: PostgresSession) async throws -> [DeadLetter] {
+        var letters: [DeadLetter] = []
+        for row in try await session.rows(query) {
+            let id = try row("id", as: DeliveryID.self)
+            let referralId = try row("referral_id", as: ReferralID.self)
+            var reply = try row("agency_reply", as: String?.self)
+            if let stored = reply {
+                reply = try await referralKey(referralId, sealer: sealer, in: session).openText(
+                    stored, column: "deliveries.agency_reply", row: id.rawValue)
+            }
+            letters.append(
+                DeadLetter(
+                    deliveryId: id, referralId: referralId, agency: try row("agency"), rule: try row("rule"), attempts: try row("attempts"),
+                    reason: try row("last_error") ?? "", deadLetteredAt: try row.date("dead_lettered_at"), agencyReply: reply))
+        }
+        return letters
     }
 }

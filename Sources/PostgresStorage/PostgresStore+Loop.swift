@@ -8,9 +8,12 @@ extension PostgresStore {
     public func loopReferral(_ id: ReferralID) async throws -> LoopReferral? {
         try await read { session in
             // None, or its personal data was removed under the retention policy.
-            guard let row = try await session.one("SELECT received_at, actor, body FROM referrals WHERE id = \(id) AND pruned_at IS NULL")
+            guard
+                let row = try await session.one(
+                    "SELECT received_at, actor, body, data_key, sealed_key FROM referrals WHERE id = \(id) AND pruned_at IS NULL")
             else { return nil }
-            let referral = try ReferralDecoder.decodeStored(try row("body", as: Data.self))
+            let key = try self.sealer().referralKey(id, dataKey: try row("data_key"), sealed: try row("sealed_key"))
+            let referral = try ReferralDecoder.decodeStored(try key.open(try row("body", as: Data.self), column: "referrals.body", row: id.rawValue))
             let deliveries = try await session.rows(
                 """
                 SELECT id, agency, rule, state, alternatives, needs, deadline_at, escalated_at, notice
@@ -35,7 +38,9 @@ extension PostgresStore {
     }
 
     public func applyLoopChange(_ change: LoopChange) async throws -> Bool {
-        try await write { session in
+        try await ready()
+        let sealer = try sealer()
+        return try await write { session in
             let at = change.at.timeIntervalSince1970
             if let transition = change.transition {
                 let changed = try await session.changes(
@@ -47,9 +52,17 @@ extension PostgresStore {
                     """)
                 guard changed == 1 else { return false }
             }
+            let key =
+                change.amendedReferral == nil && change.notes.isEmpty
+                ? nil : try await Self.referralKey(change.referralId, sealer: sealer, in: session)
             if let amended = change.amendedReferral {
+                let indexes = sealer.blindIndexes(amended)
+                let body = key.seal(amended.canonicalJSON(), column: "referrals.body", row: change.referralId.rawValue)
                 let changed = try await session.changes(
-                    "UPDATE referrals SET body = \(amended.canonicalJSON()) WHERE id = \(change.referralId) AND pruned_at IS NULL")
+                    """
+                    UPDATE referrals SET body = \(body), nhs_index = \(indexes.nhsNumber), person_index = \(indexes.person)
+                    WHERE id = \(change.referralId) AND pruned_at IS NULL
+                    """)
                 guard changed == 1 else { return false }
             }
             for (id, deadline) in change.redelivered {
@@ -89,10 +102,11 @@ extension PostgresStore {
                 session.addsDueWork = true
             }
             for note in change.notes {
+                let text = key.sealText(note.text, column: "referral_notes.text", row: note.id)
                 try await session.execute(
                     """
                     INSERT INTO referral_notes (id, referral_id, delivery_id, at, author, kind, text)
-                    VALUES (\(note.id), \(change.referralId), \(note.deliveryId), \(note.at), \(note.author), \(note.kind), \(note.text))
+                    VALUES (\(note.id), \(change.referralId), \(note.deliveryId), \(note.at), \(note.author), \(note.kind), \(text))
                     """)
             }
             if let item = change.openAttention { try await Self.insertAttention(item, referralId: change.referralId, in: session) }
@@ -109,10 +123,12 @@ extension PostgresStore {
     }
 
     public func worklist(agency: AgencyID, states: Set<DeliveryState>?, limit: Int, before: DeliveryID?) async throws -> [WorkItem] {
-        try await read { session in
+        try await ready()
+        let sealer = try sealer()
+        return try await read { session in
             try await session.rows(
                 """
-                SELECT d.id, d.referral_id, d.state, d.delivered_at, d.deadline_at, r.urgency, r.received_at, r.body
+                SELECT d.id, d.referral_id, d.state, d.delivered_at, d.deadline_at, r.urgency, r.received_at, r.body, r.data_key, r.sealed_key
                 FROM deliveries d JOIN referrals r ON r.id = d.referral_id
                 WHERE d.agency = \(agency) AND d.notice IS NULL
                   AND (\(states == nil) OR d.state = ANY(\((states ?? []).map(\.rawValue))))
@@ -120,15 +136,18 @@ extension PostgresStore {
                 ORDER BY d.id DESC LIMIT \(limit)
                 """
             ).map { row in
+                let referralId = try row("referral_id", as: ReferralID.self)
+                let key = try? sealer.referralKey(referralId, dataKey: try row("data_key"), sealed: try row("sealed_key"))
+                let body = try? key.open(try row("body", as: Data.self), column: "referrals.body", row: referralId.rawValue)
                 var item = WorkItem(
-                    referralId: try row("referral_id"), deliveryId: try row("id"),
+                    referralId: referralId, deliveryId: try row("id"),
                     state: try StoredValueUnreadable.read(
                         try row("state"), as: DeliveryState.self, table: "deliveries", row: try row("id"), column: "state"),
                     urgency: try StoredValueUnreadable.read(
                         try row("urgency"), as: Urgency.self, table: "referrals", row: try row("referral_id"), column: "urgency"),
                     receivedAt: Timestamp.string(try row.date("received_at") ?? .distantPast),
                     deliveredAt: try row.date("delivered_at").map(Timestamp.string),
-                    respondBy: (try? ReferralDecoder.decodeStored(try row("body", as: Data.self)))?.respondBy)
+                    respondBy: body.flatMap { try? ReferralDecoder.decodeStored($0) }?.respondBy)
                 item.deadlineAt = try row.date("deadline_at").map(Timestamp.string)
                 return item
             }
@@ -215,15 +234,27 @@ extension PostgresStore {
     }
 
     public func notes(referralId: ReferralID) async throws -> [ReferralNote] {
-        try await single { session in
-            try await session.rows("SELECT * FROM referral_notes WHERE referral_id = \(referralId) ORDER BY at, id").map(Self.note)
+        try await ready()
+        let sealer = try sealer()
+        return try await single { session in try await Self.notes(referralId, sealer: sealer, in: session) }
+    }
+
+    static func notes(_ referralId: ReferralID, sealer: RecordSealer, in session: PostgresSession) async throws -> [ReferralNote] {
+        let rows = try await session.rows("SELECT * FROM referral_notes WHERE referral_id = \(referralId) ORDER BY at, id")
+        guard !rows.isEmpty else { return [] }
+        let key = try await referralKey(referralId, sealer: sealer, in: session)
+        return try rows.map { row in
+            let id = try row("id", as: String.self)
+            return ReferralNote(
+                id: id, deliveryId: try row("delivery_id"), at: try row("at"), author: try row("author"), kind: try row("kind"),
+                text: try key.openText(try row("text", as: String.self), column: "referral_notes.text", row: id))
         }
     }
 
-    static func note(_ row: PGRow) throws -> ReferralNote {
-        ReferralNote(
-            id: try row("id"), deliveryId: try row("delivery_id"), at: try row("at"), author: try row("author"), kind: try row("kind"),
-            text: try row("text"))
+    /// A referral's key, read in the transaction that needs it.
+    static func referralKey(_ id: ReferralID, sealer: RecordSealer, in session: PostgresSession) async throws -> ReferralKey? {
+        guard let row = try await session.one("SELECT data_key, sealed_key FROM referrals WHERE id = \(id)") else { return nil }
+        return try sealer.referralKey(id, dataKey: try row("data_key"), sealed: try row("sealed_key"))
     }
 
     static func attentionItem(_ row: PGRow) throws -> AttentionItem {

@@ -7,6 +7,8 @@ import Storage
 extension PostgresStore {
     public func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
         try await ready()
+        var record = record
+        record.stored = try sealer().prepare(record)
         do {
             return try await writer.accept(record)
         } catch {
@@ -26,17 +28,18 @@ extension PostgresStore {
         var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
         var tuples: [String] = []
         for record in records {
-            tuples.append(placeholders(9, after: values.count))
+            let stored = record.stored ?? StoredIntake(plain: record)
+            tuples.append(placeholders(13, after: values.count))
             values += [
                 record.referralId, record.receivedAt.timeIntervalSince1970, record.actor, record.referral.urgency.rawValue,
-                StoredText.jsonWords(record.referral.needs), record.rulesVersion, record.referral.canonicalJSON(), record.held?.rawValue,
-                record.requestId,
+                StoredText.jsonWords(record.referral.needs), record.rulesVersion, stored.body, record.held?.rawValue,
+                record.requestId, stored.dataKey, stored.sealedKey, stored.nhsIndex, stored.personIndex,
             ]
         }
         try await session.execute(
             .bound(
-                "INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id) VALUES "
-                    + tuples.joined(separator: ", "), values))
+                "INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id, data_key, sealed_key, "
+                    + "nhs_index, person_index) VALUES " + tuples.joined(separator: ", "), values))
         try await insertDeliveries(records, in: session)
         for record in records {
             if let item = record.attention { try await insertAttention(item, referralId: record.referralId, in: session) }
@@ -47,9 +50,9 @@ extension PostgresStore {
 
     static func insertOriginal(_ record: IntakeRecord, in session: PostgresSession) async throws {
         guard let original = record.original else { return }
+        let body = record.stored?.original ?? Data(original.body)
         try await session.execute(
-            "INSERT INTO original_messages (referral_id, media_type, body) VALUES (\(record.referralId), \(original.mediaType), \(Data(original.body)))"
-        )
+            "INSERT INTO original_messages (referral_id, media_type, body) VALUES (\(record.referralId), \(original.mediaType), \(body))")
     }
 
     /// One tuple of numbered placeholders, `($n+1, …, $n+count)`.
@@ -113,12 +116,14 @@ extension PostgresStore {
             }
         }
         let received = record.receivedAt.timeIntervalSince1970
+        let stored = record.stored ?? StoredIntake(plain: record)
         try await session.execute(
             """
-            INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id)
+            INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id, data_key, sealed_key,
+                                   nhs_index, person_index)
             VALUES (\(record.referralId), \(received), \(record.actor), \(record.referral.urgency.rawValue),
-                    \(StoredText.jsonWords(record.referral.needs)), \(record.rulesVersion), \(record.referral.canonicalJSON()),
-                    \(record.held?.rawValue), \(record.requestId))
+                    \(StoredText.jsonWords(record.referral.needs)), \(record.rulesVersion), \(stored.body),
+                    \(record.held?.rawValue), \(record.requestId), \(stored.dataKey), \(stored.sealedKey), \(stored.nhsIndex), \(stored.personIndex))
             """)
         try await insertDeliveries([record], in: session)
         if let item = record.attention { try await insertAttention(item, referralId: record.referralId, in: session) }
@@ -129,9 +134,17 @@ extension PostgresStore {
 
     public func originalMessage(referralId: ReferralID) async throws -> OriginalMessage? {
         try await read { session in
-            try await session.one("SELECT media_type, body FROM original_messages WHERE referral_id = \(referralId)").map {
-                OriginalMessage(mediaType: try $0("media_type", as: String.self), body: Array(try $0("body", as: Data.self)))
-            }
+            guard
+                let row = try await session.one(
+                    """
+                    SELECT o.media_type, o.body, r.data_key, r.sealed_key FROM original_messages o JOIN referrals r ON r.id = o.referral_id
+                    WHERE o.referral_id = \(referralId)
+                    """)
+            else { return nil }
+            let key = try self.sealer().referralKey(referralId, dataKey: try row("data_key"), sealed: try row("sealed_key"))
+            return OriginalMessage(
+                mediaType: try row("media_type", as: String.self),
+                body: Array(try key.open(try row("body", as: Data.self), column: "original_messages.body", row: referralId.rawValue)))
         }
     }
 
@@ -173,7 +186,7 @@ extension PostgresStore {
             let attention = try await session.one(
                 "SELECT * FROM attention WHERE referral_id = \(referralId) AND resolved_at IS NULL ORDER BY since LIMIT 1"
             ).map(Self.attentionItem)
-            let notes = try await session.rows("SELECT * FROM referral_notes WHERE referral_id = \(referralId) ORDER BY at, id").map(Self.note)
+            let notes = try await Self.notes(referralId, sealer: try self.sealer(), in: session)
             let history = try await session.rows(
                 "SELECT at, kind, agency, detail FROM audit_events WHERE referral_id = \(referralId) ORDER BY seq"
             ).map { ReferralReport.HistoryEntry(at: try $0("at"), event: try $0("kind"), agency: try $0("agency"), detail: try $0("detail")) }

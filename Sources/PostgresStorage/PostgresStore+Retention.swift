@@ -8,7 +8,8 @@ extension PostgresStore {
         try await write { session in
             let ids = try await session.rows(
                 """
-                UPDATE referrals r SET body = '\\x'::bytea, pruned_at = \(at.timeIntervalSince1970)
+                UPDATE referrals r SET body = '\\x'::bytea, pruned_at = \(at.timeIntervalSince1970), data_key = NULL, sealed_key = NULL,
+                  nhs_index = NULL, person_index = NULL
                 WHERE r.received_at < \(receivedBefore.timeIntervalSince1970) AND r.pruned_at IS NULL
                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.referral_id = r.id
                                   AND d.state IN ('pending', 'delivered', 'accepted', 'dead-lettered'))
@@ -19,6 +20,7 @@ extension PostgresStore {
             guard !ids.isEmpty else { return 0 }
             try await session.execute("DELETE FROM referral_notes WHERE referral_id = ANY(\(ids))")
             try await session.execute("DELETE FROM original_messages WHERE referral_id = ANY(\(ids))")
+            try await session.execute("UPDATE deliveries SET agency_reply = NULL WHERE referral_id = ANY(\(ids))")
             session.append([audit(ids.count)])
             return ids.count
         }

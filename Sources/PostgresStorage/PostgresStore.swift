@@ -91,9 +91,16 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
     /// Called when another gateway (or this one) committed due work.
     private let listeners = Mutex<[@Sendable () -> Void]>([])
     private let listening = Mutex<Task<Void, Never>?>(nil)
+    /// The key-encryption key from `storage.encryption`, and the data keys it opened at start.
+    let encryption: KeyEncryptionKey?
+    private let opened = Mutex<RecordSealer?>(nil)
 
-    public init(options: Options, logger: Logger = Logger(label: "switchboard.postgres")) throws {
+    /// - Parameter encryption: the key-encryption key; with it, personal data is sealed, and rows
+    ///   written without it are sealed in place at start (in batches, so an interrupted start
+    ///   carries on where it stopped).
+    public init(options: Options, encryption: KeyEncryptionKey? = nil, logger: Logger = Logger(label: "switchboard.postgres")) throws {
         self.options = options
+        self.encryption = encryption
         self.logger = logger
         var configuration = PostgresClient.Configuration(
             host: options.host, port: options.port, username: options.user, password: options.password, database: options.database,
@@ -209,10 +216,14 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
     /// `StoreUnavailable` (answered 503 with `Retry-After`).
     func ready() async throws {
         startPool()
-        let (direct, logger) = (direct, logger)
+        let (direct, logger, kek) = (direct, logger, encryption)
         let task = migration.withLock { current in
             if let current { return current }
-            let started = Task { try await PostgresMigrations.migrate(configuration: direct, logger: logger) }
+            let started = Task {
+                let sealer = try await PostgresMigrations.migrate(configuration: direct, kek: kek, logger: logger)
+                self.opened.withLock { $0 = sealer }
+                try await self.sealStoredRecords(sealer)
+            }
             current = started
             return started
         }
@@ -222,6 +233,12 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
             migration.withLock { if $0 == task { $0 = nil } }
             throw PostgresFault.translate(error)
         }
+    }
+
+    /// The data keys, opened once the schema is ready (every operation waits for that first).
+    func sealer() throws -> RecordSealer {
+        guard let sealer = opened.withLock({ $0 }) else { throw StoreUnavailable("the database is not ready yet") }
+        return sealer
     }
 
     /// Runs reads on one connection inside a repeatable-read, read-only transaction: one moment.

@@ -82,6 +82,8 @@ public struct SwitchboardSettings: Sendable {
     /// Free space kept on the database's disk, in MB: below it, intake answers 503 and `/readyz`
     /// reports not ready, so deliveries, answers and the audit trail can still be written.
     public var storageReserveMB = 64
+    /// Where the key that encrypts personal data at rest is (`storage.encryption`); nil: not encrypted.
+    public var storageEncryption: StorageEncryption?
     public var vocabulary = NeedsVocabulary.standard
     public var apiKeys: [APIKey] = []
     public var delivery = Delivery()
@@ -150,6 +152,7 @@ public struct SwitchboardSettings: Sendable {
         settings.agenciesApprovalRequired = agenciesApproval
         settings.server = sections.server(top?["server"])
         settings.storageReserveMB = sections.storageReserve(top?["storage"])
+        settings.storageEncryption = sections.storageEncryption(top?["storage"], environment: environment, requireSecrets: requireSecrets)
         settings.vocabulary = sections.vocabulary(top?["needs"])
         settings.apiKeys = sections.apiKeys(top?["api_keys"], environment: environment, requireSecrets: requireSecrets)
         settings.delivery = sections.delivery(top?["delivery"])
@@ -270,7 +273,7 @@ struct SectionReader {
     func storage(_ node: Node?) -> StorageLocation? {
         guard
             let entries = reader.mapping(
-                node, "storage", allowed: ["url", "reserve_mb", "password_env", "pool_size", "statement_timeout_seconds", "ca_file"],
+                node, "storage", allowed: ["url", "reserve_mb", "password_env", "pool_size", "statement_timeout_seconds", "ca_file", "encryption"],
                 required: ["url"]),
             let url = reader.string(entries["url"], "url")
         else { return nil }

@@ -15,7 +15,8 @@ extension SQLiteStore {
             var found: [(LeasedDelivery, TimeInterval)] = []
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT d.id, d.referral_id, d.rule, d.attempts, d.needs, d.notice, r.body, r.received_at, r.request_id
+                    SELECT d.id, d.referral_id, d.rule, d.attempts, d.needs, d.notice, r.body, r.received_at, r.request_id, r.data_key,
+                           r.sealed_key
                     FROM deliveries d JOIN referrals r ON r.id = d.referral_id
                     WHERE d.state = 'pending' AND d.agency = ?3 AND d.next_attempt_at - d.head_start <= ?1 AND d.next_attempt_at <= ?1
                     ORDER BY d.next_attempt_at - d.head_start LIMIT ?2
@@ -28,9 +29,11 @@ extension SQLiteStore {
                 while taken < lane.limit, let row = try rows.next() {
                     let id: DeliveryID = row["id"]
                     if held.ids.contains(id) { continue }
-                    let body: Data = row["body"]
+                    let referralId: ReferralID = row["referral_id"]
+                    let key = try self.sealer.referralKey(referralId, dataKey: row["data_key"], sealed: row["sealed_key"])
+                    let body = try key.open(row["body"], column: "referrals.body", row: referralId.rawValue)
                     var lease = LeasedDelivery(
-                        deliveryId: id, referralId: row["referral_id"], agency: lane.agency, rule: row["rule"],
+                        deliveryId: id, referralId: referralId, agency: lane.agency, rule: row["rule"],
                         attempt: row["attempts"] + 1, leaseToken: "", referral: try ReferralDecoder.decodeStored(body),
                         receivedAt: Date(timeIntervalSince1970: row["received_at"]), needs: StoredText.words(row["needs"]),
                         notice: StoredText.notice(row["notice"]))
@@ -75,7 +78,7 @@ extension SQLiteStore {
                 // A lost lease means another worker owns the job now: write nothing for it.
                 let holds = self.leases.withLock { $0[lease.deliveryId]?.token == lease.leaseToken }
                 guard holds else { return false }
-                try Self.record(completion, in: db)
+                try Self.record(completion, sealer: self.sealer, in: db)
                 guard db.changesCount == 1 else { return false }
                 try Self.append(completion.audit, in: db, cursor: &cursor)
                 return true
@@ -90,9 +93,13 @@ extension SQLiteStore {
         return recorded
     }
 
-    private static func record(_ completion: DeliveryCompletion, in db: Database) throws {
+    private static func record(_ completion: DeliveryCompletion, sealer: RecordSealer, in db: Database) throws {
         let lease = completion.lease
         let at = completion.at.timeIntervalSince1970
+        // An agency's reply may repeat what it was sent: sealed with its referral's key.
+        let reply = try completion.agencyReply.map {
+            try referralKey(lease.referralId, sealer: sealer, in: db).sealText($0, column: "deliveries.agency_reply", row: lease.deliveryId.rawValue)
+        }
         switch completion.result {
         case .delivered(let reference), .accepted(let reference):
             let accepted = if case .accepted = completion.result { true } else { false }
@@ -109,14 +116,14 @@ extension SQLiteStore {
                     UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?, agency_reply = ?
                     WHERE id = ? AND state = 'pending'
                     """
-            ).execute(arguments: [lease.attempt, next.timeIntervalSince1970, error, completion.agencyReply, lease.deliveryId])
+            ).execute(arguments: [lease.attempt, next.timeIntervalSince1970, error, reply, lease.deliveryId])
         case .deadLetter(let error):
             try db.cachedStatement(
                 sql: """
                     UPDATE deliveries SET state = 'dead-lettered', attempts = ?, last_error = ?, dead_lettered_at = ?, agency_reply = ?
                     WHERE id = ? AND state = 'pending'
                     """
-            ).execute(arguments: [lease.attempt, error, at, completion.agencyReply, lease.deliveryId])
+            ).execute(arguments: [lease.attempt, error, at, reply, lease.deliveryId])
         }
     }
 
@@ -199,7 +206,7 @@ extension SQLiteStore {
                     WHERE state = 'dead-lettered' AND (?1 IS NULL OR agency = ?1)
                     ORDER BY COALESCE(dead_lettered_at, next_attempt_at) DESC, id DESC LIMIT ?2
                     """, arguments: [agency, limit]
-            ).map(Self.deadLetter)
+            ).map { try Self.deadLetter($0, sealer: self.sealer, in: db) }
         }
     }
 
@@ -213,7 +220,7 @@ extension SQLiteStore {
             case .deliveries(let ids):
                 found = try ids.compactMap { id in
                     try Row.fetchOne(db, sql: "SELECT \(columns) FROM deliveries WHERE id = ? AND state = 'dead-lettered'", arguments: [id])
-                }.map(Self.deadLetter)
+                }.map { try Self.deadLetter($0, sealer: self.sealer, in: db) }
             case .agency(let agency, let since):
                 found = try Row.fetchAll(
                     db,
@@ -221,7 +228,7 @@ extension SQLiteStore {
                         SELECT \(columns) FROM deliveries WHERE state = 'dead-lettered' AND agency = ?
                           AND COALESCE(dead_lettered_at, 0) >= ? ORDER BY id
                         """, arguments: [agency, since?.timeIntervalSince1970 ?? 0]
-                ).map(Self.deadLetter)
+                ).map { try Self.deadLetter($0, sealer: self.sealer, in: db) }
             }
             for letter in found {
                 // Back in the queue, it escalates again if it fails again.
@@ -247,10 +254,16 @@ extension SQLiteStore {
         }
     }
 
-    private static func deadLetter(_ row: Row) -> DeadLetter {
+    private static func deadLetter(_ row: Row, sealer: RecordSealer, in db: Database) throws -> DeadLetter {
         let at: Double? = row["dead_lettered_at"]
+        let id: DeliveryID = row["id"]
+        let referralId: ReferralID = row["referral_id"]
+        let stored: String? = row["agency_reply"]
+        let reply = try stored.map {
+            try referralKey(referralId, sealer: sealer, in: db).openText($0, column: "deliveries.agency_reply", row: id.rawValue)
+        }
         return DeadLetter(
-            deliveryId: row["id"], referralId: row["referral_id"], agency: row["agency"], rule: row["rule"], attempts: row["attempts"],
-            reason: row["last_error"] ?? "", deadLetteredAt: at.map { Date(timeIntervalSince1970: $0) }, agencyReply: row["agency_reply"])
+            deliveryId: id, referralId: referralId, agency: row["agency"], rule: row["rule"], attempts: row["attempts"],
+            reason: row["last_error"] ?? "", deadLetteredAt: at.map { Date(timeIntervalSince1970: $0) }, agencyReply: reply)
     }
 }

@@ -8,13 +8,14 @@ extension SQLiteStore {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT received_at, actor, body FROM referrals WHERE id = ? AND pruned_at IS NULL", arguments: [id])
+                    db, sql: "SELECT received_at, actor, body, data_key, sealed_key FROM referrals WHERE id = ? AND pruned_at IS NULL",
+                    arguments: [id])
             else {
                 // None, or its personal data was removed under the retention policy.
                 return nil
             }
-            let body: Data = row["body"]
-            let referral = try ReferralDecoder.decodeStored(Array(body))
+            let key = try sealer.referralKey(id, dataKey: row["data_key"], sealed: row["sealed_key"])
+            let referral = try ReferralDecoder.decodeStored(Array(try key.open(row["body"], column: "referrals.body", row: id.rawValue)))
             let deliveries = try Row.fetchAll(
                 db,
                 sql: """
@@ -41,7 +42,8 @@ extension SQLiteStore {
     }
 
     public func applyLoopChange(_ change: LoopChange) async throws -> Bool {
-        try await writer.perform { db, cursor in
+        let sealer = sealer
+        return try await writer.perform { db, cursor in
             let at = change.at.timeIntervalSince1970
             if let transition = change.transition {
                 let from = transition.from.map { "'\($0.rawValue)'" }.joined(separator: ", ")
@@ -57,9 +59,15 @@ extension SQLiteStore {
                     ])
                 guard db.changesCount == 1 else { return false }
             }
+            let key = change.amendedReferral == nil && change.notes.isEmpty ? nil : try Self.referralKey(change.referralId, sealer: sealer, in: db)
             if let amended = change.amendedReferral {
+                let indexes = sealer.blindIndexes(amended)
                 try db.execute(
-                    sql: "UPDATE referrals SET body = ? WHERE id = ? AND pruned_at IS NULL", arguments: [amended.canonicalJSON(), change.referralId])
+                    sql: "UPDATE referrals SET body = ?, nhs_index = ?, person_index = ? WHERE id = ? AND pruned_at IS NULL",
+                    arguments: [
+                        key.seal(amended.canonicalJSON(), column: "referrals.body", row: change.referralId.rawValue), indexes.nhsNumber,
+                        indexes.person, change.referralId,
+                    ])
                 guard db.changesCount == 1 else { return false }
             }
             for (id, deadline) in change.redelivered {
@@ -100,7 +108,10 @@ extension SQLiteStore {
             for note in change.notes {
                 try db.execute(
                     sql: "INSERT INTO referral_notes (id, referral_id, delivery_id, at, author, kind, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [note.id, change.referralId, note.deliveryId, note.at, note.author, note.kind, note.text])
+                    arguments: [
+                        note.id, change.referralId, note.deliveryId, note.at, note.author, note.kind,
+                        key.sealText(note.text, column: "referral_notes.text", row: note.id),
+                    ])
             }
             if let item = change.openAttention { try Self.insertAttention(item, referralId: change.referralId, in: db) }
             if let resolve = change.resolveAttention {
@@ -116,7 +127,7 @@ extension SQLiteStore {
     public func worklist(agency: AgencyID, states: Set<DeliveryState>?, limit: Int, before: DeliveryID?) async throws -> [WorkItem] {
         try await pool.read { db in
             var sql = """
-                SELECT d.id, d.referral_id, d.state, d.delivered_at, d.deadline_at, r.urgency, r.received_at, r.body
+                SELECT d.id, d.referral_id, d.state, d.delivered_at, d.deadline_at, r.urgency, r.received_at, r.body, r.data_key, r.sealed_key
                 FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.agency = ? AND d.notice IS NULL
                 """
             var arguments: [(any DatabaseValueConvertible)?] = [agency]
@@ -132,7 +143,9 @@ extension SQLiteStore {
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
                 let delivered: Double? = row["delivered_at"]
                 let deadline: Double? = row["deadline_at"]
-                let body: Data = row["body"]
+                let referralId: ReferralID = row["referral_id"]
+                let key = try? sealer.referralKey(referralId, dataKey: row["data_key"], sealed: row["sealed_key"])
+                let body = try? key.open(row["body"], column: "referrals.body", row: referralId.rawValue)
                 var item = WorkItem(
                     referralId: row["referral_id"], deliveryId: row["id"],
                     state: try StoredValueUnreadable.read(row["state"], as: DeliveryState.self, table: "deliveries", row: row["id"], column: "state"),
@@ -140,7 +153,7 @@ extension SQLiteStore {
                         row["urgency"], as: Urgency.self, table: "referrals", row: row["referral_id"], column: "urgency"),
                     receivedAt: Timestamp.string(Date(timeIntervalSince1970: row["received_at"])),
                     deliveredAt: delivered.map { Timestamp.string(Date(timeIntervalSince1970: $0)) },
-                    respondBy: (try? ReferralDecoder.decodeStored(Array(body)))?.respondBy)
+                    respondBy: body.flatMap { try? ReferralDecoder.decodeStored(Array($0)) }?.respondBy)
                 item.deadlineAt = deadline.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
                 return item
             }
@@ -229,13 +242,20 @@ extension SQLiteStore {
 
     public func notes(referralId: ReferralID) async throws -> [ReferralNote] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM referral_notes WHERE referral_id = ? ORDER BY at, id", arguments: [referralId]).map(
-                Self.note)
+            try Self.notes(referralId, sealer: sealer, in: db)
         }
     }
 
-    static func note(_ row: Row) -> ReferralNote {
-        ReferralNote(id: row["id"], deliveryId: row["delivery_id"], at: row["at"], author: row["author"], kind: row["kind"], text: row["text"])
+    static func notes(_ referralId: ReferralID, sealer: RecordSealer, in db: Database) throws -> [ReferralNote] {
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM referral_notes WHERE referral_id = ? ORDER BY at, id", arguments: [referralId])
+        guard !rows.isEmpty else { return [] }
+        let key = try referralKey(referralId, sealer: sealer, in: db)
+        return try rows.map { row in
+            let id: String = row["id"]
+            return ReferralNote(
+                id: id, deliveryId: row["delivery_id"], at: row["at"], author: row["author"], kind: row["kind"],
+                text: try key.openText(row["text"], column: "referral_notes.text", row: id))
+        }
     }
 
     static func attentionItem(_ row: Row) -> AttentionItem {

@@ -6,13 +6,23 @@ import ReferralModel
 extension SQLiteStore {
     public func accept(_ record: IntakeRecord) async throws -> IntakeOutcome {
         try space.requireReserve()
-        return try await writer.perform { db, cursor in try Self.write(record, in: db, audit: &cursor) }
+        var record = record
+        record.stored = sealer.prepare(record)
+        return try await writer.perform { [record] db, cursor in try Self.write(record, in: db, audit: &cursor) }
     }
 
     public func originalMessage(referralId: ReferralID) async throws -> OriginalMessage? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT media_type, body FROM original_messages WHERE referral_id = ?", arguments: [referralId]).map {
-                OriginalMessage(mediaType: $0["media_type"], body: Array($0["body"] as Data))
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT o.media_type, o.body, r.data_key, r.sealed_key FROM original_messages o JOIN referrals r ON r.id = o.referral_id
+                    WHERE o.referral_id = ?
+                    """, arguments: [referralId]
+            ).map {
+                let key = try sealer.referralKey(referralId, dataKey: $0["data_key"], sealed: $0["sealed_key"])
+                return OriginalMessage(
+                    mediaType: $0["media_type"], body: Array(try key.open($0["body"], column: "original_messages.body", row: referralId.rawValue)))
             }
         }
     }
@@ -60,8 +70,7 @@ extension SQLiteStore {
             let attention = try Row.fetchOne(
                 db, sql: "SELECT * FROM attention WHERE referral_id = ? AND resolved_at IS NULL ORDER BY since LIMIT 1", arguments: [referralId]
             ).map(Self.attentionItem)
-            let notes = try Row.fetchAll(db, sql: "SELECT * FROM referral_notes WHERE referral_id = ? ORDER BY at, id", arguments: [referralId])
-                .map(Self.note)
+            let notes = try Self.notes(referralId, sealer: sealer, in: db)
             let history = try Row.fetchAll(
                 db, sql: "SELECT at, kind, agency, detail FROM audit_events WHERE referral_id = ? ORDER BY seq",
                 arguments: [referralId]
@@ -99,14 +108,17 @@ extension SQLiteStore {
         // Need codes and agency ids are plain words (letters, digits, hyphens): nothing to escape.
         let jsonList: ([String]) -> String = StoredText.jsonWords
         let needs = jsonList(record.referral.needs)
+        let stored = record.stored ?? StoredIntake(plain: record)
         try db.cachedStatement(
             sql: """
-                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO referrals (id, received_at, actor, urgency, needs, rules_version, body, held, request_id, data_key, sealed_key,
+                                       nhs_index, person_index)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             record.referralId, record.receivedAt.timeIntervalSince1970, record.actor, record.referral.urgency.rawValue, needs,
-            record.rulesVersion, record.referral.canonicalJSON(), record.held?.rawValue, record.requestId,
+            record.rulesVersion, stored.body, record.held?.rawValue, record.requestId, stored.dataKey, stored.sealedKey, stored.nhsIndex,
+            stored.personIndex,
         ])
         let insertDelivery = try db.cachedStatement(
             sql: """
@@ -128,7 +140,7 @@ extension SQLiteStore {
         if let original = record.original {
             try db.execute(
                 sql: "INSERT INTO original_messages (referral_id, media_type, body) VALUES (?, ?, ?)",
-                arguments: [record.referralId, original.mediaType, Data(original.body)])
+                arguments: [record.referralId, original.mediaType, stored.original ?? Data(original.body)])
         }
         let receipt = SubmissionReceipt(
             id: record.referralId, status: record.routes.isEmpty ? record.held ?? .routed : .routed, routes: record.routes,

@@ -16,7 +16,13 @@ extension SQLiteStore {
                     """, arguments: [receivedBefore.timeIntervalSince1970])
             guard !ids.isEmpty else { return 0 }
             for id in ids {
-                try db.execute(sql: "UPDATE referrals SET body = X'', pruned_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+                // The body, its key and the blind indexes go: nothing is left to find or open.
+                try db.execute(
+                    sql: """
+                        UPDATE referrals SET body = X'', pruned_at = ?, data_key = NULL, sealed_key = NULL, nhs_index = NULL, person_index = NULL
+                        WHERE id = ?
+                        """, arguments: [at.timeIntervalSince1970, id])
+                try db.execute(sql: "UPDATE deliveries SET agency_reply = NULL WHERE referral_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM referral_notes WHERE referral_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM original_messages WHERE referral_id = ?", arguments: [id])
             }

@@ -27,13 +27,18 @@ public final class SQLiteStore: SwitchboardStore {
     private let lock: StoreLock?
     /// Watches the free space on the database's disk against the reserve.
     let space: DiskSpace
+    /// Seals personal data at rest (with `storage.encryption`) and makes blind indexes.
+    public let sealer: RecordSealer
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Parameter exclusive: claim the file for this process (the gateway does): fails with a clear
     ///   message while another process holds it.
     /// - Parameter reserveBytes: free space to keep on the disk: below it, new referrals are refused
     ///   (`StoreUnavailable`) while every other write goes on, so work in hand can finish.
-    public init(path: String, exclusive: Bool = false, reserveBytes: Int64 = 0) throws {
+    /// - Parameter encryption: the key-encryption key; with it, personal data is sealed, and a
+    ///   database written without it is sealed in place first (in batches, so an interrupted start
+    ///   carries on where it stopped).
+    public init(path: String, exclusive: Bool = false, reserveBytes: Int64 = 0, encryption: KeyEncryptionKey? = nil) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         space = DiskSpace(directory: directory.path, reserve: reserveBytes)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -45,7 +50,9 @@ public final class SQLiteStore: SwitchboardStore {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        sealer = try pool.write { db in try Self.openDataKeys(in: db, kek: encryption) }
         writer = GroupCommitWriter(pool: pool)
+        try sealStoredRecords()
     }
 
     static var migrator: DatabaseMigrator {
@@ -283,6 +290,20 @@ public final class SQLiteStore: SwitchboardStore {
                     CREATE TABLE console_sessions (digest TEXT PRIMARY KEY, key_digest TEXT NOT NULL, csrf_token TEXT NOT NULL,
                                                    signed_in_at REAL NOT NULL, last_seen REAL NOT NULL, notice TEXT);
                     CREATE INDEX console_sessions_seen ON console_sessions(last_seen);
+                    """)
+        }
+        migrator.registerMigration("v22-sealed-records") { db in
+            // Encryption at rest: the data keys (wrapped by the key-encryption key), each referral's
+            // own key (wrapped by the records data key), and blind indexes to find a person by.
+            try db.execute(
+                sql: """
+                    CREATE TABLE data_keys (id TEXT PRIMARY KEY, kek_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at REAL NOT NULL);
+                    ALTER TABLE referrals ADD COLUMN data_key TEXT;
+                    ALTER TABLE referrals ADD COLUMN sealed_key BLOB;
+                    ALTER TABLE referrals ADD COLUMN nhs_index TEXT;
+                    ALTER TABLE referrals ADD COLUMN person_index TEXT;
+                    CREATE INDEX referrals_nhs_index ON referrals(nhs_index) WHERE nhs_index IS NOT NULL;
+                    CREATE INDEX referrals_person_index ON referrals(person_index) WHERE person_index IS NOT NULL;
                     """)
         }
         return migrator

@@ -26,6 +26,8 @@ public struct IntakeRecord: Sendable {
     public var attention: AttentionItem?
     /// The message the referral was mapped from, when it came in another format (a BaRS Bundle).
     public var original: OriginalMessage?
+    /// The personal data as the store writes it (sealed, with blind indexes): the store fills it in.
+    public var stored: StoredIntake?
 
     public init(
         referralId: ReferralID, receivedAt: Date, actor: String, referral: Referral, rulesVersion: String, deliveries: [NewDelivery],

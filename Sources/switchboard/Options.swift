@@ -2,6 +2,7 @@ import ArgumentParser
 import Deployment
 import Foundation
 import Settings
+import Storage
 
 /// Where the gateway is and which key to call it with; shared by the client commands.
 struct GatewayOptions: ParsableArguments {
@@ -37,6 +38,31 @@ struct ConfigurationOptions: ParsableArguments {
             return try DeploymentConfiguration.load(path: config, requireSecrets: requireSecrets)
         } catch {
             printError("\(failure)\n\(error)")
+            throw ExitCode(78)
+        }
+    }
+
+    /// The store a command reads and writes: `storage` (a URL given on the command line) or the
+    /// configuration's, opened with the configuration's encryption key; or a sentence and a non-zero exit.
+    func openStore(override storage: String?) throws -> any SwitchboardStore {
+        let location = try storageLocation(override: storage)
+        do {
+            return try GatewayComponents.openStore(location, encryption: StorageEncryption.configured(configPath: config))
+        } catch let error as ConfigError {
+            printError("\(error)")
+            throw ExitCode(78)
+        } catch let error as RecordSealingProblem {
+            printError("The store cannot be opened: \(error).")
+            throw ExitCode.failure
+        }
+    }
+
+    /// The key-encryption key the configuration names, for commands that open a SQLite file directly.
+    func encryptionKey() throws -> KeyEncryptionKey? {
+        do {
+            return try StorageEncryption.configured(configPath: config).map { try KeyEncryptionKey(bytes: try $0.key()) }
+        } catch {
+            printError("\(error)")
             throw ExitCode(78)
         }
     }

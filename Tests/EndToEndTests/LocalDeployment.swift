@@ -43,9 +43,10 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     /// - Parameter rotating: oxford-falls's signing secret is being rotated: `OXFORD_FALLS_SECRET` is
     ///   the new one and `OXFORD_FALLS_SECRET_OLD` the one being retired.
     /// - Parameter storage: the storage URL (a `postgres://` one for several gateways), instead of a SQLite file.
+    /// - Parameter encrypted: personal data is encrypted at rest, with the key in `E2E_STORAGE_KEY`.
     init(
         maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2, referrerCallback: Bool = false, server: String = "",
-        rotating: Bool = false, storage: String? = nil
+        rotating: Bool = false, storage: String? = nil, encrypted: Bool = false
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -58,6 +59,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         environment["E2E_SPA_KEY"] = agencyKeys["oxfordshire-spa"]
         environment["E2E_BEFRIENDING_KEY"] = agencyKeys["oxfordshire-befriending"]
         environment["E2E_AUDIT_KEY"] = auditKey
+        environment["E2E_STORAGE_KEY"] = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         environment["E2E_CALLBACK_SECRET"] = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let callbackPort = freePort()
         self.callbackPort = callbackPort
@@ -96,7 +98,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
             at: repositoryRoot.appendingPathComponent("config/rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
         try """
         server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
-        storage: { url: "\(storage ?? "sqlite:switchboard.sqlite")" }
+        storage: { url: "\(storage ?? "sqlite:switchboard.sqlite")"\(encrypted ? ", encryption: { key_env: E2E_STORAGE_KEY }" : "") }
         agencies: agencies.yaml
         rules: rules.yaml
         api_keys:

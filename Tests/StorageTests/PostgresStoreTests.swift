@@ -218,15 +218,21 @@ import Testing
         var logger = Logger(label: "postgres-tests")
         logger.logLevel = .warning
         let store = try PostgresStore(
-            options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2), logger: logger)
+            options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2),
+            encryption: try testKey(), logger: logger)
         #expect(try await store.managedKeys().map(\.id) == ["old-key"])
+        // Given a key, the gateway sealed the referral the previous version stored in plaintext.
+        let sealed = try await server.psql(
+            "SELECT count(*) FROM referrals WHERE sealed_key IS NOT NULL AND substring(body from 1 for 4) = '\\x00534231'::bytea",
+            database: database.name)
+        #expect(sealed.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let at = Date(timeIntervalSince1970: 1_795_000_100)
         try await store.setConsolePassword(
             keyId: "old-key", hash: "scrypt$1$1$1$a$b", at: at, audit: AuditEntry(at: Timestamp.string(at), kind: .keyPasswordSet, detail: "set"))
         #expect(try await store.consolePassword(keyId: "old-key") == "scrypt$1$1$1$a$b")
         let versions = try await server.psql(
             "SELECT string_agg(version::text, ',' ORDER BY version) FROM switchboard_migrations", database: database.name)
-        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "1,2,3,4,5,6")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "1,2,3,4,5,6,7")
         // Migration 6 made the table console sessions are kept in.
         try await store.beginSession(
             StoredSession(digest: "d", keyDigest: [1], csrfToken: "t", signedInAt: at, lastSeen: at), forgettingIdleBefore: at, signedInBefore: at)

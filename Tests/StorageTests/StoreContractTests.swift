@@ -15,12 +15,17 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case sqlite
     case memory
     case postgres
+    /// The real stores with encryption at rest (`storage.encryption`).
+    case sqliteSealed = "sqlite, encrypted"
+    case postgresSealed = "postgres, encrypted"
 
     func make() async throws -> any SwitchboardStore {
         switch self {
         case .sqlite: return try SQLiteStore(path: temporaryDatabase())
         case .memory: return InMemoryStore()
         case .postgres: return try await makePostgresStore()
+        case .sqliteSealed: return try SQLiteStore(path: temporaryDatabase(), encryption: try testKey())
+        case .postgresSealed: return try await makePostgresStore(encryption: try testKey())
         }
     }
 
@@ -28,13 +33,14 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 }
 
 /// A PostgreSQL store on a new database of the tests' shared server.
-func makePostgresStore() async throws -> PostgresStore {
+func makePostgresStore(encryption: KeyEncryptionKey? = nil) async throws -> PostgresStore {
     let server = try await TestPostgres.shared()
     let database = try await server.makeDatabase()
     var logger = Logger(label: "contract.postgres")
     logger.logLevel = .warning
     return try PostgresStore(
-        options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4), logger: logger)
+        options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4), encryption: encryption,
+        logger: logger)
 }
 
 extension DeliveryQueue {

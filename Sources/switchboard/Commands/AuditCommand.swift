@@ -38,7 +38,7 @@ extension Switchboard.AuditCommand {
                 printError("There is no database at \(path): has the gateway run with this configuration?")
                 throw ExitCode.failure
             }
-            let store = try GatewayComponents.openStore(location)
+            let store = try configuration.openStore(override: storage)
             let configured = SwitchboardSettings.read(path: configuration.config, environment: [:], requireSecrets: false).settings?.auditCheckpoints
             let file = checkpoints ?? configured?.file
             let name = keyEnv ?? configured?.keyEnv
@@ -74,7 +74,7 @@ func auditStore(_ configuration: ConfigurationOptions, storage: String?) throws 
         printError("There is no database at \(path): has the gateway run with this configuration?")
         throw ExitCode.failure
     }
-    return try GatewayComponents.openStore(location)
+    return try configuration.openStore(override: storage)
 }
 
 extension Switchboard.AuditCommand {

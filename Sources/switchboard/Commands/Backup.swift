@@ -45,7 +45,8 @@ extension Switchboard {
                 throw ExitCode.failure
             }
             let started = ContinuousClock.now
-            let store = try SQLiteStore(path: path)
+            let key = try configuration.encryptionKey()
+            let store = try SQLiteStore(path: path, encryption: key)
             let summary: SQLiteStore.BackupSummary
             do {
                 summary = try await store.backup(to: target.path)
@@ -53,7 +54,7 @@ extension Switchboard {
                 printError("Could not write \(file): \(error.localizedDescription)")
                 throw ExitCode.failure
             }
-            let copy = try SQLiteStore(path: target.path)
+            let copy = try SQLiteStore(path: target.path, encryption: key)
             let elapsed = started.duration(to: .now)
             switch try await copy.verifyAudit() {
             case .intact(let events, let head):

@@ -34,7 +34,7 @@ extension Switchboard.Directory {
         var file: String
 
         func run() async throws {
-            let store = try GatewayComponents.openStore(try configuration.storageLocation(override: storage))
+            let store = try configuration.openStore(override: storage)
             let actor = "command line (\(NSUserName()))"
             do {
                 let started = Date()
@@ -67,7 +67,7 @@ extension Switchboard.Directory {
         var postcode: String?
 
         func run() async throws {
-            let store = try GatewayComponents.openStore(try configuration.storageLocation(override: storage))
+            let store = try configuration.openStore(override: storage)
             guard let info = try await store.postcodeDirectory() else {
                 print("No postcode directory has been imported. Import one with: switchboard directory import ONSPD.csv")
                 if postcode != nil { throw ExitCode.failure }

@@ -86,7 +86,7 @@ extension Switchboard.Rules {
             var authorities: Set<String> = []
             if set.namesLocalAuthorities {
                 // Read-only: the directory lives in the gateway's store.
-                let store = try GatewayComponents.openStore(configuration.settings.storage)
+                let store = try GatewayComponents.openStore(configuration.settings.storage, encryption: configuration.settings.storageEncryption)
                 authorities = try await store.localAuthorities(of: decoded.subject.postcode)
                 print(
                     authorities.isEmpty

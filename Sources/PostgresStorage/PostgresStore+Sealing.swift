@@ -1,0 +1,72 @@
+import Foundation
+import PostgresNIO
+import ReferralModel
+import Storage
+
+extension PostgresStore {
+    /// Seals (with encryption on) and indexes the referrals stored before: 200 a transaction,
+    /// skipping rows another gateway is sealing, so an interrupted start carries on where it left off.
+    func sealStoredRecords(_ sealer: RecordSealer) async throws {
+        let sealing = sealer.encrypts
+        while true {
+            let count = try await writer.perform { session -> Int in
+                let rows = try await session.rows(
+                    """
+                    SELECT id, body, data_key, sealed_key FROM referrals
+                    WHERE pruned_at IS NULL AND (person_index IS NULL OR (\(sealing) AND sealed_key IS NULL)) LIMIT 200 FOR UPDATE SKIP LOCKED
+                    """)
+                for row in rows { try await Self.sealStored(row, sealer: sealer, in: session) }
+                return rows.count
+            }
+            if count < 200 { return }
+        }
+    }
+
+    private static func sealStored(_ row: PGRow, sealer: RecordSealer, in session: PostgresSession) async throws {
+        let id = try row("id", as: ReferralID.self)
+        let existing = try sealer.referralKey(id, dataKey: try row("data_key"), sealed: try row("sealed_key"))
+        let body = try existing.open(try row("body", as: Data.self), column: "referrals.body", row: id.rawValue)
+        // A body that does not read as a referral is still sealed; it has no index ("").
+        let indexes = (try? ReferralDecoder.decodeStored(body)).map(sealer.blindIndexes) ?? (nhsNumber: nil, person: "")
+        guard existing == nil, let key = sealer.newReferralKey(id) else {
+            try await session.execute("UPDATE referrals SET nhs_index = \(indexes.nhsNumber), person_index = \(indexes.person) WHERE id = \(id)")
+            return
+        }
+        let sealed = key.seal(body, column: "referrals.body", row: id.rawValue)
+        try await session.execute(
+            """
+            UPDATE referrals SET body = \(sealed), data_key = \(key.dataKey), sealed_key = \(key.sealed), nhs_index = \(indexes.nhsNumber),
+              person_index = \(indexes.person)
+            WHERE id = \(id)
+            """)
+        if let original = try await session.one("SELECT body FROM original_messages WHERE referral_id = \(id)") {
+            let sealedOriginal = key.seal(try original("body", as: Data.self), column: "original_messages.body", row: id.rawValue)
+            try await session.execute("UPDATE original_messages SET body = \(sealedOriginal) WHERE referral_id = \(id)")
+        }
+        for note in try await session.rows("SELECT id, text FROM referral_notes WHERE referral_id = \(id)") {
+            let noteId = try note("id", as: String.self)
+            let text = key.sealText(try note("text", as: String.self), column: "referral_notes.text", row: noteId)
+            try await session.execute("UPDATE referral_notes SET text = \(text) WHERE id = \(noteId)")
+        }
+        for reply in try await session.rows("SELECT id, agency_reply FROM deliveries WHERE referral_id = \(id) AND agency_reply IS NOT NULL") {
+            let deliveryId = try reply("id", as: String.self)
+            let text = key.sealText(try reply("agency_reply", as: String.self), column: "deliveries.agency_reply", row: deliveryId)
+            try await session.execute("UPDATE deliveries SET agency_reply = \(text) WHERE id = \(deliveryId)")
+        }
+    }
+
+    /// Re-wraps the data keys under `newKey`; every gateway keeps running, holding its data keys
+    /// open. Returns how many it re-wrapped.
+    public func rotateKey(to newKey: KeyEncryptionKey, from current: KeyEncryptionKey) async throws -> Int {
+        try await write { session in
+            let stored = try await session.rows("SELECT id, kek_id, wrapped FROM data_keys FOR UPDATE").map {
+                StoredDataKey(id: try $0("id", as: String.self), kekId: try $0("kek_id", as: String.self), wrapped: try $0("wrapped", as: Data.self))
+            }
+            let rewrapped = try RecordSealer.rewrap(stored, from: current, to: newKey)
+            for key in rewrapped {
+                try await session.execute("UPDATE data_keys SET kek_id = \(key.kekId), wrapped = \(key.wrapped) WHERE id = \(key.id)")
+            }
+            return rewrapped.count
+        }
+    }
+}
