@@ -101,6 +101,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case referralAmended = "referral.amended"
     /// An agency's staff listed its inbox, which names the people referred: how many, by whom.
     case inboxViewed = "inbox.viewed"
+    /// A subject access search: who searched, how, why (a case reference) and how many referrals it found.
+    case recordsSearched = "records.searched"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

@@ -250,3 +250,12 @@ public enum AuditNarrative {
             detail: "\(file) (\(trigger)) refused with \(problems) problem\(problems == 1 ? "" : "s")\(first); version \(liveVersion) stays live")
     }
 }
+
+extension AuditNarrative {
+    /// A subject access search: who, by what (never the value searched for), why, and what it found.
+    public static func recordsSearched(at: Date, by actor: String, searchedBy: String, reason: String, found: Int) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .recordsSearched, actor: actor,
+            detail: "subject access search by \(searchedBy) for '\(reason)': \(found) referral\(found == 1 ? "" : "s") found")
+    }
+}

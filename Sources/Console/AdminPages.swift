@@ -66,9 +66,12 @@ struct DeadLettersPage: Sendable {
 
     var letters: [Letter]
     var hasLetters: Bool
+    /// Whether each links to its referral's timeline (administrators'; operations staff read no referral).
+    var timelines: Bool
 
-    init(letters: [Letter]) {
+    init(letters: [Letter], timelines: Bool = true) {
         self.letters = letters
+        self.timelines = timelines
         hasLetters = !letters.isEmpty
     }
 }

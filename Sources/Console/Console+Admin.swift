@@ -8,14 +8,20 @@ import UseCases
 /// The administrators' pages: the overview, what needs attention, dead letters, pausing and
 /// resuming an agency, and one referral's timeline.
 extension Console {
-    func addAdminRoutes(_ admin: RouterGroup<GatewayContext>) {
-        admin.get { _, context in try await overview(context: context) }
+    /// - Parameters:
+    ///   - admin: administrators' pages.
+    ///   - operations: the queue pages administrators and operations staff share.
+    ///   - governance: the audit pages administrators and governance staff share.
+    func addAdminRoutes(
+        _ admin: RouterGroup<GatewayContext>, operations: RouterGroup<GatewayContext>, governance: RouterGroup<GatewayContext>
+    ) {
+        operations.get { _, context in try await overview(context: context) }
         admin.get("attention") { _, context in try await attention(context: context) }
         admin.post("attention/{id}") { request, context in try await resolve(request, context: context) }
-        admin.get("dead") { _, context in try await deadLetters(context: context) }
-        admin.post("dead/retry") { request, context in try await retry(request, context: context) }
-        admin.post("agencies/{agency}/pause") { request, context in try await pause(request, context: context, pausing: true) }
-        admin.post("agencies/{agency}/resume") { request, context in try await pause(request, context: context, pausing: false) }
+        operations.get("dead") { _, context in try await deadLetters(context: context) }
+        operations.post("dead/retry") { request, context in try await retry(request, context: context) }
+        operations.post("agencies/{agency}/pause") { request, context in try await pause(request, context: context, pausing: true) }
+        operations.post("agencies/{agency}/resume") { request, context in try await pause(request, context: context, pausing: false) }
         admin.get("referral") { request, _ in
             let id = Self.query(request, "id")?.trimmingCharacters(in: .whitespaces) ?? ""
             return ConsolePages.redirect("/console/admin/referrals/\(Self.percentEncoded(id))")
@@ -23,7 +29,7 @@ extension Console {
         admin.get("referrals/{id}") { _, context in try await referral(context: context) }
         addRulesRoutes(admin, document: .rules)
         addRulesRoutes(admin, document: .agencies)
-        addAuditRoutes(admin)
+        addAuditRoutes(governance)
     }
 
     func overview(context: GatewayContext) async throws -> Response {
@@ -119,14 +125,15 @@ extension Console {
     }
 
     func deadLetters(context: GatewayContext) async throws -> Response {
-        let letters = try await components.queue.deadLetters(agency: nil, limit: 200, by: context.principal?.actor ?? "administrator")
-            .deadLetters
+        let letters = try await components.queue.deadLetters(
+            agency: nil, limit: 200, by: context.principal?.actor ?? "administrator", withReplies: context.principal?.role == .admin
+        ).deadLetters
         let page = DeadLettersPage(
             letters: letters.map {
                 .init(
                     deliveryId: $0.deliveryId, referralId: $0.referralId, agency: $0.agency, attempts: $0.attempts, reason: $0.reason,
                     at: $0.deadLetteredAt ?? "")
-            })
+            }, timelines: context.principal?.role == .admin)
         return pages.page(.adminDead, frame(context, title: "Dead letters", current: "/console/admin/dead"), page)
     }
 

@@ -64,7 +64,12 @@ public struct Console: Sendable {
         let session = routes.group().add(middleware: ConsoleMiddleware(console: self, roles: []))
         session.post("sign-out") { _, context in try await signOut(context: context) }
         addAccountRoutes(session)
-        addAdminRoutes(routes.group("admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin])))
+        // Operations staff share the queue pages, governance the audit trail; the rest is administrators'.
+        addAdminRoutes(
+            routes.group("admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin])),
+            operations: routes.group("admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin, .operations])),
+            governance: routes.group("admin").add(middleware: ConsoleMiddleware(console: self, roles: [.admin, .governance])))
+        addRecordsRoutes(routes.group("admin").add(middleware: ConsoleMiddleware(console: self, roles: [.governance])))
         addInboxRoutes(routes.group("inbox").add(middleware: ConsoleMiddleware(console: self, roles: [.agency])))
         addReferRoutes(routes.group("refer").add(middleware: ConsoleMiddleware(console: self, roles: [.referrer])))
         return routes
@@ -73,7 +78,8 @@ public struct Console: Sendable {
     /// Where each role starts.
     static func home(_ role: Role) -> String {
         switch role {
-        case .admin: "/console/admin"
+        case .admin, .operations: "/console/admin"
+        case .governance: "/console/admin/records"
         case .agency: "/console/inbox"
         case .referrer: "/console/refer"
         }
@@ -82,6 +88,8 @@ public struct Console: Sendable {
     static func roleName(_ role: Role) -> String {
         switch role {
         case .admin: "administrators"
+        case .operations: "operations staff"
+        case .governance: "information governance"
         case .agency: "agency staff"
         case .referrer: "referrers"
         }
@@ -102,6 +110,8 @@ public struct Console: Sendable {
                     ("/console/admin", "Overview"), ("/console/admin/attention", "Needs attention"), ("/console/admin/dead", "Dead letters"),
                     ("/console/admin/rules", "Rules"), ("/console/admin/agencies", "Agencies"), ("/console/admin/audit", "Audit trail"),
                 ]
+            case .operations: [("/console/admin", "Overview"), ("/console/admin/dead", "Dead letters")]
+            case .governance: [("/console/admin/records", "Subject access"), ("/console/admin/audit", "Audit trail")]
             case .agency: [("/console/inbox", "Inbox")]
             case .referrer: [("/console/refer", "New referral")]
             }

@@ -16,6 +16,7 @@ enum ConsoleTemplate: String, CaseIterable, Sendable {
     case adminEditor = "admin-editor"
     case adminHistory = "admin-history"
     case adminAudit = "admin-audit"
+    case adminRecords = "admin-records"
     case inbox
     case inboxReferral = "inbox-referral"
     case refer

@@ -45,6 +45,8 @@ public final class GatewayComponents: Sendable {
     public let sessions: ConsoleSessions
     /// The audit trail as administrators check, chart and export it.
     public let auditTrail: AuditTrail
+    /// Subject access: a person's referrals, found by blind index, each search audited.
+    public let subjectAccess: SubjectAccess
     /// Whether this gateway should be sent work.
     public let readiness: Readiness
     /// Standard Webhooks signatures of referrer systems that sign, replays refused on every gateway.
@@ -103,6 +105,7 @@ public final class GatewayComponents: Sendable {
         keyAdministration = KeyAdministration(store: store, keys: keys, rules: live, clock: clock)
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
         sessions = ConsoleSessions(store: store, clock: clock)
+        subjectAccess = SubjectAccess(store: store, clock: clock)
         readiness = Readiness(store: store, rules: live, environment: (settings.environment ?? .test).rawValue) { dispatcher.isRunning }
         signatures = InboundSignatures(store: store, clock: clock)
         auditTrail = AuditTrail(

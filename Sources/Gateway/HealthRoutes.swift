@@ -63,7 +63,7 @@ extension HealthRoutes {
             Response(
                 status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: Contract.openAPIDocument)))
         }
-        guards.group(routes, [.admin]).get("metrics") { request, context in try await self.metrics(request, context: context) }
+        guards.group(routes, [.admin, .operations]).get("metrics") { request, context in try await self.metrics(request, context: context) }
         return routes
     }
 }

@@ -39,7 +39,10 @@ struct QueueRoutes: Sendable {
         }
         guard issues.isEmpty else { throw ProblemResponse(.invalidRequest, detail: "The query is not valid.", errors: issues) }
         let actor = context.principal?.actor ?? "administrator"
-        return try JSONResponse.make(try await operations.deadLetters(agency: agency.map(AgencyID.init), limit: limit, by: actor), status: .ok)
+        // Agencies' replies may quote the referral: administrators read them (audited), operations staff do not.
+        let content = context.principal?.role == .admin
+        return try JSONResponse.make(
+            try await operations.deadLetters(agency: agency.map(AgencyID.init), limit: limit, by: actor, withReplies: content), status: .ok)
     }
 
     /// `POST /v1/queue/retry` with `{"deliveries": [ids]}` or `{"agency": A, "since": time}`.
@@ -152,7 +155,7 @@ struct QueueRoutes: Sendable {
     static func isDeliveryId(_ text: String) -> Bool { Identifier.isWellFormed(text) }
 
     /// A parameter name fit to quote back: plain characters only, at most 40.
-    private static func printable(_ name: String) -> String {
+    static func printable(_ name: String) -> String {
         String(name.unicodeScalars.filter { $0.isASCII && $0.properties.isAlphabetic || ("0"..."9").contains($0) }.prefix(40).map(Character.init))
     }
 
@@ -165,7 +168,7 @@ extension QueueRoutes {
     /// `/v1/queue`: the agencies' queues and dead letters, for administrators.
     func collection(_ guards: APIGuard) -> RouteCollection<GatewayContext> {
         let routes = RouteCollection(context: GatewayContext.self)
-        let queue = guards.group(routes, [.admin])
+        let queue = guards.group(routes, [.admin, .operations])
         queue.get { request, context in try await overview(request, context: context) }
         queue.get("dead") { request, context in try await dead(request, context: context) }
         queue.post("retry") { request, context in try await retry(request, context: context) }

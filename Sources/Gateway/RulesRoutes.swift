@@ -390,6 +390,8 @@ extension RulesRoutes {
         admin.post("proposals/{id}/approve") { request, context in try await approve(request, context: context) }
         admin.post("proposals/{id}/reject") { request, context in try await reject(request, context: context) }
         if let queue {
+            // Operations staff keep deliveries moving too.
+            let admin = guards.group(routes, [.admin, .operations])
             admin.post("{agency}/pause") { request, context in try await queue.pause(request, context: context) }
             admin.post("{agency}/resume") { request, context in try await queue.resume(request, context: context) }
             admin.post("{agency}/ping") { request, context in try await queue.ping(request, context: context) }

@@ -70,3 +70,15 @@ extension PostgresStore {
         }
     }
 }
+
+extension PostgresStore {
+    public func referralIds(about search: PersonSearch) async throws -> [ReferralID] {
+        try await ready()
+        guard let (column, value) = search.index(with: try sealer()) else { return [] }
+        return try await read { session in
+            try await session.rows(
+                "SELECT id FROM referrals WHERE \(unescaped: column) = \(value) AND pruned_at IS NULL ORDER BY received_at, id"
+            ).map { try $0("id", as: ReferralID.self) }
+        }
+    }
+}

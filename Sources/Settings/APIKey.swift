@@ -4,6 +4,12 @@ import Foundation
 /// What an API key may do.
 public enum Role: String, Sendable, CaseIterable {
     case referrer, agency, admin
+    /// Keeps deliveries moving: the queues, pausing, resuming and testing agencies, dead letters
+    /// without their content. Reads no referral.
+    case operations
+    /// Information governance: subject access searches (and, in the console, the audit trail).
+    /// Changes no rules, agencies or keys.
+    case governance
 }
 
 /// A configured API key: its id (what the audit log records) and role. The key itself is held only

@@ -25,3 +25,10 @@ extension InMemoryStore {
     /// Memory always takes writes.
     public func checkWritable() async throws {}
 }
+
+extension InMemoryStore {
+    public func referralIds(about search: PersonSearch) -> [ReferralID] {
+        referrals.filter { !prunedReferrals.contains($0.key) && search.matches($0.value.record.referral) }
+            .sorted { ($0.value.record.receivedAt, $0.key) < ($1.value.record.receivedAt, $1.key) }.map(\.key)
+    }
+}

@@ -151,6 +151,33 @@ public struct RecordSealer: Sendable {
     }
 }
 
+/// Whom a subject access search looks for: by NHS number, or by family name and birth date.
+public enum PersonSearch: Sendable, Equatable {
+    case nhsNumber(String)
+    case person(familyName: String, birthDate: String)
+
+    /// The blind index a store looks up; nil for an NHS number that is not ten digits.
+    public func index(with sealer: RecordSealer) -> (column: String, value: String)? {
+        switch self {
+        case .nhsNumber(let number):
+            BlindIndexKind.nhsNumber(number).map { ("nhs_index", sealer.blindIndex(.nhsNumber, $0)) }
+        case .person(let familyName, let birthDate):
+            ("person_index", sealer.blindIndex(.person, BlindIndexKind.person(familyName: familyName, birthDate: birthDate)))
+        }
+    }
+
+    /// Whether `referral` is about this person (what a store without indexes compares).
+    public func matches(_ referral: Referral) -> Bool {
+        switch self {
+        case .nhsNumber(let number):
+            BlindIndexKind.nhsNumber(number).map { $0 == referral.subject.nhsNumber.flatMap(BlindIndexKind.nhsNumber) } ?? false
+        case .person(let familyName, let birthDate):
+            BlindIndexKind.person(familyName: familyName, birthDate: birthDate)
+                == BlindIndexKind.person(familyName: referral.subject.familyName, birthDate: referral.subject.birthDate)
+        }
+    }
+}
+
 /// What a blind index is of.
 public enum BlindIndexKind: String, Sendable {
     case nhsNumber = "nhs"

@@ -98,3 +98,13 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func referralIds(about search: PersonSearch) async throws -> [ReferralID] {
+        guard let (column, value) = search.index(with: sealer) else { return [] }
+        return try await pool.read { db in
+            try ReferralID.fetchAll(
+                db, sql: "SELECT id FROM referrals WHERE \(column) = ? AND pruned_at IS NULL ORDER BY received_at, id", arguments: [value])
+        }
+    }
+}

@@ -194,7 +194,14 @@ public protocol WebhookReceiptStore: Sendable {
 /// A store that does every job: what a gateway runs on. SQLite, PostgreSQL and the in-memory twin
 /// are each one, and the shared store contract tests hold them to the same behaviour.
 public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
-    & ReferralLoopStore & RetentionStore & StoreHealth & KeyStore & WebhookReceiptStore & SessionStore
+    & ReferralLoopStore & RetentionStore & StoreHealth & KeyStore & WebhookReceiptStore & SessionStore & PersonalRecordStore
+
+/// A person's referrals, found by blind index (no plaintext is searched), for subject access.
+public protocol PersonalRecordStore: Sendable {
+    /// The referrals about the person `search` describes, oldest first; referrals whose personal
+    /// data was removed are not found.
+    func referralIds(about search: PersonSearch) async throws -> [ReferralID]
+}
 
 /// Whether the store can take writes now: what `/readyz` asks before a load balancer sends work.
 public protocol StoreHealth: Sendable {

@@ -73,7 +73,7 @@ public struct KeyAdministration: Sendable {
             issues.append(FieldIssue(pointer: "/owner", detail: "must name the person or system that holds the key (1 to 100 characters)."))
         }
         let role = Role(rawValue: request.role)
-        if role == nil { issues.append(FieldIssue(pointer: "/role", detail: "must be referrer, agency or admin.")) }
+        if role == nil { issues.append(FieldIssue(pointer: "/role", detail: "must be referrer, agency, admin, operations or governance.")) }
         if request.organisations != nil, role != .referrer {
             issues.append(FieldIssue(pointer: "/organisations", detail: "only a referrer key names the organisations it submits for."))
         }

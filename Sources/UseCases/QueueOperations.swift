@@ -51,13 +51,15 @@ public struct QueueOperations: Sendable {
             })
     }
 
-    /// Dead letters, newest first, with what each agency last answered: reading them is audited
-    /// with who read how many (an agency's reply may quote the person).
-    public func deadLetters(agency: AgencyID?, limit: Int, by actor: String) async throws -> DeadLetterList {
-        let letters = try await queue.deadLetters(agency: agency, limit: limit)
-        if !letters.isEmpty {
+    /// Dead letters, newest first, with what each agency last answered: reading the replies is
+    /// audited with who read how many (an agency's reply may quote the person). Without
+    /// `withReplies` (operations staff) the replies are left out, and there is nothing to audit.
+    public func deadLetters(agency: AgencyID?, limit: Int, by actor: String, withReplies: Bool = true) async throws -> DeadLetterList {
+        var letters = try await queue.deadLetters(agency: agency, limit: limit)
+        if withReplies, !letters.isEmpty {
             try await audit.appendAudit([AuditNarrative.deadLettersRead(at: clock.now(), by: actor, agency: agency, count: letters.count)])
         }
+        if !withReplies { for index in letters.indices { letters[index].agencyReply = nil } }
         return DeadLetterList(deadLetters: letters.map(DeadLetterDocument.init))
     }
 

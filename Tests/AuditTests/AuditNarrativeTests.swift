@@ -91,6 +91,7 @@ import Testing
             AuditNarrative.inboxViewed(agency: "spa", at: at, actor: "Cy at the council", count: 12),
             AuditNarrative.referralMapped(
                 referralId: "r1", actor: "gp", at: at, mapping: "BaRS servicerequest-request (new): 111111111 → need mental-health-crisis"),
+            AuditNarrative.recordsSearched(at: at, by: "ig-lead", searchedBy: "nhsNumber", reason: "SAR-2026-114", found: 2),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -148,6 +149,7 @@ import Testing
                 "amended: /reason, /subject/phone; the update goes to spa",
                 "listed 12 referrals in the web inbox of spa, with name, age and needs",
                 "BaRS servicerequest-request (new): 111111111 → need mental-health-crisis",
+                "subject access search by nhsNumber for 'SAR-2026-114': 2 referrals found",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

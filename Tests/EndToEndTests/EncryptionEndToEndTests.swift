@@ -85,5 +85,20 @@ import Testing
         let copied = try await deployment.run(["backup", "--config", deployment.configPath, backup])
         #expect(copied.status == 0, "\(copied.errors)")
         #expect(!Self.holdsPersonalData(backup))
+
+        // A subject access request, answered from the encrypted store by the person's NHS number.
+        let disclosure = deployment.directory.appendingPathComponent("sar.json").path
+        let client = ["--gateway", deployment.gatewayURL, "--api-key", deployment.governanceKey]
+        let found = try await deployment.run(
+            ["records", "find", "--nhs-number", "999 765 4323", "--reason", "SAR-2026-7", "--output", disclosure] + client)
+        #expect(found.status == 0, "\(found.errors)")
+        #expect(found.output.hasPrefix("160 referrals found"), "\(found.output)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: disclosure))) as? [String: Any])
+        let referrals = document["referrals"] as? [[String: Any]] ?? []
+        #expect(referrals.count == 160)
+        #expect(((referrals.first?["referral"] as? [String: Any])?["subject"] as? [String: Any])?["familyName"] as? String == Self.name)
+        let noReason = try await deployment.run(["records", "find", "--nhs-number", "9997654323"] + client)
+        #expect(noReason.status != 0)
+        #expect(noReason.errors.contains("--reason is required"), "\(noReason.errors)")
     }
 }

@@ -15,6 +15,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     ]
     let referrerKey = "e2e-referrer-key-0123456789"
     let adminKey = "e2e-admin-key-0123456789ab"
+    let governanceKey = "e2e-governance-key-0123456"
     /// Agency keys, by the agency each answers for.
     let agencyKeys = ["oxfordshire-spa": "e2e-spa-key-0123456789abc", "oxfordshire-befriending": "e2e-befriending-key-0123456"]
     /// The audit checkpoint key (the gateway anchors its chain every second here).
@@ -56,6 +57,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         var environment = ProcessInfo.processInfo.environment
         environment["E2E_REFERRER_KEY"] = referrerKey
         environment["E2E_ADMIN_KEY"] = adminKey
+        environment["E2E_GOVERNANCE_KEY"] = governanceKey
         environment["E2E_SPA_KEY"] = agencyKeys["oxfordshire-spa"]
         environment["E2E_BEFRIENDING_KEY"] = agencyKeys["oxfordshire-befriending"]
         environment["E2E_AUDIT_KEY"] = auditKey
@@ -104,6 +106,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         api_keys:
           - { id: e2e-gp, role: referrer, key_env: E2E_REFERRER_KEY\(referrerCallback ? ", callback: { url: 'http://127.0.0.1:\(callbackPort)/callbacks', secret_env: E2E_CALLBACK_SECRET }" : "") }
           - { id: e2e-admin, role: admin, key_env: E2E_ADMIN_KEY }
+          - { id: e2e-governance, role: governance, key_env: E2E_GOVERNANCE_KEY }
           - { id: e2e-spa, role: agency, key_env: E2E_SPA_KEY, agency: oxfordshire-spa }
           - { id: e2e-befriending, role: agency, key_env: E2E_BEFRIENDING_KEY, agency: oxfordshire-befriending }
         delivery: { concurrency: 8, lease_seconds: 5 }

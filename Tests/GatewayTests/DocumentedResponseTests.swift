@@ -39,6 +39,7 @@ struct ScenarioRequest {
     func allowedKey(_ response: DocumentedResponse) -> String? {
         if response.roles.contains("anyone") { return nil }
         if response.roles.contains("referrer") { return GatewayFixture.referrerKey }
+        if response.roles == ["governance"] { return GatewayFixture.governanceKey }
         return response.roles.contains("admin") ? GatewayFixture.adminKey : GatewayFixture.agencyKey
     }
 
@@ -165,6 +166,7 @@ struct ScenarioRequest {
             case "POST /v1/rules/test": request.body = ByteBuffer(string: #"{"referral": {"needs": 3}}"#)
             case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)
             case "GET /v1/queue/dead": request.uri = "/v1/queue/dead?limit=0"
+            case "GET /v1/records": request.uri = "/v1/records?nhsNumber=123&reason=SAR-1"
             case "POST /v1/queue/retry": request.body = ByteBuffer(string: #"{"deliveries": "all"}"#)
             case "POST /v1/agencies/{agency}/pause": request.body = ByteBuffer(string: #"{"reason": 5}"#)
             case "POST /v1/referrals/{id}/status": request.body = ByteBuffer(string: #"{"status": "declined"}"#)

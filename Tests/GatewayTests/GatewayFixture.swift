@@ -26,6 +26,10 @@ struct GatewayFixture {
     static let adminKey = "admin-key-for-tests-000001"
     /// A second administrator, for approving another's proposal.
     static let secondAdminKey = "admin-key-for-tests-000002"
+    /// Operations staff: the queues, no referral content.
+    static let operationsKey = "operations-key-for-tests-01"
+    /// Information governance: subject access searches.
+    static let governanceKey = "governance-key-for-tests-01"
     /// An agency key that names no agency, as a configuration from before `agency:` may hold.
     static let unboundAgencyKey = "agency-key-for-tests-00002"
 
@@ -93,6 +97,8 @@ struct GatewayFixture {
               - { id: unbound-agency, role: agency, sha256: \(APIKey.digest(of: Self.unboundAgencyKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: test-admin, role: admin, key_env: TEST_ADMIN_KEY }
               - { id: second-admin, role: admin, sha256: \(APIKey.digest(of: Self.secondAdminKey).map { String(format: "%02x", $0) }.joined()) }
+              - { id: test-operations, role: operations, sha256: \(APIKey.digest(of: Self.operationsKey).map { String(format: "%02x", $0) }.joined()) }
+              - { id: test-governance, role: governance, sha256: \(APIKey.digest(of: Self.governanceKey).map { String(format: "%02x", $0) }.joined()) }
             \(keys.map { "  - \($0)\n" }.joined())limits: { requests_per_second: \(rateLimit), burst: \(burst) }
             fhir_in:
               needs:

@@ -48,7 +48,7 @@ extension Switchboard.Keys {
         @Option(help: "Who will hold it: a person's name, or a system's (\"Botley Medical Centre EPR\").")
         var owner: String
 
-        @Option(help: "referrer, agency or admin.")
+        @Option(help: "referrer, agency, admin, operations (the queues, no referral content) or governance (subject access).")
         var role: String
 
         @Option(help: "Its id in lists and the audit trail (default: made up).")

@@ -1,0 +1,58 @@
+import Foundation
+import HummingbirdTesting
+import ReferralModel
+import Storage
+import Testing
+
+/// The console by need to know: operations staff see the queues and no referral, governance staff
+/// answer subject access requests and read the audit trail, and neither reaches an administrator's pages.
+@Suite struct ConsoleRolesTests {
+    @Test func operationsStaffRunTheQueuesAndReadNoReferral() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.components.start()
+        try await fixture.test { client in
+            var browser = ConsoleBrowser(client)
+            let home = try await browser.signIn(GatewayFixture.operationsKey)
+            #expect(home.status == 200 && home.body.contains("<h1>Overview</h1>") && home.body.contains("operations staff"))
+            #expect(home.body.contains("/console/admin/dead") && !home.body.contains("/console/admin/rules\""))
+            #expect(try await browser.get("/console/admin/dead").status == 200)
+            for path in [
+                "/console/admin/rules", "/console/admin/agencies", "/console/admin/attention", "/console/admin/audit", "/console/admin/records",
+            ] {
+                #expect(try await browser.get(path).status == 403, "\(path)")
+            }
+            let paused = try await browser.post("/console/admin/agencies/oxford-falls/pause", [("reason", "planned outage")])
+            #expect(paused.status == 303)
+        }
+    }
+
+    @Test func governanceStaffFindAPersonsReferralsAndTheSearchIsAudited() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.components.start()
+        let store = fixture.components.store
+        try await fixture.test { client in
+            let submitted = try await client.execute(
+                uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: .init(data: try exampleReferral())
+            ) { try JSONDecoder().decode(SubmissionReceipt.self, from: Data(buffer: $0.body)).id }
+            var browser = ConsoleBrowser(client)
+            let home = try await browser.signIn(GatewayFixture.governanceKey)
+            #expect(home.status == 200 && home.body.contains("<h1>Subject access</h1>"))
+            let found = try await browser.post(
+                "/console/admin/records", [("nhsNumber", "999 000 0018"), ("reason", "SAR-2026-9"), ("action", "search")])
+            #expect(found.status == 200 && found.body.contains("1 referral found") && found.body.contains(submitted.rawValue))
+            let download = try await browser.post(
+                "/console/admin/records", [("familyName", "TESTPERSON"), ("birthDate", "1941-03-14"), ("reason", "SAR-2026-9"), ("action", "export")])
+            #expect(download.status == 200 && download.headers[.contentDisposition]?.contains("subject-access.json") == true)
+            #expect(download.body.contains("\"familyName\" : \"Testperson\""))
+            let noReason = try await browser.post("/console/admin/records", [("nhsNumber", "9990000018"), ("action", "search")])
+            #expect(noReason.status == 422 && noReason.body.contains("Reason is required"))
+            #expect(try await browser.get("/console/admin/audit").status == 200)
+            for path in ["/console/admin", "/console/admin/dead", "/console/admin/rules", "/console/admin/referrals/\(submitted)"] {
+                #expect(try await browser.get(path).status == 403, "\(path)")
+            }
+        }
+        let searches = try await store.auditEvents(afterSequence: 0, limit: 1_000).filter { $0.kind == "records.searched" }
+        #expect(searches.map(\.actor) == ["test-governance", "test-governance"])
+        #expect(searches.allSatisfy { $0.detail.contains("SAR-2026-9") && !$0.detail.contains("0018") })
+    }
+}

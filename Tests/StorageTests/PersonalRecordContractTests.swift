@@ -1,0 +1,53 @@
+import Audit
+import Foundation
+import ReferralModel
+import Storage
+import Testing
+
+/// Finding a person's referrals (subject access) by blind index, the same in every store.
+@Suite struct PersonalRecordContractTests {
+    func stored(_ store: any SwitchboardStore, nhsNumber: String?, familyName: String, birthDate: String, at: Date) async throws -> ReferralID {
+        var intake = record(agencies: ["spa"], at: at)
+        intake.referral.subject.nhsNumber = nhsNumber
+        intake.referral.subject.familyName = familyName
+        intake.referral.subject.birthDate = birthDate
+        _ = try await store.accept(intake)
+        return intake.referralId
+    }
+
+    @Test(arguments: StoreKind.allCases) func aPersonIsFoundByNHSNumberOrByNameAndBirthDateAndNobodyElse(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let start = Date()
+        let first = try await stored(store, nhsNumber: "9434765919", familyName: "O'Brien", birthDate: "1941-03-14", at: start)
+        let namesake = try await stored(store, nhsNumber: "9990000026", familyName: "OBrien", birthDate: "1950-01-01", at: start + 1)
+        let later = try await stored(store, nhsNumber: "943 476 5919", familyName: "o brien", birthDate: "1941-03-14", at: start + 2)
+        let noNumber = try await stored(store, nhsNumber: nil, familyName: "O’Brien", birthDate: "1941-03-14", at: start + 3)
+
+        #expect(try await store.referralIds(about: .nhsNumber("943-476-5919")) == [first, later])
+        #expect(try await store.referralIds(about: .person(familyName: "OBRIEN", birthDate: "1941-03-14")) == [first, later, noNumber])
+        #expect(try await store.referralIds(about: .person(familyName: "OBrien", birthDate: "1950-01-01")) == [namesake])
+        #expect(try await store.referralIds(about: .nhsNumber("9990000018")).isEmpty)
+        #expect(try await store.referralIds(about: .nhsNumber("12345")).isEmpty)
+
+        // Corrected details are found by the new ones, not the old.
+        var corrected = try #require(try await store.loopReferral(later)).referral
+        corrected.subject.familyName = "Marchetti"
+        var change = LoopChange(referralId: later, at: start + 4)
+        change.amendedReferral = corrected
+        #expect(try await store.applyLoopChange(change))
+        #expect(try await store.referralIds(about: .person(familyName: "Marchetti", birthDate: "1941-03-14")) == [later])
+        #expect(try await store.referralIds(about: .person(familyName: "O'Brien", birthDate: "1941-03-14")) == [first, noNumber])
+
+        // Once a referral's personal data is removed under retention, it is not found.
+        let closing = try #require(try await store.report(referralId: first)).deliveries.map(\.deliveryId)
+        var withdrawn = LoopChange(referralId: first, at: start + 5)
+        withdrawn.withdrawn = closing
+        #expect(try await store.applyLoopChange(withdrawn))
+        let pruned = try await store.pruneClosedReferrals(receivedBefore: start + 0.5, at: start + 20) { count in
+            AuditEntry(at: Timestamp.string(start + 20), kind: .referralsPruned, actor: "test", detail: "\(count) pruned")
+        }
+        #expect(pruned == 1)
+        #expect(try await store.referralIds(about: .nhsNumber("9434765919")) == [later])
+        #expect(try await store.referralIds(about: .person(familyName: "O'Brien", birthDate: "1941-03-14")) == [noNumber])
+    }
+}
