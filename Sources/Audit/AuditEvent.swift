@@ -103,6 +103,11 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case inboxViewed = "inbox.viewed"
     /// A subject access search: who searched, how, why (a case reference) and how many referrals it found.
     case recordsSearched = "records.searched"
+    /// Erasure of a referral's personal data was asked for, and waits for a second person's approval
+    /// (it has a safeguarding delivery still open).
+    case erasureRequested = "erasure.requested"
+    /// A referral's personal data was erased (its key destroyed); its ids, deliveries and audit trail stay.
+    case referralErased = "referral.erased"
 }
 
 /// An event before it joins the chain. `detail` carries ids, codes and figures only: never a

@@ -259,3 +259,24 @@ extension AuditNarrative {
             detail: "subject access search by \(searchedBy) for '\(reason)': \(found) referral\(found == 1 ? "" : "s") found")
     }
 }
+
+extension AuditNarrative {
+    /// Erasure asked for, waiting for a second person: who asked, and why (a case reference).
+    public static func erasureRequested(referralId: ReferralID, at: Date, by actor: String, reason: String, safeguarding: [AgencyID]) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .erasureRequested, actor: actor, referralId: referralId,
+            detail:
+                "erasure asked for ('\(reason)'); safeguarding still open with \(safeguarding.map(\.rawValue).joined(separator: ", ")): a second person must approve"
+        )
+    }
+
+    /// Personal data erased: by whom, approved by whom, why, and the deliveries withdrawn.
+    public static func referralErased(
+        referralId: ReferralID, at: Date, by actor: String, reason: String, approvedBy requester: String?, withdrawn: Int
+    ) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .referralErased, actor: actor, referralId: referralId,
+            detail: "personal data erased ('\(reason)')" + (requester.map { "; asked for by \($0), approved by \(actor)" } ?? "")
+                + "; \(withdrawn) deliver\(withdrawn == 1 ? "y" : "ies") not yet made withdrawn")
+    }
+}

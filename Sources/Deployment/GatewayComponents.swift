@@ -47,6 +47,8 @@ public final class GatewayComponents: Sendable {
     public let auditTrail: AuditTrail
     /// Subject access: a person's referrals, found by blind index, each search audited.
     public let subjectAccess: SubjectAccess
+    /// Erasing a referral's personal data, with a second person's approval where safeguarding is open.
+    public let erasure: Erasure
     /// Whether this gateway should be sent work.
     public let readiness: Readiness
     /// Standard Webhooks signatures of referrer systems that sign, replays refused on every gateway.
@@ -106,6 +108,7 @@ public final class GatewayComponents: Sendable {
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
         sessions = ConsoleSessions(store: store, clock: clock)
         subjectAccess = SubjectAccess(store: store, clock: clock)
+        erasure = Erasure(store: store, clock: clock) { agency in live.current.agencies[agency]?.safeguardingRecipient ?? false }
         readiness = Readiness(store: store, rules: live, environment: (settings.environment ?? .test).rawValue) { dispatcher.isRunning }
         signatures = InboundSignatures(store: store, clock: clock)
         auditTrail = AuditTrail(

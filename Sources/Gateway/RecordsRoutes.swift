@@ -8,6 +8,54 @@ import UseCases
 /// key that made it and the reason it gave.
 struct RecordsRoutes: Sendable {
     let access: SubjectAccess
+    let erasure: Erasure
+
+    /// What an erasure came to.
+    struct ErasureAnswer: Codable, Sendable {
+        var referralId: ReferralID
+        /// `erased`, or `awaiting-approval` (a second person must approve).
+        var state: String
+        var withdrawn: [DeliveryID]?
+        var requestedBy: String?
+        var approvedBy: String?
+        var safeguarding: [AgencyID]?
+    }
+
+    /// `POST /v1/records/{id}/erase` with `{"reason": "..."}`
+    func erase(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        try JSONResponse.requireJSON(request, what: "the erasure")
+        let object = try await RulesRoutes.jsonObject(request)
+        var issues = object.members.map(\.key).filter { $0 != "reason" }.map {
+            FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows; use reason.")
+        }
+        guard case .string(let reason)? = object["reason"], !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.count <= 200
+        else {
+            issues.append(
+                FieldIssue(pointer: "/reason", detail: "is required: why the personal data is erased (a case reference), at most 200 characters."))
+            throw ProblemResponse(.invalidRequest, detail: "The erasure is not valid.", errors: issues)
+        }
+        guard issues.isEmpty else { throw ProblemResponse(.invalidRequest, detail: "The erasure is not valid.", errors: issues) }
+        let id = ReferralID(context.parameters.get("id") ?? "")
+        do {
+            switch try await erasure.erase(id, reason: reason, actor: principal.actor) {
+            case .erased(let withdrawn, let requestedBy):
+                return try JSONResponse.make(
+                    ErasureAnswer(
+                        referralId: id, state: "erased", withdrawn: withdrawn, requestedBy: requestedBy,
+                        approvedBy: requestedBy == nil ? nil : principal.actor), status: .ok)
+            case .awaitingApproval(let requestedBy, let safeguarding):
+                return try JSONResponse.make(
+                    ErasureAnswer(referralId: id, state: "awaiting-approval", requestedBy: requestedBy, safeguarding: safeguarding), status: .accepted
+                )
+            }
+        } catch Erasure.Refusal.notFound {
+            throw ProblemResponse(.notFound, detail: "There is no referral \(id) whose personal data is still held.")
+        } catch Erasure.Refusal.reasonMissing {
+            throw ProblemResponse(
+                .invalidRequest, detail: "The erasure is not valid.", errors: [FieldIssue(pointer: "/reason", detail: "is required.")])
+        }
+    }
 
     /// `GET /v1/records?nhsNumber=N&reason=R` or `?familyName=F&birthDate=D&reason=R`
     func find(_ request: Request, context: GatewayContext) async throws -> Response {
@@ -33,7 +81,9 @@ struct RecordsRoutes: Sendable {
 
     func collection(_ guards: APIGuard) -> RouteCollection<GatewayContext> {
         let routes = RouteCollection(context: GatewayContext.self)
-        guards.group(routes, [.governance]).get { request, context in try await find(request, context: context) }
+        let governance = guards.group(routes, [.governance])
+        governance.get { request, context in try await find(request, context: context) }
+        governance.post("{id}/erase") { request, context in try await erase(request, context: context) }
         return routes
     }
 }

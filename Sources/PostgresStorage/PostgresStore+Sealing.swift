@@ -1,3 +1,4 @@
+import Audit
 import Foundation
 import PostgresNIO
 import ReferralModel
@@ -79,6 +80,55 @@ extension PostgresStore {
             try await session.rows(
                 "SELECT id FROM referrals WHERE \(unescaped: column) = \(value) AND pruned_at IS NULL ORDER BY received_at, id"
             ).map { try $0("id", as: ReferralID.self) }
+        }
+    }
+}
+
+extension PostgresStore {
+    public func auditEvents(referralId: ReferralID) async throws -> [AuditEvent] {
+        try await single { session in
+            try await session.rows(
+                """
+                SELECT seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash
+                FROM audit_events WHERE referral_id = \(referralId) ORDER BY seq
+                """
+            ).map {
+                AuditEvent(
+                    sequence: try $0("seq"), at: try $0("at"), kind: try $0("kind"), actor: try $0("actor"), referralId: try $0("referral_id"),
+                    deliveryId: try $0("delivery_id"), agency: try $0("agency"), detail: try $0("detail"), previousHash: try $0("prev_hash"),
+                    hash: try $0("hash"))
+            }
+        }
+    }
+
+    public func eraseReferral(_ id: ReferralID, at: Date, audit: @escaping @Sendable ([DeliveryID]) -> [AuditEntry]) async throws
+        -> [DeliveryID]?
+    {
+        try await write { session in
+            // The key first: without it, nothing sealed for this referral opens again, wherever a copy is.
+            let erased = try await session.changes(
+                """
+                UPDATE referrals SET body = '\\x'::bytea, data_key = NULL, sealed_key = NULL, nhs_index = NULL, person_index = NULL,
+                  pruned_at = \(at.timeIntervalSince1970)
+                WHERE id = \(id) AND pruned_at IS NULL
+                """)
+            guard erased == 1 else { return nil }
+            try await session.execute("DELETE FROM referral_notes WHERE referral_id = \(id)")
+            try await session.execute("DELETE FROM original_messages WHERE referral_id = \(id)")
+            try await session.execute("UPDATE deliveries SET agency_reply = NULL WHERE referral_id = \(id)")
+            let withdrawn = try await session.rows(
+                """
+                UPDATE deliveries SET state = 'withdrawn', answered_at = \(at.timeIntervalSince1970), lease_token = NULL, lease_expires_at = NULL
+                WHERE referral_id = \(id) AND state = 'pending' RETURNING id, position
+                """
+            ).map { (try $0("position", as: Int.self), try $0("id", as: DeliveryID.self)) }.sorted { $0.0 < $1.0 }.map(\.1)
+            try await session.execute(
+                """
+                UPDATE attention SET resolved_at = \(Timestamp.string(at)), resolved_by = 'erasure', resolution = 'personal data erased'
+                WHERE referral_id = \(id) AND resolved_at IS NULL
+                """)
+            session.append(audit(withdrawn))
+            return withdrawn
         }
     }
 }

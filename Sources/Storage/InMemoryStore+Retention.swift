@@ -32,3 +32,30 @@ extension InMemoryStore {
             .sorted { ($0.value.record.receivedAt, $0.key) < ($1.value.record.receivedAt, $1.key) }.map(\.key)
     }
 }
+
+extension InMemoryStore {
+    public func auditEvents(referralId: ReferralID) -> [AuditEvent] { events.filter { $0.referralId == referralId } }
+
+    public func eraseReferral(_ id: ReferralID, at: Date, audit: @escaping @Sendable ([DeliveryID]) -> [AuditEntry]) -> [DeliveryID]? {
+        guard let stored = referrals[id], !prunedReferrals.contains(id) else { return nil }
+        prunedReferrals.insert(id)
+        referralNotes[id] = nil
+        originalMessages[id] = nil
+        var withdrawn: [DeliveryID] = []
+        for delivery in stored.deliveryIds {
+            jobs[delivery]?.agencyReply = nil
+            guard jobs[delivery]?.state == .pending else { continue }
+            jobs[delivery]?.state = .withdrawn
+            jobs[delivery]?.answeredAt = at
+            jobs[delivery]?.leaseToken = nil
+            withdrawn.append(delivery)
+        }
+        for index in attentionItems.indices where attentionItems[index].referralId == id && attentionItems[index].resolvedAt == nil {
+            attentionItems[index].resolvedAt = Timestamp.string(at)
+            attentionItems[index].resolvedBy = "erasure"
+            attentionItems[index].resolution = "personal data erased"
+        }
+        append(audit(withdrawn))
+        return withdrawn
+    }
+}

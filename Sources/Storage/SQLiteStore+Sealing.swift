@@ -1,3 +1,4 @@
+import Audit
 import Foundation
 import GRDB
 import ReferralModel
@@ -106,5 +107,53 @@ extension SQLiteStore {
             try ReferralID.fetchAll(
                 db, sql: "SELECT id FROM referrals WHERE \(column) = ? AND pruned_at IS NULL ORDER BY received_at, id", arguments: [value])
         }
+    }
+}
+
+extension SQLiteStore {
+    public func auditEvents(referralId: ReferralID) async throws -> [AuditEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash
+                    FROM audit_events WHERE referral_id = ? ORDER BY seq
+                    """, arguments: [referralId]
+            ).map {
+                AuditEvent(
+                    sequence: $0["seq"], at: $0["at"], kind: $0["kind"], actor: $0["actor"], referralId: $0["referral_id"],
+                    deliveryId: $0["delivery_id"], agency: $0["agency"], detail: $0["detail"], previousHash: $0["prev_hash"], hash: $0["hash"])
+            }
+        }
+    }
+
+    public func eraseReferral(_ id: ReferralID, at: Date, audit: @escaping @Sendable ([DeliveryID]) -> [AuditEntry]) async throws
+        -> [DeliveryID]?
+    {
+        let erased = try await writer.perform { db, cursor -> [DeliveryID]? in
+            // The key first: without it, nothing sealed for this referral opens again, wherever a copy is.
+            try db.execute(
+                sql: """
+                    UPDATE referrals SET body = X'', data_key = NULL, sealed_key = NULL, nhs_index = NULL, person_index = NULL, pruned_at = ?
+                    WHERE id = ? AND pruned_at IS NULL
+                    """, arguments: [at.timeIntervalSince1970, id])
+            guard db.changesCount == 1 else { return nil }
+            try db.execute(sql: "DELETE FROM referral_notes WHERE referral_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM original_messages WHERE referral_id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE deliveries SET agency_reply = NULL WHERE referral_id = ?", arguments: [id])
+            let withdrawn = try DeliveryID.fetchAll(
+                db, sql: "SELECT id FROM deliveries WHERE referral_id = ? AND state = 'pending' ORDER BY position", arguments: [id])
+            try db.execute(
+                sql: "UPDATE deliveries SET state = 'withdrawn', answered_at = ? WHERE referral_id = ? AND state = 'pending'",
+                arguments: [at.timeIntervalSince1970, id])
+            try db.execute(
+                sql:
+                    "UPDATE attention SET resolved_at = ?, resolved_by = 'erasure', resolution = 'personal data erased' WHERE referral_id = ? AND resolved_at IS NULL",
+                arguments: [Timestamp.string(at), id])
+            try Self.append(audit(withdrawn), in: db, cursor: &cursor)
+            return withdrawn
+        }
+        if let erased { leases.withLock { for delivery in erased { $0[delivery] = nil } } }
+        return erased
     }
 }

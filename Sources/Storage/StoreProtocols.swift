@@ -201,6 +201,17 @@ public protocol PersonalRecordStore: Sendable {
     /// The referrals about the person `search` describes, oldest first; referrals whose personal
     /// data was removed are not found.
     func referralIds(about search: PersonSearch) async throws -> [ReferralID]
+
+    /// The audit events about one referral, in order: who did what to it.
+    func auditEvents(referralId: ReferralID) async throws -> [AuditEvent]
+
+    /// Erases a referral's personal data, in one transaction with its audit events: its key (so
+    /// any copy of what it sealed can no longer be opened), the referral as sent, its notes, the
+    /// message it came as, agencies' replies and its blind indexes. Deliveries not yet made are
+    /// withdrawn and its open attention items resolved; ids, deliveries and the audit trail stay.
+    /// Returns the deliveries withdrawn, or nil when there is no such referral or its personal data
+    /// is already gone.
+    func eraseReferral(_ id: ReferralID, at: Date, audit: @escaping @Sendable ([DeliveryID]) -> [AuditEntry]) async throws -> [DeliveryID]?
 }
 
 /// Whether the store can take writes now: what `/readyz` asks before a load balancer sends work.

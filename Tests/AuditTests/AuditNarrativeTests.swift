@@ -92,6 +92,8 @@ import Testing
             AuditNarrative.referralMapped(
                 referralId: "r1", actor: "gp", at: at, mapping: "BaRS servicerequest-request (new): 111111111 → need mental-health-crisis"),
             AuditNarrative.recordsSearched(at: at, by: "ig-lead", searchedBy: "nhsNumber", reason: "SAR-2026-114", found: 2),
+            AuditNarrative.erasureRequested(referralId: "r1", at: at, by: "ig-lead", reason: "ERASE-2026-3", safeguarding: ["mash"]),
+            AuditNarrative.referralErased(referralId: "r1", at: at, by: "ig-deputy", reason: "ERASE-2026-3", approvedBy: "ig-lead", withdrawn: 1),
         ]
         #expect(Set(entries.map(\.kind)) == Set(AuditKind.allCases), "every kind is worded here")
         #expect(entries.allSatisfy { $0.at == "2026-11-18T11:06:40.000Z" })
@@ -150,6 +152,8 @@ import Testing
                 "listed 12 referrals in the web inbox of spa, with name, age and needs",
                 "BaRS servicerequest-request (new): 111111111 → need mental-health-crisis",
                 "subject access search by nhsNumber for 'SAR-2026-114': 2 referrals found",
+                "erasure asked for ('ERASE-2026-3'); safeguarding still open with mash: a second person must approve",
+                "personal data erased ('ERASE-2026-3'); asked for by ig-lead, approved by ig-deputy; 1 delivery not yet made withdrawn",
             ])
         #expect(entries[5].actor == "dispatcher" && entries[5].deliveryId == "d1" && entries[5].agency == "spa")
     }

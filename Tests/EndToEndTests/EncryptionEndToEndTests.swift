@@ -100,5 +100,12 @@ import Testing
         let noReason = try await deployment.run(["records", "find", "--nhs-number", "9997654323"] + client)
         #expect(noReason.status != 0)
         #expect(noReason.errors.contains("--reason is required"), "\(noReason.errors)")
+
+        // One referral erased: not found again, and the audit chain still verifies.
+        let erased = try await deployment.run(["records", "erase", ids[0], "--reason", "ERASE-2026-1"] + client)
+        #expect(erased.status == 0 && erased.output.contains("personal data erased"), "\(erased.output) \(erased.errors)")
+        let after = try await deployment.run(["records", "find", "--nhs-number", "9997654323", "--reason", "SAR-2026-7"] + client)
+        #expect(after.output.hasPrefix("159 referrals found"), "\(after.output)")
+        #expect(try await deployment.run(["audit", "verify", "--config", deployment.configPath]).status == 0)
     }
 }

@@ -16,6 +16,9 @@ extension DocumentedResponseTests {
         switch (response.method, response.path) {
         case (.post, "/v1/referrals"):
             return ScenarioRequest(uri: response.path, headers: headers(key: key), body: ByteBuffer(data: try exampleReferral()))
+        case (.post, "/v1/records/{id}/erase"):
+            return ScenarioRequest(
+                uri: "/v1/records/\(Identifier.make())/erase", headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "ERASE-2026-1"}"#))
         case (.get, "/v1/records"):
             return ScenarioRequest(uri: "/v1/records?nhsNumber=9434765919&reason=SAR-2026-1", headers: headers(key: key, json: false))
         case (.get, "/v1/referrals/{id}"):

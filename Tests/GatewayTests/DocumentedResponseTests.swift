@@ -102,6 +102,11 @@ struct ScenarioRequest {
                 before.append(
                     try validRequest(DocumentedResponse(method: .put, path: "/v1/agencies", status: 200, roles: []), key: key, fixture: fixture))
             }
+            if operation == "POST /v1/records/{id}/erase" {
+                // A referral to erase; one with a safeguarding delivery open waits for a second person.
+                let receipt = try await submit(fixture, example: response.status == 202 ? "referral-safeguarding" : "referral-falls")
+                request.uri = "/v1/records/\(receipt.id)/erase"
+            }
             if operation == "GET /v1/referrals/{id}" {
                 // A referral that exists: submitted first.
                 let receipt = try await submit(fixture)
@@ -167,6 +172,7 @@ struct ScenarioRequest {
             case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)
             case "GET /v1/queue/dead": request.uri = "/v1/queue/dead?limit=0"
             case "GET /v1/records": request.uri = "/v1/records?nhsNumber=123&reason=SAR-1"
+            case "POST /v1/records/{id}/erase": request.body = ByteBuffer(string: #"{"reason": ""}"#)
             case "POST /v1/queue/retry": request.body = ByteBuffer(string: #"{"deliveries": "all"}"#)
             case "POST /v1/agencies/{agency}/pause": request.body = ByteBuffer(string: #"{"reason": 5}"#)
             case "POST /v1/referrals/{id}/status": request.body = ByteBuffer(string: #"{"status": "declined"}"#)
@@ -304,8 +310,8 @@ struct ScenarioRequest {
         return try #require(try await fixture.components.loop.attention().first?.id)
     }
 
-    func submit(_ fixture: GatewayFixture) async throws -> SubmissionReceipt {
-        let accepted = try await fixture.components.intake.submit(Array(try exampleReferral()), actor: "test-gp", idempotencyKey: nil)
+    func submit(_ fixture: GatewayFixture, example: String = "referral-falls") async throws -> SubmissionReceipt {
+        let accepted = try await fixture.components.intake.submit(Array(try exampleReferral(example)), actor: "test-gp", idempotencyKey: nil)
         return accepted.receipt
     }
 

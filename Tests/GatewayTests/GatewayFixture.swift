@@ -30,6 +30,8 @@ struct GatewayFixture {
     static let operationsKey = "operations-key-for-tests-01"
     /// Information governance: subject access searches.
     static let governanceKey = "governance-key-for-tests-01"
+    /// A second person in information governance, to approve another's erasure.
+    static let secondGovernanceKey = "governance-key-for-tests-02"
     /// An agency key that names no agency, as a configuration from before `agency:` may hold.
     static let unboundAgencyKey = "agency-key-for-tests-00002"
 
@@ -99,6 +101,7 @@ struct GatewayFixture {
               - { id: second-admin, role: admin, sha256: \(APIKey.digest(of: Self.secondAdminKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: test-operations, role: operations, sha256: \(APIKey.digest(of: Self.operationsKey).map { String(format: "%02x", $0) }.joined()) }
               - { id: test-governance, role: governance, sha256: \(APIKey.digest(of: Self.governanceKey).map { String(format: "%02x", $0) }.joined()) }
+              - { id: second-governance, role: governance, sha256: \(APIKey.digest(of: Self.secondGovernanceKey).map { String(format: "%02x", $0) }.joined()) }
             \(keys.map { "  - \($0)\n" }.joined())limits: { requests_per_second: \(rateLimit), burst: \(burst) }
             fhir_in:
               needs:

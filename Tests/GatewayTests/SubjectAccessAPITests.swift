@@ -117,4 +117,51 @@ import UseCases
             }
         }
     }
+
+    func erase(_ client: any TestClientProtocol, _ id: ReferralID, key: String, reason: String = "ERASE-2026-3") async throws -> (
+        status: Int, answer: [String: Any]
+    ) {
+        try await client.execute(
+            uri: "/v1/records/\(id)/erase", method: .post, headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "\#(reason)"}"#)
+        ) { (Int($0.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body))) as? [String: Any] ?? [:]) }
+    }
+
+    @Test func erasureDestroysThePersonalDataKeepsTheTrailAndSafeguardingNeedsASecondPerson() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.components.start()
+        let store = fixture.components.store
+        try await fixture.test { client in
+            let falls = try await submit(client, ByteBuffer(data: try exampleReferral()))
+            let erased = try await erase(client, falls, key: GatewayFixture.governanceKey)
+            #expect(erased.status == 200 && erased.answer["state"] as? String == "erased")
+            #expect((erased.answer["withdrawn"] as? [String])?.count == 2, "both deliveries were still to be made")
+            #expect(try await store.loopReferral(falls) == nil)
+            let report = try #require(try await store.report(referralId: falls))
+            #expect(report.deliveries.map(\.state) == [.withdrawn, .withdrawn] && report.history.last?.event == "referral.erased")
+            let found = try await get(client, "/v1/records?nhsNumber=9990000018&reason=SAR-1", key: GatewayFixture.governanceKey)
+            #expect(try JSONDecoder().decode(SubjectAccess.Disclosure.self, from: found.body).referrals.isEmpty)
+            #expect(try await erase(client, falls, key: GatewayFixture.governanceKey).status == 404, "nothing is left to erase")
+
+            // A safeguarding concern still open with the MASH: one person asks, another approves.
+            let concern = try await submit(client, ByteBuffer(data: try exampleReferral("referral-safeguarding")))
+            let asked = try await erase(client, concern, key: GatewayFixture.governanceKey)
+            #expect(asked.status == 202 && asked.answer["state"] as? String == "awaiting-approval")
+            #expect((asked.answer["safeguarding"] as? [String])?.isEmpty == false)
+            #expect(try await store.loopReferral(concern) != nil, "nothing is erased yet")
+            let again = try await erase(client, concern, key: GatewayFixture.governanceKey)
+            #expect(again.status == 202 && again.answer["requestedBy"] as? String == "test-governance", "the one who asked cannot approve")
+            let approved = try await erase(client, concern, key: GatewayFixture.secondGovernanceKey, reason: "ERASE-2026-4")
+            #expect(approved.status == 200 && approved.answer["requestedBy"] as? String == "test-governance")
+            #expect(approved.answer["approvedBy"] as? String == "second-governance")
+            #expect(try await store.loopReferral(concern) == nil)
+            #expect(try await erase(client, falls, key: GatewayFixture.adminKey).status == 403)
+        }
+        let events = try await store.auditEvents(afterSequence: 0, limit: 1_000)
+        #expect(events.filter { $0.kind == "erasure.requested" }.count == 1)
+        #expect(events.filter { $0.kind == "referral.erased" }.map(\.actor) == ["test-governance", "second-governance"])
+        guard case .intact = try await store.verifyAudit() else {
+            Issue.record("erasure broke the audit chain")
+            return
+        }
+    }
 }

@@ -50,4 +50,36 @@ import Testing
         #expect(try await store.referralIds(about: .nhsNumber("9434765919")) == [later])
         #expect(try await store.referralIds(about: .person(familyName: "O'Brien", birthDate: "1941-03-14")) == [noNumber])
     }
+
+    @Test(arguments: StoreKind.allCases) func erasureLeavesNothingToReadOrFindAndKeepsTheStoryAndTheChain(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let intake = try await storePersonalData(in: store)
+        let other = sealableRecord(agency: "falls")
+        _ = try await store.accept(other)
+        let withdrawn = try await store.eraseReferral(intake.referralId, at: Date()) { withdrawn in
+            [
+                AuditEntry(
+                    at: Timestamp.string(Date()), kind: .referralErased, actor: "ig", referralId: intake.referralId, detail: "\(withdrawn.count)")
+            ]
+        }
+        #expect(withdrawn == [], "its one delivery was dead-lettered, not waiting")
+        #expect(try await store.loopReferral(intake.referralId) == nil)
+        #expect(try await store.notes(referralId: intake.referralId).isEmpty)
+        #expect(try await store.originalMessage(referralId: intake.referralId) == nil)
+        #expect(try await store.deadLetters(agency: "spa", limit: 10).map(\.agencyReply) == [nil])
+        #expect(try await store.referralIds(about: .nhsNumber(sealedNHSNumber)) == [other.referralId])
+        let report = try #require(try await store.report(referralId: intake.referralId))
+        #expect(report.deliveries.map(\.state) == [.deadLettered] && report.history.last?.event == "referral.erased")
+        #expect(try await store.auditEvents(referralId: intake.referralId).last?.kind == "referral.erased")
+        // The other referral about the same person is untouched, and waiting deliveries are withdrawn when it goes.
+        #expect(try await store.loopReferral(other.referralId)?.referral.subject.familyName == sealedName)
+        let second = try await store.eraseReferral(other.referralId, at: Date()) { _ in [] }
+        #expect(second == other.routes.map(\.deliveryId))
+        #expect(try await store.lease(now: Date().addingTimeInterval(60), limit: 10, agencies: ["falls"]).isEmpty)
+        #expect(try await store.eraseReferral(other.referralId, at: Date()) { _ in [] } == nil, "nothing is left to erase")
+        guard case .intact = try await store.verifyAudit() else {
+            Issue.record("erasure broke the audit chain")
+            return
+        }
+    }
 }

@@ -8,7 +8,7 @@ extension Switchboard {
     struct Records: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Answer a subject access request: every referral about one person (governance key).",
-            subcommands: [Find.self])
+            subcommands: [Find.self, Erase.self])
     }
 }
 
@@ -77,6 +77,47 @@ extension Switchboard.Records {
                 if let notes = report.notes, !notes.isEmpty { print("  \(notes.count) note\(notes.count == 1 ? "" : "s")") }
             }
             if output == nil, !disclosure.referrals.isEmpty { print("Write everything held, as one JSON document, with --output FILE.") }
+        }
+    }
+}
+
+extension Switchboard.Records {
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase one referral's personal data, keeping its ids, deliveries and audit trail (governance key).",
+            discussion: """
+                Destroys the referral's key, and with it the referral as sent, its notes, the message it came as and the \
+                agencies' replies; deliveries not yet made are withdrawn. Agencies that already hold it are not told: tell \
+                them. A referral with a safeguarding delivery still open needs a second person: the first run records the \
+                request, and the same command run with another governance key erases it.
+                """)
+
+        @OptionGroup var options: GatewayOptions
+
+        @Argument(help: "The referral's id.")
+        var id: String
+
+        @Option(help: "Why: a case reference, kept in the audit trail.")
+        var reason: String
+
+        func run() async throws {
+            guard Identifier.isWellFormed(id) else { throw ValidationError("'\(id)' is not a referral id.") }
+            let body = String(decoding: try JSONEncoder().encode(["reason": reason]), as: UTF8.self)
+            let client = QueueClient(options: options)
+            let response = try await client.send("/v1/records/\(id)/erase", method: "POST", json: body)
+            guard response.status == 200 || response.status == 202 else { throw reportProblem(response) }
+            let answer = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+            if response.status == 202 {
+                let agencies = (answer["safeguarding"] as? [String] ?? []).joined(separator: ", ")
+                print(
+                    "Not erased yet: a safeguarding delivery is still open (\(agencies)). The request by \(answer["requestedBy"] as? String ?? "you") is recorded; a second person in information governance must run the same command to erase it."
+                )
+                return
+            }
+            let withdrawn = (answer["withdrawn"] as? [String])?.count ?? 0
+            print(
+                "Referral \(id): personal data erased; \(withdrawn) deliver\(withdrawn == 1 ? "y" : "ies") not yet made withdrawn. Its ids, deliveries and audit trail are kept."
+                    + ((answer["requestedBy"] as? String).map { " Asked for by \($0), approved by you." } ?? ""))
         }
     }
 }
