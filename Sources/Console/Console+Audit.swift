@@ -12,7 +12,8 @@ import UseCases
 extension Console {
     func addAuditRoutes(_ admin: RouterGroup<GatewayContext>) {
         admin.get("audit") { _, context in
-            pages.page(.adminAudit, frame(context, title: "Audit trail", current: "/console/admin/audit"), AuditPage())
+            pages.page(
+                .adminAudit, frame(context, title: "Audit trail", current: "/console/admin/audit"), AuditPage(retention: try await retentionLine()))
         }
         admin.post("audit/verify") { _, context in try await verify(context: context) }
         admin.get("audit/export") { request, context in try await export(request, context: context) }
@@ -33,7 +34,26 @@ extension Console {
         case .broken(let sequence, let reason):
             verdict = .init(intact: false, text: "The audit chain is BROKEN at event \(sequence): \(reason).")
         }
-        return pages.page(.adminAudit, frame(context, title: "Audit trail", current: "/console/admin/audit"), AuditPage(verdict: verdict))
+        return pages.page(
+            .adminAudit, frame(context, title: "Audit trail", current: "/console/admin/audit"),
+            AuditPage(verdict: verdict, retention: try await retentionLine()))
+    }
+
+    /// The retention policy's last run, in a sentence.
+    func retentionLine() async throws -> String {
+        let retention = components.retention
+        guard let schedule = retention.schedule else {
+            return "Retention runs only by hand (switchboard prune): set retention in switchboard.yaml to run it each day."
+        }
+        let policy =
+            "Retention runs each day at \(schedule.runAtText) (Europe/London), removing the personal data of closed referrals received more than \(schedule.closedAfterDays) days before."
+        guard let last = try await retention.lastRun() else { return policy + " It has not run yet." }
+        guard let finished = last.finishedAt else {
+            return policy + " The run of \(last.day) started at \(Timestamp.string(last.startedAt)) on \(last.gateway) and has not finished."
+        }
+        let count = last.pruned ?? 0
+        return policy
+            + " Last run: \(last.day), finished \(Timestamp.string(finished)) on \(last.gateway): \(count) referral\(count == 1 ? "" : "s")' personal data removed."
     }
 
     /// The events from `since` to `until` (dates, inclusive) as a CSV or JSON Lines download.
@@ -77,4 +97,6 @@ struct AuditPage: Sendable {
     }
 
     var verdict: Verdict?
+    /// The retention policy and its last run.
+    var retention: String?
 }

@@ -49,6 +49,8 @@ public final class GatewayComponents: Sendable {
     public let subjectAccess: SubjectAccess
     /// Erasing a referral's personal data, with a second person's approval where safeguarding is open.
     public let erasure: Erasure
+    /// The retention policy's daily run, and the last run for the console.
+    public let retention: Retention
     /// Whether this gateway should be sent work.
     public let readiness: Readiness
     /// Standard Webhooks signatures of referrer systems that sign, replays refused on every gateway.
@@ -108,6 +110,8 @@ public final class GatewayComponents: Sendable {
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
         sessions = ConsoleSessions(store: store, clock: clock)
         subjectAccess = SubjectAccess(store: store, clock: clock)
+        retention = Retention(
+            store: store, clock: clock, schedule: settings.retention, gateway: "\(ProcessInfo.processInfo.hostName):\(getpid())")
         erasure = Erasure(store: store, clock: clock) { agency in live.current.agencies[agency]?.safeguardingRecipient ?? false }
         readiness = Readiness(store: store, rules: live, environment: (settings.environment ?? .test).rawValue) { dispatcher.isRunning }
         signatures = InboundSignatures(store: store, clock: clock)
@@ -280,6 +284,7 @@ public final class GatewayComponents: Sendable {
             configuration.settings.storage.isShared
                 ? StoredVersionFollower(administrator: rules) : RulesReloader(administrator: rules, interval: watch), at: 2)
         if let anchor { services.append(anchor) }
+        if retention.schedule != nil { services.append(RetentionScheduler(retention: retention, logger: logger)) }
         // A PostgreSQL store runs its pool in the group, first, so it closes last.
         if let store = store as? PostgresStore { services.insert(store, at: 0) }
         return services

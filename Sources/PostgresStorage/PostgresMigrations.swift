@@ -168,6 +168,16 @@ enum PostgresMigrations {
                 "CREATE INDEX referrals_person_index ON referrals(person_index) WHERE person_index IS NOT NULL",
             ]
         ),
+        (
+            // The scheduled retention run of each day, claimed by one gateway.
+            8, "retention-runs",
+            [
+                """
+                CREATE TABLE retention_runs (day TEXT PRIMARY KEY, gateway TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
+                                             finished_at DOUBLE PRECISION, pruned INTEGER)
+                """
+            ]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a

@@ -4,15 +4,20 @@ import PostgresNIO
 import Storage
 
 extension PostgresStore {
-    public func pruneClosedReferrals(receivedBefore: Date, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) async throws -> Int {
-        try await write { session in
+    public func pruneClosedReferrals(_ policy: RetentionPolicy, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) async throws -> Int {
+        let (before, accepted) = (policy.receivedBefore.timeIntervalSince1970, policy.acceptedBefore?.timeIntervalSince1970)
+        return try await write { session in
             let ids = try await session.rows(
                 """
                 UPDATE referrals r SET body = '\\x'::bytea, pruned_at = \(at.timeIntervalSince1970), data_key = NULL, sealed_key = NULL,
                   nhs_index = NULL, person_index = NULL
-                WHERE r.received_at < \(receivedBefore.timeIntervalSince1970) AND r.pruned_at IS NULL
+                WHERE r.received_at < \(before) AND r.pruned_at IS NULL
                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.referral_id = r.id
-                                  AND d.state IN ('pending', 'delivered', 'accepted', 'dead-lettered'))
+                                  AND (d.state IN ('pending', 'delivered', 'returned')
+                                       OR (d.state = 'accepted' AND (\(accepted)::float8 IS NULL
+                                                                     OR COALESCE(d.answered_at, d.delivered_at, 0) >= \(accepted)::float8))
+                                       OR (d.state = 'dead-lettered'
+                                           AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.delivery_id = d.id AND a.resolved_at IS NOT NULL))))
                   AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.referral_id = r.id AND a.resolved_at IS NULL)
                 RETURNING r.id
                 """
@@ -23,6 +28,34 @@ extension PostgresStore {
             try await session.execute("UPDATE deliveries SET agency_reply = NULL WHERE referral_id = ANY(\(ids))")
             session.append([audit(ids.count)])
             return ids.count
+        }
+    }
+}
+
+extension PostgresStore {
+    public func claimRetentionRun(day: String, gateway: String, at: Date) async throws -> Bool {
+        try await write { session in
+            try await session.changes(
+                """
+                INSERT INTO retention_runs (day, gateway, started_at) VALUES (\(day), \(gateway), \(at.timeIntervalSince1970))
+                ON CONFLICT (day) DO NOTHING
+                """) == 1
+        }
+    }
+
+    public func finishRetentionRun(day: String, at: Date, pruned: Int) async throws {
+        try await write { session in
+            try await session.execute("UPDATE retention_runs SET finished_at = \(at.timeIntervalSince1970), pruned = \(pruned) WHERE day = \(day)")
+        }
+    }
+
+    public func lastRetentionRun() async throws -> RetentionRun? {
+        try await single { session in
+            try await session.one("SELECT * FROM retention_runs ORDER BY day DESC LIMIT 1").map { row in
+                RetentionRun(
+                    day: try row("day"), gateway: try row("gateway"), startedAt: try row.date("started_at") ?? .distantPast,
+                    finishedAt: try row.date("finished_at"), pruned: try row("pruned"))
+            }
         }
     }
 }

@@ -100,6 +100,8 @@ public struct SwitchboardSettings: Sendable {
     /// How long the personal data of a closed referral is kept, in days (`retention_days`; 8 years
     /// by default, the NHS records management code's period for most adult health records).
     public var retentionDays = 2_920
+    /// The retention policy the gateway runs itself each day (`retention`); nil: only by hand (`switchboard prune`).
+    public var retention: RetentionSchedule?
     /// Where the audit chain's head is anchored outside the database, if it is.
     public var auditCheckpoints: AuditCheckpoints?
     /// Where a person on call is alerted to emergency and urgent attention items, if anywhere.
@@ -140,7 +142,7 @@ public struct SwitchboardSettings: Sendable {
             reader.compose(text), "switchboard.yaml",
             allowed: [
                 "server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload", "audit", "retention_days",
-                "alerts", "fhir_in", "environment",
+                "alerts", "fhir_in", "environment", "retention",
             ],
             required: ["storage", "agencies", "rules", "api_keys"])
         let storage = sections.storage(top?["storage"])
@@ -159,6 +161,8 @@ public struct SwitchboardSettings: Sendable {
         settings.rateLimit = sections.rateLimit(top?["limits"])
         settings.rulesWatchSeconds = sections.rulesWatchSeconds(top?["rules_reload"])
         settings.retentionDays = reader.integer(top?["retention_days"], "retention_days", range: 30...36_500) ?? settings.retentionDays
+        settings.retention = sections.retention(top?["retention"], legacyDays: top?["retention_days"])
+        if let retention = settings.retention { settings.retentionDays = retention.closedAfterDays }
         settings.auditCheckpoints = sections.auditCheckpoints(top?["audit"], environment: environment, requireSecrets: requireSecrets)
         settings.alerts = sections.alerts(top?["alerts"], environment: environment, requireSecrets: requireSecrets)
         settings.fhirConcepts = sections.fhirConcepts(top?["fhir_in"], vocabulary: settings.vocabulary)

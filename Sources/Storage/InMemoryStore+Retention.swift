@@ -3,11 +3,22 @@ import Foundation
 import ReferralModel
 
 extension InMemoryStore {
-    public func pruneClosedReferrals(receivedBefore: Date, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) -> Int {
-        let open: Set<DeliveryState> = [.pending, .delivered, .accepted, .deadLettered]
+    public func pruneClosedReferrals(_ policy: RetentionPolicy, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) -> Int {
+        func isOpen(_ job: Job?) -> Bool {
+            guard let job else { return true }
+            switch job.state {
+            case .pending, .delivered, .returned: return true
+            case .accepted:
+                guard let acceptedBefore = policy.acceptedBefore else { return true }
+                return (job.answeredAt ?? job.deliveredAt ?? .distantPast) >= acceptedBefore
+            case .deadLettered:
+                return !attentionItems.contains { $0.deliveryId == job.deliveryId && $0.resolvedAt != nil }
+            default: return false
+            }
+        }
         let ids = referrals.filter { id, stored in
-            stored.record.receivedAt < receivedBefore && !prunedReferrals.contains(id)
-                && !stored.deliveryIds.contains { open.contains(jobs[$0]?.state ?? .pending) }
+            stored.record.receivedAt < policy.receivedBefore && !prunedReferrals.contains(id)
+                && !stored.deliveryIds.contains { isOpen(jobs[$0]) }
                 && !attentionItems.contains { $0.referralId == id && $0.resolvedAt == nil }
         }.map(\.key)
         guard !ids.isEmpty else { return 0 }
@@ -15,10 +26,26 @@ extension InMemoryStore {
             prunedReferrals.insert(id)
             referralNotes[id] = nil
             originalMessages[id] = nil
+            for delivery in referrals[id]?.deliveryIds ?? [] { jobs[delivery]?.agencyReply = nil }
         }
         append([audit(ids.count)])
         return ids.count
     }
+
+    public func claimRetentionRun(day: String, gateway: String, at: Date) -> Bool {
+        guard !retentionRuns.contains(where: { $0.day == day }) else { return false }
+        retentionRuns.append(RetentionRun(day: day, gateway: gateway, startedAt: at, finishedAt: nil, pruned: nil))
+        return true
+    }
+
+    public func finishRetentionRun(day: String, at: Date, pruned: Int) {
+        for index in retentionRuns.indices where retentionRuns[index].day == day {
+            retentionRuns[index].finishedAt = at
+            retentionRuns[index].pruned = pruned
+        }
+    }
+
+    public func lastRetentionRun() -> RetentionRun? { retentionRuns.max { $0.day < $1.day } }
 }
 
 extension InMemoryStore {

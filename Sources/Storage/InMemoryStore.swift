@@ -46,6 +46,7 @@ public actor InMemoryStore: SwitchboardStore {
     var events: [AuditEvent] = []
     var attentionItems: [AttentionItem] = []
     var prunedReferrals: Set<ReferralID> = []
+    var retentionRuns: [RetentionRun] = []
     var referralNotes: [ReferralID: [ReferralNote]] = [:]
     private var versions: [GovernedDocument: [RulesVersionRecord]] = [:]
     var changeProposals: [ChangeProposal] = []

@@ -306,6 +306,13 @@ public final class SQLiteStore: SwitchboardStore {
                     CREATE INDEX referrals_person_index ON referrals(person_index) WHERE person_index IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v23-retention-runs") { db in
+            // The scheduled retention run of each day, claimed by one gateway.
+            try db.execute(
+                sql:
+                    "CREATE TABLE retention_runs (day TEXT PRIMARY KEY, gateway TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, pruned INTEGER)"
+            )
+        }
         return migrator
     }
 

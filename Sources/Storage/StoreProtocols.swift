@@ -176,12 +176,61 @@ public protocol ReferralLoopStore: Sendable {
 
 /// Retention: the personal data of closed referrals is removed once it is old enough.
 public protocol RetentionStore: Sendable {
-    /// Removes the referral body and notes of every referral received before `receivedBefore`
-    /// that nobody is acting on (every delivery completed, declined or withdrawn, or it was held;
-    /// nothing needing attention), keeping its id, deliveries and audit events, so the chain still
-    /// verifies. The audit entry for the prune is made from the count and written with it.
+    /// Removes the personal data (the referral as sent, its key, notes, the message it came as,
+    /// agencies' replies, blind indexes) of every referral received before `policy.receivedBefore`
+    /// that nobody is acting on: every delivery completed, declined or withdrawn (or it was held), a
+    /// dead letter only once a person resolved its attention item, an acceptance only once older
+    /// than `policy.acceptedBefore` (when given), and nothing needing attention. Its id, deliveries
+    /// and audit events stay, so the chain still verifies. The audit entry is made from the count
+    /// and written with it.
     /// - Returns: how many referrals were pruned.
-    func pruneClosedReferrals(receivedBefore: Date, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) async throws -> Int
+    func pruneClosedReferrals(_ policy: RetentionPolicy, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) async throws -> Int
+
+    /// Claims the scheduled retention run of `day` (`YYYY-MM-DD`) for `gateway`: true for exactly
+    /// one claimant, however many gateways share the store.
+    func claimRetentionRun(day: String, gateway: String, at: Date) async throws -> Bool
+
+    /// Records that the claimed run of `day` finished, and what it removed.
+    func finishRetentionRun(day: String, at: Date, pruned: Int) async throws
+
+    /// The newest scheduled run, finished or not.
+    func lastRetentionRun() async throws -> RetentionRun?
+}
+
+/// Which closed referrals lose their personal data.
+public struct RetentionPolicy: Sendable, Equatable {
+    public var receivedBefore: Date
+    /// An acceptance never completed counts as closed when answered before this; nil: never.
+    public var acceptedBefore: Date?
+
+    public init(receivedBefore: Date, acceptedBefore: Date? = nil) {
+        self.receivedBefore = receivedBefore
+        self.acceptedBefore = acceptedBefore
+    }
+}
+
+/// One day's scheduled retention run.
+public struct RetentionRun: Sendable, Equatable {
+    public var day: String
+    public var gateway: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var pruned: Int?
+
+    public init(day: String, gateway: String, startedAt: Date, finishedAt: Date?, pruned: Int?) {
+        self.day = day
+        self.gateway = gateway
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.pruned = pruned
+    }
+}
+
+extension RetentionStore {
+    /// The closed referrals received before `receivedBefore`, acceptances never counted closed.
+    public func pruneClosedReferrals(receivedBefore: Date, at: Date, audit: @escaping @Sendable (Int) -> AuditEntry) async throws -> Int {
+        try await pruneClosedReferrals(RetentionPolicy(receivedBefore: receivedBefore), at: at, audit: audit)
+    }
 }
 
 /// The `webhook-id`s of signed requests, so a replayed request is refused on every gateway.

@@ -55,4 +55,20 @@ import Testing
         #expect(searches.map(\.actor) == ["test-governance", "test-governance"])
         #expect(searches.allSatisfy { $0.detail.contains("SAR-2026-9") && !$0.detail.contains("0018") })
     }
+
+    @Test func theAuditPageShowsTheRetentionPolicyAndItsLastRun() async throws {
+        let fixture = try GatewayFixture(sections: "retention: { closed_after_days: 30, run_at: \"00:00\" }")
+        try await fixture.components.start()
+        let retention = fixture.components.retention
+        try await fixture.test { client in
+            var browser = ConsoleBrowser(client)
+            let before = try await browser.signIn(GatewayFixture.governanceKey)
+            #expect(before.status == 200)
+            let page = try await browser.get("/console/admin/audit")
+            #expect(page.body.contains("Retention runs each day at 00:00") && page.body.contains("It has not run yet"))
+            let run = try #require(try await retention.runIfDue())
+            let after = try await browser.get("/console/admin/audit")
+            #expect(after.body.contains("Last run: \(run.day)") && after.body.contains("0 referrals&#39; personal data removed"))
+        }
+    }
 }
