@@ -126,4 +126,45 @@ import Testing
             return
         }
     }
+
+    /// The last landed version (before encryption at rest, subject access and the retention
+    /// schedule): its configuration loads as it was, and its database serves, given a key now,
+    /// sealed in place at start.
+    @Test func theLastLandedVersionServesItsDatabaseAndConfigurationAndIsSealedWhenGivenAKey() async throws {
+        let directory = try copyOfFixture("landed-2026-12-07")
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        var environment = [
+            "SWITCHBOARD_REFERRER_KEY": Self.referrerKey, "SWITCHBOARD_AGENCY_KEY": "upgrade-agency-key-0123456789",
+            "SWITCHBOARD_ADMIN_KEY": Self.adminKey, "SWITCHBOARD_AUDIT_KEY": String(repeating: "k", count: 48),
+            "SWITCHBOARD_STORAGE_KEY": Data(repeating: 9, count: 32).base64EncodedString(),
+        ]
+        for name in [
+            "OXFORDSHIRE_SPA_SECRET", "OXFORD_FALLS_SECRET", "OXFORDSHIRE_MASH_SECRET", "OXFORD_MH_CRISIS_SECRET", "OXFORDSHIRE_BEFRIENDING_SECRET",
+            "OXFORDSHIRE_CHILDREN_SECRET",
+        ] {
+            environment[name] = secret
+        }
+        let path = directory.appendingPathComponent("config/switchboard.yaml").path
+        let unchanged = try DeploymentConfiguration.load(path: path, environment: environment)
+        #expect(unchanged.settings.storageEncryption == nil && unchanged.settings.retention == nil)
+        // The operator turns encryption on: one line, the key in the environment.
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try text.replacingOccurrences(
+            of: "url: sqlite:../switchboard.sqlite", with: "url: sqlite:../switchboard.sqlite\n  encryption: { key_env: SWITCHBOARD_STORAGE_KEY }"
+        ).write(toFile: path, atomically: true, encoding: .utf8)
+        let configuration = try DeploymentConfiguration.load(path: path, environment: environment)
+        #expect(configuration.settings.storageEncryption != nil)
+        let components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"), environment: environment)
+        try await components.start()
+        let database = directory.appendingPathComponent("switchboard.sqlite").path
+        let bodies = try await SQLiteInspector(path: database).queue.read { try Data.fetchAll($0, sql: "SELECT body FROM referrals") }
+        #expect(bodies.count == 7 && bodies.allSatisfy(ReferralKey.isSealed))
+        let submitted = try await components.intake.submit(
+            Array(try exampleReferral()), actor: "example-gp-practice", idempotencyKey: nil)
+        #expect(try await components.intake.report(referralId: submitted.receipt.id, viewer: "example-gp-practice", role: .referrer) != nil)
+        guard case .intact = try await components.auditTrail.verify().verdict else {
+            Issue.record("the landed chain does not verify after sealing")
+            return
+        }
+    }
 }

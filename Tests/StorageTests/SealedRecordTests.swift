@@ -181,6 +181,23 @@ func plaintextFound(in paths: [String]) -> Bool {
         #expect(FileManager.default.contents(atPath: path)?.range(of: words) == nil)
     }
 
+    @Test func theLastLandedVersionsDatabaseIsSealedInPlaceWithItsAgenciesRepliesAndStillVerifies() async throws {
+        let path = try copyOfFixtureDatabase("landed-2026-12-07")
+        let plain = try SQLiteStore(path: path)
+        let replies = try await plain.deadLetters(agency: nil, limit: 10).map(\.agencyReply)
+        #expect(replies.count == 2 && replies.allSatisfy { $0 != nil }, "the landed version kept what the agency answered")
+        let store = try SQLiteStore(path: path, encryption: try testKey())
+        #expect(try await store.deadLetters(agency: nil, limit: 10).map(\.agencyReply) == replies)
+        let stored = try await DatabaseQueue(path: path).read {
+            try String.fetchAll($0, sql: "SELECT agency_reply FROM deliveries WHERE agency_reply IS NOT NULL")
+        }
+        #expect(stored.count == 2 && stored.allSatisfy(ReferralKey.isSealed))
+        let ids = try await DatabaseQueue(path: path).read { try ReferralID.fetchAll($0, sql: "SELECT id FROM referrals") }
+        for id in ids { #expect(try await store.loopReferral(id) != nil) }
+        #expect(try await store.referralIds(about: .nhsNumber("999 000 0018")).count == 2, "found by the indexes made at start")
+        #expect(try await store.verifyAudit().isIntact)
+    }
+
     @Test func postgresTableDataHoldsNoPersonalDataInPlaintextWithEncryption() async throws {
         let server = try await TestPostgres.shared()
         for encrypted in [true, false] {
