@@ -66,12 +66,12 @@ extension AuditNarrative {
     }
 
     /// The referrer amended the referral: the fields changed (their pointers, never their values), and who is sent the update.
-    public static func referralAmended(referralId: ReferralID, at: Date, actor: String, fields: [String], updating: [AgencyID], note: String?)
-        -> AuditEntry
-    {
+    public static func referralAmended(
+        referralId: ReferralID, at: Date, actor: String, fields: [String], updating: [AgencyID], note: String?, rectifying reason: String? = nil
+    ) -> AuditEntry {
         AuditEntry(
             at: Timestamp.string(at), kind: .referralAmended, actor: actor, referralId: referralId,
-            detail: "amended: \(fields.joined(separator: ", "))"
+            detail: (reason.map { "rectified ('\($0)')" } ?? "amended") + ": \(fields.joined(separator: ", "))"
                 + (updating.isEmpty ? "; no agency had it yet" : "; the update goes to \(updating.joined(separator: ", "))")
                 + (note.map { "; the referrer's answer is note \($0)" } ?? ""))
     }

@@ -74,7 +74,8 @@ public struct GatewayApplication {
         router.addRoutes(KeyRoutes(administration: components.keyAdministration).collection(guards), atPath: "/v1/keys")
         router.addRoutes(queue.collection(guards), atPath: "/v1/queue")
         router.addRoutes(
-            RecordsRoutes(access: components.subjectAccess, erasure: components.erasure).collection(guards), atPath: "/v1/records")
+            RecordsRoutes(access: components.subjectAccess, erasure: components.erasure, loop: components.loop).collection(guards),
+            atPath: "/v1/records")
         router.addRoutes(
             try Console(components: components, frontDoor: frontDoor, addresses: addresses, logger: logger).routes(), atPath: "/console")
         index.set(router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) })

@@ -9,6 +9,39 @@ import UseCases
 struct RecordsRoutes: Sendable {
     let access: SubjectAccess
     let erasure: Erasure
+    let loop: ReferralLoop
+
+    /// `POST /v1/records/{id}/rectify` with `{"reason": "...", "subject": {...}}`: the person's
+    /// details corrected (a JSON Merge Patch of `subject`), sent to each agency that has it.
+    func rectify(_ request: Request, context: GatewayContext) async throws -> Response {
+        guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
+        try JSONResponse.requireJSON(request, what: "the rectification")
+        let object = try await RulesRoutes.jsonObject(request)
+        var issues = object.members.map(\.key).filter { !["reason", "subject"].contains($0) }.map {
+            FieldIssue(pointer: jsonPointer("", $0), detail: "is not a member this request knows; use reason and subject.")
+        }
+        var reason = ""
+        if case .string(let given)? = object["reason"] { reason = given.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if reason.isEmpty || reason.count > 200 {
+            issues.append(
+                FieldIssue(pointer: "/reason", detail: "is required: why the details are corrected (a case reference), at most 200 characters."))
+        }
+        guard let subject = object["subject"], case .object = subject else {
+            issues.append(FieldIssue(pointer: "/subject", detail: "is required: the person's details to correct, as a JSON Merge Patch."))
+            throw ProblemResponse(.invalidRequest, detail: "The rectification is not valid.", errors: issues)
+        }
+        guard issues.isEmpty else { throw ProblemResponse(.invalidRequest, detail: "The rectification is not valid.", errors: issues) }
+        let id = ReferralID(context.parameters.get("id") ?? "")
+        do {
+            let amended = try await loop.rectify(
+                referralId: id, subject: subject, reason: SubjectAccess.reasonForAudit(reason), actor: principal.actor)
+            return try JSONResponse.make(amended, status: .ok)
+        } catch let refusal as ReferralIntake.Refusal {
+            throw ReferralRoutes.problem(refusal)
+        } catch let refusal as ReferralLoop.Refusal {
+            throw ProblemResponse(refusal)
+        }
+    }
 
     /// What an erasure came to.
     struct ErasureAnswer: Codable, Sendable {
@@ -84,6 +117,7 @@ struct RecordsRoutes: Sendable {
         let governance = guards.group(routes, [.governance])
         governance.get { request, context in try await find(request, context: context) }
         governance.post("{id}/erase") { request, context in try await erase(request, context: context) }
+        governance.post("{id}/rectify") { request, context in try await rectify(request, context: context) }
         return routes
     }
 }

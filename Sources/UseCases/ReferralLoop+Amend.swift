@@ -41,16 +41,32 @@ extension ReferralLoop {
         return try await amend(referralId: referralId, document: patch, actor: actor, keyId: keyId, organisations: organisations)
     }
 
+    /// Information governance corrects the person's details (the right to rectification), whoever
+    /// sent the referral and however far along it is: a JSON Merge Patch of `subject` only,
+    /// validated as an amendment is, sent to each agency that has it as an update, and audited with
+    /// the reason (a case reference).
+    public func rectify(referralId: ReferralID, subject: JSONValue, reason: String, actor: String) async throws -> Amended {
+        try await amend(
+            referralId: referralId, document: .object(JSONObject([(key: "subject", value: subject)])), actor: actor, keyId: nil, organisations: nil,
+            rectifying: reason)
+    }
+
     /// - Parameter answer: the referrer's answer in words, kept as a note with each delivery returned with a question.
+    /// - Parameter rectifying: the reason, when information governance corrects the person's details.
     func amend(
-        referralId: ReferralID, document patch: JSONValue, actor: String, keyId: String?, organisations: Set<String>?, answer: String? = nil
+        referralId: ReferralID, document patch: JSONValue, actor: String, keyId: String?, organisations: Set<String>?, answer: String? = nil,
+        rectifying reason: String? = nil
     ) async throws -> Amended {
         guard Identifier.isWellFormed(referralId), let loop = try await store.loopReferral(referralId) else { throw Refusal.notFound }
         let own = loop.submittedBy == (keyId ?? actor) || (organisations?.contains(loop.referral.referrer.organisation) ?? false)
-        guard own else { throw Refusal.notFound }
+        guard own || reason != nil else { throw Refusal.notFound }
         let deliveries = loop.deliveries.filter { $0.notice == nil }
-        // Still someone's to act on, or held for a person: a completed or closed referral is not amended.
-        guard deliveries.isEmpty || deliveries.contains(where: \.state.isOpen) || deliveries.contains(where: { $0.state == .deadLettered }) else {
+        // Still someone's to act on, or held for a person: a completed or closed referral is not
+        // amended (its record may still be rectified).
+        guard
+            reason != nil || deliveries.isEmpty || deliveries.contains(where: \.state.isOpen)
+                || deliveries.contains(where: { $0.state == .deadLettered })
+        else {
             throw Refusal.notAlong(current: deliveries.last?.state ?? .withdrawn)
         }
         guard case .object(let members) = patch, !members.members.isEmpty else {
@@ -66,6 +82,13 @@ extension ReferralLoop {
         let original = try JSONParser.parse(Array(loop.referral.canonicalJSON()))
         var merged = original.merging(patch)
         let changed = original.changedPointers(comparedWith: merged)
+        if reason != nil {
+            let beyond = changed.filter { !$0.hasPrefix("/subject/") }
+            guard beyond.isEmpty else {
+                throw ReferralIntake.Refusal.invalid(
+                    beyond.map { FieldIssue(pointer: $0, detail: "is not the person's details: a rectification changes subject only.") })
+            }
+        }
         let refused = changed.filter { pointer in Self.fieldsNotAmendable.contains { pointer == $0 || pointer.hasPrefix($0 + "/") } }
         guard refused.isEmpty else {
             throw ReferralIntake.Refusal.invalid(
@@ -123,8 +146,8 @@ extension ReferralLoop {
             }
         }
         change.audit.append(
-            AuditNarrative.referralAmended(referralId: referralId, at: now, actor: actor, fields: changed, updating: holding.map(\.agency), note: nil)
-        )
+            AuditNarrative.referralAmended(
+                referralId: referralId, at: now, actor: actor, fields: changed, updating: holding.map(\.agency), note: nil, rectifying: reason))
         guard try await store.applyLoopChange(change) else { throw Refusal.notFound }
         if !holding.isEmpty { onRerouted() }
         return Amended(referralId: referralId, fields: changed, updating: holding.map(\.agency))

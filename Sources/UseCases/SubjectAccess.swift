@@ -89,7 +89,7 @@ public struct SubjectAccess: Sendable {
 
     /// The reason as the audit trail keeps it: one line, and no long runs of digits (an NHS number
     /// or phone number typed into it by mistake).
-    static func reasonForAudit(_ reason: String) -> String {
+    public static func reasonForAudit(_ reason: String) -> String {
         var kept = ""
         var digits = ""
         for character in reason.replacingOccurrences(of: "\n", with: " ") {

@@ -101,6 +101,12 @@ import Testing
         #expect(noReason.status != 0)
         #expect(noReason.errors.contains("--reason is required"), "\(noReason.errors)")
 
+        // One referral's details corrected: found by the new name, and the agencies told.
+        let rectified = try await deployment.run(
+            ["records", "rectify", ids[1], "--subject", #"{"familyName": "Oddbody"}"#, "--reason", "RECT-2026-1"] + client)
+        #expect(rectified.status == 0 && rectified.output.contains("corrected /subject/familyName"), "\(rectified.output) \(rectified.errors)")
+        #expect(rectified.output.contains("the update goes to"), "\(rectified.output)")
+
         // One referral erased: not found again, and the audit chain still verifies.
         let erased = try await deployment.run(["records", "erase", ids[0], "--reason", "ERASE-2026-1"] + client)
         #expect(erased.status == 0 && erased.output.contains("personal data erased"), "\(erased.output) \(erased.errors)")

@@ -16,6 +16,10 @@ extension DocumentedResponseTests {
         switch (response.method, response.path) {
         case (.post, "/v1/referrals"):
             return ScenarioRequest(uri: response.path, headers: headers(key: key), body: ByteBuffer(data: try exampleReferral()))
+        case (.post, "/v1/records/{id}/rectify"):
+            return ScenarioRequest(
+                uri: "/v1/records/\(Identifier.make())/rectify", headers: headers(key: key),
+                body: ByteBuffer(string: #"{"reason": "RECT-2026-1", "subject": {"phone": "01865 000444"}}"#))
         case (.post, "/v1/records/{id}/erase"):
             return ScenarioRequest(
                 uri: "/v1/records/\(Identifier.make())/erase", headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "ERASE-2026-1"}"#))

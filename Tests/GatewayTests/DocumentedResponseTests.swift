@@ -102,6 +102,9 @@ struct ScenarioRequest {
                 before.append(
                     try validRequest(DocumentedResponse(method: .put, path: "/v1/agencies", status: 200, roles: []), key: key, fixture: fixture))
             }
+            if operation == "POST /v1/records/{id}/rectify" {
+                request.uri = "/v1/records/\(try await submit(fixture).id)/rectify"
+            }
             if operation == "POST /v1/records/{id}/erase" {
                 // A referral to erase; one with a safeguarding delivery open waits for a second person.
                 let receipt = try await submit(fixture, example: response.status == 202 ? "referral-safeguarding" : "referral-falls")
@@ -173,6 +176,7 @@ struct ScenarioRequest {
             case "GET /v1/queue/dead": request.uri = "/v1/queue/dead?limit=0"
             case "GET /v1/records": request.uri = "/v1/records?nhsNumber=123&reason=SAR-1"
             case "POST /v1/records/{id}/erase": request.body = ByteBuffer(string: #"{"reason": ""}"#)
+            case "POST /v1/records/{id}/rectify": request.body = ByteBuffer(string: #"{"reason": "RECT-1", "subject": "Smith"}"#)
             case "POST /v1/queue/retry": request.body = ByteBuffer(string: #"{"deliveries": "all"}"#)
             case "POST /v1/agencies/{agency}/pause": request.body = ByteBuffer(string: #"{"reason": 5}"#)
             case "POST /v1/referrals/{id}/status": request.body = ByteBuffer(string: #"{"status": "declined"}"#)

@@ -164,4 +164,43 @@ import UseCases
             return
         }
     }
+
+    @Test func rectificationCorrectsThePersonsDetailsTellsTheAgenciesAndIsFoundByTheNewOnes() async throws {
+        let fixture = try GatewayFixture()
+        try await fixture.components.start()
+        let store = fixture.components.store
+        try await fixture.test { client in
+            let id = try await submit(client, try Self.referral(nhsNumber: "9434765919", familyName: "Smtih"))
+            // Delivered to the falls service: it is sent the correction.
+            let lease = try #require(
+                try await store.leaseDueDeliveries(
+                    now: Date().addingTimeInterval(1), lanes: [LaneDemand(agency: "oxford-falls", limit: 1, leaseDuration: 30)]
+                ).first)
+            _ = try await store.finish([DeliveryCompletion(lease: lease, result: .delivered(agencyReference: nil), audit: [], at: Date())])
+            func rectify(_ body: String, key: String = GatewayFixture.governanceKey) async throws -> (status: Int, body: Data) {
+                try await client.execute(uri: "/v1/records/\(id)/rectify", method: .post, headers: headers(key: key), body: ByteBuffer(string: body))
+                {
+                    (Int($0.status.code), Data(buffer: $0.body))
+                }
+            }
+            let corrected = try await rectify(#"{"reason": "RECT-2026-2", "subject": {"familyName": "Smith"}}"#)
+            #expect(corrected.status == 200)
+            let amended = try JSONDecoder().decode(ReferralLoop.Amended.self, from: corrected.body)
+            #expect(amended.fields == ["/subject/familyName"] && amended.updating == ["oxford-falls"])
+            #expect(try await store.loopReferral(id)?.referral.subject.familyName == "Smith")
+            #expect(try await store.referralIds(about: .person(familyName: "Smith", birthDate: "1941-03-14")) == [id])
+            #expect(try await store.referralIds(about: .person(familyName: "Smtih", birthDate: "1941-03-14")).isEmpty)
+            // Only the person's details, with a reason, by governance.
+            let beyond = try await rectify(#"{"reason": "RECT-2026-2", "subject": {"phone": "01865 000111"}, "reason2": 1}"#)
+            #expect(beyond.status == 422)
+            let notSubject = try await rectify(#"{"reason": "RECT-2026-2", "subject": {"familyName": "Smith", "nhsNumber": "123"}}"#)
+            #expect(notSubject.status == 422)
+            #expect(try await rectify(#"{"subject": {"familyName": "Smyth"}}"#).status == 422)
+            #expect(try await rectify(#"{"reason": "x", "subject": {"familyName": "Smyth"}}"#, key: GatewayFixture.referrerKey).status == 403)
+        }
+        let rectified = try await store.auditEvents(referralId: try #require(try await store.referralIds(about: .nhsNumber("9434765919")).first))
+            .filter { $0.kind == "referral.amended" }
+        #expect(rectified.map(\.detail) == ["rectified ('RECT-2026-2'): /subject/familyName; the update goes to oxford-falls"])
+        #expect(rectified.first?.actor == "test-governance")
+    }
 }

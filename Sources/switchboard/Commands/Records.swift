@@ -8,7 +8,7 @@ extension Switchboard {
     struct Records: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Answer a subject access request: every referral about one person (governance key).",
-            subcommands: [Find.self, Erase.self])
+            subcommands: [Find.self, Rectify.self, Erase.self])
     }
 }
 
@@ -118,6 +118,45 @@ extension Switchboard.Records {
             print(
                 "Referral \(id): personal data erased; \(withdrawn) deliver\(withdrawn == 1 ? "y" : "ies") not yet made withdrawn. Its ids, deliveries and audit trail are kept."
                     + ((answer["requestedBy"] as? String).map { " Asked for by \($0), approved by you." } ?? ""))
+        }
+    }
+}
+
+extension Switchboard.Records {
+    struct Rectify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Correct the person's details in one referral, and tell every agency that has it (governance key).",
+            discussion: """
+                --subject is a JSON Merge Patch of the referral's subject, such as '{"familyName": "Smith"}' (null removes a \
+                detail). It is validated as an amendment is; each agency that has the referral is sent the update, and \
+                subject access finds the person by the corrected details. Audited with --reason.
+                """)
+
+        @OptionGroup var options: GatewayOptions
+
+        @Argument(help: "The referral's id.")
+        var id: String
+
+        @Option(help: "The corrections, as JSON: '{\"familyName\": \"Smith\"}'.")
+        var subject: String
+
+        @Option(help: "Why: a case reference, kept in the audit trail.")
+        var reason: String
+
+        func run() async throws {
+            guard Identifier.isWellFormed(id) else { throw ValidationError("'\(id)' is not a referral id.") }
+            guard let patch = try? JSONSerialization.jsonObject(with: Data(subject.utf8)), patch is [String: Any] else {
+                throw ValidationError("--subject must be a JSON object of the details to correct, such as '{\"familyName\": \"Smith\"}'.")
+            }
+            let body = try JSONSerialization.data(withJSONObject: ["reason": reason, "subject": patch])
+            let client = QueueClient(options: options)
+            let response = try await client.send("/v1/records/\(id)/rectify", method: "POST", json: String(decoding: body, as: UTF8.self))
+            let amended = try client.decode(response, as: ReferralLoop.Amended.self)
+            print(
+                "Referral \(id): corrected \(amended.fields.joined(separator: ", "))"
+                    + (amended.updating.isEmpty
+                        ? "; no agency had it yet." : "; the update goes to \(amended.updating.map(\.rawValue).joined(separator: ", ")).")
+            )
         }
     }
 }
