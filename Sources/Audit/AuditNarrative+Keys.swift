@@ -48,3 +48,12 @@ extension AuditNarrative {
         return AuditEntry(at: Timestamp.string(at), kind: .keysReloaded, actor: "SIGHUP", detail: parts.joined(separator: "; "))
     }
 }
+
+extension AuditNarrative {
+    /// Someone signed in to the console through the identity provider: who (the provider's subject), as what, and which provider.
+    public static func consoleSignedIn(at: Date, actor: String, person: String, role: String, issuer: String) -> AuditEntry {
+        AuditEntry(
+            at: Timestamp.string(at), kind: .consoleSignedIn, actor: actor,
+            detail: "signed in to the web console as \(person) (\(role)) through the identity provider \(issuer)")
+    }
+}

@@ -42,6 +42,7 @@ extension Console {
         }
         let count = disclosure.referrals.count
         let page = RecordsPage(
+            nhsNumber: form.nhsNumber ?? "", familyName: form.familyName ?? "", birthDate: form.birthDate ?? "", reason: form.reason ?? "",
             searched: true, found: "\(count) referral\(count == 1 ? "" : "s") found",
             referrals: disclosure.referrals.map { record in
                 let report = record.report
@@ -78,6 +79,11 @@ struct RecordsPage: Sendable {
         var notes: String?
     }
 
+    /// The search as the person typed it, so the page shows it again (and can download it).
+    var nhsNumber = ""
+    var familyName = ""
+    var birthDate = ""
+    var reason = ""
     var searched = false
     var found = ""
     var referrals: [Referral] = []

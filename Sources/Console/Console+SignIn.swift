@@ -15,7 +15,12 @@ extension Console {
         var frame = PageFrame(title: "Sign in", csrf: token)
         if Self.query(request, "signed-out") != nil { frame.notice = "You are signed out." }
         return pages.page(
-            .signIn, frame, SignInPage(problem: message, next: Self.safeNext(Self.query(request, "next")) ?? ""), status: status,
+            .signIn, frame,
+            SignInPage(
+                problem: message, next: Self.safeNext(Self.query(request, "next")) ?? "",
+                provider: components.staffSignIn?.settings.name,
+                providerLink: "/console/oidc/start" + (Self.safeNext(Self.query(request, "next")).map { "?next=" + Self.percentEncoded($0) } ?? "")),
+            status: status,
             cookies: [cookie(ConsoleSessions.signInCookieName, token, maxAge: 3_600)])
     }
 
@@ -91,7 +96,7 @@ extension Console {
     func startSession(digest: [UInt8], holder: KeyHolder, next: String?, withPassword: Bool) async throws -> Response {
         let session = try await sessions.begin(keyDigest: digest, holder: holder, withPassword: withPassword)
         let home = Self.home(holder.role)
-        let next = Self.safeNext(next).flatMap { $0.hasPrefix(home) || $0 == "/console/account" ? $0 : nil } ?? home
+        let next = Self.safeNext(next).flatMap { Self.mayReturn(to: $0, role: holder.role) ? $0 : nil } ?? home
         logger.info("Console sign-in", metadata: ["key": "\(holder.id)", "role": "\(holder.role.rawValue)"])
         return ConsolePages.redirect(
             next,
@@ -116,4 +121,7 @@ extension Console {
 struct SignInPage: Sendable {
     var problem: String?
     var next: String
+    /// The identity provider's name, where staff may sign in through it.
+    var provider: String?
+    var providerLink = "/console/oidc/start"
 }

@@ -61,6 +61,7 @@ public struct Console: Sendable {
             return signInForm(request, context: context)
         }
         routes.post("sign-in") { request, context in try await signIn(request, context: context) }
+        addStaffSignInRoutes(routes)
         let session = routes.group().add(middleware: ConsoleMiddleware(console: self, roles: []))
         session.post("sign-out") { _, context in try await signOut(context: context) }
         addAccountRoutes(session)
@@ -83,6 +84,12 @@ public struct Console: Sendable {
         case .agency: "/console/inbox"
         case .referrer: "/console/refer"
         }
+    }
+
+    /// Whether sign-in may go back to `next` for someone of `role`: their own pages, or their account.
+    static func mayReturn(to next: String, role: Role) -> Bool {
+        let own = role == .governance ? ["/console/admin/records", "/console/admin/audit"] : [home(role)]
+        return next == "/console/account" || own.contains { next == $0 || next.hasPrefix($0 + "/") || next.hasPrefix($0 + "?") }
     }
 
     static func roleName(_ role: Role) -> String {

@@ -64,6 +64,8 @@ extension Console {
         guard let id = request.cookies[ConsoleSessions.cookieName]?.value,
             let session = try await sessions.resume(id)
         else { return nil }
+        // Signed in through the identity provider: who they are came with the session.
+        if let person = session.person { return (session, Principal(holder: person.holder)) }
         guard let holder = keys.holder(digest: session.keyDigest, now: clock.now()) else {
             try await sessions.end(session.id)
             return nil

@@ -47,6 +47,8 @@ public final class GatewayComponents: Sendable {
     public let auditTrail: AuditTrail
     /// Subject access: a person's referrals, found by blind index, each search audited.
     public let subjectAccess: SubjectAccess
+    /// Staff sign-in to the console through the organisation's identity provider, where `console.oidc` is set.
+    public let staffSignIn: StaffSignIn?
     /// Erasing a referral's personal data, with a second person's approval where safeguarding is open.
     public let erasure: Erasure
     /// The retention policy's daily run, and the last run for the console.
@@ -110,6 +112,8 @@ public final class GatewayComponents: Sendable {
         consolePasswords = ConsolePasswords(store: store, keys: keys, clock: clock)
         sessions = ConsoleSessions(store: store, clock: clock)
         subjectAccess = SubjectAccess(store: store, clock: clock)
+        let provider = Self.providerHTTP(transport)
+        staffSignIn = settings.staffSignIn.map { oidc in StaffSignIn(settings: oidc, http: provider, clock: clock) }
         retention = Retention(
             store: store, clock: clock, schedule: settings.retention, gateway: "\(ProcessInfo.processInfo.hostName):\(getpid())")
         erasure = Erasure(store: store, clock: clock) { agency in live.current.agencies[agency]?.safeguardingRecipient ?? false }
@@ -292,6 +296,30 @@ public final class GatewayComponents: Sendable {
 }
 
 extension Dispatcher: LaneControl {}
+
+extension GatewayComponents {
+    /// The identity provider reached over the gateway's own HTTP client: ten seconds at most a call.
+    static func providerHTTP(_ transport: CurlTransport) -> ProviderHTTP {
+        ProviderHTTP(
+            get: { url in
+                let response = try await transport.send(
+                    HTTPRequest(url: url, headers: [("Accept", "application/json")], connectTimeout: 5, totalTimeout: 10))
+                return (response.status, response.body)
+            },
+            postForm: { url, form, authorization in
+                var allowed = CharacterSet.alphanumerics
+                allowed.insert(charactersIn: "-._~")
+                let body = form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+                var headers: [(name: String, value: String)] = [
+                    ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
+                ]
+                if let authorization { headers.append(("Authorization", authorization)) }
+                let response = try await transport.send(
+                    HTTPRequest(url: url, method: "POST", headers: headers, body: Array(body.utf8), connectTimeout: 5, totalTimeout: 10))
+                return (response.status, response.body)
+            })
+    }
+}
 
 /// The lanes routing sees: the running dispatcher's own, which hold every pause, disablement and
 /// circuit at once on this gateway and another gateway's within the second it follows the store

@@ -178,6 +178,10 @@ enum PostgresMigrations {
                 """
             ]
         ),
+        (
+            // A console session of someone who signed in through the identity provider: who, as JSON.
+            9, "staff-sign-in", ["ALTER TABLE console_sessions ADD COLUMN identity TEXT"]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a

@@ -13,9 +13,9 @@ extension PostgresStore {
                 """)
             try await connection.execute(
                 """
-                INSERT INTO console_sessions (digest, key_digest, csrf_token, signed_in_at, last_seen, notice)
+                INSERT INTO console_sessions (digest, key_digest, csrf_token, signed_in_at, last_seen, notice, identity)
                 VALUES (\(session.digest), \(Hex.encode(session.keyDigest)), \(session.csrfToken), \(session.signedInAt.timeIntervalSince1970),
-                        \(session.lastSeen.timeIntervalSince1970), \(session.notice))
+                        \(session.lastSeen.timeIntervalSince1970), \(session.notice), \(session.identity))
                 """)
         }
     }
@@ -55,6 +55,6 @@ extension PostgresStore {
         return StoredSession(
             digest: digest, keyDigest: keyDigest, csrfToken: try row("csrf_token"),
             signedInAt: Date(timeIntervalSince1970: try row("signed_in_at")), lastSeen: Date(timeIntervalSince1970: try row("last_seen")),
-            notice: try row("notice"))
+            notice: try row("notice"), identity: try row("identity"))
     }
 }

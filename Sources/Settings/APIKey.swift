@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 /// What an API key may do.
-public enum Role: String, Sendable, CaseIterable {
+public enum Role: String, Sendable, CaseIterable, Codable {
     case referrer, agency, admin
     /// Keeps deliveries moving: the queues, pausing, resuming and testing agencies, dead letters
     /// without their content. Reads no referral.

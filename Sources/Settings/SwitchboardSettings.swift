@@ -102,6 +102,8 @@ public struct SwitchboardSettings: Sendable {
     public var retentionDays = 2_920
     /// The retention policy the gateway runs itself each day (`retention`); nil: only by hand (`switchboard prune`).
     public var retention: RetentionSchedule?
+    /// Staff sign-in to the console through an OpenID Connect provider (`console.oidc`), if set.
+    public var staffSignIn: StaffSignInSettings?
     /// Where the audit chain's head is anchored outside the database, if it is.
     public var auditCheckpoints: AuditCheckpoints?
     /// Where a person on call is alerted to emergency and urgent attention items, if anywhere.
@@ -142,7 +144,7 @@ public struct SwitchboardSettings: Sendable {
             reader.compose(text), "switchboard.yaml",
             allowed: [
                 "server", "storage", "agencies", "rules", "needs", "api_keys", "delivery", "limits", "rules_reload", "audit", "retention_days",
-                "alerts", "fhir_in", "environment", "retention",
+                "alerts", "fhir_in", "environment", "retention", "console",
             ],
             required: ["storage", "agencies", "rules", "api_keys"])
         let storage = sections.storage(top?["storage"])
@@ -162,6 +164,7 @@ public struct SwitchboardSettings: Sendable {
         settings.rulesWatchSeconds = sections.rulesWatchSeconds(top?["rules_reload"])
         settings.retentionDays = reader.integer(top?["retention_days"], "retention_days", range: 30...36_500) ?? settings.retentionDays
         settings.retention = sections.retention(top?["retention"], legacyDays: top?["retention_days"])
+        settings.staffSignIn = sections.staffSignIn(top?["console"], environment: environment, requireSecrets: requireSecrets)
         if let retention = settings.retention { settings.retentionDays = retention.closedAfterDays }
         settings.auditCheckpoints = sections.auditCheckpoints(top?["audit"], environment: environment, requireSecrets: requireSecrets)
         settings.alerts = sections.alerts(top?["alerts"], environment: environment, requireSecrets: requireSecrets)

@@ -10,11 +10,12 @@ extension SQLiteStore {
                 arguments: [idleBefore.timeIntervalSince1970, signedInBefore.timeIntervalSince1970])
             try db.execute(
                 sql: """
-                    INSERT INTO console_sessions (digest, key_digest, csrf_token, signed_in_at, last_seen, notice) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO console_sessions (digest, key_digest, csrf_token, signed_in_at, last_seen, notice, identity)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     session.digest, Hex.encode(session.keyDigest), session.csrfToken, session.signedInAt.timeIntervalSince1970,
-                    session.lastSeen.timeIntervalSince1970, session.notice,
+                    session.lastSeen.timeIntervalSince1970, session.notice, session.identity,
                 ])
         }
     }
@@ -60,6 +61,6 @@ extension SQLiteStore {
         return StoredSession(
             digest: digest, keyDigest: keyDigest, csrfToken: row["csrf_token"],
             signedInAt: Date(timeIntervalSince1970: row["signed_in_at"]), lastSeen: Date(timeIntervalSince1970: row["last_seen"]),
-            notice: row["notice"])
+            notice: row["notice"], identity: row["identity"])
     }
 }

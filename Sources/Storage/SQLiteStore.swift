@@ -313,6 +313,10 @@ public final class SQLiteStore: SwitchboardStore {
                     "CREATE TABLE retention_runs (day TEXT PRIMARY KEY, gateway TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, pruned INTEGER)"
             )
         }
+        migrator.registerMigration("v24-staff-sign-in") { db in
+            // A console session of someone who signed in through the identity provider: who, as JSON.
+            try db.execute(sql: "ALTER TABLE console_sessions ADD COLUMN identity TEXT")
+        }
         return migrator
     }
 

@@ -15,7 +15,13 @@ public struct StoredSession: Sendable, Equatable {
     /// A sentence for the person's next page: what their last action did.
     public var notice: String?
 
-    public init(digest: String, keyDigest: [UInt8], csrfToken: String, signedInAt: Date, lastSeen: Date, notice: String? = nil) {
+    /// Who signed in through the identity provider (staff sign-in, no key): as JSON; nil for a key.
+    public var identity: String?
+
+    public init(
+        digest: String, keyDigest: [UInt8], csrfToken: String, signedInAt: Date, lastSeen: Date, notice: String? = nil, identity: String? = nil
+    ) {
+        self.identity = identity
         self.digest = digest
         self.keyDigest = keyDigest
         self.csrfToken = csrfToken

@@ -16,6 +16,8 @@ public struct ConsoleSession: Sendable, Equatable {
     public var signedInAt: Date
     /// A sentence for this page: what the person's last action did.
     public var notice: String?
+    /// Who signed in through the identity provider; nil for a key (then `keyDigest` says who).
+    public var person: StaffSignIn.Person? = nil
 }
 
 /// Console sessions, kept in the store: every gateway on a shared database knows every session, so
@@ -57,6 +59,23 @@ public final class ConsoleSessions: Sendable {
         return session
     }
 
+    /// A new session for someone the identity provider vouched for (no key): who they are is kept
+    /// with it; the sign-in is audited with the provider's issuer.
+    public func begin(person: StaffSignIn.Person, issuer: String) async throws -> ConsoleSession {
+        let now = clock.now()
+        try await store.appendAudit([
+            AuditNarrative.consoleSignedIn(at: now, actor: person.name, person: person.id, role: person.role.rawValue, issuer: issuer)
+        ])
+        var session = ConsoleSession(id: Self.randomToken(), keyDigest: [], csrfToken: Self.randomToken(), signedInAt: now)
+        session.person = person
+        let identity = String(decoding: try JSONEncoder().encode(person), as: UTF8.self)
+        try await store.beginSession(
+            StoredSession(
+                digest: Self.digest(session.id), keyDigest: [], csrfToken: session.csrfToken, signedInAt: now, lastSeen: now, identity: identity),
+            forgettingIdleBefore: now.addingTimeInterval(-idleTimeout), signedInBefore: now.addingTimeInterval(-lifetime))
+        return session
+    }
+
     /// The live session a cookie names, its idle time restarted; nil when there is none or it ended.
     public func resume(_ id: String) async throws -> ConsoleSession? {
         guard !id.isEmpty, id.utf8.count <= 128 else { return nil }
@@ -66,7 +85,10 @@ public final class ConsoleSessions: Sendable {
                 digest: Self.digest(id), now: now, touchBefore: now.addingTimeInterval(-Self.touchInterval),
                 idleBefore: now.addingTimeInterval(-idleTimeout), signedInBefore: now.addingTimeInterval(-lifetime))
         else { return nil }
-        return ConsoleSession(id: id, keyDigest: stored.keyDigest, csrfToken: stored.csrfToken, signedInAt: stored.signedInAt, notice: stored.notice)
+        var session = ConsoleSession(
+            id: id, keyDigest: stored.keyDigest, csrfToken: stored.csrfToken, signedInAt: stored.signedInAt, notice: stored.notice)
+        session.person = stored.identity.flatMap { try? JSONDecoder().decode(StaffSignIn.Person.self, from: Data($0.utf8)) }
+        return session
     }
 
     /// Keeps `text` to show on the session's next page.

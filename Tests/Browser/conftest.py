@@ -6,6 +6,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -86,8 +87,16 @@ api_keys:
   - {{ id: charity-staff, owner: Cara at the befriending charity, role: agency, key_env: KEY_CHARITY, agency: befriending-charity }}
   - {{ id: council-staff, owner: Cy at the council, role: agency, key_env: KEY_COUNCIL, agency: council }}
   - {{ id: practice, owner: Dev at Example Practice, role: referrer, key_env: KEY_REFERRER }}
+  - {{ id: ops-olu, owner: Olu in operations, role: operations, key_env: KEY_OPERATIONS }}
+  - {{ id: ig-gita, owner: Gita in information governance, role: governance, key_env: KEY_GOVERNANCE }}
 delivery:
   concurrency: 8
+console:
+  oidc:
+    issuer: http://127.0.0.1:{provider}
+    client_id: switchboard-console
+    name: your Trust account
+    roles: {{ Switchboard.IG: governance, Switchboard.Admin: admin }}
 """
 
 
@@ -96,23 +105,32 @@ class Gateway:
         self.dir = Path(tmp)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.keys = {name: secrets.token_hex(24) for name in ["admin", "admin2", "charity", "council", "referrer"]}
+        self.keys = {
+            name: secrets.token_hex(24) for name in ["admin", "admin2", "charity", "council", "referrer", "operations", "governance"]
+        }
+        # The Trust's identity provider: whoever signs in there is in information governance.
+        self.provider_port = free_port()
         council, falls, closed = free_port(), free_port(), free_port()
         self.receiver_ports = {"council": council, "falls": falls, "closed": closed}
         (self.dir / "data").mkdir()
         (self.dir / "rules.yaml").write_text(RULES)
         (self.dir / "agencies.yaml").write_text(AGENCIES.format(council=council, falls=falls, closed=closed))
-        (self.dir / "switchboard.yaml").write_text(SETTINGS.format(port=self.port))
+        (self.dir / "switchboard.yaml").write_text(SETTINGS.format(port=self.port, provider=self.provider_port))
         env = dict(os.environ)
         env.update(
             KEY_ADMIN_ADA=self.keys["admin"], KEY_ADMIN_BEN=self.keys["admin2"], KEY_CHARITY=self.keys["charity"], KEY_COUNCIL=self.keys["council"],
-            KEY_REFERRER=self.keys["referrer"])
+            KEY_REFERRER=self.keys["referrer"], KEY_OPERATIONS=self.keys["operations"], KEY_GOVERNANCE=self.keys["governance"])
         self.binary = binary()
         self.logs = open(self.dir / "gateway.log", "w")
         self.receivers = [
             subprocess.Popen([self.binary, "receiver", "--port", str(p), "--json"] + extra, stdout=self.logs, stderr=subprocess.STDOUT)
             for p, extra in ((council, []), (falls, []), (closed, ["--status", "400"]))
         ]
+        provider = Path(__file__).resolve().parent.parent / "Fixtures" / "oidc" / "provider.py"
+        self.receivers.append(
+            subprocess.Popen(
+                [sys.executable, str(provider), str(self.provider_port), "switchboard-console", "-", "Staff.Everyone,Switchboard.IG"],
+                stdout=self.logs, stderr=subprocess.STDOUT))
         self.process = subprocess.Popen(
             [self.binary, "serve", "--config", str(self.dir / "switchboard.yaml")], env=env, stdout=self.logs, stderr=subprocess.STDOUT)
         deadline = time.time() + 60

@@ -460,3 +460,51 @@ def test_the_pages_fit_a_phone(browser, gateway):
         assert overflow <= 1, f"{name}: the page is {overflow} px wider than the phone"
         screenshot(page, name)
         context.close()
+
+
+def test_information_governance_answers_a_subject_access_request(person, gateway):
+    status, receipt = gateway.api("POST", "/v1/referrals", "referrer", BEFRIENDING_REFERRAL)
+    assert status == 202, receipt
+    ig = person("governance")
+    assert ig.url.endswith("/console/admin/records"), ig.url
+    assert ig.get_by_role("heading", level=1).inner_text() == "Subject access"
+    check_accessibility(ig, "records")
+    ig.get_by_label("NHS number").fill("999 765 4323")
+    ig.get_by_label("Reason").fill("SAR-2026-12")
+    ig.get_by_role("button", name="Search").click()
+    assert receipt["id"] in ig.content()
+    assert re.search(r"\d+ referrals? found", ig.content())
+    check_accessibility(ig, "records-found")
+    screenshot(ig, "14-governance-subject-access")
+    with ig.expect_download() as download:
+        ig.get_by_role("button", name="Download everything held (JSON)").click()
+    assert download.value.suggested_filename == "subject-access.json"
+    # Governance reads no queue and changes no rules.
+    assert ig.goto("/console/admin/rules").status == 403
+    assert ig.goto("/console/admin/dead").status == 403
+
+
+def test_operations_staff_run_the_queues_without_opening_referrals(person, gateway):
+    ops = person("operations")
+    assert ops.url.endswith("/console/admin"), ops.url
+    assert ops.get_by_role("heading", level=1).inner_text() == "Overview"
+    ops.goto("/console/admin/dead")
+    assert "Timeline" not in ops.content()
+    check_accessibility(ops, "operations-dead-letters")
+    assert ops.goto("/console/admin/rules").status == 403
+    assert ops.goto("/console/admin/records").status == 403
+
+
+def test_staff_sign_in_with_their_trust_account(browser, gateway):
+    context = browser.new_context(base_url=gateway.url)
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    check_accessibility(page, "sign-in-with-provider")
+    page.get_by_role("link", name="Sign in with your Trust account").click()
+    # Away to the provider and back: a real browser, its own cookies, the provider's redirect.
+    page.wait_for_url(re.compile(r".*/console/admin/records$"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Subject access"
+    cookies = {c["name"]: c for c in context.cookies()}
+    assert cookies["switchboard_session"]["sameSite"] == "Strict"
+    assert "switchboard_oidc" not in cookies, "the sign-in in progress is forgotten"
+    context.close()

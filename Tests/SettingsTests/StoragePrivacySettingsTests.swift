@@ -49,4 +49,24 @@ import Testing
         let both = issues(try file(top: "retention_days: 3000\nretention: { closed_after_days: 2920 }"))
         #expect(both.contains { $0.message.contains("retention_days and retention") })
     }
+
+    @Test func staffSignInNamesTheProviderAndEachRoleAndRefusesWhatCannotWork() throws {
+        let oidc = """
+            console:
+              oidc:
+                issuer: https://login.example.nhs.uk/
+                client_id: switchboard
+                client_secret_env: OIDC_SECRET
+                roles: { Switchboard.Admin: admin, Falls.Staff: "agency:oxford-falls" }
+            """
+        let settings = try SwitchboardSettings.load(path: try file(top: oidc), environment: ["OIDC_SECRET": "s3cret"])
+        let signIn = try #require(settings.staffSignIn)
+        #expect(signIn.issuer == "https://login.example.nhs.uk" && signIn.clientSecret == "s3cret" && signIn.roleClaim == "roles")
+        #expect(signIn.roles == ["Switchboard.Admin": StaffRole(role: .admin), "Falls.Staff": StaffRole(role: .agency, agency: "oxford-falls")])
+        #expect(issues(try file(top: oidc), requireSecrets: true).contains { $0.message.contains("OIDC_SECRET is not set") })
+        let plain = issues(try file(top: oidc.replacingOccurrences(of: "https://login.example.nhs.uk/", with: "http://login.example.nhs.uk")))
+        #expect(plain.contains { $0.message.contains("is not an https URL") })
+        let referrer = issues(try file(top: oidc.replacingOccurrences(of: "Switchboard.Admin: admin", with: "GP: referrer")))
+        #expect(referrer.contains { $0.message.contains("'GP' to 'referrer', which is not a console role") && $0.hint?.contains("agency:") == true })
+    }
 }
