@@ -48,6 +48,15 @@ import UseCases
                 """)
     }
 
+    /// The provider, and a gateway that signs staff in through it with its HTTP client running.
+    func started() async throws -> (Provider, GatewayFixture, Task<Void, any Error>) {
+        let provider = try await Provider()
+        let fixture = try fixture(provider)
+        try await fixture.components.start()
+        let curl = fixture.components.transport
+        return (provider, fixture, Task { try await curl.run() })
+    }
+
     /// Goes through the flow as a browser would: to the provider (as `sub` with `roles`, in `mode`)
     /// and back; returns the answer to the callback. `tamper` changes the query the provider sent back.
     func signIn(
@@ -67,11 +76,7 @@ import UseCases
     }
 
     @Test func aPersonSignsInThroughTheProviderAndTheirClaimGivesTheirRole() async throws {
-        let provider = try await Provider()
-        let fixture = try fixture(provider)
-        try await fixture.components.start()
-        let curl = fixture.components.transport
-        let transport = Task { try await curl.run() }
+        let (provider, fixture, transport) = try await started()
         defer { transport.cancel() }
         try await fixture.test { client in
             var browser = ConsoleBrowser(client)
@@ -94,11 +99,7 @@ import UseCases
     }
 
     @Test func aWrongStateNonceSignatureIssuerAudienceOrRoleIsRefusedAndSignsNobodyIn() async throws {
-        let provider = try await Provider()
-        let fixture = try fixture(provider)
-        try await fixture.components.start()
-        let curl = fixture.components.transport
-        let transport = Task { try await curl.run() }
+        let (provider, fixture, transport) = try await started()
         defer { transport.cancel() }
         try await fixture.test { client in
             let cases: [(mode: String, roles: String, tamper: @Sendable (String) -> String, says: String)] = [

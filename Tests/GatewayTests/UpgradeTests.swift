@@ -17,6 +17,21 @@ import Testing
     static let referrerKey = "upgrade-referrer-key-0123456789"
     static let adminKey = "upgrade-admin-key-0123456789ab"
 
+    /// What the example configuration of a landed version reads from the environment.
+    static let exampleEnvironment: [String: String] = {
+        var environment = [
+            "SWITCHBOARD_REFERRER_KEY": referrerKey, "SWITCHBOARD_AGENCY_KEY": "upgrade-agency-key-0123456789", "SWITCHBOARD_ADMIN_KEY": adminKey,
+            "SWITCHBOARD_AUDIT_KEY": String(repeating: "k", count: 48),
+        ]
+        for name in [
+            "OXFORDSHIRE_SPA_SECRET", "OXFORD_FALLS_SECRET", "OXFORDSHIRE_MASH_SECRET", "OXFORD_MH_CRISIS_SECRET", "OXFORDSHIRE_BEFRIENDING_SECRET",
+            "OXFORDSHIRE_CHILDREN_SECRET",
+        ] {
+            environment[name] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        }
+        return environment
+    }()
+
     /// A copy of the fixture folder (config/ and switchboard.sqlite), so the test may write to it.
     func copyOfFixture(_ name: String) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-upgrade-\(UUID().uuidString)")
@@ -77,16 +92,7 @@ import Testing
     /// its pending deliveries lease by urgency.
     @Test func theVersionBeforeUrgencyRoutingServesItsDatabaseAndConfiguration() async throws {
         let directory = try copyOfFixture("landed-2026-12")
-        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-        var environment = [
-            "SWITCHBOARD_REFERRER_KEY": Self.referrerKey, "SWITCHBOARD_AGENCY_KEY": "upgrade-agency-key-0123456789",
-            "SWITCHBOARD_ADMIN_KEY": Self.adminKey, "SWITCHBOARD_AUDIT_KEY": String(repeating: "k", count: 48),
-        ]
-        for name in [
-            "OXFORDSHIRE_SPA_SECRET", "OXFORD_FALLS_SECRET", "OXFORDSHIRE_MASH_SECRET", "OXFORD_MH_CRISIS_SECRET", "OXFORDSHIRE_BEFRIENDING_SECRET",
-        ] {
-            environment[name] = secret
-        }
+        let environment = Self.exampleEnvironment
         let configuration = try DeploymentConfiguration.load(
             path: directory.appendingPathComponent("config/switchboard.yaml").path, environment: environment)
         let components = try GatewayComponents(configuration: configuration, logger: Logger(label: "test"))
@@ -132,18 +138,8 @@ import Testing
     /// sealed in place at start.
     @Test func theLastLandedVersionServesItsDatabaseAndConfigurationAndIsSealedWhenGivenAKey() async throws {
         let directory = try copyOfFixture("landed-2026-12-07")
-        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-        var environment = [
-            "SWITCHBOARD_REFERRER_KEY": Self.referrerKey, "SWITCHBOARD_AGENCY_KEY": "upgrade-agency-key-0123456789",
-            "SWITCHBOARD_ADMIN_KEY": Self.adminKey, "SWITCHBOARD_AUDIT_KEY": String(repeating: "k", count: 48),
-            "SWITCHBOARD_STORAGE_KEY": Data(repeating: 9, count: 32).base64EncodedString(),
-        ]
-        for name in [
-            "OXFORDSHIRE_SPA_SECRET", "OXFORD_FALLS_SECRET", "OXFORDSHIRE_MASH_SECRET", "OXFORD_MH_CRISIS_SECRET", "OXFORDSHIRE_BEFRIENDING_SECRET",
-            "OXFORDSHIRE_CHILDREN_SECRET",
-        ] {
-            environment[name] = secret
-        }
+        var environment = Self.exampleEnvironment
+        environment["SWITCHBOARD_STORAGE_KEY"] = Data(repeating: 9, count: 32).base64EncodedString()
         let path = directory.appendingPathComponent("config/switchboard.yaml").path
         let unchanged = try DeploymentConfiguration.load(path: path, environment: environment)
         #expect(unchanged.settings.storageEncryption == nil && unchanged.settings.retention == nil)

@@ -198,6 +198,21 @@ func plaintextFound(in paths: [String]) -> Bool {
         #expect(try await store.verifyAudit().isIntact)
     }
 
+    @Test func postgresRotatesTheKeyWhileAGatewayRunsAndOnlyTheNewKeyOpensItAfterwards() async throws {
+        let server = try await TestPostgres.shared()
+        let database = try await server.makeDatabase()
+        func open(_ key: KeyEncryptionKey) throws -> PostgresStore {
+            try PostgresStore(
+                options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2), encryption: key)
+        }
+        let running = try open(try testKey())
+        let intake = try await storePersonalData(in: running)
+        #expect(try await running.rotateKey(to: try testKey(8), from: try testKey()) == 2)
+        try await expectPersonalDataReadsBack(intake, from: running)
+        await #expect(throws: RecordSealingProblem.self) { try await open(try testKey()).lastRetentionRun() }
+        try await expectPersonalDataReadsBack(intake, from: try open(try testKey(8)))
+    }
+
     @Test func postgresTableDataHoldsNoPersonalDataInPlaintextWithEncryption() async throws {
         let server = try await TestPostgres.shared()
         for encrypted in [true, false] {
