@@ -41,3 +41,31 @@ extension JSONValue {
         return object[key]
     }
 }
+
+extension JSONValue {
+    /// The pointers of the members `patch` sets to `null` where `self` has none: removals that
+    /// remove nothing, which a decoder of the merged document never sees, so a misspelt or unknown
+    /// member would pass unnoticed.
+    public func removalsOfNothing(in patch: JSONValue, at path: String = "") -> [String] {
+        guard case .object(let changes) = patch else { return [] }
+        return changes.members.flatMap { change -> [String] in
+            let pointer = jsonPointer(path, change.key)
+            let current = member(change.key)
+            if case .null = change.value { return current == nil ? [pointer] : [] }
+            return (current ?? .null).removalsOfNothing(in: change.value, at: pointer)
+        }
+    }
+
+    /// `patch` with each removal of nothing made a placeholder value instead, so decoding the merge
+    /// says whether its member is one the document may have.
+    public func probing(_ patch: JSONValue) -> JSONValue {
+        guard case .object(let changes) = patch else { return patch }
+        return .object(
+            JSONObject(
+                changes.members.map { change in
+                    let current = member(change.key)
+                    if case .null = change.value { return (change.key, current == nil ? .string("") : .null) }
+                    return (change.key, (current ?? .null).probing(change.value))
+                }))
+    }
+}

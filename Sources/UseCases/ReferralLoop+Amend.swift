@@ -82,6 +82,17 @@ extension ReferralLoop {
         let original = try JSONParser.parse(Array(loop.referral.canonicalJSON()))
         var merged = original.merging(patch)
         let changed = original.changedPointers(comparedWith: merged)
+        // Removing a member the referral does not have changes nothing, but one it could never have
+        // is a mistake to say, as intake would: decode the merge with a placeholder there to find out.
+        let removingNothing = original.removalsOfNothing(in: patch)
+        if !removingNothing.isEmpty {
+            do {
+                _ = try decoder.decode(original.merging(original.probing(patch)), today: CalendarDate.string(from: clock.now()), now: nil)
+            } catch .invalid(let failure) {
+                let unknown = failure.issues.filter { removingNothing.contains($0.pointer) && $0.detail.hasPrefix("is not a field") }
+                guard unknown.isEmpty else { throw ReferralIntake.Refusal.invalid(unknown) }
+            } catch {}
+        }
         if reason != nil {
             let beyond = changed.filter { !$0.hasPrefix("/subject/") }
             guard beyond.isEmpty else {

@@ -191,6 +191,17 @@ struct SafetyHarness {
         } catch ReferralIntake.Refusal.invalid(let issues) {
             #expect(issues.map(\.pointer) == ["/subject/postcode"])
         }
+        // Removing a field a referral could never have is refused as intake refuses it (schemathesis
+        // found `{"": null}` accepted: it removes nothing, so nothing checked it).
+        do {
+            _ = try await harness.loop.amend(
+                referralId: id, patch: Array(#"{"externalReference": null, "": null, "subject": {"nickname": null}}"#.utf8), actor: "gp",
+                organisations: nil)
+            Issue.record("removing unknown fields was accepted")
+        } catch ReferralIntake.Refusal.invalid(let issues) {
+            #expect(issues.map(\.pointer).contains("/subject/nickname") && issues.count == 2)
+            #expect(issues.allSatisfy { $0.detail.hasPrefix("is not a field") })
+        }
         harness.clock.advance(by: 600)
         let amended = try await harness.loop.amend(
             referralId: id,
