@@ -18,6 +18,10 @@ struct OverviewPage: Sendable {
         var inbox: Bool
         /// Why, by whom and when it was paused or disabled.
         var stop: String?
+        /// Today's referrals, against its declared capacity when it has one: `12 of 40`.
+        var today: String
+        /// Past the capacity it declared.
+        var overCapacity: Bool
     }
 
     var agencies: [Agency]

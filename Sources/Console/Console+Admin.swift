@@ -39,15 +39,19 @@ extension Console {
         let counts = try await components.auditTrail.activity(since: ActivityChart.since(now), kinds: [.deliveryAttempted, .deliveryDelivered])
         let chart = ActivityChart(counts: counts, now: now)
         let directory = components.rules.live.current.agencies
+        let today = try await components.queue.referralsToday()
         let rows = queues.map { queue in
             let problems = Self.problems(queue)
+            let sent = today[queue.agency, default: 0]
+            let capacity = directory[queue.agency]?.capacityPerDay
             return OverviewPage.Agency(
                 id: queue.agency, name: directory[queue.agency]?.name ?? queue.agency.rawValue, status: queue.status.rawValue,
                 circuit: queue.circuit.rawValue, pending: queue.pending, deadLettered: queue.deadLettered,
                 oldest: queue.oldestPendingSeconds.map(Self.age) ?? "none waiting",
                 problems: problems.isEmpty ? nil : problems.joined(separator: "; "), attention: !problems.isEmpty, paused: queue.paused != nil,
                 configured: queue.configured, inbox: directory[queue.agency]?.adapter == "portal",
-                stop: (queue.paused ?? queue.disabled).map { "\($0.reason) (\($0.by), \($0.at))" })
+                stop: (queue.paused ?? queue.disabled).map { "\($0.reason) (\($0.by), \($0.at))" },
+                today: capacity.map { "\(sent) of \($0)" } ?? "\(sent)", overCapacity: capacity.map { sent > $0 } ?? false)
         }
         let page = OverviewPage(
             // Needs attention first, then by name.

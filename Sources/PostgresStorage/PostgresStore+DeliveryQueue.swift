@@ -281,3 +281,20 @@ extension PostgresStore {
         return letters
     }
 }
+
+extension PostgresStore {
+    public func referralsRouted(since: Date) async throws -> [AgencyID: Int] {
+        try await single { session in
+            var counts: [AgencyID: Int] = [:]
+            for row in try await session.rows(
+                """
+                SELECT agency, COUNT(DISTINCT referral_id)::int AS n FROM deliveries
+                WHERE id >= \(Identifier.earliest(at: since)) AND notice IS NULL GROUP BY agency
+                """)
+            {
+                counts[try row("agency", as: AgencyID.self)] = try row("n", as: Int.self)
+            }
+            return counts
+        }
+    }
+}

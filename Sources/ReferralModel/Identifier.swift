@@ -25,6 +25,14 @@ public enum Identifier {
         return String(decoding: characters, as: UTF8.self)
     }
 
+    /// The smallest identifier made at `date` or later: a lower bound for the ids of a period, which
+    /// an index on ids reads as a range.
+    public static func earliest(at date: Date) -> String {
+        let milliseconds = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        let hex = Hex.encode((0..<6).map { UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - $0))) })
+        return String(hex.prefix(8)) + "-" + String(hex.dropFirst(8)) + "-0000-0000-000000000000"
+    }
+
     /// Whether `text` is shaped like an identifier this gateway issues.
     public static func isWellFormed(_ text: String) -> Bool {
         let bytes = Array(text.utf8)

@@ -138,6 +138,9 @@ public struct Agency: Sendable, Equatable {
     public var allowLinkLocal = false
     /// The ages it serves; nil: any.
     public var ages: AgeRange?
+    /// `capacity: {per_day: N}`: the referrals a day it has said it can take, which the console's
+    /// overview sets today's against. Routing does not use it.
+    public var capacityPerDay: Int?
 
     public init(
         id: AgencyID, name: String, adapter: String, endpoint: String, secretEnv: String? = nil, retry: Retry = .init(),

@@ -47,7 +47,7 @@ public struct AgencyDirectory: Sendable, Equatable {
                         "id", "name", "adapter", "endpoint", "secret_env", "previous_secret_env", "retry", "timeouts", "options", "withhold",
                         "services",
                         "coverage", "safeguarding", "receives", "all_needs", "concurrency", "circuit_breaker", "auth", "tls", "acknowledge",
-                        "hours", "out_of_hours", "vital_interests", "ages", "allow_plain_http", "allow_link_local",
+                        "hours", "out_of_hours", "vital_interests", "ages", "allow_plain_http", "allow_link_local", "capacity",
                     ],
                     required: ["id", "name", "adapter"])
             else { continue }
@@ -183,6 +183,9 @@ public struct AgencyDirectory: Sendable, Equatable {
                 agency.hours = Self.openingHours(entry["hours"], reader: reader)
                 agency.outOfHours = reader.string(entry["out_of_hours"], "out_of_hours").map(AgencyID.init)
                 agency.vitalInterests = entry["vital_interests"].flatMap { reader.bool($0, "vital_interests") } ?? false
+                if let capacity = reader.mapping(entry["capacity"], "capacity", allowed: ["per_day"], required: ["per_day"]) {
+                    agency.capacityPerDay = reader.integer(capacity["per_day"], "per_day", range: 1...1_000_000)
+                }
                 agency.ages = Self.ages(entry["ages"], reader: reader)
                 agency.allowPlainHTTP = allowPlainHTTP
                 agency.allowLinkLocal = allowLinkLocal

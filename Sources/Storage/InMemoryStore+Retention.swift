@@ -86,3 +86,14 @@ extension InMemoryStore {
         return withdrawn
     }
 }
+
+extension InMemoryStore {
+    public func referralsRouted(since: Date) -> [AgencyID: Int] {
+        let earliest = Identifier.earliest(at: since)
+        var referrals: [AgencyID: Set<ReferralID>] = [:]
+        for job in jobs.values where job.deliveryId.rawValue >= earliest && job.notice == nil {
+            referrals[job.agency, default: []].insert(job.referralId)
+        }
+        return referrals.mapValues(\.count)
+    }
+}

@@ -267,3 +267,18 @@ extension SQLiteStore {
             reason: row["last_error"] ?? "", deadLetteredAt: at.map { Date(timeIntervalSince1970: $0) }, agencyReply: reply)
     }
 }
+
+extension SQLiteStore {
+    public func referralsRouted(since: Date) async throws -> [AgencyID: Int] {
+        try await pool.read { db in
+            var counts: [AgencyID: Int] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT agency, COUNT(DISTINCT referral_id) AS n FROM deliveries WHERE id >= ? AND notice IS NULL GROUP BY agency",
+                arguments: [Identifier.earliest(at: since)])
+            {
+                counts[row["agency"]] = row["n"]
+            }
+            return counts
+        }
+    }
+}

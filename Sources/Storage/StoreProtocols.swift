@@ -47,6 +47,10 @@ public protocol DeliveryQueue: Sendable {
     /// Each agency's queue, for every agency with pending or dead-lettered jobs.
     func queueCounts(now: Date) async throws -> [LaneCounts]
 
+    /// How many referrals each agency was sent (deliveries made, not notices) since `since`: its
+    /// day's work, set against the capacity it declared. Read through the ids, which sort by time.
+    func referralsRouted(since: Date) async throws -> [AgencyID: Int]
+
     /// Dead-lettered deliveries, newest first, optionally for one agency.
     func deadLetters(agency: AgencyID?, limit: Int) async throws -> [DeadLetter]
 

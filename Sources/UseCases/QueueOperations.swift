@@ -63,6 +63,13 @@ public struct QueueOperations: Sendable {
         return DeadLetterList(deadLetters: letters.map(DeadLetterDocument.init))
     }
 
+    /// How many referrals each agency has been sent today (since midnight, Europe/London): what the
+    /// overview sets against each agency's declared capacity.
+    public func referralsToday() async throws -> [AgencyID: Int] {
+        let now = clock.now()
+        return try await queue.referralsRouted(since: Retention.london.startOfDay(for: now))
+    }
+
     /// Puts dead letters back in the queue, each once, audited with who asked.
     public func retry(_ selection: DeadLetterSelection, by actor: String) async throws -> RequeueResult {
         let now = clock.now()

@@ -71,4 +71,25 @@ import Testing
             #expect(after.body.contains("Last run: \(run.day)") && after.body.contains("0 referrals&#39; personal data removed"))
         }
     }
+
+    @Test func theOverviewSetsEachAgencysReferralsTodayAgainstItsCapacity() async throws {
+        // The falls service says it can take one referral a day; the example gives it forty.
+        let fixture = try GatewayFixture(editAgencies: { $0.replacingOccurrences(of: "capacity: { per_day: 40 }", with: "capacity: { per_day: 1 }") })
+        try await fixture.components.start()
+        try await fixture.test { client in
+            var browser = ConsoleBrowser(client)
+            _ = try await browser.signIn(GatewayFixture.operationsKey)
+            #expect(try await browser.get("/console/admin").body.contains("Today (of capacity)"))
+            for _ in 0..<2 {
+                let status = try await client.execute(
+                    uri: "/v1/referrals", method: .post, headers: headers(key: GatewayFixture.referrerKey), body: .init(data: try exampleReferral())
+                ) { $0.status }
+                #expect(status == .accepted)
+            }
+            let overview = try await browser.get("/console/admin")
+            #expect(overview.body.contains("<strong class=\"warn\">2 of 1: over capacity</strong>"))
+        }
+        let counted = try await fixture.components.queue.referralsToday()
+        #expect(counted["oxford-falls"] == 2 && counted["oxfordshire-spa"] == 2)
+    }
 }

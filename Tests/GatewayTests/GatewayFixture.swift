@@ -73,10 +73,11 @@ struct GatewayFixture {
     /// - Parameter keys: more `api_keys` entries, one YAML flow mapping a line.
     /// - Parameter sections: more top-level sections of switchboard.yaml.
     /// - Parameter storage: the store's url, else a SQLite file of the fixture's own.
+    /// - Parameter editAgencies: changes to the fixture's copy of config/agencies.yaml.
     init(
         rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = [], server: String = "",
         storageReserveMB: Int = 0, under: URL? = nil, clock: any WallClock = SystemClock(), keys: [String] = [], sections: String = "",
-        storage: String = "sqlite:gateway.sqlite"
+        storage: String = "sqlite:gateway.sqlite", editAgencies: (String) -> String = { $0 }
     ) throws {
         directory = (under ?? FileManager.default.temporaryDirectory).appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -86,6 +87,8 @@ struct GatewayFixture {
         for name in ["agencies.yaml", "templates"] {
             try FileManager.default.copyItem(at: config.appendingPathComponent(name), to: directory.appendingPathComponent(name))
         }
+        let agencies = directory.appendingPathComponent("agencies.yaml")
+        try editAgencies(try String(contentsOf: agencies, encoding: .utf8)).write(to: agencies, atomically: true, encoding: .utf8)
         let yaml = """
             server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
             storage: { url: "\(storage)", reserve_mb: \(storageReserveMB) }

@@ -113,4 +113,14 @@ import Testing
         }
         #expect(requeued.map(\.reason) == ["new"])
     }
+
+    @Test(arguments: StoreKind.allCases) func eachAgencysReferralsSinceAMomentAreCountedByTheirIds(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let midnight = Date(timeIntervalSince1970: 1_796_601_600)
+        _ = try await store.accept(record(agencies: ["spa"], at: midnight.addingTimeInterval(-60)))
+        _ = try await store.accept(record(agencies: ["spa", "falls"], at: midnight.addingTimeInterval(60)))
+        _ = try await store.accept(record(agencies: ["falls"], at: midnight.addingTimeInterval(3_600)))
+        #expect(try await store.referralsRouted(since: midnight) == ["spa": 1, "falls": 2])
+        #expect(try await store.referralsRouted(since: midnight.addingTimeInterval(-3_600)) == ["spa": 2, "falls": 2])
+    }
 }
