@@ -217,28 +217,40 @@ public enum AuditChain {
     public struct Verifier: Sendable {
         private var expectedSequence: Int64 = 1
         private var previous = AuditChain.genesis
+        /// Every run of missing sequences, first to last: checking goes on past a gap, so a restore
+        /// that lost several stretches names each.
+        private var missing: [ClosedRange<Int64>] = []
 
         public init() {}
 
-        /// Checks the next event; returns the verdict when it breaks the chain, else nil.
+        /// Checks the next event; returns the verdict when it breaks the chain (other than by a
+        /// gap, which is named in `verdict` with every other), else nil.
         public mutating func check(_ event: AuditEvent) -> Verdict? {
-            if event.sequence != expectedSequence {
+            if event.sequence < expectedSequence {
                 return .broken(
-                    sequence: expectedSequence,
-                    reason: "event \(expectedSequence) is missing or out of order (found \(event.sequence) in its place)")
+                    sequence: event.sequence, reason: "event \(event.sequence) is out of order or repeated (it comes after \(expectedSequence - 1))")
             }
-            if event.previousHash != previous {
+            let afterGap = event.sequence > expectedSequence
+            if afterGap { missing.append(expectedSequence...(event.sequence - 1)) }
+            // After a gap the previous-hash names an event that is gone: the gap is what is reported.
+            if !afterGap, event.previousHash != previous {
                 return .broken(sequence: event.sequence, reason: "its previous-hash does not match event \(event.sequence - 1)")
             }
             if AuditChain.hash(of: event) != event.hash {
                 return .broken(sequence: event.sequence, reason: "its content does not match its hash: it was edited")
             }
             previous = event.hash
-            expectedSequence += 1
+            expectedSequence = event.sequence + 1
             return nil
         }
 
-        /// The verdict on every event checked so far, all intact.
-        public var verdict: Verdict { .intact(events: expectedSequence - 1, head: previous) }
+        /// The verdict on every event checked so far: intact, or every missing range.
+        public var verdict: Verdict {
+            guard let first = missing.first else { return .intact(events: expectedSequence - 1, head: previous) }
+            let ranges = missing.map {
+                $0.count == 1 ? "event \($0.lowerBound) is missing" : "events \($0.lowerBound) to \($0.upperBound) are missing"
+            }
+            return .broken(sequence: first.lowerBound, reason: ranges.joined(separator: "; "))
+        }
     }
 }

@@ -12,23 +12,31 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
     public var sequence: Int64
     public var hash: String
     public var at: String
-    /// HMAC-SHA256 over `sequence:hash:at`, in hex.
+    /// Its line in the file (1 for the first) and the line before's MAC ("" for the first), so each
+    /// checkpoint commits to the ones before it: a line taken out breaks the next. Nil in lines
+    /// written before checkpoints were chained.
+    public var count: Int?
+    public var previous: String?
+    /// HMAC-SHA256 over `sequence:hash:at` (and `:count:previous` when chained), in hex.
     public var mac: String
 
-    public init(sequence: Int64, hash: String, at: String, key: SymmetricKey) {
+    public init(sequence: Int64, hash: String, at: String, count: Int? = nil, previous: String? = nil, key: SymmetricKey) {
         self.sequence = sequence
         self.hash = hash
         self.at = at
-        mac = Self.mac(sequence: sequence, hash: hash, at: at, key: key)
+        self.count = count
+        self.previous = previous
+        mac = Self.mac(sequence: sequence, hash: hash, at: at, count: count, previous: previous, key: key)
     }
 
-    static func mac(sequence: Int64, hash: String, at: String, key: SymmetricKey) -> String {
-        Hex.encode(HMAC<SHA256>.authenticationCode(for: Array("\(sequence):\(hash):\(at)".utf8), using: key))
+    static func mac(sequence: Int64, hash: String, at: String, count: Int?, previous: String?, key: SymmetricKey) -> String {
+        let chained = count.map { ":\($0):\(previous ?? "")" } ?? ""
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: Array("\(sequence):\(hash):\(at)\(chained)".utf8), using: key))
     }
 
     /// Whether `key` signed this checkpoint.
     public func isSigned(with key: SymmetricKey) -> Bool {
-        let expected = Array(Self.mac(sequence: sequence, hash: hash, at: at, key: key).utf8)
+        let expected = Array(Self.mac(sequence: sequence, hash: hash, at: at, count: count, previous: previous, key: key).utf8)
         let given = Array(mac.utf8)
         // Constant time: the comparison must not say how much of a forged MAC was right.
         return expected.count == given.count && zip(expected, given).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
@@ -39,25 +47,47 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
 public struct CheckpointFile: Sendable {
     public let path: String
     let key: SymmetricKey
+    /// How long events may wait to be anchored before a check says the file is lagging (cut short,
+    /// emptied, deleted, or no gateway anchoring): twice the checkpoint interval and a minute.
+    public let allowedLag: TimeInterval
 
     /// - Parameter secret: the signing key's text, from the environment; at least 32 characters.
-    public init(path: String, secret: String) {
+    /// - Parameter interval: how often the gateway writes a checkpoint (`checkpoint_seconds`).
+    public init(path: String, secret: String, interval: TimeInterval = 60) {
         self.path = path
         key = SymmetricKey(data: SHA256.hash(data: Array(secret.utf8)))
+        allowedLag = interval * 2 + 60
     }
 
-    /// Appends a checkpoint of `head` and makes it durable.
+    /// Appends a checkpoint of `head`, chained to the one before, and makes it durable. Gateways
+    /// sharing one file take turns (an exclusive lock while each reads the last line and appends),
+    /// and a head no newer than the file's last checkpoint is not written again.
     public func append(sequence: Int64, hash: String, at: Date) throws {
-        let checkpoint = AuditCheckpoint(sequence: sequence, hash: hash, at: Timestamp.string(at), key: key)
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT, 0o640)
+        guard descriptor >= 0 else { throw CheckpointError(description: "cannot open the checkpoint file \(path)") }
+        defer { close(descriptor) }
+        guard flock(descriptor, LOCK_EX) == 0 else { throw CheckpointError(description: "cannot lock the checkpoint file \(path)") }
+        defer { flock(descriptor, LOCK_UN) }
+        var existing: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var offset: off_t = 0
+        while true {
+            let count = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
+            guard count > 0 else { break }
+            existing += chunk[0..<count]
+            offset += off_t(count)
+        }
+        let lines = existing.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
+        let last = lines.last.flatMap { try? JSONDecoder().decode(AuditCheckpoint.self, from: Data($0)) }
+        if let last, last.sequence >= sequence { return }
+        let checkpoint = AuditCheckpoint(
+            sequence: sequence, hash: hash, at: Timestamp.string(at), count: lines.count + 1, previous: last?.mac ?? "", key: key)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var line = try encoder.encode(checkpoint)
         line.append(UInt8(ascii: "\n"))
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o640)
-        guard descriptor >= 0 else { throw CheckpointError(description: "cannot open the checkpoint file \(path)") }
-        defer { close(descriptor) }
         let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == line.count, fsync(descriptor) == 0 else { throw CheckpointError(description: "cannot write the checkpoint file \(path)") }
     }
@@ -82,6 +112,11 @@ public struct CheckpointFile: Sendable {
             }
             if let last = checkpoints.last, checkpoint.sequence < last.sequence {
                 problems.append("checkpoint line \(number + 1) goes back from sequence \(last.sequence) to \(checkpoint.sequence)")
+            }
+            if let count = checkpoint.count, count != number + 1 || checkpoint.previous != (checkpoints.last?.mac ?? "") {
+                problems.append(
+                    "checkpoint line \(number + 1) was written as line \(count) after another line than the one before it: checkpoints were removed or reordered"
+                )
             }
             checkpoints.append(checkpoint)
         }

@@ -121,7 +121,8 @@ public final class GatewayComponents: Sendable {
         signatures = InboundSignatures(store: store, clock: clock)
         auditTrail = AuditTrail(
             store: store,
-            checkpoints: settings.auditCheckpoints.flatMap { checkpoints in checkpoints.key.map { CheckpointFile(path: checkpoints.file, secret: $0) }
+            checkpoints: settings.auditCheckpoints.flatMap { checkpoints in
+                checkpoints.key.map { CheckpointFile(path: checkpoints.file, secret: $0, interval: checkpoints.seconds) }
             })
         self.logger = logger
         // Work another gateway committed wakes this one's dispatcher at once; its poll is the fallback.
@@ -239,7 +240,8 @@ public final class GatewayComponents: Sendable {
     public var anchor: AuditAnchor? {
         guard let settings = configuration.settings.auditCheckpoints, let key = settings.key else { return nil }
         return AuditAnchor(
-            store: store, file: CheckpointFile(path: settings.file, secret: key), interval: settings.seconds, clock: clock, logger: logger)
+            store: store, file: CheckpointFile(path: settings.file, secret: key, interval: settings.seconds), interval: settings.seconds,
+            clock: clock, logger: logger)
     }
 
     /// Records the rules the gateway starts with as a stored version (unless they already are the

@@ -276,11 +276,25 @@ public protocol StoreHealth: Sendable {
 extension AuditLog {
     /// Checks the whole audit chain, reading it a page at a time, in constant memory.
     /// Checks the whole chain, then the chain against the checkpoints anchored outside the store.
-    public func verifyAudit(against file: CheckpointFile) async throws -> AuditChain.Verdict {
+    /// Events not yet in any checkpoint are expected for `file.allowedLag` after they were written;
+    /// older ones mean the file was cut short, emptied or deleted, or no gateway anchors the log.
+    public func verifyAudit(against file: CheckpointFile, now: Date = Date()) async throws -> AuditChain.Verdict {
         let (checkpoints, problems) = try file.read()
-        return try await AuditChain.verify(try await verifyAudit(), against: checkpoints, problems: problems) { sequence in
+        let verdict = try await AuditChain.verify(try await verifyAudit(), against: checkpoints, problems: problems) { sequence in
             try await auditEvents(afterSequence: sequence - 1, limit: 1).first { $0.sequence == sequence }?.hash
         }
+        let anchored = checkpoints.last?.sequence ?? 0
+        guard case .intact(let events, _) = verdict, events > anchored,
+            let first = try await auditEvents(afterSequence: anchored, limit: 1).first, let written = Timestamp.parse(first.at),
+            now.timeIntervalSince(written) > file.allowedLag
+        else { return verdict }
+        let since = "though the first was written at \(first.at), longer ago than checkpoints are written"
+        return .broken(
+            sequence: anchored + 1,
+            reason: checkpoints.isEmpty
+                ? "events 1 to \(events) are in no checkpoint: the checkpoint file \(file.path) is missing or empty, \(since); it was deleted or emptied, or no gateway has anchored the log"
+                : "events \(anchored + 1) to \(events) are in no checkpoint, \(since): the checkpoint file was cut short, or no gateway has anchored the log since"
+        )
     }
 
     public func verifyAudit(pageSize: Int = 5_000) async throws -> AuditChain.Verdict {

@@ -1,6 +1,8 @@
 import Audit
+import Crypto
 import Foundation
 import GRDB
+import ReferralModel
 import Storage
 import Testing
 
@@ -60,7 +62,13 @@ import Testing
 
     @Test func aDeletedMiddleEventIsNamed() async throws {
         let verdict = try await Anchored().verify { try $0.execute(sql: "DELETE FROM audit_events WHERE seq = 5") }
-        #expect(reason(verdict) == "5: event 5 is missing or out of order (found 6 in its place)")
+        #expect(reason(verdict) == "5: event 5 is missing")
+    }
+
+    @Test func everyMissingRangeIsNamedNotOnlyTheFirstEvent() async throws {
+        // A restore that lost 3 to 4 and 7 to 9 (a report once said "3 to 3").
+        let verdict = try await Anchored().verify { try $0.execute(sql: "DELETE FROM audit_events WHERE seq IN (3, 4, 7, 8, 9)") }
+        #expect(reason(verdict) == "3: events 3 to 4 are missing; events 7 to 9 are missing")
     }
 
     @Test func theNewestEventsDeletedAreNamed() async throws {
@@ -95,8 +103,99 @@ import Testing
     @Test func aForgedCheckpointIsNamed() async throws {
         let anchored = try await Anchored()
         let forged = CheckpointFile(path: anchored.checkpoints.path, secret: String(repeating: "x", count: 40))
-        try forged.append(sequence: 3, hash: String(repeating: "0", count: 64), at: Date())
+        try forged.append(sequence: 11, hash: String(repeating: "0", count: 64), at: Date())
         #expect(
             reason(try await anchored.verify { _ in }) == "10: checkpoint line 2 is not signed with the audit key: it was forged or the key changed")
+    }
+}
+
+/// The checkpoint file itself, cut short, emptied, deleted or with a line taken out: each is named,
+/// since each checkpoint commits to the one before and events may wait only so long to be anchored.
+@Suite struct CheckpointFileTamperTests {
+    /// A store with three checkpoints, one after each four events written a day ago.
+    func anchored() async throws -> (store: SQLiteStore, file: CheckpointFile) {
+        let path = temporaryDatabase()
+        let store = try SQLiteStore(path: path)
+        let file = CheckpointFile(
+            path: URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("checkpoints.log").path,
+            secret: AuditTamperTests.key, interval: 60)
+        let yesterday = Date().addingTimeInterval(-86_400)
+        for batch in 0..<3 {
+            for number in 1...4 {
+                try await store.appendAudit([
+                    AuditEntry(
+                        at: Timestamp.string(yesterday.addingTimeInterval(Double(batch * 10 + number))), kind: .gatewayStarted, detail: "\(number)")
+                ])
+            }
+            let head = try #require(try await store.auditHead())
+            try file.append(sequence: head.sequence, hash: head.hash, at: yesterday.addingTimeInterval(Double(batch * 10 + 5)))
+        }
+        return (store, file)
+    }
+
+    func lines(_ file: CheckpointFile) throws -> [String] {
+        try String(contentsOfFile: file.path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    func write(_ lines: [String], to file: CheckpointFile) throws {
+        try (lines.map { $0 + "\n" }.joined()).write(toFile: file.path, atomically: true, encoding: .utf8)
+    }
+
+    func reason(_ verdict: AuditChain.Verdict) -> String {
+        if case .broken(let sequence, let reason) = verdict { return "\(sequence): \(reason)" }
+        return "intact"
+    }
+
+    @Test func anUntouchedFileVerifiesAndEventsNotYetAnchoredAreExpected() async throws {
+        let (store, file) = try await anchored()
+        #expect(reason(try await store.verifyAudit(against: file)) == "intact")
+        // Written a moment ago, not yet anchored: the gateway's next checkpoint will take it.
+        try await store.appendAudit([AuditEntry(at: Timestamp.string(Date()), kind: .gatewayStarted, detail: "now")])
+        #expect(reason(try await store.verifyAudit(against: file)) == "intact")
+        // Ten minutes on, with nothing anchored, it is named.
+        #expect(
+            reason(try await store.verifyAudit(against: file, now: Date().addingTimeInterval(600))).hasPrefix(
+                "13: events 13 to 13 are in no checkpoint"))
+    }
+
+    @Test func aLineTakenOutOfTheMiddleIsNamed() async throws {
+        let (store, file) = try await anchored()
+        var kept = try lines(file)
+        kept.remove(at: 1)
+        try write(kept, to: file)
+        #expect(reason(try await store.verifyAudit(against: file)).contains("checkpoint line 2 was written as line 3"))
+    }
+
+    @Test func aFileCutShortIsNamedOnceItsEventsAreOlderThanCheckpointsAreWritten() async throws {
+        let (store, file) = try await anchored()
+        try write(Array(try lines(file).prefix(1)), to: file)
+        #expect(reason(try await store.verifyAudit(against: file)).hasPrefix("5: events 5 to 12 are in no checkpoint"))
+    }
+
+    @Test func anEmptiedOrDeletedFileIsNamed() async throws {
+        let (store, file) = try await anchored()
+        try write([], to: file)
+        #expect(reason(try await store.verifyAudit(against: file)).hasPrefix("1: events 1 to 12 are in no checkpoint: the checkpoint file"))
+        try FileManager.default.removeItem(atPath: file.path)
+        #expect(reason(try await store.verifyAudit(against: file)).contains("is missing or empty"))
+    }
+
+    @Test func checkpointsWrittenBeforeTheyWereChainedStillVerifyAndTheChainFollowsOn() async throws {
+        let (store, file) = try await anchored()
+        // The landed version's lines: each signed alone, no count, no previous.
+        let key = SymmetricKey(data: SHA256.hash(data: Array(AuditTamperTests.key.utf8)))
+        let legacy = try lines(file).map { line -> String in
+            let old = try JSONDecoder().decode(AuditCheckpoint.self, from: Data(line.utf8))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return String(decoding: try encoder.encode(AuditCheckpoint(sequence: old.sequence, hash: old.hash, at: old.at, key: key)), as: UTF8.self)
+        }
+        try write(legacy, to: file)
+        #expect(reason(try await store.verifyAudit(against: file)) == "intact")
+        try await store.appendAudit([AuditEntry(at: Timestamp.string(Date()), kind: .gatewayStarted, detail: "after the upgrade")])
+        let head = try #require(try await store.auditHead())
+        try file.append(sequence: head.sequence, hash: head.hash, at: Date())
+        #expect(try JSONDecoder().decode(AuditCheckpoint.self, from: Data(try lines(file)[3].utf8)).count == 4)
+        #expect(reason(try await store.verifyAudit(against: file)) == "intact")
     }
 }

@@ -48,7 +48,7 @@ extension Switchboard.AuditCommand {
                     printError("Set \(name) to the audit checkpoint key: without it the chain cannot be checked against \(file).")
                     throw ExitCode.failure
                 }
-                checkpointFile = CheckpointFile(path: file, secret: key)
+                checkpointFile = CheckpointFile(path: file, secret: key, interval: configured?.seconds ?? 60)
             }
             let verification = try await AuditTrail(store: store, checkpoints: checkpointFile).verify()
             let anchored = verification.anchored
