@@ -309,9 +309,7 @@ extension GatewayComponents {
                 return (response.status, response.body)
             },
             postForm: { url, form, authorization in
-                var allowed = CharacterSet.alphanumerics
-                allowed.insert(charactersIn: "-._~")
-                let body = form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+                let body = form.map { "\($0.0)=\(StaffSignIn.formEncoded($0.1))" }.joined(separator: "&")
                 var headers: [(name: String, value: String)] = [
                     ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
                 ]

@@ -14,8 +14,7 @@ public struct KeyEncryptionKey: Sendable {
     public init(bytes: [UInt8]) throws(RecordSealingProblem) {
         guard bytes.count == 32 else { throw RecordSealingProblem("the key-encryption key is \(bytes.count) bytes; it must be 32") }
         key = SymmetricKey(data: bytes)
-        id = HMAC<SHA256>.authenticationCode(for: Data("switchboard key-encryption key id".utf8), using: key).prefix(8)
-            .map { String(format: "%02x", $0) }.joined()
+        id = Hex.encode(HMAC<SHA256>.authenticationCode(for: Data("switchboard key-encryption key id".utf8), using: key).prefix(8))
     }
 
     /// A new random key, as `switchboard storage new-key` prints it (base64).
@@ -137,20 +136,7 @@ public struct RecordSealer: Sendable {
     /// A keyed digest of a normalised value, so a person can be found without plaintext: the NHS
     /// number's ten digits, or the family name (letters, lower case) with the birth date.
     public func blindIndex(_ kind: BlindIndexKind, _ normalised: String) -> String {
-        Self.hex(HMAC<SHA256>.authenticationCode(for: Data("\(kind.rawValue):\(normalised)".utf8), using: index))
-    }
-
-    /// Lower-case hex, a table lookup a byte (`String(format:)` costs a microsecond a byte on Linux,
-    /// and intake makes two indexes a referral).
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Data("\(kind.rawValue):\(normalised)".utf8), using: index))
     }
 
     /// The blind indexes of a referral's subject: (NHS number, family name with birth date).

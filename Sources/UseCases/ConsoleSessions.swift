@@ -114,9 +114,7 @@ public final class ConsoleSessions: Sendable {
 
     /// 32 random bytes, base64url: a session id or a CSRF token.
     public static func randomToken() -> String {
-        let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
-        return bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        StaffSignIn.base64URL(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
     }
 
     /// Compares two tokens in time that does not depend on where they differ.

@@ -252,7 +252,7 @@ public final class StaffSignIn: Sendable {
 
     // MARK: Encodings
 
-    static func base64URL(_ data: Data) -> String {
+    public static func base64URL(_ data: Data) -> String {
         data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
@@ -263,7 +263,7 @@ public final class StaffSignIn: Sendable {
         return Data(base64Encoded: base64)
     }
 
-    static func formEncoded(_ text: String) -> String {
+    public static func formEncoded(_ text: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
