@@ -24,7 +24,7 @@ extension DocumentedResponseTests {
             return ScenarioRequest(
                 uri: "/v1/records/\(Identifier.make())/erase", headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "ERASE-2026-1"}"#))
         case (.get, "/v1/records"):
-            return ScenarioRequest(uri: "/v1/records?nhsNumber=9434765919&reason=SAR-2026-1", headers: headers(key: key, json: false))
+            return ScenarioRequest(uri: "/v1/records?nhsNumber=9990000034&reason=SAR-2026-1", headers: headers(key: key, json: false))
         case (.get, "/v1/referrals/{id}"):
             return ScenarioRequest(uri: "/v1/referrals/\(Identifier.make())", headers: headers(key: key, json: false))
         case (.put, "/v1/rules"):

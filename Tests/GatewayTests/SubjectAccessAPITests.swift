@@ -34,12 +34,12 @@ import UseCases
         try await fixture.components.start()
         let store = fixture.components.store
         try await fixture.test { client in
-            let first = try await submit(client, try Self.referral(nhsNumber: "943 476 5919", familyName: "O'Brien-Smith"))
+            let first = try await submit(client, try Self.referral(nhsNumber: "999 000 0034", familyName: "O'Brien-Smith"))
             let someoneElse = try await submit(
                 client, try Self.referral(nhsNumber: "999 000 0026", familyName: "O'Brien-Smith", birthDate: "1950-01-01"))
-            let second = try await submit(client, try Self.referral(nhsNumber: "9434765919", familyName: "obrien smith"))
+            let second = try await submit(client, try Self.referral(nhsNumber: "9990000034", familyName: "obrien smith"))
 
-            let byNumber = try await get(client, "/v1/records?nhsNumber=943%20476%205919&reason=SAR-2026-114", key: GatewayFixture.governanceKey)
+            let byNumber = try await get(client, "/v1/records?nhsNumber=999%20000%200034&reason=SAR-2026-114", key: GatewayFixture.governanceKey)
             #expect(byNumber.status == 200)
             let disclosure = try JSONDecoder().decode(SubjectAccess.Disclosure.self, from: byNumber.body)
             #expect(disclosure.referrals.map(\.id) == [first, second])
@@ -53,14 +53,14 @@ import UseCases
             #expect(!byName.body.isEmpty && someoneElse != first)
 
             // No reason, or a search that is not one, is refused with the parameter named.
-            let noReason = try await get(client, "/v1/records?nhsNumber=9434765919", key: GatewayFixture.governanceKey)
+            let noReason = try await get(client, "/v1/records?nhsNumber=9990000034", key: GatewayFixture.governanceKey)
             #expect(noReason.status == 422)
             #expect(try JSONDecoder().decode(ProblemBody.self, from: noReason.body).errors?.map(\.pointer) == ["/reason"])
             let half = try await get(client, "/v1/records?familyName=Smith&reason=SAR-1", key: GatewayFixture.governanceKey)
             #expect(try JSONDecoder().decode(ProblemBody.self, from: half.body).errors?.map(\.pointer) == ["/birthDate"])
             // Other roles may not search.
             for key in [GatewayFixture.adminKey, GatewayFixture.operationsKey, GatewayFixture.referrerKey] {
-                #expect(try await get(client, "/v1/records?nhsNumber=9434765919&reason=SAR-1", key: key).status == 403)
+                #expect(try await get(client, "/v1/records?nhsNumber=9990000034&reason=SAR-1", key: key).status == 403)
             }
         }
         let events = try await store.auditEvents(afterSequence: 0, limit: 1_000)
@@ -68,7 +68,7 @@ import UseCases
         #expect(searches.count == 2)
         #expect(
             searches.allSatisfy { $0.actor == "test-governance" && $0.detail.contains("SAR-2026-114") && $0.detail.contains("2 referrals found") })
-        #expect(!events.contains { $0.detail.contains("9434765919") || $0.detail.contains("943 476 5919") || $0.detail.contains("Brien") })
+        #expect(!events.contains { $0.detail.contains("9990000034") || $0.detail.contains("999 000 0034") || $0.detail.contains("Brien") })
         #expect(events.filter { $0.kind == "referral.viewed" && $0.detail.contains("subject access") }.count == 4)
     }
 
@@ -78,7 +78,7 @@ import UseCases
         let store = fixture.components.store
         let rules = try String(contentsOfFile: fixture.rulesPath, encoding: .utf8)
         try await fixture.test { client in
-            let id = try await submit(client, try Self.referral(nhsNumber: "9434765919", familyName: "Quenby"))
+            let id = try await submit(client, try Self.referral(nhsNumber: "9990000034", familyName: "Quenby"))
             // One delivery given up on, with the agency's reply quoting the person.
             let lease = try #require(
                 try await store.leaseDueDeliveries(
@@ -170,7 +170,7 @@ import UseCases
         try await fixture.components.start()
         let store = fixture.components.store
         try await fixture.test { client in
-            let id = try await submit(client, try Self.referral(nhsNumber: "9434765919", familyName: "Smtih"))
+            let id = try await submit(client, try Self.referral(nhsNumber: "9990000034", familyName: "Smtih"))
             // Delivered to the falls service: it is sent the correction.
             let lease = try #require(
                 try await store.leaseDueDeliveries(
@@ -198,7 +198,7 @@ import UseCases
             #expect(try await rectify(#"{"subject": {"familyName": "Smyth"}}"#).status == 422)
             #expect(try await rectify(#"{"reason": "x", "subject": {"familyName": "Smyth"}}"#, key: GatewayFixture.referrerKey).status == 403)
         }
-        let rectified = try await store.auditEvents(referralId: try #require(try await store.referralIds(about: .nhsNumber("9434765919")).first))
+        let rectified = try await store.auditEvents(referralId: try #require(try await store.referralIds(about: .nhsNumber("9990000034")).first))
             .filter { $0.kind == "referral.amended" }
         #expect(rectified.map(\.detail) == ["rectified ('RECT-2026-2'): /subject/familyName; the update goes to oxford-falls"])
         #expect(rectified.first?.actor == "test-governance")

@@ -10,7 +10,7 @@ import Testing
 /// A person whose name and NHS number appear nowhere else, so finding either in a file's bytes
 /// means it was stored in plaintext.
 let sealedName = "Quenby-Marchetti"
-let sealedNHSNumber = "9434765919"
+let sealedNHSNumber = "9990000034"
 
 func testKey(_ byte: UInt8 = 7) throws -> KeyEncryptionKey { try KeyEncryptionKey(bytes: Array(repeating: byte, count: 32)) }
 
