@@ -85,7 +85,7 @@ final class RunningProcess: Sendable {
 
     /// Waits for an output line that satisfies `predicate`.
     @discardableResult
-    func waitForLine(timeout: Double = 20, _ what: String, where predicate: (String) -> Bool) async throws -> String {
+    func waitForLine(timeout: Double = 60, _ what: String, where predicate: (String) -> Bool) async throws -> String {
         let deadline = ContinuousClock.now + .seconds(timeout)
         while ContinuousClock.now < deadline {
             if let line = lines.first(where: predicate) { return line }

@@ -23,7 +23,8 @@ import UseCases
             let script = repositoryRoot.appendingPathComponent("Tests/Fixtures/oidc/provider.py").path
             process = try ChildProcess(["/usr/bin/python3", script, String(port), "switchboard-console", "-"])
             let client = CurlTransport.started()
-            let deadline = ContinuousClock.now + .seconds(20)
+            // Python and two RSA keys: a few seconds on a machine busy with other suites.
+            let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
                 if let answer = try? await client.send(HTTPRequest(url: issuer + "/.well-known/openid-configuration")), answer.status == 200 {
                     return
