@@ -182,6 +182,12 @@ enum PostgresMigrations {
             // A console session of someone who signed in through the identity provider: who, as JSON.
             9, "staff-sign-in", ["ALTER TABLE console_sessions ADD COLUMN identity TEXT"]
         ),
+        (
+            // The audit log's Merkle tree: each complete node, so proofs are a few reads. Derived
+            // from the events, which stay the record; filled in from the first event by the anchor.
+            10, "audit-tree",
+            ["CREATE TABLE audit_tree (level INTEGER NOT NULL, position BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (level, position))"]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a

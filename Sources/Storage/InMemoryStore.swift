@@ -59,6 +59,7 @@ public actor InMemoryStore: SwitchboardStore {
     var originalMessages: [ReferralID: OriginalMessage] = [:]
     /// Console sessions by digest.
     var sessions: [String: StoredSession] = [:]
+    var auditTree: [MerkleNode: [UInt8]] = [:]
 
     public init() {}
 

@@ -317,6 +317,15 @@ public final class SQLiteStore: SwitchboardStore {
             // A console session of someone who signed in through the identity provider: who, as JSON.
             try db.execute(sql: "ALTER TABLE console_sessions ADD COLUMN identity TEXT")
         }
+        migrator.registerMigration("v25-audit-tree") { db in
+            // The audit log's Merkle tree: each complete node, so proofs are a few reads. Derived
+            // from the events, which stay the record; filled in from the first event by the anchor.
+            try db.execute(
+                sql: """
+                    CREATE TABLE audit_tree (level INTEGER NOT NULL, position INTEGER NOT NULL, hash BLOB NOT NULL,
+                                             PRIMARY KEY (level, position)) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 

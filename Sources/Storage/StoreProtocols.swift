@@ -248,6 +248,7 @@ public protocol WebhookReceiptStore: Sendable {
 /// are each one, and the shared store contract tests hold them to the same behaviour.
 public typealias SwitchboardStore = ReferralStore & DeliveryQueue & AuditLog & RulesVersionStore & PostcodeDirectoryStore & ProposalStore
     & ReferralLoopStore & RetentionStore & StoreHealth & KeyStore & WebhookReceiptStore & SessionStore & PersonalRecordStore
+    & AuditTreeStore
 
 /// A person's referrals, found by blind index (no plaintext is searched), for subject access.
 public protocol PersonalRecordStore: Sendable {
@@ -283,6 +284,9 @@ extension AuditLog {
         let verdict = try await AuditChain.verify(try await verifyAudit(), against: checkpoints, problems: problems) { sequence in
             try await auditEvents(afterSequence: sequence - 1, limit: 1).first { $0.sequence == sequence }?.hash
         }
+        if case .intact = verdict, let broken = try await verifyTrees(CheckpointFile.trees(checkpoints, verifier: file.verifier)) {
+            return broken
+        }
         let anchored = checkpoints.last?.sequence ?? 0
         guard case .intact(let events, _) = verdict, events > anchored,
             let first = try await auditEvents(afterSequence: anchored, limit: 1).first, let written = Timestamp.parse(first.at),
@@ -295,6 +299,21 @@ extension AuditLog {
                 ? "events 1 to \(events) are in no checkpoint: the checkpoint file \(file.path) is missing or empty, \(since); it was deleted or emptied, or no gateway has anchored the log"
                 : "events \(anchored + 1) to \(events) are in no checkpoint, \(since): the checkpoint file was cut short, or no gateway has anchored the log since"
         )
+    }
+
+    /// Checks each signed tree checkpoint against the tree rebuilt from the events: the first
+    /// whose root differs names a log that was rewritten since it was signed.
+    public func verifyTrees(_ trees: [(checkpoint: AuditCheckpoint, tree: TreeCheckpoint)]) async throws -> AuditChain.Verdict? {
+        guard !trees.isEmpty else { return nil }
+        let roots = try await auditRoots(at: Set(trees.map(\.tree.size)))
+        for (checkpoint, tree) in trees where roots[tree.size] != tree.root {
+            return .broken(
+                sequence: tree.size,
+                reason:
+                    "the events up to \(tree.size) are not the ones the signed checkpoint of \(checkpoint.at) records (its Merkle root differs): an event was edited, removed or rehashed"
+            )
+        }
+        return nil
     }
 
     public func verifyAudit(pageSize: Int = 5_000) async throws -> AuditChain.Verdict {

@@ -168,7 +168,7 @@ func plaintextFound(in paths: [String]) -> Bool {
         let words = Data("Caller describes escalating distress".utf8)
         #expect(FileManager.default.contents(atPath: path)?.range(of: words) != nil, "the landed version stored it in plaintext")
         let store = try SQLiteStore(path: path, encryption: try testKey())
-        let rows = try await DatabaseQueue(path: path).read { try Row.fetchAll($0, sql: "SELECT id, body, pruned_at FROM referrals") }
+        let rows = try DatabaseQueue(path: path).read { try Row.fetchAll($0, sql: "SELECT id, body, pruned_at FROM referrals") }
         #expect(rows.count == 7)
         for row in rows where (row["pruned_at"] as Double?) == nil {
             #expect(ReferralKey.isSealed(row["body"] as Data))
