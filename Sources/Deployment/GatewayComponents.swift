@@ -45,6 +45,8 @@ public final class GatewayComponents: Sendable {
     public let sessions: ConsoleSessions
     /// The audit trail as administrators check, chart and export it.
     public let auditTrail: AuditTrail
+    /// The audit log as a transparency log, where `audit.signing_key_file` is set.
+    public let transparency: TransparencyLog?
     /// Subject access: a person's referrals, found by blind index, each search audited.
     public let subjectAccess: SubjectAccess
     /// Staff sign-in to the console through the organisation's identity provider, where `console.oidc` is set.
@@ -119,11 +121,8 @@ public final class GatewayComponents: Sendable {
         erasure = Erasure(store: store, clock: clock) { agency in live.current.agencies[agency]?.safeguardingRecipient ?? false }
         readiness = Readiness(store: store, rules: live, environment: (settings.environment ?? .test).rawValue) { dispatcher.isRunning }
         signatures = InboundSignatures(store: store, clock: clock)
-        auditTrail = AuditTrail(
-            store: store,
-            checkpoints: settings.auditCheckpoints.flatMap { checkpoints in
-                checkpoints.key.map { CheckpointFile(path: checkpoints.file, secret: $0, interval: checkpoints.seconds) }
-            })
+        transparency = try Self.transparencyLog(settings.auditCheckpoints, store: store, clock: clock)
+        auditTrail = AuditTrail(store: store, checkpoints: Self.checkpointFile(settings.auditCheckpoints, transparency: transparency))
         self.logger = logger
         // Work another gateway committed wakes this one's dispatcher at once; its poll is the fallback.
         (store as? PostgresStore)?.onDeliveriesAdded { dispatcher.wake() }
@@ -236,12 +235,35 @@ public final class GatewayComponents: Sendable {
         }
     }
 
-    /// The audit chain's anchor, where the configuration names a checkpoint file and its key.
+    /// The audit chain's anchor, where the configuration names a checkpoint file and a key.
     public var anchor: AuditAnchor? {
-        guard let settings = configuration.settings.auditCheckpoints, let key = settings.key else { return nil }
-        return AuditAnchor(
-            store: store, file: CheckpointFile(path: settings.file, secret: key, interval: settings.seconds), interval: settings.seconds,
-            clock: clock, logger: logger)
+        guard let settings = configuration.settings.auditCheckpoints,
+            let file = Self.checkpointFile(settings, transparency: transparency)
+        else { return nil }
+        return AuditAnchor(store: store, file: file, log: transparency, interval: settings.seconds, clock: clock, logger: logger)
+    }
+
+    /// The checkpoint file with the keys that sign (and check) it; nil without one the gateway holds.
+    static func checkpointFile(_ settings: AuditCheckpoints?, transparency: TransparencyLog?) -> CheckpointFile? {
+        guard let settings, settings.key != nil || transparency != nil else { return nil }
+        return CheckpointFile(
+            path: settings.file, secret: settings.key, verifier: transparency.flatMap { try? NoteVerifier(text: $0.verifierKey) },
+            interval: settings.seconds)
+    }
+
+    static func transparencyLog(_ settings: AuditCheckpoints?, store: any SwitchboardStore, clock: any WallClock) throws -> TransparencyLog? {
+        guard let settings, let text = settings.signingKey else { return nil }
+        do {
+            return TransparencyLog(store: store, signer: try NoteSigner(text: text), clock: clock)
+        } catch {
+            throw ConfigError(issues: [
+                ConfigIssue(
+                    file: "switchboard.yaml", line: 1, column: 1,
+                    message:
+                        "audit.signing_key_file \(settings.signingKeyFile ?? ""): \((error as? NoteKeyError)?.description ?? "it cannot be read")",
+                    hint: "write a new one with: switchboard audit signing-key new FILE")
+            ])
+        }
     }
 
     /// Records the rules the gateway starts with as a stored version (unless they already are the

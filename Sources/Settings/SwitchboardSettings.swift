@@ -205,20 +205,41 @@ struct SectionReader {
         guard let node else { return nil }
         guard
             let entries = reader.mapping(
-                node, "audit", allowed: ["checkpoint_file", "key_env", "checkpoint_seconds"], required: ["checkpoint_file", "key_env"]),
-            let file = reader.string(entries["checkpoint_file"], "checkpoint_file").map(resolve),
-            let name = reader.string(entries["key_env"], "key_env")
+                node, "audit", allowed: ["checkpoint_file", "key_env", "signing_key_file", "checkpoint_seconds"], required: ["checkpoint_file"]),
+            let file = reader.string(entries["checkpoint_file"], "checkpoint_file").map(resolve)
         else { return nil }
-        let key = environment[name].flatMap { $0.isEmpty ? nil : $0 }
-        if let key, key.count < 32 {
-            reader.fail(entries["key_env"], "the audit key in \(name) is shorter than 32 characters", hint: "head -c 32 /dev/urandom | base64")
-        } else if key == nil, requireSecrets {
+        let name = reader.string(entries["key_env"], "key_env")
+        let signingFile = reader.string(entries["signing_key_file"], "signing_key_file").map(resolve)
+        guard name != nil || signingFile != nil else {
             reader.fail(
-                entries["key_env"], "environment variable \(name) is not set",
-                hint: "the key that signs the audit checkpoints, kept away from the database: head -c 32 /dev/urandom | base64")
+                node, "audit needs key_env (an HMAC key in the environment) or signing_key_file (an Ed25519 note key), or both",
+                hint: "signing_key_file makes the log checkable by others: switchboard audit signing-key new audit-signing.key")
+            return nil
+        }
+        let key = name.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+        if let name {
+            if let key, key.count < 32 {
+                reader.fail(entries["key_env"], "the audit key in \(name) is shorter than 32 characters", hint: "head -c 32 /dev/urandom | base64")
+            } else if key == nil, requireSecrets {
+                reader.fail(
+                    entries["key_env"], "environment variable \(name) is not set",
+                    hint: "the key that signs the audit checkpoints, kept away from the database: head -c 32 /dev/urandom | base64")
+            }
+        }
+        let signingKey = signingFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        if let signingFile, requireSecrets {
+            if signingKey == nil {
+                reader.fail(
+                    entries["signing_key_file"], "the audit signing key file \(signingFile) cannot be read",
+                    hint: "write one with: switchboard audit signing-key new \(signingFile)")
+            } else if signingKey?.hasPrefix("PRIVATE+KEY+") != true {
+                reader.fail(
+                    entries["signing_key_file"], "\(signingFile) does not hold an audit signing key",
+                    hint: "it holds one line, PRIVATE+KEY+name+id+key, as written by: switchboard audit signing-key new FILE")
+            }
         }
         let seconds = reader.number(entries["checkpoint_seconds"], "checkpoint_seconds", range: 1...86_400) ?? 60
-        return AuditCheckpoints(file: file, keyEnv: name, key: key, seconds: seconds)
+        return AuditCheckpoints(file: file, keyEnv: name, key: key, signingKeyFile: signingFile, signingKey: signingKey, seconds: seconds)
     }
 
     func server(_ node: Node?) -> SwitchboardSettings.Server {

@@ -18,7 +18,7 @@ import UseCases
     func closedReferral(_ store: InMemoryStore, at: Date) async throws -> ReferralID {
         let id = ReferralID.make(now: at)
         let delivery = DeliveryID.make(now: at)
-        _ = try await store.accept(
+        _ = await store.accept(
             IntakeRecord(
                 referralId: id, receivedAt: at, actor: "gp",
                 referral: Referral(
@@ -29,7 +29,7 @@ import UseCases
                 idempotency: nil))
         var change = LoopChange(referralId: id, at: at)
         change.withdrawn = [delivery]
-        _ = try await store.applyLoopChange(change)
+        _ = await store.applyLoopChange(change)
         return id
     }
 
@@ -51,12 +51,12 @@ import UseCases
         clock.advance(by: 5_460)
         var last: RetentionRun?
         for _ in 0..<400 where last?.finishedAt == nil {
-            last = try await store.lastRetentionRun()
+            last = await store.lastRetentionRun()
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(last?.day == "2026-12-07" && last?.gateway == "gw-1" && last?.pruned == 1)
-        #expect(try await store.loopReferral(old) == nil)
-        #expect(try await store.loopReferral(recent) != nil)
+        #expect(await store.loopReferral(old) == nil)
+        #expect(await store.loopReferral(recent) != nil)
         #expect(try await second.runIfDue() == nil, "another gateway ran today's")
         let pruned = await store.auditEvents(afterSequence: 0, limit: 100).filter { $0.kind == "referrals.pruned" }
         #expect(pruned.map(\.actor) == ["retention schedule (gw-1)"])

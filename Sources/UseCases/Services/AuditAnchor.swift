@@ -11,13 +11,20 @@ import Storage
 public struct AuditAnchor: Service {
     let store: any AuditLog
     let file: CheckpointFile
+    /// When the log is a transparency log: each checkpoint integrates the new events into the
+    /// Merkle tree first and carries the tree's signed note.
+    let log: TransparencyLog?
     let interval: Double
     let clock: any WallClock
     let logger: Logger
 
-    public init(store: any AuditLog, file: CheckpointFile, interval: Double, clock: any WallClock = SystemClock(), logger: Logger) {
+    public init(
+        store: any AuditLog, file: CheckpointFile, log: TransparencyLog? = nil, interval: Double, clock: any WallClock = SystemClock(),
+        logger: Logger
+    ) {
         self.store = store
         self.file = file
+        self.log = log
         self.interval = interval
         self.clock = clock
         self.logger = logger
@@ -27,6 +34,12 @@ public struct AuditAnchor: Service {
     /// - Returns: the sequence written, or nil when there was nothing new.
     @discardableResult
     public func checkpoint() async throws -> Int64? {
+        if let log {
+            let (size, head) = try await log.integrate()
+            guard size > (file.newestSequence() ?? 0), let head else { return nil }
+            try file.append(sequence: size, hash: head, at: clock.now(), note: try await log.checkpoint(size: size).note)
+            return size
+        }
         guard let head = try await store.auditHead(), head.sequence > (file.newestSequence() ?? 0) else { return nil }
         try file.append(sequence: head.sequence, hash: head.hash, at: clock.now())
         return head.sequence
