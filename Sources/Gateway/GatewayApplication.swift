@@ -76,6 +76,7 @@ public struct GatewayApplication {
         router.addRoutes(
             RecordsRoutes(access: components.subjectAccess, erasure: components.erasure, loop: components.loop).collection(guards),
             atPath: "/v1/records")
+        router.addRoutes(AuditRoutes(log: components.transparency).collection(guards), atPath: "/v1/audit")
         router.addRoutes(
             try Console(components: components, frontDoor: frontDoor, addresses: addresses, logger: logger).routes(), atPath: "/console")
         index.set(router.routes.map { DocumentedRoute(method: $0.method.rawValue, path: $0.path.description) })

@@ -87,7 +87,7 @@ struct RulesRoutes: Sendable {
     func testProposed(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let principal = context.principal else { throw ProblemResponse(.unauthorised, detail: "An API key is required.") }
         try requireYAML(request)
-        guard let agency = request.uri.queryParameters.get("agency").map { String($0) }, QueueRoutes.isAgencyId(agency) else {
+        guard let agency = request.uri.queryParameters.get("agency").map({ String($0) }), QueueRoutes.isAgencyId(agency) else {
             throw ProblemResponse(
                 .invalidRequest, detail: "Name the agency to test: POST /v1/agencies/test?agency=ID.",
                 errors: [FieldIssue(pointer: "/agency", detail: "is required: an agency id from the file, letters, digits and hyphens.")])

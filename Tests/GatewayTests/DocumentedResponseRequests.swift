@@ -23,6 +23,8 @@ extension DocumentedResponseTests {
         case (.post, "/v1/records/{id}/erase"):
             return ScenarioRequest(
                 uri: "/v1/records/\(Identifier.make())/erase", headers: headers(key: key), body: ByteBuffer(string: #"{"reason": "ERASE-2026-1"}"#))
+        case (.get, "/v1/audit/proof"):
+            return ScenarioRequest(uri: "/v1/audit/proof?referral=\(Identifier.make())", headers: headers(key: key, json: false))
         case (.get, "/v1/records"):
             return ScenarioRequest(uri: "/v1/records?nhsNumber=9990000034&reason=SAR-2026-1", headers: headers(key: key, json: false))
         case (.get, "/v1/referrals/{id}"):

@@ -29,7 +29,9 @@ struct ScenarioRequest {
         // A rollback answers 201 where changes need approval: it is proposed.
         let proposes = response.status == 201 && response.path.hasSuffix("/rollback")
         let fixture = try GatewayFixture(
-            rateLimit: 0.01, burst: 3, approval: proposes ? [.rules, .agencies] : [], storageReserveMB: response.status == 503 ? 1_000_000 : 0)
+            rateLimit: 0.01, burst: 3, approval: proposes ? [.rules, .agencies] : [], storageReserveMB: response.status == 503 ? 1_000_000 : 0,
+            // The audit log's 404: a deployment that keeps no transparency log.
+            transparency: !(response.status == 404 && response.path.hasPrefix("/v1/audit")))
         try await fixture.components.start()
         let observed = try await cause(response, fixture: fixture)
         #expect(observed == response.status, "\(response.testDescription): got \(observed.map(String.init) ?? "no way to cause it")")
@@ -55,6 +57,11 @@ struct ScenarioRequest {
         if response.path.contains("/proposals/{id}"), [200, 400, 409, 412, 415, 422].contains(response.status) {
             let id = try await propose(document, fixture: fixture)
             request.uri = request.uri.replacingOccurrences(of: request.uri.split(separator: "/")[3], with: id)
+        }
+        // A referral's proofs need a referral its key may read, in the integrated tree.
+        if operation == "GET /v1/audit/proof", response.status == 200 {
+            request.uri = "/v1/audit/proof?referral=\(try await deliveredToTheCouncil(fixture))"
+            try await fixture.components.transparency?.integrate()
         }
         // The closed loop's operations need a referral delivered to the agency key's agency, or an open attention item.
         if operation == "POST /v1/referrals/{id}/status", [200, 409].contains(response.status) {
@@ -175,6 +182,8 @@ struct ScenarioRequest {
             case "POST /v1/rules/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)
             case "GET /v1/queue/dead": request.uri = "/v1/queue/dead?limit=0"
             case "GET /v1/records": request.uri = "/v1/records?nhsNumber=123&reason=SAR-1"
+            case "GET /v1/audit/checkpoint": request.uri = "/v1/audit/checkpoint?size=1"
+            case "GET /v1/audit/proof": request.uri = "/v1/audit/proof?old_size=-1"
             case "POST /v1/records/{id}/erase": request.body = ByteBuffer(string: #"{"reason": ""}"#)
             case "POST /v1/records/{id}/rectify": request.body = ByteBuffer(string: #"{"reason": "RECT-1", "subject": "Smith"}"#)
             case "POST /v1/queue/retry": request.body = ByteBuffer(string: #"{"deliveries": "all"}"#)

@@ -1,3 +1,4 @@
+import Audit
 import Deployment
 import Foundation
 import Gateway
@@ -74,10 +75,11 @@ struct GatewayFixture {
     /// - Parameter sections: more top-level sections of switchboard.yaml.
     /// - Parameter storage: the store's url, else a SQLite file of the fixture's own.
     /// - Parameter editAgencies: changes to the fixture's copy of config/agencies.yaml.
+    /// - Parameter transparency: the audit log is a transparency log, signed with a key of the fixture's own.
     init(
         rateLimit: Double = 1_000, burst: Double = 1_000, approval: Set<GovernedDocument> = [], server: String = "",
         storageReserveMB: Int = 0, under: URL? = nil, clock: any WallClock = SystemClock(), keys: [String] = [], sections: String = "",
-        storage: String = "sqlite:gateway.sqlite", editAgencies: (String) -> String = { $0 }
+        storage: String = "sqlite:gateway.sqlite", editAgencies: (String) -> String = { $0 }, transparency: Bool = true
     ) throws {
         directory = (under ?? FileManager.default.temporaryDirectory).appendingPathComponent("switchboard-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -89,7 +91,13 @@ struct GatewayFixture {
         }
         let agencies = directory.appendingPathComponent("agencies.yaml")
         try editAgencies(try String(contentsOf: agencies, encoding: .utf8)).write(to: agencies, atomically: true, encoding: .utf8)
+        if transparency {
+            try NoteSigner.generate(name: "switchboard.gateway.test/audit").write(
+                to: directory.appendingPathComponent("audit-signing.key"), atomically: true, encoding: .utf8)
+        }
+        let audit = transparency ? "audit: { checkpoint_file: audit-checkpoints.log, signing_key_file: audit-signing.key }" : ""
         let yaml = """
+            \(audit)
             server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
             storage: { url: "\(storage)", reserve_mb: \(storageReserveMB) }
             agencies: { file: agencies.yaml, approval: \(approval.contains(.agencies) ? "required" : "none") }

@@ -101,6 +101,7 @@ import UseCases
 
     @Test func aWrongStateNonceSignatureIssuerAudienceOrRoleIsRefusedAndSignsNobodyIn() async throws {
         let (provider, fixture, transport) = try await started()
+        defer { withExtendedLifetime(provider) {} }  // the identity provider runs until the test ends
         defer { transport.cancel() }
         try await fixture.test { client in
             let cases: [(mode: String, roles: String, tamper: @Sendable (String) -> String, says: String)] = [
