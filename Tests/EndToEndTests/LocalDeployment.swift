@@ -45,9 +45,11 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
     ///   the new one and `OXFORD_FALLS_SECRET_OLD` the one being retired.
     /// - Parameter storage: the storage URL (a `postgres://` one for several gateways), instead of a SQLite file.
     /// - Parameter encrypted: personal data is encrypted at rest, with the key in `E2E_STORAGE_KEY`.
+    /// - Parameter transparency: the audit log is a transparency log signed with `audit-signing.key`
+    ///   (which the test writes with `audit signing-key new` before starting the gateway).
     init(
         maxAttempts: Int = 50, exampleAgencies: Bool = false, watchSeconds: Double = 2, referrerCallback: Bool = false, server: String = "",
-        rotating: Bool = false, storage: String? = nil, encrypted: Bool = false
+        rotating: Bool = false, storage: String? = nil, encrypted: Bool = false, transparency: Bool = false
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -110,7 +112,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
           - { id: e2e-spa, role: agency, key_env: E2E_SPA_KEY, agency: oxfordshire-spa }
           - { id: e2e-befriending, role: agency, key_env: E2E_BEFRIENDING_KEY, agency: oxfordshire-befriending }
         delivery: { concurrency: 8, lease_seconds: 5 }
-        audit: { checkpoint_file: audit-checkpoints.log, key_env: E2E_AUDIT_KEY, checkpoint_seconds: 1 }
+        audit: { checkpoint_file: audit-checkpoints.log, key_env: E2E_AUDIT_KEY, checkpoint_seconds: 1\(transparency ? ", signing_key_file: audit-signing.key" : "") }
         rules_reload: { watch_seconds: \(watchSeconds) }
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
@@ -169,6 +171,19 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
         let status = try await process.exitStatus()
         guard status == 0 else { throw TimedOut(description: "\(arguments.first ?? executable) failed: \(process.standardError)") }
         return process.lines.joined(separator: "\n")
+    }
+
+    /// Runs another program and returns its exit status and what it printed, whatever the status.
+    func runToolStatus(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let process = try RunningProcess(arguments, environment: environment, name: arguments.first ?? executable, executable: executable)
+        let status = try await process.exitStatus()
+        return (status, (process.lines + [process.standardError]).joined(separator: "\n"))
+    }
+
+    /// Calls the gateway with `key` and returns the status and the body as text.
+    func fetch(_ path: String, key: String) async throws -> (status: Int, body: String) {
+        let response = try await client.send(HTTPRequest(url: gatewayURL + path, headers: [("Authorization", "Bearer \(key)")]))
+        return (response.status, String(decoding: response.body, as: UTF8.self))
     }
 
     /// Submits a referral over HTTP and returns the status and body.

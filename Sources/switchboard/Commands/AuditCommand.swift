@@ -10,7 +10,8 @@ import UseCases
 extension Switchboard {
     struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "audit", abstract: "Read and check the audit trail.", subcommands: [Verify.self, Show.self, Export.self, Tail.self])
+            commandName: "audit", abstract: "Read and check the audit trail.",
+            subcommands: [Verify.self, Show.self, Export.self, Tail.self, Prove.self, SigningKey.self, VerifierKey.self])
     }
 }
 
@@ -32,6 +33,18 @@ extension Switchboard.AuditCommand {
         @Option(name: .customLong("key-env"), help: "The environment variable holding the checkpoint key, instead of audit.key_env.")
         var keyEnv: String?
 
+        @Option(
+            name: .customLong("checkpoint"),
+            help:
+                "A signed checkpoint kept from /v1/audit/checkpoint (repeatable): check that the log still holds exactly what it records, and that today's log extends it."
+        )
+        var kept: [String] = []
+
+        @Option(
+            name: .customLong("verifier-key"),
+            help: "The log's note verifier key (from `switchboard audit verifier-key`), instead of the configuration's signing key.")
+        var verifierKey: String?
+
         func run() async throws {
             let location = try configuration.storageLocation(override: storage)
             if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
@@ -40,15 +53,30 @@ extension Switchboard.AuditCommand {
             }
             let store = try configuration.openStore(override: storage)
             let configured = SwitchboardSettings.read(path: configuration.config, environment: [:], requireSecrets: false).settings?.auditCheckpoints
+            let verifier = try noteVerifier(given: verifierKey, configured: configured)
             let file = checkpoints ?? configured?.file
             let name = keyEnv ?? configured?.keyEnv
             var checkpointFile: CheckpointFile?
-            if let file, let name {
-                guard let key = ProcessInfo.processInfo.environment[name], !key.isEmpty else {
-                    printError("Set \(name) to the audit checkpoint key: without it the chain cannot be checked against \(file).")
+            if let file, name != nil || verifier != nil {
+                var key: String?
+                if let name {
+                    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                        printError("Set \(name) to the audit checkpoint key: without it the chain cannot be checked against \(file).")
+                        throw ExitCode.failure
+                    }
+                    key = value
+                }
+                checkpointFile = CheckpointFile(path: file, secret: key, verifier: verifier, interval: configured?.seconds ?? 60)
+            }
+            var failed = false
+            for path in kept {
+                guard let verifier else {
+                    printError("Give --verifier-key (or configure audit.signing_key_file) to check the checkpoint \(path).")
                     throw ExitCode.failure
                 }
-                checkpointFile = CheckpointFile(path: file, secret: key, interval: configured?.seconds ?? 60)
+                let (line, ok) = try await KeptCheckpoint.check(path: path, verifier: verifier, store: store)
+                print(line)
+                failed = failed || !ok
             }
             let verification = try await AuditTrail(store: store, checkpoints: checkpointFile).verify()
             let anchored = verification.anchored
@@ -63,6 +91,7 @@ extension Switchboard.AuditCommand {
                 print("Audit chain BROKEN at event \(sequence): \(reason).")
                 throw ExitCode.failure
             }
+            if failed { throw ExitCode.failure }
         }
     }
 }
