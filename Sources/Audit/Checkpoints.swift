@@ -12,21 +12,28 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
     public var sequence: Int64
     public var hash: String
     public var at: String
-    /// Its line in the file (1 for the first) and the line before's MAC ("" for the first), so each
-    /// checkpoint commits to the ones before it: a line taken out breaks the next. Nil in lines
-    /// written before checkpoints were chained.
+    /// Its line in the file (1 for the first) and the line before's seal ("" for the first), so
+    /// each checkpoint commits to the ones before it: a line taken out breaks the next. Nil in
+    /// lines written before checkpoints were chained.
     public var count: Int?
     public var previous: String?
-    /// HMAC-SHA256 over `sequence:hash:at` (and `:count:previous` when chained), in hex.
-    public var mac: String
+    /// HMAC-SHA256 over `sequence:hash:at` (and `:count:previous` when chained), in hex; nil when
+    /// the deployment signs its checkpoints only as notes.
+    public var mac: String?
+    /// The Merkle tree of the first `sequence` events as a C2SP signed note (origin, size, root,
+    /// and an Ed25519 signature), when the deployment keeps a transparency log.
+    public var note: String?
 
-    public init(sequence: Int64, hash: String, at: String, count: Int? = nil, previous: String? = nil, key: SymmetricKey) {
+    public init(
+        sequence: Int64, hash: String, at: String, count: Int? = nil, previous: String? = nil, key: SymmetricKey?, note: String? = nil
+    ) {
         self.sequence = sequence
         self.hash = hash
         self.at = at
         self.count = count
         self.previous = previous
-        mac = Self.mac(sequence: sequence, hash: hash, at: at, count: count, previous: previous, key: key)
+        self.note = note
+        mac = key.map { Self.mac(sequence: sequence, hash: hash, at: at, count: count, previous: previous, key: $0) }
     }
 
     static func mac(sequence: Int64, hash: String, at: String, count: Int?, previous: String?, key: SymmetricKey) -> String {
@@ -34,8 +41,12 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
         return Hex.encode(HMAC<SHA256>.authenticationCode(for: Array("\(sequence):\(hash):\(at)\(chained)".utf8), using: key))
     }
 
+    /// What the next line's `previous` names: its MAC, or the digest of its note when it has none.
+    var seal: String { mac ?? Hex.encode(SHA256.hash(data: Array((note ?? "").utf8))) }
+
     /// Whether `key` signed this checkpoint.
     public func isSigned(with key: SymmetricKey) -> Bool {
+        guard let mac else { return false }
         let expected = Array(Self.mac(sequence: sequence, hash: hash, at: at, count: count, previous: previous, key: key).utf8)
         let given = Array(mac.utf8)
         // Constant time: the comparison must not say how much of a forged MAC was right.
@@ -46,23 +57,28 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
 /// The append-only file of checkpoints: one JSON object per line.
 public struct CheckpointFile: Sendable {
     public let path: String
-    let key: SymmetricKey
+    let key: SymmetricKey?
+    /// Checks the lines' signed notes, when the deployment keeps a transparency log.
+    public let verifier: NoteVerifier?
     /// How long events may wait to be anchored before a check says the file is lagging (cut short,
     /// emptied, deleted, or no gateway anchoring): twice the checkpoint interval and a minute.
     public let allowedLag: TimeInterval
 
-    /// - Parameter secret: the signing key's text, from the environment; at least 32 characters.
+    /// - Parameter secret: the HMAC key's text, from the environment (at least 32 characters); nil
+    ///   when checkpoints are signed only as notes.
+    /// - Parameter verifier: the key the checkpoints' notes are signed with, when they are.
     /// - Parameter interval: how often the gateway writes a checkpoint (`checkpoint_seconds`).
-    public init(path: String, secret: String, interval: TimeInterval = 60) {
+    public init(path: String, secret: String?, verifier: NoteVerifier? = nil, interval: TimeInterval = 60) {
         self.path = path
-        key = SymmetricKey(data: SHA256.hash(data: Array(secret.utf8)))
+        key = secret.map { SymmetricKey(data: SHA256.hash(data: Array($0.utf8))) }
+        self.verifier = verifier
         allowedLag = interval * 2 + 60
     }
 
     /// Appends a checkpoint of `head`, chained to the one before, and makes it durable. Gateways
     /// sharing one file take turns (an exclusive lock while each reads the last line and appends),
     /// and a head no newer than the file's last checkpoint is not written again.
-    public func append(sequence: Int64, hash: String, at: Date) throws {
+    public func append(sequence: Int64, hash: String, at: Date, note: String? = nil) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT, 0o640)
@@ -83,7 +99,7 @@ public struct CheckpointFile: Sendable {
         let last = lines.last.flatMap { try? JSONDecoder().decode(AuditCheckpoint.self, from: Data($0)) }
         if let last, last.sequence >= sequence { return }
         let checkpoint = AuditCheckpoint(
-            sequence: sequence, hash: hash, at: Timestamp.string(at), count: lines.count + 1, previous: last?.mac ?? "", key: key)
+            sequence: sequence, hash: hash, at: Timestamp.string(at), count: lines.count + 1, previous: last?.seal ?? "", key: key, note: note)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var line = try encoder.encode(checkpoint)
@@ -106,14 +122,14 @@ public struct CheckpointFile: Sendable {
                 problems.append("checkpoint line \(number + 1) is not a checkpoint")
                 continue
             }
-            guard checkpoint.isSigned(with: key) else {
-                problems.append("checkpoint line \(number + 1) is not signed with the audit key: it was forged or the key changed")
+            if let problem = problem(with: checkpoint) {
+                problems.append("checkpoint line \(number + 1) \(problem)")
                 continue
             }
             if let last = checkpoints.last, checkpoint.sequence < last.sequence {
                 problems.append("checkpoint line \(number + 1) goes back from sequence \(last.sequence) to \(checkpoint.sequence)")
             }
-            if let count = checkpoint.count, count != number + 1 || checkpoint.previous != (checkpoints.last?.mac ?? "") {
+            if let count = checkpoint.count, count != number + 1 || checkpoint.previous != (checkpoints.last?.seal ?? "") {
                 problems.append(
                     "checkpoint line \(number + 1) was written as line \(count) after another line than the one before it: checkpoints were removed or reordered"
                 )
@@ -121,6 +137,35 @@ public struct CheckpointFile: Sendable {
             checkpoints.append(checkpoint)
         }
         return (checkpoints, problems)
+    }
+}
+
+extension CheckpointFile {
+    /// Why a line cannot be trusted, or nil: it must carry what this deployment signs with (the
+    /// HMAC, the note, or both), each valid, and a note must be of the tree of `sequence` events.
+    func problem(with checkpoint: AuditCheckpoint) -> String? {
+        if let key, !checkpoint.isSigned(with: key) {
+            return "is not signed with the audit key: it was forged or the key changed"
+        }
+        guard let verifier else { return key == nil ? "cannot be checked: no audit key or verifier key is configured" : nil }
+        guard let note = checkpoint.note else {
+            return key == nil ? "carries no signed note: it was forged, or written before the transparency log was kept" : nil
+        }
+        switch verifier.checkpoint(note) {
+        case .failure(let error): return "has a signed note that does not verify: \(error.description)"
+        case .success(let tree) where tree.size != checkpoint.sequence:
+            return "has a signed note of \(tree.size) events but records \(checkpoint.sequence): it was edited"
+        case .success: return nil
+        }
+    }
+
+    /// The Merkle trees the file's signed notes record, oldest first.
+    public static func trees(_ checkpoints: [AuditCheckpoint], verifier: NoteVerifier?) -> [(checkpoint: AuditCheckpoint, tree: TreeCheckpoint)] {
+        guard let verifier else { return [] }
+        return checkpoints.compactMap { checkpoint in
+            guard let note = checkpoint.note, case .success(let tree) = verifier.checkpoint(note) else { return nil }
+            return (checkpoint, tree)
+        }
     }
 }
 
