@@ -188,6 +188,18 @@ enum PostgresMigrations {
             10, "audit-tree",
             ["CREATE TABLE audit_tree (level INTEGER NOT NULL, position BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (level, position))"]
         ),
+        (
+            // Audit events written in their change's transaction without a lock, chained onto the
+            // log by one gateway at a time (the sequencer) within a fraction of a second.
+            11, "audit-pending",
+            [
+                """
+                CREATE TABLE audit_pending (id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT, referral_id TEXT,
+                                            delivery_id TEXT, agency TEXT, detail TEXT NOT NULL, written_at DOUBLE PRECISION NOT NULL)
+                """,
+                "CREATE INDEX audit_pending_referral ON audit_pending(referral_id) WHERE referral_id IS NOT NULL",
+            ]
+        ),
     ]
 
     /// Migrates over a connection of its own, made directly rather than through the pool, so a

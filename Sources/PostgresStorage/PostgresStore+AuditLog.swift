@@ -11,13 +11,16 @@ extension PostgresStore {
     }
 
     public func auditHead() async throws -> (sequence: Int64, hash: String)? {
-        try await single { session in
+        try await sequenceAudit()
+        return try await single { session in
             try await session.one("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").map { (try $0("seq"), try $0("hash")) }
         }
     }
 
+    /// Reads of the log first chain every event committed before them (`AuditSequencer`).
     public func auditEvents(afterSequence: Int64, limit: Int) async throws -> [AuditEvent] {
-        try await single { session in
+        try await sequenceAudit()
+        return try await single { session in
             try await session.rows(
                 """
                 SELECT seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash
@@ -36,6 +39,7 @@ extension PostgresStore {
         let since = String(Timestamp.string(since).prefix(13))
         let kinds = kinds.map(\.rawValue).sorted()
         guard !kinds.isEmpty else { return [] }
+        try await sequenceAudit()
         return try await single { session in
             try await session.rows(
                 "SELECT hour, kind, n FROM audit_hourly WHERE hour >= \(since) AND kind = ANY(\(kinds)) ORDER BY hour, kind"

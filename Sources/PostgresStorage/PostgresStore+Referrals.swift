@@ -188,7 +188,14 @@ extension PostgresStore {
             ).map(Self.attentionItem)
             let notes = try await Self.notes(referralId, sealer: try self.sealer(), in: session)
             let history = try await session.rows(
-                "SELECT at, kind, agency, detail FROM audit_events WHERE referral_id = \(referralId) ORDER BY seq"
+                // With the events written but not yet chained, after the chained ones, as written.
+                """
+                SELECT at, kind, agency, detail FROM (
+                  SELECT 0 AS part, seq AS n, at, kind, agency, detail FROM audit_events WHERE referral_id = \(referralId)
+                  UNION ALL
+                  SELECT 1, id, at, kind, agency, detail FROM audit_pending WHERE referral_id = \(referralId)) history
+                ORDER BY part, n
+                """
             ).map { ReferralReport.HistoryEntry(at: try $0("at"), event: try $0("kind"), agency: try $0("agency"), detail: try $0("detail")) }
             var report = ReferralReport(
                 id: referralId, status: StoredText.status(held: try row("held"), deliveries: deliveries, attention: attention != nil),

@@ -86,7 +86,8 @@ extension PostgresStore {
 
 extension PostgresStore {
     public func auditEvents(referralId: ReferralID) async throws -> [AuditEvent] {
-        try await single { session in
+        try await sequenceAudit()
+        return try await single { session in
             try await session.rows(
                 """
                 SELECT seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash

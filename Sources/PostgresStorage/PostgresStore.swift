@@ -25,6 +25,9 @@ import Synchronization
 /// command-line tool that opens a store without a group gets a pool run by the store itself from
 /// its first operation, which `close()` (or the store's release) stops.
 public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
+    /// What sequencing the audit chain has cost this gateway.
+    let sequencerFigures = AuditSequencer.Figures()
+
     public struct Options: Sendable {
         public var host: String
         public var port: Int
@@ -154,7 +157,11 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
                     // Not fatal: the next operation migrates again, and answers 503 until it can.
                     logger.warning("The database cannot be migrated yet", metadata: ["error": "\(PostgresFault.translate(error))"])
                 }
+                group.addTask { await self.runSequencer() }
                 try? await gracefulShutdown()
+                // The store stops last: what the gateway wrote joins the chain before it goes (a
+                // gateway that cannot leaves it to the others, which chain it within their interval).
+                _ = try? await sequenceAudit(wait: false)
                 group.cancelAll()
             }
         }
@@ -314,12 +321,6 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
 
     private func notifyListeners() {
         for handler in listeners.withLock({ $0 }) { handler() }
-    }
-
-    public var auditChainLock: AuditChainLockFigures {
-        let figures = writer.lockFigures.figures.withLock { $0 }
-        return AuditChainLockFigures(
-            appends: figures.appends, waitedSeconds: Double(figures.waited) / 1e9, heldSeconds: Double(figures.held) / 1e9)
     }
 
     public func checkWritable() async throws {

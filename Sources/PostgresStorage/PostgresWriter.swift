@@ -13,10 +13,9 @@ import Synchronization
 /// in a savepoint of its own, so the one that fails rolls back alone. A commit that fails fails
 /// every write in it.
 ///
-/// The audit events of the whole batch are appended last, after
-/// `pg_advisory_xact_lock`: every gateway appending to the chain takes that one lock, reads the
-/// chain's head and appends after it, and holds the lock until its commit. The lock is held only for
-/// the appends and the commit, never for the batch's other statements.
+/// The audit events of the whole batch are written in its transaction as unsequenced events
+/// (`audit_pending`), without a lock: gateways writing at once do not wait for each other. One
+/// gateway at a time (`AuditSequencer`) then chains them, within a fraction of a second.
 ///
 /// A batch the database aborted to break a deadlock, or a serialisation failure, runs again
 /// from the start, up to three times: its writes have not been told anything yet.
@@ -31,21 +30,12 @@ final class PostgresWriter: Sendable {
     /// A write in a batch failed: run the batch again, each write in a savepoint.
     private struct RunCarefully: Error {}
 
-    /// What appending to the chain has cost, in nanoseconds (read by `/metrics` while writes go on).
-    final class LockFigures: Sendable {
-        let figures = Mutex<(appends: Int, waited: Int64, held: Int64)>((0, 0, 0))
-    }
-
-    /// The key of the advisory lock that serialises appends to the audit chain.
-    static let auditChainLock: Int64 = 0x5357_4244_4155_4454
-
     /// The group-commit engine the SQLite store's writer runs on too.
     private let engine: GroupCommit<Job>
-    let lockFigures = LockFigures()
 
     /// - Parameter limit: the longest one batch may take, from asking for a connection to its commit.
     init(client: PostgresClient, logger: Logger, connectTimeout: Duration, limit: Duration) {
-        let batches = Batches(client: client, logger: logger, connectTimeout: connectTimeout, limit: limit, lockFigures: lockFigures)
+        let batches = Batches(client: client, logger: logger, connectTimeout: connectTimeout, limit: limit)
         engine = GroupCommit(maximumBatch: 256) { batch in try await batches.commit(batch) }
     }
 
@@ -83,7 +73,6 @@ final class PostgresWriter: Sendable {
         let logger: Logger
         let connectTimeout: Duration
         let limit: Duration
-        let lockFigures: LockFigures
 
         func commit(_ batch: [Job]) async throws -> [GroupCommitAnswer] {
             var attempt = 0
@@ -147,19 +136,10 @@ final class PostgresWriter: Sendable {
                         if savepoint { try await session.execute("RELEASE SAVEPOINT write") }
                         answers.append(answer)
                     }
-                    // Queued now, sent at the commit: outside the chain's lock.
+                    // Queued now, sent at the commit.
                     if session.addsDueWork { try await session.execute("SELECT pg_notify('\(unescaped: PostgresStore.deliveriesChannel)', '')") }
-                    let asked = ContinuousClock.now
-                    let locked = try await Self.appendAudit(session)
+                    try await Self.appendAudit(session)
                     try await session.execute("COMMIT")
-                    if let locked {
-                        let committed = ContinuousClock.now
-                        self.lockFigures.figures.withLock { figures in
-                            figures.appends += 1
-                            figures.waited += asked.duration(to: locked).nanoseconds
-                            figures.held += locked.duration(to: committed).nanoseconds
-                        }
-                    }
                     return answers
                 } catch {
                     await session.rollBack(after: error)
@@ -168,51 +148,28 @@ final class PostgresWriter: Sendable {
             }
         }
 
-        /// Appends the batch's audit events after the chain's head, under the chain's lock.
-        /// - Returns: when the lock was granted; nil when the batch had no events.
-        private static func appendAudit(_ session: PostgresSession) async throws -> ContinuousClock.Instant? {
-            guard !session.audit.isEmpty else { return nil }
-            try await session.execute("SELECT pg_advisory_xact_lock(\(auditChainLock))")
-            let locked = ContinuousClock.now
-            let head = try await session.one("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-            var sequence: Int64 = try head?("seq") ?? 0
-            var hash: String = try head?("hash") ?? AuditChain.genesis
-            // One statement per thousand events: ten values each, well under the protocol's limit.
+        /// Writes the batch's audit events as unsequenced, in its own transaction and without any
+        /// lock: the sequencer (`AuditSequencer`) chains them after it commits.
+        private static func appendAudit(_ session: PostgresSession) async throws {
+            guard !session.audit.isEmpty else { return }
+            let writtenAt = Date().timeIntervalSince1970
+            // One statement per thousand events: eight values each, well under the protocol's limit.
             for chunk in stride(from: 0, to: session.audit.count, by: 1000) {
                 let entries = session.audit[chunk..<min(chunk + 1000, session.audit.count)]
                 var values: [(any PostgresThrowingDynamicTypeEncodable)?] = []
                 var tuples: [String] = []
                 for entry in entries {
-                    let event = AuditChain.seal(entry, sequence: sequence + 1, previousHash: hash)
                     let base = values.count
-                    tuples.append("(" + (1...10).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                    tuples.append("(" + (1...8).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
                     values += [
-                        event.sequence, event.at, event.kind, event.actor, event.referralId, event.deliveryId, event.agency, event.detail,
-                        event.previousHash, event.hash,
+                        entry.at, entry.kind.rawValue, entry.actor, entry.referralId, entry.deliveryId, entry.agency, entry.detail, writtenAt,
                     ]
-                    sequence = event.sequence
-                    hash = event.hash
                 }
                 try await session.execute(
                     .bound(
-                        "INSERT INTO audit_events (seq, at, kind, actor, referral_id, delivery_id, agency, detail, prev_hash, hash) VALUES "
+                        "INSERT INTO audit_pending (at, kind, actor, referral_id, delivery_id, agency, detail, written_at) VALUES "
                             + tuples.joined(separator: ", "), values))
             }
-            // The batch's events counted by hour and kind, for the console's chart: one statement,
-            // still under the chain's lock, so no two gateways add to the same row at once.
-            var hourly: [String: (hour: String, kind: String, count: Int)] = [:]
-            for entry in session.audit {
-                let hour = String(entry.at.prefix(13))
-                hourly[hour + " " + entry.kind.rawValue, default: (hour, entry.kind.rawValue, 0)].count += 1
-            }
-            let counts = hourly.values.sorted { ($0.hour, $0.kind) < ($1.hour, $1.kind) }
-            try await session.execute(
-                .bound(
-                    "INSERT INTO audit_hourly (hour, kind, n) VALUES "
-                        + counts.indices.map { "($\($0 * 3 + 1), $\($0 * 3 + 2), $\($0 * 3 + 3)::BIGINT)" }.joined(separator: ", ")
-                        + " ON CONFLICT (hour, kind) DO UPDATE SET n = audit_hourly.n + EXCLUDED.n",
-                    counts.flatMap { [$0.hour, $0.kind, Int64($0.count)] as [(any PostgresThrowingDynamicTypeEncodable)?] }))
-            return locked
         }
     }
 }

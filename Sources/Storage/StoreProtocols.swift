@@ -330,14 +330,14 @@ extension AuditLog {
     }
 }
 
-/// What appending to the audit chain has cost a store several gateways share, which serialises
-/// appends on the chain's head: totals since the store was opened, for `/metrics`.
+/// What chaining audit events has cost a store several gateways share (one gateway at a time
+/// chains the events all of them wrote): totals since the store was opened, for `/metrics`.
 public struct AuditChainLockFigures: Sendable, Equatable {
-    /// Transactions that appended to the chain.
+    /// Turns in which this gateway chained events.
     public var appends: Int = 0
     /// Time spent waiting for the chain's lock, in all.
     public var waitedSeconds: Double = 0
-    /// Time the lock was held (reading the head, appending, committing), in all.
+    /// Time the lock was held (reading the head, chaining, committing), in all.
     public var heldSeconds: Double = 0
 
     public init(appends: Int = 0, waitedSeconds: Double = 0, heldSeconds: Double = 0) {
@@ -347,7 +347,20 @@ public struct AuditChainLockFigures: Sendable, Equatable {
     }
 }
 
-/// A store whose audit chain several gateways append to, under a lock.
+/// Audit events written but not yet chained: how many, and how long the oldest has waited.
+public struct AuditBacklog: Sendable, Equatable {
+    public var events: Int
+    public var oldestSeconds: Double
+
+    public init(events: Int, oldestSeconds: Double) {
+        self.events = events
+        self.oldestSeconds = oldestSeconds
+    }
+}
+
+/// A store whose audit chain several gateways write to, chained by one at a time.
 public protocol SharedAuditChain: Sendable {
     var auditChainLock: AuditChainLockFigures { get }
+    /// The events written and not yet chained.
+    func auditBacklog() async throws -> AuditBacklog
 }
