@@ -47,6 +47,9 @@ final class HealthRoutes: Sendable {
         if let figures = readiness.auditChainLock {
             metrics.observe(auditChainLock: figures.appends, waitedSeconds: figures.waitedSeconds, heldSeconds: figures.heldSeconds)
         }
+        if let backlog = try await readiness.auditBacklog() {
+            metrics.observe(auditBacklog: backlog.events, oldestSeconds: backlog.oldestSeconds)
+        }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))

@@ -78,8 +78,6 @@ public final class GatewayMetrics: Sendable {
         Gauge(label: "switchboard_rules_info", dimensions: [("version", version)], factory: factory).record(1)
     }
 
-    /// What appending to a shared audit chain has cost, as totals: appends, seconds waiting for
-    /// the chain's lock, seconds holding it.
     /// Open attention items by urgency, and how many are past their due time: what an on-call
     /// alert watches (config/alerts.rules.yml). Every urgency is reported, zero when none is open.
     public func observe(attention: [(urgency: String, open: Int, overdue: Int)]) {
@@ -90,10 +88,19 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// On a database several gateways share, as totals: turns in which this gateway chained audit
+    /// events, seconds it waited for the sequencer's lock, seconds it held it.
     public func observe(auditChainLock appends: Int, waitedSeconds: Double, heldSeconds: Double) {
         Gauge(label: "switchboard_audit_chain_appends", factory: factory).record(Double(appends))
         Gauge(label: "switchboard_audit_chain_lock_wait_seconds", factory: factory).record(waitedSeconds)
         Gauge(label: "switchboard_audit_chain_lock_held_seconds", factory: factory).record(heldSeconds)
+    }
+
+    /// On a database several gateways share: audit events written and not yet chained, and how
+    /// long the oldest has waited (the sequencer's lag; under a second while it keeps up).
+    public func observe(auditBacklog events: Int, oldestSeconds: Double) {
+        Gauge(label: "switchboard_audit_unsequenced_events", factory: factory).record(Double(events))
+        Gauge(label: "switchboard_audit_sequencer_lag_seconds", factory: factory).record(oldestSeconds)
     }
 
     /// Everything counted, in the Prometheus text format.

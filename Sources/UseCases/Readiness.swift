@@ -39,12 +39,20 @@ public final class Readiness: Sendable {
             dispatcher: running ? "running" : "stopped", rulesVersion: rules.current.rules.version, environment: environment)
     }
 
-    /// What appending to a chain shared by several gateways has cost so far; nil when the store
-    /// is not shared.
+    /// What chaining the audit events of a store several gateways share has cost this gateway so
+    /// far; nil when the store is not shared.
     public var auditChainLock: (appends: Int, waitedSeconds: Double, heldSeconds: Double)? {
         guard let shared = store as? any SharedAuditChain else { return nil }
         let figures = shared.auditChainLock
         return (figures.appends, figures.waitedSeconds, figures.heldSeconds)
+    }
+
+    /// The audit events written but not yet chained, and the oldest's age; nil when the store
+    /// chains each event as it is written.
+    public func auditBacklog() async throws -> (events: Int, oldestSeconds: Double)? {
+        guard let shared = store as? any SharedAuditChain else { return nil }
+        let backlog = try await shared.auditBacklog()
+        return (backlog.events, backlog.oldestSeconds)
     }
 
     /// Nil when a small write commits within two seconds; else what stopped it.
