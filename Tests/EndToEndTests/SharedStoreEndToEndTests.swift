@@ -67,6 +67,18 @@ import Transport
         let verify = try await deployment.run(["audit", "verify", "--config", deployment.configPath])
         #expect(verify.status == 0, "\(verify.output) \(verify.errors)")
         #expect(verify.output.contains("intact"), "\(verify.output)")
+        // Every acknowledged referral's events are in the chain, the killed gateway's too: what it
+        // wrote unsequenced was chained by the others.
+        let exported = try await deployment.run(["audit", "export", "--config", deployment.configPath])
+        let chained = Set(
+            exported.output.split(separator: "\n").compactMap { line -> String? in
+                guard let event = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                    event["kind"] as? String == "referral.received"
+                else { return nil }
+                return event["referralId"] as? String
+            })
+        #expect(
+            Set(acknowledged).isSubset(of: chained), "\(Set(acknowledged).subtracting(chained).count) acknowledged referrals have no chained events")
     }
 
     @Test func changesMadeThroughOneGatewayGovernEveryGateway() async throws {
