@@ -144,7 +144,12 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
             }
         }
         if let started {
-            try? await gracefulShutdown()
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.runSequencer() }
+                try? await gracefulShutdown()
+                _ = try? await sequenceAudit(wait: false)
+                group.cancelAll()
+            }
             started.cancel()
             await started.value
         } else {

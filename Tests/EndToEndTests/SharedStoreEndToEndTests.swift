@@ -64,6 +64,17 @@ import Transport
         #expect(duplicates.count <= 8, "\(duplicates.count) duplicates")
         #expect(Set(duplicates.compactMap { $0["webhookId"] as? String }).isSubset(of: deliveryIds))
 
+        // The gateways chained the events themselves as they ran (not only when the log was read).
+        var turns = 0.0
+        for gateway in gateways {
+            let metrics = try await deployment.client.send(
+                HTTPRequest(url: gateway.url + "/metrics", headers: [("Authorization", "Bearer \(deployment.adminKey)")]))
+            for line in String(decoding: metrics.body, as: UTF8.self).split(separator: "\n")
+            where line.hasPrefix("switchboard_audit_chain_appends ") {
+                turns += Double(line.split(separator: " ").last ?? "") ?? 0
+            }
+        }
+        #expect(turns > 0, "no gateway's sequencer chained anything")
         let verify = try await deployment.run(["audit", "verify", "--config", deployment.configPath])
         #expect(verify.status == 0, "\(verify.output) \(verify.errors)")
         #expect(verify.output.contains("intact"), "\(verify.output)")
