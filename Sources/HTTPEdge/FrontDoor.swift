@@ -97,7 +97,8 @@ public struct RefusalAuditService: Service {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(5))
+            // Woken by a shutdown, so stopping never waits out the five seconds.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
             await frontDoor.flush()
         }
         await frontDoor.flush(all: true)

@@ -132,11 +132,17 @@ extension PostgresStore {
         return try await single { session in try await AuditSequencer.run(session, wait: wait, figures: figures) }
     }
 
+    /// One turn, bounded: a store operation waits up to its whole operation limit (seconds) even
+    /// when its caller is cancelled, and a gateway must stop within its cancellation budget.
+    func sequencerTurn(within limit: Duration = .seconds(1)) async throws {
+        _ = try await Deadline.run(limit) { try await self.sequenceAudit(wait: false) }
+    }
+
     /// Tries to sequence every `AuditSequencer.interval` until cancelled.
     func runSequencer() async {
         while !Task.isCancelled {
             do {
-                try await sequenceAudit(wait: false)
+                try await sequencerTurn()
             } catch {
                 if Task.isCancelled { return }
                 logger.debug("Audit events could not be sequenced yet", metadata: ["error.type": "\(type(of: error))"])

@@ -147,7 +147,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.runSequencer() }
                 try? await gracefulShutdown()
-                _ = try? await sequenceAudit(wait: false)
+                if !Task.isCancelled { try? await sequencerTurn(within: .seconds(2)) }
                 group.cancelAll()
             }
             started.cancel()
@@ -165,8 +165,8 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
                 group.addTask { await self.runSequencer() }
                 try? await gracefulShutdown()
                 // The store stops last: what the gateway wrote joins the chain before it goes (a
-                // gateway that cannot leaves it to the others, which chain it within their interval).
-                _ = try? await sequenceAudit(wait: false)
+                // gateway that cannot, or is cancelled, leaves it to the others' next turn).
+                if !Task.isCancelled { try? await sequencerTurn(within: .seconds(2)) }
                 group.cancelAll()
             }
         }

@@ -23,7 +23,9 @@ import Testing
         var logger = Logger(label: "lifecycle")
         logger.logLevel = .warning
         let store = try PostgresStore(
-            options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4), logger: logger)
+            options: .init(
+                host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4,
+                connectTimeout: TestPostgres.connectTimeout), logger: logger)
         // The gateway records its start before the group runs: the store then runs its pool itself
         // until the group takes it over.
         if usedBeforeTheGroupStarted { _ = try await store.accept(record(agencies: ["spa"])) }

@@ -21,7 +21,7 @@ import Testing
             try PostgresStore(
                 options: .init(
                     host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: poolSize,
-                    statementTimeout: .seconds(5), connectTimeout: .seconds(2)), logger: logger)
+                    statementTimeout: .seconds(5), connectTimeout: TestPostgres.connectTimeout), logger: logger)
         }
     }
 
@@ -218,7 +218,9 @@ import Testing
         var logger = Logger(label: "postgres-tests")
         logger.logLevel = .warning
         let store = try PostgresStore(
-            options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2),
+            options: .init(
+                host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2,
+                connectTimeout: TestPostgres.connectTimeout),
             encryption: try testKey(), logger: logger)
         #expect(try await store.managedKeys().map(\.id) == ["old-key"])
         // Given a key, the gateway sealed the referral the previous version stored in plaintext.

@@ -39,7 +39,9 @@ func makePostgresStore(encryption: KeyEncryptionKey? = nil) async throws -> Post
     var logger = Logger(label: "contract.postgres")
     logger.logLevel = .warning
     return try PostgresStore(
-        options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4), encryption: encryption,
+        options: .init(
+            host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4,
+            connectTimeout: TestPostgres.connectTimeout), encryption: encryption,
         logger: logger)
 }
 

@@ -27,6 +27,11 @@ public final class TestPostgres: Sendable {
     /// One server for the whole test process, started on first use.
     public static func shared() async throws -> TestPostgres { try await sharedServer.value }
 
+    /// How long the tests' stores wait for a connection: the suite runs hundreds of tests at once
+    /// on two cores, and a connection made in 2 s on a quiet machine was seen to take longer. The
+    /// tests of an unreachable database still see 503s, only later.
+    public static let connectTimeout: Duration = .seconds(10)
+
     private static let sharedServer = Task { try await offThread { try TestPostgres() } }
 
     /// A server of the test's own (to stop and start, or with TLS), started off the test's thread.
