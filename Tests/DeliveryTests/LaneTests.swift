@@ -215,7 +215,7 @@ import Transport
         // A bound for a loaded machine, not a speed target: the silent agency's attempts take 60 s, so
         // any healthy delivery before then went past them. In a full parallel run the tests' two
         // threads are shared by hundreds of others, and 30 s was sometimes not enough.
-        while delivered < 10, started.duration(to: .now) < .seconds(50) {
+        while delivered < 10, started.duration(to: .now) < .seconds(58) {
             try await Task.sleep(for: .milliseconds(20))
             // An agency with nothing pending or dead has no row.
             delivered = 10 - (await store.queueCounts(now: Date()).first { $0.agency == "healthy" }?.pending ?? 0)

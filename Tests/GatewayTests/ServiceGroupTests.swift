@@ -22,7 +22,14 @@ import Transport
         let listening = try #require(await next.next())
 
         // The transport the dispatcher sends with runs in the same group: it carries this request too.
-        let ready = try await fixture.components.transport.send(HTTPRequest(url: "http://127.0.0.1:\(listening)/readyz"))
+        // Asked again while the store's small write is slower than readiness allows (2 s): a full
+        // parallel run on two cores was seen to stall a SQLite write that long.
+        var ready = try await fixture.components.transport.send(HTTPRequest(url: "http://127.0.0.1:\(listening)/readyz"))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ready.status == 503, String(decoding: ready.body, as: UTF8.self).contains("did not finish"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            ready = try await fixture.components.transport.send(HTTPRequest(url: "http://127.0.0.1:\(listening)/readyz"))
+        }
         let body = String(decoding: ready.body, as: UTF8.self)
         #expect(ready.status == 200, "\(body)")
         #expect(body.contains(#""dispatcher":"running""#))

@@ -65,8 +65,8 @@ func closedPort() throws -> Int {
             (error as? TransportError)?.kind == .timedOut
         }
         // A liveness check, not a speed target: without the timeout this would wait forever. The bound
-        // is loose because the full suite shares two cores with many processes (5.3 s was seen).
-        #expect(started.duration(to: .now) < .seconds(20), "the total timeout bounds the wait")
+        // is loose because the full suite shares two cores with many processes (5.3 s, then 22 s, was seen).
+        #expect(started.duration(to: .now) < .seconds(50), "the total timeout bounds the wait")
     }
 
     @Test func onlyHTTPAndHTTPSAreSpoken() async throws {
