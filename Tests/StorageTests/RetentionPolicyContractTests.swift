@@ -81,7 +81,10 @@ import Testing
         let server = try await TestPostgres.shared()
         let database = try await server.makeDatabase()
         let stores = try (0..<4).map { _ in
-            try PostgresStore(options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2, connectTimeout: TestPostgres.connectTimeout))
+            try PostgresStore(
+                options: .init(
+                    host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2,
+                    connectTimeout: TestPostgres.connectTimeout))
         }
         _ = try await stores[0].lastRetentionRun()
         let claims = try await withThrowingTaskGroup(of: Bool.self) { group in

@@ -203,7 +203,9 @@ func plaintextFound(in paths: [String]) -> Bool {
         let database = try await server.makeDatabase()
         func open(_ key: KeyEncryptionKey) throws -> PostgresStore {
             try PostgresStore(
-                options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2, connectTimeout: TestPostgres.connectTimeout), encryption: key)
+                options: .init(
+                    host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2,
+                    connectTimeout: TestPostgres.connectTimeout), encryption: key)
         }
         let running = try open(try testKey())
         let intake = try await storePersonalData(in: running)
@@ -218,7 +220,9 @@ func plaintextFound(in paths: [String]) -> Bool {
         for encrypted in [true, false] {
             let database = try await server.makeDatabase()
             let store = try PostgresStore(
-                options: .init(host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4, connectTimeout: TestPostgres.connectTimeout),
+                options: .init(
+                    host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 4,
+                    connectTimeout: TestPostgres.connectTimeout),
                 encryption: encrypted ? try testKey() : nil)
             let intake = try await storePersonalData(in: store)
             try await expectPersonalDataReadsBack(intake, from: store)
