@@ -53,7 +53,9 @@ extension Dispatcher {
             result = .retry(at: now, error: reason)
             audit.append(attempted(.willRetry(reason: reason, nextAttempt: now)))
         case .retryable(let reason, let retryAfter) where job.attempt < policy.maxAttempts:
-            let next = now.addingTimeInterval(policy.delay(afterAttempt: job.attempt, retryAfter: retryAfter))
+            // Full jitter; in a simulation, drawn from its seed so a replay retries at the same moments.
+            let jitter = Identifier.seeded?.unit() ?? Double.random(in: 0...1)
+            let next = now.addingTimeInterval(policy.delay(afterAttempt: job.attempt, retryAfter: retryAfter, random: jitter))
             result = .retry(at: next, error: reason)
             audit.append(attempted(.willRetry(reason: reason, nextAttempt: next)))
         case .retryable(let reason, _):
@@ -80,7 +82,7 @@ extension Dispatcher {
             book.beganRecording()
             return book.finished(agency: job.agency, health: health, now: now)
         }
-        if let change { laneChangeSink.yield(change) }
+        if let change { announce(change) }
         doorbell.ring()
         do {
             let kept: String? = if case .delivered = result { nil } else if case .accepted = result { nil } else { reply?.kept }

@@ -65,6 +65,9 @@ public final class Dispatcher: Service {
     let recorder: OutcomeRecorder
     let laneChanges: AsyncStream<LaneChange>
     let laneChangeSink: AsyncStream<LaneChange>.Continuation
+    /// Set once `deliverDue` is used: lane changes wait in `turnChanges` for the end of its turn.
+    private let turnByTurn = Atomic<Bool>(false)
+    private let turnChanges = Mutex<[LaneChange]>([])
 
     public init(
         queue: any DeliveryQueue, targets: [DeliveryTarget], transport: any HTTPTransport, clock: any WallClock = SystemClock(),
@@ -148,23 +151,51 @@ public final class Dispatcher: Service {
         }
     }
 
-    /// Leases what the lanes have room for and starts each attempt.
-    /// - Returns: true when some lane got all it asked for, so more may be due at once.
-    private func leaseAndStart(in deliveries: inout DiscardingTaskGroup) async -> Bool {
+    /// One turn of what `run` does without end, for a caller that moves the clock itself (the
+    /// simulation): leases every job due at the clock's now, under the same lanes, limits and
+    /// circuits, and makes each attempt in the order leased, one after another, so a replay
+    /// makes them in the same order. Returns once each outcome is recorded; lane changes (a
+    /// circuit opening) are stored with their audit events before it returns.
+    /// - Returns: how many attempts were made.
+    @discardableResult
+    public func deliverDue() async -> Int {
+        turnByTurn.store(true, ordering: .relaxed)
+        if !holdsStoredLanes { try? await restoreLanes() }
+        var attempts = 0
+        while true {
+            let (leased, _) = await lease()
+            for job in leased { await deliver(job) }
+            attempts += leased.count
+            await storePendingLaneChanges()
+            if leased.isEmpty { return attempts }
+        }
+    }
+
+    /// Leases what the lanes have room for, counting each job as started on its lane.
+    /// - Returns: the jobs, and what each lane asked for.
+    private func lease() async -> (leased: [LeasedDelivery], demands: [LaneDemand]) {
         let now = clock.now()
         let (demands, changes) = book.withLock { $0.demands(now: now, globalFree: $0.globalFree(concurrency: configuration.concurrency)) }
-        for change in changes { laneChangeSink.yield(change) }
-        guard !demands.isEmpty else { return false }
+        for change in changes { announce(change) }
+        guard !demands.isEmpty else { return ([], []) }
         let leased: [LeasedDelivery]
         do {
             leased = try await queue.leaseDueDeliveries(now: now, lanes: demands)
         } catch {
             logger.error("Could not lease deliveries", metadata: ["error.type": "\(type(of: error))"])
-            return false
+            return ([], demands)
         }
         book.withLock { book in
             for job in leased { book.started(agency: job.agency) }
         }
+        return (leased, demands)
+    }
+
+    /// Leases what the lanes have room for and starts each attempt.
+    /// - Returns: true when some lane got all it asked for, so more may be due at once.
+    private func leaseAndStart(in deliveries: inout DiscardingTaskGroup) async -> Bool {
+        let (leased, demands) = await lease()
+        guard !leased.isEmpty else { return false }
         for job in leased {
             deliveries.addTask {
                 await self.deliver(job)
@@ -203,23 +234,42 @@ public final class Dispatcher: Service {
 
     /// Stores lane changes one at a time, in order, each with its audit events, and logs them.
     private func storeLaneChanges() async {
-        for await change in laneChanges {
-            // Store the lane as it is now: a later change may have overtaken this one.
-            let current = book.withLock { $0.lanes[change.state.agency]?.state } ?? change.state
-            do {
-                try await queue.saveLaneState(current, audit: change.audit)
-                book.withLock { $0.stored(current) }
-            } catch {
-                logger.error(
-                    "Could not store an agency's lane state", metadata: ["agency": "\(current.agency)", "error.type": "\(type(of: error))"])
-            }
-            logger.notice(
-                "\(change.message)",
-                metadata: [
-                    "agency": "\(current.agency)", "circuit": "\(current.circuit.rawValue)", "paused": "\(current.paused != nil)",
-                    "disabled": "\(current.disabled != nil)",
-                ])
+        for await change in laneChanges { await store(change) }
+    }
+
+    /// Passes a lane change on to be stored: to `run`'s writer, or, turn by turn, to the end of the turn.
+    func announce(_ change: LaneChange) {
+        if turnByTurn.load(ordering: .relaxed) {
+            turnChanges.withLock { $0.append(change) }
+        } else {
+            laneChangeSink.yield(change)
         }
+    }
+
+    /// Stores the lane changes of a turn of `deliverDue`, in order.
+    private func storePendingLaneChanges() async {
+        for change in turnChanges.withLock({ changes in
+            defer { changes = [] }
+            return changes
+        }) { await store(change) }
+    }
+
+    private func store(_ change: LaneChange) async {
+        // Store the lane as it is now: a later change may have overtaken this one.
+        let current = book.withLock { $0.lanes[change.state.agency]?.state } ?? change.state
+        do {
+            try await queue.saveLaneState(current, audit: change.audit)
+            book.withLock { $0.stored(current) }
+        } catch {
+            logger.error(
+                "Could not store an agency's lane state", metadata: ["agency": "\(current.agency)", "error.type": "\(type(of: error))"])
+        }
+        logger.notice(
+            "\(change.message)",
+            metadata: [
+                "agency": "\(current.agency)", "circuit": "\(current.circuit.rawValue)", "paused": "\(current.paused != nil)",
+                "disabled": "\(current.disabled != nil)",
+            ])
     }
 
     /// An operator pauses deliveries to an agency (a planned outage): its jobs wait without using

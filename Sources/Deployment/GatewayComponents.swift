@@ -64,9 +64,11 @@ public final class GatewayComponents: Sendable {
 
     /// - Parameter store: the store to use instead of the one the configuration names (tests pass
     ///   an in-memory one).
+    /// - Parameter deliveryTransport: what the dispatcher sends through instead of libcurl (the
+    ///   simulation's scripted agencies).
     public init(
         configuration: DeploymentConfiguration, store: (any SwitchboardStore)? = nil, clock: any WallClock = SystemClock(), logger: Logger,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, deliveryTransport: (any HTTPTransport)? = nil
     ) throws {
         self.configuration = configuration
         self.environment = environment
@@ -81,8 +83,9 @@ public final class GatewayComponents: Sendable {
         let shared = configuration.settings.storage.isShared
         transport = CurlTransport(maxHostConnections: configuration.settings.delivery.concurrency)
         let settings = configuration.settings
+        let sending = deliveryTransport ?? transport
         let dispatcher = Dispatcher(
-            queue: store, targets: Self.deliveryTargets(configuration, transport: transport, clock: clock), transport: transport, clock: clock,
+            queue: store, targets: Self.deliveryTargets(configuration, transport: sending, clock: clock), transport: sending, clock: clock,
             configuration: .init(concurrency: settings.delivery.concurrency, followLanes: shared ? 1 : nil),
             logger: logger, metrics: DeliveryMetrics(factory: metrics.factory))
         self.dispatcher = dispatcher
@@ -93,7 +96,7 @@ public final class GatewayComponents: Sendable {
         if settings.agenciesApprovalRequired { approval.insert(.agencies) }
         rules = RulesAdministrator(
             live: live, store: store, vocabulary: settings.vocabulary, path: settings.rulesPath, agenciesPath: settings.agenciesPath,
-            installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher, transport: transport, clock: clock),
+            installer: DeploymentAgencyInstaller(configuration: configuration, dispatcher: dispatcher, transport: sending, clock: clock),
             approvalRequired: approval,
             followsStore: shared, clock: clock, logger: logger)
         // Emergency and urgent referrals are routed around lanes the dispatchers have stopped.

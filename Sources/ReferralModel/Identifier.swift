@@ -1,16 +1,27 @@
 import Foundation
+import Synchronization
 
 /// Identifiers for referrals and deliveries: UUID version 7, so they sort by creation time and keep
 /// database indexes compact.
 public enum Identifier {
+    /// Where a simulation's identifiers come from: a seeded sequence, so the same run makes the
+    /// same ids (and everything ordered by them happens in the same order). Nil everywhere else:
+    /// the system's generator.
+    @TaskLocal public static var seeded: SeededIdentifiers?
+
     public static func make(now: Date = Date()) -> String {
         var bytes = [UInt8](repeating: 0, count: 16)
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
-        // Two draws from the system generator rather than ten: each draw can be a system call.
-        var generator = SystemRandomNumberGenerator()
-        let high: UInt64 = generator.next()
-        let low: UInt64 = generator.next()
+        let high: UInt64
+        let low: UInt64
+        if let seeded {
+            (high, low) = (seeded.next(), seeded.next())
+        } else {
+            // Two draws from the system generator rather than ten: each draw can be a system call.
+            var generator = SystemRandomNumberGenerator()
+            (high, low) = (generator.next(), generator.next())
+        }
         for index in 6..<14 { bytes[index] = UInt8(truncatingIfNeeded: high >> (8 * (index - 6))) }
         for index in 14..<16 { bytes[index] = UInt8(truncatingIfNeeded: low >> (8 * (index - 14))) }
         bytes[6] = (bytes[6] & 0x0F) | 0x70
@@ -95,5 +106,25 @@ public enum Timestamp {
         append(milliseconds, digits: 3)
         characters.append(UInt8(ascii: "Z"))
         return String(decoding: characters, as: UTF8.self)
+    }
+}
+
+/// A seeded sequence of random bits for identifiers (SplitMix64), for a simulation's replays.
+public final class SeededIdentifiers: Sendable {
+    private let state: Mutex<UInt64>
+
+    public init(seed: UInt64) { state = Mutex(seed) }
+
+    /// Uniform in [0, 1): a simulation's draws elsewhere (retry jitter) from the same seed.
+    public func unit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
+
+    func next() -> UInt64 {
+        state.withLock { state in
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
     }
 }

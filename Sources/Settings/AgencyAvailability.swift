@@ -88,7 +88,7 @@ public enum WeeklyTime {
 
 extension AgencyDirectory {
     /// `hours: {days, from, to, bank_holidays: closed | open}`.
-    static func openingHours(_ node: Node?, reader: ConfigReader) -> Agency.OpeningHours? {
+    public static func openingHours(_ node: Node?, reader: ConfigReader) -> Agency.OpeningHours? {
         guard let node else { return nil }
         guard let entries = reader.mapping(node, "hours", allowed: ["days", "from", "to", "bank_holidays"], required: ["from", "to"]) else {
             return nil

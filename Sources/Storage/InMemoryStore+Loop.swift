@@ -12,7 +12,7 @@ extension InMemoryStore {
         }
         return LoopReferral(
             referralId: id, referral: stored.record.referral, receivedAt: stored.record.receivedAt, submittedBy: stored.record.actor,
-            deliveries: deliveries, attention: attentionItems.first { $0.referralId == id && $0.resolvedAt == nil })
+            deliveries: deliveries, attention: attentionItems.open(for: id))
     }
 
     public func applyLoopChange(_ change: LoopChange) -> Bool {
@@ -108,7 +108,7 @@ extension InMemoryStore {
 
     public func waitingUrgentDeliveries(agencies: [AgencyID], limit: Int) -> [DueEscalation] {
         let wanted = Set(agencies)
-        return jobs.values
+        return jobs.pending(of: wanted)
             .filter { job in
                 job.state == .pending && wanted.contains(job.agency) && job.notice == nil && job.escalatedAt == nil
                     && referrals[job.referralId].map { $0.record.referral.urgency != .routine } == true
@@ -121,7 +121,7 @@ extension InMemoryStore {
     }
 
     public func dueEscalations(now: Date, limit: Int) -> [DueEscalation] {
-        jobs.values
+        jobs.escalating(now: now)
             .filter { job in
                 job.escalatedAt == nil
                     && (job.state == .deadLettered
@@ -132,6 +132,12 @@ extension InMemoryStore {
             .map {
                 DueEscalation(referralId: $0.referralId, deliveryId: $0.deliveryId, agency: $0.agency, state: $0.state, deadlineAt: $0.deadlineAt)
             }
+    }
+
+    /// The earliest deadline of a delivery that has not yet escalated: when the deadline watcher
+    /// next has something to do (the simulation moves its clock there).
+    public func nextDeadline() -> Date? {
+        jobs.nextDeadline
     }
 
     public func notes(referralId: ReferralID) -> [ReferralNote] { referralNotes[referralId] ?? [] }

@@ -41,10 +41,10 @@ public actor InMemoryStore: SwitchboardStore {
     }
 
     var referrals: [ReferralID: StoredReferral] = [:]
-    var jobs: [DeliveryID: Job] = [:]
+    var jobs = JobTable()
     private var idempotency: [IdempotencyKey: (digest: String, receipt: SubmissionReceipt)] = [:]
     var events: [AuditEvent] = []
-    var attentionItems: [AttentionItem] = []
+    var attentionItems = AttentionList()
     var prunedReferrals: Set<ReferralID> = []
     var retentionRuns: [RetentionRun] = []
     var referralNotes: [ReferralID: [ReferralNote]] = [:]
@@ -109,7 +109,7 @@ public actor InMemoryStore: SwitchboardStore {
             delivery.agencyReference = job.agencyReference
             return delivery
         }
-        let attention = attentionItems.first { $0.referralId == referralId && $0.resolvedAt == nil }
+        let attention = attentionItems.open(for: referralId)
         let history = events.filter { $0.referralId == referralId }.map {
             ReferralReport.HistoryEntry(at: $0.at, event: $0.kind, agency: $0.agency, detail: $0.detail)
         }
@@ -137,7 +137,7 @@ public actor InMemoryStore: SwitchboardStore {
             job.nextAttemptAt.addingTimeInterval(-LeaseOrder.headStart(referrals[job.referralId]?.record.referral.urgency))
         }
         for lane in lanes where lane.limit > 0 {
-            let due = jobs.values
+            let due = jobs.pending(of: [lane.agency])
                 .filter { $0.agency == lane.agency && $0.state == .pending && $0.nextAttemptAt <= now && !isLeased($0, now: now) }
                 .sorted { (order($0), $0.deliveryId) < (order($1), $1.deliveryId) }
                 .prefix(lane.limit)
@@ -197,7 +197,7 @@ public actor InMemoryStore: SwitchboardStore {
 
     public func nextDueDate(agencies: [AgencyID]) -> Date? {
         let wanted = Set(agencies)
-        return jobs.values.filter { $0.state == .pending && wanted.contains($0.agency) }
+        return jobs.pending(of: wanted).filter { $0.state == .pending && wanted.contains($0.agency) }
             .map { max($0.nextAttemptAt, $0.leaseExpiresAt ?? .distantPast) }.min()
     }
 
