@@ -137,6 +137,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // A scripted stretch of time run through the gateway's own parts over the in-memory store and a
+        // simulated clock (`switchboard simulate`).
+        .target(
+            name: "Simulation",
+            dependencies: [
+                "Deployment", "ReferralModel", "Settings", "Routing", "Storage", "Audit", "Delivery", "UseCases", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // What the API and the console share at the HTTP edge: the request context and who is calling,
         // authentication, role, rate and body-limit middleware, problem+json, the front door's counts.
         .target(
@@ -187,7 +197,7 @@ let package = Package(
             name: "switchboard",
             dependencies: [
                 "Gateway", "Deployment", "ReferralModel", "Settings", "Transport", "Delivery", "Audit", "Storage", "Routing", "AdapterKit", "APIDocuments",
-                "Observability",
+                "Observability", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -248,6 +258,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: ["Simulation", "Deployment", "Settings", "ReferralModel", "Storage", "SwitchboardTesting", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "ReferralModel"]),
         .testTarget(
             name: "StorageTests",
