@@ -13,6 +13,12 @@ extension SimulationReport {
                 + "\(referrals.heldAtIntake) held at intake for a person.")
         for (field, count) in referrals.refused.sorted(by: { $0.key < $1.key }) { lines.append("  refused for \(field): \(count)") }
         for (kind, count) in referrals.outcome.sorted(by: { $0.key < $1.key }) { lines.append("  \(kind): \(count)") }
+        for urgency in ["emergency", "urgent", "routine"] {
+            guard let until = referrals.minutesUntilSomeoneHadIt[urgency] else { continue }
+            lines.append(
+                "  \(urgency): someone had it (accepted, or a person told) after p50 \(Self.number(until.p50)) min, "
+                    + "p95 \(Self.number(until.p95)), longest \(Self.number(until.max))")
+        }
         lines.append("")
         lines.append("Agencies")
         let header = ["agency", "received", "accepted", "declined", "withdrawn", "waiting", "missed", "failed", "to acceptance p50/p95 (minutes)"]

@@ -26,6 +26,10 @@ public struct SimulationReport: Sendable, Codable, Equatable {
         public var byUrgency: ByUrgency
         /// Acknowledged referrals by how they ended: taken on, closed with a reason, with a person, unaccounted.
         public var outcome: [String: Int]
+        /// From arrival until someone had it (an agency accepted it, or it was put in front of a
+        /// person on the attention list), in minutes, by urgency: the figure that matters most for
+        /// an emergency.
+        public var minutesUntilSomeoneHadIt: [String: Percentiles]
     }
 
     public struct ByUrgency: Sendable, Codable, Equatable {
@@ -72,6 +76,7 @@ public struct SimulationReport: Sendable, Codable, Equatable {
         public var count: Int
         public var p50: Double
         public var p95: Double
+        public var max: Double
     }
 
     public struct Attention: Sendable, Codable, Equatable {
@@ -96,9 +101,9 @@ extension SimulationReport.Percentiles {
         let sorted = values.sorted()
         func at(_ fraction: Double) -> Double {
             guard !sorted.isEmpty else { return 0 }
-            let index = min(sorted.count - 1, max(0, Int((fraction * Double(sorted.count)).rounded(.up)) - 1))
+            let index = Swift.min(sorted.count - 1, Swift.max(0, Int((fraction * Double(sorted.count)).rounded(.up)) - 1))
             return (sorted[index] * 10).rounded() / 10
         }
-        self.init(count: sorted.count, p50: at(0.5), p95: at(0.95))
+        self.init(count: sorted.count, p50: at(0.5), p95: at(0.95), max: at(1))
     }
 }

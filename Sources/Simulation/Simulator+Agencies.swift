@@ -67,11 +67,13 @@ extension Simulator {
             ledger.receivedByDay[agency, default: [:]][Self.localDate(at), default: 0] += 1
             scheduleAnswer(record: record, referralId: referralId, deliveryId: deliveryId, agency: agency, deliveredAt: at)
         case .referralAccepted?:
-            guard let agency = event.agency, let record else { return }
+            guard let agency = event.agency, let record, let referralId = event.referralId else { return }
+            if ledger.someoneHadIt[referralId] == nil { ledger.someoneHadIt[referralId] = at }
             ledger.minutesToAcceptance[agency, default: [:]][record.arrival.urgency.rawValue, default: []].append(
                 at.timeIntervalSince(record.arrival.at) / 60)
         case .deliveryOverdue?:
-            guard let agency = event.agency else { return }
+            // A dead letter escalates through the same event ("still dead-lettered"): counted as dead-lettered, not as a missed deadline.
+            guard let agency = event.agency, !event.detail.contains("dead-lettered") else { return }
             ledger.deadlinesMissed[agency, default: 0] += 1
             ledger.deadlinesByUrgency.count(record?.arrival.urgency.rawValue ?? "routine")
         case .deliveryAttempted?:
@@ -89,6 +91,7 @@ extension Simulator {
                 why = String(why[..<open.lowerBound])
             }
             ledger.attentionOpened.append((at, referralId, why))
+            if ledger.someoneHadIt[referralId] == nil { ledger.someoneHadIt[referralId] = at }
         default:
             return
         }

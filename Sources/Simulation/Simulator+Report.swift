@@ -9,10 +9,14 @@ extension Simulator {
         var byUrgency = SimulationReport.ByUrgency()
         var outcome: [String: Int] = [:]
         var unaccounted: [SimulationReport.Unaccounted] = []
+        var untilSomeone: [String: [Double]] = [:]
         var states: [AgencyID: [DeliveryState: Int]] = [:]
         for id in ledger.order {
             guard let record = ledger.referrals[id], let loop = await store.loopReferral(id) else { continue }
             byUrgency.count(record.arrival.urgency.rawValue)
+            if let had = ledger.someoneHadIt[id] {
+                untilSomeone[record.arrival.urgency.rawValue, default: []].append(had.timeIntervalSince(record.arrival.at) / 60)
+            }
             let lines = loop.deliveries.filter { $0.notice == nil }
             for line in lines { states[line.agency, default: [:]][line.state, default: 0] += 1 }
             let open = lines.filter { [.pending, .delivered, .returned, .deadLettered].contains($0.state) }
@@ -54,7 +58,7 @@ extension Simulator {
             until: Timestamp.minute(until),
             referrals: .init(
                 submitted: ledger.submitted, acknowledged: ledger.order.count, refused: ledger.refused, heldAtIntake: ledger.heldAtIntake,
-                byUrgency: byUrgency, outcome: outcome),
+                byUrgency: byUrgency, outcome: outcome, minutesUntilSomeoneHadIt: untilSomeone.mapValues(SimulationReport.Percentiles.init)),
             agencies: behaviours.keys.sorted().map { agency in agencyFigures(agency, states: states[agency] ?? [:]) },
             attention: .init(
                 opened: opened, openAtEnd: items.filter { $0.resolvedAt == nil }.count,

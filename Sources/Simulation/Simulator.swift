@@ -152,6 +152,8 @@ struct SimulationLedger {
     var deadlinesByUrgency = SimulationReport.ByUrgency()
     var minutesToAcceptance: [AgencyID: [String: [Double]]] = [:]
     var attentionOpened: [(at: Date, referralId: ReferralID, reason: String)] = []
+    /// When someone first had each referral: an agency accepted it, or a person was told.
+    var someoneHadIt: [ReferralID: Date] = [:]
     var failedAttempts: [AgencyID: Int] = [:]
     var deadLettered: [AgencyID: Int] = [:]
     var auditPosition: Int64 = 0
