@@ -140,5 +140,17 @@ extension InMemoryStore {
         jobs.nextDeadline
     }
 
+    public func referralsReceived(from: Date, to: Date, after: ReferralID?, limit: Int) -> [ReceivedReferral] {
+        let low = ReferralID(Identifier.earliest(at: from))
+        let high = ReferralID(Identifier.earliest(at: to))
+        return referrals.keys
+            .filter { id in id >= low && id < high && (after.map { id > $0 } ?? true) && !prunedReferrals.contains(id) }
+            .sorted()
+            .prefix(limit)
+            .compactMap { id in
+                referrals[id].map { ReceivedReferral(referralId: id, receivedAt: $0.record.receivedAt, referral: $0.record.referral) }
+            }
+    }
+
     public func notes(referralId: ReferralID) -> [ReferralNote] { referralNotes[referralId] ?? [] }
 }

@@ -155,3 +155,16 @@ public struct DueEscalation: Sendable, Equatable {
         self.deadlineAt = deadlineAt
     }
 }
+
+/// A referral as routing saw it when it arrived: for replaying a proposed change over.
+public struct ReceivedReferral: Sendable {
+    public var referralId: ReferralID
+    public var receivedAt: Date
+    public var referral: Referral
+
+    public init(referralId: ReferralID, receivedAt: Date, referral: Referral) {
+        self.referralId = referralId
+        self.receivedAt = receivedAt
+        self.referral = referral
+    }
+}

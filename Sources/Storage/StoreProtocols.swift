@@ -156,6 +156,10 @@ public protocol PostcodeDirectoryStore: Sendable {
 public protocol ReferralLoopStore: Sendable {
     /// The referral with its deliveries and open attention item, or nil when there is none.
     func loopReferral(_ id: ReferralID) async throws -> LoopReferral?
+    /// The referrals received from `from` up to `to`, as routing saw them, in order of id (which is
+    /// time), `limit` at a time after `after`: what a proposed change of rules or agencies is
+    /// replayed over. One whose personal data was pruned or erased is left out.
+    func referralsReceived(from: Date, to: Date, after: ReferralID?, limit: Int) async throws -> [ReceivedReferral]
     /// Writes one step of the loop.
     /// - Returns: false when its transition's delivery was not in an allowed state (someone else
     ///   moved it first); nothing is written then.
