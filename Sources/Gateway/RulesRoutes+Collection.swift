@@ -22,6 +22,7 @@ extension RulesRoutes {
             admin.get { request, context in try await showAgencies(request, context: context) }
             admin.post("test") { request, context in try await testProposed(request, context: context) }
         }
+        admin.post("impact") { request, context in try await impact(request, context: context) }
         admin.put { request, context in try await replace(request, context: context) }
         admin.post("rollback") { request, context in try await rollback(request, context: context) }
         admin.get("versions") { request, context in try await history(request, context: context) }

@@ -43,6 +43,15 @@ extension DocumentedResponseTests {
             return ScenarioRequest(uri: response.path, headers: fields, body: ByteBuffer(string: #"{"version": 1}"#))
         case (.get, "/v1/rules/versions/{number}"):
             return ScenarioRequest(uri: "/v1/rules/versions/1", headers: headers(key: key, json: false))
+        case (.post, "/v1/rules/impact"):
+            var fields = yamlHeaders(ifMatch: nil, key: key ?? "")
+            if key == nil { fields[.authorization] = nil }
+            let text = changedRules(try String(contentsOfFile: fixture.rulesPath, encoding: .utf8))
+            return ScenarioRequest(uri: "/v1/rules/impact?days=7", headers: fields, body: ByteBuffer(string: text))
+        case (.post, "/v1/agencies/impact"):
+            var fields = yamlHeaders(ifMatch: nil, key: key ?? "")
+            if key == nil { fields[.authorization] = nil }
+            return ScenarioRequest(uri: "/v1/agencies/impact", headers: fields, body: ByteBuffer(string: try changedAgencies(fixture)))
         case (.put, "/v1/agencies"), (.post, "/v1/agencies/proposals"):
             var fields = yamlHeaders(ifMatch: "*", key: key ?? "")
             if key == nil { fields[.authorization] = nil }

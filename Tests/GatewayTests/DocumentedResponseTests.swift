@@ -198,6 +198,9 @@ struct ScenarioRequest {
             case "PUT /v1/agencies", "POST /v1/agencies/proposals", "POST /v1/agencies/test":
                 request.body = ByteBuffer(string: "agencies:\n  - {id: x, name: X, adapter: carrier-pigeon, endpoint: 'http://127.0.0.1:1/'}\n")
             case "POST /v1/rules/proposals": request.body = ByteBuffer(string: "rules: []\nfallback: the-moon\n")
+            case "POST /v1/rules/impact": request.uri = "/v1/rules/impact?days=0"
+            case "POST /v1/agencies/impact":
+                request.body = ByteBuffer(string: "agencies:\n  - {id: x, name: X, adapter: carrier-pigeon, endpoint: 'http://127.0.0.1:1/'}\n")
             case "POST /v1/agencies/rollback": request.body = ByteBuffer(string: #"{"version": "one"}"#)
             case "POST /v1/rules/proposals/{id}/reject", "POST /v1/agencies/proposals/{id}/reject":
                 request.body = ByteBuffer(string: #"{"reason": 7}"#)
@@ -217,7 +220,7 @@ struct ScenarioRequest {
         case 500:
             // Break the table the operation needs behind the gateway's back.
             let table =
-                response.path.hasSuffix("/status") || response.path.hasSuffix("/cancel")
+                response.path.hasSuffix("/status") || response.path.hasSuffix("/cancel") || response.path.hasSuffix("/impact")
                 ? "referrals"
                 : response.path.hasPrefix("/v1/keys")
                     ? "api_keys"
