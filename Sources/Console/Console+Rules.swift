@@ -27,6 +27,7 @@ extension Console {
         if document == .agencies {
             admin.post("agencies/{agency}/test") { _, context in try await testDelivery(context: context) }
         }
+        addImpactRoutes(admin, document: document)
     }
 
     static func title(_ document: GovernedDocument) -> String { document == .rules ? "Routing rules" : "Agencies" }
@@ -98,6 +99,7 @@ extension Console {
         if document == .agencies {
             (found.newEndpoints, found.testResult) = try await testDeliveries(form.action, text: text, actor: actor)
         }
+        if !found.unchanged { found.impact = await impactView(of: text, document: document) }
         guard form.action == "apply", !found.unchanged, found.stale == nil else {
             return try await editor(document, context: context) { $0.check = found }
         }

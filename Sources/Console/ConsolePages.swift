@@ -21,6 +21,8 @@ enum ConsoleTemplate: String, CaseIterable, Sendable {
     case inboxReferral = "inbox-referral"
     case refer
     case referStatus = "refer-status"
+    /// A partial: what a proposed rules or agencies change would have done to recent referrals.
+    case impact = "admin-impact"
 }
 
 /// A console template that is missing from the build or does not parse: the gateway does not start

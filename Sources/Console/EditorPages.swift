@@ -61,6 +61,54 @@ struct EditorPage: Sendable {
         var proposed: Outcome? = nil
     }
 
+    /// What a change would have done to the referrals of the last days, replayed (`ChangeImpact`).
+    struct Impact: Sendable {
+        struct AgencyRow: Sendable {
+            var agency: String
+            var before: Int
+            var after: Int
+            var gained: Int
+            var lost: Int
+            var gainedExamples: [String]
+            var lostExamples: [String]
+            // Stored, not computed: templates read stored properties only.
+            var anyGainedExamples = false
+            var anyLostExamples = false
+        }
+
+        struct OutcomeRow: Sendable {
+            var outcome: String
+            var before: Int
+            var after: Int
+            var entering: Int
+            var leaving: Int
+            var enteringExamples: [String]
+            var leavingExamples: [String]
+            var anyEnteringExamples = false
+            var anyLeavingExamples = false
+        }
+
+        var days: Int
+        var referrals: Int
+        var changed: Int
+        var agencies: [AgencyRow]
+        var outcomes: [OutcomeRow]
+        /// The change moves no referral anywhere else.
+        var noDifference: Bool
+        /// Why it could not be worked out, if it could not.
+        var problem: String? = nil
+        var anyAgencies = false
+        var anyOutcomes = false
+    }
+
+    /// A pending proposal's impact, asked for from the list of proposals.
+    struct ProposalImpact: Sendable {
+        var id: String
+        var summary: String
+        var by: String
+        var impact: Impact
+    }
+
     /// What checking a submitted text found.
     struct Check: Sendable {
         var text: String
@@ -78,6 +126,7 @@ struct EditorPage: Sendable {
         var dryRun: DryRun? = nil
         var newEndpoints: [Endpoint] = []
         var testResult: String? = nil
+        var impact: Impact? = nil
     }
 
     var document: String
@@ -94,6 +143,7 @@ struct EditorPage: Sendable {
     var agencies: [Agency] = []
     /// What a check of a submitted text found; its text and base are shown instead of the live ones.
     var check: Check? = nil
+    var proposalImpact: ProposalImpact? = nil
 }
 
 extension EditorPage: MustacheParent {

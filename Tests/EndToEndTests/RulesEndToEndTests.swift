@@ -32,6 +32,15 @@ func rulesSendingFallsToTheHubToo(_ text: String) -> String {
             receipts.append((body["id"] as? String ?? "", body["rulesVersion"] as? String ?? "", routes))
         }
         for _ in 0..<15 { try await submitOne() }
+        // Before it goes live: what the change would have done to the referrals received so far.
+        let impact = try await deployment.run(
+            ["rules", "impact", proposed, "--since", "1d", "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey])
+        #expect(impact.status == 0, "\(impact.errors)")
+        #expect(impact.output.contains("Replayed 15 referrals received "), "\(impact.output)")
+        #expect(impact.output.contains(": 15 would be routed differently."))
+        let firstFive = receipts.map(\.id).sorted().prefix(5).joined(separator: ", ")
+        #expect(impact.output.contains("  oxfordshire-mash: 0 → 15; gains 15 (\(firstFive))"), "\(impact.output)")
+        #expect(!impact.output.contains("oxford-falls:"), "falls keeps every referral")
         let apply = try RunningProcess(
             ["rules", "apply", proposed, "--gateway", deployment.gatewayURL, "--api-key", deployment.adminKey], environment: deployment.environment,
             name: "rules apply")

@@ -18,6 +18,7 @@ extension Switchboard {
                 Validate.self, DiffCommand<AgenciesKind>.self, ApplyCommand<AgenciesKind>.self, HistoryCommand<AgenciesKind>.self,
                 RollbackCommand<AgenciesKind>.self, ShowCommand<AgenciesKind>.self, ProposeCommand<AgenciesKind>.self,
                 ProposalsCommand<AgenciesKind>.self, ApproveCommand<AgenciesKind>.self, RejectCommand<AgenciesKind>.self, Ping.self,
+                ImpactCommand<AgenciesKind>.self,
             ])
     }
 }

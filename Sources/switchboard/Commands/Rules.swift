@@ -9,14 +9,14 @@ extension Switchboard {
         static let configuration = CommandConfiguration(
             abstract: "Check routing rules before they go live, see how a referral would be routed, and change the live rules safely.",
             discussion: """
-                validate and test read files on this machine. diff, apply, history, rollback and show talk to the \
+                validate and test read files on this machine. diff, impact, apply, history, rollback and show talk to the \
                 gateway's admin API (--gateway, --api-key with an admin key). Where the deployment requires approval \
                 (rules: {file: rules.yaml, approval: required}), a change is proposed and another administrator approves it.
                 """,
             subcommands: [
                 Validate.self, Test.self, DiffCommand<RulesKind>.self, ApplyCommand<RulesKind>.self, HistoryCommand<RulesKind>.self,
                 RollbackCommand<RulesKind>.self, ShowCommand<RulesKind>.self, ProposeCommand<RulesKind>.self, ProposalsCommand<RulesKind>.self,
-                ApproveCommand<RulesKind>.self, RejectCommand<RulesKind>.self,
+                ApproveCommand<RulesKind>.self, RejectCommand<RulesKind>.self, ImpactCommand<RulesKind>.self,
             ])
     }
 }
