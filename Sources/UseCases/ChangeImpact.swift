@@ -79,12 +79,22 @@ public struct ChangeImpact: Sendable, Codable, Equatable {
         return tally.impact(from: from, to: to)
     }
 
+    /// For one agency or outcome: the referrals that had it before and after, and those that gained or lost it.
+    private struct Movement {
+        var before = 0
+        var after = 0
+        var gained = 0
+        var lost = 0
+        var gainedExamples: [String] = []
+        var lostExamples: [String] = []
+    }
+
     private struct Tally {
         let examples: Int
         var referrals = 0
         var changed = 0
-        var agencies: [String: (before: Int, after: Int, gained: [String], lost: [String], gainedCount: Int, lostCount: Int)] = [:]
-        var outcomes: [String: (before: Int, after: Int, entering: [String], leaving: [String], enteringCount: Int, leavingCount: Int)] = [:]
+        var agencies: [String: Movement] = [:]
+        var outcomes: [String: Movement] = [:]
 
         init(examples: Int) { self.examples = examples }
 
@@ -95,52 +105,39 @@ public struct ChangeImpact: Sendable, Codable, Equatable {
             let wasOutcomes = ChangeImpact.outcomes(of: before)
             let nowOutcomes = ChangeImpact.outcomes(of: after)
             if was != now || wasOutcomes != nowOutcomes { changed += 1 }
-            for agency in was.union(now) {
-                var entry = agencies[agency] ?? (0, 0, [], [], 0, 0)
-                if was.contains(agency) { entry.before += 1 }
-                if now.contains(agency) { entry.after += 1 }
-                if now.contains(agency) && !was.contains(agency) {
-                    entry.gainedCount += 1
-                    if entry.gained.count < examples { entry.gained.append(id.rawValue) }
+            count(id.rawValue, was: was, now: now, into: &agencies)
+            count(id.rawValue, was: wasOutcomes, now: nowOutcomes, into: &outcomes)
+        }
+
+        private func count(_ id: String, was: Set<String>, now: Set<String>, into table: inout [String: Movement]) {
+            for key in was.union(now) {
+                var entry = table[key] ?? Movement()
+                if was.contains(key) { entry.before += 1 }
+                if now.contains(key) { entry.after += 1 }
+                if now.contains(key) && !was.contains(key) {
+                    entry.gained += 1
+                    if entry.gainedExamples.count < examples { entry.gainedExamples.append(id) }
                 }
-                if was.contains(agency) && !now.contains(agency) {
-                    entry.lostCount += 1
-                    if entry.lost.count < examples { entry.lost.append(id.rawValue) }
+                if was.contains(key) && !now.contains(key) {
+                    entry.lost += 1
+                    if entry.lostExamples.count < examples { entry.lostExamples.append(id) }
                 }
-                agencies[agency] = entry
-            }
-            for outcome in wasOutcomes.union(nowOutcomes) {
-                var entry = outcomes[outcome] ?? (0, 0, [], [], 0, 0)
-                if wasOutcomes.contains(outcome) { entry.before += 1 }
-                if nowOutcomes.contains(outcome) { entry.after += 1 }
-                if nowOutcomes.contains(outcome) && !wasOutcomes.contains(outcome) {
-                    entry.enteringCount += 1
-                    if entry.entering.count < examples { entry.entering.append(id.rawValue) }
-                }
-                if wasOutcomes.contains(outcome) && !nowOutcomes.contains(outcome) {
-                    entry.leavingCount += 1
-                    if entry.leaving.count < examples { entry.leaving.append(id.rawValue) }
-                }
-                outcomes[outcome] = entry
+                table[key] = entry
             }
         }
 
         func impact(from: Date, to: Date) -> ChangeImpact {
             ChangeImpact(
                 from: Timestamp.minute(from), to: Timestamp.minute(to), referrals: referrals, changed: changed,
-                agencies: agencies.keys.sorted().compactMap { agency in
-                    agencies[agency].map {
-                        AgencyChange(
-                            agency: agency, before: $0.before, after: $0.after, gained: $0.gainedCount, lost: $0.lostCount, gainedExamples: $0.gained,
-                            lostExamples: $0.lost)
-                    }
+                agencies: agencies.sorted { $0.key < $1.key }.map { agency, moved in
+                    AgencyChange(
+                        agency: agency, before: moved.before, after: moved.after, gained: moved.gained, lost: moved.lost,
+                        gainedExamples: moved.gainedExamples, lostExamples: moved.lostExamples)
                 },
-                outcomes: outcomes.keys.sorted().compactMap { outcome in
-                    outcomes[outcome].map {
-                        OutcomeChange(
-                            outcome: outcome, before: $0.before, after: $0.after, entering: $0.enteringCount, leaving: $0.leavingCount,
-                            enteringExamples: $0.entering, leavingExamples: $0.leaving)
-                    }
+                outcomes: outcomes.sorted { $0.key < $1.key }.map { outcome, moved in
+                    OutcomeChange(
+                        outcome: outcome, before: moved.before, after: moved.after, entering: moved.gained, leaving: moved.lost,
+                        enteringExamples: moved.gainedExamples, leavingExamples: moved.lostExamples)
                 })
         }
     }

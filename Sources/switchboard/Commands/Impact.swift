@@ -45,27 +45,20 @@ extension ChangeImpact {
         var lines = [
             "Replayed \(referrals) referrals received \(from) to \(to) through \(proposal): \(changed) would be routed differently."
         ]
+        func line(_ name: String, _ before: Int, _ after: Int, up: (String, Int, [String]), down: (String, Int, [String])) -> String {
+            var line = "  \(name): \(before) → \(after)"
+            for (word, count, examples) in [up, down] where count > 0 { line += "; \(word) \(count) (\(examples.joined(separator: ", ")))" }
+            return line
+        }
         let moved = agencies.filter { $0.gained > 0 || $0.lost > 0 }
-        if moved.isEmpty {
-            lines.append("No agency gains or loses a referral.")
-        } else {
-            lines.append("Agencies (referrals now → with the change):")
-            for agency in moved {
-                var line = "  \(agency.agency): \(agency.before) → \(agency.after)"
-                if agency.gained > 0 { line += "; gains \(agency.gained) (\(agency.gainedExamples.joined(separator: ", ")))" }
-                if agency.lost > 0 { line += "; loses \(agency.lost) (\(agency.lostExamples.joined(separator: ", ")))" }
-                lines.append(line)
-            }
+        lines.append(moved.isEmpty ? "No agency gains or loses a referral." : "Agencies (referrals now → with the change):")
+        lines += moved.map {
+            line($0.agency, $0.before, $0.after, up: ("gains", $0.gained, $0.gainedExamples), down: ("loses", $0.lost, $0.lostExamples))
         }
         let changing = outcomes.filter { $0.entering > 0 || $0.leaving > 0 }
-        if !changing.isEmpty {
-            lines.append("Outcomes:")
-            for outcome in changing {
-                var line = "  \(outcome.outcome): \(outcome.before) → \(outcome.after)"
-                if outcome.entering > 0 { line += "; \(outcome.entering) more (\(outcome.enteringExamples.joined(separator: ", ")))" }
-                if outcome.leaving > 0 { line += "; \(outcome.leaving) fewer (\(outcome.leavingExamples.joined(separator: ", ")))" }
-                lines.append(line)
-            }
+        if !changing.isEmpty { lines.append("Outcomes:") }
+        lines += changing.map {
+            line($0.outcome, $0.before, $0.after, up: ("gains", $0.entering, $0.enteringExamples), down: ("loses", $0.leaving, $0.leavingExamples))
         }
         return lines.joined(separator: "\n")
     }
