@@ -89,25 +89,50 @@ extension PostgresQuery {
     }
 }
 
+/// Whether the database was last found unreachable. While it is, an operation waits only a
+/// moment for a connection instead of the whole connect timeout, so a request during an outage is
+/// refused within a second rather than after the timeout; the first operation that gets a
+/// connection again clears it.
+final class Reachability: Sendable {
+    private let down = Atomic<Bool>(false)
+    /// How long an operation waits for a connection while the database is known to be unreachable.
+    static let shortWait: Duration = .milliseconds(500)
+
+    /// How long to wait for a connection now, given the configured connect timeout.
+    func wait(_ configured: Duration) -> Duration { down.load(ordering: .relaxed) ? min(configured, Self.shortWait) : configured }
+
+    var isDown: Bool { down.load(ordering: .relaxed) }
+
+    func connected() { down.store(false, ordering: .relaxed) }
+
+    func unreachable() { down.store(true, ordering: .relaxed) }
+}
+
 extension PostgresClient {
     /// Runs `body` on a pooled connection, or throws `StoreUnavailable` when none can be had within
-    /// `deadline`: while the database is unreachable the pool keeps trying to connect, and requests
-    /// must be answered 503 meanwhile, not wait for it. Only the wait for a connection is bounded;
-    /// the statements themselves are bounded by the server's statement timeout.
+    /// `deadline` (a moment, while `reachability` says the database is down): while the database is
+    /// unreachable the pool keeps trying to connect, and requests must be answered 503 meanwhile,
+    /// not wait for it. Only the wait for a connection is bounded; the statements themselves are
+    /// bounded by the server's statement timeout.
     func withConnection<Value: Sendable>(
-        within deadline: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> Value
+        within deadline: Duration, reachability: Reachability, _ body: @escaping @Sendable (PostgresConnection) async throws -> Value
     ) async throws -> Value {
         let leased = LeaseFlag()
+        let wait = reachability.wait(deadline)
         return try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask {
                 try await self.withConnection { connection in
                     leased.value.store(true, ordering: .releasing)
+                    reachability.connected()
                     return try await body(connection)
                 }
             }
             group.addTask {
-                try await Task.sleep(for: deadline)
-                guard leased.value.load(ordering: .acquiring) else { throw StoreUnavailable("the database server cannot be reached") }
+                try await Task.sleep(for: wait)
+                guard leased.value.load(ordering: .acquiring) else {
+                    reachability.unreachable()
+                    throw StoreUnavailable("the database server cannot be reached")
+                }
                 return nil
             }
             defer { group.cancelAll() }

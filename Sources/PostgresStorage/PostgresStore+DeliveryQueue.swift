@@ -13,6 +13,39 @@ extension PostgresStore {
         let lanes = lanes.filter { $0.limit > 0 }
         guard !lanes.isEmpty else { return [] }
         let token = Identifier.make(now: now)
+        do {
+            return try await claim(lanes, token: token, now: now)
+        } catch {
+            // The claim may have committed with its reply lost (the connection dropped as the
+            // database went away or came back): its jobs would wait out their whole lease. They
+            // are released as soon as the database takes the release.
+            releaseClaim(token)
+            throw error
+        }
+    }
+
+    /// Frees the jobs a claim that failed may have leased, retrying every quarter of a second
+    /// until the database takes it, for at most the longest lease (after which it expired anyway).
+    func releaseClaim(_ token: String, for longest: Duration = .seconds(600)) {
+        claimsReleasing.wrappingAdd(1, ordering: .relaxed)
+        Task {
+            defer { self.claimsReleasing.wrappingSubtract(1, ordering: .relaxed) }
+            let until = ContinuousClock.now + longest
+            while ContinuousClock.now < until {
+                do {
+                    try await self.single { session in
+                        try await session.execute(
+                            "UPDATE deliveries SET lease_token = NULL, lease_expires_at = NULL WHERE lease_token = \(token) AND state = 'pending'")
+                    }
+                    return
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+            }
+        }
+    }
+
+    private func claim(_ lanes: [LaneDemand], token: String, now: Date) async throws -> [LeasedDelivery] {
         let at = now.timeIntervalSince1970
         let rows = try await single { session in
             try await session.rows(

@@ -77,6 +77,10 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
     let client: PostgresClient
     let logger: Logger
     let options: Options
+    /// Whether the database was last found unreachable: operations then fail fast.
+    let reachability = Reachability()
+    /// Failed claims whose jobs are still being released.
+    let claimsReleasing = Atomic<Int>(0)
     let writer: PostgresWriter
     /// How to connect without the pool: for the migration at start, which then says why it cannot.
     let direct: PostgresConnection.Configuration
@@ -122,7 +126,8 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
         self.direct = direct
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        writer = PostgresWriter(client: client, logger: logger, connectTimeout: options.connectTimeout, limit: options.operationLimit)
+        writer = PostgresWriter(
+            client: client, logger: logger, connectTimeout: options.connectTimeout, limit: options.operationLimit, reachability: reachability)
     }
 
     deinit {
@@ -272,16 +277,22 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
     /// store's deadlines.
     func single<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
         try await ready()
-        let (client, logger, options) = (client, logger, options)
+        let (client, logger, options, reachability) = (client, logger, options, reachability)
         do {
             return try await Deadline.run(options.operationLimit) {
-                try await client.withConnection(within: options.connectTimeout) { connection in
+                try await client.withConnection(within: options.connectTimeout, reachability: reachability) { connection in
                     try await work(PostgresSession(connection: connection, logger: logger))
                 }
             }
         } catch {
-            throw PostgresFault.translate(error)
+            throw noted(PostgresFault.translate(error))
         }
+    }
+
+    /// A connection lost or refused means the database is down: later operations fail fast.
+    func noted(_ error: any Error) -> any Error {
+        if let unavailable = error as? StoreUnavailable, unavailable.reason.contains("cannot be reached") { reachability.unreachable() }
+        return error
     }
 
     /// Runs `work` in the next group transaction and returns its result once that has committed.
@@ -290,7 +301,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
         do {
             return try await writer.perform(work)
         } catch {
-            throw PostgresFault.translate(error)
+            throw noted(PostgresFault.translate(error))
         }
     }
 

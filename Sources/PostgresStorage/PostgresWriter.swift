@@ -34,8 +34,8 @@ final class PostgresWriter: Sendable {
     private let engine: GroupCommit<Job>
 
     /// - Parameter limit: the longest one batch may take, from asking for a connection to its commit.
-    init(client: PostgresClient, logger: Logger, connectTimeout: Duration, limit: Duration) {
-        let batches = Batches(client: client, logger: logger, connectTimeout: connectTimeout, limit: limit)
+    init(client: PostgresClient, logger: Logger, connectTimeout: Duration, limit: Duration, reachability: Reachability) {
+        let batches = Batches(client: client, logger: logger, connectTimeout: connectTimeout, limit: limit, reachability: reachability)
         engine = GroupCommit(maximumBatch: 256) { batch in try await batches.commit(batch) }
     }
 
@@ -73,6 +73,7 @@ final class PostgresWriter: Sendable {
         let logger: Logger
         let connectTimeout: Duration
         let limit: Duration
+        let reachability: Reachability
 
         func commit(_ batch: [Job]) async throws -> [GroupCommitAnswer] {
             var attempt = 0
@@ -97,7 +98,7 @@ final class PostgresWriter: Sendable {
 
         private func commit(_ batch: [Job], carefully: Bool) async throws -> [GroupCommitAnswer] {
             let logger = logger
-            return try await client.withConnection(within: connectTimeout) { connection in
+            return try await client.withConnection(within: connectTimeout, reachability: reachability) { connection in
                 let session = PostgresSession(connection: connection, logger: logger)
                 try await session.execute("BEGIN")
                 do {

@@ -136,7 +136,13 @@ import Testing
         } catch {
             #expect(error is StoreUnavailable, "\(type(of: error)): \(error)")
         }
+        // Known to be down, the next operations are refused at once, not after the 10 s the
+        // store would wait for a connection.
+        #expect(store.reachability.isDown)
+        let asked = ContinuousClock.now
         await #expect(throws: StoreUnavailable.self) { try await store.checkWritable() }
+        await #expect(throws: StoreUnavailable.self) { _ = try await store.queueCounts(now: Date()) }
+        #expect(ContinuousClock.now - asked < .seconds(5), "refused fast while down: \(ContinuousClock.now - asked)")
         try await server.start()
         // The pool reconnects by itself.
         var recovered = false
@@ -145,9 +151,38 @@ import Testing
             if !recovered { try await Task.sleep(for: .milliseconds(200)) }
         }
         #expect(recovered)
+        #expect(!store.reachability.isDown)
         _ = try await store.accept(record(agencies: ["spa"]))
         #expect(try await store.queueCounts(now: Date()).first?.pending == 2)
         try await server.stop()
+    }
+
+    @Test func aClaimThatFailsReleasesItsJobsAtOnceNotAfterTheirLease() async throws {
+        let server = try await TestPostgres.shared()
+        let database = try await server.makeDatabase()
+        let store = try PostgresStore(
+            options: .init(
+                host: "127.0.0.1", port: server.port, user: server.user, database: database.name, poolSize: 2,
+                connectTimeout: TestPostgres.connectTimeout), logger: Logger(label: "postgres-tests"))
+        let good = record(agencies: ["falls"])
+        let unreadable = record(agencies: ["spa"])
+        _ = try await store.accept(good)
+        _ = try await store.accept(unreadable)
+        // The claim commits, then a referral it took cannot be read, so its caller is told it
+        // failed: as when the reply to a claim is lost while the database goes away or comes back.
+        _ = try await server.psql(
+            "UPDATE referrals SET body = decode('00', 'hex') WHERE id = '\(unreadable.referralId)'", database: database.name)
+        let lanes = [LaneDemand(agency: "spa", limit: 5, leaseDuration: 120), LaneDemand(agency: "falls", limit: 5, leaseDuration: 120)]
+        await #expect(throws: (any Error).self) { _ = try await store.leaseDueDeliveries(now: Date(), lanes: lanes) }
+        // Its jobs are released as soon as the database takes the release, not after 120 s.
+        var leased: [LeasedDelivery] = []
+        for _ in 0..<50 where leased.isEmpty {
+            leased = try await store.leaseDueDeliveries(now: Date(), lanes: [LaneDemand(agency: "falls", limit: 5, leaseDuration: 120)])
+            if leased.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(leased.map(\.referralId) == [good.referralId])
+        #expect(store.claimsReleasing.load(ordering: .relaxed) == 0)
+        store.close()
     }
 
     @Test func concurrentReferralsAreStoredTogetherAndABadOneFailsAlone() async throws {
