@@ -155,7 +155,8 @@ public final class Dispatcher: Service {
     /// simulation): leases every job due at the clock's now, under the same lanes, limits and
     /// circuits, and makes each attempt in the order leased, one after another, so a replay
     /// makes them in the same order. Returns once each outcome is recorded; lane changes (a
-    /// circuit opening) are stored with their audit events before it returns.
+    /// circuit opening) are stored with their audit events before it returns. For a dispatcher
+    /// that is not running: once it is used, lane changes wait for the end of its turns.
     /// - Returns: how many attempts were made.
     @discardableResult
     public func deliverDue() async -> Int {

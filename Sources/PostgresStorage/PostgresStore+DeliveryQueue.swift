@@ -25,13 +25,15 @@ extension PostgresStore {
     }
 
     /// Frees the jobs a claim that failed may have leased, retrying every quarter of a second
-    /// until the database takes it, for at most the longest lease (after which it expired anyway).
+    /// until the database takes it, for at most the longest lease (after which it expired anyway),
+    /// and no longer once the store is closed (the lease then expires, and another gateway, or
+    /// this one started again, takes the jobs).
     func releaseClaim(_ token: String, for longest: Duration = .seconds(600)) {
         claimsReleasing.wrappingAdd(1, ordering: .relaxed)
         Task {
             defer { self.claimsReleasing.wrappingSubtract(1, ordering: .relaxed) }
             let until = ContinuousClock.now + longest
-            while ContinuousClock.now < until {
+            while ContinuousClock.now < until && !self.isClosed {
                 do {
                     try await self.single { session in
                         try await session.execute(

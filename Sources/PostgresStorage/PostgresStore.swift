@@ -189,6 +189,14 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
         running?.cancel()
     }
 
+    /// Whether the store was closed: nothing may use it any more.
+    var isClosed: Bool {
+        pool.withLock { state in
+            if case .closed = state { return true }
+            return false
+        }
+    }
+
     /// Starts the pool here when no service group runs it (a command-line tool's store).
     private func startPool() {
         pool.withLock { state in
