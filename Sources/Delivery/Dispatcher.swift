@@ -55,7 +55,7 @@ public final class Dispatcher: Service {
     /// Counts each attempt by agency and outcome, and how long it took.
     let metrics: DeliveryMetrics
     let doorbell = Doorbell()
-    private let stopping = Atomic<Bool>(false)
+    let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
 
     /// Whether the delivery loop is running: what `/readyz` reports.
@@ -208,13 +208,16 @@ public final class Dispatcher: Service {
     }
 
     /// The next time anything may be due: the earliest job of a lane with room, an open circuit's
-    /// probe, or the idle poll.
+    /// probe, or the idle poll. With every slot taken the store is not asked: nothing can start
+    /// before an attempt ends, and each one that ends rings the doorbell.
     private func nextWake() async -> Date {
         let now = clock.now()
         var wakeAt = now.addingTimeInterval(configuration.idlePoll)
-        let (servable, reopening) = book.withLock { ($0.servable(now: now), $0.nextReopening) }
+        let (servable, reopening, slots) = book.withLock {
+            ($0.servable(now: now), $0.nextReopening, $0.globalFree(concurrency: configuration.concurrency))
+        }
         if let reopening { wakeAt = min(wakeAt, reopening) }
-        if let due = try? await queue.nextDueDate(agencies: servable) {
+        if slots > 0, let due = try? await queue.nextDueDate(agencies: servable) {
             wakeAt = min(wakeAt, max(now.addingTimeInterval(0.005), due))
         }
         return wakeAt

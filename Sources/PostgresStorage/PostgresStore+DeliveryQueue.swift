@@ -56,16 +56,16 @@ extension PostgresStore {
                     SELECT * FROM unnest(\(lanes.map(\.agency))::text[], \(lanes.map(\.limit))::bigint[], \(lanes.map(\.leaseDuration))::float8[])
                         AS l(agency, lim, duration)
                 ), claim AS (
-                    SELECT c.id, lane.duration FROM lane CROSS JOIN LATERAL (
+                    SELECT c.id FROM lane CROSS JOIN LATERAL (
                         SELECT id FROM deliveries
                         WHERE state = 'pending' AND agency = lane.agency AND next_attempt_at - head_start <= \(at) AND next_attempt_at <= \(at)
                           AND (lease_token IS NULL OR lease_expires_at <= \(at))
                         ORDER BY next_attempt_at - head_start LIMIT lane.lim FOR UPDATE SKIP LOCKED
                     ) c
                 )
-                UPDATE deliveries d SET lease_token = \(token), lease_expires_at = \(at) + claim.duration
-                FROM claim, referrals r
-                WHERE d.id = claim.id AND r.id = d.referral_id
+                UPDATE deliveries d SET lease_token = \(token), lease_expires_at = \(at) + (SELECT duration FROM lane WHERE lane.agency = d.agency)
+                FROM referrals r
+                WHERE d.id = ANY(ARRAY(SELECT id FROM claim)) AND r.id = d.referral_id
                 RETURNING d.id, d.referral_id, d.agency, d.rule, d.attempts, d.needs, d.notice, d.next_attempt_at - d.head_start AS lease_order,
                           r.body, r.received_at, r.request_id, r.data_key, r.sealed_key
                 """)
@@ -177,16 +177,23 @@ extension PostgresStore {
     }
 
     /// The earliest of: a job not leased, due at its time; a leased job, due when its lease runs out.
+    /// Asked agency by agency, each the first row of an index (`deliveries_lane`, and
+    /// `deliveries_leased` for leases, which a claim only makes on jobs already due), so the
+    /// answer costs the same with a backlog of thousands as with none.
     public func nextDueDate(agencies: [AgencyID]) async throws -> Date? {
         guard !agencies.isEmpty else { return nil }
         return try await single { session in
             try await session.one(
                 """
-                SELECT LEAST(
-                    (SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND agency = ANY(\(agencies)) AND lease_token IS NULL),
-                    (SELECT MIN(GREATEST(next_attempt_at, lease_expires_at)) FROM deliveries
-                     WHERE lease_token IS NOT NULL AND state = 'pending' AND agency = ANY(\(agencies)))
-                ) AS due
+                SELECT MIN(LEAST(waiting.due, leased.due)) AS due FROM unnest(\(agencies)::text[]) AS lane(agency)
+                LEFT JOIN LATERAL (
+                    SELECT next_attempt_at AS due FROM deliveries
+                    WHERE state = 'pending' AND agency = lane.agency AND lease_token IS NULL ORDER BY next_attempt_at LIMIT 1
+                ) waiting ON true
+                LEFT JOIN LATERAL (
+                    SELECT GREATEST(next_attempt_at, lease_expires_at) AS due FROM deliveries
+                    WHERE lease_token IS NOT NULL AND agency = lane.agency AND state = 'pending' ORDER BY lease_expires_at LIMIT 1
+                ) leased ON true
                 """)?.date("due")
         }
     }
