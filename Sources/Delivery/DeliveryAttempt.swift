@@ -86,7 +86,7 @@ extension Dispatcher {
         doorbell.ring()
         do {
             let kept: String? = if case .delivered = result { nil } else if case .accepted = result { nil } else { reply?.kept }
-            let held = try await recorder.record(DeliveryCompletion(lease: job, result: result, audit: audit, at: now, agencyReply: kept))
+            let held = try await recordPatiently(DeliveryCompletion(lease: job, result: result, audit: audit, at: now, agencyReply: kept))
             log(job, result: result, milliseconds: milliseconds, leaseHeld: held)
         } catch {
             // The lease expires and the job runs again: at-least-once.
@@ -94,6 +94,25 @@ extension Dispatcher {
         }
         book.withLock { $0.endedRecording() }
     }
+
+    /// Records an attempt's result. While the store is unavailable (a database outage) it tries
+    /// again every quarter of a second, for up to `recordingPatience` and not once the dispatcher
+    /// is stopping, so an attempt the agency received is recorded when the database is back rather
+    /// than made again when its lease runs out. Safe however late: a result is written only under
+    /// the lease its attempt held, so once another worker has taken the job nothing is written.
+    private func recordPatiently(_ completion: DeliveryCompletion) async throws -> Bool {
+        let until = ContinuousClock.now + Self.recordingPatience
+        while true {
+            do {
+                return try await recorder.record(completion)
+            } catch  where StoreFault.isUnavailable(error) && ContinuousClock.now < until && !stopping.load(ordering: .relaxed) {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    /// How long an attempt's result waits for a store that is unavailable.
+    static let recordingPatience: Duration = .seconds(120)
 
     /// The job with its referral cut to the needs that routed it to this agency, unless it takes all.
     static func minimised(_ job: LeasedDelivery, receivesAllNeeds: Bool) -> LeasedDelivery {

@@ -162,7 +162,8 @@ public final class GatewayComponents: Sendable {
             var options = PostgresStore.Options(
                 host: postgres.host, port: postgres.port, user: postgres.user, password: password, database: postgres.database,
                 tls: PostgresStore.Options.TLSMode(rawValue: postgres.tls.rawValue) ?? .verifyFull, poolSize: postgres.poolSize,
-                statementTimeout: .seconds(postgres.statementTimeoutSeconds))
+                statementTimeout: .seconds(postgres.statementTimeoutSeconds),
+                connectTimeout: .milliseconds(Int(postgres.connectTimeoutSeconds * 1000)))
             options.caFile = postgres.caFile
             return try PostgresStore(options: options, encryption: kek, logger: storeLogger)
         }

@@ -49,7 +49,9 @@ final class PostgresSession: @unchecked Sendable {
 
     /// Whether `error` means the connection is gone (closed, cut, or the server shutting down),
     /// rather than one statement failing on a connection that is still there.
-    func connectionLost(_ error: any Error) -> Bool {
+    func connectionLost(_ error: any Error) -> Bool { Self.connectionLost(error, on: connection) }
+
+    static func connectionLost(_ error: any Error, on connection: PostgresConnection) -> Bool {
         if connection.isClosed { return true }
         guard let error = error as? PSQLError else { return false }
         guard error.code == .server else { return true }
@@ -96,7 +98,7 @@ extension PostgresQuery {
 final class Reachability: Sendable {
     private let down = Atomic<Bool>(false)
     /// How long an operation waits for a connection while the database is known to be unreachable.
-    static let shortWait: Duration = .milliseconds(500)
+    static let shortWait: Duration = .milliseconds(250)
 
     /// How long to wait for a connection now, given the configured connect timeout.
     func wait(_ configured: Duration) -> Duration { down.load(ordering: .relaxed) ? min(configured, Self.shortWait) : configured }
@@ -124,7 +126,13 @@ extension PostgresClient {
                 try await self.withConnection { connection in
                     leased.value.store(true, ordering: .releasing)
                     reachability.connected()
-                    return try await body(connection)
+                    do {
+                        return try await body(connection)
+                    } catch {
+                        // The database went away under this operation: the next waits only briefly.
+                        if PostgresSession.connectionLost(error, on: connection) { reachability.unreachable() }
+                        throw error
+                    }
                 }
             }
             group.addTask {

@@ -40,8 +40,11 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
         /// The longest one statement may run before the server cancels it.
         public var statementTimeout: Duration
         /// The longest an operation waits for a connection: while the database is unreachable,
-        /// requests are answered 503 after this long rather than waiting for it.
+        /// requests are answered 503 after this long rather than waiting for it. The pool's own
+        /// attempts to connect may take longer (`connectionAttempt`), so a slow link still connects.
         public var connectTimeout: Duration
+        /// The longest the pool's attempt to open one connection (TCP, TLS, sign-in) may take.
+        var connectionAttempt: Duration { max(connectTimeout, .seconds(5)) }
 
         /// The longest a whole operation may take: a connection, and a few statements.
         var operationLimit: Duration { connectTimeout + statementTimeout + .seconds(1) }
@@ -57,7 +60,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
 
         public init(
             host: String, port: Int = 5432, user: String, password: String? = nil, database: String, tls: TLSMode = .disable,
-            poolSize: Int = 10, statementTimeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(2)
+            poolSize: Int = 10, statementTimeout: Duration = .seconds(5), connectTimeout: Duration = .milliseconds(600)
         ) {
             self.host = host
             self.port = port
@@ -114,7 +117,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
             tls: try Self.tls(options.tls, caFile: options.caFile))
         configuration.options.maximumConnections = max(2, options.poolSize)
         configuration.options.minimumConnections = 0
-        configuration.options.connectTimeout = options.connectTimeout
+        configuration.options.connectTimeout = options.connectionAttempt
         let milliseconds = options.statementTimeout.nanoseconds / 1_000_000
         configuration.options.additionalStartupParameters = [
             ("statement_timeout", "\(milliseconds)"), ("lock_timeout", "\(milliseconds)"), ("application_name", "switchboard"),
@@ -122,7 +125,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
         var direct = PostgresConnection.Configuration(
             host: options.host, port: options.port, username: options.user, password: options.password, database: options.database,
             tls: try Self.connectionTLS(options.tls, caFile: options.caFile))
-        direct.options.connectTimeout = .init(options.connectTimeout)
+        direct.options.connectTimeout = .init(options.connectionAttempt)
         self.direct = direct
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client

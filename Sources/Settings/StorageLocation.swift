@@ -84,6 +84,9 @@ public struct PostgresLocation: Sendable, Equatable {
     public var poolSize: Int = 10
     /// The longest one statement may run before the database cancels it (and the request gets 503).
     public var statementTimeoutSeconds: Int = 5
+    /// The longest an operation waits for a connection before it is answered 503 (the database
+    /// unreachable, or every connection busy).
+    public var connectTimeoutSeconds: Double = 0.6
 
     public init(host: String, port: Int = 5432, user: String, database: String, tls: TLS = .disable, passwordEnv: String? = nil) {
         self.host = host

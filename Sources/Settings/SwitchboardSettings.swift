@@ -301,7 +301,11 @@ struct SectionReader {
     func storage(_ node: Node?) -> StorageLocation? {
         guard
             let entries = reader.mapping(
-                node, "storage", allowed: ["url", "reserve_mb", "password_env", "pool_size", "statement_timeout_seconds", "ca_file", "encryption"],
+                node, "storage",
+                allowed: [
+                    "url", "reserve_mb", "password_env", "pool_size", "statement_timeout_seconds", "connect_timeout_seconds", "ca_file",
+                    "encryption",
+                ],
                 required: ["url"]),
             let url = reader.string(entries["url"], "url")
         else { return nil }
@@ -320,7 +324,7 @@ struct SectionReader {
             return nil
         }
         guard case .postgres(var postgres) = location else {
-            for key in ["password_env", "pool_size", "statement_timeout_seconds", "ca_file"] where entries[key] != nil {
+            for key in ["password_env", "pool_size", "statement_timeout_seconds", "connect_timeout_seconds", "ca_file"] where entries[key] != nil {
                 reader.fail(entries[key], "storage.\(key) applies to PostgreSQL only", hint: "remove it, or use a postgres:// url")
             }
             return location
@@ -328,6 +332,8 @@ struct SectionReader {
         postgres.passwordEnv = reader.string(entries["password_env"], "password_env")
         postgres.poolSize = reader.integer(entries["pool_size"], "pool_size", range: 2...500) ?? 10
         postgres.statementTimeoutSeconds = reader.integer(entries["statement_timeout_seconds"], "statement_timeout_seconds", range: 1...600) ?? 5
+        postgres.connectTimeoutSeconds =
+            reader.number(entries["connect_timeout_seconds"], "connect_timeout_seconds", range: 0.1...60) ?? postgres.connectTimeoutSeconds
         if let file = reader.string(entries["ca_file"], "ca_file") {
             postgres.caFile = file.hasPrefix("/") ? file : base.appendingPathComponent(file).path
             if postgres.tls != .verifyFull {

@@ -2,7 +2,7 @@ import Foundation
 import Storage
 import Synchronization
 
-/// Whether this gateway should be sent work: the store takes a write within two seconds and the
+/// Whether this gateway should be sent work: the store takes a write within 800 ms and the
 /// dispatcher is running. What `/readyz` answers; what `/metrics` adds about the shared audit chain.
 public final class Readiness: Sendable {
     /// What a readiness check found.
@@ -23,6 +23,10 @@ public final class Readiness: Sendable {
     let environment: String
     /// A check writes; checks within a second of each other share one.
     private let recent = Mutex<(at: ContinuousClock.Instant, store: String?)?>(nil)
+    /// The write checks are waiting on, while it runs.
+    private let writing = Mutex<Task<String?, Never>?>(nil)
+    /// How long a check waits for its write: `/readyz` answers within a second, whatever the store does.
+    static let bound: Duration = .milliseconds(800)
 
     public init(store: any StoreHealth, rules: LiveRules, environment: String, dispatching: @escaping @Sendable () -> Bool) {
         self.store = store
@@ -55,13 +59,17 @@ public final class Readiness: Sendable {
         return (backlog.events, backlog.oldestSeconds)
     }
 
-    /// Nil when a small write commits within two seconds; else what stopped it.
+    /// Nil when a small write commits within `bound`; else what stopped it. A check answers within
+    /// the bound however long the write takes (a database that went away may hold a connection
+    /// attempt for its whole connect timeout): the write goes on without it, and checks that come
+    /// while it does wait on the same write rather than each starting another.
     private func storeProblem() async -> String? {
         let now = ContinuousClock.now
         if let last = recent.withLock({ $0 }), last.at.duration(to: now) < .seconds(1) { return last.store }
         let store = self.store
-        let problem = await withTaskGroup(of: String?.self) { group in
-            group.addTask {
+        let write = writing.withLock { writing in
+            if let writing { return writing }
+            let write = Task<String?, Never> {
                 do {
                     try await store.checkWritable()
                     return nil
@@ -69,17 +77,44 @@ public final class Readiness: Sendable {
                     return StoreFault.summary(error)
                 }
             }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return "a write did not finish within 2 seconds"
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+            writing = write
+            return write
+        }
+        let problem = await Self.answer(of: write, within: Self.bound) {
+            self.writing.withLock { if $0 == write { $0 = nil } }
         }
         recent.withLock { $0 = (now, problem) }
         return problem
     }
+
+    /// The write's answer, or once `bound` has passed, that it did not finish in time.
+    private static func answer(of write: Task<String?, Never>, within bound: Duration, finished: @escaping @Sendable () -> Void) async
+        -> String?
+    {
+        let once = Once()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+            let timer = Task {
+                try? await Task.sleep(for: bound)
+                if once.claim() { continuation.resume(returning: "a write did not finish within \(bound.milliseconds) ms") }
+            }
+            Task {
+                let problem = await write.value
+                finished()
+                timer.cancel()
+                if once.claim() { continuation.resume(returning: problem) }
+            }
+        }
+    }
+}
+
+/// True for the first caller only.
+private final class Once: Sendable {
+    private let claimed = Atomic<Bool>(false)
+    func claim() -> Bool { claimed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged }
+}
+
+extension Duration {
+    fileprivate var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
 
 /// Whether an error means the store cannot take writes for now (a full disk, an unreachable

@@ -102,7 +102,7 @@ final class LocalDeployment: @unchecked Sendable {  // Used by one test at a tim
             at: repositoryRoot.appendingPathComponent("config/rules.yaml"), to: directory.appendingPathComponent("rules.yaml"))
         try """
         server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
-        storage: { url: "\(storage ?? "sqlite:switchboard.sqlite")"\(encrypted ? ", encryption: { key_env: E2E_STORAGE_KEY }" : "") }
+        storage: { url: "\(storage ?? "sqlite:switchboard.sqlite")"\(encrypted ? ", encryption: { key_env: E2E_STORAGE_KEY }" : "")\(storage == nil ? "" : ", connect_timeout_seconds: 5") }
         agencies: agencies.yaml
         rules: rules.yaml
         api_keys:

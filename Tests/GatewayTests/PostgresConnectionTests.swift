@@ -16,6 +16,8 @@ import Testing
         guard case .postgres(var postgres)? = StorageLocation.parse("postgres://\(user)@127.0.0.1:\(server.port)/\(database)?sslmode=\(sslmode)")
         else { throw TestPostgres.Unavailable(description: "the url did not parse") }
         postgres.passwordEnv = "TEST_DATABASE_PASSWORD"
+        // A debug build making TLS connections on a busy machine: these tests are about trust, not time.
+        postgres.connectTimeoutSeconds = 10
         postgres.caFile = caFile
         return .postgres(postgres)
     }

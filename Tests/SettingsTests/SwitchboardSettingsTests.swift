@@ -83,6 +83,31 @@ func settingsFile(_ text: String) throws -> String {
         }
     }
 
+    @Test func howLongARequestWaitsForADatabaseConnectionIsSetInTheStorageSection() throws {
+        func storage(_ extra: String) throws -> StorageLocation {
+            let path = try settingsFile(
+                """
+                storage: { url: "postgres://switchboard@db.internal:5432/switchboard"\(extra) }
+                agencies: agencies.yaml
+                rules: rules.yaml
+                api_keys: []
+                """)
+            return try SwitchboardSettings.load(path: path, environment: [:]).storage
+        }
+        guard case .postgres(let defaults) = try storage("") else {
+            Issue.record("not PostgreSQL")
+            return
+        }
+        #expect(defaults.connectTimeoutSeconds == 0.6)
+        guard case .postgres(let set) = try storage(", connect_timeout_seconds: 2.5") else {
+            Issue.record("not PostgreSQL")
+            return
+        }
+        #expect(set.connectTimeoutSeconds == 2.5)
+        let error = try #require(throws: ConfigError.self) { try storage(", connect_timeout_seconds: 0") }
+        #expect(error.issues.contains { $0.line == 1 && $0.message.contains("connect_timeout_seconds") }, "\(error.issues)")
+    }
+
     @Test func theStorageAloneIsFoundWithoutKeysOrOtherFiles() throws {
         let path = try settingsFile("storage:\n  url: sqlite:../var/s.sqlite\napi_keys: []\n")
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
