@@ -38,11 +38,21 @@ private let writeHeader: sb_curl_data_callback = { data, size, count, context in
         // A new response (after 100 Continue or a redirect) starts a new header block.
         transfer.responseHeaders.removeAll()
     } else if let colon = line.firstIndex(of: ":") {
-        let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
-        let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = trimmedOWS(line[..<colon])
+        let value = trimmedOWS(line[line.index(after: colon)...])
         transfer.responseHeaders.append((name, value))
     }
     return length
+}
+
+/// A header line's part without the whitespace HTTP allows around it (spaces and tabs, RFC 9110
+/// §5.6.3) or the line's end: in Swift, as Foundation's trimming goes through NSString on Linux
+/// for every header of every delivery.
+private func trimmedOWS(_ text: Substring) -> String {
+    let utf8 = text.utf8
+    let space: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+    guard let first = utf8.firstIndex(where: { !space($0) }), let last = utf8.lastIndex(where: { !space($0) }) else { return "" }
+    return String(decoding: utf8[first...last], as: UTF8.self)
 }
 
 /// Owns the multi handle and the thread that drives it.

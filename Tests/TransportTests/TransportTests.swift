@@ -123,3 +123,34 @@ func closedPort() throws -> Int {
         }
     }
 }
+
+@Suite struct ResponseHeaderTests {
+    /// A reply's headers as an agency wrote them, spaces and tabs around the values (which HTTP
+    /// allows), one value in UTF-8: each is read without the space around it, and whole.
+    @Test func headerValuesAreReadWithoutTheSpaceAroundThem() async throws {
+        let listener = try SilentListener()
+        let reply =
+            "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nX-Spaced: \t a value  with inner spaces \t\r\nRetry-After:120\r\n"
+            + "X-Team:   Équipe de l’accueil \r\nX-Empty:   \r\nConnection: close\r\n\r\n{}"
+        let descriptor = listener.descriptor
+        let server = Thread {
+            let connection = accept(descriptor, nil, nil)
+            guard connection >= 0 else { return }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            _ = recv(connection, &buffer, buffer.count, 0)
+            let bytes = Array(reply.utf8)
+            _ = bytes.withUnsafeBytes { send(connection, $0.baseAddress, bytes.count, 0) }
+            close(connection)
+        }
+        server.start()
+        let client = CurlTransport.started()
+        defer { client.shutdown() }
+        let response = try await client.send(HTTPRequest(url: "http://127.0.0.1:\(listener.port)/referrals", method: "POST", body: Array("{}".utf8)))
+        let headers = Dictionary(response.headers.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        #expect(response.status == 202)
+        #expect(headers["X-Spaced"] == "a value  with inner spaces")
+        #expect(headers["Retry-After"] == "120")
+        #expect(headers["X-Team"] == "Équipe de l’accueil")
+        #expect(headers["X-Empty"] == "")
+    }
+}
