@@ -50,11 +50,13 @@ enum AuditSequencer {
             var hash: String = try head?("hash") ?? AuditChain.genesis
             var total = 0
             while true {
+                // The ids taken as an array, so each row is found by its key whatever the planner
+                // believes of the table's size: a queue table's statistics, taken by autovacuum
+                // while it was nearly empty, would otherwise plan a join scanning it once a row.
                 let rows = try await session.rows(
                     """
-                    WITH taken AS (SELECT id FROM audit_pending ORDER BY id LIMIT \(batch))
-                    DELETE FROM audit_pending p USING taken WHERE p.id = taken.id
-                    RETURNING p.id, p.at, p.kind, p.actor, p.referral_id, p.delivery_id, p.agency, p.detail
+                    DELETE FROM audit_pending WHERE id = ANY(ARRAY(SELECT id FROM audit_pending ORDER BY id LIMIT \(batch)))
+                    RETURNING id, at, kind, actor, referral_id, delivery_id, agency, detail
                     """)
                 guard !rows.isEmpty else { break }
                 var events: [AuditEvent] = []
