@@ -211,17 +211,9 @@ extension PostgresStore {
     /// planned on those, a claim read every due job of the agency and sorted them (11 ms a claim
     /// with a backlog of 10,000), so the drain after an outage slowed as its backlog grew.
     func inIndexOrder<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
-        try await single { session in
-            try await session.execute("BEGIN")
-            do {
-                try await session.execute("SET LOCAL enable_sort = off")
-                let value = try await work(session)
-                try await session.execute("COMMIT")
-                return value
-            } catch {
-                await session.rollBack(after: error)
-                throw error
-            }
+        try await transaction("BEGIN") { session in
+            try await session.execute("SET LOCAL enable_sort = off")
+            return try await work(session)
         }
     }
 

@@ -271,8 +271,16 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
 
     /// Runs reads on one connection inside a repeatable-read, read-only transaction: one moment.
     func read<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {
+        try await transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", work)
+    }
+
+    /// Runs `work` on one connection inside a transaction `begin` opens, committed when it returns
+    /// and rolled back when it throws.
+    func transaction<Value: Sendable>(_ begin: PostgresQuery, _ work: @escaping @Sendable (PostgresSession) async throws -> Value)
+        async throws -> Value
+    {
         try await single { session in
-            try await session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try await session.execute(begin)
             do {
                 let value = try await work(session)
                 try await session.execute("COMMIT")
