@@ -53,6 +53,12 @@ public final class SQLiteStore: SwitchboardStore {
         sealer = try pool.write { db in try Self.openDataKeys(in: db, kek: encryption) }
         writer = GroupCommitWriter(pool: pool)
         try sealStoredRecords()
+        // Each referral in a group commit is written in its own savepoint, and SQLite copies every
+        // page a savepoint changes into a sub-journal first. By default that journal spills to a
+        // temporary file past 64 KiB: about 80% of the writer's write calls went to it. Kept in
+        // memory, it is emptied as each savepoint is released. Set after the migrations, so an
+        // upgrade that builds an index over a large table still sorts on disk.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
     }
 
     static var migrator: DatabaseMigrator {
