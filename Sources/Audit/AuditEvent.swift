@@ -183,18 +183,23 @@ public enum AuditChain {
     /// The hash an event must carry: SHA-256 over its previous hash and every field, each field
     /// length-prefixed so no two different events share an input.
     public static func hash(of event: AuditEvent) -> String {
-        var hasher = SHA256()
         let fields: [String?] = [
             event.previousHash, String(event.sequence), event.at, event.kind, event.actor, event.referralId?.rawValue,
             event.deliveryId?.rawValue, event.agency?.rawValue, event.detail,
         ]
+        // One buffer hashed once: "length:bytes" for each field, "-:" for an absent one.
+        var input: [UInt8] = []
+        input.reserveCapacity(fields.reduce(64) { $0 + ($1?.utf8.count ?? 0) })
         for field in fields {
-            let bytes = Array((field ?? "").utf8)
-            let marker = field == nil ? "-" : String(bytes.count)
-            hasher.update(data: Array((marker + ":").utf8))
-            hasher.update(data: bytes)
+            if let field {
+                input.append(contentsOf: String(field.utf8.count).utf8)
+                input.append(UInt8(ascii: ":"))
+                input.append(contentsOf: field.utf8)
+            } else {
+                input.append(contentsOf: "-:".utf8)
+            }
         }
-        return Hex.encode(hasher.finalize())
+        return Hex.encode(SHA256.hash(data: input))
     }
 
     /// The outcome of checking a whole log.

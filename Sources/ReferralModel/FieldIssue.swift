@@ -47,7 +47,9 @@ public func jsonPointer(_ parent: String, _ token: String) -> String {
 struct ObjectReader {
     let object: JSONObject
     let pointer: String
-    private(set) var known: Set<String> = []
+    /// The members asked for. A short array: an object has at most a few dozen names, and comparing
+    /// small strings costs less than hashing each into a set.
+    private(set) var known: [String] = []
 
     init(object: JSONObject, pointer: String) {
         self.object = object
@@ -67,7 +69,7 @@ struct ObjectReader {
 
     /// The member's value; a missing required member is recorded. `null` counts as missing.
     mutating func value(_ key: String, required: Bool, issues: inout [FieldIssue]) -> JSONValue? {
-        known.insert(key)
+        known.append(key)
         switch object[key] {
         case .none:
             if required { issues.append(FieldIssue(pointer: path(key), detail: "is required.")) }

@@ -4,13 +4,21 @@ public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var characters: [UInt8] = []
-        characters.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            characters.append(digits[Int(byte >> 4)])
-            characters.append(digits[Int(byte & 0x0F)])
+        if let text = bytes.withContiguousStorageIfAvailable({ encode(UnsafeRawBufferPointer($0)) }) { return text }
+        // Digests are sequences without contiguous storage: copied once, then encoded as above.
+        return Array(bytes).withUnsafeBytes { encode($0) }
+    }
+
+    private static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { characters in
+            digits.withUnsafeBufferPointer { digits in
+                for (offset, byte) in bytes.enumerated() {
+                    characters[2 * offset] = digits[Int(byte >> 4)]
+                    characters[2 * offset + 1] = digits[Int(byte & 0x0F)]
+                }
+            }
+            return bytes.count * 2
         }
-        return String(decoding: characters, as: UTF8.self)
     }
 
     /// The bytes a hexadecimal string stands for, or nil when it is not one.

@@ -26,14 +26,19 @@ public enum Identifier {
         for index in 14..<16 { bytes[index] = UInt8(truncatingIfNeeded: low >> (8 * (index - 14))) }
         bytes[6] = (bytes[6] & 0x0F) | 0x70
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = Array(Hex.encode(bytes).utf8)
-        var characters: [UInt8] = []
-        characters.reserveCapacity(36)
-        for (offset, character) in hex.enumerated() {
-            if offset == 8 || offset == 12 || offset == 16 || offset == 20 { characters.append(UInt8(ascii: "-")) }
-            characters.append(character)
+        let hex = Hex.encode(bytes).utf8
+        return String(unsafeUninitializedCapacity: 36) { characters in
+            var offset = 0
+            for (index, character) in hex.enumerated() {
+                if index == 8 || index == 12 || index == 16 || index == 20 {
+                    characters[offset] = UInt8(ascii: "-")
+                    offset += 1
+                }
+                characters[offset] = character
+                offset += 1
+            }
+            return offset
         }
-        return String(decoding: characters, as: UTF8.self)
     }
 
     /// The smallest identifier made at `date` or later: a lower bound for the ids of a period, which

@@ -65,6 +65,15 @@ public struct RecordSealer: Sendable {
     /// Nil in a store without encryption.
     let records: SymmetricKey?
     let index: SymmetricKey
+    /// The index key's HMAC, keyed once: keying it again for every blind index cost more than the
+    /// hash itself (each copy is copied on write, so concurrent uses do not share state).
+    private let indexMAC: HMAC<SHA256>
+
+    init(records: SymmetricKey?, index: SymmetricKey) {
+        self.records = records
+        self.index = index
+        indexMAC = HMAC<SHA256>(key: index)
+    }
 
     /// Opens (or creates) the store's data keys. `stored` are the rows the store holds; the
     /// answer's `create` are rows the store must insert (`ON CONFLICT DO NOTHING`, then open again,
@@ -136,7 +145,9 @@ public struct RecordSealer: Sendable {
     /// A keyed digest of a normalised value, so a person can be found without plaintext: the NHS
     /// number's ten digits, or the family name (letters, lower case) with the birth date.
     public func blindIndex(_ kind: BlindIndexKind, _ normalised: String) -> String {
-        Hex.encode(HMAC<SHA256>.authenticationCode(for: Data("\(kind.rawValue):\(normalised)".utf8), using: index))
+        var mac = indexMAC
+        mac.update(data: Array("\(kind.rawValue):\(normalised)".utf8))
+        return Hex.encode(mac.finalize())
     }
 
     /// The blind indexes of a referral's subject: (NHS number, family name with birth date).
