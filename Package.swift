@@ -268,7 +268,7 @@ let package = Package(
             dependencies: [
                 "Storage", "PostgresStorage", "Audit", "ReferralModel", "SwitchboardTesting", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             exclude: []
         ),
