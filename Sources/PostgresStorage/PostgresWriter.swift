@@ -36,7 +36,7 @@ final class PostgresWriter: Sendable {
     /// - Parameter limit: the longest one batch may take, from asking for a connection to its commit.
     init(client: PostgresClient, logger: Logger, connectTimeout: Duration, limit: Duration, reachability: Reachability) {
         let batches = Batches(client: client, logger: logger, connectTimeout: connectTimeout, limit: limit, reachability: reachability)
-        engine = GroupCommit(maximumBatch: 256) { batch in try await batches.commit(batch) }
+        engine = GroupCommit(maximumBatch: 256, concurrency: 2) { batch in try await batches.commit(batch) }
     }
 
     func perform<Value: Sendable>(_ work: @escaping @Sendable (PostgresSession) async throws -> Value) async throws -> Value {

@@ -16,14 +16,20 @@ public actor GroupCommit<Job: Sendable> {
     }
 
     private let maximumBatch: Int
+    private let concurrency: Int
     private let commit: @Sendable ([Job]) async throws -> [Answer]
     private var pending: [Entry] = []
-    private var flushing = false
+    /// Transactions under way.
+    private var flushing = 0
 
+    /// - Parameter concurrency: how many transactions may be under way at once: 1 for SQLite, whose
+    ///   writes take turns anyway; more for a server, which works on one batch while the network
+    ///   carries another.
     /// - Parameter commit: writes a batch in one transaction and commits it; returns the answers
     ///   to give, or throws when the transaction did not commit.
-    public init(maximumBatch: Int, commit: @escaping @Sendable ([Job]) async throws -> [Answer]) {
+    public init(maximumBatch: Int, concurrency: Int = 1, commit: @escaping @Sendable ([Job]) async throws -> [Answer]) {
         self.maximumBatch = maximumBatch
+        self.concurrency = max(1, concurrency)
         self.commit = commit
     }
 
@@ -38,8 +44,8 @@ public actor GroupCommit<Job: Sendable> {
     /// Queues `job` for the next transaction; `fail` is called if that transaction does not commit.
     public func enqueue(_ job: Job, fail: @escaping @Sendable (any Error) -> Void) {
         pending.append(Entry(job: job, fail: fail))
-        if !flushing {
-            flushing = true
+        if flushing < concurrency {
+            flushing += 1
             Task { await self.flush() }
         }
     }
@@ -54,6 +60,6 @@ public actor GroupCommit<Job: Sendable> {
                 for entry in batch { entry.fail(error) }
             }
         }
-        flushing = false
+        flushing -= 1
     }
 }

@@ -96,10 +96,13 @@ struct GatewayFixture {
                 to: directory.appendingPathComponent("audit-signing.key"), atomically: true, encoding: .utf8)
         }
         let audit = transparency ? "audit: { checkpoint_file: audit-checkpoints.log, signing_key_file: audit-signing.key }" : ""
+        // A whole test run starves the CPU at times: a shared database's connections get the wait a
+        // busy deployment would give them (as the end-to-end deployments do), not the default 0.6 s.
+        let postgresWait = storage.hasPrefix("postgres") ? ", connect_timeout_seconds: 5" : ""
         let yaml = """
             \(audit)
             server: { host: 127.0.0.1, port: 0\(server.isEmpty ? "" : ", " + server) }
-            storage: { url: "\(storage)", reserve_mb: \(storageReserveMB) }
+            storage: { url: "\(storage)", reserve_mb: \(storageReserveMB)\(postgresWait) }
             agencies: { file: agencies.yaml, approval: \(approval.contains(.agencies) ? "required" : "none") }
             rules: { file: rules.yaml, approval: \(approval.contains(.rules) ? "required" : "none") }
             api_keys:
