@@ -60,6 +60,9 @@ enum TemplateContentType: String, CaseIterable, Sendable {
 
 struct JSONEscaping: MustacheContentType {
     func escapeText(_ text: String) -> String {
+        // Most values need nothing escaped: no control character, quote, backslash, or the lead byte
+        // of U+2028 and U+2029 (0xE2, which a few other characters share and the slow path keeps).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) { return text }
         var escaped = ""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -83,7 +86,12 @@ struct JSONEscaping: MustacheContentType {
 }
 
 struct XMLEscaping: MustacheContentType {
+    private static let markup = Array("&<>\"'".utf8)
+
     func escapeText(_ text: String) -> String {
+        // Most values need nothing escaped: no control character, markup character, or the lead
+        // byte of U+FFFE and U+FFFF (0xEF, which other characters share and the slow path keeps).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0xEF || Self.markup.contains($0) }) { return text }
         var escaped = ""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -141,21 +149,104 @@ final class NameRecorder: Sendable {
 }
 
 /// One level of a template's context: knows its names even when a referral leaves them out, so a
-/// missing optional field renders empty while a misspelt name is caught.
+/// missing optional field renders empty while a misspelt name is caught. Each value is read from
+/// the referral when the template asks for it: nothing is gathered in advance for names a
+/// template never uses (building every level's dictionary was a sixth of a render).
 struct TemplateNode: MustacheParent {
-    let prefix: String
-    let known: [String]
-    let values: [String: Any]
+    enum Level { case root, consent, referrer, subject }
+    let level: Level
+    let referral: Referral
+    let context: DeliveryContext
     let recorder: NameRecorder?
 
     func child(named name: String) -> Any? {
-        let path = prefix.isEmpty ? name : prefix + "/" + name
+        let (prefix, known) =
+            switch level {
+            case .root: ("", Self.rootNames)
+            case .consent: ("consent", Self.consentNames)
+            case .referrer: ("referrer", Self.referrerNames)
+            case .subject: ("subject", Self.subjectNames)
+            }
         guard known.contains(name) else {
             recorder?.unknown(name)
             return nil
         }
-        recorder?.asked(path)
-        return values[name]
+        recorder?.asked(prefix.isEmpty ? name : prefix + "/" + name)
+        return switch level {
+        case .root: rootValue(name)
+        case .consent: consentValue(name)
+        case .referrer: referrerValue(name)
+        case .subject: subjectValue(name)
+        }
+    }
+
+    private func rootValue(_ name: String) -> Any? {
+        switch name {
+        case "referralId": context.referralId
+        case "deliveryId": context.deliveryId
+        case "rule": context.rule
+        case "receivedAt": Timestamp.string(context.receivedAt)
+        case "agencyId": context.agencyId
+        case "urgency": referral.urgency.rawValue
+        case "needs": referral.needs
+        case "needsText": referral.needs.joined(separator: ", ")
+        case "consent": TemplateNode(level: .consent, referral: referral, context: context, recorder: recorder)
+        case "referrer": TemplateNode(level: .referrer, referral: referral, context: context, recorder: recorder)
+        case "subject": TemplateNode(level: .subject, referral: referral, context: context, recorder: recorder)
+        case "reason": context.withheld.contains(.reason) ? nil : referral.reason
+        case "safeguarding": referral.safeguarding
+        case "safeguardingKnown": referral.safeguarding != nil ? true : nil
+        case "externalReference": referral.externalReference
+        case "respondBy": referral.respondBy
+        case "expectedDischargeDate": referral.expectedDischargeDate
+        default: nil
+        }
+    }
+
+    private func consentValue(_ name: String) -> Any? {
+        let consent = referral.consent
+        return switch name {
+        case "status": consent.status.rawValue
+        case "lawfulBasis": consent.lawfulBasis?.rawValue
+        case "decisionMaker": consent.decisionMaker
+        case "decidedAt": consent.decidedAt
+        case "capacityAssessedBy": consent.capacityAssessedBy
+        default: nil
+        }
+    }
+
+    private func referrerValue(_ name: String) -> Any? {
+        let referrer = referral.referrer
+        return switch name {
+        case "organisation": referrer.organisation
+        case "organisationName": referrer.organisationName
+        case "name": context.withheld.contains(.referrerName) ? nil : referrer.name
+        case "role": referrer.role
+        case "phone": referrer.phone
+        case "email": referrer.email
+        default: nil
+        }
+    }
+
+    private func subjectValue(_ name: String) -> Any? {
+        let subject = referral.subject
+        return switch name {
+        case "nhsNumber": subject.nhsNumber
+        case "givenName": subject.givenName
+        case "familyName": subject.familyName
+        case "birthDate": subject.birthDate
+        case "address": subject.address
+        case "postcode": subject.postcode
+        case "phone": subject.phone
+        case "preferredLanguage": subject.preferredLanguage
+        case "interpreterNeeded": subject.interpreterNeeded
+        // A yes/no fact has three answers: yes, no, and not asked. `…Known` tells the last apart, so
+        // a template can leave out (or send null for) what the referrer did not say.
+        case "interpreterNeededKnown": subject.interpreterNeeded != nil ? true : nil
+        case "gender": subject.gender?.rawValue
+        case "registeredPractice": subject.registeredPractice
+        default: nil
+        }
     }
 
     static let rootNames = [
@@ -174,42 +265,6 @@ struct TemplateNode: MustacheParent {
     static let allLeafNames = Set(rootNames + referrerNames + subjectNames + consentNames)
 
     static func root(_ referral: Referral, context: DeliveryContext, recorder: NameRecorder?) -> TemplateNode {
-        var referrer: [String: Any] = ["organisation": referral.referrer.organisation]
-        if !context.withheld.contains(.referrerName) { referrer["name"] = referral.referrer.name }
-        referrer["role"] = referral.referrer.role
-        referrer["phone"] = referral.referrer.phone
-        referrer["email"] = referral.referrer.email
-        referrer["organisationName"] = referral.referrer.organisationName
-        let subject: [String: Any?] = [
-            "nhsNumber": referral.subject.nhsNumber, "givenName": referral.subject.givenName, "familyName": referral.subject.familyName,
-            "birthDate": referral.subject.birthDate, "address": referral.subject.address, "postcode": referral.subject.postcode,
-            "phone": referral.subject.phone, "preferredLanguage": referral.subject.preferredLanguage,
-            "interpreterNeeded": referral.subject.interpreterNeeded,
-            // A yes/no fact has three answers: yes, no, and not asked. `…Known` tells the last apart, so
-            // a template can leave out (or send null for) what the referrer did not say.
-            "interpreterNeededKnown": referral.subject.interpreterNeeded != nil ? true : nil,
-            "gender": referral.subject.gender?.rawValue, "registeredPractice": referral.subject.registeredPractice,
-        ]
-        var values: [String: Any] = [
-            "referralId": context.referralId, "deliveryId": context.deliveryId, "rule": context.rule,
-            "receivedAt": Timestamp.string(context.receivedAt), "agencyId": context.agencyId, "urgency": referral.urgency.rawValue,
-            "needs": referral.needs, "needsText": referral.needs.joined(separator: ", "),
-            "consent": TemplateNode(
-                prefix: "consent", known: consentNames,
-                values: [
-                    "status": referral.consent.status.rawValue, "lawfulBasis": referral.consent.lawfulBasis?.rawValue,
-                    "decisionMaker": referral.consent.decisionMaker, "decidedAt": referral.consent.decidedAt,
-                    "capacityAssessedBy": referral.consent.capacityAssessedBy,
-                ].compactMapValues { $0 }, recorder: recorder),
-            "referrer": TemplateNode(prefix: "referrer", known: referrerNames, values: referrer, recorder: recorder),
-            "subject": TemplateNode(prefix: "subject", known: subjectNames, values: subject.compactMapValues { $0 }, recorder: recorder),
-        ]
-        if !context.withheld.contains(.reason) { values["reason"] = referral.reason }
-        values["safeguarding"] = referral.safeguarding
-        if referral.safeguarding != nil { values["safeguardingKnown"] = true }
-        values["externalReference"] = referral.externalReference
-        values["respondBy"] = referral.respondBy
-        values["expectedDischargeDate"] = referral.expectedDischargeDate
-        return TemplateNode(prefix: "", known: rootNames, values: values, recorder: recorder)
+        TemplateNode(level: .root, referral: referral, context: context, recorder: recorder)
     }
 }
