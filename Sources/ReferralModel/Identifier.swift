@@ -114,22 +114,35 @@ public enum Timestamp {
     }
 }
 
+/// SplitMix64: small, fast and fixed by its seed, so a simulation's scenario and seed replay
+/// exactly. The one generator behind seeded identifiers and a simulation's own draws.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
+
+    public init(state: UInt64) { self.state = state }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        return Self.mix(state)
+    }
+
+    /// The generator's output function: scrambles a 64-bit value.
+    public static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 /// A seeded sequence of random bits for identifiers (SplitMix64), for a simulation's replays.
 public final class SeededIdentifiers: Sendable {
-    private let state: Mutex<UInt64>
+    private let generator: Mutex<SplitMix64>
 
-    public init(seed: UInt64) { state = Mutex(seed) }
+    public init(seed: UInt64) { generator = Mutex(SplitMix64(state: seed)) }
 
     /// Uniform in [0, 1): a simulation's draws elsewhere (retry jitter) from the same seed.
     public func unit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
 
-    func next() -> UInt64 {
-        state.withLock { state in
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    func next() -> UInt64 { generator.withLock { $0.next() } }
 }

@@ -25,30 +25,21 @@ public final class SimulatedClock: WallClock {
     }
 }
 
-/// SplitMix64: small, fast and fixed by its seed, so a scenario and seed replay exactly. Each
-/// referral and each agency's answer draws from a stream of its own (`SeededRandom(seed, a, b)`),
-/// so the order in which concurrent parts run cannot change what they draw.
+/// A simulation's draws (`SplitMix64`), fixed by the scenario's seed. Each referral and each
+/// agency's answer draws from a stream of its own (`SeededRandom(seed, a, b)`), so the order in
+/// which concurrent parts run cannot change what they draw.
 struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
+    private var generator: SplitMix64
 
     init(_ seed: UInt64, _ streams: UInt64...) {
-        state = seed
+        var state = seed
         for stream in streams {
-            state = Self.mix(state ^ Self.mix(stream &+ 0x9E37_79B9_7F4A_7C15))
+            state = SplitMix64.mix(state ^ SplitMix64.mix(stream &+ 0x9E37_79B9_7F4A_7C15))
         }
+        generator = SplitMix64(state: state)
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return Self.mix(state)
-    }
-
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
