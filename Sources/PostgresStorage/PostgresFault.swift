@@ -10,6 +10,9 @@ enum PostgresFault {
     /// resources (53: disk full, out of memory, too many connections), operator intervention (57:
     /// shutdown, statement timeout as query_canceled 57014), lock timeouts (55P03), deadlocks and
     /// serialisation failures (40001, 40P01), and the system errors of class 58.
+    /// The database server cannot be reached: the one signal that marks it down (`Reachability`).
+    static var unreachable: StoreUnavailable { StoreUnavailable("the database server cannot be reached", serverUnreachable: true) }
+
     static func isUnavailable(sqlState: String) -> Bool {
         ["08", "53", "57", "58"].contains(String(sqlState.prefix(2))) || ["55P03", "40001", "40P01"].contains(sqlState)
     }
@@ -39,7 +42,7 @@ enum PostgresFault {
             switch error.code {
             case .server: return error
             case .serverClosedConnection, .connectionError, .clientClosedConnection, .poolClosed, .uncleanShutdown, .queryCancelled:
-                return StoreUnavailable("the database server cannot be reached")
+                return unreachable
             default: return error
             }
         }
@@ -53,7 +56,7 @@ enum PostgresFault {
         // Connecting failed below PostgresNIO (refused, unreachable, timed out).
         let name = "\(type(of: error))"
         if name.contains("Connect") || name.contains("IOError") || name.contains("ChannelError") {
-            return StoreUnavailable("the database server cannot be reached")
+            return unreachable
         }
         return error
     }

@@ -139,7 +139,7 @@ extension PostgresClient {
                 try await Task.sleep(for: wait)
                 guard leased.value.load(ordering: .acquiring) else {
                     reachability.unreachable()
-                    throw StoreUnavailable("the database server cannot be reached")
+                    throw PostgresFault.unreachable
                 }
                 return nil
             }

@@ -310,7 +310,7 @@ public final class PostgresStore: SwitchboardStore, SharedAuditChain, Service {
 
     /// A connection lost or refused means the database is down: later operations fail fast.
     func noted(_ error: any Error) -> any Error {
-        if let unavailable = error as? StoreUnavailable, unavailable.reason.contains("cannot be reached") { reachability.unreachable() }
+        if (error as? StoreUnavailable)?.serverUnreachable == true { reachability.unreachable() }
         return error
     }
 

@@ -32,11 +32,16 @@ public enum StoreFault {
 /// The store cannot take writes for now, for a reason the store names.
 public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
     public var reason: String
+    /// Whether the database server itself cannot be reached (refused, closed, timed out), rather
+    /// than refusing this one operation (a full disk, a conflict): a server store then waits only a
+    /// moment for connections until one is made again.
+    public var serverUnreachable: Bool
 
     public var description: String { reason }
 
-    public init(_ reason: String) {
+    public init(_ reason: String, serverUnreachable: Bool = false) {
         self.reason = reason
+        self.serverUnreachable = serverUnreachable
     }
 }
 
