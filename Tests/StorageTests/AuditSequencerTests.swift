@@ -21,6 +21,26 @@ import Testing
         #expect(try await store.verifyAudit() == .intact(events: 3, head: events[2].hash))
     }
 
+    @Test func missingAndEmptyValuesKeepTheirDifferenceThroughTheLog() async throws {
+        let store = try #require(try await PostgresStoreTests.stores(1).first)
+        let referral = ReferralID.make()
+        let written = [
+            AuditEntry(at: "2026-12-07T12:00:00.000Z", kind: .gatewayStarted, detail: "no actor, no referral"),
+            AuditEntry(at: "2026-12-07T12:00:01.000Z", kind: .gatewayStarted, actor: "", detail: ""),
+            AuditEntry(
+                at: "2026-12-07T12:00:02.000Z", kind: .referralReceived, actor: "gp", referralId: referral, deliveryId: DeliveryID.make(),
+                agency: "spa", detail: "every field, with 'quotes', a comma, and {braces}"),
+        ]
+        try await store.appendAudit(written)
+        let events = try await store.auditEvents(afterSequence: 0, limit: 10)
+        #expect(events.map(\.actor) == [nil, "", "gp"])
+        #expect(events.map(\.referralId) == [nil, nil, referral])
+        #expect(events.map(\.deliveryId?.rawValue) == [nil, nil, written[2].deliveryId?.rawValue])
+        #expect(events.map(\.agency) == [nil, nil, "spa"])
+        #expect(events.map(\.detail) == written.map(\.detail))
+        #expect(try await store.verifyAudit() == .intact(events: 3, head: events[2].hash))
+    }
+
     @Test func gatewaysWritingAtOnceDoNotWaitForEachOtherAndTheChainIsWhole() async throws {
         let stores = try await PostgresStoreTests.stores(3)
         // Three gateways write 40 changes each while two of them sequence as their services would.
