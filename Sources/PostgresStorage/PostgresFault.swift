@@ -6,13 +6,13 @@ import Storage
 /// shutting down, is out of disk or connections, or did not answer within the statement timeout
 /// becomes `StoreUnavailable` (503 with `Retry-After`, never a false 202); anything else is a fault.
 enum PostgresFault {
+    /// The database server cannot be reached: the one signal that marks it down (`Reachability`).
+    static var unreachable: StoreUnavailable { StoreUnavailable("the database server cannot be reached", serverUnreachable: true) }
+
     /// SQLSTATE classes and codes that mean "not now": connection exceptions (08), insufficient
     /// resources (53: disk full, out of memory, too many connections), operator intervention (57:
     /// shutdown, statement timeout as query_canceled 57014), lock timeouts (55P03), deadlocks and
     /// serialisation failures (40001, 40P01), and the system errors of class 58.
-    /// The database server cannot be reached: the one signal that marks it down (`Reachability`).
-    static var unreachable: StoreUnavailable { StoreUnavailable("the database server cannot be reached", serverUnreachable: true) }
-
     static func isUnavailable(sqlState: String) -> Bool {
         ["08", "53", "57", "58"].contains(String(sqlState.prefix(2))) || ["55P03", "40001", "40P01"].contains(sqlState)
     }
