@@ -195,6 +195,8 @@ extension PostgresStore {
         return try await inIndexOrder { session in try await session.one(Self.nextDueQuery(agencies))?.date("due") }
     }
 
+    /// The next due time's statement: for each agency, the first waiting job and the first lease to
+    /// run out, each the first row of its index.
     static func nextDueQuery(_ agencies: [AgencyID]) -> PostgresQuery {
         """
         SELECT MIN(LEAST(waiting.due, leased.due)) AS due FROM unnest(\(agencies)::text[]) AS lane(agency)
