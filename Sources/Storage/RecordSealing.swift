@@ -64,14 +64,12 @@ public struct StoredDataKey: Sendable, Equatable {
 public struct RecordSealer: Sendable {
     /// Nil in a store without encryption.
     let records: SymmetricKey?
-    let index: SymmetricKey
-    /// The index key's HMAC, keyed once: keying it again for every blind index cost more than the
-    /// hash itself (each copy is copied on write, so concurrent uses do not share state).
+    /// The index key, as its HMAC keyed once: keying it again for every blind index cost more than
+    /// the hash itself (each copy is copied on write, so concurrent uses do not share state).
     private let indexMAC: HMAC<SHA256>
 
     init(records: SymmetricKey?, index: SymmetricKey) {
         self.records = records
-        self.index = index
         indexMAC = HMAC<SHA256>(key: index)
     }
 
