@@ -247,21 +247,29 @@ extension PostgresStore {
         let at = now.timeIntervalSince1970
         return try await read { session in
             var counts: [AgencyID: LaneCounts] = [:]
+            var oldest: [AgencyID: ReferralID] = [:]
+            // The pending jobs alone, not joined to every referral ever stored: a referral's id
+            // begins with the time it was received, so each lane's least referral id is its oldest,
+            // and only those referrals are read.
             for row in try await session.rows(
                 """
-                SELECT d.agency, COUNT(*) AS pending, COUNT(*) FILTER (WHERE d.next_attempt_at <= \(at)) AS due,
-                       COUNT(*) FILTER (WHERE d.lease_token IS NOT NULL AND d.lease_expires_at > \(at)) AS leased,
-                       MIN(r.received_at) AS oldest
-                FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.state = 'pending' GROUP BY d.agency
+                SELECT agency, COUNT(*) AS pending, COUNT(*) FILTER (WHERE next_attempt_at <= \(at)) AS due,
+                       COUNT(*) FILTER (WHERE lease_token IS NOT NULL AND lease_expires_at > \(at)) AS leased,
+                       MIN(referral_id) AS oldest
+                FROM deliveries WHERE state = 'pending' GROUP BY agency
                 """)
             {
                 let agency: AgencyID = try row("agency")
                 let pending: Int = try row("pending")
                 let due: Int = try row("due")
-                counts[agency] = LaneCounts(
-                    agency: agency, pending: pending, due: due, scheduled: pending - due, inFlight: try row("leased"),
-                    oldestPendingSince: try row.date("oldest"))
+                counts[agency] = LaneCounts(agency: agency, pending: pending, due: due, scheduled: pending - due, inFlight: try row("leased"))
+                oldest[agency] = try row("oldest")
             }
+            var received: [ReferralID: Date] = [:]
+            for row in try await session.rows("SELECT id, received_at FROM referrals WHERE id = ANY(\(Array(Set(oldest.values))))") {
+                received[try row("id")] = try row.date("received_at")
+            }
+            for (agency, referralId) in oldest { counts[agency]?.oldestPendingSince = received[referralId] }
             for row in try await session.rows("SELECT agency, COUNT(*) AS dead FROM deliveries WHERE state = 'dead-lettered' GROUP BY agency") {
                 let agency: AgencyID = try row("agency")
                 counts[agency, default: LaneCounts(agency: agency)].deadLettered = try row("dead")

@@ -114,7 +114,7 @@ public struct LaneCounts: Sendable, Equatable {
     /// Pending jobs leased to a worker now.
     public var inFlight: Int
     public var deadLettered: Int
-    /// When the referral behind the oldest pending job was received.
+    /// When the longest-waiting referral with a pending job here was received.
     public var oldestPendingSince: Date?
 
     public init(

@@ -169,11 +169,13 @@ extension SQLiteStore {
         let inFlight = heldLeases(now: now).byAgency
         return try await pool.read { db in
             var counts: [AgencyID: LaneCounts] = [:]
-            // Both read the lane index alone.
+            // The pending jobs alone: a referral's id begins with the time it was received, so each
+            // lane's least referral id is the referral that has waited longest (a job inserted later,
+            // by a re-route, can belong to an older referral), and only that referral is read.
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT agency, COUNT(*) AS pending, SUM(next_attempt_at <= ?) AS due, MIN(rowid) AS oldest
+                    SELECT agency, COUNT(*) AS pending, SUM(next_attempt_at <= ?) AS due, MIN(referral_id) AS oldest
                     FROM deliveries WHERE state = 'pending' GROUP BY agency
                     """, arguments: [now.timeIntervalSince1970])
             {
@@ -181,8 +183,7 @@ extension SQLiteStore {
                 let pending: Int = row["pending"]
                 let due: Int = row["due"]
                 let oldest = try Double.fetchOne(
-                    db, sql: "SELECT r.received_at FROM deliveries d JOIN referrals r ON r.id = d.referral_id WHERE d.rowid = ?",
-                    arguments: [row["oldest"] as Int64])
+                    db, sql: "SELECT received_at FROM referrals WHERE id = ?", arguments: [row["oldest"] as String])
                 counts[agency] = LaneCounts(
                     agency: agency, pending: pending, due: due, scheduled: pending - due, inFlight: inFlight[agency] ?? 0,
                     oldestPendingSince: oldest.map { Date(timeIntervalSince1970: $0) })

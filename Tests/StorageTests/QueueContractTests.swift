@@ -47,7 +47,9 @@ import Testing
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let oldest = record(agencies: ["spa"], at: now.addingTimeInterval(-600))
         _ = try await store.accept(oldest)
-        for _ in 0..<3 { _ = try await store.accept(record(agencies: ["spa"], at: now)) }
+        // Received 300, 200 and 100 seconds ago, inserted newest first: the oldest still waiting
+        // (once the very oldest is dead-lettered) is the one received 300 seconds ago.
+        for age in [100.0, 200, 300] { _ = try await store.accept(record(agencies: ["spa"], at: now.addingTimeInterval(-age))) }
         _ = try await store.accept(record(agencies: ["falls"], at: now))
         let spa = try await store.leaseDueDeliveries(now: now, lanes: [LaneDemand(agency: "spa", limit: 3, leaseDuration: 60)])
         try await store.finish(spa[0], result: .deadLetter(error: "HTTP 400"), audit: [], now: now)
@@ -60,14 +62,16 @@ import Testing
         #expect(lane.scheduled == 1)
         #expect(lane.inFlight == 1)
         #expect(lane.deadLettered == 1)
-        #expect(lane.oldestPendingSince != nil)
+        #expect(lane.oldestPendingSince == now.addingTimeInterval(-300), "when the longest-waiting referral was received")
         #expect(counts.first?.pending == 1)
     }
 
     @Test(arguments: StoreKind.allCases) func deadLettersAreListedAndReplayedEachOnce(_ kind: StoreKind) async throws {
         let store = try await kind.make()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        for _ in 0..<3 { _ = try await store.accept(record(agencies: ["spa"], at: now)) }
+        // Received 300, 200 and 100 seconds ago, inserted newest first: the oldest still waiting
+        // (once the very oldest is dead-lettered) is the one received 300 seconds ago.
+        for age in [100.0, 200, 300] { _ = try await store.accept(record(agencies: ["spa"], at: now.addingTimeInterval(-age))) }
         _ = try await store.accept(record(agencies: ["falls"], at: now))
         let leased = try await store.leaseDueDeliveries(
             now: now, lanes: [LaneDemand(agency: "spa", limit: 10, leaseDuration: 60), LaneDemand(agency: "falls", limit: 10, leaseDuration: 60)])
