@@ -53,8 +53,9 @@ extension PostgresStore {
         // stopping at the lane's limit, never every due job of the agency sorted (`inIndexOrder`).
         let rows = try await inIndexOrder { session in try await session.rows(Self.claimQuery(lanes, token: token, at: at)) }
         let sealer = try sealer()
-        return try rows.sorted { try ($0("lease_order", as: Double.self), $0("id", as: String.self)) < ($1("lease_order"), $1("id")) }
-            .map { row in
+        return try rows.map { (try $0("lease_order", as: Double.self), try $0("id", as: String.self), $0) }
+            .sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+            .map { _, _, row in
                 let referralId = try row("referral_id", as: ReferralID.self)
                 let key = try sealer.referralKey(referralId, dataKey: try row("data_key"), sealed: try row("sealed_key"))
                 let body = try key.open(try row("body", as: Data.self), column: "referrals.body", row: referralId.rawValue)

@@ -57,7 +57,27 @@ extension PostgresStore {
 
     /// One tuple of numbered placeholders, `($n+1, …, $n+count)`.
     static func placeholders(_ count: Int, after base: Int, then fixed: String = "") -> String {
-        "(" + (1...count).map { "$\(base + $0)" }.joined(separator: ", ") + fixed + ")"
+        // Written as bytes: built for every row of every batch, the mapped and joined strings were
+        // a measurable share of the sequencer's time.
+        var bytes: [UInt8] = [UInt8(ascii: "(")]
+        bytes.reserveCapacity(count * 8 + fixed.utf8.count + 2)
+        for index in 1...count {
+            if index > 1 {
+                bytes.append(UInt8(ascii: ","))
+                bytes.append(UInt8(ascii: " "))
+            }
+            bytes.append(UInt8(ascii: "$"))
+            let number = base + index
+            var place = 1
+            while place <= number / 10 { place *= 10 }
+            while place > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(number / place % 10))
+                place /= 10
+            }
+        }
+        bytes += fixed.utf8
+        bytes.append(UInt8(ascii: ")"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Inserts the delivery jobs of `records`, in one statement (in chunks, under the protocol's

@@ -161,7 +161,7 @@ final class PostgresWriter: Sendable {
                 var tuples: [String] = []
                 for entry in entries {
                     let base = values.count
-                    tuples.append("(" + (1...8).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                    tuples.append(PostgresStore.placeholders(8, after: base))
                     values += [
                         entry.at, entry.kind.rawValue, entry.actor, entry.referralId, entry.deliveryId, entry.agency, entry.detail, writtenAt,
                     ]

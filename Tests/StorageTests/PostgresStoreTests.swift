@@ -25,6 +25,12 @@ import Testing
         }
     }
 
+    @Test func eachRowsPlaceholdersNumberOnFromTheValuesBefore() {
+        #expect(PostgresStore.placeholders(3, after: 0) == "($1, $2, $3)")
+        #expect(PostgresStore.placeholders(2, after: 98, then: ", 'pending', 0") == "($99, $100, 'pending', 0)")
+        #expect(PostgresStore.placeholders(1, after: 1_009) == "($1010)")
+    }
+
     @Test func gatewaysClaimingAtOnceNeverTakeTheSameJob() async throws {
         let stores = try await Self.stores(3)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
