@@ -267,8 +267,10 @@ extension PostgresStore {
                 oldest[agency] = try row("oldest")
             }
             var received: [ReferralID: Date] = [:]
-            for row in try await session.rows("SELECT id, received_at FROM referrals WHERE id = ANY(\(Array(Set(oldest.values))))") {
-                received[try row("id")] = try row.date("received_at")
+            if !oldest.isEmpty {
+                for row in try await session.rows("SELECT id, received_at FROM referrals WHERE id = ANY(\(Array(Set(oldest.values))))") {
+                    received[try row("id")] = try row.date("received_at")
+                }
             }
             for (agency, referralId) in oldest { counts[agency]?.oldestPendingSince = received[referralId] }
             for row in try await session.rows("SELECT agency, COUNT(*) AS dead FROM deliveries WHERE state = 'dead-lettered' GROUP BY agency") {
