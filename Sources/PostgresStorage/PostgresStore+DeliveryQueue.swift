@@ -120,6 +120,9 @@ extension PostgresStore {
         }
     }
 
+    /// The types of a completion's values, named on the first row of the VALUES list.
+    private static let completionCasts = ["text", "text", "text", "int", "float8", "float8", "float8", "float8", "text", "text", "text"]
+
     /// Writes the completions whose leases still hold; the delivery ids written.
     private static func record(_ completions: ArraySlice<DeliveryCompletion>, keys: [ReferralID: ReferralKey], in session: PostgresSession)
         async throws -> Set<DeliveryID>
@@ -156,10 +159,7 @@ extension PostgresStore {
                 error = reason
             }
             // The first row names the types; NULLs in the rest take them.
-            let casts = ["text", "text", "text", "int", "float8", "float8", "float8", "float8", "text", "text", "text"]
-            let first = tuples.isEmpty
-            tuples.append(
-                "(" + (0..<11).map { "$\(values.count + $0 + 1)" + (first ? "::" + casts[$0] : "") }.joined(separator: ", ") + ")")
+            tuples.append(placeholders(11, after: values.count, casts: tuples.isEmpty ? completionCasts : nil))
             values += [
                 lease.deliveryId, lease.leaseToken, state, lease.attempt, nextAttempt, deliveredAt, answeredAt, deadAt, reference, error, reply,
             ]

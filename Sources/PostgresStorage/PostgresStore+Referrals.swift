@@ -55,8 +55,9 @@ extension PostgresStore {
             "INSERT INTO original_messages (referral_id, media_type, body) VALUES (\(record.referralId), \(original.mediaType), \(body))")
     }
 
-    /// One tuple of numbered placeholders, `($n+1, …, $n+count)`.
-    static func placeholders(_ count: Int, after base: Int, then fixed: String = "") -> String {
+    /// One tuple of numbered placeholders, `($n+1, …, $n+count)`, each with its type from `casts`
+    /// when given (`$n+1::text`), as a VALUES list's first row names them for NULLs in the rest.
+    static func placeholders(_ count: Int, after base: Int, then fixed: String = "", casts: [String]? = nil) -> String {
         // Written as bytes: built for every row of every batch, the mapped and joined strings were
         // a measurable share of the sequencer's time.
         var bytes: [UInt8] = [UInt8(ascii: "(")]
@@ -73,6 +74,10 @@ extension PostgresStore {
             while place > 0 {
                 bytes.append(UInt8(ascii: "0") + UInt8(number / place % 10))
                 place /= 10
+            }
+            if let casts {
+                bytes += "::".utf8
+                bytes += casts[index - 1].utf8
             }
         }
         bytes += fixed.utf8

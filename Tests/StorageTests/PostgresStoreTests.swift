@@ -29,6 +29,7 @@ import Testing
         #expect(PostgresStore.placeholders(3, after: 0) == "($1, $2, $3)")
         #expect(PostgresStore.placeholders(2, after: 98, then: ", 'pending', 0") == "($99, $100, 'pending', 0)")
         #expect(PostgresStore.placeholders(1, after: 1_009) == "($1010)")
+        #expect(PostgresStore.placeholders(2, after: 11, casts: ["text", "float8"]) == "($12::text, $13::float8)")
     }
 
     @Test func gatewaysClaimingAtOnceNeverTakeTheSameJob() async throws {
