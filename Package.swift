@@ -235,7 +235,7 @@ let package = Package(
         .executableTarget(
             name: "delivery-bench",
             dependencies: [
-                "Delivery", "Storage", "Transport", "AdapterKit", "JSONWebhookAdapter", "Audit", "ReferralModel",
+                "Delivery", "Storage", "Transport", "AdapterKit", "JSONWebhookAdapter", "TemplateAdapter", "Audit", "ReferralModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -13,6 +13,10 @@
 //   lease DIRECTORY QUEUED
 //       the time to lease a batch of 64 jobs for one agency while QUEUED jobs wait for a paused
 //       one, and this process's resident memory.
+//   render CONFIG_DIRECTORY RENDERS
+//       the time to render one delivery's body, RENDERS times each, through the example
+//       configuration's two templates (JSON and XML) as deliveries render them and through the
+//       Mustache library alone, and through the JSON webhook adapter.
 // Each prints one line of figures.
 import AdapterKit
 import Audit
@@ -23,6 +27,7 @@ import Logging
 import ReferralModel
 import ServiceLifecycle
 import Storage
+@_spi(Measure) import TemplateAdapter
 import Transport
 
 #if canImport(Glibc)
@@ -228,6 +233,45 @@ func lease(directory: String, queued: Int) async throws {
             max(before, residentMegabytes())))
 }
 
+/// The time one render takes, as a delivery makes it, for each example template (compiled and through
+/// the Mustache library alone, the baseline) and a JSON webhook.
+func renderCost(configDirectory: String, renders: Int) throws {
+    let directory = URL(fileURLWithPath: configDirectory)
+    func text(_ value: String) -> OptionValue { OptionValue(.text(value), line: 1, column: 1) }
+    func template(_ file: String, _ contentType: String) throws -> TemplateAdapter {
+        try TemplateAdapter(
+            setup: AdapterSetup(
+                options: ["template": text("templates/\(file)"), "content_type": text(contentType)], configDirectory: directory,
+                agencyId: "bench"))
+    }
+    let json = try template("council-case.json.mustache", "json")
+    let xml = try template("community-referral.xml.mustache", "xml")
+    let webhook = try adapter("bench")
+    let referral = ExampleReferrals.complete
+    let context = DeliveryContext(
+        deliveryId: DeliveryID.make().rawValue, referralId: ReferralID.make().rawValue, agencyId: "bench", rule: "bench", receivedAt: Date())
+    let ways: [(String, () throws -> [UInt8])] = [
+        ("template json, compiled" + (json.rendersCompiled ? "" : " (NOT USED)"), { try json.render(referral, context: context).body }),
+        ("template json, library", { json.renderThroughLibrary(referral, context: context) }),
+        ("template xml, compiled" + (xml.rendersCompiled ? "" : " (NOT USED)"), { try xml.render(referral, context: context).body }),
+        ("template xml, library", { xml.renderThroughLibrary(referral, context: context) }),
+        ("json-webhook", { try webhook.render(referral, context: context).body }),
+    ]
+    var costs: [Double] = []
+    for (name, render) in ways {
+        var bytes = 0
+        let clock = ContinuousClock()
+        let started = clock.now
+        for _ in 0..<renders { bytes &+= try render().count }
+        let each = (clock.now - started).seconds / Double(renders)
+        costs.append(each)
+        print(
+            "render   " + name.padding(toLength: 34, withPad: " ", startingAt: 0)
+                + String(format: "%8.1f µs a delivery   (%d bytes)", each * 1e6, bytes / renders))
+    }
+    print(String(format: "         compiled / library = %.2f (json), %.2f (xml)", costs[0] / costs[1], costs[2] / costs[3]))
+}
+
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
@@ -247,6 +291,10 @@ case ("isolation", 7):
         url: arguments[2], silent: Int(arguments[3]) ?? 0, rate: number(4, "RATE"), seconds: number(5, "SECONDS"), directory: arguments[6])
 case ("lease", 4):
     try await lease(directory: arguments[2], queued: number(3, "QUEUED"))
+case ("render", 4):
+    try renderCost(configDirectory: arguments[2], renders: number(3, "RENDERS"))
 default:
-    fail("usage: delivery-bench raw URL JOBS CONCURRENCY | dispatch URL JOBS CONCURRENCY DIRECTORY | lease DIRECTORY QUEUED")
+    fail(
+        "usage: delivery-bench raw URL JOBS CONCURRENCY | dispatch URL JOBS CONCURRENCY DIRECTORY | lease DIRECTORY QUEUED"
+            + " | render CONFIG_DIRECTORY RENDERS")
 }

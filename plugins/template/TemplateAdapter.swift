@@ -31,6 +31,8 @@ public struct TemplateAdapter: AgencyAdapter {
 
     public let mappedFields: Set<ReferralField>
     let template: MustacheTemplate
+    /// The same template without the library's dynamic lookups, when it compiles and agrees.
+    let compiled: CompiledTemplate?
     let contentType: TemplateContentType
     let mediaType: String
     let method: String
@@ -93,10 +95,22 @@ public struct TemplateAdapter: AgencyAdapter {
         }
         mappedFields = recorder.fields
         try reader.finish()
+        let library = template
+        compiled = CompiledTemplate(library).flatMap { $0.agrees(with: library) ? $0 : nil }
     }
 
     public func render(_ referral: Referral, context: DeliveryContext) throws -> OutboundRequest {
-        let output = template.render(TemplateNode.root(referral, context: context, recorder: nil))
+        let output =
+            compiled?.render(referral, context: context) ?? template.render(TemplateNode.root(referral, context: context, recorder: nil))
         return OutboundRequest(method: method, path: path, headers: headers, body: Array(output.utf8), contentType: mediaType)
+    }
+
+    /// Whether deliveries render through the compiled form (`CompiledTemplate`) rather than the library.
+    @_spi(Measure) public var rendersCompiled: Bool { compiled != nil }
+
+    /// The body as the Mustache library alone renders it: what the compiled form must equal, and
+    /// the baseline `bench/deliveries` measures it against.
+    @_spi(Measure) public func renderThroughLibrary(_ referral: Referral, context: DeliveryContext) -> [UInt8] {
+        Array(template.render(TemplateNode.root(referral, context: context, recorder: nil)).utf8)
     }
 }

@@ -160,6 +160,20 @@ struct TemplateNode: MustacheParent {
     let recorder: NameRecorder?
 
     func child(named name: String) -> Any? {
+        guard let value = Self.value(named: name, level: level, referral: referral, context: context, recorder: recorder) else { return nil }
+        return switch value {
+        case .text(let text): text
+        case .flag(let flag): flag
+        case .list(let list): list
+        case .number(let number): number
+        case .node(let level): TemplateNode(level: level, referral: referral, context: context, recorder: recorder)
+        }
+    }
+
+    /// The value `name` has at `level`, or nil when it has none (or is not a name at that level).
+    static func value(
+        named name: String, level: Level, referral: Referral, context: DeliveryContext, recorder: NameRecorder? = nil
+    ) -> TemplateValue? {
         let (prefix, known) =
             switch level {
             case .root: ("", Self.rootNames)
@@ -173,78 +187,75 @@ struct TemplateNode: MustacheParent {
         }
         recorder?.asked(prefix.isEmpty ? name : prefix + "/" + name)
         return switch level {
-        case .root: rootValue(name)
-        case .consent: consentValue(name)
-        case .referrer: referrerValue(name)
-        case .subject: subjectValue(name)
+        case .root: rootValue(name, referral, context)
+        case .consent: consentValue(name, referral.consent)
+        case .referrer: referrerValue(name, referral.referrer, context)
+        case .subject: subjectValue(name, referral.subject)
         }
     }
 
-    private func rootValue(_ name: String) -> Any? {
+    private static func rootValue(_ name: String, _ referral: Referral, _ context: DeliveryContext) -> TemplateValue? {
         switch name {
-        case "referralId": context.referralId
-        case "deliveryId": context.deliveryId
-        case "rule": context.rule
-        case "receivedAt": Timestamp.string(context.receivedAt)
-        case "agencyId": context.agencyId
-        case "urgency": referral.urgency.rawValue
-        case "needs": referral.needs
-        case "needsText": referral.needs.joined(separator: ", ")
-        case "consent": TemplateNode(level: .consent, referral: referral, context: context, recorder: recorder)
-        case "referrer": TemplateNode(level: .referrer, referral: referral, context: context, recorder: recorder)
-        case "subject": TemplateNode(level: .subject, referral: referral, context: context, recorder: recorder)
-        case "reason": context.withheld.contains(.reason) ? nil : referral.reason
-        case "safeguarding": referral.safeguarding
-        case "safeguardingKnown": referral.safeguarding != nil ? true : nil
-        case "externalReference": referral.externalReference
-        case "respondBy": referral.respondBy
-        case "expectedDischargeDate": referral.expectedDischargeDate
+        case "referralId": .text(context.referralId)
+        case "deliveryId": .text(context.deliveryId)
+        case "rule": .text(context.rule)
+        case "receivedAt": .text(Timestamp.string(context.receivedAt))
+        case "agencyId": .text(context.agencyId)
+        case "urgency": .text(referral.urgency.rawValue)
+        case "needs": .list(referral.needs)
+        case "needsText": .text(referral.needs.joined(separator: ", "))
+        case "consent": .node(.consent)
+        case "referrer": .node(.referrer)
+        case "subject": .node(.subject)
+        case "reason": context.withheld.contains(.reason) ? nil : .text(referral.reason)
+        case "safeguarding": referral.safeguarding.map(TemplateValue.flag)
+        case "safeguardingKnown": referral.safeguarding != nil ? .flag(true) : nil
+        case "externalReference": referral.externalReference.map(TemplateValue.text)
+        case "respondBy": referral.respondBy.map(TemplateValue.text)
+        case "expectedDischargeDate": referral.expectedDischargeDate.map(TemplateValue.text)
         default: nil
         }
     }
 
-    private func consentValue(_ name: String) -> Any? {
-        let consent = referral.consent
-        return switch name {
-        case "status": consent.status.rawValue
-        case "lawfulBasis": consent.lawfulBasis?.rawValue
-        case "decisionMaker": consent.decisionMaker
-        case "decidedAt": consent.decidedAt
-        case "capacityAssessedBy": consent.capacityAssessedBy
+    private static func consentValue(_ name: String, _ consent: Referral.Consent) -> TemplateValue? {
+        switch name {
+        case "status": .text(consent.status.rawValue)
+        case "lawfulBasis": consent.lawfulBasis.map { .text($0.rawValue) }
+        case "decisionMaker": consent.decisionMaker.map(TemplateValue.text)
+        case "decidedAt": consent.decidedAt.map(TemplateValue.text)
+        case "capacityAssessedBy": consent.capacityAssessedBy.map(TemplateValue.text)
         default: nil
         }
     }
 
-    private func referrerValue(_ name: String) -> Any? {
-        let referrer = referral.referrer
-        return switch name {
-        case "organisation": referrer.organisation
-        case "organisationName": referrer.organisationName
-        case "name": context.withheld.contains(.referrerName) ? nil : referrer.name
-        case "role": referrer.role
-        case "phone": referrer.phone
-        case "email": referrer.email
+    private static func referrerValue(_ name: String, _ referrer: Referral.Referrer, _ context: DeliveryContext) -> TemplateValue? {
+        switch name {
+        case "organisation": .text(referrer.organisation)
+        case "organisationName": referrer.organisationName.map(TemplateValue.text)
+        case "name": context.withheld.contains(.referrerName) ? nil : .text(referrer.name)
+        case "role": referrer.role.map(TemplateValue.text)
+        case "phone": referrer.phone.map(TemplateValue.text)
+        case "email": referrer.email.map(TemplateValue.text)
         default: nil
         }
     }
 
-    private func subjectValue(_ name: String) -> Any? {
-        let subject = referral.subject
-        return switch name {
-        case "nhsNumber": subject.nhsNumber
-        case "givenName": subject.givenName
-        case "familyName": subject.familyName
-        case "birthDate": subject.birthDate
-        case "address": subject.address
-        case "postcode": subject.postcode
-        case "phone": subject.phone
-        case "preferredLanguage": subject.preferredLanguage
-        case "interpreterNeeded": subject.interpreterNeeded
+    private static func subjectValue(_ name: String, _ subject: Referral.Subject) -> TemplateValue? {
+        switch name {
+        case "nhsNumber": subject.nhsNumber.map(TemplateValue.text)
+        case "givenName": .text(subject.givenName)
+        case "familyName": .text(subject.familyName)
+        case "birthDate": .text(subject.birthDate)
+        case "address": subject.address.map(TemplateValue.text)
+        case "postcode": .text(subject.postcode)
+        case "phone": subject.phone.map(TemplateValue.text)
+        case "preferredLanguage": subject.preferredLanguage.map(TemplateValue.text)
+        case "interpreterNeeded": subject.interpreterNeeded.map(TemplateValue.flag)
         // A yes/no fact has three answers: yes, no, and not asked. `…Known` tells the last apart, so
         // a template can leave out (or send null for) what the referrer did not say.
-        case "interpreterNeededKnown": subject.interpreterNeeded != nil ? true : nil
-        case "gender": subject.gender?.rawValue
-        case "registeredPractice": subject.registeredPractice
+        case "interpreterNeededKnown": subject.interpreterNeeded != nil ? .flag(true) : nil
+        case "gender": subject.gender.map { .text($0.rawValue) }
+        case "registeredPractice": subject.registeredPractice.map(TemplateValue.text)
         default: nil
         }
     }
