@@ -68,13 +68,7 @@ extension PostgresStore {
                 bytes.append(UInt8(ascii: " "))
             }
             bytes.append(UInt8(ascii: "$"))
-            let number = base + index
-            var place = 1
-            while place <= number / 10 { place *= 10 }
-            while place > 0 {
-                bytes.append(UInt8(ascii: "0") + UInt8(number / place % 10))
-                place /= 10
-            }
+            bytes += String(base + index).utf8  // a small string: no allocation
             if let casts {
                 bytes += "::".utf8
                 bytes += casts[index - 1].utf8
